@@ -1,0 +1,162 @@
+"""Whether a version is the latest of its channel at an instant (HNB-P1, P2).
+
+Duo / Okta device-assurance semantics: "out of date" means a newer release
+of the same channel has been out for longer than the grace period; a
+version the release data does not know is UNKNOWN, never out of date; and
+release data older than its staleness limit answers UNKNOWN instead of
+judging customers on old facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from checks.model import CheckStatus, Compared, Precision
+from checks.releases import (
+    Channel,
+    ProductReleases,
+    classify_version,
+    compare_at_precision,
+    effective_components,
+    is_stale,
+    latest_at,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LatestJudgement:
+    status: CheckStatus
+    reason: str
+    compared: tuple[Compared, ...]
+    install_version: str | None = None  # the exact version to install, when known
+    update_by: datetime | None = None  # WARN: end of the grace period
+
+
+def known_components(version: str, precision: Precision) -> int | None:
+    """How many leading components of ``version`` are real (None: nothing usable)."""
+    parts = len(version.split("."))
+    if precision in (Precision.EXACT, Precision.INFERRED):
+        return parts
+    if precision is Precision.MAJOR_MINOR:
+        return min(2, parts)
+    if precision is Precision.MAJOR_ONLY:
+        return 1
+    return None
+
+
+def judge_latest(
+    product: ProductReleases,
+    channel: Channel,
+    version: str | None,
+    precision: Precision,
+    at: datetime,
+    grace: timedelta,
+    stale_after: timedelta,
+    same_major_at_lower_precision: str,
+    *,
+    name: str = "version",
+) -> LatestJudgement:
+    if is_stale(product, at, stale_after):
+        return LatestJudgement(
+            CheckStatus.UNKNOWN,
+            "release_data_stale",
+            (
+                Compared(
+                    "release_data_as_of",
+                    product.as_of.isoformat(),
+                    f"> {(at - stale_after).isoformat()}",
+                ),
+            ),
+        )
+    if not version:
+        return LatestJudgement(
+            CheckStatus.UNKNOWN,
+            "version_not_reported",
+            (Compared(name, "(not reported)", "latest", Precision.ABSENT),),
+        )
+    kc = known_components(version, precision)
+    if kc is None:
+        return LatestJudgement(
+            CheckStatus.UNKNOWN,
+            "version_precision_insufficient",
+            (Compared(name, version, "latest", precision),),
+        )
+    answer = latest_at(channel, at, grace)
+    newest = answer.newest
+    required = answer.required
+    if channel.end_of_life is not None and at >= channel.end_of_life:
+        return LatestJudgement(
+            CheckStatus.FAIL,
+            "channel_end_of_life",
+            (
+                Compared(
+                    name,
+                    version,
+                    f"supported channel (ended {channel.end_of_life.date()})",
+                    precision,
+                ),
+            ),
+        )
+    # Compare no deeper than both the client and the data are precise:
+    # major-only Chrome data cannot judge a build, a major-only UA cannot either.
+    kc = effective_components(product, kc)
+    try:
+        standing = classify_version(channel, version, kc, at=at)
+    except ValueError:
+        standing = "unknown"
+    if standing == "older_than_data" and required is not None:
+        # Below every release the data lists, so below the required one too.
+        return LatestJudgement(
+            CheckStatus.FAIL,
+            "older_than_release_data",
+            (Compared(name, version, f">= {required.version}", precision),),
+            install_version=newest.version if newest else required.version,
+        )
+    if standing != "known":
+        return LatestJudgement(
+            CheckStatus.UNKNOWN,
+            f"version_{standing}",
+            (Compared(name, version, "a version in the release data", precision),),
+        )
+    if required is None:
+        return LatestJudgement(
+            CheckStatus.UNKNOWN,
+            "no_release_past_grace",
+            (Compared(name, version, "latest", precision),),
+        )
+    compared = [Compared(name, version, f">= {required.version}", precision)]
+    install = newest.version if newest is not None else required.version
+    verdict = compare_at_precision(version, kc, required.version)
+    if verdict == "older":
+        return LatestJudgement(
+            CheckStatus.FAIL, "newer_release_past_grace", tuple(compared), install_version=install
+        )
+    if verdict == "indeterminate":
+        if same_major_at_lower_precision == "PASS":
+            return LatestJudgement(
+                CheckStatus.PASS,
+                "same_version_at_lower_precision",
+                tuple(compared),
+                install_version=install,
+            )
+        return LatestJudgement(
+            CheckStatus.UNKNOWN,
+            "version_precision_insufficient",
+            tuple(compared),
+            install_version=install,
+        )
+    if (
+        newest is not None
+        and newest.version != required.version
+        and compare_at_precision(version, kc, newest.version) == "older"
+    ):
+        compared.append(Compared(f"{name}_newest", version, f">= {newest.version}", precision))
+        return LatestJudgement(
+            CheckStatus.WARN,
+            "newer_release_in_grace",
+            tuple(compared),
+            install_version=newest.version,
+            update_by=newest.released_at + grace,
+        )
+    return LatestJudgement(CheckStatus.PASS, "latest", tuple(compared))

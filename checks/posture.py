@@ -1,0 +1,79 @@
+"""The login posture check: facts in, one verdict with every check out.
+
+Pure: the rules in force and the login instant are arguments; nothing here
+reads the clock or touches storage, so a verdict replayed later with the same
+rules gives the same answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from checks.antivirus import check_antivirus
+from checks.matrix import MatrixRevision, SupportMatrix
+from checks.model import CheckOutcome, CheckStatus, LoginFacts, ParsedClient, Verdict
+from checks.phishwall import check_phishwall
+from checks.platform import check_browser_latest, check_browser_listed, check_os
+from checks.releases import ReleaseCatalog
+from checks.settings import AntivirusProduct, PostureSettings
+from checks.token import check_token
+from checks.useragent import parse_client
+
+
+@dataclass(frozen=True, slots=True)
+class PostureRules:
+    matrix: SupportMatrix
+    releases: ReleaseCatalog
+    settings: PostureSettings
+    antivirus_products: tuple[AntivirusProduct, ...]
+    safari_macos: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class PostureResult:
+    verdict: Verdict
+    client: ParsedClient
+    checks: tuple[CheckOutcome, ...]
+    matrix_revision: MatrixRevision | None
+    release_products: tuple[str, ...]  # products whose release data was consulted
+
+    @property
+    def clause_ids(self) -> tuple[str, ...]:
+        """Clauses of the checks that did not pass (the reasons of the verdict)."""
+        seen: dict[str, None] = {}
+        for c in self.checks:
+            if c.status in (CheckStatus.FAIL, CheckStatus.UNKNOWN):
+                for cid in c.clause_ids:
+                    seen.setdefault(cid)
+        return tuple(seen)
+
+
+def aggregate(checks: tuple[CheckOutcome, ...]) -> Verdict:
+    statuses = {c.status for c in checks}
+    if CheckStatus.FAIL in statuses:
+        return Verdict.NON_COMPLIANT
+    if CheckStatus.UNKNOWN in statuses:
+        return Verdict.UNKNOWN
+    return Verdict.COMPLIANT
+
+
+def evaluate_login(facts: LoginFacts, rules: PostureRules) -> PostureResult:
+    at = facts.login_time
+    client = parse_client(facts.user_agent, facts.hints, facts.max_touch_points)
+    revision = rules.matrix.revision_at(at)
+    os_check = check_os(client, revision, rules.safari_macos)
+    listed = check_browser_listed(client, revision, rules.releases)
+    latest = check_browser_latest(client, listed, rules.releases, at, rules.settings)
+    checks = (
+        os_check,
+        listed,
+        latest,
+        check_antivirus(facts.antivirus, client.os, at, rules.settings, rules.antivirus_products),
+        check_phishwall(facts.phishwall, client.os, at, rules.settings, rules.releases),
+        check_token(facts.token_status),
+    )
+    consulted = tuple(
+        p for p in (client.browser, "phishwall") if p and rules.releases.get(p) is not None
+    )
+    return PostureResult(aggregate(checks), client, checks, revision, consulted)

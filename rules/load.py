@@ -1,0 +1,99 @@
+"""Load a rules directory (support matrix, release history, posture
+parameters, later the policies) into immutable values, validating every file.
+
+A bad file refuses to load with a message naming the file and the key; the
+caller decides what happens next (refuse to start, keep the last good rules).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from checks.matrix import MatrixError, SupportMatrix, matrix_from_dict
+from checks.posture import PostureRules
+from checks.releases import ReleaseCatalog, ReleaseDataError, product_from_dict
+from checks.settings import (
+    SettingsError,
+    antivirus_from_dict,
+    safari_macos_from_dict,
+    settings_from_dict,
+)
+
+BUILTIN_RULES_DIR = Path(__file__).resolve().parent / "data"
+
+
+class RulesError(ValueError):
+    """The rules directory cannot be loaded; the message says where and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    directory: Path
+    digest: str
+    posture: PostureRules
+
+    def release_as_of(self) -> dict[str, datetime]:
+        return {p.product: p.as_of for p in self.posture.releases.products.values()}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError as exc:
+        raise RulesError(f"{path}: missing") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{path}: {exc}") from exc
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RulesError(f"{path}: {exc}") from exc
+
+
+def digest_of(directory: Path) -> str:
+    """Content digest of every rules file: changes whenever any rule does."""
+    h = hashlib.sha256()
+    for path in sorted(
+        p for p in directory.rglob("*") if p.is_file() and p.suffix in (".toml", ".json")
+    ):
+        h.update(path.relative_to(directory).as_posix().encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def load_rules(directory: Path | str | None = None) -> RuleSet:
+    root = Path(directory) if directory is not None else BUILTIN_RULES_DIR
+    if not root.is_dir():
+        raise RulesError(f"{root}: not a directory")
+    try:
+        matrix: SupportMatrix = matrix_from_dict(
+            _read_toml(root / "matrix" / "hnb.toml"), origin=str(root / "matrix" / "hnb.toml")
+        )
+        settings = settings_from_dict(
+            _read_toml(root / "posture.toml"), origin=str(root / "posture.toml")
+        )
+        products = antivirus_from_dict(
+            _read_toml(root / "antivirus.toml"), origin=str(root / "antivirus.toml")
+        )
+        safari_macos = safari_macos_from_dict(
+            _read_toml(root / "platforms.toml"), origin=str(root / "platforms.toml")
+        )
+        releases = {}
+        for path in sorted((root / "releases").glob("*.json")):
+            product = product_from_dict(_read_json(path), origin=path.name)
+            releases[product.product] = product
+    except (MatrixError, SettingsError, ReleaseDataError) as exc:
+        raise RulesError(str(exc)) from exc
+    posture = PostureRules(matrix, ReleaseCatalog(releases), settings, products, safari_macos)
+    return RuleSet(root, digest_of(root), posture)
