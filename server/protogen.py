@@ -19,8 +19,8 @@ GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
 
 
 def _generate(out_dir: Path) -> None:
-    from grpc_tools import protoc  # dev dependency: only needed to regenerate
     import grpc_tools
+    from grpc_tools import protoc  # dev dependency: only needed to regenerate
 
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     sources = sorted(str(p.relative_to(PROTO_ROOT)) for p in PACKAGE_DIR.glob("*.proto"))
@@ -51,8 +51,11 @@ def check() -> list[str]:
         fresh = {p.name: p for p in generated_files(out)}
         current = {p.name: p for p in generated_files(PROTO_ROOT)}
         stale = sorted(set(fresh) ^ set(current))
-        stale += [n for n in sorted(set(fresh) & set(current))
-                  if not filecmp.cmp(fresh[n], current[n], shallow=False)]
+        stale += [
+            n
+            for n in sorted(set(fresh) & set(current))
+            if not filecmp.cmp(fresh[n], current[n], shallow=False)
+        ]
         return stale
 
 

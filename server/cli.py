@@ -1,0 +1,199 @@
+"""The ``anshin`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+DEFAULT_SERVER = os.environ.get("ANSHIN_SERVER", "127.0.0.1:50051")
+
+
+def _instant(value: str) -> datetime:
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: give a UTC offset (e.g. 2025-03-10T09:00:00+09:00)"
+        )
+    return dt.astimezone(UTC)
+
+
+def cmd_serve(ns: argparse.Namespace) -> int:
+    from server.app import serve
+    from server.config import Config
+    from server.logs import configure_logging
+
+    config = Config.from_env(listen=ns.listen, db=ns.db, rules=ns.rules, log_level=ns.log_level)
+    configure_logging(config.log_level)
+    asyncio.run(serve(config))
+    return 0
+
+
+def cmd_check_login(ns: argparse.Namespace) -> int:
+    from server.client_cli import check_login
+
+    return check_login(ns)
+
+
+def cmd_health(ns: argparse.Namespace) -> int:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(ns.server) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            resp = stub.Check(health_pb2.HealthCheckRequest(service=ns.service), timeout=ns.timeout)
+        except grpc.RpcError as exc:
+            print(f"{ns.server}: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 2
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
+    print(status)
+    return 0 if resp.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def cmd_db_migrate(ns: argparse.Namespace) -> int:
+    from server.store.url import sqlite_path
+
+    if not ns.db.startswith("sqlite:"):
+        print("only sqlite:/// is supported by this build", file=sys.stderr)
+        return 2
+    from server.store.sqlite import _connect, current_schema_version, migrate
+
+    path = sqlite_path(ns.db)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = _connect(path)
+    before = current_schema_version(conn)
+    applied = migrate(conn)
+    print(
+        f"{path}: schema {before} -> {current_schema_version(conn)}"
+        + (f" (applied {', '.join(map(str, applied))})" if applied else " (up to date)")
+    )
+    conn.close()
+    return 0
+
+
+def cmd_releases_import(ns: argparse.Namespace) -> int:
+    from rules.load import BUILTIN_RULES_DIR
+    from server.release_import import import_feed
+
+    data_dir = (ns.rules or BUILTIN_RULES_DIR) / "releases"
+    summary = import_feed(ns.format, [Path(p) for p in ns.files], data_dir, ns.as_of)
+    print(summary)
+    return 0
+
+
+def cmd_releases_status(ns: argparse.Namespace) -> int:
+    from checks.releases import is_stale
+    from rules.load import load_rules
+
+    rules = load_rules(ns.rules)
+    now = ns.at or datetime.now(UTC)
+    limit = rules.posture.settings.release_stale_after
+    stale_any = False
+    for name, product in sorted(rules.posture.releases.products.items()):
+        stale = is_stale(product, now, limit)
+        stale_any |= stale
+        count = sum(len(c.releases) for c in product.channels)
+        print(
+            f"{name:10} as_of {product.as_of.date()}  {count:4} releases  "
+            f"{'STALE' if stale else 'fresh'}"
+        )
+    return 1 if stale_any else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="anshin", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="serve the gRPC API")
+    s.add_argument("--listen", help="HOST:PORT (env ANSHIN_LISTEN, default 127.0.0.1:50051)")
+    s.add_argument("--db", help="sqlite:///path.db (env ANSHIN_DB)")
+    s.add_argument(
+        "--rules", type=Path, help="rules directory (env ANSHIN_RULES; default built-in)"
+    )
+    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    s.set_defaults(func=cmd_serve)
+
+    c = sub.add_parser("check-login", help="judge one login's posture (HNB-P1..P3)")
+    c.add_argument("--ua", required=True, help="the raw User-Agent")
+    c.add_argument(
+        "--hint",
+        action="append",
+        default=[],
+        metavar="'Sec-CH-UA-…: value'",
+        help="a client-hint header line as received (repeatable)",
+    )
+    c.add_argument("--at", type=_instant, help="login instant (default now)")
+    c.add_argument("--customer", default="cli-customer")
+    c.add_argument("--device", default="cli-device")
+    c.add_argument("--av-product")
+    c.add_argument("--av-running", choices=["true", "false"])
+    c.add_argument("--av-updated-at", type=_instant)
+    c.add_argument("--wsc-state", type=lambda s: int(s, 0), help="productState, e.g. 0x061000")
+    c.add_argument("--phishwall", choices=["installed", "absent"])
+    c.add_argument("--phishwall-version", default="")
+    c.add_argument("--phishwall-extension-version", default="")
+    c.add_argument(
+        "--token",
+        default="active",
+        choices=["active", "reported_lost", "not_issued", "suspended", "unknown"],
+    )
+    c.add_argument("--touch-points", type=int)
+    c.add_argument(
+        "--server",
+        default=DEFAULT_SERVER,
+        help="call this server (recorded in its log); default %(default)s",
+    )
+    c.add_argument(
+        "--local", action="store_true", help="evaluate in-process with --rules, record nothing"
+    )
+    c.add_argument("--rules", type=Path)
+    c.add_argument("--json", action="store_true", help="print the reply as JSON")
+    c.set_defaults(func=cmd_check_login)
+
+    h = sub.add_parser("health", help="ask a server's grpc.health.v1 service")
+    h.add_argument("--server", default=DEFAULT_SERVER)
+    h.add_argument("--service", default="")
+    h.add_argument("--timeout", type=float, default=3.0)
+    h.set_defaults(func=cmd_health)
+
+    d = sub.add_parser("db", help="database administration")
+    dsub = d.add_subparsers(dest="db_command", required=True)
+    m = dsub.add_parser("migrate", help="apply pending schema migrations")
+    m.add_argument("--db", default=os.environ.get("ANSHIN_DB", "sqlite:///var/anshin.db"))
+    m.set_defaults(func=cmd_db_migrate)
+
+    r = sub.add_parser("releases", help="release-history data")
+    rsub = r.add_subparsers(dest="releases_command", required=True)
+    ri = rsub.add_parser("import", help="merge a vendor feed into the release data")
+    ri.add_argument("--format", required=True, choices=["mozilla", "chrome", "anshin"])
+    ri.add_argument("--rules", type=Path, help="rules directory to update (default built-in)")
+    ri.add_argument("--as-of", type=_instant, help="the instant the feed is complete for")
+    ri.add_argument("files", nargs="+")
+    ri.set_defaults(func=cmd_releases_import)
+    rs = rsub.add_parser("status", help="as-of date and staleness of each product")
+    rs.add_argument("--rules", type=Path)
+    rs.add_argument("--at", type=_instant)
+    rs.set_defaults(func=cmd_releases_status)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    try:
+        return int(ns.func(ns))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a CLI prints one readable line, not a traceback
+        if os.environ.get("ANSHIN_DEBUG"):
+            raise
+        print(f"anshin: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

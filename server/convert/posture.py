@@ -1,0 +1,263 @@
+"""CheckLogin: protobuf request ⇄ domain values, and what goes in the log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from anshin.v1 import common_pb2, posture_pb2
+from checks.model import (
+    AntivirusFacts,
+    CheckOutcome,
+    CheckStatus,
+    ClientHints,
+    ClientKind,
+    LoginFacts,
+    ParsedClient,
+    PhishwallFacts,
+    Precision,
+    TokenStatus,
+    Verdict,
+)
+from checks.posture import PostureResult
+from server import validate
+from server.errors import Violations
+
+USER_AGENT_MAX_BYTES = 4096
+HINT_MAX_BYTES = 1024
+
+TOKEN_STATUS = {
+    posture_pb2.TOKEN_STATUS_ACTIVE: TokenStatus.ACTIVE,
+    posture_pb2.TOKEN_STATUS_REPORTED_LOST: TokenStatus.REPORTED_LOST,
+    posture_pb2.TOKEN_STATUS_NOT_ISSUED: TokenStatus.NOT_ISSUED,
+    posture_pb2.TOKEN_STATUS_SUSPENDED: TokenStatus.SUSPENDED,
+    posture_pb2.TOKEN_STATUS_UNKNOWN: TokenStatus.UNKNOWN,
+}
+CHECK_STATUS = {
+    CheckStatus.PASS: common_pb2.CHECK_STATUS_PASS,
+    CheckStatus.WARN: common_pb2.CHECK_STATUS_WARN,
+    CheckStatus.FAIL: common_pb2.CHECK_STATUS_FAIL,
+    CheckStatus.UNKNOWN: common_pb2.CHECK_STATUS_UNKNOWN,
+    CheckStatus.NOT_APPLICABLE: common_pb2.CHECK_STATUS_NOT_APPLICABLE,
+}
+PRECISION = {
+    Precision.EXACT: common_pb2.PRECISION_EXACT,
+    Precision.MAJOR_MINOR: common_pb2.PRECISION_MAJOR_MINOR,
+    Precision.MAJOR_ONLY: common_pb2.PRECISION_MAJOR_ONLY,
+    Precision.FROZEN: common_pb2.PRECISION_FROZEN,
+    Precision.INFERRED: common_pb2.PRECISION_INFERRED,
+    Precision.ABSENT: common_pb2.PRECISION_ABSENT,
+}
+VERDICT = {
+    Verdict.COMPLIANT: posture_pb2.POSTURE_VERDICT_COMPLIANT,
+    Verdict.NON_COMPLIANT: posture_pb2.POSTURE_VERDICT_NON_COMPLIANT,
+    Verdict.UNKNOWN: posture_pb2.POSTURE_VERDICT_UNKNOWN,
+}
+KIND = {
+    ClientKind.BROWSER: posture_pb2.ClientDescription.KIND_BROWSER,
+    ClientKind.IN_APP_BROWSER: posture_pb2.ClientDescription.KIND_IN_APP_BROWSER,
+    ClientKind.BOT: posture_pb2.ClientDescription.KIND_BOT,
+    ClientKind.UNRECOGNISED: posture_pb2.ClientDescription.KIND_UNRECOGNISED,
+}
+
+
+def login_facts(req: posture_pb2.CheckLoginRequest, now: datetime) -> LoginFacts:
+    """Validate and convert; raises ValidationError listing every bad field."""
+    v = Violations()
+    customer = validate.identifier(v, "customer_id", req.customer_id)
+    device = validate.identifier(v, "device_id", req.device_id)
+    login_time = validate.instant(
+        v, "login_time", req.login_time, req.HasField("login_time"), required=True, now=now
+    )
+    ua = validate.text(
+        v, "user_agent", req.user_agent, required=True, max_bytes=USER_AGENT_MAX_BYTES
+    )
+    token = validate.enum(v, "token_status", req.token_status, TOKEN_STATUS)
+
+    hints = None
+    if req.HasField("client_hints"):
+        h = req.client_hints
+        values = {}
+        for name in (
+            "sec_ch_ua",
+            "full_version_list",
+            "platform",
+            "platform_version",
+            "mobile",
+            "model",
+        ):
+            values[name] = (
+                validate.text(
+                    v,
+                    f"client_hints.{name}",
+                    getattr(h, name),
+                    required=False,
+                    max_bytes=HINT_MAX_BYTES,
+                )
+                or ""
+            )
+        hints = ClientHints(**values)
+
+    antivirus = None
+    if req.HasField("antivirus"):
+        a = req.antivirus
+        product = (
+            validate.text(v, "antivirus.product", a.product, required=False, max_bytes=256) or ""
+        )
+        updated = validate.instant(
+            v,
+            "antivirus.signatures_updated_at",
+            a.signatures_updated_at,
+            a.HasField("signatures_updated_at"),
+            required=False,
+            now=now,
+        )
+        state = a.wsc_product_state if a.HasField("wsc_product_state") else None
+        if state is not None and state > 0xFFFFFF:
+            v.add("antivirus.wsc_product_state", "not a Security Center productState (> 0xFFFFFF)")
+        antivirus = AntivirusFacts(
+            product, a.running if a.HasField("running") else None, updated, state
+        )
+
+    phishwall = None
+    if req.HasField("phishwall"):
+        p = req.phishwall
+        phishwall = PhishwallFacts(
+            p.installed if p.HasField("installed") else None,
+            validate.version(v, "phishwall.client_version", p.client_version) or "",
+            validate.version(v, "phishwall.extension_version", p.extension_version) or "",
+        )
+
+    touch = req.max_touch_points if req.HasField("max_touch_points") else None
+    if touch is not None and not 0 <= touch <= 256:
+        v.add("max_touch_points", "must be between 0 and 256")
+    v.raise_if_any()
+    assert customer and device and login_time and ua and token is not None
+    return LoginFacts(customer, device, login_time, ua, hints, antivirus, phishwall, token, touch)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return None if dt is None else dt.isoformat()
+
+
+def inputs_for_log(f: LoginFacts) -> dict[str, Any]:
+    """What the log keeps of the request. Nothing here is secret, so nothing
+    is erased; the list is kept so auditors can see that (OPA-style)."""
+    return {
+        "customer_id": f.customer_id,
+        "device_id": f.device_id,
+        "login_time": f.login_time.isoformat(),
+        "user_agent": f.user_agent,
+        "client_hints": None
+        if f.hints is None
+        else {
+            "sec_ch_ua": f.hints.sec_ch_ua,
+            "full_version_list": f.hints.full_version_list,
+            "platform": f.hints.platform,
+            "platform_version": f.hints.platform_version,
+            "mobile": f.hints.mobile,
+            "model": f.hints.model,
+        },
+        "antivirus": None
+        if f.antivirus is None
+        else {
+            "product": f.antivirus.product,
+            "running": f.antivirus.running,
+            "signatures_updated_at": _iso(f.antivirus.signatures_updated_at),
+            "wsc_product_state": f.antivirus.wsc_product_state,
+        },
+        "phishwall": None
+        if f.phishwall is None
+        else {
+            "installed": f.phishwall.installed,
+            "client_version": f.phishwall.client_version,
+            "extension_version": f.phishwall.extension_version,
+        },
+        "token_status": f.token_status.value,
+        "max_touch_points": f.max_touch_points,
+        "erased": [],
+    }
+
+
+def client_dict(c: ParsedClient) -> dict[str, Any]:
+    return {
+        "kind": c.kind.value,
+        "browser": c.browser,
+        "browser_version": c.browser_version,
+        "browser_version_precision": c.browser_version_precision.value,
+        "os": c.os,
+        "os_version": c.os_version,
+        "os_version_precision": c.os_version_precision.value,
+        "os_build": c.os_build,
+        "in_app": c.in_app,
+        "bot": c.bot,
+        "hints_used": c.hints_used,
+        "notes": list(c.notes),
+    }
+
+
+def check_dict(c: CheckOutcome) -> dict[str, Any]:
+    return {
+        "check_id": c.check_id,
+        "status": c.status.value,
+        "clause_ids": list(c.clause_ids),
+        "reason": c.reason,
+        "message_ja": c.message_ja,
+        "compared": [
+            {
+                "name": x.name,
+                "observed": x.observed,
+                "expected": x.expected,
+                "precision": x.precision.value,
+            }
+            for x in c.compared
+        ],
+    }
+
+
+def result_dict(r: PostureResult) -> dict[str, Any]:
+    return {
+        "verdict": r.verdict.value,
+        "client": client_dict(r.client),
+        "checks": [check_dict(c) for c in r.checks],
+    }
+
+
+def check_pb(d: dict[str, Any]) -> posture_pb2.CheckResult:
+    return posture_pb2.CheckResult(
+        check_id=d["check_id"],
+        status=CHECK_STATUS[CheckStatus(d["status"])],
+        clause_ids=d["clause_ids"],
+        reason=d["reason"],
+        message_ja=d["message_ja"],
+        compared=[
+            common_pb2.ComparedValue(
+                name=x["name"],
+                observed=x["observed"],
+                expected=x["expected"],
+                precision=PRECISION[Precision(x["precision"])],
+            )
+            for x in d["compared"]
+        ],
+    )
+
+
+def client_pb(d: dict[str, Any]) -> posture_pb2.ClientDescription:
+    return posture_pb2.ClientDescription(
+        kind=KIND[ClientKind(d["kind"])],
+        browser=d["browser"] or "",
+        browser_version=d["browser_version"] or "",
+        browser_version_precision=PRECISION[Precision(d["browser_version_precision"])],
+        os=d["os"] or "",
+        os_version=d["os_version"] or "",
+        os_version_precision=PRECISION[Precision(d["os_version_precision"])],
+        os_build=d["os_build"] or "",
+        in_app=d["in_app"] or "",
+        bot=d["bot"] or "",
+        hints_used=d["hints_used"],
+        notes=d["notes"],
+    )
+
+
+def verdict_pb(value: str) -> posture_pb2.PostureVerdict.ValueType:
+    return VERDICT[Verdict(value)]
