@@ -39,7 +39,8 @@ from server.release_import import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-MOZILLA_DIR = Path("/work/shared/data/mozilla-product-details")
+# Copies of the real feed files from shared/data (product-details, March 2025).
+MOZILLA_DIR = Path(__file__).parent / "fixtures" / "mozilla-product-details"
 RELEASES_DIR = ROOT / "rules" / "data" / "releases"
 FIXTURES = ROOT / "tests" / "fixtures"
 CHROME_FIXTURE = FIXTURES / "chrome_versionhistory_win_stable.json"

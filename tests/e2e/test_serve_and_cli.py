@@ -1,0 +1,175 @@
+"""End to end: the `anshin` command as an operator and a newcomer use it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import pytest
+
+from anshin.v1 import posture_pb2_grpc
+from tests.e2e.conftest import ANSHIN, ROOT, ServerProcess
+
+pytestmark = pytest.mark.slow
+
+UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/135.0.0.0 Safari/537.36"
+)
+CHECK = [
+    *ANSHIN,
+    "check-login",
+    "--ua",
+    UA,
+    "--at",
+    "2025-04-10T10:00:00+09:00",
+    "--hint",
+    'Sec-CH-UA-Full-Version-List: "Google Chrome";v="135.0.7049.85"',
+    "--hint",
+    'Sec-CH-UA-Platform: "Windows"',
+    "--hint",
+    'Sec-CH-UA-Platform-Version: "19.0.0"',
+    "--av-product",
+    "ESET Internet Security",
+    "--av-running",
+    "true",
+    "--av-updated-at",
+    "2025-04-10T08:00:00+09:00",
+    "--phishwall",
+    "installed",
+    "--phishwall-version",
+    "4.3.0",
+    "--phishwall-extension-version",
+    "2.1.0",
+]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), capture_output=True, text=True, cwd=ROOT, timeout=60)
+
+
+def verdict_ids(db: object) -> list[str]:
+    with sqlite3.connect(str(db)) as conn:
+        return [r[0] for r in conn.execute("SELECT id FROM verdicts ORDER BY seq")]
+
+
+def test_health_cli_reports_serving(served: ServerProcess) -> None:
+    out = run(*ANSHIN, "health", "--server", served.address)
+    assert out.returncode == 0 and out.stdout.strip() == "SERVING"
+
+
+def test_check_login_cli_against_server_is_recorded(served: ServerProcess) -> None:
+    out = run(*CHECK, "--server", served.address, "--json")
+    assert out.returncode == 0, out.stderr
+    reply = json.loads(out.stdout)
+    assert reply["verdict"] == "POSTURE_VERDICT_COMPLIANT"
+    assert reply["verdictId"] in verdict_ids(served.db_path)
+
+
+def test_check_login_cli_table_renders_japanese(served: ServerProcess) -> None:
+    out = run(*CHECK[:-6], "--server", served.address)  # no Phishwall facts
+    assert out.returncode == 0, out.stderr
+    assert "browser.latest" in out.stdout and "HNB-P1" in out.stdout
+    assert "UNKNOWN" in out.stdout  # Phishwall not reported
+
+
+def test_check_login_cli_local_records_nothing(tmp_path: object, rules_dir: object) -> None:
+    out = run(*CHECK, "--local", "--rules", str(rules_dir))
+    assert out.returncode == 0, out.stderr
+    assert "COMPLIANT" in out.stdout and "not recorded" in out.stdout
+
+
+def test_logs_are_json_with_request_id(served: ServerProcess) -> None:
+    run(*CHECK, "--server", served.address, "--json")
+    lines = [json.loads(line) for line in served.log_lines() if line.startswith("{")]
+    assert lines, served.log_lines()
+    rpc = [x for x in lines if x.get("event") == "rpc"]
+    assert rpc and all(x.get("request_id") for x in rpc)
+    assert any(x.get("event") == "serving" for x in lines)
+
+
+def test_sigterm_drains_and_exits_cleanly(served: ServerProcess) -> None:
+    run(*CHECK, "--server", served.address, "--json")
+    assert served.terminate() == 0
+    events = [json.loads(x).get("event") for x in served.log_lines() if x.startswith("{")]
+    assert "draining" in events and "stopped" in events
+
+
+def test_acknowledged_verdicts_survive_kill_9_and_restart(served: ServerProcess) -> None:
+    from tests.service.test_check_login_table import CASES, request_for
+
+    acknowledged: list[str] = []
+
+    def send(i: int) -> str | None:
+        with grpc.insecure_channel(served.address) as ch:
+            stub = posture_pb2_grpc.PostureServiceStub(ch)
+            try:
+                return stub.CheckLogin(request_for(CASES[i % 20]), timeout=10).verdict_id
+            except grpc.RpcError:
+                return None
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        futures = [pool.submit(send, i) for i in range(300)]
+        for n, f in enumerate(futures):
+            if n == 150:
+                served.kill9()  # mid-load: some calls were acknowledged, some not
+            vid = f.result()
+            if vid:
+                acknowledged.append(vid)
+    assert acknowledged, "no call was acknowledged before the kill"
+    served.start()
+    stored = verdict_ids(served.db_path)
+    assert len(stored) == len(set(stored))
+    missing = set(acknowledged) - set(stored)
+    assert not missing, f"{len(missing)} acknowledged verdicts lost"
+    # The restarted server keeps appending after the recovered log.
+    out = run(*CHECK, "--server", served.address, "--json")
+    assert json.loads(out.stdout)["verdictId"] in verdict_ids(served.db_path)
+
+
+def test_bad_rules_directory_refuses_to_start(tmp_path: object) -> None:
+    from pathlib import Path
+
+    bad = Path(str(tmp_path)) / "rules"
+    import shutil
+
+    from rules.load import BUILTIN_RULES_DIR
+
+    shutil.copytree(BUILTIN_RULES_DIR, bad)
+    (bad / "posture.toml").write_text("[browser]\ngrace_days = -1\n", encoding="utf-8")
+    out = subprocess.run(
+        [
+            *ANSHIN,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            f"sqlite:///{tmp_path}/x.db",
+            "--rules",
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert out.returncode != 0
+    assert "posture.toml" in out.stderr
+
+
+def test_invalid_argument_from_cli_names_field(served: ServerProcess) -> None:
+    out = run(
+        sys.executable,
+        "-m",
+        "server.cli",
+        "check-login",
+        "--ua",
+        "x" * 5000,
+        "--server",
+        served.address,
+    )
+    assert out.returncode == 2 and "INVALID_ARGUMENT" in out.stderr and "user_agent" in out.stderr
