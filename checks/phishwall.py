@@ -82,7 +82,8 @@ def check_phishwall(
         )
     if not results:
         return out(CheckStatus.UNKNOWN, "no_release_data", "")
-    compared = tuple(c for _, j in results for c in j.compared)
+    # Both channels report the same staleness fact; show each comparison once.
+    compared = tuple(dict.fromkeys(c for _, j in results for c in j.compared))
     order = (CheckStatus.FAIL, CheckStatus.UNKNOWN, CheckStatus.WARN, CheckStatus.PASS)
     worst_name, worst = min(results, key=lambda r: order.index(r[1].status))
     label = "Phishwallプレミアム" + ("" if worst_name == "client" else "のブラウザ拡張機能")
