@@ -40,6 +40,7 @@ from rules.timing.months import cover_begins_calendar_months_after
 
 __all__ = [
     "DEFAULT_COVERAGE_SETTINGS",
+    "ENROLMENT_CLAUSES",
     "ISA_PRODUCTS",
     "KDN_APPS",
     "Coverage",
@@ -550,6 +551,7 @@ def enrolment_coverage(
     raw: list[tuple[_Open, datetime | None, str]] = []
     ignored: list[IgnoredEvent] = []
     current: _Open | None = None
+    floor: datetime | None = None  # end of the last closed period: periods never overlap
 
     for e in visible:
         if e.action is EnrolmentAction.JOINED:
@@ -565,8 +567,11 @@ def enrolment_coverage(
                 and (current.planned_end <= start)
             ):
                 raw.append((current, current.planned_end, "planned end reached"))
+                floor = max(current.planned_end, current.start)
                 current = None
             if current is None:
+                if floor is not None and start < floor:
+                    start = floor
                 current = _Open(start, e.ends_at, e)
                 if e.insured_person_ref:
                     current.persons.append(e.insured_person_ref)
@@ -599,6 +604,7 @@ def enrolment_coverage(
             planned = current.planned_end
             end = left_at if planned is None else min(left_at, planned)
             raw.append((current, end, f"left ({e.client_event_id})"))
+            floor = max(end, current.start)
             current = None
         else:
             ignored.append(

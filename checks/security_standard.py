@@ -112,6 +112,12 @@ class SecurityStandardSettings:
         ``FundingSource.NONE`` on a credit or debit card ("the instrument is its
         own funding") is read as settlement by bank account (口座振替), the
         only funding the table lists for cards.
+    dcm_services_with_unpublished_standard (default {"d-barai", "docomo-barai"}):
+        Seed 003: 「d払い、ドコモ払い利用時のセキュリティ基準については、下記お問い合わせ先
+        までご連絡ください」 — for these services the security standard is not ア〜ウ
+        but an unpublished one, so DCM-S1/S2/S3 are UNKNOWN (never PASS or FAIL)
+        for registrations and logins to them. The values are
+        ``payment_service_id`` strings.
     """
 
     accept_3ds_attempt: bool = False
@@ -121,6 +127,7 @@ class SecurityStandardSettings:
     s3_accept_passkey: bool = False
     dcm_t_qr_debit_card_covered: bool = True
     card_own_funding_is_bank_account: bool = True
+    dcm_services_with_unpublished_standard: frozenset[str] = frozenset({"d-barai", "docomo-barai"})
 
     def __post_init__(self) -> None:
         require_aware(self.three_ds_1_retired_at, "three_ds_1_retired_at")
@@ -790,6 +797,27 @@ def _registration_dcm_t(reg: Registration, settings: SecurityStandardSettings) -
 # --------------------------------------------------------------------------- registration
 
 
+def _dcm_service(
+    service_id: str, finding: _Finding, settings: SecurityStandardSettings
+) -> _Finding:
+    """DCM-S1..S3 for d払い / ドコモ払い: their standard is not published → UNKNOWN."""
+    if finding.status is NOT_APPLICABLE:
+        return finding
+    if service_id.strip().lower() not in settings.dcm_services_with_unpublished_standard:
+        return finding
+    compared = (
+        *finding.compared,
+        _c("payment_service_id", service_id, "a service whose standard is セキュリティ基準ア〜ウ"),
+    )
+    return _Finding(
+        UNKNOWN,
+        "dcm_standard_not_published_for_service",
+        f"{service_id}（d払い・ドコモ払い）のセキュリティ基準は公表されておらず問い合わせが必要で、"
+        f"報告された認証（判定結果{finding.status.value}）だけでは判断できない",
+        compared,
+    )
+
+
 def _subject_registration(reg: Registration) -> str:
     inst = reg.instrument
     what = {
@@ -892,9 +920,10 @@ def judge_registration(
     DCM-T (payment method / funding source), DCM-C4 (issued in Japan).
     """
     subject = _subject_registration(reg)
+    service = reg.payment_service_id
     return (
-        _judgement("DCM-S1", subject, _s1(reg, settings)),
-        _judgement("DCM-S2", subject, _s2(reg, settings)),
+        _judgement("DCM-S1", subject, _dcm_service(service, _s1(reg, settings), settings)),
+        _judgement("DCM-S2", subject, _dcm_service(service, _s2(reg, settings), settings)),
         _judgement("KDN-X1", subject, _kdn_x1_registration(reg, settings)),
         _judgement("DCM-T", subject, _registration_dcm_t(reg, settings)),
         _judgement("DCM-C4", subject, _c4(reg.instrument)),
@@ -1029,10 +1058,11 @@ def judge_payment_login(
     DCM-S3 (OTP two-step or carrier line) and KDN-X1 (login without OTP
     two-step is excluded; carrier line is not an OTP).
     """
+    service = login.payment_service_id
     subject = (
         f"{format_jst(login.event_time)}の{login.payment_service_id or '決済サービス'}へのログイン"
     )
     return (
-        _judgement("DCM-S3", subject, _login_s3(login, settings)),
+        _judgement("DCM-S3", subject, _dcm_service(service, _login_s3(login, settings), settings)),
         _judgement("KDN-X1", subject, _login_kdn_x1(login, settings)),
     )
