@@ -81,8 +81,16 @@ def cmd_releases_import(ns: argparse.Namespace) -> int:
     from server.release_import import import_feed
 
     data_dir = (ns.rules or BUILTIN_RULES_DIR) / "releases"
-    summary = import_feed(ns.format, [Path(p) for p in ns.files], data_dir, ns.as_of)
-    print(summary)
+    s = import_feed(ns.format, [Path(p) for p in ns.files], data_dir, ns.as_of)
+    print(
+        f"{s.product}: {len(s.added)} added, {s.unchanged} unchanged, "
+        f"{len(s.conflicts)} date conflicts (earlier date kept), as_of {s.new_as_of.date()}; "
+        f"{s.path} {'written' if s.written else 'unchanged'}"
+    )
+    for conflict in s.conflicts:
+        print(f"  conflict: {conflict}")
+    for note in s.notes:
+        print(f"  note: {note}")
     return 0
 
 

@@ -173,3 +173,29 @@ def test_invalid_argument_from_cli_names_field(served: ServerProcess) -> None:
         served.address,
     )
     assert out.returncode == 2 and "INVALID_ARGUMENT" in out.stderr and "user_agent" in out.stderr
+
+
+def test_releases_import_and_status_cli(tmp_path: object) -> None:
+    import shutil
+    from pathlib import Path
+
+    from rules.load import BUILTIN_RULES_DIR
+
+    rules = Path(str(tmp_path)) / "rules"
+    shutil.copytree(BUILTIN_RULES_DIR, rules)
+    (rules / "releases" / "firefox.json").unlink()
+    feed = sorted((ROOT / "tests" / "fixtures" / "mozilla-product-details").glob("*.json"))
+    out = run(
+        *ANSHIN, "releases", "import", "--format", "mozilla", "--rules", str(rules), *map(str, feed)
+    )
+    assert out.returncode == 0, out.stderr
+    assert "firefox:" in out.stdout and "written" in out.stdout
+    again = run(
+        *ANSHIN, "releases", "import", "--format", "mozilla", "--rules", str(rules), *map(str, feed)
+    )
+    assert "0 added" in again.stdout and "unchanged" in again.stdout
+    status = run(
+        *ANSHIN, "releases", "status", "--rules", str(rules), "--at", "2025-04-01T00:00:00Z"
+    )
+    assert "firefox    as_of 2025-03-18" in status.stdout
+    assert status.returncode == 1  # phishwall is stale until the bank's export is imported
