@@ -1,0 +1,314 @@
+"""The claim engine: ``evaluate(policy, claim, context) -> Decision``.
+
+Pure and deterministic. Every clause of the policy is evaluated (none is
+skipped because an earlier one already denied), so the decision lists every
+clause that fired:
+
+1. clauses whose ``applies_to`` does not match the incident are NOT_APPLICABLE;
+2. condition clauses run in file order; in an ``any_of`` group (the insured
+   events DCM-E1..E3, JPE-E1..E3) one PASS makes the others NOT_APPLICABLE,
+   and while a member is UNKNOWN the non-matching members push nowhere;
+3. amount clauses run in stage order (recovered → points → percentage →
+   caps in file order) from the loss, each recording a computation step;
+4. outcome: DENY if any clause pushes DENY, else REVIEW if any pushes REVIEW,
+   else APPROVE — unless nothing is left to pay, which is a DENY;
+5. an APPROVE lists the reservations the store must make atomically.
+
+Effects: a FAIL of a ``DENY`` or ``gate`` clause pushes DENY, of a ``REVIEW``
+clause REVIEW; an UNKNOWN (a fact missing) always pushes REVIEW; a PASS of a
+``gate`` condition pushes APPROVE; everything else pushes nowhere (NONE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from checks.model import CheckStatus
+from rules.engine.kinds import KINDS, Finding, ReservationSpec
+from rules.engine.model import (
+    ClaimFacts,
+    ClauseResult,
+    Decision,
+    Effect,
+    EvaluationContext,
+    LedgerUsage,
+    Outcome,
+    Reservation,
+)
+from rules.engine.policy import Clause, ClauseEffect, Policy, PolicySet
+from rules.timing.computation import Computation
+from rules.timing.money import format_yen
+from rules.timing.trace import Step
+
+__all__ = ["ClaimError", "empty_ledger", "evaluate", "evaluate_in", "ledger_scopes"]
+
+PASS = CheckStatus.PASS
+FAIL = CheckStatus.FAIL
+UNKNOWN = CheckStatus.UNKNOWN
+NOT_APPLICABLE = CheckStatus.NOT_APPLICABLE
+
+
+class ClaimError(ValueError):
+    """The claim cannot be evaluated under this policy (maps to INVALID_ARGUMENT).
+
+    ``field`` names the request field at fault.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+def _applies(clause: Clause, claim: ClaimFacts) -> bool:
+    if not clause.applies_to:
+        return True
+    for item in clause.applies_to:
+        incident, _, sub = item.partition(":")
+        if incident == claim.incident_type and (not sub or sub == claim.incident.subkind):
+            return True
+    return False
+
+
+def _check_claim(policy: Policy, claim: ClaimFacts) -> None:
+    if claim.policy_id.strip().upper() != policy.id:
+        raise ClaimError("policy_id", f"claim is for {claim.policy_id!r}, not {policy.id}")
+    if claim.incident_type not in policy.incidents:
+        raise ClaimError(
+            "incident",
+            f"{policy.id} does not cover {claim.incident_type} claims "
+            f"(expected one of {', '.join(policy.incidents)})",
+        )
+
+
+def ledger_scopes(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> tuple[str, ...]:
+    """Every ledger scope key the evaluation of ``claim`` will read.
+
+    The store computes ``LedgerUsage`` for each (zero when nothing was paid)
+    and passes them in ``EvaluationContext.ledger``. Only ``context.coverage``
+    is consulted (ISA-I1 scopes are per coverage period).
+    """
+    _check_claim(policy, claim)
+    keys: dict[str, None] = {}
+    for clause in policy.clauses:
+        spec = KINDS[clause.kind]
+        if spec.scopes is not None and _applies(clause, claim):
+            for key in spec.scopes(clause, claim, context):
+                keys.setdefault(key)
+    return tuple(keys)
+
+
+def empty_ledger(
+    policy: Policy, claim: ClaimFacts, context: EvaluationContext
+) -> Mapping[str, LedgerUsage]:
+    """A zero usage for every scope of ``ledger_scopes`` (nothing paid yet)."""
+    return {key: LedgerUsage() for key in ledger_scopes(policy, claim, context)}
+
+
+def _effect(category: str, clause: Clause, finding: Finding) -> Effect:
+    status = finding.status
+    if finding.effect is not None and status in (FAIL, UNKNOWN):
+        return finding.effect
+    if status is FAIL:
+        return Effect.REVIEW if clause.effect is ClauseEffect.REVIEW else Effect.DENY
+    if status is UNKNOWN:
+        return Effect.REVIEW
+    if status is PASS and category == "condition" and clause.effect is ClauseEffect.GATE:
+        return Effect.APPROVE
+    return Effect.NONE
+
+
+def _result(
+    clause: Clause, finding: Finding, amounts: tuple[int, int] | None = None
+) -> ClauseResult:
+    spec = KINDS[clause.kind]
+    return ClauseResult(
+        clause_id=clause.id,
+        part=clause.part,
+        kind=clause.kind,
+        status=finding.status,
+        effect=_effect(spec.category, clause, finding),
+        compared=finding.compared,
+        text_ja=clause.text_ja,
+        explanation_ja=finding.explanation_ja,
+        missing_facts=finding.missing_facts,
+        amount_in=None if amounts is None else amounts[0],
+        amount_out=None if amounts is None else amounts[1],
+    )
+
+
+@dataclass(slots=True)
+class _Merged:
+    cap_ids: list[str]
+    limit_yen: int | None
+    max_count: int | None
+    person: str
+
+
+def _reservations(
+    specs: list[tuple[str, ReservationSpec]], payable: int
+) -> tuple[Reservation, ...]:
+    merged: dict[str, _Merged] = {}
+    for cap_id, spec in specs:
+        m = merged.get(spec.scope_key)
+        if m is None:
+            merged[spec.scope_key] = _Merged(
+                [cap_id], spec.limit_yen, spec.max_count, spec.insured_person_ref
+            )
+            continue
+        if cap_id not in m.cap_ids:
+            m.cap_ids.append(cap_id)
+        if spec.limit_yen is not None:
+            m.limit_yen = (
+                spec.limit_yen if m.limit_yen is None else min(m.limit_yen, spec.limit_yen)
+            )
+        if spec.max_count is not None:
+            m.max_count = (
+                spec.max_count if m.max_count is None else min(m.max_count, spec.max_count)
+            )
+        m.person = m.person or spec.insured_person_ref
+    return tuple(
+        Reservation(key, tuple(m.cap_ids), payable, 1, m.limit_yen, m.max_count, m.person)
+        for key, m in merged.items()
+    )
+
+
+def _summary(
+    policy: Policy, outcome: Outcome, payable: int, results: list[ClauseResult], computed: int
+) -> str:
+    deny = [r.label for r in results if r.effect is Effect.DENY]
+    review = [r.label for r in results if r.effect is Effect.REVIEW]
+    missing: dict[str, None] = {}
+    for r in results:
+        for m in r.missing_facts:
+            missing.setdefault(m)
+    if outcome is Outcome.APPROVE:
+        return f"支払可: {format_yen(payable)}（{policy.name}）。"
+    if outcome is Outcome.DENY:
+        if not deny:
+            return f"支払対象外: 支払う額がありません（計算結果{format_yen(computed)}）。"
+        text = f"支払対象外: {', '.join(deny)}により保険金・補償金をお支払いしません。"
+        if review:
+            text += f" ほかに要確認: {', '.join(review)}。"
+        return text
+    text = f"要審査: {', '.join(review)}について人による判断が必要です。"
+    if missing:
+        text += f" 不足している事実: {', '.join(missing)}。"
+    return text
+
+
+def evaluate(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> Decision:
+    """Decide ``claim`` under ``policy`` from what Anshin recorded (``context``).
+
+    Raises ``ClaimError`` when the claim is not for this policy or its
+    incident type is not one the policy covers.
+    """
+    _check_claim(policy, claim)
+    findings: dict[int, Finding] = {}
+    amount_clauses: list[int] = []
+    clauses = policy.clauses
+    for i, clause in enumerate(clauses):
+        spec = KINDS[clause.kind]
+        if not _applies(clause, claim):
+            findings[i] = Finding(
+                NOT_APPLICABLE,
+                f"この条項は{'・'.join(clause.applies_to)}の請求にだけ適用されます。",
+            )
+        elif spec.amount is not None:
+            amount_clauses.append(i)
+        else:
+            assert spec.check is not None
+            findings[i] = spec.check(clause, claim, context)
+
+    _resolve_groups(clauses, findings)
+
+    loss = claim.amounts.loss_yen
+    amount = loss
+    steps: list[Step] = [Step("loss", "", loss, loss)]
+    binding: str | None = None
+    moved: dict[int, tuple[int, int]] = {}
+    for i in sorted(amount_clauses, key=lambda i: (KINDS[clauses[i].kind].stage, i)):
+        clause = clauses[i]
+        fn = KINDS[clause.kind].amount
+        assert fn is not None
+        answer = fn(clause, claim, context, amount)
+        steps.extend(answer.steps)
+        moved[i] = (amount, answer.output)
+        if answer.binding:
+            binding = clause.id
+        amount = answer.output
+        findings[i] = answer.finding
+    computation = Computation(loss, amount, tuple(steps), binding)
+
+    results = [_result(clauses[i], findings[i], moved.get(i)) for i in range(len(clauses))]
+    effects = {r.effect for r in results}
+    if Effect.DENY in effects:
+        outcome = Outcome.DENY
+    elif Effect.REVIEW in effects:
+        outcome = Outcome.REVIEW
+    elif amount == 0:
+        outcome = Outcome.DENY
+    else:
+        outcome = Outcome.APPROVE
+    payable = amount if outcome is Outcome.APPROVE else 0
+    reservations: tuple[Reservation, ...] = ()
+    if outcome is Outcome.APPROVE:
+        specs = [
+            (clauses[i].id, f.reservation)
+            for i, f in sorted(findings.items())
+            if f.reservation is not None
+        ]
+        reservations = _reservations(specs, payable)
+    return Decision(
+        claim_id=claim.claim_id,
+        policy_id=policy.id,
+        policy_version=policy.version,
+        outcome=outcome,
+        payable_yen=payable,
+        computation=computation,
+        clauses=tuple(results),
+        reservations=reservations,
+        summary_ja=_summary(policy, outcome, payable, results, amount),
+    )
+
+
+def _resolve_groups(clauses: tuple[Clause, ...], findings: dict[int, Finding]) -> None:
+    """In each ``any_of`` group one PASS suffices: the other members become NOT_APPLICABLE."""
+    groups: dict[str, list[int]] = {}
+    for i, clause in enumerate(clauses):
+        if clause.any_of and i in findings:
+            groups.setdefault(clause.any_of, []).append(i)
+    for members in groups.values():
+        passed = [i for i in members if findings[i].status is PASS]
+        if not passed:
+            undecided = [clauses[i].label for i in members if findings[i].status is UNKNOWN]
+            if undecided:
+                # One member may still hold: a non-matching member alone decides nothing.
+                for i in members:
+                    f = findings[i]
+                    if f.status is FAIL:
+                        findings[i] = replace(
+                            f,
+                            explanation_ja=f"{f.explanation_ja}（{', '.join(undecided)}"
+                            "に当たるかが未確定のため、判断を保留します。）",
+                            effect=Effect.NONE,
+                        )
+            continue
+        label = clauses[passed[0]].label
+        for i in members:
+            f = findings[i]
+            if f.status in (FAIL, UNKNOWN):
+                findings[i] = Finding(
+                    NOT_APPLICABLE,
+                    f"{label}に該当するため、この類型は判定に用いません。",
+                    f.compared,
+                )
+
+
+def evaluate_in(policies: PolicySet, claim: ClaimFacts, context: EvaluationContext) -> Decision:
+    """``evaluate`` under the claim's policy from a ``PolicySet``."""
+    try:
+        policy = policies.get(claim.policy_id)
+    except KeyError as exc:
+        raise ClaimError("policy_id", str(exc.args[0])) from None
+    return evaluate(policy, claim, context)

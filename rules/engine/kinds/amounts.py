@@ -1,0 +1,402 @@
+"""Amount kinds: recovered amounts, points, percentage, and caps.
+
+Applied in stage order (recovered → points → percentage → caps in file
+order), each recording a ``rules.timing.Step``. Caps read the ledger usage of
+their scope from the context (``ledger_scopes`` names the keys) and, on
+APPROVE, the engine reserves the payable amount in every scope.
+
+Scope keys are stable strings the store can index::
+
+    HNB-L1/customer:C/year:2026          per customer per year
+    DCM-A1/customer:C/series:S            per series (一連の事故); claim:ID when no series
+    JPE-A1/customer:C/incident:S          per incident; claim:ID when no series
+    KDN-A1/customer:C/card:T              per card
+    KDN-L2/customer:C/year:2026           once per policy year
+    DCM-A4/programme/year:2026            per programme per year (all customers)
+"""
+
+from __future__ import annotations
+
+from rules.engine.kinds.base import (
+    FAIL,
+    PASS,
+    AmountFinding,
+    Finding,
+    KindSpec,
+    ParamSpec,
+    ReservationSpec,
+    cmp,
+    fmt,
+    instant_of,
+    missing,
+    not_defined,
+    not_provided,
+)
+from rules.engine.kinds.cached import period_year_containing
+from rules.engine.model import ClaimFacts, EvaluationContext, resolve
+from rules.engine.policy import Clause, ClauseEffect
+from rules.timing.caps import CapUsage, CountCap
+from rules.timing.money import format_yen, minus_recovered, percentage_floor
+from rules.timing.trace import Step
+
+GATE_ONLY = frozenset({ClauseEffect.GATE})
+ALL_EFFECTS = frozenset(ClauseEffect)
+
+STAGE_RECOVERED = 1
+STAGE_POINTS = 2
+STAGE_PERCENT = 3
+STAGE_CAP = 4
+
+
+def _zero(
+    clause: Clause, amount: int, out: int, step: Step, why_ja: str, how_ja: str
+) -> AmountFinding:
+    compared = (cmp("amount", f"{format_yen(amount)} → {format_yen(out)}", "> ¥0"),)
+    if out == 0:
+        return AmountFinding(Finding(FAIL, why_ja, compared), out, (step,), binding=amount > 0)
+    return AmountFinding(Finding(PASS, how_ja, compared), out, (step,), binding=out < amount)
+
+
+def minus_recovered_kind(
+    clause: Clause, claim: ClaimFacts, _: EvaluationContext, amount: int
+) -> AmountFinding:
+    recovered = claim.amounts.recovered_yen
+    out = minus_recovered(amount, recovered)
+    step = Step("minus recovered", clause.id, amount, out, f"recovered {format_yen(recovered)}")
+    return _zero(
+        clause,
+        amount,
+        out,
+        step,
+        f"損害額{format_yen(amount)}から返金・補償を受けた{format_yen(recovered)}を差し引くと、"
+        "支払う額は残りません。",
+        f"返金・補償を受けた{format_yen(recovered)}を差し引きます。",
+    )
+
+
+def exclude_points(
+    clause: Clause, claim: ClaimFacts, _: EvaluationContext, amount: int
+) -> AmountFinding:
+    points = claim.amounts.points_yen
+    out = minus_recovered(amount, points)
+    step = Step("points excluded", clause.id, amount, out, f"points {format_yen(points)}")
+    return _zero(
+        clause,
+        amount,
+        out,
+        step,
+        f"ポイント{format_yen(points)}は補償対象外のため、支払う額は残りません。",
+        f"補償対象外のポイント{format_yen(points)}を除きます。",
+    )
+
+
+def percentage(
+    clause: Clause, _claim: ClaimFacts, _ctx: EvaluationContext, amount: int
+) -> AmountFinding:
+    p = clause.percent_param("percent")
+    shown = str(p.numerator) if p.denominator == 1 else f"{float(p):g}"
+    out = percentage_floor(amount, p)
+    step = Step("percentage", clause.id, amount, out, f"{shown}% rounded down to the yen")
+    return _zero(
+        clause,
+        amount,
+        out,
+        step,
+        f"{format_yen(amount)}の{shown}%は1円未満のため支払えません。",
+        f"{format_yen(amount)}の{shown}%（1円未満切捨て）を支払います。",
+    )
+
+
+# --------------------------------------------------------------------------- scopes
+
+
+def _name(clause: Clause) -> str:
+    return clause.str_param("scope_name") or clause.id
+
+
+def _year_label(clause: Clause, claim: ClaimFacts) -> tuple[int | None, str]:
+    r, at = instant_of(claim, clause.list_param("year_of"))
+    if at is None:
+        return None, r.path
+    return period_year_containing(at, clause.anchor_param("year_anchor")).label, r.path
+
+
+def _own(claim: ClaimFacts) -> str:
+    return f"customer:{claim.customer_id}"
+
+
+def scope_key(clause: Clause, claim: ClaimFacts) -> tuple[str | None, str]:
+    """(scope key, the path of the missing fact when the key cannot be built)."""
+    kind = clause.kind
+    name = _name(clause)
+    if kind == "cap_per_incident" and clause.str_param("incident_ref") == "claim":
+        return f"{name}/{_own(claim)}/claim:{claim.claim_id}", ""
+    if kind in ("cap_per_incident", "cap_per_series"):
+        if claim.series_id:
+            tag = "incident" if kind == "cap_per_incident" else "series"
+            return f"{name}/{_own(claim)}/{tag}:{claim.series_id}", ""
+        if kind == "cap_per_series" and clause.str_param("missing_series") == "review":
+            return None, "series_id"
+        return f"{name}/{_own(claim)}/claim:{claim.claim_id}", ""
+    if kind == "cap_per_card":
+        r = resolve(claim, clause.list_param("card"))
+        token = r.value if isinstance(r.value, str) else ""
+        if not token:
+            return None, r.path
+        return f"{name}/{_own(claim)}/card:{token}", ""
+    label, path = _year_label(clause, claim)
+    if label is None:
+        return None, path
+    if kind == "programme_cap_per_year":
+        return f"{name}/programme/year:{label}", ""
+    return f"{name}/{_own(claim)}/year:{label}", ""
+
+
+def cap_scopes(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> tuple[str, ...]:
+    key, _path = scope_key(clause, claim)
+    return () if key is None else (key,)
+
+
+def _scope_detail(clause: Clause, claim: ClaimFacts) -> str:
+    if clause.kind in ("cap_per_incident", "cap_per_series", "cap_per_card"):
+        return ""
+    r, at = instant_of(claim, clause.list_param("year_of"))
+    anchor = clause.anchor_param("year_anchor")
+    if at is None:
+        return ""
+    year = period_year_containing(at, anchor)
+    return f"（{r.path}の属する{year.label}年の期間: {fmt(year.start)}から{fmt(year.end)}の前まで）"
+
+
+def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) -> AmountFinding:
+    """Every amount and count cap: the kind names the scope."""
+    key, path = scope_key(clause, claim)
+    if key is None:
+        if path.endswith(".card_token") and not resolve(claim, clause.list_param("card")).defined:
+            return AmountFinding(not_defined(path), amount)
+        return AmountFinding(missing(path, "限度額の範囲を決める項目"), amount)
+    usage = ctx.ledger.get(key)
+    if usage is None:
+        return AmountFinding(
+            not_provided(f"context.ledger[{key}]", "この限度額の支払済み額の記録"), amount
+        )
+    detail = _scope_detail(clause, claim)
+    if clause.kind == "once_per_policy_year":
+        max_count = clause.int_param("max_count")
+        count_cap = CountCap(clause.id, max_count, usage.count, key)
+        step = count_cap.apply(amount)
+        compared = (cmp(f"ledger[{key}].count", str(usage.count), f"< {max_count}"),)
+        spec = ReservationSpec(key, max_count=max_count)
+        if count_cap.exhausted:
+            return AmountFinding(
+                Finding(
+                    FAIL,
+                    f"この1年間{detail}に既に{usage.count}回保険金を支払っているため、"
+                    "支払えません。",
+                    compared,
+                    reservation=spec,
+                ),
+                step.output,
+                (step,),
+                binding=amount > 0,
+            )
+        return AmountFinding(
+            Finding(
+                PASS,
+                f"この1年間{detail}の支払は{usage.count}回で、{max_count}回の限度内です。",
+                compared,
+                reservation=spec,
+            ),
+            step.output,
+            (step,),
+        )
+    limit = clause.int_param("limit_yen")
+    amount_cap = CapUsage(clause.id, limit, usage.amount_yen, key)
+    remaining = amount_cap.remaining
+    compared = (
+        cmp(
+            f"ledger[{key}].amount_yen",
+            format_yen(usage.amount_yen),
+            f"limit {format_yen(limit)}, remaining {format_yen(remaining)}",
+        ),
+    )
+    spec = ReservationSpec(key, limit_yen=limit)
+    if clause.kind == "programme_cap_per_year":
+        step = Step(
+            f"cap {key}",
+            clause.id,
+            amount,
+            amount,
+            f"limit {format_yen(limit)}, used {format_yen(usage.amount_yen)}, "
+            f"remaining {format_yen(remaining)}; "
+            + ("exceeded: payment may be refused" if amount > remaining else "not binding"),
+        )
+        if amount > remaining:
+            return AmountFinding(
+                Finding(
+                    FAIL,
+                    f"制度の年間総支払限度額{format_yen(limit)}{detail}の残り{format_yen(remaining)}を"
+                    f"超えるため、保険金をお支払いできないことがあります。",
+                    compared,
+                    reservation=spec,
+                ),
+                amount,
+                (step,),
+            )
+        return AmountFinding(
+            Finding(
+                PASS,
+                f"制度の年間総支払限度額{detail}の残り{format_yen(remaining)}の範囲内です。",
+                compared,
+                reservation=spec,
+            ),
+            amount,
+            (step,),
+        )
+    step = amount_cap.apply(amount)
+    if remaining == 0 and amount > 0:
+        return AmountFinding(
+            Finding(
+                FAIL,
+                f"限度額{format_yen(limit)}{detail}は既に使い切られています（支払済み"
+                f"{format_yen(usage.amount_yen)}）。",
+                compared,
+                reservation=spec,
+            ),
+            0,
+            (step,),
+            binding=True,
+        )
+    if step.output < amount:
+        text = (
+            f"限度額{format_yen(limit)}{detail}の残り{format_yen(remaining)}まで減額します"
+            f"（{format_yen(amount)} → {format_yen(step.output)}）。"
+        )
+    else:
+        text = f"限度額{format_yen(limit)}{detail}の残り{format_yen(remaining)}の範囲内です。"
+    return AmountFinding(
+        Finding(PASS, text, compared, reservation=spec),
+        step.output,
+        (step,),
+        binding=step.output < amount,
+    )
+
+
+_SCOPE_NAME = ParamSpec(
+    "scope_name",
+    "str",
+    "Ledger scope name; default the clause id. Two clauses with the same scope name share "
+    "one counter (KDN-Y1 shares KDN-L2's).",
+    required=False,
+    default="",
+)
+_LIMIT = ParamSpec("limit_yen", "yen", "The limit in whole yen.")
+_ANCHOR = ParamSpec("year_anchor", "anchor", 'When each year begins, JST: "MM-DD HH:MM".')
+_YEAR_OF = ParamSpec(
+    "year_of",
+    "fields",
+    "The instant whose year counts: occurred_at (the incident) or claimed_at (the claim, "
+    "the nearest the engine has to the payment).",
+    field_types=frozenset({"instant"}),
+)
+
+
+def _cap_kind(name: str, summary: str, *params: ParamSpec) -> KindSpec:
+    return KindSpec(
+        name,
+        summary,
+        (*params, _SCOPE_NAME),
+        ALL_EFFECTS,
+        amount=cap,
+        stage=STAGE_CAP,
+        scopes=cap_scopes,
+    )
+
+
+KINDS = (
+    KindSpec(
+        "minus_recovered",
+        "Deducts amounts refunded or compensated elsewhere (amounts.recovered_yen), floored "
+        "at zero; nothing left → the clause fires.",
+        (),
+        GATE_ONLY,
+        amount=minus_recovered_kind,
+        stage=STAGE_RECOVERED,
+    ),
+    KindSpec(
+        "exclude_points",
+        "Deducts the part paid with service points (amounts.points_yen), never covered.",
+        (),
+        GATE_ONLY,
+        amount=exclude_points,
+        stage=STAGE_POINTS,
+    ),
+    KindSpec(
+        "percentage",
+        "Pays a percentage of the amount, rounded down to the yen.",
+        (ParamSpec("percent", "percent", 'The percentage: an integer or a string ("62.5").'),),
+        GATE_ONLY,
+        amount=percentage,
+        stage=STAGE_PERCENT,
+    ),
+    _cap_kind(
+        "cap_per_incident",
+        "At most limit_yen per incident: incident_ref=series — the series_id (else the "
+        "claim itself); incident_ref=claim — every claim is its own incident (one "
+        "consultation).",
+        _LIMIT,
+        ParamSpec(
+            "incident_ref",
+            "choice",
+            "What one incident is: series (series_id, else the claim) or claim.",
+            choices=("series", "claim"),
+        ),
+    ),
+    _cap_kind(
+        "cap_per_series",
+        "At most limit_yen per series of incidents (一連の事故, series_id).",
+        _LIMIT,
+        ParamSpec(
+            "missing_series",
+            "choice",
+            "A claim without series_id: own_claim (its own series) or review.",
+            choices=("own_claim", "review"),
+        ),
+    ),
+    _cap_kind(
+        "cap_per_card",
+        "At most limit_yen per card (over the life of the card).",
+        _LIMIT,
+        ParamSpec(
+            "card",
+            "fields",
+            "The card token field.",
+            required=False,
+            default=("card_token",),
+            field_types=frozenset({"str"}),
+        ),
+    ),
+    _cap_kind(
+        "cap_per_customer_year",
+        "At most limit_yen per customer per anchored year.",
+        _LIMIT,
+        _ANCHOR,
+        _YEAR_OF,
+    ),
+    _cap_kind(
+        "once_per_policy_year",
+        "At most max_count payouts per customer per anchored policy year; exhausted → fires.",
+        ParamSpec("max_count", "count", "Payouts allowed per year (1 = once)."),
+        _ANCHOR,
+        _YEAR_OF,
+    ),
+    _cap_kind(
+        "programme_cap_per_year",
+        "The whole programme pays at most limit_yen per anchored year across all customers; "
+        "a claim exceeding what remains fires (REVIEW: the insurer may refuse) and is not "
+        "reduced.",
+        _LIMIT,
+        _ANCHOR,
+        _YEAR_OF,
+    ),
+)

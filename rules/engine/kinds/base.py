@@ -1,0 +1,191 @@
+"""The clause-kind protocol: parameter specs, findings, and small shared helpers.
+
+A clause kind is a small pure function. A *condition* kind answers
+``(clause, claim, context) -> Finding``; an *amount* kind answers
+``(clause, claim, context, amount_in) -> AmountFinding`` and is applied in
+the fixed order of its ``stage`` (recovered → points → percentage → caps).
+Kinds that read the ledger also say which scope keys they read
+(``scopes``), so the store can compute the usage before evaluating.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, TypeAlias
+
+from checks.model import CheckStatus, Compared
+from rules.engine.kinds.cached import format_jst
+from rules.engine.model import ClaimFacts, Effect, EvaluationContext, Resolved, resolve
+from rules.engine.policy import Clause, ClauseEffect, ParamValue
+from rules.timing.trace import Step
+
+__all__ = [
+    "FAIL",
+    "NOT_APPLICABLE",
+    "PASS",
+    "UNKNOWN",
+    "AmountFinding",
+    "Finding",
+    "KindSpec",
+    "ParamSpec",
+    "ReservationSpec",
+    "cmp",
+    "fmt",
+    "instant_of",
+    "missing",
+    "not_defined",
+    "not_provided",
+]
+
+PASS = CheckStatus.PASS
+FAIL = CheckStatus.FAIL
+UNKNOWN = CheckStatus.UNKNOWN
+NOT_APPLICABLE = CheckStatus.NOT_APPLICABLE
+
+ParamType: TypeAlias = Literal[
+    "days",  # int >= 1
+    "int",  # int >= 0
+    "count",  # int >= 1
+    "yen",  # int >= 0, whole yen
+    "percent",  # int or string ("70", "62.5"), never a float
+    "bool",
+    "str",
+    "choice",  # one of ``choices``
+    "fields",  # a claim field name or a list of alternatives (first the incident defines)
+    "str_list",
+    "clause_ids",  # list of clause ids (may be empty)
+    "answer_kinds",  # list of IssuerAnswerKind names
+    "instant",  # TOML offset date-time (or ISO string) with an explicit offset
+    "anchor",  # "MM-DD HH:MM" JST, the start of each year
+    "incident",  # an incident type name
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """One parameter of a kind: name, type, whether required, default and documentation.
+
+    Policy values (money, percentages, day counts, anchors, dates) are always
+    ``required``: they live in the policy file, never in code.
+    ``field_types`` restricts ``fields`` parameters (e.g. ``{"instant"}``).
+    ``relevant_if`` names a parameter without which this one is not used.
+    """
+
+    name: str
+    type: ParamType
+    doc: str
+    required: bool = True
+    default: ParamValue | None = None
+    choices: tuple[str, ...] = ()
+    field_types: frozenset[str] = frozenset()
+    relevant_if: str = ""  # another parameter that must be truthy for this one to be used
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationSpec:
+    """A ledger scope an APPROVE must reserve in (see ``model.Reservation``)."""
+
+    scope_key: str
+    limit_yen: int | None = None
+    max_count: int | None = None
+    insured_person_ref: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a kind found. ``effect`` overrides the usual mapping (e.g. DENY excused → REVIEW)."""
+
+    status: CheckStatus
+    explanation_ja: str
+    compared: tuple[Compared, ...] = ()
+    missing_facts: tuple[str, ...] = ()
+    effect: Effect | None = None
+    reservation: ReservationSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AmountFinding:
+    """An amount kind's answer: the finding, the amount it passes on, and its steps."""
+
+    finding: Finding
+    output: int
+    steps: tuple[Step, ...] = ()
+    binding: bool = False
+
+
+CheckFn: TypeAlias = Callable[[Clause, ClaimFacts, EvaluationContext], Finding]
+AmountFn: TypeAlias = Callable[[Clause, ClaimFacts, EvaluationContext, int], AmountFinding]
+ScopeFn: TypeAlias = Callable[[Clause, ClaimFacts, EvaluationContext], tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class KindSpec:
+    """A registered clause kind."""
+
+    name: str
+    summary: str
+    params: tuple[ParamSpec, ...]
+    effects: frozenset[ClauseEffect]
+    check: CheckFn | None = None
+    amount: AmountFn | None = None
+    stage: int = 0
+    scopes: ScopeFn | None = None
+
+    @property
+    def category(self) -> Literal["condition", "amount"]:
+        return "amount" if self.amount is not None else "condition"
+
+    def param(self, name: str) -> ParamSpec:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def fmt(instant: datetime) -> str:
+    """``format_jst``, memoised (one claim formats the same instants many times)."""
+    return format_jst(instant)
+
+
+def cmp(name: str, observed: object, expected: str) -> Compared:
+    text = observed if isinstance(observed, str) else str(observed)
+    return Compared(name, text if text != "" else "(not stated)", expected)
+
+
+def missing(paths: tuple[str, ...] | str, what_ja: str, *compared: Compared) -> Finding:
+    """UNKNOWN → REVIEW: a fact the clause needs is not stated."""
+    names = (paths,) if isinstance(paths, str) else paths
+    return Finding(
+        UNKNOWN,
+        f"{what_ja}が申告されていないため、判断できません（要確認: {', '.join(names)}）。",
+        tuple(compared),
+        names,
+    )
+
+
+def not_provided(path: str, what_ja: str) -> Finding:
+    """UNKNOWN → REVIEW: the store did not provide a record the clause needs."""
+    return Finding(
+        UNKNOWN,
+        f"{what_ja}が提供されていないため、判断できません（要確認: {path}）。",
+        (),
+        (path,),
+    )
+
+
+def not_defined(path: str) -> Finding:
+    """The claim's incident type has no such field: the clause does not concern it."""
+    return Finding(
+        NOT_APPLICABLE,
+        f"この事故の種類には項目「{path}」がないため、この条項は適用されません。",
+    )
+
+
+def instant_of(claim: ClaimFacts, names: tuple[str, ...]) -> tuple[Resolved, datetime | None]:
+    r = resolve(claim, names)
+    return r, r.value if isinstance(r.value, datetime) else None

@@ -1,0 +1,34 @@
+"""The timing core's pure functions, memoised for the engine.
+
+A claim formats and windows the same few instants many times, and a batch of
+claims shares most of them; the functions are pure, so caching them changes
+nothing but speed.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from rules.timing import jst, months, windows, years
+
+__all__ = [
+    "cover_begins_calendar_months_after",
+    "days_counted_from_next_day",
+    "format_jst",
+    "lookback_from_midnight_days_before",
+    "period_year_containing",
+    "until_end_of_next_jst_day",
+    "within_days_of",
+]
+
+format_jst = lru_cache(maxsize=4096)(jst.format_jst)
+days_counted_from_next_day = lru_cache(maxsize=2048)(windows.days_counted_from_next_day)
+within_days_of = lru_cache(maxsize=2048)(windows.within_days_of)
+lookback_from_midnight_days_before = lru_cache(maxsize=2048)(
+    windows.lookback_from_midnight_days_before
+)
+until_end_of_next_jst_day = lru_cache(maxsize=2048)(windows.until_end_of_next_jst_day)
+period_year_containing = lru_cache(maxsize=2048)(years.period_year_containing)
+cover_begins_calendar_months_after = lru_cache(maxsize=1024)(
+    months.cover_begins_calendar_months_after
+)

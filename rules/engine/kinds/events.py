@@ -1,0 +1,877 @@
+"""Kinds that read what Anshin recorded before the fraud.
+
+Coverage periods (``checks.coverage.Period``), login posture verdicts,
+payment registrations and logins with their security-standard judgements,
+dark-web monitoring, and the card company's / operator's answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from checks.coverage import Period
+from checks.event_model import FundingSource, Judgement
+from checks.model import CheckStatus, Compared, Verdict
+from checks.security_standard import (
+    PaymentMethod,
+    SecurityStandardSettings,
+    judge_payment_method,
+)
+from rules.engine.kinds.base import (
+    FAIL,
+    NOT_APPLICABLE,
+    PASS,
+    UNKNOWN,
+    Finding,
+    KindSpec,
+    ParamSpec,
+    ReservationSpec,
+    cmp,
+    fmt,
+    instant_of,
+    missing,
+    not_defined,
+    not_provided,
+)
+from rules.engine.kinds.cached import (
+    cover_begins_calendar_months_after,
+    days_counted_from_next_day,
+    lookback_from_midnight_days_before,
+    within_days_of,
+)
+from rules.engine.model import (
+    ClaimFacts,
+    Effect,
+    EvaluationContext,
+    IssuerAnswer,
+    IssuerAnswerKind,
+    PostureRecord,
+    QrPaymentFraud,
+    RegistrationRecord,
+    resolve,
+)
+from rules.engine.policy import Clause, ClauseEffect
+from rules.timing.interval import describe_end
+from rules.timing.jst import jst_date
+
+ALL_EFFECTS = frozenset(ClauseEffect)
+INSTANT = frozenset({"instant"})
+
+_AT = ParamSpec(
+    "at",
+    "fields",
+    "The instant that must be covered; default the incident's own instant.",
+    required=False,
+    default=("occurred_at",),
+    field_types=INSTANT,
+)
+_COVERAGE = ParamSpec(
+    "coverage",
+    "str",
+    "The coverage name: the key of EvaluationContext.coverage (HNB, DCM, KDN, JPE, ISA, ...).",
+)
+
+_WORST = {FAIL: 3, UNKNOWN: 2, PASS: 1, NOT_APPLICABLE: 0}
+
+
+def _worst(statuses: Iterable[CheckStatus]) -> CheckStatus:
+    result = NOT_APPLICABLE
+    for s in statuses:
+        s = PASS if s is CheckStatus.WARN else s
+        if _WORST[s] > _WORST[result]:
+            result = s
+    return result
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start: datetime
+    end: datetime | None
+    period: Period
+
+    def contains(self, t: datetime) -> bool:
+        return self.start <= t and (self.end is None or t < self.end)
+
+
+def _spans(periods: Sequence[Period], delay_months: int) -> list[_Span]:
+    spans = []
+    for p in periods:
+        start = p.starts_at
+        if delay_months:
+            start = cover_begins_calendar_months_after(jst_date(p.starts_at), delay_months)
+            start = max(start, p.starts_at)
+        if p.ends_at is not None and p.ends_at <= start:
+            continue
+        spans.append(_Span(start, p.ends_at, p))
+    return sorted(spans, key=lambda s: s.start)
+
+
+def _describe_span(span: _Span) -> str:
+    end = "open" if span.end is None else describe_end(span.end)
+    return f"from {fmt(span.start)} {end}"
+
+
+def covered_at(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Finding:
+    name = clause.str_param("coverage")
+    at_r, at = instant_of(claim, clause.list_param("at"))
+    if not at_r.defined:
+        return not_defined(at_r.path)
+    if at is None:
+        return missing(at_r.path, "事故の日時")
+    periods = ctx.coverage.get(name)
+    if periods is None:
+        return not_provided(f"context.coverage[{name}]", f"{name}の補償期間の記録")
+    delay = clause.int_param("begins_months_after_start")
+    spans = _spans(periods, delay)
+    started = [s for s in spans if s.start <= at]
+    latest = started[-1] if started else None
+    bound = clause.str_param("bound")
+    periods_text = "; ".join(_describe_span(s) for s in spans) or "none"
+    compared = [cmp(at_r.path, fmt(at), f"in a {name} period: {periods_text}")]
+    if delay:
+        compared.append(cmp(f"{name}.cover_begins", f"{delay} months after the service start", ""))
+    if bound == "end" and latest is None:
+        return Finding(
+            NOT_APPLICABLE,
+            "補償期間が始まっていないため、終了の判定は行いません。",
+            tuple(compared),
+        )
+    if latest is None:
+        first = f"（最初の補償開始は{fmt(spans[0].start)}）" if spans else "（補償期間の記録なし）"
+        return Finding(FAIL, f"{fmt(at)}の事故は補償期間の開始前です{first}。", tuple(compared))
+    inside = latest.contains(at)
+    if bound == "start":
+        return Finding(
+            PASS, f"{fmt(at)}の事故は{fmt(latest.start)}の補償開始後です。", tuple(compared)
+        )
+    if not inside:
+        assert latest.end is not None
+        return Finding(
+            FAIL,
+            f"{fmt(at)}の事故は{fmt(latest.end)}に補償期間が終了した後です。",
+            tuple(compared),
+        )
+    if clause.bool_param("check_registration") and isinstance(claim.incident, QrPaymentFraud):
+        reg = _last_registration(ctx.registrations, claim.incident, at)
+        if reg is None:
+            return not_provided(
+                "context.registrations", "不正登録（QRコード決済サービスへの登録）の記録"
+            )
+        compared.append(
+            cmp("registration.registered_at", fmt(reg.registered_at), f"≥ {fmt(latest.start)}")
+        )
+        if reg.registered_at < latest.start:
+            return Finding(
+                FAIL,
+                f"{fmt(reg.registered_at)}の登録は補償期間の開始（{fmt(latest.start)}）前です。",
+                tuple(compared),
+            )
+    return Finding(
+        PASS, f"{fmt(at)}の事故は補償期間中（{_describe_span(latest)}）です。", tuple(compared)
+    )
+
+
+def _last_registration(
+    records: Sequence[RegistrationRecord], incident: QrPaymentFraud, at: datetime
+) -> RegistrationRecord | None:
+    found = [
+        r
+        for r in records
+        if r.instrument_token == incident.instrument_token
+        and r.payment_service_id == incident.payment_service_id
+        and r.registered_at <= at
+    ]
+    return max(found, key=lambda r: (r.registered_at, r.client_event_id), default=None)
+
+
+def notified_before_cover_ended(
+    clause: Clause, claim: ClaimFacts, ctx: EvaluationContext
+) -> Finding:
+    name = clause.str_param("coverage")
+    at_r, at = instant_of(claim, clause.list_param("at"))
+    nt, notice = instant_of(claim, clause.list_param("notice"))
+    if not at_r.defined:
+        return not_defined(at_r.path)
+    if not nt.defined:
+        return not_defined(nt.path)
+    if at is None:
+        return missing(at_r.path, "事故の日時")
+    periods = ctx.coverage.get(name)
+    if periods is None:
+        return not_provided(f"context.coverage[{name}]", f"{name}の契約期間の記録")
+    period = next((p for p in periods if p.contains(at)), None)
+    if period is None:
+        return not_provided(
+            f"context.coverage[{name}]", f"{fmt(at)}の時点で有効な{name}の契約の記録"
+        )
+    if notice is None:
+        return missing(nt.path, "通知の日時")
+    ended = period.ends_at
+    compared = (cmp(nt.path, fmt(notice), "before " + (fmt(ended) if ended else "cancellation")),)
+    if ended is not None and notice >= ended:
+        return Finding(
+            FAIL,
+            f"{fmt(notice)}の通知は、{fmt(ended)}の解約後に行われた解約以前の被害の通知です。",
+            compared,
+        )
+    return Finding(PASS, "通知は契約の解約前に行われています。", compared)
+
+
+def before_cover_start(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Finding:
+    name = clause.str_param("coverage")
+    fr, value = instant_of(claim, clause.list_param("field"))
+    at = claim.occurred_at
+    periods = ctx.coverage.get(name)
+    if periods is None:
+        return not_provided(f"context.coverage[{name}]", f"{name}の補償期間の記録")
+    which = clause.str_param("period")
+    if which == "first":
+        period = min(periods, key=lambda p: p.starts_at, default=None)
+    else:
+        period = next((p for p in periods if p.contains(at)), None)
+    if period is None:
+        return Finding(NOT_APPLICABLE, "該当する補償期間がないため、この条項は判定しません。")
+    start = period.starts_at
+    label = "初年度補償開始日" if which == "first" else "対象期間の開始時"
+    if not fr.defined or value is None:
+        stated = claim.exclusions.get(clause.id)
+        path = f"facts.exclusions[{clause.id}]"
+        if stated is None:
+            paths = (fr.path, path) if fr.defined else (path,)
+            return missing(paths, f"{label}（{fmt(start)}）より前の原因・認識の有無")
+        compared = (cmp(path, str(stated).lower(), "false"),)
+        if stated:
+            return Finding(FAIL, f"申告によれば、{label}より前の事由に起因します。", compared)
+        return Finding(PASS, f"申告によれば、{label}より前の事由に起因しません。", compared)
+    compared = (cmp(fr.path, fmt(value), f"≥ {fmt(start)} ({label})"),)
+    if value < start:
+        return Finding(FAIL, f"{fmt(value)}は{label}（{fmt(start)}）より前です。", compared)
+    return Finding(PASS, f"{fmt(value)}は{label}（{fmt(start)}）以後です。", compared)
+
+
+def _person_scope(clause: Clause, claim: ClaimFacts, period: Period) -> str:
+    name = clause.str_param("scope_name") or clause.id
+    return f"{name}/customer:{claim.customer_id}/period:{period.starts_at.isoformat()}"
+
+
+def _person_period(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Period | None:
+    periods = ctx.coverage.get(clause.str_param("coverage"), ())
+    return next((p for p in periods if p.contains(claim.occurred_at)), None)
+
+
+def one_insured_person(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Finding:
+    name = clause.str_param("coverage")
+    if ctx.coverage.get(name) is None:
+        return not_provided(f"context.coverage[{name}]", f"{name}の補償期間の記録")
+    period = _person_period(clause, claim, ctx)
+    if period is None:
+        return Finding(NOT_APPLICABLE, "補償期間外のため、被保険者の判定は行いません。")
+    pr = resolve(claim, clause.list_param("person"))
+    if not pr.defined:
+        return not_defined(pr.path)
+    person = pr.value if isinstance(pr.value, str) else ""
+    if not person:
+        return missing(pr.path, "被保険者")
+    refs = period.insured_person_refs
+    if refs:
+        compared = (cmp(pr.path, person, refs[0]),)
+        if person == refs[0]:
+            return Finding(PASS, f"被保険者「{person}」はこの補償期間の被保険者です。", compared)
+        return Finding(
+            FAIL,
+            f"この補償期間の被保険者は既に「{refs[0]}」であり、1補償期間で対象となるのは1名のみです。",
+            compared,
+        )
+    key = _person_scope(clause, claim, period)
+    usage = ctx.ledger.get(key)
+    if usage is None:
+        return not_provided(f"context.ledger[{key}]", "この補償期間に支払済みの被保険者の記録")
+    paid = sorted(usage.persons)
+    compared = (cmp(pr.path, person, " or ".join(paid) or "anyone (first insured person)"),)
+    if paid and person not in usage.persons:
+        return Finding(
+            FAIL,
+            f"この補償期間には既に「{paid[0]}」に支払っており、1補償期間で対象となるのは1名のみです。",
+            compared,
+        )
+    return Finding(
+        PASS,
+        f"被保険者「{person}」はこの補償期間の唯一の被保険者です。",
+        compared,
+        reservation=ReservationSpec(key, insured_person_ref=person),
+    )
+
+
+def one_insured_person_scopes(
+    clause: Clause, claim: ClaimFacts, ctx: EvaluationContext
+) -> tuple[str, ...]:
+    period = _person_period(clause, claim, ctx)
+    if period is None or period.insured_person_refs:
+        return ()
+    return (_person_scope(clause, claim, period),)
+
+
+# --------------------------------------------------------------------------- posture
+
+_VERDICT_STATUS = {
+    Verdict.COMPLIANT: PASS,
+    Verdict.NON_COMPLIANT: FAIL,
+    Verdict.UNKNOWN: UNKNOWN,
+}
+
+
+_LAST_POSTURES: list[tuple[Sequence[PostureRecord], datetime, int, tuple[PostureRecord, ...]]] = []
+
+
+def _last_posture_per_device(
+    records: Sequence[PostureRecord], fraud_at: datetime, days: int
+) -> tuple[PostureRecord, ...]:
+    """The last verdict of each device seen from 00:00 JST ``days`` days before the fraud.
+
+    Several clauses of one evaluation ask the same question: the last answer is
+    kept (for the very same ``records`` object only).
+    """
+    if _LAST_POSTURES:
+        seen, at, n, result = _LAST_POSTURES[0]
+        if seen is records and at == fraud_at and n == days:
+            return result
+    start = lookback_from_midnight_days_before(fraud_at, days).start
+    last: dict[str, PostureRecord] = {}
+    for rec in sorted(records, key=lambda r: (r.login_at, r.verdict_id)):
+        if start <= rec.login_at < fraud_at:
+            last[rec.device_id] = rec
+    result = tuple(last[d] for d in sorted(last))
+    _LAST_POSTURES[:] = [(records, fraud_at, days, result)]
+    return result
+
+
+def _record_status(rec: PostureRecord, checks: tuple[str, ...]) -> CheckStatus:
+    if not checks:
+        return _VERDICT_STATUS[rec.verdict]
+    if rec.clause_statuses:
+        return _worst(rec.clause_statuses.get(c, PASS) for c in checks)
+    return PASS if rec.verdict is Verdict.COMPLIANT else UNKNOWN
+
+
+def _posture_compared(
+    recs: Sequence[PostureRecord], checks: tuple[str, ...]
+) -> tuple[Compared, ...]:
+    return tuple(
+        cmp(
+            f"posture[{r.device_id}]",
+            f"{_record_status(r, checks).value} ({r.verdict.value}) at {fmt(r.login_at)}, "
+            f"verdict {r.verdict_id}",
+            "PASS",
+        )
+        for r in recs
+    )
+
+
+def _excuse(clause: Clause, claim: ClaimFacts) -> tuple[str, bool | None]:
+    r = resolve(claim, clause.list_param("excuse"))
+    return r.path, r.value if isinstance(r.value, bool) else None
+
+
+def posture_required(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Finding:
+    fraud_at = claim.occurred_at
+    days = clause.int_param("lookback_days")
+    checks = clause.list_param("checks")
+    excused_by = clause.str_param("excused_by")
+    recs = _last_posture_per_device(ctx.postures, fraud_at, days)
+    excuse_path, excused = _excuse(clause, claim)
+    scope = "・".join(checks) if checks else "当行が求めるセキュリティ対策"
+    if not recs:
+        return Finding(
+            UNKNOWN,
+            f"不正利用前の{days}日間（{fmt(fraud_at)}まで）にログイン時の確認記録がないため、"
+            f"{scope}を講じていたか確認できません（{excused_by}により人が判断します）。",
+            (cmp("postures", "none", f"a verdict in the {days} days before the fraud"),),
+            () if excused else (excuse_path,),
+            effect=Effect.REVIEW,
+        )
+    status = _worst(_record_status(r, checks) for r in recs)
+    compared = _posture_compared(recs, checks)
+    if status is PASS:
+        return Finding(
+            PASS, f"不正利用前の各端末の最後の確認で{scope}は講じられています。", compared
+        )
+    if status is UNKNOWN:
+        return Finding(
+            UNKNOWN,
+            f"不正利用前の端末の最後の確認で{scope}を講じていたか判定できません。",
+            compared,
+        )
+    if excused:
+        return Finding(
+            FAIL,
+            f"不正利用前の端末の最後の確認で{scope}が講じられていませんが、契約者が当行の求める"
+            f"以上の対策をとっていたと説明しているため、{excused_by}により補償を検討します。",
+            (*compared, cmp(excuse_path, "true", "")),
+            effect=Effect.REVIEW,
+        )
+    return Finding(FAIL, f"不正利用前の端末の最後の確認で{scope}が講じられていません。", compared)
+
+
+def posture_excuse(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Finding:
+    fraud_at = claim.occurred_at
+    days = clause.int_param("lookback_days")
+    recs = _last_posture_per_device(ctx.postures, fraud_at, days)
+    excuse_path, excused = _excuse(clause, claim)
+    excuse_cmp = cmp(excuse_path, "" if excused is None else str(excused).lower(), "")
+    if not recs:
+        return Finding(
+            UNKNOWN,
+            f"不正利用前の{days}日間にログイン時の確認記録がないため、当行が求める以上の対策を"
+            "とっていたかの契約者の説明により補償を検討します。",
+            (cmp("postures", "none", "a verdict before the fraud"), excuse_cmp),
+            () if excused else (excuse_path,),
+            effect=Effect.REVIEW,
+        )
+    status = _worst(_record_status(r, ()) for r in recs)
+    compared = (*_posture_compared(recs, ()), excuse_cmp)
+    if status is PASS:
+        return Finding(
+            NOT_APPLICABLE,
+            "当行が求めるセキュリティ対策は講じられているため適用されません。",
+            compared,
+        )
+    if excused:
+        return Finding(
+            FAIL,
+            "契約者が当行の求めるセキュリティ以上の対策をとっていたと説明しているため、"
+            "説明内容により補償するか検討します。",
+            compared,
+        )
+    return Finding(
+        NOT_APPLICABLE,
+        "当行が求める以上の対策をとっていたとの説明がないため、適用されません。",
+        compared,
+    )
+
+
+# --------------------------------------------------------------------------- payment events
+
+
+def _judgements(
+    clause: Clause, claim: ClaimFacts, ctx: EvaluationContext
+) -> tuple[list[Judgement], list[str]]:
+    """Judgements of the clause from the last registration / login before the incident."""
+    judged = clause.str_param("judgement") or clause.id
+    sources = clause.list_param("sources")
+    inc = claim.incident
+    token = getattr(inc, "instrument_token", "")
+    service = getattr(inc, "payment_service_id", "")
+    at = claim.occurred_at
+    found: list[Judgement] = []
+    subjects: list[str] = []
+    regs = [
+        r
+        for r in ctx.registrations
+        if r.instrument_token == token
+        and r.registered_at <= at
+        and (not service or r.payment_service_id == service)
+    ]
+    last_reg: dict[str, RegistrationRecord] = {}
+    for r in sorted(regs, key=lambda r: (r.registered_at, r.client_event_id)):
+        last_reg[r.payment_service_id] = r
+    if "registration" in sources:
+        for r in last_reg.values():
+            subjects.append(f"registration {r.client_event_id}")
+            found.extend(j for j in r.judgements if j.clause_id == judged)
+    if "login" in sources:
+        services = {service} if service else set(last_reg)
+        for svc in sorted(services):
+            logins = [lg for lg in ctx.logins if lg.payment_service_id == svc and lg.login_at <= at]
+            if logins:
+                lg = max(logins, key=lambda x: (x.login_at, x.client_event_id))
+                subjects.append(f"login {lg.client_event_id}")
+                found.extend(j for j in lg.judgements if j.clause_id == judged)
+    return found, subjects
+
+
+def security_standard(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Finding:
+    found, subjects = _judgements(clause, claim, ctx)
+    if not found:
+        sources = clause.list_param("sources")
+        if clause.str_param("when_none") == "not_applicable":
+            return Finding(
+                NOT_APPLICABLE,
+                "不正利用前にこのカード等の決済サービスへの登録・ログインの記録がないため、"
+                "この条項は適用されません。",
+            )
+        paths = tuple(f"context.{s}s" for s in sources)
+        return Finding(
+            UNKNOWN,
+            "不正利用前の決済サービスへの登録・ログインの記録がないため、セキュリティ基準を"
+            "満たすか判断できません。",
+            (cmp("records", "none", ", ".join(sources)),),
+            paths,
+        )
+    status = _worst(j.status for j in found)
+    worst = [j for j in found if (PASS if j.status is CheckStatus.WARN else j.status) is status]
+    compared = (
+        cmp("records", ", ".join(subjects), "the last before the incident"),
+        *(c for j in found for c in j.compared),
+    )
+    return Finding(status, " ".join(j.explanation_ja for j in worst), compared)
+
+
+def alert_window(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Finding:
+    token = getattr(claim.incident, "card_token", "")
+    if not token:
+        return not_defined(f"{claim.incident_type}.card_token")
+    state = ctx.monitoring.get(token)
+    if state is None:
+        return not_provided(f"context.monitoring[{token}]", "ダークウェブモニタリングの記録")
+    at = claim.occurred_at
+    spans = "; ".join(
+        f"{fmt(p.starts_at)}–{fmt(p.ends_at) if p.ends_at else 'open'}" for p in state.registrations
+    )
+    if clause.str_param("check") == "detected":
+        compared = (
+            cmp("monitoring.registrations", spans or "none", "registered"),
+            cmp(
+                "monitoring.alerts",
+                ", ".join(fmt(a) for a in state.alerts_delivered_at) or "none",
+                "≥ 1 leak alert for the card",
+            ),
+        )
+        if not state.registrations:
+            return Finding(FAIL, "カードはノートンモニターに登録されていません。", compared)
+        if not state.alerts_delivered_at:
+            return Finding(
+                FAIL,
+                "カード情報のダークウェブ上への流出がノートンモニターで検知・通知されていません。",
+                compared,
+            )
+        return Finding(
+            PASS,
+            f"カード情報の流出が{fmt(state.alerts_delivered_at[0])}にノートンモニターで検知・通知されています。",
+            compared,
+        )
+    reg_cmp = (cmp("monitoring.registrations", spans or "none", f"registered before {fmt(at)}"),)
+    if any(p.contains(at) for p in state.registrations):
+        return Finding(PASS, f"{fmt(at)}の不正利用はノートンモニターへの登録後です。", reg_cmp)
+    return Finding(
+        FAIL,
+        f"{fmt(at)}の不正利用の時点でカードはノートンモニターに登録されていません"
+        "（登録前の不正利用）。",
+        reg_cmp,
+    )
+
+
+def payment_method_covered(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
+    inc = claim.incident
+    if not hasattr(inc, "payment_method") or not hasattr(inc, "funding"):
+        return not_defined(f"{inc.NAME}.payment_method")
+    method = inc.payment_method
+    funding = inc.funding
+    if not isinstance(method, PaymentMethod):
+        return missing(f"{inc.NAME}.payment_method", "決済手段")
+    if not isinstance(funding, FundingSource):
+        return missing(f"{inc.NAME}.funding", "チャージ元・引き落とし先")
+    settings = SecurityStandardSettings(
+        dcm_t_qr_debit_card_covered=clause.bool_param("qr_debit_card_covered"),
+        card_own_funding_is_bank_account=clause.bool_param("card_own_funding_is_bank_account"),
+    )
+    j = judge_payment_method(method, funding, settings)
+    return Finding(j.status, j.explanation_ja, j.compared)
+
+
+def issuer_answer(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
+    r = resolve(claim, clause.list_param("answer"))
+    if not r.defined:
+        return not_defined(r.path)
+    answer = r.value if isinstance(r.value, IssuerAnswer) else None
+    if answer is None or answer.kind is IssuerAnswerKind.UNSPECIFIED:
+        return missing(r.path, "カード会社・決済事業者の回答")
+    pass_on = clause.list_param("pass_on")
+    fail_on = clause.list_param("fail_on")
+    kind = answer.kind.name
+    compared = [cmp(f"{r.path}.kind", kind, " or ".join(pass_on))]
+    if kind in fail_on:
+        return Finding(
+            FAIL,
+            f"カード会社・決済事業者の回答（{kind}{'：' + answer.reason if answer.reason else ''}）"
+            "はこの条項に当たります。",
+            tuple(compared),
+        )
+    days = clause.int_param("reported_within_days")
+    if days:
+        rr, reported = instant_of(claim, clause.list_param("reported"))
+        if reported is None:
+            return missing(rr.path, "カード会社等へ請求した日時")
+        window = (
+            days_counted_from_next_day(claim.occurred_at, days)
+            if clause.str_param("counting") == "from_next_day"
+            else within_days_of(claim.occurred_at, days)
+        )
+        compared.append(cmp(rr.path, fmt(reported), describe_end(window.end)))
+        if not window.deadline.contains(reported):
+            return Finding(
+                FAIL,
+                f"カード会社等への請求（{fmt(reported)}）は不正利用の発生から{days}日以内ではありません。",
+                tuple(compared),
+            )
+    if kind not in pass_on:
+        return Finding(
+            UNKNOWN,
+            f"カード会社・決済事業者の回答（{kind}）では、補償を受けられなかったことが"
+            "まだ明らかではありません。",
+            tuple(compared),
+            (r.path,),
+        )
+    if clause.bool_param("reason_required") and not answer.reason.strip():
+        return missing(f"{r.path}.reason", "補償を受けられなかった理由", *compared)
+    return Finding(
+        PASS,
+        f"カード会社・決済事業者の回答（{kind}）はこの条項の条件を満たします。",
+        tuple(compared),
+    )
+
+
+_ANSWER_FIELDS = ParamSpec(
+    "answer",
+    "fields",
+    "The answer field(s): issuer_answer (card_fraud), operator_answer (qr_payment).",
+    field_types=frozenset({"answer"}),
+)
+
+KINDS = (
+    KindSpec(
+        "covered_at",
+        "The incident instant lies in a coverage period from the events (enrolment, "
+        "activation). bound=start: a period had started (KDN-P1); bound=end: the period "
+        "that had started had not ended (KDN-P2); bound=both: inside a period.",
+        (
+            _COVERAGE,
+            ParamSpec(
+                "bound",
+                "choice",
+                "start, end or both.",
+                choices=("start", "end", "both"),
+            ),
+            _AT,
+            ParamSpec(
+                "begins_months_after_start",
+                "int",
+                "Cover begins N calendar months after the JST start date (JPE-P1: 2), "
+                "00:00 JST of the corresponding day, clamped to the month end (民法143条). "
+                "0 = at the period start.",
+            ),
+            ParamSpec(
+                "check_registration",
+                "bool",
+                "For QR incidents: the last registration of the instrument before the fraud "
+                "must also be inside the period (DCM-X4 不正登録 before membership).",
+                required=False,
+                default=False,
+            ),
+        ),
+        ALL_EFFECTS,
+        check=covered_at,
+    ),
+    KindSpec(
+        "notified_before_cover_ended",
+        "The notice of a loss that happened in a contract period was made before that "
+        "period ended (HNB-X2: not notified after cancellation).",
+        (
+            _COVERAGE,
+            _AT,
+            ParamSpec("notice", "fields", "The notice instant.", field_types=INSTANT),
+        ),
+        ALL_EFFECTS,
+        check=notified_before_cover_ended,
+    ),
+    KindSpec(
+        "before_cover_start",
+        "Fires when an instant (cause, knowledge of the cause) is before the start of the "
+        "cover: the period containing the incident, or the first period. When the instant "
+        "is not stated, falls back to facts.exclusions[<clause id>].",
+        (
+            _COVERAGE,
+            ParamSpec("field", "fields", "The instant compared.", field_types=INSTANT),
+            ParamSpec(
+                "period",
+                "choice",
+                "containing (the period of the incident) or first (初年度補償開始日).",
+                choices=("containing", "first"),
+            ),
+        ),
+        ALL_EFFECTS,
+        check=before_cover_start,
+    ),
+    KindSpec(
+        "one_insured_person",
+        "Only one insured person per coverage period: the period's first enrolled person, "
+        "or (without enrolment persons) the person already paid in the period's ledger "
+        "scope; an APPROVE reserves the person.",
+        (
+            _COVERAGE,
+            ParamSpec("person", "fields", "The person field.", field_types=frozenset({"str"})),
+            ParamSpec(
+                "scope_name",
+                "str",
+                "Ledger scope name; default the clause id.",
+                required=False,
+                default="",
+            ),
+        ),
+        ALL_EFFECTS,
+        check=one_insured_person,
+        scopes=one_insured_person_scopes,
+    ),
+    KindSpec(
+        "posture_required",
+        "The last login posture verdict of every device seen in the look-back before the "
+        "fraud meets the measures: none on record → REVIEW; a failing one → DENY, or "
+        "REVIEW when the claim asserts alternative measures; UNKNOWN → REVIEW.",
+        (
+            ParamSpec(
+                "lookback_days",
+                "days",
+                "Look-back from 00:00 JST N days before the fraud date up to the fraud.",
+            ),
+            ParamSpec(
+                "checks",
+                "clause_ids",
+                "Posture clauses to read from each verdict's breakdown (HNB-P1 ...); "
+                "empty = the overall verdict.",
+            ),
+            ParamSpec(
+                "excuse",
+                "fields",
+                "The boolean fact asserting alternative measures.",
+                field_types=frozenset({"bool"}),
+            ),
+            ParamSpec("excused_by", "str", "The clause cited when excused (HNB-R1)."),
+        ),
+        frozenset({ClauseEffect.GATE, ClauseEffect.DENY}),
+        check=posture_required,
+    ),
+    KindSpec(
+        "posture_excuse",
+        "The relief for a customer who could not take the measures: fires (REVIEW) when "
+        "the measures are not shown and the claim asserts alternative measures, or when "
+        "no posture is on record.",
+        (
+            ParamSpec("lookback_days", "days", "Same look-back as posture_required."),
+            ParamSpec(
+                "excuse",
+                "fields",
+                "The boolean fact asserting alternative measures.",
+                field_types=frozenset({"bool"}),
+            ),
+        ),
+        frozenset({ClauseEffect.REVIEW}),
+        check=posture_excuse,
+    ),
+    KindSpec(
+        "security_standard",
+        "The judgement of a security-standard clause (checks.security_standard) on the "
+        "last registration of the instrument and/or the last login to the service before "
+        "the incident; the worst judgement decides.",
+        (
+            ParamSpec(
+                "judgement",
+                "str",
+                "The judgement clause id to read; default the clause's own id.",
+                required=False,
+                default="",
+            ),
+            ParamSpec("sources", "str_list", "registration and/or login."),
+            ParamSpec(
+                "when_none",
+                "choice",
+                "No record: unknown (REVIEW) or not_applicable.",
+                choices=("unknown", "not_applicable"),
+            ),
+        ),
+        ALL_EFFECTS,
+        check=security_standard,
+    ),
+    KindSpec(
+        "alert_window",
+        "Dark-web monitoring of the claim's card: check=detected — the card is registered "
+        "and a leak alert exists (KDN-C0); check=registered_before — the fraud happened "
+        "while the card was registered (KDN-C1).",
+        (
+            ParamSpec(
+                "check",
+                "choice",
+                "detected or registered_before.",
+                choices=("detected", "registered_before"),
+            ),
+        ),
+        ALL_EFFECTS,
+        check=alert_window,
+    ),
+    KindSpec(
+        "payment_method_covered",
+        "The payment method / funding source table (DCM-T) of checks.security_standard.",
+        (
+            ParamSpec(
+                "qr_debit_card_covered",
+                "bool",
+                "A debit card funding a QR service counts as the クレジットカード row.",
+            ),
+            ParamSpec(
+                "card_own_funding_is_bank_account",
+                "bool",
+                "A card that is its own funding settles by bank account (口座振替).",
+            ),
+        ),
+        ALL_EFFECTS,
+        check=payment_method_covered,
+    ),
+    KindSpec(
+        "issuer_answer",
+        "The card company's / operator's answer: fail_on kinds → fires; pass_on kinds → "
+        "holds (with a reason when reason_required); others (PENDING) → REVIEW; "
+        "optionally the claim to the issuer within N days of the fraud.",
+        (
+            _ANSWER_FIELDS,
+            ParamSpec("pass_on", "answer_kinds", "Answer kinds that meet the clause."),
+            ParamSpec("fail_on", "answer_kinds", "Answer kinds that make the clause fire."),
+            ParamSpec(
+                "reason_required",
+                "bool",
+                "The reason must be stated (objectively known).",
+                required=False,
+                default=False,
+            ),
+            ParamSpec(
+                "reported_within_days",
+                "int",
+                "The claim to the issuer within N days of the fraud; 0 = not checked.",
+                required=False,
+                default=0,
+            ),
+            ParamSpec(
+                "reported",
+                "fields",
+                "The instant of the claim to the issuer.",
+                required=False,
+                default=("reported_to_issuer_at",),
+                field_types=INSTANT,
+                relevant_if="reported_within_days",
+            ),
+            ParamSpec(
+                "counting",
+                "choice",
+                "from_next_day or within_days_of.",
+                required=False,
+                default="within_days_of",
+                choices=("from_next_day", "within_days_of"),
+                relevant_if="reported_within_days",
+            ),
+        ),
+        ALL_EFFECTS,
+        check=issuer_answer,
+    ),
+)

@@ -1,0 +1,268 @@
+"""Fact kinds: what the claimant states (exclusion facts, required facts, the incident type)."""
+
+from __future__ import annotations
+
+from checks.model import Compared
+from rules.engine.kinds.base import (
+    FAIL,
+    PASS,
+    UNKNOWN,
+    Finding,
+    KindSpec,
+    ParamSpec,
+    cmp,
+    missing,
+    not_defined,
+)
+from rules.engine.model import INCIDENT_TYPES, ClaimFacts, Effect, EvaluationContext, resolve
+from rules.engine.policy import Clause, ClauseEffect
+
+ALL_EFFECTS = frozenset(ClauseEffect)
+
+
+def _fact_value(clause: Clause, claim: ClaimFacts) -> tuple[str, bool | None, bool]:
+    """(request path, value or None when not stated, defined for this incident)."""
+    name = clause.str_param("fact")
+    if name == "":
+        return f"facts.exclusions[{clause.id}]", claim.exclusions.get(clause.id), True
+    if name.startswith("exclusions."):
+        key = name.removeprefix("exclusions.")
+        return f"facts.exclusions[{key}]", claim.exclusions.get(key), True
+    r = resolve(claim, (name,))
+    if not r.defined:
+        return r.path, None, False
+    if isinstance(r.value, frozenset):
+        code = clause.str_param("code") or clause.id
+        return f"{r.path}[{code}]", code in r.value, True
+    if r.value is None or isinstance(r.value, bool):
+        return r.path, r.value, True
+    raise TypeError(f"clause {clause.label}: fact {name} is not a boolean fact")
+
+
+def boolean_fact(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
+    path, value, defined = _fact_value(clause, claim)
+    if not defined:
+        return not_defined(path)
+    fires_when = clause.bool_param("fires_when")
+    expected = f"not {str(fires_when).lower()}"
+    if value is None:
+        return missing(path, "この条項に当たるかどうか", cmp(path, "", expected))
+    compared: tuple[Compared, ...] = (cmp(path, str(value).lower(), expected),)
+    if value != fires_when:
+        return Finding(PASS, "申告によれば、この条項には当たりません。", compared)
+    rebuttal = clause.str_param("rebuttal")
+    if rebuttal:
+        rebutted = claim.exclusions.get(rebuttal)
+        r_path = f"facts.exclusions[{rebuttal}]"
+        compared = (*compared, cmp(r_path, "" if rebutted is None else str(rebutted).lower(), ""))
+        if rebutted is True:
+            return Finding(
+                FAIL,
+                "申告によればこの条項に当たりますが、被保険者が適用されない事情を証明したと"
+                "申告しているため、保険会社の判断が必要です。",
+                compared,
+                effect=Effect.REVIEW,
+            )
+    return Finding(FAIL, "申告によれば、この条項に当たります。", compared)
+
+
+def required_fact(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
+    compared = []
+    missing_paths: list[str] = []
+    failed: list[str] = []
+    for name in clause.list_param("facts"):
+        r = resolve(claim, (name,))
+        if not r.defined:
+            return not_defined(r.path)
+        value = r.value
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(f"clause {clause.label}: fact {name} is not a boolean fact")
+        compared.append(cmp(r.path, "" if value is None else str(value).lower(), "true"))
+        if value is None:
+            missing_paths.append(r.path)
+        elif value is False:
+            failed.append(r.path)
+    if failed:
+        return Finding(
+            FAIL,
+            f"条件（{', '.join(failed)}）が満たされていないため、この条項の要件を欠きます。",
+            tuple(compared),
+        )
+    if missing_paths:
+        return missing(tuple(missing_paths), "この条項の要件となる事実", *compared)
+    return Finding(PASS, "申告によれば、この条項の要件を満たします。", tuple(compared))
+
+
+def required_instant(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
+    r = resolve(claim, clause.list_param("field"))
+    if not r.defined:
+        return not_defined(r.path)
+    compared = (cmp(r.path, "" if r.value is None else str(r.value), "stated"),)
+    if r.value is None:
+        return missing(r.path, "この条項が求める届出・報告の日時", *compared)
+    return Finding(PASS, "この条項が求める届出・報告の日時が確認できます。", compared)
+
+
+def value_in(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
+    r = resolve(claim, clause.list_param("field"))
+    if not r.defined:
+        return not_defined(r.path)
+    allowed = clause.list_param("allowed")
+    value = r.value if isinstance(r.value, str) else ""
+    compared = (cmp(r.path, value, " or ".join(allowed)),)
+    if value == "":
+        return missing(r.path, "この条項が区別する種類", *compared)
+    if value in allowed:
+        return Finding(PASS, f"種類「{value}」は対象です。", compared)
+    return Finding(FAIL, f"種類「{value}」は対象ではありません。", compared)
+
+
+def incident_type(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
+    want = clause.str_param("incident")
+    subkinds = clause.list_param("subkinds")
+    sub = claim.incident.subkind
+    compared = (
+        cmp("incident", claim.incident_type, want),
+        *((cmp(f"{want}.subkind", sub, " or ".join(subkinds)),) if subkinds else ()),
+    )
+    if claim.incident_type != want:
+        return Finding(
+            FAIL, f"事故の種類「{claim.incident_type}」はこの類型ではありません。", compared
+        )
+    if subkinds:
+        if sub == "":
+            return Finding(
+                UNKNOWN,
+                "事故の類型が申告されていないため、判断できません。",
+                compared,
+                (f"{want}.{_SUBKIND_FIELD[want]}",),
+            )
+        if sub not in subkinds:
+            return Finding(FAIL, f"事故の類型「{sub}」はこの類型ではありません。", compared)
+    return Finding(PASS, "事故はこの類型に当たります。", compared)
+
+
+_SUBKIND_FIELD = {
+    "qr_payment": "event_kind",
+    "liability": "claim_kind",
+    "skimming_phishing": "kind",
+    "legal_cost": "kind",
+    "ib_transfer": "",
+    "card_fraud": "",
+}
+assert set(_SUBKIND_FIELD) == set(INCIDENT_TYPES)
+
+
+def no_count_limit(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
+    limits = clause.list_param("limits")
+    return Finding(
+        PASS,
+        "請求の回数に制限はありません（限度額" + "・".join(limits) + "の範囲内）。",
+        (cmp("count_limit", "none", "none"),),
+    )
+
+
+_FACT = ParamSpec(
+    "fact",
+    "str",
+    'Where the fact is: "" = facts.exclusions[<clause id>]; "exclusions.KEY"; or a boolean '
+    "claim field (e.g. resident_in_japan, used_in_japan); or a code-set field (negligence): "
+    "then the fact is whether ``code`` is in the set.",
+    required=False,
+    default="",
+)
+_FIRES_WHEN = ParamSpec(
+    "fires_when",
+    "bool",
+    "The fact value that makes the clause fire (false for e.g. resident_in_japan).",
+    required=False,
+    default=True,
+)
+_REBUTTAL = ParamSpec(
+    "rebuttal",
+    "str",
+    "An exclusions key: when it is true the fired clause gives REVIEW instead (the insured "
+    "proves the exclusion unrelated, DCM-X6).",
+    required=False,
+    default="",
+)
+_CODE = ParamSpec(
+    "code",
+    "str",
+    "For a code-set fact: the code to look for; default the clause id.",
+    required=False,
+    default="",
+)
+
+KINDS = (
+    KindSpec(
+        "exclusion_fact",
+        "A boolean fact stated on the claim: fires → the clause's effect (DENY for an "
+        "exclusion); does not fire → PASS; not stated → REVIEW naming the fact.",
+        (_FACT, _FIRES_WHEN, _REBUTTAL, _CODE),
+        ALL_EFFECTS,
+        check=boolean_fact,
+    ),
+    KindSpec(
+        "review_fact",
+        "Like exclusion_fact, for clauses where the insurer 'may' reduce or refuse: "
+        "fires → REVIEW.",
+        (_FACT, _FIRES_WHEN, _REBUTTAL, _CODE),
+        frozenset({ClauseEffect.REVIEW}),
+        check=boolean_fact,
+    ),
+    KindSpec(
+        "required_fact",
+        "Boolean facts that must all be true (a condition): any false → FAIL; "
+        "any not stated → REVIEW naming each.",
+        (
+            ParamSpec(
+                "facts", "fields", "The boolean claim fields.", field_types=frozenset({"bool"})
+            ),
+        ),
+        ALL_EFFECTS,
+        check=required_fact,
+    ),
+    KindSpec(
+        "required_instant",
+        "An instant the clause requires to be known (a police report, an issuer report): "
+        "stated → PASS; not stated → REVIEW naming it.",
+        (ParamSpec("field", "fields", "The instant field.", field_types=frozenset({"instant"})),),
+        ALL_EFFECTS,
+        check=required_instant,
+    ),
+    KindSpec(
+        "value_in",
+        "A claim string field must be one of the allowed values; empty → REVIEW.",
+        (
+            ParamSpec("field", "fields", "The string field.", field_types=frozenset({"str"})),
+            ParamSpec("allowed", "str_list", "The values that pass."),
+        ),
+        ALL_EFFECTS,
+        check=value_in,
+    ),
+    KindSpec(
+        "incident_type",
+        "The claim's incident is of this type (and one of these sub-kinds). Use ``any_of`` "
+        "to make a group of insured events of which one must match.",
+        (
+            ParamSpec("incident", "incident", "The incident type (oneof name)."),
+            ParamSpec(
+                "subkinds",
+                "str_list",
+                "Allowed sub-kinds (event_kind, claim_kind, kind); empty = any.",
+                required=False,
+                default=(),
+            ),
+        ),
+        frozenset({ClauseEffect.GATE, ClauseEffect.DENY}),
+        check=incident_type,
+    ),
+    KindSpec(
+        "no_count_limit",
+        "States that the number of claims is not limited (only the amount limits apply).",
+        (ParamSpec("limits", "clause_ids", "The amount limits that do apply."),),
+        frozenset({ClauseEffect.GATE}),
+        check=no_count_limit,
+    ),
+)

@@ -1,0 +1,168 @@
+"""A policy as data: its clauses, each of a registered kind with typed parameters.
+
+Values are validated by ``rules.engine.load``; the typed getters here only
+narrow the (already checked) parameter values for mypy and fail loudly on a
+programming error.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import TypeAlias
+
+from rules.timing.years import YearAnchor
+
+__all__ = ["Clause", "ClauseEffect", "ParamValue", "Policy", "PolicySet"]
+
+ParamValue: TypeAlias = int | bool | str | Fraction | datetime | date | YearAnchor | tuple[str, ...]
+
+
+class ClauseEffect(enum.Enum):
+    """What a clause does when it fires, as written in the policy file.
+
+    * ``DENY`` — an exclusion (免責): it applies → DENY.
+    * ``REVIEW`` — the insurer "may" decide: it applies → REVIEW.
+    * ``gate`` — a condition of payment (支払条件) or an amount rule: not met
+      → DENY; met → pushes towards APPROVE (conditions) or shapes the amount.
+
+    Whatever the effect, a clause that cannot be judged for lack of a fact
+    gives REVIEW naming the fact.
+    """
+
+    DENY = "DENY"
+    REVIEW = "REVIEW"
+    GATE = "gate"
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """One clause (or one part of a clause) of a policy file."""
+
+    id: str
+    kind: str
+    effect: ClauseEffect
+    text_ja: str
+    params: Mapping[str, ParamValue]
+    part: str = ""
+    summary: str = ""
+    applies_to: tuple[str, ...] = ()
+    any_of: str = ""
+
+    @property
+    def label(self) -> str:
+        """``HNB-X5`` or, for a clause in parts, ``KDN-A1.percentage``."""
+        return f"{self.id}.{self.part}" if self.part else self.id
+
+    def _get(self, name: str) -> ParamValue:
+        try:
+            return self.params[name]
+        except KeyError:
+            raise KeyError(f"clause {self.label}: no parameter {name!r}") from None
+
+    def int_param(self, name: str) -> int:
+        value = self._get(name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"clause {self.label}: {name} is not an int")
+        return value
+
+    def bool_param(self, name: str) -> bool:
+        value = self._get(name)
+        if not isinstance(value, bool):
+            raise TypeError(f"clause {self.label}: {name} is not a bool")
+        return value
+
+    def str_param(self, name: str) -> str:
+        value = self._get(name)
+        if not isinstance(value, str):
+            raise TypeError(f"clause {self.label}: {name} is not a string")
+        return value
+
+    def list_param(self, name: str) -> tuple[str, ...]:
+        value = self._get(name)
+        if not isinstance(value, tuple):
+            raise TypeError(f"clause {self.label}: {name} is not a list")
+        return value
+
+    def percent_param(self, name: str) -> Fraction:
+        value = self._get(name)
+        if not isinstance(value, Fraction):
+            raise TypeError(f"clause {self.label}: {name} is not a percentage")
+        return value
+
+    def instant_param(self, name: str) -> datetime:
+        value = self._get(name)
+        if not isinstance(value, datetime):
+            raise TypeError(f"clause {self.label}: {name} is not an instant")
+        return value
+
+    def anchor_param(self, name: str) -> YearAnchor:
+        value = self._get(name)
+        if not isinstance(value, YearAnchor):
+            raise TypeError(f"clause {self.label}: {name} is not a year anchor")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """One policy file: identity, version, and its clauses in file order."""
+
+    id: str
+    name: str
+    version: str
+    effective_from: date
+    source_seed: str
+    incidents: tuple[str, ...]
+    clauses: tuple[Clause, ...]
+    path: Path | None = None
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """``HNB@2024-02-20`` (as in ``RulesVersion.policies``)."""
+        return f"{self.id}@{self.version}"
+
+    def clause(self, label: str) -> Clause:
+        for c in self.clauses:
+            if c.label == label:
+                return c
+        for c in self.clauses:
+            if c.id == label:
+                return c
+        raise KeyError(f"{self.id}: no clause {label!r}")
+
+    @property
+    def clause_ids(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for c in self.clauses:
+            seen.setdefault(c.id)
+        return tuple(seen)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySet:
+    """Every policy of a rules directory, by id, with the directory's content digest."""
+
+    policies: Mapping[str, Policy]
+    digest: str
+    directory: Path | None = None
+
+    def get(self, policy_id: str) -> Policy:
+        key = policy_id.strip().upper()
+        try:
+            return self.policies[key]
+        except KeyError:
+            raise KeyError(
+                f"unknown policy id {policy_id!r}; expected one of {sorted(self.policies)}"
+            ) from None
+
+    def __contains__(self, policy_id: object) -> bool:
+        return isinstance(policy_id, str) and policy_id.strip().upper() in self.policies
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(p.label for p in self.policies.values())

@@ -1,0 +1,296 @@
+"""KDN — ノートン セキュリティ with ダークウェブ モニタリング プラス 付帯保険, clause by clause.
+
+Baselines (``builders``):
+
+* ``kdn`` (card cover): both apps active since 2026-01-10 15:00 JST; the card
+  registered in Norton Monitor on 2026-04-01; leak alert delivered 2026-05-10
+  09:00; fraud 2026-05-11 20:00 (the day after the alert); reported to the
+  issuer and the police on 05-12, to the member page on 05-13; the issuer
+  refused with a stated reason; claim on 2026-06-01; ¥500,000 → 90% =
+  ¥450,000.
+* ``kdn_liability``: written claim for an information leak received
+  2026-05-20 for an incident of 2026-05-01, notified 05-25; ¥800,000.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from checks.event_model import PaymentLoginMethod, ThreeDSecure
+from rules.engine import IssuerAnswer, IssuerAnswerKind
+from rules.timing import at_jst
+from tests.claims.builders import (
+    APPROVE,
+    DENY,
+    KDN_ALERT,
+    KDN_CARD,
+    KDN_FRAUD,
+    KDN_REGISTERED,
+    REVIEW,
+    US,
+    Case,
+    ContextEdit,
+    case_ids,
+    cover,
+    ctx,
+    dcm_login,
+    dcm_registration,
+    inc,
+    kdn,
+    kdn_liability,
+    money,
+    monitoring,
+    no_cover_record,
+    period,
+    run_case,
+    stated,
+    top,
+    unstated,
+    used,
+)
+
+K = IssuerAnswerKind
+COVER_START = at_jst(2026, 1, 10, 15)
+
+
+def issuer(kind: IssuerAnswerKind, reason: str = "規約上の理由") -> IssuerAnswer:
+    return IssuerAnswer(kind, reason)
+
+
+def monitor(
+    registered: datetime | None = KDN_REGISTERED,
+    alerts: tuple[datetime, ...] = (KDN_ALERT,),
+    unregistered: datetime | None = None,
+) -> ContextEdit:
+    """Norton Monitor as of the claim: registration span and leak alerts of the card."""
+    return ctx(monitoring={KDN_CARD: monitoring(registered, alerts, unregistered)})
+
+
+# --------------------------------------------------------------------------- coverage period
+
+PERIOD = [
+    Case("kdn_p1_fraud_at_the_instant_both_apps_became_active_approves", "KDN-P1", False,
+         APPROVE, context=cover("KDN", period(KDN_FRAUD))),
+    Case("kdn_p1_fraud_one_microsecond_before_activation_completed_denies", "KDN-P1", True,
+         DENY, context=cover("KDN", period(KDN_FRAUD + US))),
+    Case("kdn_p1_no_activation_on_record_denies", "KDN-P1", True, DENY, context=cover("KDN")),
+    Case("kdn_p1_activations_not_provided_reviews", "KDN-P1", True, REVIEW,
+         context=no_cover_record("KDN"), missing="context.coverage[KDN]"),
+    Case("kdn_p2_fraud_at_the_instant_an_app_was_deactivated_denies", "KDN-P2", True, DENY,
+         context=cover("KDN", period(COVER_START, KDN_FRAUD))),
+    Case("kdn_p2_fraud_one_microsecond_before_deactivation_approves", "KDN-P2", False, APPROVE,
+         context=cover("KDN", period(COVER_START, KDN_FRAUD + US))),
+    Case("kdn_p2_not_judged_when_cover_never_started", "KDN-P2", False, DENY,
+         context=cover("KDN", period(KDN_FRAUD + US))),
+    Case("kdn_p2_reactivated_period_covers_again", "KDN-P2", False, APPROVE,
+         context=cover("KDN", period(COVER_START, at_jst(2026, 3, 1)),
+                       period(at_jst(2026, 4, 1)))),
+]
+
+# --------------------------------------------------------------------------- card cover
+
+CARD = [
+    # KDN-C0: leaked and detected (an alert exists for the registered card)
+    Case("kdn_c0_no_leak_alert_for_the_card_denies", "KDN-C0", True, DENY,
+         context=monitor(alerts=())),
+    Case("kdn_c0_card_never_registered_denies", "KDN-C0", True, DENY,
+         context=monitor(registered=None, alerts=())),
+    Case("kdn_c0_alert_on_record_approves", "KDN-C0", False, APPROVE),
+    Case("kdn_c0_monitoring_not_provided_reviews", "KDN-C0", True, REVIEW,
+         context=ctx(monitoring={}), missing=f"context.monitoring[{KDN_CARD}]"),
+    # KDN-C1: fraud after the card was registered
+    Case("kdn_c1_card_registered_at_the_fraud_instant_approves", "KDN-C1", False, APPROVE,
+         context=monitor(registered=KDN_FRAUD)),
+    Case("kdn_c1_card_registered_one_microsecond_after_the_fraud_denies", "KDN-C1", True, DENY,
+         context=monitor(registered=KDN_FRAUD + US)),
+    Case("kdn_c1_card_unregistered_before_the_fraud_denies", "KDN-C1", True, DENY,
+         context=monitor(unregistered=at_jst(2026, 5, 11))),
+    # KDN-C2: fraud by 24:00 of the day after the alert (alert 2026-05-10 09:00)
+    Case("kdn_c2_fraud_at_235959_999999_on_the_day_after_the_alert_approves", "KDN-C2",
+         False, APPROVE, inc(fraud_at=at_jst(2026, 5, 11, 23, 59, 59, 999999))),
+    Case("kdn_c2_fraud_at_0000_two_days_after_the_alert_denies", "KDN-C2", True, DENY,
+         inc(fraud_at=at_jst(2026, 5, 12))),
+    Case("kdn_c2_fraud_before_any_alert_is_not_limited", "KDN-C2", False, APPROVE,
+         inc(fraud_at=at_jst(2026, 5, 9, 12))),
+    Case("kdn_c2_the_first_alert_counts_not_a_later_one", "KDN-C2", True, DENY,
+         inc(fraud_at=at_jst(2026, 5, 20, 12)),
+         monitor(alerts=(KDN_ALERT, at_jst(2026, 5, 20, 9)))),
+    # KDN-C3: card in hand when claiming
+    Case("kdn_c3_card_not_in_hand_denies", "KDN-C3", True, DENY, inc(card_in_hand=False)),
+    Case("kdn_c3_not_stated_reviews", "KDN-C3", True, REVIEW, inc(card_in_hand=None),
+         missing="card_fraud.card_in_hand"),
+    Case("kdn_c3_card_in_hand_approves", "KDN-C3", False, APPROVE),
+    # KDN-C4: reported to the police
+    Case("kdn_c4_police_report_not_stated_reviews", "KDN-C4", True, REVIEW,
+         inc(police_reported_at=None), missing="card_fraud.police_reported_at"),
+    Case("kdn_c4_police_report_stated_approves", "KDN-C4", False, APPROVE),
+    # KDN-C5: claimed to the issuer within 365 days, no compensation, known reason
+    Case("kdn_c5_issuer_claim_on_day_365_approves", "KDN-C5", False, APPROVE,
+         inc(reported_to_issuer_at=at_jst(2027, 5, 11, 23, 59, 59, 999999))),
+    Case("kdn_c5_issuer_claim_on_day_366_denies", "KDN-C5", True, DENY,
+         inc(reported_to_issuer_at=at_jst(2027, 5, 12))),
+    Case("kdn_c5_issuer_compensated_something_denies", "KDN-C5", True, DENY,
+         inc(issuer_answer=issuer(K.COMPENSATED))),
+    Case("kdn_c5_reason_not_stated_reviews", "KDN-C5", True, REVIEW,
+         inc(issuer_answer=issuer(K.NOT_COMPENSATED, "")),
+         missing="card_fraud.issuer_answer.reason"),
+    Case("kdn_c5_answer_pending_reviews", "KDN-C5", True, REVIEW,
+         inc(issuer_answer=issuer(K.PENDING))),
+    # KDN-C6: fraud from 00:00 JST 366 days before the claim date up to the claim
+    Case("kdn_c6_claim_on_day_366_at_2359_approves", "KDN-C6", False, APPROVE,
+         top(claimed_at=at_jst(2027, 5, 12, 23, 59, 59, 999999))),
+    Case("kdn_c6_claim_on_day_367_at_0000_denies", "KDN-C6", True, DENY,
+         top(claimed_at=at_jst(2027, 5, 13))),
+    Case("kdn_c6_fraud_at_the_claim_instant_is_inside", "KDN-C6", False, APPROVE,
+         top(claimed_at=KDN_FRAUD)),
+    # KDN-C7: the date of the report to the issuer is known
+    Case("kdn_c7_issuer_report_not_stated_reviews", "KDN-C7", True, REVIEW,
+         inc(reported_to_issuer_at=None), missing="card_fraud.reported_to_issuer_at"),
+    Case("kdn_c7_issuer_report_stated_approves", "KDN-C7", False, APPROVE),
+    # KDN-X1: registration without 3-D Secure / login without OTP
+    Case("kdn_x1_card_registered_to_a_payment_service_without_3ds_denies", "KDN-X1", True,
+         DENY, context=ctx(registrations=(dcm_registration(
+             token=KDN_CARD, auth=ThreeDSecure("2.2.0", "N", "07")),))),
+    Case("kdn_x1_login_by_carrier_line_is_not_an_otp_denies", "KDN-X1", True, DENY,
+         context=ctx(registrations=(dcm_registration(token=KDN_CARD),),
+                     logins=(dcm_login(at=at_jst(2026, 5, 11, 19),
+                                       method=PaymentLoginMethod.CARRIER_LINE),))),
+    Case("kdn_x1_registration_with_3ds_and_login_with_otp_approves", "KDN-X1", False, APPROVE,
+         context=ctx(registrations=(dcm_registration(token=KDN_CARD),),
+                     logins=(dcm_login(at=at_jst(2026, 5, 11, 19)),))),
+    Case("kdn_x1_no_payment_service_registration_does_not_apply", "KDN-X1", False, APPROVE),
+    # KDN-X2 / KDN-X3: the issuer's reason for not compensating
+    Case("kdn_x2_issuer_bankrupt_denies", "KDN-X2", True, DENY,
+         inc(issuer_answer=issuer(K.ISSUER_BANKRUPT))),
+    Case("kdn_x2_issuer_not_bankrupt_approves", "KDN-X2", False, APPROVE),
+    Case("kdn_x3_issuer_refused_for_the_insureds_negligence_denies", "KDN-X3", True, DENY,
+         inc(issuer_answer=issuer(K.REFUSED_NEGLIGENCE, "暗証番号の管理不備"))),
+    Case("kdn_x3_refusal_not_for_the_insureds_fault_approves", "KDN-X3", False, APPROVE),
+    # KDN-N1 (card): reported on the member page within 30 days (ASSUMPTION) → else REVIEW
+    Case("kdn_n1_card_report_on_day_30_approves", "KDN-N1.card", False, APPROVE,
+         inc(notified_at=at_jst(2026, 6, 10, 23, 59, 59, 999999))),
+    Case("kdn_n1_card_report_on_day_31_reviews", "KDN-N1.card", True, REVIEW,
+         inc(notified_at=at_jst(2026, 6, 11))),
+    Case("kdn_n1_card_report_not_stated_reviews", "KDN-N1.card", True, REVIEW,
+         inc(notified_at=None), missing="card_fraud.notified_at"),
+]
+
+PER_CARD = f"KDN-A1/customer:c-kdn/card:{KDN_CARD}"
+
+CARD_AMOUNTS = [
+    # KDN-A1: 90% of the loss, at most ¥1,000,000 per card
+    Case("kdn_a1_pays_90_percent", "KDN-A1.percentage", True, APPROVE, payable=450_000),
+    Case("kdn_a1_90_percent_rounds_down_to_the_yen", "KDN-A1.percentage", True, APPROVE,
+         money(loss_yen=1_111_111), payable=999_999),
+    Case("kdn_a1_card_with_exactly_the_amount_left_pays_it_all", "KDN-A1.per_card", False,
+         APPROVE, payable=450_000, ledger={PER_CARD: used(550_000)}),
+    Case("kdn_a1_card_with_one_yen_less_left_caps_the_payout", "KDN-A1.per_card", True,
+         APPROVE, payable=449_999, ledger={PER_CARD: used(550_001)}),
+    Case("kdn_a1_card_limit_used_up_denies", "KDN-A1.per_card", True, DENY,
+         ledger={PER_CARD: used(1_000_000)}),
+    Case("kdn_a1_large_loss_capped_at_one_million", "KDN-A1.per_card", True, APPROVE,
+         money(loss_yen=2_000_000), payable=1_000_000),
+    # KDN-D7 (clause 7): amounts received from other schemes are deducted
+    Case("kdn_d7_amount_from_another_scheme_is_deducted_before_the_90_percent", "KDN-D7", True,
+         APPROVE, money(recovered_yen=100_000), payable=360_000),
+    Case("kdn_d7_nothing_received_elsewhere", "KDN-D7", False, APPROVE, payable=450_000),
+]
+
+# --------------------------------------------------------------------------- liability cover
+
+L2_YEAR_2025 = "KDN-L2/customer:c-kdn/year:2025"
+
+LIABILITY = [
+    # KDN-L1: written claim naming the insured's smartphone, which was itself accessed
+    Case("kdn_l1_claim_not_in_writing_denies", "KDN-L1", True, DENY, inc(written_claim=False)),
+    Case("kdn_l1_smartphone_not_named_in_the_claim_not_stated_reviews", "KDN-L1", True, REVIEW,
+         inc(claim_names_insured_smartphone=None),
+         missing="liability.claim_names_insured_smartphone"),
+    Case("kdn_l1_smartphone_not_accessed_without_authority_denies", "KDN-L1", True, DENY,
+         inc(smartphone_accessed=False)),
+    Case("kdn_l1_written_claim_naming_the_smartphone_approves", "KDN-L1", False, APPROVE),
+    # KDN-L2: ¥1,000,000 per accident, once per policy year from July 1 16:00 JST
+    Case("kdn_l2_damages_over_one_million_are_capped", "KDN-L2.amount", True, APPROVE,
+         money(loss_yen=1_200_000), payable=1_000_000),
+    Case("kdn_l2_damages_of_exactly_one_million_are_paid", "KDN-L2.amount", False, APPROVE,
+         money(loss_yen=1_000_000), payable=1_000_000),
+    Case("kdn_l2_damages_of_one_million_and_one_yen_are_capped", "KDN-L2.amount", True,
+         APPROVE, money(loss_yen=1_000_001), payable=1_000_000),
+    Case("kdn_l2_second_payout_in_the_policy_year_denies", "KDN-L2.once", True, DENY,
+         ledger={L2_YEAR_2025: used(800_000, 1)}),
+    Case("kdn_l2_claim_at_155959_999999_on_july_1_is_still_in_the_old_year_denies",
+         "KDN-L2.once", True, DENY, top(claimed_at=at_jst(2026, 7, 1, 15, 59, 59, 999999)),
+         ledger={L2_YEAR_2025: used(800_000, 1)}),
+    Case("kdn_l2_claim_at_1600_on_july_1_is_in_the_new_year_approves", "KDN-L2.once", False,
+         APPROVE, top(claimed_at=at_jst(2026, 7, 1, 16)),
+         ledger={L2_YEAR_2025: used(800_000, 1)}),
+    # KDN-Y1: a payout already received in the policy year (same counter as KDN-L2)
+    Case("kdn_y1_payout_already_received_this_policy_year_denies", "KDN-Y1", True, DENY,
+         ledger={L2_YEAR_2025: used(300_000, 1)}),
+    Case("kdn_y1_no_payout_yet_this_policy_year_approves", "KDN-Y1", False, APPROVE),
+    # KDN-Y2: only business interruption or information leak
+    Case("kdn_y2_personality_rights_claim_denies", "KDN-Y2", True, DENY,
+         inc(claim_kind="other")),
+    Case("kdn_y2_claim_kind_not_stated_reviews", "KDN-Y2", True, REVIEW, inc(claim_kind=""),
+         missing="liability.claim_kind"),
+    Case("kdn_y2_business_interruption_approves", "KDN-Y2", False, APPROVE,
+         inc(claim_kind="business_interruption")),
+    # KDN-Y3: cause known before the period began (period from 2026-01-10 15:00)
+    Case("kdn_y3_cause_known_one_microsecond_before_the_period_denies", "KDN-Y3", True, DENY,
+         inc(cause_known_at=COVER_START - US)),
+    Case("kdn_y3_cause_known_at_the_period_start_approves", "KDN-Y3", False, APPROVE,
+         inc(cause_known_at=COVER_START)),
+    Case("kdn_y3_no_instant_and_no_statement_reviews", "KDN-Y3", True, REVIEW,
+         inc(cause_known_at=None), missing="facts.exclusions[KDN-Y3]"),
+    Case("kdn_y3_no_instant_but_stated_known_before_denies", "KDN-Y3", True, DENY,
+         lambda c: stated("KDN-Y3")(inc(cause_known_at=None)(c))),
+    # KDN-N1 (liability): the notifiable event is receiving the written claim (2026-05-20)
+    Case("kdn_n1_liability_report_on_day_30_after_the_written_claim_approves",
+         "KDN-N1.liability", False, APPROVE,
+         inc(notified_at=at_jst(2026, 6, 19, 23, 59, 59, 999999))),
+    Case("kdn_n1_liability_report_on_day_31_reviews", "KDN-N1.liability", True, REVIEW,
+         inc(notified_at=at_jst(2026, 6, 20))),
+    Case("kdn_a1_percentage_does_not_apply_to_liability", "KDN-A1.percentage", False,
+         APPROVE, payable=800_000),
+    Case("kdn_p1_liability_incident_before_cover_denies", "KDN-P1", True, DENY,
+         inc(incident_at=COVER_START - US)),
+] + [
+    row
+    for cid in ("KDN-Y4", "KDN-Y5", "KDN-Y6")
+    for row in (
+        Case(f"{cid.lower().replace('-', '_')}_stated_true_denies", cid, True, DENY, stated(cid)),
+        Case(f"{cid.lower().replace('-', '_')}_stated_false_approves", cid, False, APPROVE),
+        Case(f"{cid.lower().replace('-', '_')}_not_stated_reviews", cid, True, REVIEW,
+             unstated(cid), missing=f"facts.exclusions[{cid}]"),
+    )
+]
+
+
+@pytest.mark.parametrize("case", PERIOD + CARD + CARD_AMOUNTS,
+                         ids=case_ids(PERIOD + CARD + CARD_AMOUNTS))
+def test_kdn_card_cover(case: Case) -> None:
+    run_case(case, kdn)
+
+
+@pytest.mark.parametrize("case", LIABILITY, ids=case_ids(LIABILITY))
+def test_kdn_liability_cover(case: Case) -> None:
+    run_case(case, kdn_liability)
+
+
+def test_kdn_card_clauses_do_not_apply_to_liability_and_back() -> None:
+    d = run_case(Case("x", "KDN-L1", False, APPROVE), kdn_liability)
+    for cid in ("KDN-C0", "KDN-C5", "KDN-X1", "KDN-A1.percentage", "KDN-N1.card"):
+        assert d.clause(cid).status.value == "NOT_APPLICABLE"
+    d = run_case(Case("x", "KDN-C0", False, APPROVE), kdn)
+    for cid in ("KDN-L1", "KDN-L2.once", "KDN-Y1", "KDN-Y3", "KDN-N1.liability"):
+        assert d.clause(cid).status.value == "NOT_APPLICABLE"
+
+
+def test_kdn_liability_approve_reserves_the_shared_policy_year_once() -> None:
+    d = run_case(Case("x", "KDN-L2.once", False, APPROVE), kdn_liability)
+    year = [r for r in d.reservations if r.scope_key == L2_YEAR_2025]
+    assert len(year) == 1
+    assert set(year[0].cap_ids) == {"KDN-L2", "KDN-Y1"}
+    assert (year[0].count, year[0].max_count) == (1, 1)
