@@ -1,18 +1,23 @@
 """gRPC load generator for CheckLogin (closed loop or fixed rate).
 
 Run as a separate process so the server under test has a core to itself.
-Prints one JSON line: requests, seconds, throughput, p50/p99 latency (ms).
+Prints ``measuring`` when the measured phase starts (after the warm-up, so a
+caller can sample the server's CPU time over exactly that phase), then one
+JSON line: requests, seconds, throughput, p50/p99 latency (ms), this
+process's CPU seconds over the measured phase, and the verdicts received.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import random
 import statistics
+import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -58,9 +63,11 @@ LOGIN = datetime(2025, 6, 18, 1, 0, tzinfo=UTC)
 def make_requests(n: int) -> list[posture_pb2.CheckLoginRequest]:
     rng = random.Random(7)
     out = []
-    ts = Timestamp()
-    ts.FromDatetime(LOGIN)
     for i in range(n):
+        # Every request its own login instant (one second apart), as real
+        # logins are: nothing keyed on the instant can be served from a cache.
+        ts = Timestamp()
+        ts.FromDatetime(LOGIN + timedelta(seconds=i))
         ua, hints = UAS[i % len(UAS)]
         req = posture_pb2.CheckLoginRequest(
             customer_id=f"cust-{rng.randrange(10_000)}",
@@ -80,6 +87,9 @@ def make_requests(n: int) -> list[posture_pb2.CheckLoginRequest]:
     return out
 
 
+VERDICTS: collections.Counter[int] = collections.Counter()
+
+
 async def closed_loop(stub, reqs, concurrency: int, seconds: float) -> list[float]:
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
@@ -88,8 +98,9 @@ async def closed_loop(stub, reqs, concurrency: int, seconds: float) -> list[floa
         i = k
         while time.perf_counter() < deadline:
             t0 = time.perf_counter()
-            await stub.CheckLogin(reqs[i % len(reqs)])
+            resp = await stub.CheckLogin(reqs[i % len(reqs)])
             latencies.append(time.perf_counter() - t0)
+            VERDICTS[resp.verdict] += 1
             i += concurrency
 
     await asyncio.gather(*(worker(k) for k in range(concurrency)))
@@ -104,8 +115,9 @@ async def fixed_rate(stub, reqs, rate: float, seconds: float) -> list[float]:
 
     async def one(i: int) -> None:
         t0 = time.perf_counter()
-        await stub.CheckLogin(reqs[i % len(reqs)])
+        resp = await stub.CheckLogin(reqs[i % len(reqs)])
         latencies.append(time.perf_counter() - t0)
+        VERDICTS[resp.verdict] += 1
 
     for i in range(total):
         target = start + i / rate
@@ -124,18 +136,30 @@ async def main() -> None:
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--rate", type=float, default=0, help="fixed request rate (open loop)")
     p.add_argument("--warmup", type=float, default=1)
+    p.add_argument("--offset", type=int, default=0, help="first request index (several loadgens)")
     ns = p.parse_args()
     reqs = make_requests(2000)
+    reqs = reqs[ns.offset % len(reqs) :] + reqs[: ns.offset % len(reqs)]
     async with grpc.aio.insecure_channel(ns.target) as ch:
         stub = posture_pb2_grpc.PostureServiceStub(ch)
-        await closed_loop(stub, reqs, ns.concurrency, ns.warmup)
+        # Warm up in the mode that is measured (a closed-loop burst before a
+        # fixed-rate run would leave the server in its under-load state).
+        if ns.rate:
+            await fixed_rate(stub, reqs, ns.rate, ns.warmup)
+        else:
+            await closed_loop(stub, reqs, ns.concurrency, ns.warmup)
+        VERDICTS.clear()
+        print("measuring", flush=True)
         t0 = time.perf_counter()
+        c0 = time.process_time()
         if ns.rate:
             lat = await fixed_rate(stub, reqs, ns.rate, ns.seconds)
         else:
             lat = await closed_loop(stub, reqs, ns.concurrency, ns.seconds)
         elapsed = time.perf_counter() - t0
+        cpu = time.process_time() - c0
     lat.sort()
+    names = posture_pb2.PostureVerdict.Name
     print(
         json.dumps(
             {
@@ -144,9 +168,13 @@ async def main() -> None:
                 "throughput": round(len(lat) / elapsed, 1),
                 "p50_ms": round(statistics.median(lat) * 1000, 3),
                 "p99_ms": round(lat[int(len(lat) * 0.99) - 1] * 1000, 3),
+                "cpu_seconds": round(cpu, 3),
+                "verdicts": {names(k): v for k, v in sorted(VERDICTS.items())},
             }
-        )
+        ),
+        flush=True,
     )
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -19,24 +19,28 @@ TEMPLATES = [
     "Chrome/{a}.0.{b}.{c} Safari/537.36",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/{a}.0.{b}.{c} Safari/537.36 Edg/{a}.0.{c}.{b}",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.{c} (KHTML, like Gecko) "
-    "Version/18.{d} Safari/605.1.{c}",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.{b} (KHTML, like Gecko) "
+    "Version/18.{d} Safari/605.1.{b}",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 18_{d} like Mac OS X) AppleWebKit/605.1.{c} "
     "(KHTML, like Gecko) Version/18.{d} Mobile/15E{b} Safari/604.1",
     "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/{a}.0.{b}.{c} Mobile Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{a}.0) Gecko/20100101 Firefox/{a}.{d}",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{a}.0) Gecko/20100101 Firefox/{a}.{d}.{b}",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 18_{d} like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Mobile/15E148 Safari Line/14.{d}.{c}",
+    "(KHTML, like Gecko) Mobile/15E148 Safari Line/14.{d}.{b}",
 ]
 
 
 def distinct_uas(n: int) -> list[str]:
+    # Every template carries {b}, unique per string, so none can hit a cache.
+    # (The fields vary with k = i // len(TEMPLATES), not i: with i, d = i % 7
+    # was the same for every string of a template and some templates repeated.)
     out = []
     for i in range(n):
         t = TEMPLATES[i % len(TEMPLATES)]
-        out.append(t.format(a=120 + i % 20, b=6000 + i, c=i % 300, d=i % 7))
-    assert len(set(out)) == n
+        k = i // len(TEMPLATES)
+        out.append(t.format(a=120 + k % 20, b=6000 + k, c=k % 300, d=k % 7))
+    assert len(set(out)) == n, "generated user agents are not all distinct"
     return out
 
 

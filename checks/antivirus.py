@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from checks.model import AntivirusFacts, CheckOutcome, CheckStatus, Compared, Precision
 from checks.settings import AntivirusProduct, PostureSettings
@@ -44,7 +45,78 @@ def _outcome(status: CheckStatus, reason: str, msg: str, compared: list[Compared
     return CheckOutcome(CHECK_ID, status, CLAUSES, reason, msg, tuple(compared))
 
 
+_NOT_REPORTED: Final = _outcome(
+    CheckStatus.UNKNOWN,
+    "antivirus_not_reported",
+    "ウイルス対策ソフトの状態を確認できませんでした。",
+    [Compared("antivirus", "(not reported)", "reported", Precision.ABSENT)],
+)
+
+# Memo of outcomes by everything they depend on (see check_antivirus); entries
+# hold settings and products, so their ids are not reused while cached.
+_MEMO_SIZE: Final = 4096
+_MEMO: dict[
+    tuple[object, ...],
+    tuple[PostureSettings, tuple[AntivirusProduct, ...], CheckOutcome],
+] = {}
+
+
 def check_antivirus(
+    facts: AntivirusFacts | None,
+    os: str | None,
+    at: datetime,
+    settings: PostureSettings,
+    products: tuple[AntivirusProduct, ...],
+) -> CheckOutcome:
+    """HNB-P2 antivirus. Pure; memoised by everything the outcome depends on.
+
+    Where antivirus is not required the outcome depends on the OS and the
+    settings. Otherwise on the facts, the settings, the product list, and on
+    ``at`` only through the signature age: whether it is within the limit and
+    its value rounded to 0.1 h as shown. Those are the key.
+    """
+    if os is not None and os not in settings.antivirus_required_on:
+        key: tuple[object, ...] = ("not_required_on_os", os, id(settings))
+    elif facts is None:
+        return _NOT_REPORTED
+    else:
+        key = _facts_key(facts, at, settings, products)
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0] is settings and hit[1] is products:
+        return hit[2]
+    outcome = _check_antivirus(facts, os, at, settings, products)
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.clear()
+    _MEMO[key] = (settings, products, outcome)
+    return outcome
+
+
+def _facts_key(
+    facts: AntivirusFacts,
+    at: datetime,
+    settings: PostureSettings,
+    products: tuple[AntivirusProduct, ...],
+) -> tuple[object, ...]:
+    updated = facts.signatures_updated_at
+    fresh: bool | None = None
+    hours: str | None = None
+    if updated is not None:
+        age = at - updated
+        fresh = age <= settings.antivirus_max_signature_age
+        hours = f"{max(age.total_seconds(), 0) / 3600:.1f}"
+    return (
+        facts.product,
+        facts.running,
+        facts.wsc_product_state,
+        updated is None,
+        fresh,
+        hours,
+        id(settings),
+        id(products),
+    )
+
+
+def _check_antivirus(
     facts: AntivirusFacts | None,
     os: str | None,
     at: datetime,

@@ -9,8 +9,10 @@ judging customers on old facts.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
 from checks.model import CheckStatus, Compared, Precision
 from checks.releases import (
@@ -45,7 +47,92 @@ def known_components(version: str, precision: Precision) -> int | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Thresholds:
+    """The instants a channel's "latest" answer changes at, for one grace period.
+
+    Apart from the staleness test, :func:`_judge_latest` looks at ``at`` only
+    through ``released_at <= at`` (visible releases), ``at >= end_of_life``
+    (both: "at >= c", counted by ``bisect_right`` over ``inclusive``) and
+    ``released_at + grace < at`` (required releases: "at > c", counted by
+    ``bisect_left`` over ``exclusive``). Two instants with the same two counts
+    therefore get the same judgement.
+    """
+
+    channel: Channel
+    inclusive: tuple[datetime, ...]
+    exclusive: tuple[datetime, ...]
+
+
+_CACHE_SIZE: Final = 4096
+_THRESHOLDS: dict[tuple[int, timedelta], _Thresholds] = {}
+_JUDGED: dict[tuple[object, ...], tuple[ProductReleases, Channel, LatestJudgement]] = {}
+
+
+def _thresholds(channel: Channel, grace: timedelta) -> _Thresholds:
+    key = (id(channel), grace)
+    hit = _THRESHOLDS.get(key)
+    if hit is not None and hit.channel is channel:
+        return hit
+    inclusive = [r.released_at for r in channel.releases]
+    if channel.end_of_life is not None:
+        inclusive.append(channel.end_of_life)
+    found = _Thresholds(
+        channel,
+        tuple(sorted(inclusive)),
+        tuple(sorted(r.released_at + grace for r in channel.releases)),
+    )
+    if len(_THRESHOLDS) >= _CACHE_SIZE:
+        _THRESHOLDS.clear()
+    _THRESHOLDS[key] = found
+    return found
+
+
 def judge_latest(
+    product: ProductReleases,
+    channel: Channel,
+    version: str | None,
+    precision: Precision,
+    at: datetime,
+    grace: timedelta,
+    stale_after: timedelta,
+    same_major_at_lower_precision: str,
+    *,
+    name: str = "version",
+) -> LatestJudgement:
+    """Whether ``version`` is the latest of ``channel`` at ``at`` (see the module docstring).
+
+    Pure; judgements are memoised per interval of ``at`` between the instants
+    the answer can change at (:class:`_Thresholds`), so a cached answer is
+    exactly the one a fresh evaluation gives. Stale-data answers name ``at``
+    itself and are never memoised.
+    """
+    args = (version, precision, at, grace, stale_after, same_major_at_lower_precision)
+    if is_stale(product, at, stale_after) or grace < timedelta(0):
+        return _judge_latest(product, channel, *args, name=name)
+    th = _thresholds(channel, grace)
+    key = (
+        id(product),
+        id(channel),
+        version,
+        precision,
+        grace,
+        same_major_at_lower_precision,
+        name,
+        bisect_right(th.inclusive, at),
+        bisect_left(th.exclusive, at),
+    )
+    hit = _JUDGED.get(key)
+    if hit is not None and hit[0] is product and hit[1] is channel:
+        return hit[2]
+    judged = _judge_latest(product, channel, *args, name=name)
+    if len(_JUDGED) >= _CACHE_SIZE:
+        _JUDGED.clear()
+    _JUDGED[key] = (product, channel, judged)
+    return judged
+
+
+def _judge_latest(
     product: ProductReleases,
     channel: Channel,
     version: str | None,

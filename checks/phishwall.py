@@ -7,8 +7,9 @@ not exist for macOS or mobile, where the check is NOT_APPLICABLE.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
-from checks.latest import judge_latest
+from checks.latest import LatestJudgement, judge_latest
 from checks.model import CheckOutcome, CheckStatus, Compared, PhishwallFacts, Precision
 from checks.releases import ReleaseCatalog
 from checks.settings import PostureSettings
@@ -18,6 +19,67 @@ CLAUSES = ("HNB-P2", "HNB-P4")
 PRODUCT = "phishwall"
 
 
+def _out(
+    status: CheckStatus, reason: str, msg: str, compared: tuple[Compared, ...] = ()
+) -> CheckOutcome:
+    return CheckOutcome(CHECK_ID, status, CLAUSES, reason, msg, compared)
+
+
+# Outcomes that depend on nothing but the branch taken: built once.
+_NOT_REPORTED: Final = _out(
+    CheckStatus.UNKNOWN,
+    "phishwall_not_reported",
+    "",
+    (Compared("installed", "(not reported)", "True", Precision.ABSENT),),
+)
+_NOT_INSTALLED: Final = _out(
+    CheckStatus.FAIL,
+    "phishwall_not_installed",
+    "Phishwallプレミアムをインストールしてください(当行ホームページから無料で"
+    "ダウンロードできます)。",
+    (Compared("installed", "False", "True"),),
+)
+_OS_NOT_IDENTIFIED: Final = _out(CheckStatus.UNKNOWN, "os_not_identified", "")
+_NO_RELEASE_DATA: Final = _out(CheckStatus.UNKNOWN, "no_release_data", "")
+
+# Memos keyed by ids of immutable inputs; each entry holds those inputs (so
+# their ids are not reused while it exists) and a hit is confirmed by identity.
+_MEMO_SIZE: Final = 4096
+_NOT_AVAILABLE: dict[tuple[str, int], tuple[PostureSettings, CheckOutcome]] = {}
+_COMBINED: dict[tuple[object, ...], tuple[tuple[LatestJudgement, ...], CheckOutcome]] = {}
+
+
+def _not_available(os: str, settings: PostureSettings) -> CheckOutcome:
+    key = (os, id(settings))
+    hit = _NOT_AVAILABLE.get(key)
+    if hit is not None and hit[0] is settings:
+        return hit[1]
+    outcome = _out(
+        CheckStatus.NOT_APPLICABLE,
+        "not_available_on_os",
+        "",
+        (Compared("os", os, " / ".join(sorted(settings.phishwall_required_on))),),
+    )
+    if len(_NOT_AVAILABLE) >= _MEMO_SIZE:
+        _NOT_AVAILABLE.clear()
+    _NOT_AVAILABLE[key] = (settings, outcome)
+    return outcome
+
+
+def _combine(results: list[tuple[str, LatestJudgement]]) -> CheckOutcome:
+    # Both channels report the same staleness fact; show each comparison once.
+    compared = tuple(dict.fromkeys(c for _, j in results for c in j.compared))
+    order = (CheckStatus.FAIL, CheckStatus.UNKNOWN, CheckStatus.WARN, CheckStatus.PASS)
+    worst_name, worst = min(results, key=lambda r: order.index(r[1].status))
+    label = "Phishwallプレミアム" + ("" if worst_name == "client" else "のブラウザ拡張機能")
+    message = ""
+    if worst.status is CheckStatus.FAIL:
+        message = f"{label}を最新版 {worst.install_version} に更新してください。"
+    elif worst.status is CheckStatus.WARN:
+        message = f"{label} {worst.install_version} が公開されています。更新してください。"
+    return _out(worst.status, worst.reason, message, compared)
+
+
 def check_phishwall(
     facts: PhishwallFacts | None,
     os: str | None,
@@ -25,38 +87,18 @@ def check_phishwall(
     settings: PostureSettings,
     catalog: ReleaseCatalog,
 ) -> CheckOutcome:
-    def out(
-        status: CheckStatus, reason: str, msg: str, compared: tuple[Compared, ...] = ()
-    ) -> CheckOutcome:
-        return CheckOutcome(CHECK_ID, status, CLAUSES, reason, msg, compared)
-
+    """HNB-P2 Phishwall. Pure; the outcome for given judgements is built once."""
     if os is not None and os not in settings.phishwall_required_on:
-        return out(
-            CheckStatus.NOT_APPLICABLE,
-            "not_available_on_os",
-            "",
-            (Compared("os", os, " / ".join(sorted(settings.phishwall_required_on))),),
-        )
+        return _not_available(os, settings)
     if facts is None or facts.installed is None:
-        return out(
-            CheckStatus.UNKNOWN,
-            "phishwall_not_reported",
-            "",
-            (Compared("installed", "(not reported)", "True", Precision.ABSENT),),
-        )
+        return _NOT_REPORTED
     if not facts.installed:
-        return out(
-            CheckStatus.FAIL,
-            "phishwall_not_installed",
-            "Phishwallプレミアムをインストールしてください(当行ホームページから無料で"
-            "ダウンロードできます)。",
-            (Compared("installed", "False", "True"),),
-        )
+        return _NOT_INSTALLED
     if os is None:
-        return out(CheckStatus.UNKNOWN, "os_not_identified", "")
+        return _OS_NOT_IDENTIFIED
     product = catalog.get(PRODUCT)
     if product is None:
-        return out(CheckStatus.UNKNOWN, "no_release_data", "")
+        return _NO_RELEASE_DATA
     results = []
     for channel in product.channels:
         version = {"client": facts.client_version, "extension": facts.extension_version}.get(
@@ -81,15 +123,18 @@ def check_phishwall(
             )
         )
     if not results:
-        return out(CheckStatus.UNKNOWN, "no_release_data", "")
-    # Both channels report the same staleness fact; show each comparison once.
-    compared = tuple(dict.fromkeys(c for _, j in results for c in j.compared))
-    order = (CheckStatus.FAIL, CheckStatus.UNKNOWN, CheckStatus.WARN, CheckStatus.PASS)
-    worst_name, worst = min(results, key=lambda r: order.index(r[1].status))
-    label = "Phishwallプレミアム" + ("" if worst_name == "client" else "のブラウザ拡張機能")
-    message = ""
-    if worst.status is CheckStatus.FAIL:
-        message = f"{label}を最新版 {worst.install_version} に更新してください。"
-    elif worst.status is CheckStatus.WARN:
-        message = f"{label} {worst.install_version} が公開されています。更新してください。"
-    return out(worst.status, worst.reason, message, compared)
+        return _NO_RELEASE_DATA
+    if any(j.reason == "release_data_stale" for _, j in results):
+        return _combine(results)  # stale judgements name ``at``: new every time
+    # The outcome is a function of the (channel name, judgement) pairs, and
+    # judge_latest returns the same judgement object for the same question.
+    judgements = tuple(j for _, j in results)
+    key = (*(name for name, _ in results), *(id(j) for j in judgements))
+    hit = _COMBINED.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], judgements, strict=True)):
+        return hit[1]
+    outcome = _combine(results)
+    if len(_COMBINED) >= _MEMO_SIZE:
+        _COMBINED.clear()
+    _COMBINED[key] = (judgements, outcome)
+    return outcome

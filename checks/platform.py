@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
+from typing import Final
 
-from checks.latest import judge_latest
+from checks.latest import LatestJudgement, judge_latest
 from checks.matrix import MatrixRevision, OsEntry
 from checks.model import (
     CheckOutcome,
@@ -211,39 +212,48 @@ def browser_channel(client: ParsedClient, product: ProductReleases) -> Channel |
     return channel_for(product, client.browser_version or "0")
 
 
-def check_browser_latest(
-    client: ParsedClient,
-    listed: CheckOutcome,
-    catalog: ReleaseCatalog,
-    at: datetime,
-    settings: PostureSettings,
+def _latest_out(
+    status: CheckStatus, reason: str, msg: str, compared: tuple[Compared, ...] = ()
 ) -> CheckOutcome:
-    def out(
-        status: CheckStatus, reason: str, msg: str, compared: tuple[Compared, ...] = ()
-    ) -> CheckOutcome:
-        return CheckOutcome("browser.latest", status, ("HNB-P1",), reason, msg, compared)
+    return CheckOutcome("browser.latest", status, ("HNB-P1",), reason, msg, compared)
 
-    if listed.status is CheckStatus.FAIL:
-        return out(CheckStatus.NOT_APPLICABLE, "browser_not_listed", "")
-    if client.browser is None or client.kind is not ClientKind.BROWSER:
-        return out(CheckStatus.UNKNOWN, "browser_not_identified", "")
-    product = catalog.get(client.browser)
-    if product is None:
-        return out(CheckStatus.UNKNOWN, "no_release_data", "")
-    channel = browser_channel(client, product)
-    if channel is None:
-        return out(CheckStatus.UNKNOWN, "no_release_data", "")
-    judged = judge_latest(
-        product,
-        channel,
-        client.browser_version,
-        client.browser_version_precision,
-        at,
-        settings.browser_grace,
-        settings.release_stale_after,
-        settings.same_major_at_lower_precision,
-        name="browser_version",
-    )
+
+# Outcomes that depend on nothing but the branch taken: built once.
+_LATEST_NOT_LISTED: Final = _latest_out(CheckStatus.NOT_APPLICABLE, "browser_not_listed", "")
+_LATEST_NOT_IDENTIFIED: Final = _latest_out(CheckStatus.UNKNOWN, "browser_not_identified", "")
+_LATEST_NO_RELEASE_DATA: Final = _latest_out(CheckStatus.UNKNOWN, "no_release_data", "")
+
+# Memos keyed by the ids of immutable inputs; each entry holds those inputs, so
+# their ids cannot be reused while it exists, and a hit is confirmed by identity.
+_MEMO_SIZE: Final = 4096
+_TARGETS: dict[
+    tuple[int, int],
+    tuple[ParsedClient, ReleaseCatalog, ProductReleases | None, Channel | None],
+] = {}
+_LATEST_OUTCOMES: dict[
+    tuple[int, int, int], tuple[LatestJudgement, ProductReleases, Channel, CheckOutcome]
+] = {}
+
+
+def _latest_target(
+    client: ParsedClient, catalog: ReleaseCatalog
+) -> tuple[ProductReleases | None, Channel | None]:
+    """The release data and channel a client's browser version is judged against."""
+    key = (id(client), id(catalog))
+    hit = _TARGETS.get(key)
+    if hit is not None and hit[0] is client and hit[1] is catalog:
+        return hit[2], hit[3]
+    product = catalog.get(client.browser) if client.browser is not None else None
+    channel = browser_channel(client, product) if product is not None else None
+    if len(_TARGETS) >= _MEMO_SIZE:
+        _TARGETS.clear()
+    _TARGETS[key] = (client, catalog, product, channel)
+    return product, channel
+
+
+def _latest_outcome(
+    product: ProductReleases, channel: Channel, judged: LatestJudgement
+) -> CheckOutcome:
     name = product.display_name
     message = ""
     if judged.status is CheckStatus.FAIL and judged.reason == "channel_end_of_life":
@@ -260,4 +270,45 @@ def check_browser_latest(
         )
     elif judged.reason == "release_data_stale":
         message = ""  # the customer cannot fix this; the operator must import release data
-    return out(judged.status, judged.reason, message, judged.compared)
+    return _latest_out(judged.status, judged.reason, message, judged.compared)
+
+
+def check_browser_latest(
+    client: ParsedClient,
+    listed: CheckOutcome,
+    catalog: ReleaseCatalog,
+    at: datetime,
+    settings: PostureSettings,
+) -> CheckOutcome:
+    """HNB-P1 "latest version". Pure; the outcome for a given judgement is built once."""
+    if listed.status is CheckStatus.FAIL:
+        return _LATEST_NOT_LISTED
+    if client.browser is None or client.kind is not ClientKind.BROWSER:
+        return _LATEST_NOT_IDENTIFIED
+    product, channel = _latest_target(client, catalog)
+    if product is None or channel is None:
+        return _LATEST_NO_RELEASE_DATA
+    judged = judge_latest(
+        product,
+        channel,
+        client.browser_version,
+        client.browser_version_precision,
+        at,
+        settings.browser_grace,
+        settings.release_stale_after,
+        settings.same_major_at_lower_precision,
+        name="browser_version",
+    )
+    if judged.reason == "release_data_stale":  # names ``at``: a new judgement every time
+        return _latest_outcome(product, channel, judged)
+    # The outcome is a function of (judged, product, channel); judge_latest
+    # returns the same judgement object for the same question.
+    key = (id(judged), id(product), id(channel))
+    hit = _LATEST_OUTCOMES.get(key)
+    if hit is not None and hit[0] is judged and hit[1] is product and hit[2] is channel:
+        return hit[3]
+    outcome = _latest_outcome(product, channel, judged)
+    if len(_LATEST_OUTCOMES) >= _MEMO_SIZE:
+        _LATEST_OUTCOMES.clear()
+    _LATEST_OUTCOMES[key] = (judged, product, channel, outcome)
+    return outcome

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from checks.antivirus import check_antivirus
 from checks.matrix import MatrixRevision, SupportMatrix
@@ -58,12 +59,41 @@ def aggregate(checks: tuple[CheckOutcome, ...]) -> Verdict:
     return Verdict.COMPLIANT
 
 
-def evaluate_login(facts: LoginFacts, rules: PostureRules) -> PostureResult:
-    at = facts.login_time
+_CLIENT_CHECKS_SIZE: Final = 4096
+# (ua, hints, touch, id(rules), id(revision)) -> (rules, revision, client, os check,
+# browser-listed check). The entry holds ``rules`` and ``revision`` themselves, so
+# their ids cannot be reused while it exists; a hit is confirmed by identity.
+_CLIENT_CHECKS: dict[
+    tuple[object, ...],
+    tuple[PostureRules, MatrixRevision | None, ParsedClient, CheckOutcome, CheckOutcome],
+] = {}
+
+
+def _client_checks(
+    facts: LoginFacts, rules: PostureRules, revision: MatrixRevision | None
+) -> tuple[ParsedClient, CheckOutcome, CheckOutcome]:
+    """The parsed client and the two checks that depend only on it and the revision.
+
+    None of the three looks at the login instant (only the revision, chosen
+    by it, does), so they are memoised per client and revision.
+    """
+    key = (facts.user_agent, facts.hints, facts.max_touch_points, id(rules), id(revision))
+    hit = _CLIENT_CHECKS.get(key)
+    if hit is not None and hit[0] is rules and hit[1] is revision:
+        return hit[2], hit[3], hit[4]
     client = parse_client(facts.user_agent, facts.hints, facts.max_touch_points)
-    revision = rules.matrix.revision_at(at)
     os_check = check_os(client, revision, rules.safari_macos)
     listed = check_browser_listed(client, revision, rules.releases)
+    if len(_CLIENT_CHECKS) >= _CLIENT_CHECKS_SIZE:
+        _CLIENT_CHECKS.clear()
+    _CLIENT_CHECKS[key] = (rules, revision, client, os_check, listed)
+    return client, os_check, listed
+
+
+def evaluate_login(facts: LoginFacts, rules: PostureRules) -> PostureResult:
+    at = facts.login_time
+    revision = rules.matrix.revision_at(at)
+    client, os_check, listed = _client_checks(facts, rules, revision)
     latest = check_browser_latest(client, listed, rules.releases, at, rules.settings)
     checks = (
         os_check,

@@ -26,7 +26,7 @@ _TABLE: dict[TokenStatus, tuple[CheckStatus, str, str]] = {
 }
 
 
-def check_token(status: TokenStatus) -> CheckOutcome:
+def _outcome(status: TokenStatus) -> CheckOutcome:
     result, reason, message = _TABLE[status]
     return CheckOutcome(
         CHECK_ID,
@@ -36,3 +36,11 @@ def check_token(status: TokenStatus) -> CheckOutcome:
         message,
         (Compared("token_status", status.value, "ACTIVE or REPORTED_LOST"),),
     )
+
+
+# One immutable outcome per status, built once.
+_OUTCOMES: dict[TokenStatus, CheckOutcome] = {status: _outcome(status) for status in _TABLE}
+
+
+def check_token(status: TokenStatus) -> CheckOutcome:
+    return _OUTCOMES[status]

@@ -827,6 +827,13 @@ def _apply_hints(d: _Draft, ua: str, hints: ClientHints | None) -> None:
 # --------------------------------------------------------------------------- public API
 
 
+#: Parsed clients kept per distinct (UA, hints, maxTouchPoints). Parsing is pure
+#: and ParsedClient immutable, so a hit returns the very result a parse would.
+_CLIENT_CACHE_SIZE: Final = 4096
+#: Longer inputs are parsed every time rather than kept (bounds the cache's memory).
+_CACHEABLE_INPUT_CHARS: Final = 1024
+
+
 def parse_client(
     user_agent: str,
     hints: ClientHints | None = None,
@@ -836,7 +843,36 @@ def parse_client(
     ``navigator.maxTouchPoints`` when available, into a :class:`ParsedClient`.
 
     Never raises on any string input; unknown input gives ``ClientKind.UNRECOGNISED``.
+    Results are cached per distinct input (bounded LRU): logins come from few
+    distinct browsers, and parsing is a pure function of these three values.
     """
+    if (
+        type(user_agent) is str
+        and len(user_agent) <= _CACHEABLE_INPUT_CHARS
+        and (max_touch_points is None or type(max_touch_points) is int)
+        and (
+            hints is None
+            or (
+                type(hints) is ClientHints
+                and len(hints.sec_ch_ua)
+                + len(hints.full_version_list)
+                + len(hints.platform)
+                + len(hints.platform_version)
+                + len(hints.mobile)
+                + len(hints.model)
+                <= _CACHEABLE_INPUT_CHARS
+            )
+        )
+    ):
+        return _parse_client_cached(user_agent, hints, max_touch_points)
+    return _parse_client(user_agent, hints, max_touch_points)
+
+
+def _parse_client(
+    user_agent: str,
+    hints: ClientHints | None,
+    max_touch_points: int | None,
+) -> ParsedClient:
     d = _Draft()
     ua = user_agent.strip() if isinstance(user_agent, str) else ""
     if len(ua) > MAX_UA_LENGTH:
@@ -883,3 +919,6 @@ def parse_client(
     _apply_hints(d, ua, hints)
     _apply_ipad_desktop_mode(d, ua, max_touch_points)
     return d.freeze()
+
+
+_parse_client_cached: Final = functools.lru_cache(maxsize=_CLIENT_CACHE_SIZE)(_parse_client)

@@ -19,7 +19,7 @@ import uuid_utils
 from grpc_status import rpc_status
 
 from server.errors import ConflictError, NotFoundError, ValidationError, bad_request_status
-from server.logs import get_logger
+from server.logs import emit, get_logger
 from server.request_context import RequestContext, set_request
 from server.store.base import StoreError
 
@@ -82,7 +82,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
             if exc is not None:
                 log.error("rpc", method=method, code=code, ms=ms, exc_info=exc)
             elif not quiet:
-                log.info("rpc", method=method, code=code, ms=ms)
+                emit(log, "info", "rpc", method=method, code=code, ms=ms)
 
         if handler.unary_unary is not None:
             inner = handler.unary_unary

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from anshin.v1 import common_pb2, posture_pb2
 from checks.model import (
     AntivirusFacts,
@@ -61,6 +63,19 @@ KIND = {
 }
 
 
+_HINT_FIELDS = tuple(
+    (name, f"client_hints.{name}")
+    for name in (
+        "sec_ch_ua",
+        "full_version_list",
+        "platform",
+        "platform_version",
+        "mobile",
+        "model",
+    )
+)
+
+
 def login_facts(req: posture_pb2.CheckLoginRequest, now: datetime) -> LoginFacts:
     """Validate and convert; raises ValidationError listing every bad field."""
     v = Violations()
@@ -77,26 +92,15 @@ def login_facts(req: posture_pb2.CheckLoginRequest, now: datetime) -> LoginFacts
     hints = None
     if req.HasField("client_hints"):
         h = req.client_hints
-        values = {}
-        for name in (
-            "sec_ch_ua",
-            "full_version_list",
-            "platform",
-            "platform_version",
-            "mobile",
-            "model",
-        ):
-            values[name] = (
-                validate.text(
-                    v,
-                    f"client_hints.{name}",
-                    getattr(h, name),
-                    required=False,
-                    max_bytes=HINT_MAX_BYTES,
+        values = []
+        for name, path in _HINT_FIELDS:
+            value = getattr(h, name)
+            if value:  # an empty optional header converts to "" without a check
+                value = (
+                    validate.text(v, path, value, required=False, max_bytes=HINT_MAX_BYTES) or ""
                 )
-                or ""
-            )
-        hints = ClientHints(**values)
+            values.append(value)
+        hints = ClientHints(*values)
 
     antivirus = None
     if req.HasField("antivirus"):
@@ -261,3 +265,71 @@ def client_pb(d: dict[str, Any]) -> posture_pb2.ClientDescription:
 
 def verdict_pb(value: str) -> posture_pb2.PostureVerdict.ValueType:
     return VERDICT[Verdict(value)]
+
+
+# Conversions of immutable domain values, memoised by identity: the checks
+# memoise their outcomes, so the same CheckOutcome / ParsedClient objects come
+# back for the same question. Each entry holds the object itself (its id cannot
+# be reused while cached) and a hit is confirmed by identity.
+_MEMO_SIZE = 4096
+_CHECKS: dict[int, tuple[CheckOutcome, dict[str, Any], bytes]] = {}
+_CLIENTS: dict[int, tuple[ParsedClient, dict[str, Any], bytes]] = {}
+
+
+def _check_parts(c: CheckOutcome) -> tuple[dict[str, Any], bytes]:
+    """The log form of a check and its reply form, as an encoded ``checks`` entry."""
+    hit = _CHECKS.get(id(c))
+    if hit is not None and hit[0] is c:
+        return hit[1], hit[2]
+    d = check_dict(c)
+    encoded = posture_pb2.CheckLoginResponse(checks=[check_pb(d)]).SerializeToString()
+    if c.reason != "release_data_stale":  # those name the login instant: not worth keeping
+        if len(_CHECKS) >= _MEMO_SIZE:
+            _CHECKS.clear()
+        _CHECKS[id(c)] = (c, d, encoded)
+    return d, encoded
+
+
+def _client_parts(c: ParsedClient) -> tuple[dict[str, Any], bytes]:
+    """The log form of a client and its reply form, as an encoded ``client`` field."""
+    hit = _CLIENTS.get(id(c))
+    if hit is not None and hit[0] is c:
+        return hit[1], hit[2]
+    d = client_dict(c)
+    encoded = posture_pb2.CheckLoginResponse(client=client_pb(d)).SerializeToString()
+    if len(_CLIENTS) >= _MEMO_SIZE:
+        _CLIENTS.clear()
+    _CLIENTS[id(c)] = (c, d, encoded)
+    return d, encoded
+
+
+def encoded_rules(rules: common_pb2.RulesVersion) -> bytes:
+    """A rules version as an encoded ``CheckLoginResponse.rules`` field."""
+    encoded: bytes = posture_pb2.CheckLoginResponse(rules=rules).SerializeToString()
+    return encoded
+
+
+def check_login_reply(
+    verdict_id: str, result: PostureResult, rules_field: bytes, recorded_us: int
+) -> tuple[bytes, posture_pb2.CheckLoginResponse]:
+    """The result as logged (``result_dict`` as JSON) and the CheckLogin reply.
+
+    The reply is what ``check_pb``/``client_pb`` make of ``result_dict``, field
+    for field. It is assembled from encoded fields: concatenated encodings of
+    fields parse as the message holding all of them (repeated fields in order).
+    """
+    client_d, client_field = _client_parts(result.client)
+    checks_d = []
+    fields = []
+    for c in result.checks:
+        d, encoded = _check_parts(c)
+        checks_d.append(d)
+        fields.append(encoded)
+    fields.append(client_field)
+    fields.append(rules_field)
+    logged = orjson.dumps({"verdict": result.verdict.value, "client": client_d, "checks": checks_d})
+    resp = posture_pb2.CheckLoginResponse.FromString(b"".join(fields))
+    resp.verdict_id = verdict_id
+    resp.verdict = VERDICT[result.verdict]
+    resp.recorded_at.FromMicroseconds(recorded_us)
+    return logged, resp

@@ -10,11 +10,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from anshin.v1 import common_pb2, posture_pb2, posture_pb2_grpc
 from checks.posture import evaluate_login
+from rules.load import RuleSet
 from server import validate
 from server.clock import Clock, to_us
 from server.convert import posture as conv
 from server.errors import Violations
-from server.logs import get_logger
+from server.logs import emit, get_logger
 from server.request_context import current_request
 from server.ruleset_holder import RulesHolder, rules_version_json
 from server.store import Store, VerdictRecord
@@ -42,6 +43,24 @@ class PostureService(posture_pb2_grpc.PostureServiceServicer):
         self._store = store
         self._rules = rules
         self._clock = clock
+        # (id(rules), matrix revision, products) -> (rules, JSON for the log, encoded
+        # reply field). The entry holds the RuleSet, so its id is not reused while cached.
+        self._rules_versions: dict[tuple[object, ...], tuple[RuleSet, bytes, bytes]] = {}
+
+    def _rules_version(
+        self, rules: RuleSet, revision: str | None, products: tuple[str, ...]
+    ) -> tuple[bytes, bytes]:
+        """The rules version of a verdict: a pure function of these, so kept per key."""
+        key = (id(rules), revision, products)
+        hit = self._rules_versions.get(key)
+        if hit is not None and hit[0] is rules:
+            return hit[1], hit[2]
+        raw = rules_version_json(rules, revision, products)
+        field = conv.encoded_rules(_rules_pb(raw))
+        if len(self._rules_versions) >= 256:
+            self._rules_versions.clear()
+        self._rules_versions[key] = (rules, raw, field)
+        return raw, field
 
     async def CheckLogin(
         self, request: posture_pb2.CheckLoginRequest, context: object
@@ -51,10 +70,10 @@ class PostureService(posture_pb2_grpc.PostureServiceServicer):
         rules = self._rules.current
         result = evaluate_login(facts, rules.posture)
         revision = result.matrix_revision.id if result.matrix_revision else None
-        rules_json = rules_version_json(rules, revision, result.release_products)
-        result_d = conv.result_dict(result)
+        rules_json, rules_field = self._rules_version(rules, revision, result.release_products)
         verdict_id = str(uuid_utils.uuid7())
         recorded_us = to_us(now)
+        logged_result, reply = conv.check_login_reply(verdict_id, result, rules_field, recorded_us)
         ctx = current_request()
         await self._store.append_verdict(
             VerdictRecord(
@@ -69,24 +88,21 @@ class PostureService(posture_pb2_grpc.PostureServiceServicer):
                 outcome=result.verdict.value,
                 clause_ids=result.clause_ids,
                 inputs=orjson.dumps(conv.inputs_for_log(facts)),
-                result=orjson.dumps(result_d),
+                result=logged_result,
                 request_id=ctx.request_id,
                 caller=ctx.caller,
             )
         )
         stale = [c for c in result.checks if c.reason == "release_data_stale"]
         if stale:
-            log.warning(
-                "release_data_stale", checks=[c.check_id for c in stale], verdict_id=verdict_id
+            emit(
+                log,
+                "warning",
+                "release_data_stale",
+                checks=[c.check_id for c in stale],
+                verdict_id=verdict_id,
             )
-        return posture_pb2.CheckLoginResponse(
-            verdict_id=verdict_id,
-            verdict=conv.verdict_pb(result.verdict.value),
-            checks=[conv.check_pb(c) for c in result_d["checks"]],
-            client=conv.client_pb(result_d["client"]),
-            rules=_rules_pb(rules_json),
-            recorded_at=_ts(recorded_us),
-        )
+        return reply
 
     async def GetPosture(
         self, request: posture_pb2.GetPostureRequest, context: object
