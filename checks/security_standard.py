@@ -308,13 +308,17 @@ def _judge_3ds(
     expected_eci = "05 (Visa/JCB/Amex) or 02 (Mastercard)"
     if settings.accept_3ds_attempt:
         expected_eci += "; attempt 06 / 01 accepted"
-    compared = (
+    major = _protocol_major(version)
+    compared: tuple[Compared, ...] = (
         _c("3ds.protocol_version", version, f"2.x, or 1.0.x before {format_jst(retired_at)}"),
         _c("3ds.trans_status", status, "Y" + (" or A" if settings.accept_3ds_attempt else "")),
         _c("3ds.eci", eci, expected_eci),
-        _c("registered_at", format_jst(at), f"1.0.x retired at {format_jst(retired_at)}"),
     )
-    major = _protocol_major(version)
+    if major is None or major < 2:
+        # Only a 1.x (or unreadable) version makes the registration instant matter.
+        compared += (
+            _c("registered_at", format_jst(at), f"1.0.x retired at {format_jst(retired_at)}"),
+        )
     if major == 1 and retired:
         return _Finding(
             FAIL,
@@ -829,11 +833,10 @@ def _subject_registration(reg: Registration) -> str:
         InstrumentKind.PREPAID_IC_EMONEY: "プリペイド型電子マネー",
         InstrumentKind.UNSPECIFIED: "種類不明の決済手段",
     }[inst.kind]
-    last4 = f"（下4桁{inst.last4}）" if inst.last4 else ""
-    return (
-        f"{format_jst(reg.event_time)}の{reg.payment_service_id or '決済サービス'}への"
-        f"{what}{last4}の登録"
-    )
+    # The reporter knows which event and instrument it sent; the judgement
+    # names neither the instant nor the last four digits, so identical facts
+    # give identical judgements (and can be memoised on bulk ingestion).
+    return f"{reg.payment_service_id or '決済サービス'}への{what}の登録"
 
 
 def _kind_compared(kind: InstrumentKind, expected: str) -> tuple[Compared, ...]:
@@ -1059,9 +1062,7 @@ def judge_payment_login(
     two-step is excluded; carrier line is not an OTP).
     """
     service = login.payment_service_id
-    subject = (
-        f"{format_jst(login.event_time)}の{login.payment_service_id or '決済サービス'}へのログイン"
-    )
+    subject = f"{login.payment_service_id or '決済サービス'}へのログイン"
     return (
         _judgement("DCM-S3", subject, _dcm_service(service, _login_s3(login, settings), settings)),
         _judgement("KDN-X1", subject, _login_kdn_x1(login, settings)),

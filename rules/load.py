@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from checks.event_settings import EventRules, event_rules_from_dict
 from checks.matrix import MatrixError, SupportMatrix, matrix_from_dict
 from checks.posture import PostureRules
 from checks.releases import ReleaseCatalog, ReleaseDataError, product_from_dict
@@ -24,6 +25,7 @@ from checks.settings import (
     safari_macos_from_dict,
     settings_from_dict,
 )
+from rules.engine import PolicyError, PolicySet, load_policies
 
 BUILTIN_RULES_DIR = Path(__file__).resolve().parent / "data"
 
@@ -37,6 +39,8 @@ class RuleSet:
     directory: Path
     digest: str
     posture: PostureRules
+    events: EventRules
+    policies: PolicySet
 
     def release_as_of(self) -> dict[str, datetime]:
         return {p.product: p.as_of for p in self.posture.releases.products.values()}
@@ -89,11 +93,17 @@ def load_rules(directory: Path | str | None = None) -> RuleSet:
         safari_macos = safari_macos_from_dict(
             _read_toml(root / "platforms.toml"), origin=str(root / "platforms.toml")
         )
+        events = event_rules_from_dict(
+            _read_toml(root / "events.toml"), origin=str(root / "events.toml")
+        )
         releases = {}
         for path in sorted((root / "releases").glob("*.json")):
             product = product_from_dict(_read_json(path), origin=path.name)
             releases[product.product] = product
+        policies = load_policies(root / "policies")
     except (MatrixError, SettingsError, ReleaseDataError) as exc:
         raise RulesError(str(exc)) from exc
+    except PolicyError as exc:
+        raise RulesError("; ".join(exc.errors) if exc.errors else str(exc)) from exc
     posture = PostureRules(matrix, ReleaseCatalog(releases), settings, products, safari_macos)
-    return RuleSet(root, digest_of(root), posture)
+    return RuleSet(root, digest_of(root), posture, events, policies)

@@ -39,6 +39,12 @@ def cmd_check_login(ns: argparse.Namespace) -> int:
     return check_login(ns)
 
 
+def cmd_events_ingest(ns: argparse.Namespace) -> int:
+    from server.ingest_cli import ingest
+
+    return ingest(ns)
+
+
 def cmd_health(ns: argparse.Namespace) -> int:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -162,6 +168,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--rules", type=Path)
     c.add_argument("--json", action="store_true", help="print the reply as JSON")
     c.set_defaults(func=cmd_check_login)
+
+    e = sub.add_parser("events", help="event ingestion")
+    esub = e.add_subparsers(dest="events_command", required=True)
+    ei = esub.add_parser("ingest", help="stream a JSON-lines file of EventEnvelopes (backfill)")
+    ei.add_argument("file")
+    ei.add_argument("--server", default=DEFAULT_SERVER)
+    ei.add_argument("--batch", type=int, default=500, help="events per stream message")
+    ei.add_argument("--timeout", type=float, default=3600)
+    ei.add_argument("--show", type=int, default=50, help="rejected lines to list")
+    ei.add_argument("--quiet", action="store_true", help="no progress bar")
+    ei.set_defaults(func=cmd_events_ingest)
 
     h = sub.add_parser("health", help="ask a server's grpc.health.v1 service")
     h.add_argument("--server", default=DEFAULT_SERVER)

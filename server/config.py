@@ -18,6 +18,18 @@ class Config:
     log_level: str = "info"
     drain_seconds: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
+    # Key for hashing phone numbers; kept outside the database. Default: next
+    # to the SQLite file (created on first start).
+    phone_key_file: Path | None = None
+
+    def resolved_phone_key_file(self) -> Path:
+        if self.phone_key_file is not None:
+            return self.phone_key_file
+        if self.db.startswith("sqlite:"):
+            from server.store.url import sqlite_path
+
+            return sqlite_path(self.db).parent / "phone-hash.key"
+        return Path("phone-hash.key")
 
     @classmethod
     def from_env(cls, **overrides: object) -> Config:
@@ -26,6 +38,11 @@ class Config:
             "db": os.environ.get("ANSHIN_DB", DEFAULT_DB),
             "rules": Path(os.environ["ANSHIN_RULES"]) if os.environ.get("ANSHIN_RULES") else None,
             "log_level": os.environ.get("ANSHIN_LOG_LEVEL", "info"),
+            "phone_key_file": (
+                Path(os.environ["ANSHIN_PHONE_KEY_FILE"])
+                if os.environ.get("ANSHIN_PHONE_KEY_FILE")
+                else None
+            ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

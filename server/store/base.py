@@ -6,8 +6,13 @@ compare, and the same in SQLite and PostgreSQL (BIGINT).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from server.store.claims_sql import ClaimWrite, StoredClaim, Usage
+    from server.store.events_sql import EventRow
 
 
 class StoreError(Exception):
@@ -59,3 +64,31 @@ class Store(Protocol):
     def schema_version(self) -> int: ...
 
     async def close(self) -> None: ...
+
+    # -- events (EventService) --------------------------------------------
+
+    async def record_events(self, rows: Sequence[EventRow]) -> list[tuple[bool, EventRow]]:
+        """Store new events atomically; per row (inserted?, the row stored first)."""
+        ...
+
+    async def events_of(
+        self, customer_id: str, kinds: Sequence[str], until_us: int
+    ) -> list[tuple[str, bytes]]: ...
+
+    async def event_replies(
+        self, customer_id: str, kind: str, subject_prefix: str, before_us: int
+    ) -> list[bytes]: ...
+
+    async def count_events(self) -> int: ...
+
+    # -- claims and ledger (ClaimService) ---------------------------------
+
+    async def decide_claim(
+        self, claim_id: str, scopes: Sequence[str], decide: Callable[[dict[str, Usage]], ClaimWrite]
+    ) -> tuple[bool, StoredClaim]:
+        """Read the scopes' ledger usage, decide on it and record, in one transaction."""
+        ...
+
+    async def ledger_usage(self, scopes: Sequence[str]) -> dict[str, Usage]: ...
+
+    async def stored_claim(self, claim_id: str) -> StoredClaim | None: ...

@@ -308,22 +308,24 @@ class OtpEvidence(_message.Message):
 
     CHANNEL_FIELD_NUMBER: _builtins.int
     SENT_TO_QR_REGISTERED_PHONE_FIELD_NUMBER: _builtins.int
-    PHONE_REF_FIELD_NUMBER: _builtins.int
+    PHONE_NUMBER_FIELD_NUMBER: _builtins.int
     channel: Global___OtpChannel.ValueType
     sent_to_qr_registered_phone: _builtins.bool
     """DCM-S2: an OTP to the phone number registered with the QR service does not count."""
-    phone_ref: _builtins.str
-    """Keyed-hash reference of the destination phone number, if any (plain numbers are refused)."""
+    phone_number: _builtins.str
+    """Destination phone number, if known (E.164 or Japanese domestic form). Anshin
+    stores only a keyed hash (HMAC-SHA256) of it and never logs it.
+    """
     def __init__(
         self,
         *,
         channel: Global___OtpChannel.ValueType = ...,
         sent_to_qr_registered_phone: _builtins.bool | None = ...,
-        phone_ref: _builtins.str = ...,
+        phone_number: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_sent_to_qr_registered_phone", b"_sent_to_qr_registered_phone", "sent_to_qr_registered_phone", b"sent_to_qr_registered_phone"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_sent_to_qr_registered_phone", b"_sent_to_qr_registered_phone", "channel", b"channel", "phone_ref", b"phone_ref", "sent_to_qr_registered_phone", b"sent_to_qr_registered_phone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_sent_to_qr_registered_phone", b"_sent_to_qr_registered_phone", "channel", b"channel", "phone_number", b"phone_number", "sent_to_qr_registered_phone", b"sent_to_qr_registered_phone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__sent_to_qr_registered_phone: _TypeAlias = _typing.Literal["sent_to_qr_registered_phone"]  # noqa: Y015
     _WhichOneofArgType__sent_to_qr_registered_phone: _TypeAlias = _typing.Literal["_sent_to_qr_registered_phone", b"_sent_to_qr_registered_phone"]  # noqa: Y015
@@ -494,14 +496,16 @@ class ReportActivationRequest(_message.Message):
     ACTION_FIELD_NUMBER: _builtins.int
     DEVICE_ID_FIELD_NUMBER: _builtins.int
     CHANNEL_FIELD_NUMBER: _builtins.int
-    PHONE_REF_FIELD_NUMBER: _builtins.int
+    PHONE_NUMBER_FIELD_NUMBER: _builtins.int
     app: Global___SecurityApp.ValueType
     action: Global___ActivationAction.ValueType
     device_id: _builtins.str
     channel: _builtins.str
     """Sales channel, e.g. "carrier_shop"."""
-    phone_ref: _builtins.str
-    """Keyed-hash reference of the billed phone number."""
+    phone_number: _builtins.str
+    """The billed phone number (E.164 or Japanese domestic form). Stored only as a
+    keyed hash (HMAC-SHA256); never logged.
+    """
     @_builtins.property
     def header(self) -> Global___EventHeader: ...
     def __init__(
@@ -512,11 +516,11 @@ class ReportActivationRequest(_message.Message):
         action: Global___ActivationAction.ValueType = ...,
         device_id: _builtins.str = ...,
         channel: _builtins.str = ...,
-        phone_ref: _builtins.str = ...,
+        phone_number: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["header", b"header"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "app", b"app", "channel", b"channel", "device_id", b"device_id", "header", b"header", "phone_ref", b"phone_ref"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "app", b"app", "channel", b"channel", "device_id", b"device_id", "header", b"header", "phone_number", b"phone_number"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -567,7 +571,9 @@ class ReportEnrolmentRequest(_message.Message):
     plan: _builtins.str
     """Plan or product (e.g. ISA product "j_safe_3")."""
     insured_person_ref: _builtins.str
-    """The insured person and relation to the subscriber (ISA-I1)."""
+    """The insured person (an opaque reference, not a name) and the relation to
+    the subscriber (ISA-I1), e.g. "self", "spouse", "child".
+    """
     relation: _builtins.str
     @_builtins.property
     def header(self) -> Global___EventHeader: ...
@@ -633,7 +639,9 @@ class EventAck(_message.Message):
 Global___EventAck: _TypeAlias = EventAck  # noqa: Y015
 
 @_typing.final
-class IngestEventsRequest(_message.Message):
+class EventEnvelope(_message.Message):
+    """One event of any kind, as carried by the bulk stream."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     REGISTRATION_FIELD_NUMBER: _builtins.int
@@ -668,6 +676,30 @@ class IngestEventsRequest(_message.Message):
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
+Global___EventEnvelope: _TypeAlias = EventEnvelope  # noqa: Y015
+
+@_typing.final
+class IngestEventsRequest(_message.Message):
+    """A batch of events on the bulk stream. Send a few hundred per message: each
+    message costs the same overhead whatever it carries.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___EventEnvelope]: ...
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___EventEnvelope] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
 Global___IngestEventsRequest: _TypeAlias = IngestEventsRequest  # noqa: Y015
 
 @_typing.final
@@ -679,7 +711,7 @@ class RejectedEvent(_message.Message):
     CODE_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     index: _builtins.int
-    """0-based position on the stream."""
+    """0-based position of the event across the whole stream (all batches)."""
     client_event_id: _builtins.str
     code: _builtins.str
     """google.rpc.Code name, e.g. "INVALID_ARGUMENT"."""

@@ -1,0 +1,254 @@
+"""Event ingestion into SQLite: unary from 64 concurrent callers, and the bulk stream.
+
+Starts `anshin serve` on a fresh database as a subprocess and drives it from
+a separate load process. Every counted event was acknowledged, i.e. durably
+committed (WAL, synchronous=FULL) before its reply. Usage:
+
+    .venv/bin/python bench/events.py [--seconds 10] [--callers 64] [--bulk 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AT = datetime.now(UTC) - timedelta(days=1)
+
+
+def _ts(msg, dt: datetime) -> None:
+    msg.FromDatetime(dt)
+
+
+def make_event(i: int):
+    from anshin.v1 import events_pb2 as pb
+
+    h = pb.EventHeader(client_event_id=str(uuid.uuid4()), customer_id=f"m-{i % 5000}")
+    _ts(h.event_time, AT - timedelta(seconds=i))
+    kind = i % 4
+    if kind == 0:
+        return "registration", pb.ReportRegistrationRequest(
+            header=h,
+            payment_service_id="paypay",
+            instrument=pb.Instrument(
+                token=f"tok-{i}",
+                last4=f"{i % 10000:04d}",
+                kind=pb.INSTRUMENT_KIND_CREDIT_CARD,
+                funding=pb.FUNDING_SOURCE_NONE,
+                issued_in_japan=True,
+            ),
+            authentication=pb.AuthenticationEvidence(
+                three_d_secure=pb.ThreeDSecureEvidence(
+                    protocol_version="2.2.0", trans_status="Y" if i % 7 else "N", eci="05"
+                )
+            ),
+        )
+    if kind == 1:
+        return "registration", pb.ReportRegistrationRequest(
+            header=h,
+            payment_service_id="rakuten",
+            instrument=pb.Instrument(
+                token=f"acct-{i}",
+                last4="0001",
+                kind=pb.INSTRUMENT_KIND_BANK_ACCOUNT,
+                funding=pb.FUNDING_SOURCE_BANK_ACCOUNT,
+                issued_in_japan=True,
+            ),
+            authentication=pb.AuthenticationEvidence(
+                otp=pb.OtpEvidence(
+                    channel=pb.OTP_CHANNEL_SMS, sent_to_qr_registered_phone=bool(i % 3)
+                )
+            ),
+        )
+    if kind == 2:
+        return "payment_login", pb.ReportPaymentLoginRequest(
+            header=h,
+            payment_service_id="paypay",
+            method=pb.PAYMENT_LOGIN_METHOD_OTP_TWO_STEP
+            if i % 5
+            else pb.PAYMENT_LOGIN_METHOD_PASSWORD_ONLY,
+        )
+    return "monitoring", pb.ReportMonitoringEventRequest(
+        header=h,
+        kind=pb.MONITORING_EVENT_KIND_LEAK_ALERT_DELIVERED,
+        card=pb.Instrument(token=f"tok-{i}", last4="1111"),
+    )
+
+
+async def unary(target: str, callers: int, seconds: float) -> dict:
+    import grpc
+
+    from anshin.v1 import events_pb2_grpc
+
+    methods = {
+        "registration": "ReportRegistration",
+        "payment_login": "ReportPaymentLogin",
+        "monitoring": "ReportMonitoringEvent",
+    }
+    events = [make_event(i) for i in range(60_000)]
+    acked = 0
+    latencies: list[float] = []
+    async with grpc.aio.insecure_channel(target) as ch:
+        stub = events_pb2_grpc.EventServiceStub(ch)
+        deadline = time.perf_counter() + seconds
+        counter = iter(range(len(events)))
+
+        async def caller() -> None:
+            nonlocal acked
+            while time.perf_counter() < deadline:
+                kind, req = events[next(counter)]
+                t0 = time.perf_counter()
+                await getattr(stub, methods[kind])(req)
+                latencies.append(time.perf_counter() - t0)
+                acked += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(callers)))
+        elapsed = time.perf_counter() - t0
+    latencies.sort()
+    return {
+        "acked": acked,
+        "seconds": elapsed,
+        "rate": acked / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+    }
+
+
+async def bulk(target: str, n: int, batch: int) -> dict:
+    import grpc
+
+    from anshin.v1 import events_pb2 as pb
+    from anshin.v1 import events_pb2_grpc
+
+    envs = []
+    for i in range(n):
+        kind, req = make_event(i)
+        env = pb.EventEnvelope()
+        getattr(env, kind).CopyFrom(req)
+        envs.append(env)
+    messages = [pb.IngestEventsRequest(events=envs[i : i + batch]) for i in range(0, n, batch)]
+    async with grpc.aio.insecure_channel(
+        target, options=[("grpc.max_send_message_length", 64 << 20)]
+    ) as ch:
+        stub = events_pb2_grpc.EventServiceStub(ch)
+        t0 = time.perf_counter()
+        resp = await stub.IngestEvents(iter(messages))
+        elapsed = time.perf_counter() - t0
+    return {
+        "accepted": resp.accepted,
+        "rejected": len(resp.rejected),
+        "seconds": elapsed,
+        "rate": resp.accepted / elapsed,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--callers", type=int, default=64)
+    p.add_argument("--bulk", type=int, default=200_000)
+    p.add_argument("--batch", type=int, default=500)
+    p.add_argument("--role", choices=["driver", "unary", "bulk"], default="driver")
+    p.add_argument("--target")
+    ns = p.parse_args()
+    if ns.role == "unary":
+        print(json.dumps(asyncio.run(unary(ns.target, ns.callers, ns.seconds))))
+        return
+    if ns.role == "bulk":
+        print(json.dumps(asyncio.run(bulk(ns.target, ns.bulk, ns.batch))))
+        return
+    results = {}
+    for phase in ("unary", "bulk"):
+        with tempfile.TemporaryDirectory() as tmp:
+            addr = f"127.0.0.1:{free_port()}"
+            db = Path(tmp) / "events.db"
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "server.cli",
+                    "serve",
+                    "--listen",
+                    addr,
+                    "--db",
+                    f"sqlite:///{db}",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, "ANSHIN_PHONE_KEY_FILE": str(Path(tmp) / "k")},
+            )
+            try:
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "server.cli",
+                        "health",
+                        "--server",
+                        addr,
+                        "--timeout",
+                        "20",
+                    ],
+                    check=False,
+                    capture_output=True,
+                )
+                time.sleep(1)
+                args = [
+                    sys.executable,
+                    __file__,
+                    "--role",
+                    phase,
+                    "--target",
+                    addr,
+                    "--seconds",
+                    str(ns.seconds),
+                    "--callers",
+                    str(ns.callers),
+                    "--bulk",
+                    str(ns.bulk),
+                    "--batch",
+                    str(ns.batch),
+                ]
+                out = subprocess.run(args, check=True, capture_output=True, text=True, cwd=ROOT)
+                results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+            with sqlite3.connect(db) as conn:
+                results[phase]["stored"] = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    u, b = results["unary"], results["bulk"]
+    print(
+        f"unary, {ns.callers} callers : {u['rate']:8.0f} acknowledged events/s "
+        f"({u['acked']} in {u['seconds']:.1f} s, p50 {u['p50_ms']:.1f} ms, "
+        f"p99 {u['p99_ms']:.1f} ms;"
+        f" {u['stored']} stored) target >= 3000"
+    )
+    print(
+        f"bulk stream ({ns.batch}/msg) : {b['rate']:8.0f} events/s "
+        f"({b['accepted']} in {b['seconds']:.1f} s; {b['stored']} stored) target >= 20000"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Claim decisions and the ledger, decided inside one write transaction.
+
+The caller hands over a pure ``decide(ledger_usage) -> Outcome`` function.
+Inside the writer's transaction the ledger usage of the claim's cap scopes
+is read, the decision is made on it, and the decision, its verdict-log
+entry and its reservations are written — so two concurrent claims can never
+both spend the same remaining cap, whatever process they run in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from server.store.base import VerdictRecord
+from server.store.verdicts_sql import INSERT_VERDICT, verdict_params
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    amount_yen: int
+    count: int
+    persons: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    scope_key: str
+    amount_yen: int
+    count: int
+    insured_person_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimWrite:
+    """What to store for one decision (built by ``decide``)."""
+
+    verdict: VerdictRecord
+    reply: bytes
+    fingerprint: str
+    entries: tuple[LedgerEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredClaim:
+    fingerprint: str
+    decision_id: str
+    reply: bytes
+
+
+def ledger_usage(conn: Any, scopes: Sequence[str]) -> dict[str, Usage]:
+    usage = {s: Usage(0, 0, frozenset()) for s in scopes}
+    for start in range(0, len(scopes), 500):
+        chunk = list(scopes[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT scope_key, amount_yen, count, insured_person_ref FROM ledger "
+            f"WHERE scope_key IN ({marks})",
+            chunk,
+        ).fetchall()
+        for scope, amount, count, person in rows:
+            u = usage[scope]
+            usage[scope] = Usage(
+                u.amount_yen + int(amount),
+                u.count + int(count),
+                u.persons | ({person} if person else set()),
+            )
+    return usage
+
+
+def stored_claim(conn: Any, claim_id: str) -> StoredClaim | None:
+    row = conn.execute(
+        "SELECT fingerprint, decision_id, reply FROM claims WHERE claim_id = ?", (claim_id,)
+    ).fetchone()
+    return None if row is None else StoredClaim(row[0], row[1], bytes(row[2]))
+
+
+def decide_and_record(
+    conn: Any,
+    claim_id: str,
+    scopes: Sequence[str],
+    decide: Callable[[dict[str, Usage]], ClaimWrite],
+) -> tuple[bool, StoredClaim]:
+    """(decided now?, the stored claim). A claim id seen before is not re-decided."""
+    existing = stored_claim(conn, claim_id)
+    if existing is not None:
+        return False, existing
+    write = decide(ledger_usage(conn, scopes))
+    conn.execute(INSERT_VERDICT, verdict_params(write.verdict))
+    conn.execute(
+        "INSERT INTO claims (claim_id, fingerprint, decision_id, reply, recorded_us) "
+        "VALUES (?,?,?,?,?)",
+        (claim_id, write.fingerprint, write.verdict.id, write.reply, write.verdict.recorded_us),
+    )
+    if write.entries:
+        conn.executemany(
+            "INSERT INTO ledger (scope_key, decision_id, amount_yen, count, insured_person_ref, "
+            "recorded_us) VALUES (?,?,?,?,?,?)",
+            [
+                (
+                    e.scope_key,
+                    write.verdict.id,
+                    e.amount_yen,
+                    e.count,
+                    e.insured_person_ref,
+                    write.verdict.recorded_us,
+                )
+                for e in write.entries
+            ],
+        )
+    return True, StoredClaim(write.fingerprint, write.verdict.id, write.reply)

@@ -1,0 +1,36 @@
+"""Claim decisions and ledger for the SQLite backend (mixed into SqliteStore)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from server.store import claims_sql
+from server.store.claims_sql import ClaimWrite, StoredClaim, Usage
+
+T = TypeVar("T")
+
+
+class SqliteClaimsMixin:
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError
+
+    async def decide_claim(
+        self,
+        claim_id: str,
+        scopes: Sequence[str],
+        decide: Callable[[dict[str, Usage]], ClaimWrite],
+    ) -> tuple[bool, StoredClaim]:
+        return await self.write(
+            lambda conn: claims_sql.decide_and_record(conn, claim_id, scopes, decide)
+        )
+
+    async def ledger_usage(self, scopes: Sequence[str]) -> dict[str, Usage]:
+        return await self.read(lambda conn: claims_sql.ledger_usage(conn, scopes))
+
+    async def stored_claim(self, claim_id: str) -> StoredClaim | None:
+        return await self.read(lambda conn: claims_sql.stored_claim(conn, claim_id))
