@@ -1,4 +1,4 @@
-"""Load and validate policy files (``rules/policies/*.toml``).
+"""Load and validate policy files (``rules/data/policies/*.toml``).
 
 A file that does not validate refuses to load, with one message per problem
 naming the file, the clause and the key::
@@ -60,7 +60,7 @@ from rules.timing.years import YearAnchor
 
 __all__ = ["BUILTIN_POLICIES_DIR", "PolicyError", "load_policies", "validate_dir"]
 
-BUILTIN_POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
+BUILTIN_POLICIES_DIR = Path(__file__).resolve().parent.parent / "data" / "policies"
 
 _POLICY_ID = re.compile(r"^[A-Z]{3}$")
 _CLAUSE_ID = re.compile(r"^[A-Z]{3}-[A-Z]+[0-9]*$")

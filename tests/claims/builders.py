@@ -140,9 +140,7 @@ def period(start: datetime, end: datetime | None = None, *persons: str) -> Perio
     return Period(start, end, ("TEST",), "test period", tuple(persons))
 
 
-def used(
-    amount_yen: int = 0, count: int = 0, persons: frozenset[str] = frozenset()
-) -> LedgerUsage:
+def used(amount_yen: int = 0, count: int = 0, persons: frozenset[str] = frozenset()) -> LedgerUsage:
     return LedgerUsage(amount_yen, count, persons)
 
 

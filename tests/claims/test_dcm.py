@@ -77,17 +77,32 @@ bank_claim = inc(funding=FundingSource.BANK_ACCOUNT)
 # --------------------------------------------------------------------------- insured events
 
 EVENTS = [
-    Case("dcm_e1_card_registered_by_someone_else_to_a_qr_service_approves", "DCM-E1", False,
-         APPROVE, payable=240_000),
-    Case("dcm_e1_event_kind_not_stated_reviews", "DCM-E1", True, REVIEW,
-         inc(event_kind=""), missing="qr_payment.event_kind"),
+    Case(
+        "dcm_e1_card_registered_by_someone_else_to_a_qr_service_approves",
+        "DCM-E1",
+        False,
+        APPROVE,
+        payable=240_000,
+    ),
+    Case(
+        "dcm_e1_event_kind_not_stated_reviews",
+        "DCM-E1",
+        True,
+        REVIEW,
+        inc(event_kind=""),
+        missing="qr_payment.event_kind",
+    ),
     Case("dcm_e1_unlisted_qr_event_denies", "DCM-E1", True, DENY, inc(event_kind="DCM-E9")),
     Case("dcm_e2_device_stolen_approves", "DCM-E2", False, APPROVE, inc(event_kind="DCM-E2")),
     Case("dcm_e2_unlisted_qr_event_denies", "DCM-E2", True, DENY, inc(event_kind="DCM-E9")),
-    Case("dcm_e3_card_fraud_approves", "DCM-E3", False, APPROVE, scenario=dcm_card,
-         payable=80_000),
-    Case("dcm_e3_qr_fraud_of_no_listed_event_is_not_a_card_fraud_either_denies", "DCM-E3",
-         True, DENY, inc(event_kind="other")),
+    Case("dcm_e3_card_fraud_approves", "DCM-E3", False, APPROVE, scenario=dcm_card, payable=80_000),
+    Case(
+        "dcm_e3_qr_fraud_of_no_listed_event_is_not_a_card_fraud_either_denies",
+        "DCM-E3",
+        True,
+        DENY,
+        inc(event_kind="other"),
+    ),
 ]
 
 
@@ -97,8 +112,17 @@ def test_dcm_insured_events(case: Case) -> None:
 
 
 def test_dcm_e2_is_not_held_to_the_registration_standard() -> None:
-    d = run_case(Case("x", "DCM-E2", False, APPROVE, inc(event_kind="DCM-E2"),
-                      regs(dcm_registration(auth=ThreeDSecure("2.2.0", "N", "07")))), dcm)
+    d = run_case(
+        Case(
+            "x",
+            "DCM-E2",
+            False,
+            APPROVE,
+            inc(event_kind="DCM-E2"),
+            regs(dcm_registration(auth=ThreeDSecure("2.2.0", "N", "07"))),
+        ),
+        dcm,
+    )
     assert d.clause("DCM-S1").status.value == "NOT_APPLICABLE"
     assert d.clause("DCM-E1").status.value == "NOT_APPLICABLE"
 
@@ -107,37 +131,105 @@ def test_dcm_e2_is_not_held_to_the_registration_standard() -> None:
 
 CONDITIONS = [
     # DCM-C1: the operator recognised the fraud but did not compensate
-    Case("dcm_c1_refused_for_the_insureds_negligence_denies", "DCM-C1", True, DENY,
-         inc(operator_answer=answer(K.REFUSED_NEGLIGENCE))),
-    Case("dcm_c1_operator_bankrupt_denies", "DCM-C1", True, DENY,
-         inc(operator_answer=answer(K.ISSUER_BANKRUPT))),
-    Case("dcm_c1_answer_pending_reviews", "DCM-C1", True, REVIEW,
-         inc(operator_answer=answer(K.PENDING)), missing="qr_payment.operator_answer"),
-    Case("dcm_c1_no_answer_reviews", "DCM-C1", True, REVIEW, inc(operator_answer=None),
-         missing="qr_payment.operator_answer"),
-    Case("dcm_c1_partly_compensated_pays_the_rest", "DCM-C1", False, APPROVE,
-         inc(operator_answer=answer(K.COMPENSATED)), payable=240_000),
-    Case("dcm_c1_card_issuer_refused_for_negligence_denies", "DCM-C1", True, DENY,
-         inc(issuer_answer=answer(K.REFUSED_NEGLIGENCE)), scenario=dcm_card),
+    Case(
+        "dcm_c1_refused_for_the_insureds_negligence_denies",
+        "DCM-C1",
+        True,
+        DENY,
+        inc(operator_answer=answer(K.REFUSED_NEGLIGENCE)),
+    ),
+    Case(
+        "dcm_c1_operator_bankrupt_denies",
+        "DCM-C1",
+        True,
+        DENY,
+        inc(operator_answer=answer(K.ISSUER_BANKRUPT)),
+    ),
+    Case(
+        "dcm_c1_answer_pending_reviews",
+        "DCM-C1",
+        True,
+        REVIEW,
+        inc(operator_answer=answer(K.PENDING)),
+        missing="qr_payment.operator_answer",
+    ),
+    Case(
+        "dcm_c1_no_answer_reviews",
+        "DCM-C1",
+        True,
+        REVIEW,
+        inc(operator_answer=None),
+        missing="qr_payment.operator_answer",
+    ),
+    Case(
+        "dcm_c1_partly_compensated_pays_the_rest",
+        "DCM-C1",
+        False,
+        APPROVE,
+        inc(operator_answer=answer(K.COMPENSATED)),
+        payable=240_000,
+    ),
+    Case(
+        "dcm_c1_card_issuer_refused_for_negligence_denies",
+        "DCM-C1",
+        True,
+        DENY,
+        inc(issuer_answer=answer(K.REFUSED_NEGLIGENCE)),
+        scenario=dcm_card,
+    ),
     # DCM-C2: E1/E2 misused in Japan
     Case("dcm_c2_misused_abroad_denies", "DCM-C2", True, DENY, inc(used_in_japan=False)),
-    Case("dcm_c2_place_not_stated_reviews", "DCM-C2", True, REVIEW, inc(used_in_japan=None),
-         missing="qr_payment.used_in_japan"),
+    Case(
+        "dcm_c2_place_not_stated_reviews",
+        "DCM-C2",
+        True,
+        REVIEW,
+        inc(used_in_japan=None),
+        missing="qr_payment.used_in_japan",
+    ),
     Case("dcm_c2_misused_in_japan_approves", "DCM-C2", False, APPROVE),
     Case("dcm_c2_does_not_apply_to_card_fraud", "DCM-C2", False, APPROVE, scenario=dcm_card),
     # DCM-C3: notified within 365 days of the fraud (2026-05-10 → end of 2027-05-10)
-    Case("dcm_c3_notice_on_day_365_approves", "DCM-C3", False, APPROVE,
-         inc(notified_at=at_jst(2027, 5, 10, 23, 59, 59, 999999))),
-    Case("dcm_c3_notice_on_day_366_denies", "DCM-C3", True, DENY,
-         inc(notified_at=at_jst(2027, 5, 11))),
-    Case("dcm_c3_notice_not_stated_reviews", "DCM-C3", True, REVIEW, inc(notified_at=None),
-         missing="qr_payment.notified_at"),
-    Case("dcm_c3_card_notice_on_day_366_denies", "DCM-C3", True, DENY,
-         inc(notified_at=at_jst(2027, 5, 11)), scenario=dcm_card),
+    Case(
+        "dcm_c3_notice_on_day_365_approves",
+        "DCM-C3",
+        False,
+        APPROVE,
+        inc(notified_at=at_jst(2027, 5, 10, 23, 59, 59, 999999)),
+    ),
+    Case(
+        "dcm_c3_notice_on_day_366_denies",
+        "DCM-C3",
+        True,
+        DENY,
+        inc(notified_at=at_jst(2027, 5, 11)),
+    ),
+    Case(
+        "dcm_c3_notice_not_stated_reviews",
+        "DCM-C3",
+        True,
+        REVIEW,
+        inc(notified_at=None),
+        missing="qr_payment.notified_at",
+    ),
+    Case(
+        "dcm_c3_card_notice_on_day_366_denies",
+        "DCM-C3",
+        True,
+        DENY,
+        inc(notified_at=at_jst(2027, 5, 11)),
+        scenario=dcm_card,
+    ),
     # DCM-C4: issued in Japan
     Case("dcm_c4_issued_abroad_denies", "DCM-C4", True, DENY, inc(issued_in_japan=False)),
-    Case("dcm_c4_not_stated_reviews", "DCM-C4", True, REVIEW, inc(issued_in_japan=None),
-         missing="qr_payment.issued_in_japan"),
+    Case(
+        "dcm_c4_not_stated_reviews",
+        "DCM-C4",
+        True,
+        REVIEW,
+        inc(issued_in_japan=None),
+        missing="qr_payment.issued_in_japan",
+    ),
     Case("dcm_c4_issued_in_japan_approves", "DCM-C4", False, APPROVE),
 ]
 
@@ -151,60 +243,165 @@ def test_dcm_conditions(case: Case) -> None:
 
 STANDARD = [
     # DCM-S1: card registration with 3-D Secure
-    Case("dcm_s1_registration_3ds_not_authenticated_denies", "DCM-S1", True, DENY,
-         context=regs(dcm_registration(auth=ThreeDSecure("2.2.0", "N", "07")))),
-    Case("dcm_s1_registration_3ds_attempt_only_denies", "DCM-S1", True, DENY,
-         context=regs(dcm_registration(auth=ThreeDSecure("2.2.0", "A", "06")))),
-    Case("dcm_s1_registration_with_otp_instead_of_3ds_denies", "DCM-S1", True, DENY,
-         context=regs(dcm_registration(auth=Otp(OtpChannel.APP)))),
+    Case(
+        "dcm_s1_registration_3ds_not_authenticated_denies",
+        "DCM-S1",
+        True,
+        DENY,
+        context=regs(dcm_registration(auth=ThreeDSecure("2.2.0", "N", "07"))),
+    ),
+    Case(
+        "dcm_s1_registration_3ds_attempt_only_denies",
+        "DCM-S1",
+        True,
+        DENY,
+        context=regs(dcm_registration(auth=ThreeDSecure("2.2.0", "A", "06"))),
+    ),
+    Case(
+        "dcm_s1_registration_with_otp_instead_of_3ds_denies",
+        "DCM-S1",
+        True,
+        DENY,
+        context=regs(dcm_registration(auth=Otp(OtpChannel.APP))),
+    ),
     Case("dcm_s1_registration_3ds_authenticated_approves", "DCM-S1", False, APPROVE),
-    Case("dcm_s1_no_registration_on_record_reviews", "DCM-S1", True, REVIEW,
-         context=regs(), missing="context.registrations"),
-    Case("dcm_s1_registration_after_the_fraud_is_not_the_one_that_counts", "DCM-S1", True,
-         REVIEW, context=regs(dcm_registration(at=DCM_FRAUD + US))),
-    Case("dcm_s1_d_barai_standard_is_unpublished_reviews", "DCM-S1", True, REVIEW,
-         inc(payment_service_id="d-barai"),
-         ctx(registrations=(dcm_registration(service="d-barai"),),
-             logins=(dcm_login(service="d-barai"),))),
+    Case(
+        "dcm_s1_no_registration_on_record_reviews",
+        "DCM-S1",
+        True,
+        REVIEW,
+        context=regs(),
+        missing="context.registrations",
+    ),
+    Case(
+        "dcm_s1_registration_after_the_fraud_is_not_the_one_that_counts",
+        "DCM-S1",
+        True,
+        REVIEW,
+        context=regs(dcm_registration(at=DCM_FRAUD + US)),
+    ),
+    Case(
+        "dcm_s1_d_barai_standard_is_unpublished_reviews",
+        "DCM-S1",
+        True,
+        REVIEW,
+        inc(payment_service_id="d-barai"),
+        ctx(
+            registrations=(dcm_registration(service="d-barai"),),
+            logins=(dcm_login(service="d-barai"),),
+        ),
+    ),
     # DCM-S2: bank-account registration with OTP, not to the QR-registered phone
-    Case("dcm_s2_otp_sent_to_the_qr_registered_phone_denies", "DCM-S2", True, DENY, bank_claim,
-         regs(dcm_registration(kind=BANK, auth=Otp(OtpChannel.SMS, True)))),
-    Case("dcm_s2_otp_from_an_app_approves", "DCM-S2", False, APPROVE, bank_claim,
-         regs(dcm_registration(kind=BANK, auth=Otp(OtpChannel.APP)))),
-    Case("dcm_s2_sms_destination_not_reported_reviews", "DCM-S2", True, REVIEW, bank_claim,
-         regs(dcm_registration(kind=BANK, auth=Otp(OtpChannel.SMS)))),
+    Case(
+        "dcm_s2_otp_sent_to_the_qr_registered_phone_denies",
+        "DCM-S2",
+        True,
+        DENY,
+        bank_claim,
+        regs(dcm_registration(kind=BANK, auth=Otp(OtpChannel.SMS, True))),
+    ),
+    Case(
+        "dcm_s2_otp_from_an_app_approves",
+        "DCM-S2",
+        False,
+        APPROVE,
+        bank_claim,
+        regs(dcm_registration(kind=BANK, auth=Otp(OtpChannel.APP))),
+    ),
+    Case(
+        "dcm_s2_sms_destination_not_reported_reviews",
+        "DCM-S2",
+        True,
+        REVIEW,
+        bank_claim,
+        regs(dcm_registration(kind=BANK, auth=Otp(OtpChannel.SMS))),
+    ),
     Case("dcm_s2_does_not_apply_to_a_card_registration", "DCM-S2", False, APPROVE),
     # DCM-S3: login with OTP two-step or carrier line
-    Case("dcm_s3_last_login_password_only_denies", "DCM-S3", True, DENY,
-         context=logins(dcm_login(method=PaymentLoginMethod.PASSWORD_ONLY))),
-    Case("dcm_s3_last_login_by_carrier_line_approves", "DCM-S3", False, APPROVE,
-         context=logins(dcm_login(method=PaymentLoginMethod.CARRIER_LINE))),
-    Case("dcm_s3_password_login_superseded_by_a_later_otp_login_approves", "DCM-S3", False,
-         APPROVE, context=logins(
-             dcm_login(at=at_jst(2026, 5, 9), method=PaymentLoginMethod.PASSWORD_ONLY,
-                       eid="l0"),
-             dcm_login(at=DCM_FRAUD, eid="l1"))),
-    Case("dcm_s3_login_after_the_fraud_does_not_count", "DCM-S3", True, DENY,
-         context=logins(
-             dcm_login(at=at_jst(2026, 5, 9), method=PaymentLoginMethod.PASSWORD_ONLY,
-                       eid="l0"),
-             dcm_login(at=DCM_FRAUD + US, eid="l1"))),
-    Case("dcm_s3_no_login_on_record_reviews", "DCM-S3", True, REVIEW, context=logins(),
-         missing="context.logins"),
+    Case(
+        "dcm_s3_last_login_password_only_denies",
+        "DCM-S3",
+        True,
+        DENY,
+        context=logins(dcm_login(method=PaymentLoginMethod.PASSWORD_ONLY)),
+    ),
+    Case(
+        "dcm_s3_last_login_by_carrier_line_approves",
+        "DCM-S3",
+        False,
+        APPROVE,
+        context=logins(dcm_login(method=PaymentLoginMethod.CARRIER_LINE)),
+    ),
+    Case(
+        "dcm_s3_password_login_superseded_by_a_later_otp_login_approves",
+        "DCM-S3",
+        False,
+        APPROVE,
+        context=logins(
+            dcm_login(at=at_jst(2026, 5, 9), method=PaymentLoginMethod.PASSWORD_ONLY, eid="l0"),
+            dcm_login(at=DCM_FRAUD, eid="l1"),
+        ),
+    ),
+    Case(
+        "dcm_s3_login_after_the_fraud_does_not_count",
+        "DCM-S3",
+        True,
+        DENY,
+        context=logins(
+            dcm_login(at=at_jst(2026, 5, 9), method=PaymentLoginMethod.PASSWORD_ONLY, eid="l0"),
+            dcm_login(at=DCM_FRAUD + US, eid="l1"),
+        ),
+    ),
+    Case(
+        "dcm_s3_no_login_on_record_reviews",
+        "DCM-S3",
+        True,
+        REVIEW,
+        context=logins(),
+        missing="context.logins",
+    ),
     # DCM-T: payment method and funding source
-    Case("dcm_t_qr_funded_by_operator_points_denies", "DCM-T", True, DENY,
-         inc(funding=FundingSource.OPERATOR_POINTS)),
-    Case("dcm_t_qr_funding_not_stated_reviews", "DCM-T", True, REVIEW, inc(funding=None),
-         missing="qr_payment.funding"),
+    Case(
+        "dcm_t_qr_funded_by_operator_points_denies",
+        "DCM-T",
+        True,
+        DENY,
+        inc(funding=FundingSource.OPERATOR_POINTS),
+    ),
+    Case(
+        "dcm_t_qr_funding_not_stated_reviews",
+        "DCM-T",
+        True,
+        REVIEW,
+        inc(funding=None),
+        missing="qr_payment.funding",
+    ),
     Case("dcm_t_qr_funded_by_credit_card_approves", "DCM-T", False, APPROVE),
-    Case("dcm_t_prepaid_ic_emoney_charged_by_card_denies", "DCM-T", True, DENY,
-         inc(payment_method=PaymentMethod.PREPAID_IC_EMONEY, funding=FundingSource.CREDIT_CARD),
-         scenario=dcm_card),
-    Case("dcm_t_postpaid_emoney_charged_by_debit_card_approves", "DCM-T", False, APPROVE,
-         inc(payment_method=PaymentMethod.POSTPAID_EMONEY, funding=FundingSource.DEBIT_CARD),
-         scenario=dcm_card),
-    Case("dcm_t_card_payment_method_not_stated_reviews", "DCM-T", True, REVIEW,
-         inc(payment_method=None), scenario=dcm_card, missing="card_fraud.payment_method"),
+    Case(
+        "dcm_t_prepaid_ic_emoney_charged_by_card_denies",
+        "DCM-T",
+        True,
+        DENY,
+        inc(payment_method=PaymentMethod.PREPAID_IC_EMONEY, funding=FundingSource.CREDIT_CARD),
+        scenario=dcm_card,
+    ),
+    Case(
+        "dcm_t_postpaid_emoney_charged_by_debit_card_approves",
+        "DCM-T",
+        False,
+        APPROVE,
+        inc(payment_method=PaymentMethod.POSTPAID_EMONEY, funding=FundingSource.DEBIT_CARD),
+        scenario=dcm_card,
+    ),
+    Case(
+        "dcm_t_card_payment_method_not_stated_reviews",
+        "DCM-T",
+        True,
+        REVIEW,
+        inc(payment_method=None),
+        scenario=dcm_card,
+        missing="card_fraud.payment_method",
+    ),
 ]
 
 
@@ -214,8 +411,10 @@ def test_dcm_security_standard(case: Case) -> None:
 
 
 def test_dcm_s1_carrier_line_registration_explains_itself_in_japanese() -> None:
-    d = run_case(Case("x", "DCM-S1", True, DENY,
-                      context=regs(dcm_registration(auth=CarrierLine("docomo")))), dcm)
+    d = run_case(
+        Case("x", "DCM-S1", True, DENY, context=regs(dcm_registration(auth=CarrierLine("docomo")))),
+        dcm,
+    )
     assert "通信回線認証" in d.clause("DCM-S1").explanation_ja
 
 
@@ -224,23 +423,61 @@ def test_dcm_s1_carrier_line_registration_explains_itself_in_japanese() -> None:
 MEMBER_FROM = at_jst(2025, 1, 1)
 
 MEMBERSHIP = [
-    Case("dcm_x4_card_fraud_at_the_instant_membership_began_approves", "DCM-X4", False,
-         APPROVE, context=cover("DCM", period(DCM_FRAUD)), scenario=dcm_card),
-    Case("dcm_x4_card_fraud_one_microsecond_before_membership_denies", "DCM-X4", True, DENY,
-         context=cover("DCM", period(DCM_FRAUD + US)), scenario=dcm_card),
-    Case("dcm_x4_fraud_at_the_instant_membership_ended_denies", "DCM-X4", True, DENY,
-         context=cover("DCM", period(MEMBER_FROM, DCM_FRAUD)), scenario=dcm_card),
-    Case("dcm_x4_fraud_one_microsecond_before_membership_ended_approves", "DCM-X4", False,
-         APPROVE, context=cover("DCM", period(MEMBER_FROM, DCM_FRAUD + US)),
-         scenario=dcm_card),
-    Case("dcm_x4_fraudulent_registration_before_membership_denies", "DCM-X4", True, DENY,
-         context=cover("DCM", period(DCM_REGISTERED + US))),
-    Case("dcm_x4_registration_at_the_instant_membership_began_approves", "DCM-X4", False,
-         APPROVE, context=cover("DCM", period(DCM_REGISTERED))),
-    Case("dcm_x4_no_membership_on_record_denies", "DCM-X4", True, DENY,
-         context=cover("DCM")),
-    Case("dcm_x4_membership_not_provided_reviews", "DCM-X4", True, REVIEW,
-         context=no_cover_record("DCM"), missing="context.coverage[DCM]"),
+    Case(
+        "dcm_x4_card_fraud_at_the_instant_membership_began_approves",
+        "DCM-X4",
+        False,
+        APPROVE,
+        context=cover("DCM", period(DCM_FRAUD)),
+        scenario=dcm_card,
+    ),
+    Case(
+        "dcm_x4_card_fraud_one_microsecond_before_membership_denies",
+        "DCM-X4",
+        True,
+        DENY,
+        context=cover("DCM", period(DCM_FRAUD + US)),
+        scenario=dcm_card,
+    ),
+    Case(
+        "dcm_x4_fraud_at_the_instant_membership_ended_denies",
+        "DCM-X4",
+        True,
+        DENY,
+        context=cover("DCM", period(MEMBER_FROM, DCM_FRAUD)),
+        scenario=dcm_card,
+    ),
+    Case(
+        "dcm_x4_fraud_one_microsecond_before_membership_ended_approves",
+        "DCM-X4",
+        False,
+        APPROVE,
+        context=cover("DCM", period(MEMBER_FROM, DCM_FRAUD + US)),
+        scenario=dcm_card,
+    ),
+    Case(
+        "dcm_x4_fraudulent_registration_before_membership_denies",
+        "DCM-X4",
+        True,
+        DENY,
+        context=cover("DCM", period(DCM_REGISTERED + US)),
+    ),
+    Case(
+        "dcm_x4_registration_at_the_instant_membership_began_approves",
+        "DCM-X4",
+        False,
+        APPROVE,
+        context=cover("DCM", period(DCM_REGISTERED)),
+    ),
+    Case("dcm_x4_no_membership_on_record_denies", "DCM-X4", True, DENY, context=cover("DCM")),
+    Case(
+        "dcm_x4_membership_not_provided_reviews",
+        "DCM-X4",
+        True,
+        REVIEW,
+        context=no_cover_record("DCM"),
+        missing="context.coverage[DCM]",
+    ),
 ]
 
 FACTS = ["DCM-X1", "DCM-X2", "DCM-X3", "DCM-X5", "DCM-X7", "DCM-X8", "DCM-X9", "DCM-X10"]
@@ -257,16 +494,33 @@ EXCLUSIONS = [
     for row in (
         Case(f"{_slug(cid)}_stated_true_denies", cid, True, DENY, stated(cid)),
         Case(f"{_slug(cid)}_stated_false_approves", cid, False, APPROVE),
-        Case(f"{_slug(cid)}_not_stated_reviews", cid, True, REVIEW, unstated(cid),
-             missing=f"facts.exclusions[{cid}]"),
+        Case(
+            f"{_slug(cid)}_not_stated_reviews",
+            cid,
+            True,
+            REVIEW,
+            unstated(cid),
+            missing=f"facts.exclusions[{cid}]",
+        ),
     )
 ] + [
-    Case("dcm_x13_does_not_apply_to_card_fraud", "DCM-X13", False, APPROVE,
-         stated("DCM-X13"), scenario=dcm_card),
+    Case(
+        "dcm_x13_does_not_apply_to_card_fraud",
+        "DCM-X13",
+        False,
+        APPROVE,
+        stated("DCM-X13"),
+        scenario=dcm_card,
+    ),
     # DCM-X6: entrusted to others, unless the insured proves it unrelated (→ REVIEW)
     Case("dcm_x6_entrusted_to_others_denies", "DCM-X6", True, DENY, stated("DCM-X6")),
-    Case("dcm_x6_entrusted_but_proved_unrelated_reviews", "DCM-X6", True, REVIEW,
-         lambda c: stated("DCM-X6.unrelated")(stated("DCM-X6")(c))),
+    Case(
+        "dcm_x6_entrusted_but_proved_unrelated_reviews",
+        "DCM-X6",
+        True,
+        REVIEW,
+        lambda c: stated("DCM-X6.unrelated")(stated("DCM-X6")(c)),
+    ),
     Case("dcm_x6_not_entrusted_approves", "DCM-X6", False, APPROVE),
 ]
 
@@ -284,37 +538,99 @@ PROGRAMME_2026 = "DCM-A4/programme/year:2026"
 AMOUNTS = [
     # DCM-A2: minus what the operator compensates
     Case("dcm_a2_operator_compensation_is_deducted", "DCM-A2", True, APPROVE, payable=240_000),
-    Case("dcm_a2_nothing_compensated", "DCM-A2", False, APPROVE, money(recovered_yen=0),
-         payable=290_000),
-    Case("dcm_a2_fully_compensated_leaves_nothing_and_denies", "DCM-A2", True, DENY,
-         money(recovered_yen=300_000)),
+    Case(
+        "dcm_a2_nothing_compensated",
+        "DCM-A2",
+        False,
+        APPROVE,
+        money(recovered_yen=0),
+        payable=290_000,
+    ),
+    Case(
+        "dcm_a2_fully_compensated_leaves_nothing_and_denies",
+        "DCM-A2",
+        True,
+        DENY,
+        money(recovered_yen=300_000),
+    ),
     # DCM-A3: points never covered
     Case("dcm_a3_points_are_excluded", "DCM-A3", True, APPROVE, payable=240_000),
     Case("dcm_a3_no_points", "DCM-A3", False, APPROVE, money(points_yen=0), payable=250_000),
-    Case("dcm_a3_loss_paid_entirely_in_points_denies", "DCM-A3", True, DENY,
-         money(recovered_yen=0, points_yen=300_000)),
+    Case(
+        "dcm_a3_loss_paid_entirely_in_points_denies",
+        "DCM-A3",
+        True,
+        DENY,
+        money(recovered_yen=0, points_yen=300_000),
+    ),
     # DCM-A1: ¥1,000,000 per series of incidents
-    Case("dcm_a1_series_with_exactly_the_amount_left_pays_it_all", "DCM-A1", False, APPROVE,
-         payable=240_000, ledger={SERIES: used(760_000)}),
-    Case("dcm_a1_series_with_one_yen_less_left_caps_the_payout", "DCM-A1", True, APPROVE,
-         payable=239_999, ledger={SERIES: used(760_001)}),
-    Case("dcm_a1_series_used_up_denies", "DCM-A1", True, DENY,
-         ledger={SERIES: used(1_000_000)}),
-    Case("dcm_a1_another_series_is_not_affected", "DCM-A1", False, APPROVE,
-         top(series_id="series-2"), payable=240_000, ledger={SERIES: used(1_000_000)}),
-    Case("dcm_a1_claim_without_series_is_its_own_series", "DCM-A1", False, APPROVE,
-         top(series_id=""), payable=240_000, ledger={SERIES: used(1_000_000)}),
+    Case(
+        "dcm_a1_series_with_exactly_the_amount_left_pays_it_all",
+        "DCM-A1",
+        False,
+        APPROVE,
+        payable=240_000,
+        ledger={SERIES: used(760_000)},
+    ),
+    Case(
+        "dcm_a1_series_with_one_yen_less_left_caps_the_payout",
+        "DCM-A1",
+        True,
+        APPROVE,
+        payable=239_999,
+        ledger={SERIES: used(760_001)},
+    ),
+    Case("dcm_a1_series_used_up_denies", "DCM-A1", True, DENY, ledger={SERIES: used(1_000_000)}),
+    Case(
+        "dcm_a1_another_series_is_not_affected",
+        "DCM-A1",
+        False,
+        APPROVE,
+        top(series_id="series-2"),
+        payable=240_000,
+        ledger={SERIES: used(1_000_000)},
+    ),
+    Case(
+        "dcm_a1_claim_without_series_is_its_own_series",
+        "DCM-A1",
+        False,
+        APPROVE,
+        top(series_id=""),
+        payable=240_000,
+        ledger={SERIES: used(1_000_000)},
+    ),
     # DCM-A4: ¥1,000,000,000 a year for the programme (ASSUMPTION: from April 1, by claim date)
-    Case("dcm_a4_programme_with_exactly_the_amount_left_approves", "DCM-A4", False, APPROVE,
-         payable=240_000, ledger={PROGRAMME_2026: used(999_760_000)}),
-    Case("dcm_a4_programme_exceeded_by_one_yen_reviews", "DCM-A4", True, REVIEW,
-         ledger={PROGRAMME_2026: used(999_760_001)}),
-    Case("dcm_a4_claim_on_mar_31_2359_counts_in_the_programme_year_2026", "DCM-A4", True,
-         REVIEW, top(claimed_at=at_jst(2027, 3, 31, 23, 59, 59, 999999)),
-         ledger={PROGRAMME_2026: used(1_000_000_000)}),
-    Case("dcm_a4_claim_on_apr_1_0000_counts_in_the_programme_year_2027", "DCM-A4", False,
-         APPROVE, top(claimed_at=at_jst(2027, 4, 1)),
-         ledger={PROGRAMME_2026: used(1_000_000_000)}),
+    Case(
+        "dcm_a4_programme_with_exactly_the_amount_left_approves",
+        "DCM-A4",
+        False,
+        APPROVE,
+        payable=240_000,
+        ledger={PROGRAMME_2026: used(999_760_000)},
+    ),
+    Case(
+        "dcm_a4_programme_exceeded_by_one_yen_reviews",
+        "DCM-A4",
+        True,
+        REVIEW,
+        ledger={PROGRAMME_2026: used(999_760_001)},
+    ),
+    Case(
+        "dcm_a4_claim_on_mar_31_2359_counts_in_the_programme_year_2026",
+        "DCM-A4",
+        True,
+        REVIEW,
+        top(claimed_at=at_jst(2027, 3, 31, 23, 59, 59, 999999)),
+        ledger={PROGRAMME_2026: used(1_000_000_000)},
+    ),
+    Case(
+        "dcm_a4_claim_on_apr_1_0000_counts_in_the_programme_year_2027",
+        "DCM-A4",
+        False,
+        APPROVE,
+        top(claimed_at=at_jst(2027, 4, 1)),
+        ledger={PROGRAMME_2026: used(1_000_000_000)},
+    ),
 ]
 
 
@@ -337,8 +653,19 @@ def test_dcm_computation_steps_in_order() -> None:
 
 
 def test_dcm_s1_d_barai_says_why() -> None:
-    d = run_case(Case("x", "DCM-S1", True, REVIEW, inc(payment_service_id="d-barai"),
-                      ctx(registrations=(dcm_registration(service="d-barai"),),
-                          logins=(dcm_login(service="d-barai"),))), dcm)
+    d = run_case(
+        Case(
+            "x",
+            "DCM-S1",
+            True,
+            REVIEW,
+            inc(payment_service_id="d-barai"),
+            ctx(
+                registrations=(dcm_registration(service="d-barai"),),
+                logins=(dcm_login(service="d-barai"),),
+            ),
+        ),
+        dcm,
+    )
     assert "公表されておらず" in d.clause("DCM-S1").explanation_ja
     assert d.clause("DCM-S3").status.value == "UNKNOWN"

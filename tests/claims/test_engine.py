@@ -47,23 +47,36 @@ SCENARIOS = [hnb, dcm, kdn, kdn_liability, jpe, isa]
 
 # (what happens, the change, outcome, the clauses that must have fired with their effect)
 PRECEDENCE = [
-    ("an exclusion and a missing fact: DENY wins, both listed",
-     lambda c: stated("HNB-X10")(inc(notified_bank_at=None)(c)), DENY,
-     {"HNB-X10": Effect.DENY, "HNB-X5": Effect.REVIEW}),
-    ("two exclusions: both listed",
-     lambda c: stated("HNB-X10")(stated("HNB-X17")(c)), DENY,
-     {"HNB-X10": Effect.DENY, "HNB-X17": Effect.DENY}),
-    ("two missing facts: REVIEW naming both",
-     lambda c: unstated("HNB-X3")(inc(notified_bank_at=None)(c)), REVIEW,
-     {"HNB-X3": Effect.REVIEW, "HNB-X5": Effect.REVIEW}),
-    ("a late notice beats an excused posture: DENY",
-     lambda c: inc(notified_bank_at=at_jst(2026, 4, 1), alternative_measures_asserted=True)(c),
-     DENY, {"HNB-X5": Effect.DENY, "HNB-R1": Effect.NONE}),
+    (
+        "an exclusion and a missing fact: DENY wins, both listed",
+        lambda c: stated("HNB-X10")(inc(notified_bank_at=None)(c)),
+        DENY,
+        {"HNB-X10": Effect.DENY, "HNB-X5": Effect.REVIEW},
+    ),
+    (
+        "two exclusions: both listed",
+        lambda c: stated("HNB-X10")(stated("HNB-X17")(c)),
+        DENY,
+        {"HNB-X10": Effect.DENY, "HNB-X17": Effect.DENY},
+    ),
+    (
+        "two missing facts: REVIEW naming both",
+        lambda c: unstated("HNB-X3")(inc(notified_bank_at=None)(c)),
+        REVIEW,
+        {"HNB-X3": Effect.REVIEW, "HNB-X5": Effect.REVIEW},
+    ),
+    (
+        "a late notice beats an excused posture: DENY",
+        lambda c: inc(notified_bank_at=at_jst(2026, 4, 1), alternative_measures_asserted=True)(c),
+        DENY,
+        {"HNB-X5": Effect.DENY, "HNB-R1": Effect.NONE},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("what", "edit", "outcome", "fired"), PRECEDENCE,
-                         ids=[p[0] for p in PRECEDENCE])
+@pytest.mark.parametrize(
+    ("what", "edit", "outcome", "fired"), PRECEDENCE, ids=[p[0] for p in PRECEDENCE]
+)
 def test_precedence_deny_over_review_over_approve(
     what: str, edit: object, outcome: object, fired: dict[str, Effect]
 ) -> None:
@@ -177,8 +190,9 @@ def test_naive_instants_and_negative_amounts_are_refused() -> None:
     with pytest.raises(TypeError, match="int number of yen"):
         Amounts(loss_yen=1.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="must be a bool"):
-        ClaimFacts("c", "HNB", "x", at_jst(2026, 3, 1), hnb().claim.incident, Amounts(1),
-                   {"HNB-X3": "no"})  # type: ignore[dict-item]
+        ClaimFacts(
+            "c", "HNB", "x", at_jst(2026, 3, 1), hnb().claim.incident, Amounts(1), {"HNB-X3": "no"}
+        )  # type: ignore[dict-item]
 
 
 def test_nothing_left_to_pay_is_a_deny_even_without_a_firing_clause() -> None:

@@ -52,12 +52,16 @@ MEASURES = [
     # HNB-P1: supported OS and latest browser
     Case(
         "hnb_p1_last_login_with_an_outdated_browser_denies",
-        "HNB-P1", True, DENY,
+        "HNB-P1",
+        True,
+        DENY,
         context=only(posture("pc-1", BEFORE, NC, HNB_P1=FAIL)),
     ),
     Case(
         "hnb_p1_outdated_browser_superseded_by_a_later_compliant_login_approves",
-        "HNB-P1", False, APPROVE,
+        "HNB-P1",
+        False,
+        APPROVE,
         context=only(
             posture("pc-1", at_jst(2026, 2, 20), NC, HNB_P1=FAIL),
             posture("pc-1", BEFORE, OK),
@@ -66,84 +70,114 @@ MEASURES = [
     # HNB-P2: antivirus and Phishwall Premium
     Case(
         "hnb_p2_phishwall_missing_at_last_login_denies",
-        "HNB-P2", True, DENY,
+        "HNB-P2",
+        True,
+        DENY,
         context=only(posture("pc-1", BEFORE, NC, HNB_P2=FAIL)),
     ),
     Case(
         "hnb_p2_holds_when_only_the_browser_failed",
-        "HNB-P2", False, DENY,
+        "HNB-P2",
+        False,
+        DENY,
         context=only(posture("pc-1", BEFORE, NC, HNB_P1=FAIL)),
     ),
     # HNB-P3: transaction-authentication token
     Case(
         "hnb_p3_token_reported_lost_denies",
-        "HNB-P3", True, DENY,
+        "HNB-P3",
+        True,
+        DENY,
         context=only(posture("pc-1", BEFORE, NC, HNB_P3=FAIL)),
     ),
     Case(
         "hnb_p3_token_status_unknown_reviews",
-        "HNB-P3", True, REVIEW,
+        "HNB-P3",
+        True,
+        REVIEW,
         context=only(posture("pc-1", BEFORE, UNK, HNB_P3=UNKNOWN)),
     ),
     Case(
         "hnb_p3_compliant_token_approves",
-        "HNB-P3", False, APPROVE,
+        "HNB-P3",
+        False,
+        APPROVE,
         context=only(posture("pc-1", BEFORE, OK)),
     ),
     # HNB-P4: new measures from their effective date (the verdict judged the rules in force)
     Case(
         "hnb_p4_measure_in_force_at_the_login_not_taken_denies",
-        "HNB-P4", True, DENY,
+        "HNB-P4",
+        True,
+        DENY,
         context=only(posture("pc-1", BEFORE, NC, HNB_P1=FAIL, HNB_P4=FAIL)),
     ),
     Case(
         "hnb_p4_holds_when_no_new_measure_failed",
-        "HNB-P4", False, DENY,
+        "HNB-P4",
+        False,
+        DENY,
         context=only(posture("pc-1", BEFORE, NC, HNB_P2=FAIL)),
     ),
     # HNB-X1: the overall verdict of every device's last login
     Case(
         "hnb_x1_one_of_two_devices_non_compliant_denies",
-        "HNB-X1", True, DENY,
+        "HNB-X1",
+        True,
+        DENY,
         context=only(posture("pc-1", BEFORE, OK), posture("pc-2", BEFORE, NC)),
     ),
     Case(
         "hnb_x1_unknown_verdict_reviews",
-        "HNB-X1", True, REVIEW,
+        "HNB-X1",
+        True,
+        REVIEW,
         context=only(posture("pc-1", BEFORE, UNK)),
     ),
     Case("hnb_x1_all_devices_compliant_approves", "HNB-X1", False, APPROVE),
     Case(
         "hnb_x1_login_at_the_fraud_instant_is_not_before_the_fraud",
-        "HNB-X1", False, APPROVE,
+        "HNB-X1",
+        False,
+        APPROVE,
         context=only(posture("pc-1", BEFORE, OK), posture("pc-1", HNB_FRAUD, NC)),
     ),
     Case(
         "hnb_x1_login_one_microsecond_before_the_fraud_counts_and_denies",
-        "HNB-X1", True, DENY,
+        "HNB-X1",
+        True,
+        DENY,
         context=only(posture("pc-1", BEFORE, OK), posture("pc-1", HNB_FRAUD - US, NC)),
     ),
     # HNB-R1: alternative measures → REVIEW instead of DENY; nothing on record → REVIEW
     Case(
         "hnb_r1_non_compliant_but_alternative_measures_asserted_reviews",
-        "HNB-R1", True, REVIEW,
+        "HNB-R1",
+        True,
+        REVIEW,
         claim=inc(alternative_measures_asserted=True),
         context=only(posture("pc-1", BEFORE, NC, HNB_P2=FAIL)),
     ),
     Case(
         "hnb_r1_no_posture_on_record_reviews",
-        "HNB-R1", True, REVIEW,
+        "HNB-R1",
+        True,
+        REVIEW,
         context=only(),
         missing="ib_transfer.alternative_measures_asserted",
     ),
     Case(
         "hnb_r1_does_not_apply_when_measures_were_taken",
-        "HNB-R1", False, APPROVE,
+        "HNB-R1",
+        False,
+        APPROVE,
         claim=inc(alternative_measures_asserted=True),
     ),
     Case(
         "hnb_r1_does_not_apply_without_an_explanation_so_x1_denies",
-        "HNB-R1", False, DENY,
+        "HNB-R1",
+        False,
+        DENY,
         context=only(posture("pc-1", BEFORE, NC)),
     ),
 ]
@@ -153,12 +187,16 @@ MEASURES = [
 LOOKBACK = [
     Case(
         "hnb_x1_non_compliant_login_at_0000_on_day_90_before_is_inside_the_lookback_denies",
-        "HNB-X1", True, DENY,
+        "HNB-X1",
+        True,
+        DENY,
         context=only(posture("pc-9", at_jst(2025, 12, 1), NC)),
     ),
     Case(
         "hnb_x1_non_compliant_login_one_microsecond_earlier_is_outside_so_nothing_on_record",
-        "HNB-X1", True, REVIEW,
+        "HNB-X1",
+        True,
+        REVIEW,
         context=only(posture("pc-9", at_jst(2025, 12, 1) - US, NC)),
     ),
 ]
@@ -171,7 +209,10 @@ def test_hnb_measures(case: Case) -> None:
 
 def test_hnb_x1_excused_by_r1_cites_both_and_reviews() -> None:
     case = Case(
-        "x", "HNB-X1", True, REVIEW,
+        "x",
+        "HNB-X1",
+        True,
+        REVIEW,
         claim=inc(alternative_measures_asserted=True, alternative_measures_note="専用端末"),
         context=only(posture("pc-1", BEFORE, NC)),
     )
@@ -187,57 +228,75 @@ TIMING = [
     # HNB-S1: 2014年12月15日午前9時 — exactly 09:00 is covered (ASSUMPTION inclusive = true)
     Case(
         "hnb_s1_fraud_at_exactly_0900_jst_on_2014_12_15_approves",
-        "HNB-S1", False, APPROVE,
+        "HNB-S1",
+        False,
+        APPROVE,
         scenario=lambda: hnb(at_jst(2014, 12, 15, 9)),
     ),
     Case(
         "hnb_s1_fraud_at_085959_999999_jst_denies",
-        "HNB-S1", True, DENY,
+        "HNB-S1",
+        True,
+        DENY,
         scenario=lambda: hnb(at_jst(2014, 12, 15, 9) - US),
     ),
     # HNB-X5: notified within 30 days counted from the day after the fraud (fraud 2026-03-01)
     Case(
         "hnb_x5_notice_on_day_30_approves",
-        "HNB-X5", False, APPROVE,
+        "HNB-X5",
+        False,
+        APPROVE,
         claim=inc(notified_bank_at=at_jst(2026, 3, 31, 23, 59, 59, 999999)),
     ),
     Case(
         "hnb_x5_notice_on_day_31_denies",
-        "HNB-X5", True, DENY,
+        "HNB-X5",
+        True,
+        DENY,
         claim=inc(notified_bank_at=at_jst(2026, 4, 1)),
     ),
     Case(
         "hnb_x5_fraud_at_2359_still_counts_from_the_next_day_approves",
-        "HNB-X5", False, APPROVE,
-        claim=inc(
-            fraud_at=at_jst(2026, 3, 1, 23, 59), notified_bank_at=at_jst(2026, 3, 31, 23)
-        ),
+        "HNB-X5",
+        False,
+        APPROVE,
+        claim=inc(fraud_at=at_jst(2026, 3, 1, 23, 59), notified_bank_at=at_jst(2026, 3, 31, 23)),
     ),
     Case(
         "hnb_x5_fraud_on_feb_28_has_its_deadline_at_mar_30_2400_so_mar_31_denies",
-        "HNB-X5", True, DENY,
+        "HNB-X5",
+        True,
+        DENY,
         claim=inc(fraud_at=at_jst(2026, 2, 28, 23, 59), notified_bank_at=at_jst(2026, 3, 31)),
     ),
     Case(
         "hnb_x5_notice_not_stated_reviews",
-        "HNB-X5", True, REVIEW,
+        "HNB-X5",
+        True,
+        REVIEW,
         claim=inc(notified_bank_at=None),
         missing="ib_transfer.notified_bank_at",
     ),
     # HNB-X2: notified after the contract was cancelled (loss before cancellation)
     Case(
         "hnb_x2_notice_at_the_cancellation_instant_denies",
-        "HNB-X2", True, DENY,
+        "HNB-X2",
+        True,
+        DENY,
         context=cover("HNB", period(at_jst(2020, 4, 1), at_jst(2026, 3, 2, 9))),
     ),
     Case(
         "hnb_x2_notice_one_microsecond_before_cancellation_approves",
-        "HNB-X2", False, APPROVE,
+        "HNB-X2",
+        False,
+        APPROVE,
         context=cover("HNB", period(at_jst(2020, 4, 1), at_jst(2026, 3, 2, 9) + US)),
     ),
     Case(
         "hnb_x2_no_contract_on_record_at_the_fraud_reviews",
-        "HNB-X2", True, REVIEW,
+        "HNB-X2",
+        True,
+        REVIEW,
         context=cover("HNB", period(at_jst(2026, 3, 1, 11))),
         missing="context.coverage[HNB]",
     ),
@@ -262,7 +321,11 @@ EXCLUSIONS = [
         Case(f"{cid.lower().replace('-', '_')}_stated_false_approves", cid, False, APPROVE),
         Case(
             f"{cid.lower().replace('-', '_')}_not_stated_reviews",
-            cid, True, REVIEW, unstated(cid), missing=f"facts.exclusions[{cid}]",
+            cid,
+            True,
+            REVIEW,
+            unstated(cid),
+            missing=f"facts.exclusions[{cid}]",
         ),
     )
 ] + [
@@ -271,14 +334,22 @@ EXCLUSIONS = [
     Case("hnb_x13_resident_in_japan_approves", "HNB-X13", False, APPROVE),
     Case(
         "hnb_x13_residence_not_stated_reviews",
-        "HNB-X13", True, REVIEW, top(resident_in_japan=None), missing="resident_in_japan",
+        "HNB-X13",
+        True,
+        REVIEW,
+        top(resident_in_japan=None),
+        missing="resident_in_japan",
     ),
     # HNB-X14: used outside Japan
     Case("hnb_x14_used_abroad_denies", "HNB-X14", True, DENY, inc(used_in_japan=False)),
     Case("hnb_x14_used_in_japan_approves", "HNB-X14", False, APPROVE),
     Case(
         "hnb_x14_place_of_use_not_stated_reviews",
-        "HNB-X14", True, REVIEW, inc(used_in_japan=None), missing="ib_transfer.used_in_japan",
+        "HNB-X14",
+        True,
+        REVIEW,
+        inc(used_in_japan=None),
+        missing="ib_transfer.used_in_japan",
     ),
 ]
 
@@ -297,38 +368,67 @@ AMOUNTS = [
     Case("hnb_a1_refund_is_deducted", "HNB-A1", True, APPROVE, payable=1_200_000),
     Case(
         "hnb_a1_nothing_refunded_pays_the_loss",
-        "HNB-A1", False, APPROVE, money(recovered_yen=0), payable=1_500_000,
+        "HNB-A1",
+        False,
+        APPROVE,
+        money(recovered_yen=0),
+        payable=1_500_000,
     ),
     Case(
         "hnb_a1_fully_refunded_leaves_nothing_and_denies",
-        "HNB-A1", True, DENY, money(recovered_yen=1_500_000),
+        "HNB-A1",
+        True,
+        DENY,
+        money(recovered_yen=1_500_000),
     ),
     # HNB-L1: ¥10,000,000 per customer per calendar year (ASSUMPTION: year of the fraud)
     Case(
         "hnb_l1_remaining_exactly_the_amount_pays_it_all",
-        "HNB-L1", False, APPROVE, payable=1_200_000, ledger={L1_2026: used(8_800_000)},
+        "HNB-L1",
+        False,
+        APPROVE,
+        payable=1_200_000,
+        ledger={L1_2026: used(8_800_000)},
     ),
     Case(
         "hnb_l1_one_yen_less_remaining_caps_the_payout",
-        "HNB-L1", True, APPROVE, payable=1_199_999, ledger={L1_2026: used(8_800_001)},
+        "HNB-L1",
+        True,
+        APPROVE,
+        payable=1_199_999,
+        ledger={L1_2026: used(8_800_001)},
     ),
     Case(
         "hnb_l1_limit_used_up_denies",
-        "HNB-L1", True, DENY, ledger={L1_2026: used(10_000_000)},
+        "HNB-L1",
+        True,
+        DENY,
+        ledger={L1_2026: used(10_000_000)},
     ),
     Case(
         "hnb_l1_fraud_at_2359_on_dec_31_counts_in_the_previous_year",
-        "HNB-L1", False, APPROVE, payable=1_200_000, ledger={L1_2026: used(10_000_000)},
+        "HNB-L1",
+        False,
+        APPROVE,
+        payable=1_200_000,
+        ledger={L1_2026: used(10_000_000)},
         scenario=lambda: hnb(at_jst(2025, 12, 31, 23, 59, 59, 999999)),
     ),
     Case(
         "hnb_l1_fraud_at_0000_on_jan_1_counts_in_the_new_year",
-        "HNB-L1", True, DENY, ledger={L1_2026: used(10_000_000)},
+        "HNB-L1",
+        True,
+        DENY,
+        ledger={L1_2026: used(10_000_000)},
         scenario=lambda: hnb(at_jst(2026, 1, 1)),
     ),
     Case(
         "hnb_l1_ledger_not_provided_reviews",
-        "HNB-L1", True, REVIEW, drop_ledger=("HNB-L1",), missing=f"context.ledger[{L1_2026}]",
+        "HNB-L1",
+        True,
+        REVIEW,
+        drop_ledger=("HNB-L1",),
+        missing=f"context.ledger[{L1_2026}]",
     ),
 ]
 
@@ -342,5 +442,8 @@ def test_hnb_approve_reserves_the_year_scope() -> None:
     d = run_case(Case("x", "HNB-L1", False, APPROVE), hnb)
     (r,) = d.reservations
     assert (r.scope_key, r.cap_ids, r.amount_yen, r.limit_yen) == (
-        L1_2026, ("HNB-L1",), 1_200_000, 10_000_000
+        L1_2026,
+        ("HNB-L1",),
+        1_200_000,
+        10_000_000,
     )

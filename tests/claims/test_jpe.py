@@ -45,79 +45,212 @@ def both_at(t: datetime) -> ClaimEdit:
 
 COVER = [
     # JPE-P1: cover begins 2 calendar months after the service start (00:00 JST)
-    Case("jpe_p1_loss_at_0000_on_the_corresponding_day_two_months_later_approves", "JPE-P1",
-         False, APPROVE, inc(fraud_at=at_jst(2026, 3, 15))),
-    Case("jpe_p1_loss_one_microsecond_earlier_denies", "JPE-P1", True, DENY,
-         inc(fraud_at=at_jst(2026, 3, 15) - US)),
-    Case("jpe_p1_start_jan_31_cover_begins_mar_31_at_0000", "JPE-P1", False, APPROVE,
-         inc(fraud_at=at_jst(2026, 3, 31)), cover("JPE", period(at_jst(2026, 1, 31, 18)))),
-    Case("jpe_p1_start_jan_31_loss_on_mar_30_2359_denies", "JPE-P1", True, DENY,
-         inc(fraud_at=at_jst(2026, 3, 31) - US), cover("JPE", period(at_jst(2026, 1, 31, 18)))),
-    Case("jpe_p1_start_dec_31_2024_cover_begins_feb_28_2025", "JPE-P1", False, APPROVE,
-         both_at(at_jst(2025, 2, 28)), cover("JPE", period(at_jst(2024, 12, 31, 9)))),
-    Case("jpe_p1_start_dec_31_2023_cover_begins_on_leap_day_2024", "JPE-P1", True, DENY,
-         both_at(at_jst(2024, 2, 29) - US), cover("JPE", period(at_jst(2023, 12, 31, 9)))),
-    Case("jpe_p1_service_ended_before_cover_began_denies", "JPE-P1", True, DENY,
-         context=cover("JPE", period(at_jst(2026, 1, 15), at_jst(2026, 3, 1)))),
-    Case("jpe_p1_service_ended_after_the_loss_approves", "JPE-P1", False, APPROVE,
-         context=cover("JPE", period(at_jst(2026, 1, 15), at_jst(2026, 4, 1, 10) + US))),
-    Case("jpe_p1_service_not_provided_reviews", "JPE-P1", True, REVIEW,
-         context=no_cover_record("JPE"), missing="context.coverage[JPE]"),
+    Case(
+        "jpe_p1_loss_at_0000_on_the_corresponding_day_two_months_later_approves",
+        "JPE-P1",
+        False,
+        APPROVE,
+        inc(fraud_at=at_jst(2026, 3, 15)),
+    ),
+    Case(
+        "jpe_p1_loss_one_microsecond_earlier_denies",
+        "JPE-P1",
+        True,
+        DENY,
+        inc(fraud_at=at_jst(2026, 3, 15) - US),
+    ),
+    Case(
+        "jpe_p1_start_jan_31_cover_begins_mar_31_at_0000",
+        "JPE-P1",
+        False,
+        APPROVE,
+        inc(fraud_at=at_jst(2026, 3, 31)),
+        cover("JPE", period(at_jst(2026, 1, 31, 18))),
+    ),
+    Case(
+        "jpe_p1_start_jan_31_loss_on_mar_30_2359_denies",
+        "JPE-P1",
+        True,
+        DENY,
+        inc(fraud_at=at_jst(2026, 3, 31) - US),
+        cover("JPE", period(at_jst(2026, 1, 31, 18))),
+    ),
+    Case(
+        "jpe_p1_start_dec_31_2024_cover_begins_feb_28_2025",
+        "JPE-P1",
+        False,
+        APPROVE,
+        both_at(at_jst(2025, 2, 28)),
+        cover("JPE", period(at_jst(2024, 12, 31, 9))),
+    ),
+    Case(
+        "jpe_p1_start_dec_31_2023_cover_begins_on_leap_day_2024",
+        "JPE-P1",
+        True,
+        DENY,
+        both_at(at_jst(2024, 2, 29) - US),
+        cover("JPE", period(at_jst(2023, 12, 31, 9))),
+    ),
+    Case(
+        "jpe_p1_service_ended_before_cover_began_denies",
+        "JPE-P1",
+        True,
+        DENY,
+        context=cover("JPE", period(at_jst(2026, 1, 15), at_jst(2026, 3, 1))),
+    ),
+    Case(
+        "jpe_p1_service_ended_after_the_loss_approves",
+        "JPE-P1",
+        False,
+        APPROVE,
+        context=cover("JPE", period(at_jst(2026, 1, 15), at_jst(2026, 4, 1, 10) + US)),
+    ),
+    Case(
+        "jpe_p1_service_not_provided_reviews",
+        "JPE-P1",
+        True,
+        REVIEW,
+        context=no_cover_record("JPE"),
+        missing="context.coverage[JPE]",
+    ),
 ]
 
 
 EVENTS = [
     Case("jpe_e1_phishing_approves", "JPE-E1", False, APPROVE),
     Case("jpe_e1_unlisted_loss_kind_denies", "JPE-E1", True, DENY, inc(kind="other")),
-    Case("jpe_e1_loss_kind_not_stated_reviews", "JPE-E1", True, REVIEW, inc(kind=""),
-         missing="skimming_phishing.kind"),
+    Case(
+        "jpe_e1_loss_kind_not_stated_reviews",
+        "JPE-E1",
+        True,
+        REVIEW,
+        inc(kind=""),
+        missing="skimming_phishing.kind",
+    ),
     Case("jpe_e2_skimming_approves", "JPE-E2", False, APPROVE, inc(kind="skimming")),
     Case("jpe_e2_unlisted_loss_kind_denies", "JPE-E2", True, DENY, inc(kind="other")),
-    Case("jpe_e3_malicious_signup_approves", "JPE-E3", False, APPROVE,
-         inc(kind="malicious_signup")),
+    Case(
+        "jpe_e3_malicious_signup_approves", "JPE-E3", False, APPROVE, inc(kind="malicious_signup")
+    ),
     Case("jpe_e3_unlisted_loss_kind_denies", "JPE-E3", True, DENY, inc(kind="other")),
 ]
 
-NEGLIGENCE = [
-    Case(f"jpe_{code[4:].lower()}_gross_negligence_found_denies", code, True, DENY,
-         negligence(code))
-    for code in ("JPE-G1", "JPE-G2", "JPE-G3", "JPE-G4")
-] + [
-    Case(f"jpe_{code[4:].lower()}_no_gross_negligence_approves", code, False, APPROVE)
-    for code in ("JPE-G1", "JPE-G2", "JPE-G3", "JPE-G4")
-] + [
-    Case("jpe_n1_guessable_pin_kept_with_documents_reviews", "JPE-N1", True, REVIEW,
-         negligence("JPE-N1")),
-    Case("jpe_n1_no_negligence_approves", "JPE-N1", False, APPROVE),
-    Case("jpe_n2_pin_and_card_management_lapses_together_review", "JPE-N2", True, REVIEW,
-         negligence("JPE-N2")),
-    Case("jpe_n2_no_negligence_approves", "JPE-N2", False, APPROVE),
-    Case("jpe_g1_negligence_not_assessed_reviews", "JPE-G1", True, REVIEW,
-         inc(negligence=None), missing="skimming_phishing.negligence"),
-    Case("jpe_g1_gross_negligence_outranks_negligence_denies", "JPE-G1", True, DENY,
-         negligence("JPE-G1", "JPE-N1")),
-]
+NEGLIGENCE = (
+    [
+        Case(
+            f"jpe_{code[4:].lower()}_gross_negligence_found_denies",
+            code,
+            True,
+            DENY,
+            negligence(code),
+        )
+        for code in ("JPE-G1", "JPE-G2", "JPE-G3", "JPE-G4")
+    ]
+    + [
+        Case(f"jpe_{code[4:].lower()}_no_gross_negligence_approves", code, False, APPROVE)
+        for code in ("JPE-G1", "JPE-G2", "JPE-G3", "JPE-G4")
+    ]
+    + [
+        Case(
+            "jpe_n1_guessable_pin_kept_with_documents_reviews",
+            "JPE-N1",
+            True,
+            REVIEW,
+            negligence("JPE-N1"),
+        ),
+        Case("jpe_n1_no_negligence_approves", "JPE-N1", False, APPROVE),
+        Case(
+            "jpe_n2_pin_and_card_management_lapses_together_review",
+            "JPE-N2",
+            True,
+            REVIEW,
+            negligence("JPE-N2"),
+        ),
+        Case("jpe_n2_no_negligence_approves", "JPE-N2", False, APPROVE),
+        Case(
+            "jpe_g1_negligence_not_assessed_reviews",
+            "JPE-G1",
+            True,
+            REVIEW,
+            inc(negligence=None),
+            missing="skimming_phishing.negligence",
+        ),
+        Case(
+            "jpe_g1_gross_negligence_outranks_negligence_denies",
+            "JPE-G1",
+            True,
+            DENY,
+            negligence("JPE-G1", "JPE-N1"),
+        ),
+    ]
+)
 
 INCIDENT = "JPE-A1/customer:c-jpe/incident:inc-7"
 
 AMOUNTS = [
     # JPE-A1: ¥100,000 per incident
-    Case("jpe_a1_loss_over_the_limit_is_capped", "JPE-A1.per_incident", True, APPROVE,
-         payable=100_000),
-    Case("jpe_a1_loss_of_exactly_the_limit_is_paid", "JPE-A1.per_incident", False, APPROVE,
-         money(loss_yen=100_000), payable=100_000),
-    Case("jpe_a1_loss_one_yen_over_the_limit_is_capped", "JPE-A1.per_incident", True, APPROVE,
-         money(loss_yen=100_001), payable=100_000),
-    Case("jpe_a1_second_claim_of_the_same_incident_gets_the_rest", "JPE-A1.per_incident", True,
-         APPROVE, top(series_id="inc-7"), payable=40_000, ledger={INCIDENT: used(60_000)}),
-    Case("jpe_a1_incident_limit_used_up_denies", "JPE-A1.per_incident", True, DENY,
-         top(series_id="inc-7"), ledger={INCIDENT: used(100_000)}),
-    Case("jpe_a1_amount_refunded_by_the_card_company_is_deducted", "JPE-A1.net_loss", True,
-         APPROVE, money(loss_yen=150_000, recovered_yen=80_000), payable=70_000),
-    Case("jpe_a1_nothing_refunded_leaves_the_loss_as_it_is", "JPE-A1.net_loss", False, APPROVE,
-         payable=100_000),
-    Case("jpe_a1_fully_refunded_leaves_nothing_and_denies", "JPE-A1.net_loss", True, DENY,
-         money(recovered_yen=150_000)),
+    Case(
+        "jpe_a1_loss_over_the_limit_is_capped",
+        "JPE-A1.per_incident",
+        True,
+        APPROVE,
+        payable=100_000,
+    ),
+    Case(
+        "jpe_a1_loss_of_exactly_the_limit_is_paid",
+        "JPE-A1.per_incident",
+        False,
+        APPROVE,
+        money(loss_yen=100_000),
+        payable=100_000,
+    ),
+    Case(
+        "jpe_a1_loss_one_yen_over_the_limit_is_capped",
+        "JPE-A1.per_incident",
+        True,
+        APPROVE,
+        money(loss_yen=100_001),
+        payable=100_000,
+    ),
+    Case(
+        "jpe_a1_second_claim_of_the_same_incident_gets_the_rest",
+        "JPE-A1.per_incident",
+        True,
+        APPROVE,
+        top(series_id="inc-7"),
+        payable=40_000,
+        ledger={INCIDENT: used(60_000)},
+    ),
+    Case(
+        "jpe_a1_incident_limit_used_up_denies",
+        "JPE-A1.per_incident",
+        True,
+        DENY,
+        top(series_id="inc-7"),
+        ledger={INCIDENT: used(100_000)},
+    ),
+    Case(
+        "jpe_a1_amount_refunded_by_the_card_company_is_deducted",
+        "JPE-A1.net_loss",
+        True,
+        APPROVE,
+        money(loss_yen=150_000, recovered_yen=80_000),
+        payable=70_000,
+    ),
+    Case(
+        "jpe_a1_nothing_refunded_leaves_the_loss_as_it_is",
+        "JPE-A1.net_loss",
+        False,
+        APPROVE,
+        payable=100_000,
+    ),
+    Case(
+        "jpe_a1_fully_refunded_leaves_nothing_and_denies",
+        "JPE-A1.net_loss",
+        True,
+        DENY,
+        money(recovered_yen=150_000),
+    ),
 ]
 
 

@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from anshin.v1 import common_pb2 as anshin_dot_v1_dot_common__pb2
+from anshin.v1 import events_pb2 as anshin_dot_v1_dot_events__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x61nshin/v1/claims.proto\x12\tanshin.v1\x1a\x16\x61nshin/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"p\n\x05\x46\x61\x63ts\x12\x34\n\nexclusions\x18\x01 \x03(\x0b\x32 .anshin.v1.Facts.ExclusionsEntry\x1a\x31\n\x0f\x45xclusionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x08:\x02\x38\x01\"F\n\x07\x41mounts\x12\x10\n\x08loss_yen\x18\x01 \x01(\x03\x12\x15\n\rrecovered_yen\x18\x02 \x01(\x03\x12\x12\n\npoints_yen\x18\x03 \x01(\x03\"\xf8\x01\n\x0fIbTransferFraud\x12,\n\x08\x66raud_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10notified_bank_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13police_consulted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x1d\x61lternative_measures_asserted\x18\x04 \x01(\x08\x12!\n\x19\x61lternative_measures_note\x18\x05 \x01(\t\"\xca\x02\n\tCardFraud\x12\x12\n\ncard_token\x18\x01 \x01(\t\x12,\n\x08\x66raud_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x15reported_to_issuer_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12police_reported_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\rissuer_answer\x18\x05 \x01(\x0b\x32\x17.anshin.v1.IssuerAnswer\x12\x19\n\x0c\x63\x61rd_in_hand\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x1a\n\rused_in_japan\x18\x07 \x01(\x08H\x01\x88\x01\x01\x42\x0f\n\r_card_in_handB\x10\n\x0e_used_in_japan\"\x93\x02\n\x0cIssuerAnswer\x12*\n\x04kind\x18\x01 \x01(\x0e\x32\x1c.anshin.v1.IssuerAnswer.Kind\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12/\n\x0b\x61nswered_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x95\x01\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14KIND_NOT_COMPENSATED\x10\x01\x12\x14\n\x10KIND_COMPENSATED\x10\x02\x12\x1b\n\x17KIND_REFUSED_NEGLIGENCE\x10\x03\x12\x18\n\x14KIND_ISSUER_BANKRUPT\x10\x04\x12\x10\n\x0cKIND_PENDING\x10\x05\"\xe4\x02\n\x0eQrPaymentFraud\x12\x1a\n\x12payment_service_id\x18\x01 \x01(\t\x12\x18\n\x10instrument_token\x18\x02 \x01(\t\x12,\n\x08\x66raud_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bnotified_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12police_reported_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0foperator_answer\x18\x06 \x01(\x0b\x32\x17.anshin.v1.IssuerAnswer\x12\x1a\n\rused_in_japan\x18\x07 \x01(\x08H\x00\x88\x01\x01\x12\x12\n\nevent_kind\x18\x08 \x01(\t\x12\x11\n\tseries_id\x18\t \x01(\tB\x10\n\x0e_used_in_japan\"\xda\x01\n\x0eLiabilityClaim\x12/\n\x0bincident_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14third_party_claim_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rwritten_claim\x18\x03 \x01(\x08\x12\x12\n\nclaim_kind\x18\x04 \x01(\t\x12\x32\n\x0e\x63\x61use_known_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"z\n\x14SkimmingPhishingLoss\x12\x12\n\ncard_token\x18\x01 \x01(\t\x12,\n\x08\x66raud_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x12\n\nnegligence\x18\x04 \x03(\t\"\xb4\x01\n\tLegalCost\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12/\n\x0bincurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x63\x61use_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12insured_person_ref\x18\x04 \x01(\t\x12\x1e\n\x16success_prospect_found\x18\x05 \x01(\x08\"\xc3\x04\n\x14\x45valuateClaimRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\x11\n\tpolicy_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12.\n\nclaimed_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x07\x61mounts\x18\x05 \x01(\x0b\x32\x12.anshin.v1.Amounts\x12\x1f\n\x05\x66\x61\x63ts\x18\x06 \x01(\x0b\x32\x10.anshin.v1.Facts\x12\x1e\n\x11resident_in_japan\x18\x07 \x01(\x08H\x01\x88\x01\x01\x12\x31\n\x0bib_transfer\x18\n \x01(\x0b\x32\x1a.anshin.v1.IbTransferFraudH\x00\x12*\n\ncard_fraud\x18\x0b \x01(\x0b\x32\x14.anshin.v1.CardFraudH\x00\x12/\n\nqr_payment\x18\x0c \x01(\x0b\x32\x19.anshin.v1.QrPaymentFraudH\x00\x12.\n\tliability\x18\r \x01(\x0b\x32\x19.anshin.v1.LiabilityClaimH\x00\x12<\n\x11skimming_phishing\x18\x0e \x01(\x0b\x32\x1f.anshin.v1.SkimmingPhishingLossH\x00\x12*\n\nlegal_cost\x18\x0f \x01(\x0b\x32\x14.anshin.v1.LegalCostH\x00\x12\x0f\n\x07\x64ry_run\x18\x14 \x01(\x08\x42\n\n\x08incidentB\x14\n\x12_resident_in_japan\"g\n\x0f\x43omputationStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tclause_id\x18\x02 \x01(\t\x12\x11\n\tinput_yen\x18\x03 \x01(\x03\x12\x12\n\noutput_yen\x18\x04 \x01(\x03\x12\x0c\n\x04note\x18\x05 \x01(\t\"\xab\x02\n\x15\x45valuateClaimResponse\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12#\n\x07outcome\x18\x02 \x01(\x0e\x32\x12.anshin.v1.Outcome\x12\x13\n\x0bpayable_yen\x18\x03 \x01(\x03\x12/\n\x0b\x63omputation\x18\x04 \x03(\x0b\x32\x1a.anshin.v1.ComputationStep\x12(\n\x07\x63lauses\x18\x05 \x03(\x0b\x32\x17.anshin.v1.ClauseResult\x12&\n\x05rules\x18\x06 \x01(\x0b\x32\x17.anshin.v1.RulesVersion\x12/\n\x0brecorded_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x64ry_run\x18\x08 \x01(\x08\x32\x62\n\x0c\x43laimService\x12R\n\rEvaluateClaim\x12\x1f.anshin.v1.EvaluateClaimRequest\x1a .anshin.v1.EvaluateClaimResponseB\x14Z\x12\x61nshin/v1;anshinv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x61nshin/v1/claims.proto\x12\tanshin.v1\x1a\x16\x61nshin/v1/common.proto\x1a\x16\x61nshin/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x02\n\x0cIssuerAnswer\x12*\n\x04kind\x18\x01 \x01(\x0e\x32\x1c.anshin.v1.IssuerAnswer.Kind\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12/\n\x0b\x61nswered_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x95\x01\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14KIND_NOT_COMPENSATED\x10\x01\x12\x14\n\x10KIND_COMPENSATED\x10\x02\x12\x1b\n\x17KIND_REFUSED_NEGLIGENCE\x10\x03\x12\x18\n\x14KIND_ISSUER_BANKRUPT\x10\x04\x12\x10\n\x0cKIND_PENDING\x10\x05\"\xcd\x02\n\x0fIbTransferFraud\x12,\n\x08\x66raud_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10notified_bank_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13police_consulted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x1d\x61lternative_measures_asserted\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12!\n\x19\x61lternative_measures_note\x18\x05 \x01(\t\x12\x1a\n\rused_in_japan\x18\x06 \x01(\x08H\x01\x88\x01\x01\x42 \n\x1e_alternative_measures_assertedB\x10\n\x0e_used_in_japan\"\xa6\x04\n\tCardFraud\x12\x12\n\ncard_token\x18\x01 \x01(\t\x12,\n\x08\x66raud_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x15reported_to_issuer_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12police_reported_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\rissuer_answer\x18\x05 \x01(\x0b\x32\x17.anshin.v1.IssuerAnswer\x12\x19\n\x0c\x63\x61rd_in_hand\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x1a\n\rused_in_japan\x18\x07 \x01(\x08H\x01\x88\x01\x01\x12/\n\x0bnotified_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x0fissued_in_japan\x18\t \x01(\x08H\x02\x88\x01\x01\x12\x30\n\x0epayment_method\x18\n \x01(\x0e\x32\x18.anshin.v1.PaymentMethod\x12)\n\x07\x66unding\x18\x0b \x01(\x0e\x32\x18.anshin.v1.FundingSource\x12\x1a\n\x12payment_service_id\x18\x0c \x01(\tB\x0f\n\r_card_in_handB\x10\n\x0e_used_in_japanB\x12\n\x10_issued_in_japan\"\xae\x03\n\x0eQrPaymentFraud\x12\x1a\n\x12payment_service_id\x18\x01 \x01(\t\x12\x18\n\x10instrument_token\x18\x02 \x01(\t\x12,\n\x08\x66raud_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bnotified_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12police_reported_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0foperator_answer\x18\x06 \x01(\x0b\x32\x17.anshin.v1.IssuerAnswer\x12\x1a\n\rused_in_japan\x18\x07 \x01(\x08H\x00\x88\x01\x01\x12\x12\n\nevent_kind\x18\x08 \x01(\t\x12)\n\x07\x66unding\x18\t \x01(\x0e\x32\x18.anshin.v1.FundingSource\x12\x1c\n\x0fissued_in_japan\x18\n \x01(\x08H\x01\x88\x01\x01\x42\x10\n\x0e_used_in_japanB\x12\n\x10_issued_in_japan\"\xac\x03\n\x0eLiabilityClaim\x12/\n\x0bincident_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14third_party_claim_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\rwritten_claim\x18\x03 \x01(\x08H\x00\x88\x01\x01\x12\x12\n\nclaim_kind\x18\x04 \x01(\t\x12\x32\n\x0e\x63\x61use_known_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bnotified_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x13smartphone_accessed\x18\x07 \x01(\x08H\x01\x88\x01\x01\x12+\n\x1e\x63laim_names_insured_smartphone\x18\x08 \x01(\x08H\x02\x88\x01\x01\x42\x10\n\x0e_written_claimB\x16\n\x14_smartphone_accessedB!\n\x1f_claim_names_insured_smartphone\"\x97\x01\n\x14SkimmingPhishingLoss\x12\x12\n\ncard_token\x18\x01 \x01(\t\x12,\n\x08\x66raud_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x12\n\nnegligence\x18\x04 \x03(\t\x12\x1b\n\x13negligence_assessed\x18\x05 \x01(\x08\"\xd4\x01\n\tLegalCost\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12/\n\x0bincurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x63\x61use_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12insured_person_ref\x18\x04 \x01(\t\x12#\n\x16success_prospect_found\x18\x05 \x01(\x08H\x00\x88\x01\x01\x42\x19\n\x17_success_prospect_found\"F\n\x07\x41mounts\x12\x10\n\x08loss_yen\x18\x01 \x01(\x03\x12\x15\n\rrecovered_yen\x18\x02 \x01(\x03\x12\x12\n\npoints_yen\x18\x03 \x01(\x03\"\xad\x05\n\x14\x45valuateClaimRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\x11\n\tpolicy_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12.\n\nclaimed_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x07\x61mounts\x18\x05 \x01(\x0b\x32\x12.anshin.v1.Amounts\x12\x43\n\nexclusions\x18\x06 \x03(\x0b\x32/.anshin.v1.EvaluateClaimRequest.ExclusionsEntry\x12\x1e\n\x11resident_in_japan\x18\x07 \x01(\x08H\x01\x88\x01\x01\x12\x11\n\tseries_id\x18\x08 \x01(\t\x12\x31\n\x0bib_transfer\x18\n \x01(\x0b\x32\x1a.anshin.v1.IbTransferFraudH\x00\x12*\n\ncard_fraud\x18\x0b \x01(\x0b\x32\x14.anshin.v1.CardFraudH\x00\x12/\n\nqr_payment\x18\x0c \x01(\x0b\x32\x19.anshin.v1.QrPaymentFraudH\x00\x12.\n\tliability\x18\r \x01(\x0b\x32\x19.anshin.v1.LiabilityClaimH\x00\x12<\n\x11skimming_phishing\x18\x0e \x01(\x0b\x32\x1f.anshin.v1.SkimmingPhishingLossH\x00\x12*\n\nlegal_cost\x18\x0f \x01(\x0b\x32\x14.anshin.v1.LegalCostH\x00\x12\x0f\n\x07\x64ry_run\x18\x14 \x01(\x08\x1a\x31\n\x0f\x45xclusionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x08:\x02\x38\x01\x42\n\n\x08incidentB\x14\n\x12_resident_in_japan\"g\n\x0f\x43omputationStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tclause_id\x18\x02 \x01(\t\x12\x11\n\tinput_yen\x18\x03 \x01(\x03\x12\x12\n\noutput_yen\x18\x04 \x01(\x03\x12\x0c\n\x04note\x18\x05 \x01(\t\"\xd1\x02\n\x15\x45valuateClaimResponse\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12#\n\x07outcome\x18\x02 \x01(\x0e\x32\x12.anshin.v1.Outcome\x12\x13\n\x0bpayable_yen\x18\x03 \x01(\x03\x12/\n\x0b\x63omputation\x18\x04 \x03(\x0b\x32\x1a.anshin.v1.ComputationStep\x12(\n\x07\x63lauses\x18\x05 \x03(\x0b\x32\x17.anshin.v1.ClauseResult\x12&\n\x05rules\x18\x06 \x01(\x0b\x32\x17.anshin.v1.RulesVersion\x12/\n\x0brecorded_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x64ry_run\x18\x08 \x01(\x08\x12\x10\n\x08replayed\x18\t \x01(\x08\x12\x12\n\nsummary_ja\x18\n \x01(\t*\xfd\x01\n\rPaymentMethod\x12\x1e\n\x1aPAYMENT_METHOD_UNSPECIFIED\x10\x00\x12\"\n\x1ePAYMENT_METHOD_QR_CODE_PAYMENT\x10\x01\x12\x1e\n\x1aPAYMENT_METHOD_CREDIT_CARD\x10\x02\x12\x1d\n\x19PAYMENT_METHOD_DEBIT_CARD\x10\x03\x12\"\n\x1ePAYMENT_METHOD_POSTPAID_EMONEY\x10\x04\x12\x1f\n\x1bPAYMENT_METHOD_PREPAID_CARD\x10\x05\x12$\n PAYMENT_METHOD_PREPAID_IC_EMONEY\x10\x06\x32\x62\n\x0c\x43laimService\x12R\n\rEvaluateClaim\x12\x1f.anshin.v1.EvaluateClaimRequest\x1a .anshin.v1.EvaluateClaimResponseB\x14Z\x12\x61nshin/v1;anshinv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,36 +35,36 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'anshin.v1.claims_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\022anshin/v1;anshinv1'
-  _globals['_FACTS_EXCLUSIONSENTRY']._loaded_options = None
-  _globals['_FACTS_EXCLUSIONSENTRY']._serialized_options = b'8\001'
-  _globals['_FACTS']._serialized_start=94
-  _globals['_FACTS']._serialized_end=206
-  _globals['_FACTS_EXCLUSIONSENTRY']._serialized_start=157
-  _globals['_FACTS_EXCLUSIONSENTRY']._serialized_end=206
-  _globals['_AMOUNTS']._serialized_start=208
-  _globals['_AMOUNTS']._serialized_end=278
-  _globals['_IBTRANSFERFRAUD']._serialized_start=281
-  _globals['_IBTRANSFERFRAUD']._serialized_end=529
-  _globals['_CARDFRAUD']._serialized_start=532
-  _globals['_CARDFRAUD']._serialized_end=862
-  _globals['_ISSUERANSWER']._serialized_start=865
-  _globals['_ISSUERANSWER']._serialized_end=1140
-  _globals['_ISSUERANSWER_KIND']._serialized_start=991
-  _globals['_ISSUERANSWER_KIND']._serialized_end=1140
-  _globals['_QRPAYMENTFRAUD']._serialized_start=1143
-  _globals['_QRPAYMENTFRAUD']._serialized_end=1499
-  _globals['_LIABILITYCLAIM']._serialized_start=1502
-  _globals['_LIABILITYCLAIM']._serialized_end=1720
-  _globals['_SKIMMINGPHISHINGLOSS']._serialized_start=1722
-  _globals['_SKIMMINGPHISHINGLOSS']._serialized_end=1844
-  _globals['_LEGALCOST']._serialized_start=1847
-  _globals['_LEGALCOST']._serialized_end=2027
-  _globals['_EVALUATECLAIMREQUEST']._serialized_start=2030
-  _globals['_EVALUATECLAIMREQUEST']._serialized_end=2609
-  _globals['_COMPUTATIONSTEP']._serialized_start=2611
-  _globals['_COMPUTATIONSTEP']._serialized_end=2714
-  _globals['_EVALUATECLAIMRESPONSE']._serialized_start=2717
-  _globals['_EVALUATECLAIMRESPONSE']._serialized_end=3016
-  _globals['_CLAIMSERVICE']._serialized_start=3018
-  _globals['_CLAIMSERVICE']._serialized_end=3116
+  _globals['_EVALUATECLAIMREQUEST_EXCLUSIONSENTRY']._loaded_options = None
+  _globals['_EVALUATECLAIMREQUEST_EXCLUSIONSENTRY']._serialized_options = b'8\001'
+  _globals['_PAYMENTMETHOD']._serialized_start=3724
+  _globals['_PAYMENTMETHOD']._serialized_end=3977
+  _globals['_ISSUERANSWER']._serialized_start=119
+  _globals['_ISSUERANSWER']._serialized_end=394
+  _globals['_ISSUERANSWER_KIND']._serialized_start=245
+  _globals['_ISSUERANSWER_KIND']._serialized_end=394
+  _globals['_IBTRANSFERFRAUD']._serialized_start=397
+  _globals['_IBTRANSFERFRAUD']._serialized_end=730
+  _globals['_CARDFRAUD']._serialized_start=733
+  _globals['_CARDFRAUD']._serialized_end=1283
+  _globals['_QRPAYMENTFRAUD']._serialized_start=1286
+  _globals['_QRPAYMENTFRAUD']._serialized_end=1716
+  _globals['_LIABILITYCLAIM']._serialized_start=1719
+  _globals['_LIABILITYCLAIM']._serialized_end=2147
+  _globals['_SKIMMINGPHISHINGLOSS']._serialized_start=2150
+  _globals['_SKIMMINGPHISHINGLOSS']._serialized_end=2301
+  _globals['_LEGALCOST']._serialized_start=2304
+  _globals['_LEGALCOST']._serialized_end=2516
+  _globals['_AMOUNTS']._serialized_start=2518
+  _globals['_AMOUNTS']._serialized_end=2588
+  _globals['_EVALUATECLAIMREQUEST']._serialized_start=2591
+  _globals['_EVALUATECLAIMREQUEST']._serialized_end=3276
+  _globals['_EVALUATECLAIMREQUEST_EXCLUSIONSENTRY']._serialized_start=3193
+  _globals['_EVALUATECLAIMREQUEST_EXCLUSIONSENTRY']._serialized_end=3242
+  _globals['_COMPUTATIONSTEP']._serialized_start=3278
+  _globals['_COMPUTATIONSTEP']._serialized_end=3381
+  _globals['_EVALUATECLAIMRESPONSE']._serialized_start=3384
+  _globals['_EVALUATECLAIMRESPONSE']._serialized_end=3721
+  _globals['_CLAIMSERVICE']._serialized_start=3979
+  _globals['_CLAIMSERVICE']._serialized_end=4077
 # @@protoc_insertion_point(module_scope)

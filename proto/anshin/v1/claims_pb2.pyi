@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from anshin.v1 import common_pb2 as _common_pb2
+from anshin.v1 import events_pb2 as _events_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -21,167 +22,38 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-@_typing.final
-class Facts(_message.Message):
-    """A fact the claimant asserts, with its answer unknown allowed: unset means
-    "not stated", which gives REVIEW when a clause needs it.
-    """
+class _PaymentMethod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
 
-    DESCRIPTOR: _descriptor.Descriptor
+class _PaymentMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PaymentMethod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PAYMENT_METHOD_UNSPECIFIED: _PaymentMethod.ValueType  # 0
+    PAYMENT_METHOD_QR_CODE_PAYMENT: _PaymentMethod.ValueType  # 1
+    PAYMENT_METHOD_CREDIT_CARD: _PaymentMethod.ValueType  # 2
+    PAYMENT_METHOD_DEBIT_CARD: _PaymentMethod.ValueType  # 3
+    PAYMENT_METHOD_POSTPAID_EMONEY: _PaymentMethod.ValueType  # 4
+    PAYMENT_METHOD_PREPAID_CARD: _PaymentMethod.ValueType  # 5
+    PAYMENT_METHOD_PREPAID_IC_EMONEY: _PaymentMethod.ValueType  # 6
 
-    @_typing.final
-    class ExclusionsEntry(_message.Message):
-        DESCRIPTOR: _descriptor.Descriptor
+class PaymentMethod(_PaymentMethod, metaclass=_PaymentMethodEnumTypeWrapper):
+    """DCM-T: the payment method column."""
 
-        KEY_FIELD_NUMBER: _builtins.int
-        VALUE_FIELD_NUMBER: _builtins.int
-        key: _builtins.str
-        value: _builtins.bool
-        def __init__(
-            self,
-            *,
-            key: _builtins.str = ...,
-            value: _builtins.bool = ...,
-        ) -> None: ...
-        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
-        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-        def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-    EXCLUSIONS_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def exclusions(self) -> _containers.ScalarMap[_builtins.str, _builtins.bool]:
-        """Exclusion facts named by the clauses, keyed by clause id (e.g. "HNB-X10": true
-        means the fraud was done or helped by a relative living together).
-        """
-
-    def __init__(
-        self,
-        *,
-        exclusions: _abc.Mapping[_builtins.str, _builtins.bool] | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["exclusions", b"exclusions"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___Facts: _TypeAlias = Facts  # noqa: Y015
-
-@_typing.final
-class Amounts(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    LOSS_YEN_FIELD_NUMBER: _builtins.int
-    RECOVERED_YEN_FIELD_NUMBER: _builtins.int
-    POINTS_YEN_FIELD_NUMBER: _builtins.int
-    loss_yen: _builtins.int
-    recovered_yen: _builtins.int
-    """Refunded / compensated elsewhere (HNB-A1, DCM-A2, KDN clause 7)."""
-    points_yen: _builtins.int
-    """QR-service points included in the loss (DCM-A3: never covered)."""
-    def __init__(
-        self,
-        *,
-        loss_yen: _builtins.int = ...,
-        recovered_yen: _builtins.int = ...,
-        points_yen: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["loss_yen", b"loss_yen", "points_yen", b"points_yen", "recovered_yen", b"recovered_yen"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___Amounts: _TypeAlias = Amounts  # noqa: Y015
-
-@_typing.final
-class IbTransferFraud(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    FRAUD_AT_FIELD_NUMBER: _builtins.int
-    NOTIFIED_BANK_AT_FIELD_NUMBER: _builtins.int
-    POLICE_CONSULTED_AT_FIELD_NUMBER: _builtins.int
-    ALTERNATIVE_MEASURES_ASSERTED_FIELD_NUMBER: _builtins.int
-    ALTERNATIVE_MEASURES_NOTE_FIELD_NUMBER: _builtins.int
-    alternative_measures_asserted: _builtins.bool
-    alternative_measures_note: _builtins.str
-    @_builtins.property
-    def fraud_at(self) -> _timestamp_pb2.Timestamp: ...
-    @_builtins.property
-    def notified_bank_at(self) -> _timestamp_pb2.Timestamp: ...
-    @_builtins.property
-    def police_consulted_at(self) -> _timestamp_pb2.Timestamp: ...
-    def __init__(
-        self,
-        *,
-        fraud_at: _timestamp_pb2.Timestamp | None = ...,
-        notified_bank_at: _timestamp_pb2.Timestamp | None = ...,
-        police_consulted_at: _timestamp_pb2.Timestamp | None = ...,
-        alternative_measures_asserted: _builtins.bool = ...,
-        alternative_measures_note: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["fraud_at", b"fraud_at", "notified_bank_at", b"notified_bank_at", "police_consulted_at", b"police_consulted_at"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alternative_measures_asserted", b"alternative_measures_asserted", "alternative_measures_note", b"alternative_measures_note", "fraud_at", b"fraud_at", "notified_bank_at", b"notified_bank_at", "police_consulted_at", b"police_consulted_at"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___IbTransferFraud: _TypeAlias = IbTransferFraud  # noqa: Y015
-
-@_typing.final
-class CardFraud(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    CARD_TOKEN_FIELD_NUMBER: _builtins.int
-    FRAUD_AT_FIELD_NUMBER: _builtins.int
-    REPORTED_TO_ISSUER_AT_FIELD_NUMBER: _builtins.int
-    POLICE_REPORTED_AT_FIELD_NUMBER: _builtins.int
-    ISSUER_ANSWER_FIELD_NUMBER: _builtins.int
-    CARD_IN_HAND_FIELD_NUMBER: _builtins.int
-    USED_IN_JAPAN_FIELD_NUMBER: _builtins.int
-    card_token: _builtins.str
-    card_in_hand: _builtins.bool
-    used_in_japan: _builtins.bool
-    @_builtins.property
-    def fraud_at(self) -> _timestamp_pb2.Timestamp: ...
-    @_builtins.property
-    def reported_to_issuer_at(self) -> _timestamp_pb2.Timestamp: ...
-    @_builtins.property
-    def police_reported_at(self) -> _timestamp_pb2.Timestamp: ...
-    @_builtins.property
-    def issuer_answer(self) -> Global___IssuerAnswer:
-        """The card company's answer."""
-
-    def __init__(
-        self,
-        *,
-        card_token: _builtins.str = ...,
-        fraud_at: _timestamp_pb2.Timestamp | None = ...,
-        reported_to_issuer_at: _timestamp_pb2.Timestamp | None = ...,
-        police_reported_at: _timestamp_pb2.Timestamp | None = ...,
-        issuer_answer: Global___IssuerAnswer | None = ...,
-        card_in_hand: _builtins.bool | None = ...,
-        used_in_japan: _builtins.bool | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_card_in_hand", b"_card_in_hand", "_used_in_japan", b"_used_in_japan", "card_in_hand", b"card_in_hand", "fraud_at", b"fraud_at", "issuer_answer", b"issuer_answer", "police_reported_at", b"police_reported_at", "reported_to_issuer_at", b"reported_to_issuer_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_card_in_hand", b"_card_in_hand", "_used_in_japan", b"_used_in_japan", "card_in_hand", b"card_in_hand", "card_token", b"card_token", "fraud_at", b"fraud_at", "issuer_answer", b"issuer_answer", "police_reported_at", b"police_reported_at", "reported_to_issuer_at", b"reported_to_issuer_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__card_in_hand: _TypeAlias = _typing.Literal["card_in_hand"]  # noqa: Y015
-    _WhichOneofArgType__card_in_hand: _TypeAlias = _typing.Literal["_card_in_hand", b"_card_in_hand"]  # noqa: Y015
-    _WhichOneofReturnType__used_in_japan: _TypeAlias = _typing.Literal["used_in_japan"]  # noqa: Y015
-    _WhichOneofArgType__used_in_japan: _TypeAlias = _typing.Literal["_used_in_japan", b"_used_in_japan"]  # noqa: Y015
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__card_in_hand) -> _WhichOneofReturnType__card_in_hand | None: ...
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__used_in_japan) -> _WhichOneofReturnType__used_in_japan | None: ...
-
-Global___CardFraud: _TypeAlias = CardFraud  # noqa: Y015
+PAYMENT_METHOD_UNSPECIFIED: PaymentMethod.ValueType  # 0
+PAYMENT_METHOD_QR_CODE_PAYMENT: PaymentMethod.ValueType  # 1
+PAYMENT_METHOD_CREDIT_CARD: PaymentMethod.ValueType  # 2
+PAYMENT_METHOD_DEBIT_CARD: PaymentMethod.ValueType  # 3
+PAYMENT_METHOD_POSTPAID_EMONEY: PaymentMethod.ValueType  # 4
+PAYMENT_METHOD_PREPAID_CARD: PaymentMethod.ValueType  # 5
+PAYMENT_METHOD_PREPAID_IC_EMONEY: PaymentMethod.ValueType  # 6
+Global___PaymentMethod: _TypeAlias = PaymentMethod  # noqa: Y015
 
 @_typing.final
 class IssuerAnswer(_message.Message):
+    """Facts stated on the claim are optional: unset means "not stated", which
+    gives REVIEW (naming the fact) when a clause needs it — never a guess.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     class _Kind:
@@ -228,7 +100,128 @@ class IssuerAnswer(_message.Message):
 Global___IssuerAnswer: _TypeAlias = IssuerAnswer  # noqa: Y015
 
 @_typing.final
+class IbTransferFraud(_message.Message):
+    """HNB: unauthorised use of the IB service."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FRAUD_AT_FIELD_NUMBER: _builtins.int
+    NOTIFIED_BANK_AT_FIELD_NUMBER: _builtins.int
+    POLICE_CONSULTED_AT_FIELD_NUMBER: _builtins.int
+    ALTERNATIVE_MEASURES_ASSERTED_FIELD_NUMBER: _builtins.int
+    ALTERNATIVE_MEASURES_NOTE_FIELD_NUMBER: _builtins.int
+    USED_IN_JAPAN_FIELD_NUMBER: _builtins.int
+    alternative_measures_asserted: _builtins.bool
+    """HNB-R1: the customer asserts measures beyond the bank's."""
+    alternative_measures_note: _builtins.str
+    used_in_japan: _builtins.bool
+    @_builtins.property
+    def fraud_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def notified_bank_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def police_consulted_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        fraud_at: _timestamp_pb2.Timestamp | None = ...,
+        notified_bank_at: _timestamp_pb2.Timestamp | None = ...,
+        police_consulted_at: _timestamp_pb2.Timestamp | None = ...,
+        alternative_measures_asserted: _builtins.bool | None = ...,
+        alternative_measures_note: _builtins.str = ...,
+        used_in_japan: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_alternative_measures_asserted", b"_alternative_measures_asserted", "_used_in_japan", b"_used_in_japan", "alternative_measures_asserted", b"alternative_measures_asserted", "fraud_at", b"fraud_at", "notified_bank_at", b"notified_bank_at", "police_consulted_at", b"police_consulted_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_alternative_measures_asserted", b"_alternative_measures_asserted", "_used_in_japan", b"_used_in_japan", "alternative_measures_asserted", b"alternative_measures_asserted", "alternative_measures_note", b"alternative_measures_note", "fraud_at", b"fraud_at", "notified_bank_at", b"notified_bank_at", "police_consulted_at", b"police_consulted_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__alternative_measures_asserted: _TypeAlias = _typing.Literal["alternative_measures_asserted"]  # noqa: Y015
+    _WhichOneofArgType__alternative_measures_asserted: _TypeAlias = _typing.Literal["_alternative_measures_asserted", b"_alternative_measures_asserted"]  # noqa: Y015
+    _WhichOneofReturnType__used_in_japan: _TypeAlias = _typing.Literal["used_in_japan"]  # noqa: Y015
+    _WhichOneofArgType__used_in_japan: _TypeAlias = _typing.Literal["_used_in_japan", b"_used_in_japan"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__alternative_measures_asserted) -> _WhichOneofReturnType__alternative_measures_asserted | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__used_in_japan) -> _WhichOneofReturnType__used_in_japan | None: ...
+
+Global___IbTransferFraud: _TypeAlias = IbTransferFraud  # noqa: Y015
+
+@_typing.final
+class CardFraud(_message.Message):
+    """DCM-E3 / KDN card cover: a credit or debit card misused."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CARD_TOKEN_FIELD_NUMBER: _builtins.int
+    FRAUD_AT_FIELD_NUMBER: _builtins.int
+    REPORTED_TO_ISSUER_AT_FIELD_NUMBER: _builtins.int
+    POLICE_REPORTED_AT_FIELD_NUMBER: _builtins.int
+    ISSUER_ANSWER_FIELD_NUMBER: _builtins.int
+    CARD_IN_HAND_FIELD_NUMBER: _builtins.int
+    USED_IN_JAPAN_FIELD_NUMBER: _builtins.int
+    NOTIFIED_AT_FIELD_NUMBER: _builtins.int
+    ISSUED_IN_JAPAN_FIELD_NUMBER: _builtins.int
+    PAYMENT_METHOD_FIELD_NUMBER: _builtins.int
+    FUNDING_FIELD_NUMBER: _builtins.int
+    PAYMENT_SERVICE_ID_FIELD_NUMBER: _builtins.int
+    card_token: _builtins.str
+    card_in_hand: _builtins.bool
+    used_in_japan: _builtins.bool
+    issued_in_japan: _builtins.bool
+    payment_method: Global___PaymentMethod.ValueType
+    funding: _events_pb2.FundingSource.ValueType
+    payment_service_id: _builtins.str
+    @_builtins.property
+    def fraud_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def reported_to_issuer_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def police_reported_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def issuer_answer(self) -> Global___IssuerAnswer: ...
+    @_builtins.property
+    def notified_at(self) -> _timestamp_pb2.Timestamp:
+        """When the accident was notified to the insurer / member page."""
+
+    def __init__(
+        self,
+        *,
+        card_token: _builtins.str = ...,
+        fraud_at: _timestamp_pb2.Timestamp | None = ...,
+        reported_to_issuer_at: _timestamp_pb2.Timestamp | None = ...,
+        police_reported_at: _timestamp_pb2.Timestamp | None = ...,
+        issuer_answer: Global___IssuerAnswer | None = ...,
+        card_in_hand: _builtins.bool | None = ...,
+        used_in_japan: _builtins.bool | None = ...,
+        notified_at: _timestamp_pb2.Timestamp | None = ...,
+        issued_in_japan: _builtins.bool | None = ...,
+        payment_method: Global___PaymentMethod.ValueType = ...,
+        funding: _events_pb2.FundingSource.ValueType = ...,
+        payment_service_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_card_in_hand", b"_card_in_hand", "_issued_in_japan", b"_issued_in_japan", "_used_in_japan", b"_used_in_japan", "card_in_hand", b"card_in_hand", "fraud_at", b"fraud_at", "issued_in_japan", b"issued_in_japan", "issuer_answer", b"issuer_answer", "notified_at", b"notified_at", "police_reported_at", b"police_reported_at", "reported_to_issuer_at", b"reported_to_issuer_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_card_in_hand", b"_card_in_hand", "_issued_in_japan", b"_issued_in_japan", "_used_in_japan", b"_used_in_japan", "card_in_hand", b"card_in_hand", "card_token", b"card_token", "fraud_at", b"fraud_at", "funding", b"funding", "issued_in_japan", b"issued_in_japan", "issuer_answer", b"issuer_answer", "notified_at", b"notified_at", "payment_method", b"payment_method", "payment_service_id", b"payment_service_id", "police_reported_at", b"police_reported_at", "reported_to_issuer_at", b"reported_to_issuer_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__card_in_hand: _TypeAlias = _typing.Literal["card_in_hand"]  # noqa: Y015
+    _WhichOneofArgType__card_in_hand: _TypeAlias = _typing.Literal["_card_in_hand", b"_card_in_hand"]  # noqa: Y015
+    _WhichOneofReturnType__issued_in_japan: _TypeAlias = _typing.Literal["issued_in_japan"]  # noqa: Y015
+    _WhichOneofArgType__issued_in_japan: _TypeAlias = _typing.Literal["_issued_in_japan", b"_issued_in_japan"]  # noqa: Y015
+    _WhichOneofReturnType__used_in_japan: _TypeAlias = _typing.Literal["used_in_japan"]  # noqa: Y015
+    _WhichOneofArgType__used_in_japan: _TypeAlias = _typing.Literal["_used_in_japan", b"_used_in_japan"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__card_in_hand) -> _WhichOneofReturnType__card_in_hand | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__issued_in_japan) -> _WhichOneofReturnType__issued_in_japan | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__used_in_japan) -> _WhichOneofReturnType__used_in_japan | None: ...
+
+Global___CardFraud: _TypeAlias = CardFraud  # noqa: Y015
+
+@_typing.final
 class QrPaymentFraud(_message.Message):
+    """DCM-E1 / E2: misuse through a QR-code payment service."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PAYMENT_SERVICE_ID_FIELD_NUMBER: _builtins.int
@@ -239,13 +232,15 @@ class QrPaymentFraud(_message.Message):
     OPERATOR_ANSWER_FIELD_NUMBER: _builtins.int
     USED_IN_JAPAN_FIELD_NUMBER: _builtins.int
     EVENT_KIND_FIELD_NUMBER: _builtins.int
-    SERIES_ID_FIELD_NUMBER: _builtins.int
+    FUNDING_FIELD_NUMBER: _builtins.int
+    ISSUED_IN_JAPAN_FIELD_NUMBER: _builtins.int
     payment_service_id: _builtins.str
     instrument_token: _builtins.str
     used_in_japan: _builtins.bool
     event_kind: _builtins.str
-    """DCM-E1 / E2 / E3."""
-    series_id: _builtins.str
+    """"DCM-E1" (registered by someone else) or "DCM-E2" (device / ID stolen)."""
+    funding: _events_pb2.FundingSource.ValueType
+    issued_in_japan: _builtins.bool
     @_builtins.property
     def fraud_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -265,20 +260,28 @@ class QrPaymentFraud(_message.Message):
         operator_answer: Global___IssuerAnswer | None = ...,
         used_in_japan: _builtins.bool | None = ...,
         event_kind: _builtins.str = ...,
-        series_id: _builtins.str = ...,
+        funding: _events_pb2.FundingSource.ValueType = ...,
+        issued_in_japan: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_used_in_japan", b"_used_in_japan", "fraud_at", b"fraud_at", "notified_at", b"notified_at", "operator_answer", b"operator_answer", "police_reported_at", b"police_reported_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_issued_in_japan", b"_issued_in_japan", "_used_in_japan", b"_used_in_japan", "fraud_at", b"fraud_at", "issued_in_japan", b"issued_in_japan", "notified_at", b"notified_at", "operator_answer", b"operator_answer", "police_reported_at", b"police_reported_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_used_in_japan", b"_used_in_japan", "event_kind", b"event_kind", "fraud_at", b"fraud_at", "instrument_token", b"instrument_token", "notified_at", b"notified_at", "operator_answer", b"operator_answer", "payment_service_id", b"payment_service_id", "police_reported_at", b"police_reported_at", "series_id", b"series_id", "used_in_japan", b"used_in_japan"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_issued_in_japan", b"_issued_in_japan", "_used_in_japan", b"_used_in_japan", "event_kind", b"event_kind", "fraud_at", b"fraud_at", "funding", b"funding", "instrument_token", b"instrument_token", "issued_in_japan", b"issued_in_japan", "notified_at", b"notified_at", "operator_answer", b"operator_answer", "payment_service_id", b"payment_service_id", "police_reported_at", b"police_reported_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__issued_in_japan: _TypeAlias = _typing.Literal["issued_in_japan"]  # noqa: Y015
+    _WhichOneofArgType__issued_in_japan: _TypeAlias = _typing.Literal["_issued_in_japan", b"_issued_in_japan"]  # noqa: Y015
     _WhichOneofReturnType__used_in_japan: _TypeAlias = _typing.Literal["used_in_japan"]  # noqa: Y015
     _WhichOneofArgType__used_in_japan: _TypeAlias = _typing.Literal["_used_in_japan", b"_used_in_japan"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__issued_in_japan) -> _WhichOneofReturnType__issued_in_japan | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__used_in_japan) -> _WhichOneofReturnType__used_in_japan | None: ...
 
 Global___QrPaymentFraud: _TypeAlias = QrPaymentFraud  # noqa: Y015
 
 @_typing.final
 class LiabilityClaim(_message.Message):
+    """KDN liability cover (smartphone unauthorised access, Wi-Fi)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     INCIDENT_AT_FIELD_NUMBER: _builtins.int
@@ -286,48 +289,74 @@ class LiabilityClaim(_message.Message):
     WRITTEN_CLAIM_FIELD_NUMBER: _builtins.int
     CLAIM_KIND_FIELD_NUMBER: _builtins.int
     CAUSE_KNOWN_AT_FIELD_NUMBER: _builtins.int
+    NOTIFIED_AT_FIELD_NUMBER: _builtins.int
+    SMARTPHONE_ACCESSED_FIELD_NUMBER: _builtins.int
+    CLAIM_NAMES_INSURED_SMARTPHONE_FIELD_NUMBER: _builtins.int
     written_claim: _builtins.bool
     claim_kind: _builtins.str
     """business_interruption | information_leak | other"""
+    smartphone_accessed: _builtins.bool
+    claim_names_insured_smartphone: _builtins.bool
     @_builtins.property
     def incident_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def third_party_claim_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def cause_known_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def notified_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
         incident_at: _timestamp_pb2.Timestamp | None = ...,
         third_party_claim_at: _timestamp_pb2.Timestamp | None = ...,
-        written_claim: _builtins.bool = ...,
+        written_claim: _builtins.bool | None = ...,
         claim_kind: _builtins.str = ...,
         cause_known_at: _timestamp_pb2.Timestamp | None = ...,
+        notified_at: _timestamp_pb2.Timestamp | None = ...,
+        smartphone_accessed: _builtins.bool | None = ...,
+        claim_names_insured_smartphone: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["cause_known_at", b"cause_known_at", "incident_at", b"incident_at", "third_party_claim_at", b"third_party_claim_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_claim_names_insured_smartphone", b"_claim_names_insured_smartphone", "_smartphone_accessed", b"_smartphone_accessed", "_written_claim", b"_written_claim", "cause_known_at", b"cause_known_at", "claim_names_insured_smartphone", b"claim_names_insured_smartphone", "incident_at", b"incident_at", "notified_at", b"notified_at", "smartphone_accessed", b"smartphone_accessed", "third_party_claim_at", b"third_party_claim_at", "written_claim", b"written_claim"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cause_known_at", b"cause_known_at", "claim_kind", b"claim_kind", "incident_at", b"incident_at", "third_party_claim_at", b"third_party_claim_at", "written_claim", b"written_claim"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_claim_names_insured_smartphone", b"_claim_names_insured_smartphone", "_smartphone_accessed", b"_smartphone_accessed", "_written_claim", b"_written_claim", "cause_known_at", b"cause_known_at", "claim_kind", b"claim_kind", "claim_names_insured_smartphone", b"claim_names_insured_smartphone", "incident_at", b"incident_at", "notified_at", b"notified_at", "smartphone_accessed", b"smartphone_accessed", "third_party_claim_at", b"third_party_claim_at", "written_claim", b"written_claim"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__claim_names_insured_smartphone: _TypeAlias = _typing.Literal["claim_names_insured_smartphone"]  # noqa: Y015
+    _WhichOneofArgType__claim_names_insured_smartphone: _TypeAlias = _typing.Literal["_claim_names_insured_smartphone", b"_claim_names_insured_smartphone"]  # noqa: Y015
+    _WhichOneofReturnType__smartphone_accessed: _TypeAlias = _typing.Literal["smartphone_accessed"]  # noqa: Y015
+    _WhichOneofArgType__smartphone_accessed: _TypeAlias = _typing.Literal["_smartphone_accessed", b"_smartphone_accessed"]  # noqa: Y015
+    _WhichOneofReturnType__written_claim: _TypeAlias = _typing.Literal["written_claim"]  # noqa: Y015
+    _WhichOneofArgType__written_claim: _TypeAlias = _typing.Literal["_written_claim", b"_written_claim"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__claim_names_insured_smartphone) -> _WhichOneofReturnType__claim_names_insured_smartphone | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__smartphone_accessed) -> _WhichOneofReturnType__smartphone_accessed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__written_claim) -> _WhichOneofReturnType__written_claim | None: ...
 
 Global___LiabilityClaim: _TypeAlias = LiabilityClaim  # noqa: Y015
 
 @_typing.final
 class SkimmingPhishingLoss(_message.Message):
+    """JPE: card details phished or a card skimmed, and misused."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CARD_TOKEN_FIELD_NUMBER: _builtins.int
     FRAUD_AT_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     NEGLIGENCE_FIELD_NUMBER: _builtins.int
+    NEGLIGENCE_ASSESSED_FIELD_NUMBER: _builtins.int
     card_token: _builtins.str
     kind: _builtins.str
     """phishing | skimming | malicious_signup"""
+    negligence_assessed: _builtins.bool
+    """False: negligence was not assessed (→ REVIEW); true with an empty list: none found."""
     @_builtins.property
     def fraud_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def negligence(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """JPE-G1..G4, JPE-N1..N2 codes asserted"""
+        """JPE-G1..G4 / JPE-N1..N2 codes found; meaningful only when negligence_assessed."""
 
     def __init__(
         self,
@@ -336,10 +365,11 @@ class SkimmingPhishingLoss(_message.Message):
         fraud_at: _timestamp_pb2.Timestamp | None = ...,
         kind: _builtins.str = ...,
         negligence: _abc.Iterable[_builtins.str] | None = ...,
+        negligence_assessed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["fraud_at", b"fraud_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_token", b"card_token", "fraud_at", b"fraud_at", "kind", b"kind", "negligence", b"negligence"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_token", b"card_token", "fraud_at", b"fraud_at", "kind", b"kind", "negligence", b"negligence", "negligence_assessed", b"negligence_assessed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -347,6 +377,8 @@ Global___SkimmingPhishingLoss: _TypeAlias = SkimmingPhishingLoss  # noqa: Y015
 
 @_typing.final
 class LegalCost(_message.Message):
+    """ISA: legal consultation or lawyer fees."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     KIND_FIELD_NUMBER: _builtins.int
@@ -358,6 +390,7 @@ class LegalCost(_message.Message):
     """consultation | lawyer_fees"""
     insured_person_ref: _builtins.str
     success_prospect_found: _builtins.bool
+    """ISA-X28: the lawyer found a prospect of success."""
     @_builtins.property
     def incurred_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -369,27 +402,77 @@ class LegalCost(_message.Message):
         incurred_at: _timestamp_pb2.Timestamp | None = ...,
         cause_at: _timestamp_pb2.Timestamp | None = ...,
         insured_person_ref: _builtins.str = ...,
-        success_prospect_found: _builtins.bool = ...,
+        success_prospect_found: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["cause_at", b"cause_at", "incurred_at", b"incurred_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_success_prospect_found", b"_success_prospect_found", "cause_at", b"cause_at", "incurred_at", b"incurred_at", "success_prospect_found", b"success_prospect_found"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cause_at", b"cause_at", "incurred_at", b"incurred_at", "insured_person_ref", b"insured_person_ref", "kind", b"kind", "success_prospect_found", b"success_prospect_found"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_success_prospect_found", b"_success_prospect_found", "cause_at", b"cause_at", "incurred_at", b"incurred_at", "insured_person_ref", b"insured_person_ref", "kind", b"kind", "success_prospect_found", b"success_prospect_found"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__success_prospect_found: _TypeAlias = _typing.Literal["success_prospect_found"]  # noqa: Y015
+    _WhichOneofArgType__success_prospect_found: _TypeAlias = _typing.Literal["_success_prospect_found", b"_success_prospect_found"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__success_prospect_found) -> _WhichOneofReturnType__success_prospect_found | None: ...
 
 Global___LegalCost: _TypeAlias = LegalCost  # noqa: Y015
 
 @_typing.final
+class Amounts(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOSS_YEN_FIELD_NUMBER: _builtins.int
+    RECOVERED_YEN_FIELD_NUMBER: _builtins.int
+    POINTS_YEN_FIELD_NUMBER: _builtins.int
+    loss_yen: _builtins.int
+    recovered_yen: _builtins.int
+    """Refunded / compensated elsewhere (HNB-A1, DCM-A2, KDN clause 7)."""
+    points_yen: _builtins.int
+    """QR-service points included in the loss (DCM-A3: never covered)."""
+    def __init__(
+        self,
+        *,
+        loss_yen: _builtins.int = ...,
+        recovered_yen: _builtins.int = ...,
+        points_yen: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["loss_yen", b"loss_yen", "points_yen", b"points_yen", "recovered_yen", b"recovered_yen"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Amounts: _TypeAlias = Amounts  # noqa: Y015
+
+@_typing.final
 class EvaluateClaimRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ExclusionsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.bool
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.bool = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
 
     CLAIM_ID_FIELD_NUMBER: _builtins.int
     POLICY_ID_FIELD_NUMBER: _builtins.int
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     CLAIMED_AT_FIELD_NUMBER: _builtins.int
     AMOUNTS_FIELD_NUMBER: _builtins.int
-    FACTS_FIELD_NUMBER: _builtins.int
+    EXCLUSIONS_FIELD_NUMBER: _builtins.int
     RESIDENT_IN_JAPAN_FIELD_NUMBER: _builtins.int
+    SERIES_ID_FIELD_NUMBER: _builtins.int
     IB_TRANSFER_FIELD_NUMBER: _builtins.int
     CARD_FRAUD_FIELD_NUMBER: _builtins.int
     QR_PAYMENT_FIELD_NUMBER: _builtins.int
@@ -398,11 +481,15 @@ class EvaluateClaimRequest(_message.Message):
     LEGAL_COST_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
     claim_id: _builtins.str
-    """Required. Client-chosen UUID; idempotency key of the decision."""
+    """Required. Client-chosen UUID; the same id with the same claim returns the
+    first decision, with another claim it is ALREADY_EXISTS.
+    """
     policy_id: _builtins.str
+    """Required. "HNB", "DCM", "KDN", "JPE", "ISA" (or any loaded policy id)."""
     customer_id: _builtins.str
     resident_in_japan: _builtins.bool
-    """Place of use and residence."""
+    series_id: _builtins.str
+    """一連の事故: claims of one series share the per-series cap (DCM-A1)."""
     dry_run: _builtins.bool
     """Evaluate without recording or reserving."""
     @_builtins.property
@@ -410,7 +497,12 @@ class EvaluateClaimRequest(_message.Message):
     @_builtins.property
     def amounts(self) -> Global___Amounts: ...
     @_builtins.property
-    def facts(self) -> Global___Facts: ...
+    def exclusions(self) -> _containers.ScalarMap[_builtins.str, _builtins.bool]:
+        """Exclusion and review facts stated on the claim, keyed by clause id (e.g.
+        "HNB-X10": true = done or helped by a relative living together). A clause
+        whose fact is absent is "not stated".
+        """
+
     @_builtins.property
     def ib_transfer(self) -> Global___IbTransferFraud: ...
     @_builtins.property
@@ -431,8 +523,9 @@ class EvaluateClaimRequest(_message.Message):
         customer_id: _builtins.str = ...,
         claimed_at: _timestamp_pb2.Timestamp | None = ...,
         amounts: Global___Amounts | None = ...,
-        facts: Global___Facts | None = ...,
+        exclusions: _abc.Mapping[_builtins.str, _builtins.bool] | None = ...,
         resident_in_japan: _builtins.bool | None = ...,
+        series_id: _builtins.str = ...,
         ib_transfer: Global___IbTransferFraud | None = ...,
         card_fraud: Global___CardFraud | None = ...,
         qr_payment: Global___QrPaymentFraud | None = ...,
@@ -441,9 +534,9 @@ class EvaluateClaimRequest(_message.Message):
         legal_cost: Global___LegalCost | None = ...,
         dry_run: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_resident_in_japan", b"_resident_in_japan", "amounts", b"amounts", "card_fraud", b"card_fraud", "claimed_at", b"claimed_at", "facts", b"facts", "ib_transfer", b"ib_transfer", "incident", b"incident", "legal_cost", b"legal_cost", "liability", b"liability", "qr_payment", b"qr_payment", "resident_in_japan", b"resident_in_japan", "skimming_phishing", b"skimming_phishing"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_resident_in_japan", b"_resident_in_japan", "amounts", b"amounts", "card_fraud", b"card_fraud", "claimed_at", b"claimed_at", "ib_transfer", b"ib_transfer", "incident", b"incident", "legal_cost", b"legal_cost", "liability", b"liability", "qr_payment", b"qr_payment", "resident_in_japan", b"resident_in_japan", "skimming_phishing", b"skimming_phishing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_resident_in_japan", b"_resident_in_japan", "amounts", b"amounts", "card_fraud", b"card_fraud", "claim_id", b"claim_id", "claimed_at", b"claimed_at", "customer_id", b"customer_id", "dry_run", b"dry_run", "facts", b"facts", "ib_transfer", b"ib_transfer", "incident", b"incident", "legal_cost", b"legal_cost", "liability", b"liability", "policy_id", b"policy_id", "qr_payment", b"qr_payment", "resident_in_japan", b"resident_in_japan", "skimming_phishing", b"skimming_phishing"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_resident_in_japan", b"_resident_in_japan", "amounts", b"amounts", "card_fraud", b"card_fraud", "claim_id", b"claim_id", "claimed_at", b"claimed_at", "customer_id", b"customer_id", "dry_run", b"dry_run", "exclusions", b"exclusions", "ib_transfer", b"ib_transfer", "incident", b"incident", "legal_cost", b"legal_cost", "liability", b"liability", "policy_id", b"policy_id", "qr_payment", b"qr_payment", "resident_in_japan", b"resident_in_japan", "series_id", b"series_id", "skimming_phishing", b"skimming_phishing"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__resident_in_japan: _TypeAlias = _typing.Literal["resident_in_japan"]  # noqa: Y015
     _WhichOneofArgType__resident_in_japan: _TypeAlias = _typing.Literal["_resident_in_japan", b"_resident_in_japan"]  # noqa: Y015
@@ -499,14 +592,23 @@ class EvaluateClaimResponse(_message.Message):
     RULES_FIELD_NUMBER: _builtins.int
     RECORDED_AT_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    SUMMARY_JA_FIELD_NUMBER: _builtins.int
     decision_id: _builtins.str
+    """Verdict-log entry of the decision (empty for dry runs)."""
     outcome: _common_pb2.Outcome.ValueType
     payable_yen: _builtins.int
     dry_run: _builtins.bool
+    replayed: _builtins.bool
+    """True when this is the stored reply to an earlier identical request."""
+    summary_ja: _builtins.str
+    """One Japanese sentence a claims lead can read."""
     @_builtins.property
     def computation(self) -> _containers.RepeatedCompositeFieldContainer[Global___ComputationStep]: ...
     @_builtins.property
-    def clauses(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.ClauseResult]: ...
+    def clauses(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.ClauseResult]:
+        """Every clause evaluated, in the policy file's order."""
+
     @_builtins.property
     def rules(self) -> _common_pb2.RulesVersion: ...
     @_builtins.property
@@ -522,10 +624,12 @@ class EvaluateClaimResponse(_message.Message):
         rules: _common_pb2.RulesVersion | None = ...,
         recorded_at: _timestamp_pb2.Timestamp | None = ...,
         dry_run: _builtins.bool = ...,
+        replayed: _builtins.bool = ...,
+        summary_ja: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["recorded_at", b"recorded_at", "rules", b"rules"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["clauses", b"clauses", "computation", b"computation", "decision_id", b"decision_id", "dry_run", b"dry_run", "outcome", b"outcome", "payable_yen", b"payable_yen", "recorded_at", b"recorded_at", "rules", b"rules"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clauses", b"clauses", "computation", b"computation", "decision_id", b"decision_id", "dry_run", b"dry_run", "outcome", b"outcome", "payable_yen", b"payable_yen", "recorded_at", b"recorded_at", "replayed", b"replayed", "rules", b"rules", "summary_ja", b"summary_ja"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -47,9 +47,10 @@ class ClaimServiceServicer:
     """
 
     def EvaluateClaim(self, request, context):
-        """APPROVE with the payable amount, DENY or REVIEW, citing every clause that
-        fired. Unless dry_run, the decision and its ledger reservation are recorded
-        atomically before the reply.
+        """APPROVE with the payable amount, DENY or REVIEW, citing every clause
+        evaluated. Unless dry_run, the decision and its ledger reservations are
+        recorded in one transaction before the reply, so concurrent claims of one
+        customer can never together exceed a cap. Idempotent by claim_id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

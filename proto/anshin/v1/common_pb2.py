@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x61nshin/v1/common.proto\x12\tanshin.v1\"j\n\rComparedValue\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08observed\x18\x02 \x01(\t\x12\x10\n\x08\x65xpected\x18\x03 \x01(\t\x12\'\n\tprecision\x18\x04 \x01(\x0e\x32\x14.anshin.v1.Precision\"_\n\x0cRulesVersion\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x17\n\x0fmatrix_revision\x18\x02 \x01(\t\x12\x14\n\x0crelease_data\x18\x03 \x03(\t\x12\x10\n\x08policies\x18\x04 \x03(\t\"(\n\x06\x43\x61ller\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"\xd9\x01\n\x0c\x43lauseResult\x12\x11\n\tclause_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.anshin.v1.CheckStatus\x12\"\n\x06\x65\x66\x66\x65\x63t\x18\x03 \x01(\x0e\x32\x12.anshin.v1.Outcome\x12*\n\x08\x63ompared\x18\x04 \x03(\x0b\x32\x18.anshin.v1.ComparedValue\x12\x0f\n\x07text_ja\x18\x05 \x01(\t\x12\x16\n\x0e\x65xplanation_ja\x18\x06 \x01(\t\x12\x15\n\rmissing_facts\x18\x07 \x03(\t*\xab\x01\n\x0b\x43heckStatus\x12\x1c\n\x18\x43HECK_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43HECK_STATUS_PASS\x10\x01\x12\x15\n\x11\x43HECK_STATUS_WARN\x10\x02\x12\x15\n\x11\x43HECK_STATUS_FAIL\x10\x03\x12\x18\n\x14\x43HECK_STATUS_UNKNOWN\x10\x04\x12\x1f\n\x1b\x43HECK_STATUS_NOT_APPLICABLE\x10\x05*\xb4\x01\n\tPrecision\x12\x19\n\x15PRECISION_UNSPECIFIED\x10\x00\x12\x13\n\x0fPRECISION_EXACT\x10\x01\x12\x19\n\x15PRECISION_MAJOR_MINOR\x10\x02\x12\x18\n\x14PRECISION_MAJOR_ONLY\x10\x03\x12\x14\n\x10PRECISION_FROZEN\x10\x04\x12\x16\n\x12PRECISION_INFERRED\x10\x05\x12\x14\n\x10PRECISION_ABSENT\x10\x06*o\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n\x0fOUTCOME_APPROVE\x10\x01\x12\x10\n\x0cOUTCOME_DENY\x10\x02\x12\x12\n\x0eOUTCOME_REVIEW\x10\x03\x12\x10\n\x0cOUTCOME_NONE\x10\x04\x42\x14Z\x12\x61nshin/v1;anshinv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x61nshin/v1/common.proto\x12\tanshin.v1\"j\n\rComparedValue\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08observed\x18\x02 \x01(\t\x12\x10\n\x08\x65xpected\x18\x03 \x01(\t\x12\'\n\tprecision\x18\x04 \x01(\x0e\x32\x14.anshin.v1.Precision\"_\n\x0cRulesVersion\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x17\n\x0fmatrix_revision\x18\x02 \x01(\t\x12\x14\n\x0crelease_data\x18\x03 \x03(\t\x12\x10\n\x08policies\x18\x04 \x03(\t\"(\n\x06\x43\x61ller\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"\xf5\x01\n\x0c\x43lauseResult\x12\x11\n\tclause_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.anshin.v1.CheckStatus\x12\"\n\x06\x65\x66\x66\x65\x63t\x18\x03 \x01(\x0e\x32\x12.anshin.v1.Outcome\x12*\n\x08\x63ompared\x18\x04 \x03(\x0b\x32\x18.anshin.v1.ComparedValue\x12\x0f\n\x07text_ja\x18\x05 \x01(\t\x12\x16\n\x0e\x65xplanation_ja\x18\x06 \x01(\t\x12\x15\n\rmissing_facts\x18\x07 \x03(\t\x12\x0c\n\x04part\x18\x08 \x01(\t\x12\x0c\n\x04kind\x18\t \x01(\t*\xab\x01\n\x0b\x43heckStatus\x12\x1c\n\x18\x43HECK_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43HECK_STATUS_PASS\x10\x01\x12\x15\n\x11\x43HECK_STATUS_WARN\x10\x02\x12\x15\n\x11\x43HECK_STATUS_FAIL\x10\x03\x12\x18\n\x14\x43HECK_STATUS_UNKNOWN\x10\x04\x12\x1f\n\x1b\x43HECK_STATUS_NOT_APPLICABLE\x10\x05*\xb4\x01\n\tPrecision\x12\x19\n\x15PRECISION_UNSPECIFIED\x10\x00\x12\x13\n\x0fPRECISION_EXACT\x10\x01\x12\x19\n\x15PRECISION_MAJOR_MINOR\x10\x02\x12\x18\n\x14PRECISION_MAJOR_ONLY\x10\x03\x12\x14\n\x10PRECISION_FROZEN\x10\x04\x12\x16\n\x12PRECISION_INFERRED\x10\x05\x12\x14\n\x10PRECISION_ABSENT\x10\x06*o\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n\x0fOUTCOME_APPROVE\x10\x01\x12\x10\n\x0cOUTCOME_DENY\x10\x02\x12\x12\n\x0eOUTCOME_REVIEW\x10\x03\x12\x10\n\x0cOUTCOME_NONE\x10\x04\x42\x14Z\x12\x61nshin/v1;anshinv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,12 +32,12 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'anshin.v1.common_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\022anshin/v1;anshinv1'
-  _globals['_CHECKSTATUS']._serialized_start=505
-  _globals['_CHECKSTATUS']._serialized_end=676
-  _globals['_PRECISION']._serialized_start=679
-  _globals['_PRECISION']._serialized_end=859
-  _globals['_OUTCOME']._serialized_start=861
-  _globals['_OUTCOME']._serialized_end=972
+  _globals['_CHECKSTATUS']._serialized_start=533
+  _globals['_CHECKSTATUS']._serialized_end=704
+  _globals['_PRECISION']._serialized_start=707
+  _globals['_PRECISION']._serialized_end=887
+  _globals['_OUTCOME']._serialized_start=889
+  _globals['_OUTCOME']._serialized_end=1000
   _globals['_COMPAREDVALUE']._serialized_start=37
   _globals['_COMPAREDVALUE']._serialized_end=143
   _globals['_RULESVERSION']._serialized_start=145
@@ -45,5 +45,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CALLER']._serialized_start=242
   _globals['_CALLER']._serialized_end=282
   _globals['_CLAUSERESULT']._serialized_start=285
-  _globals['_CLAUSERESULT']._serialized_end=502
+  _globals['_CLAUSERESULT']._serialized_end=530
 # @@protoc_insertion_point(module_scope)

@@ -207,6 +207,8 @@ class ClauseResult(_message.Message):
     TEXT_JA_FIELD_NUMBER: _builtins.int
     EXPLANATION_JA_FIELD_NUMBER: _builtins.int
     MISSING_FACTS_FIELD_NUMBER: _builtins.int
+    PART_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
     clause_id: _builtins.str
     """Stable clause id from docs (e.g. "HNB-X5")."""
     status: Global___CheckStatus.ValueType
@@ -216,6 +218,10 @@ class ClauseResult(_message.Message):
     """Japanese clause text as in the policy file."""
     explanation_ja: _builtins.str
     """Why, in one sentence (Japanese)."""
+    part: _builtins.str
+    """The part of a clause evaluated, when a clause has several (e.g. "per_card")."""
+    kind: _builtins.str
+    """The clause kind that evaluated it (rules/engine/kinds), e.g. "notice_within_days_after"."""
     @_builtins.property
     def compared(self) -> _containers.RepeatedCompositeFieldContainer[Global___ComparedValue]: ...
     @_builtins.property
@@ -232,10 +238,12 @@ class ClauseResult(_message.Message):
         text_ja: _builtins.str = ...,
         explanation_ja: _builtins.str = ...,
         missing_facts: _abc.Iterable[_builtins.str] | None = ...,
+        part: _builtins.str = ...,
+        kind: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["clause_id", b"clause_id", "compared", b"compared", "effect", b"effect", "explanation_ja", b"explanation_ja", "missing_facts", b"missing_facts", "status", b"status", "text_ja", b"text_ja"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clause_id", b"clause_id", "compared", b"compared", "effect", b"effect", "explanation_ja", b"explanation_ja", "kind", b"kind", "missing_facts", b"missing_facts", "part", b"part", "status", b"status", "text_ja", b"text_ja"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,405 @@
+"""EvaluateClaim: protobuf request ⇄ ClaimFacts, and Decision → reply / log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import orjson
+from google.protobuf.message import Message
+
+from anshin.v1 import claims_pb2, common_pb2
+from checks.event_model import FundingSource
+from checks.model import CheckStatus
+from checks.security_standard import PaymentMethod
+from rules import engine as eng
+from server import validate
+from server.convert.events import pan_violations
+from server.errors import Violations
+
+MAX_YEN = 10**12  # a trillion yen: anything larger is a typo, not a claim
+_STATUS = {
+    CheckStatus.PASS: common_pb2.CHECK_STATUS_PASS,
+    CheckStatus.WARN: common_pb2.CHECK_STATUS_WARN,
+    CheckStatus.FAIL: common_pb2.CHECK_STATUS_FAIL,
+    CheckStatus.UNKNOWN: common_pb2.CHECK_STATUS_UNKNOWN,
+    CheckStatus.NOT_APPLICABLE: common_pb2.CHECK_STATUS_NOT_APPLICABLE,
+}
+_EFFECT = {
+    eng.Effect.APPROVE: common_pb2.OUTCOME_APPROVE,
+    eng.Effect.DENY: common_pb2.OUTCOME_DENY,
+    eng.Effect.REVIEW: common_pb2.OUTCOME_REVIEW,
+    eng.Effect.NONE: common_pb2.OUTCOME_NONE,
+}
+OUTCOME = {
+    eng.Outcome.APPROVE: common_pb2.OUTCOME_APPROVE,
+    eng.Outcome.DENY: common_pb2.OUTCOME_DENY,
+    eng.Outcome.REVIEW: common_pb2.OUTCOME_REVIEW,
+}
+_PAYMENT_METHOD = {
+    claims_pb2.PAYMENT_METHOD_QR_CODE_PAYMENT: PaymentMethod.QR_CODE_PAYMENT,
+    claims_pb2.PAYMENT_METHOD_CREDIT_CARD: PaymentMethod.CREDIT_CARD,
+    claims_pb2.PAYMENT_METHOD_DEBIT_CARD: PaymentMethod.DEBIT_CARD,
+    claims_pb2.PAYMENT_METHOD_POSTPAID_EMONEY: PaymentMethod.POSTPAID_EMONEY,
+    claims_pb2.PAYMENT_METHOD_PREPAID_CARD: PaymentMethod.PREPAID_CARD,
+    claims_pb2.PAYMENT_METHOD_PREPAID_IC_EMONEY: PaymentMethod.PREPAID_IC_EMONEY,
+}
+_INCIDENT_KINDS = {
+    "skimming_phishing": ("phishing", "skimming", "malicious_signup"),
+    "legal_cost": ("consultation", "lawyer_fees"),
+    "liability": ("business_interruption", "information_leak", "other"),
+}
+
+
+class _Reader:
+    """Field readers that record violations under the request's field paths."""
+
+    def __init__(self, v: Violations, now: datetime) -> None:
+        self.v = v
+        self.now = now
+        self.instants: dict[str, datetime] = {}
+
+    def instant(
+        self, msg: Message, name: str, path: str, *, required: bool = False
+    ) -> datetime | None:
+        value = validate.instant(
+            self.v, path, getattr(msg, name), msg.HasField(name), required=required, now=self.now
+        )
+        if value is not None:
+            self.instants[path] = value
+        return value
+
+    @staticmethod
+    def opt_bool(msg: Message, name: str) -> bool | None:
+        return getattr(msg, name) if msg.HasField(name) else None
+
+    def text(
+        self, msg: Message, name: str, path: str, *, required: bool = False, max_bytes: int = 128
+    ) -> str:
+        return (
+            validate.text(self.v, path, getattr(msg, name), required=required, max_bytes=max_bytes)
+            or ""
+        )
+
+    def choice(
+        self, msg: Message, name: str, path: str, allowed: tuple[str, ...], *, required: bool = True
+    ) -> str:
+        value = getattr(msg, name)
+        if not value and not required:
+            return ""
+        if value not in allowed:
+            self.v.add(path, f"one of {', '.join(allowed)}")
+        return str(value)
+
+    def issuer(self, msg: Message, name: str, path: str) -> eng.IssuerAnswer | None:
+        if not msg.HasField(name):
+            return None
+        a = getattr(msg, name)
+        try:
+            kind = eng.IssuerAnswerKind(a.kind)
+        except ValueError:
+            self.v.add(f"{path}.kind", f"unknown enum value {a.kind}")
+            return None
+        reason = (
+            validate.text(self.v, f"{path}.reason", a.reason, required=False, max_bytes=1024) or ""
+        )
+        at = self.instant(a, "answered_at", f"{path}.answered_at")
+        return eng.IssuerAnswer(kind, reason, at)
+
+    def funding(self, msg: Message, path: str) -> FundingSource | None:
+        value = msg.funding  # type: ignore[attr-defined]
+        if value == 0:
+            return None
+        try:
+            return FundingSource(value)
+        except ValueError:
+            self.v.add(path, f"unknown enum value {value}")
+            return None
+
+
+def _incident(r: _Reader, req: claims_pb2.EvaluateClaimRequest) -> eng.Incident | None:
+    which = req.WhichOneof("incident")
+    if which is None:
+        r.v.add(
+            "incident",
+            "required: one of ib_transfer, card_fraud, qr_payment, liability, "
+            "skimming_phishing, legal_cost",
+        )
+        return None
+    m = getattr(req, which)
+    p = which
+    if which == "ib_transfer":
+        fraud = r.instant(m, "fraud_at", f"{p}.fraud_at", required=True)
+        return (
+            None
+            if fraud is None
+            else eng.IbTransferFraud(
+                fraud_at=fraud,
+                notified_bank_at=r.instant(m, "notified_bank_at", f"{p}.notified_bank_at"),
+                police_consulted_at=r.instant(m, "police_consulted_at", f"{p}.police_consulted_at"),
+                alternative_measures_asserted=r.opt_bool(m, "alternative_measures_asserted"),
+                alternative_measures_note=r.text(
+                    m, "alternative_measures_note", f"{p}.alternative_measures_note", max_bytes=4096
+                ),
+                used_in_japan=r.opt_bool(m, "used_in_japan"),
+            )
+        )
+    if which == "card_fraud":
+        token = r.text(m, "card_token", f"{p}.card_token", required=True)
+        fraud = r.instant(m, "fraud_at", f"{p}.fraud_at", required=True)
+        method = None
+        if m.payment_method:
+            method = _PAYMENT_METHOD.get(m.payment_method)
+            if method is None:
+                r.v.add(f"{p}.payment_method", f"unknown enum value {m.payment_method}")
+        return (
+            None
+            if fraud is None
+            else eng.CardFraud(
+                card_token=token,
+                fraud_at=fraud,
+                reported_to_issuer_at=r.instant(
+                    m, "reported_to_issuer_at", f"{p}.reported_to_issuer_at"
+                ),
+                police_reported_at=r.instant(m, "police_reported_at", f"{p}.police_reported_at"),
+                issuer_answer=r.issuer(m, "issuer_answer", f"{p}.issuer_answer"),
+                card_in_hand=r.opt_bool(m, "card_in_hand"),
+                used_in_japan=r.opt_bool(m, "used_in_japan"),
+                notified_at=r.instant(m, "notified_at", f"{p}.notified_at"),
+                issued_in_japan=r.opt_bool(m, "issued_in_japan"),
+                payment_method=method,
+                funding=r.funding(m, f"{p}.funding"),
+                payment_service_id=r.text(m, "payment_service_id", f"{p}.payment_service_id"),
+            )
+        )
+    if which == "qr_payment":
+        service = r.text(m, "payment_service_id", f"{p}.payment_service_id", required=True)
+        token = r.text(m, "instrument_token", f"{p}.instrument_token", required=True)
+        fraud = r.instant(m, "fraud_at", f"{p}.fraud_at", required=True)
+        kind = r.choice(m, "event_kind", f"{p}.event_kind", ("DCM-E1", "DCM-E2"), required=False)
+        return (
+            None
+            if fraud is None
+            else eng.QrPaymentFraud(
+                payment_service_id=service,
+                instrument_token=token,
+                fraud_at=fraud,
+                notified_at=r.instant(m, "notified_at", f"{p}.notified_at"),
+                police_reported_at=r.instant(m, "police_reported_at", f"{p}.police_reported_at"),
+                operator_answer=r.issuer(m, "operator_answer", f"{p}.operator_answer"),
+                used_in_japan=r.opt_bool(m, "used_in_japan"),
+                event_kind=kind,
+                funding=r.funding(m, f"{p}.funding"),
+                issued_in_japan=r.opt_bool(m, "issued_in_japan"),
+            )
+        )
+    if which == "liability":
+        at = r.instant(m, "incident_at", f"{p}.incident_at", required=True)
+        kind = r.choice(
+            m, "claim_kind", f"{p}.claim_kind", _INCIDENT_KINDS["liability"], required=False
+        )
+        return (
+            None
+            if at is None
+            else eng.LiabilityClaim(
+                incident_at=at,
+                third_party_claim_at=r.instant(
+                    m, "third_party_claim_at", f"{p}.third_party_claim_at"
+                ),
+                written_claim=r.opt_bool(m, "written_claim"),
+                claim_kind=kind,
+                cause_known_at=r.instant(m, "cause_known_at", f"{p}.cause_known_at"),
+                notified_at=r.instant(m, "notified_at", f"{p}.notified_at"),
+                smartphone_accessed=r.opt_bool(m, "smartphone_accessed"),
+                claim_names_insured_smartphone=r.opt_bool(m, "claim_names_insured_smartphone"),
+            )
+        )
+    if which == "skimming_phishing":
+        token = r.text(m, "card_token", f"{p}.card_token", required=True)
+        fraud = r.instant(m, "fraud_at", f"{p}.fraud_at", required=True)
+        kind = r.choice(m, "kind", f"{p}.kind", _INCIDENT_KINDS["skimming_phishing"])
+        codes = [c for c in m.negligence]
+        for i, code in enumerate(codes):
+            if code not in ("JPE-G1", "JPE-G2", "JPE-G3", "JPE-G4", "JPE-N1", "JPE-N2"):
+                r.v.add(f"{p}.negligence[{i}]", "one of JPE-G1..G4, JPE-N1..N2")
+        if codes and not m.negligence_assessed:
+            r.v.add(f"{p}.negligence_assessed", "must be true when negligence codes are given")
+        return (
+            None
+            if fraud is None
+            else eng.SkimmingPhishingLoss(
+                card_token=token,
+                fraud_at=fraud,
+                kind=kind,
+                negligence=frozenset(codes) if m.negligence_assessed else None,
+            )
+        )
+    # legal_cost
+    at = r.instant(m, "incurred_at", f"{p}.incurred_at", required=True)
+    kind = r.choice(m, "kind", f"{p}.kind", _INCIDENT_KINDS["legal_cost"])
+    return (
+        None
+        if at is None
+        else eng.LegalCost(
+            kind=kind,
+            incurred_at=at,
+            cause_at=r.instant(m, "cause_at", f"{p}.cause_at"),
+            insured_person_ref=r.text(m, "insured_person_ref", f"{p}.insured_person_ref"),
+            success_prospect_found=r.opt_bool(m, "success_prospect_found"),
+        )
+    )
+
+
+def _incident_instant(incident: eng.Incident) -> tuple[str, datetime]:
+    for name in ("fraud_at", "incident_at", "incurred_at"):
+        value = getattr(incident, name, None)
+        if value is not None:
+            return name, value
+    raise AssertionError("every incident has an instant")
+
+
+def claim_facts(
+    req: claims_pb2.EvaluateClaimRequest, now: datetime, policy_ids: frozenset[str]
+) -> eng.ClaimFacts:
+    """Validate and convert; raises ValidationError listing every bad field."""
+    v = Violations()
+    pan_violations(req, v)
+    r = _Reader(v, now)
+    claim_id = ""
+    if not req.claim_id:
+        v.add("claim_id", "required")
+    else:
+        try:
+            claim_id = str(uuid.UUID(req.claim_id))
+        except ValueError:
+            v.add("claim_id", "not a UUID")
+    if req.policy_id not in policy_ids:
+        v.add("policy_id", f"unknown policy: one of {', '.join(sorted(policy_ids))}")
+    customer = validate.identifier(v, "customer_id", req.customer_id) or ""
+    claimed = r.instant(req, "claimed_at", "claimed_at", required=True)
+    if not req.HasField("amounts"):
+        v.add("amounts", "required")
+    a = req.amounts
+    for name in ("loss_yen", "recovered_yen", "points_yen"):
+        value = getattr(a, name)
+        if value < 0:
+            v.add(f"amounts.{name}", "must not be negative")
+        elif value > MAX_YEN:
+            v.add(f"amounts.{name}", f"more than {MAX_YEN} yen")
+    if req.HasField("amounts") and a.loss_yen == 0 and req.WhichOneof("incident") != "legal_cost":
+        v.add("amounts.loss_yen", "required (a positive amount)")
+    exclusions = {}
+    for key, value in req.exclusions.items():
+        if len(key) > 32 or not key.replace("-", "").replace(".", "").isalnum():
+            v.add(f"exclusions[{key[:32]}]", "not a clause id")
+        else:
+            exclusions[key] = value
+    series = validate.identifier(v, "series_id", req.series_id, required=False) or ""
+    incident = _incident(r, req)
+    # Times in order: nothing after the claim, nothing reported before the incident.
+    if incident is not None and claimed is not None:
+        name, at = _incident_instant(incident)
+        which = req.WhichOneof("incident")
+        if at > claimed:
+            v.add(f"{which}.{name}", "after claimed_at")
+        for path, value in r.instants.items():
+            if (
+                path.startswith(f"{which}.")
+                and path.split(".")[-1]
+                in (
+                    "notified_bank_at",
+                    "police_consulted_at",
+                    "reported_to_issuer_at",
+                    "police_reported_at",
+                    "notified_at",
+                    "third_party_claim_at",
+                )
+                and value < at
+            ):
+                v.add(path, f"before {which}.{name}")
+            if value > claimed and not path.endswith("answered_at"):
+                v.add(path, "after claimed_at")
+    v.raise_if_any()
+    assert claimed is not None and incident is not None
+    return eng.ClaimFacts(
+        claim_id=claim_id,
+        policy_id=req.policy_id,
+        customer_id=customer,
+        claimed_at=claimed,
+        incident=incident,
+        amounts=eng.Amounts(a.loss_yen, a.recovered_yen, a.points_yen),
+        exclusions=exclusions,
+        resident_in_japan=req.resident_in_japan if req.HasField("resident_in_japan") else None,
+        series_id=series,
+    )
+
+
+def incident_instant(facts: eng.ClaimFacts) -> datetime:
+    return _incident_instant(facts.incident)[1]
+
+
+# --------------------------------------------------------------------------- replies
+
+
+def clause_pb(c: eng.ClauseResult) -> common_pb2.ClauseResult:
+    return common_pb2.ClauseResult(
+        clause_id=c.clause_id,
+        status=_STATUS[c.status],
+        effect=_EFFECT[c.effect],
+        text_ja=c.text_ja,
+        explanation_ja=c.explanation_ja,
+        missing_facts=c.missing_facts,
+        part=c.part,
+        kind=c.kind,
+        compared=[
+            common_pb2.ComparedValue(
+                name=x.name,
+                observed=x.observed,
+                expected=x.expected,
+                precision=common_pb2.PRECISION_EXACT,
+            )
+            for x in c.compared
+        ],
+    )
+
+
+def response(
+    decision: eng.Decision, rules: common_pb2.RulesVersion, *, dry_run: bool
+) -> claims_pb2.EvaluateClaimResponse:
+    return claims_pb2.EvaluateClaimResponse(
+        outcome=OUTCOME[decision.outcome],
+        payable_yen=decision.payable_yen,
+        computation=[
+            claims_pb2.ComputationStep(
+                name=s.name,
+                clause_id=s.clause_id,
+                input_yen=s.input,
+                output_yen=s.output,
+                note=s.note,
+            )
+            for s in decision.computation.steps
+        ],
+        clauses=[clause_pb(c) for c in decision.clauses],
+        rules=rules,
+        dry_run=dry_run,
+        summary_ja=decision.summary_ja,
+    )
+
+
+def fired_clause_ids(decision: eng.Decision) -> tuple[str, ...]:
+    """Clauses that pushed the decision (for the log's reasons and queries)."""
+    seen: dict[str, None] = {}
+    for c in decision.clauses:
+        if c.effect in (eng.Effect.DENY, eng.Effect.REVIEW) or (
+            decision.outcome is eng.Outcome.APPROVE and c.amount_out is not None
+        ):
+            seen.setdefault(c.clause_id)
+    return tuple(seen)
+
+
+def fingerprint_of(req: claims_pb2.EvaluateClaimRequest) -> bytes:
+    """Canonical bytes of a claim request, for idempotency (dry_run excluded)."""
+    copy = claims_pb2.EvaluateClaimRequest()
+    copy.CopyFrom(req)
+    copy.dry_run = False
+    return orjson.dumps(copy.SerializeToString(deterministic=True).hex())
