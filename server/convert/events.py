@@ -81,6 +81,19 @@ def pan_violations(msg: Message, v: Violations, prefix: str = "") -> None:
 
 # --------------------------------------------------------------------------- pieces
 
+_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def canonical_uuid(value: str) -> str | None:
+    """The canonical (lower-case, hyphenated) form of a UUID, or None."""
+    if _CANONICAL_UUID.match(value):
+        return value
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
 
 def _enum(v: Violations, field: str, value: int, cls: type[Any]) -> Any:
     if value == 0:
@@ -103,9 +116,8 @@ def _header(
     if not h.client_event_id:
         v.add("header.client_event_id", "required")
     else:
-        try:
-            event_id = str(uuid.UUID(h.client_event_id))
-        except ValueError:
+        event_id = canonical_uuid(h.client_event_id)
+        if event_id is None:
             v.add("header.client_event_id", "not a UUID")
     at = validate.instant(
         v, "header.event_time", h.event_time, h.HasField("event_time"), required=True, now=now
