@@ -16,12 +16,12 @@ from anshin.v1 import (
     claims_pb2,
     claims_pb2_grpc,
     events_pb2,
-    events_pb2_grpc,
     posture_pb2,
     posture_pb2_grpc,
 )
 from checks.releases import is_stale
 from rules.load import RuleSet, load_rules
+from server.bulk import BulkPool
 from server.clock import Clock, system_clock
 from server.config import Config
 from server.interceptors import RequestInterceptor
@@ -29,7 +29,7 @@ from server.logs import get_logger
 from server.pii import PhoneHasher
 from server.ruleset_holder import RulesHolder
 from server.services.claims import ClaimService
-from server.services.events import EventService
+from server.services.events import EventService, register_event_service
 from server.services.posture import PostureService
 from server.store import Store, open_store
 
@@ -55,6 +55,7 @@ class App:
     health: health.aio.HealthServicer
     port: int
     clock: Clock
+    bulk_pool: BulkPool | None = None
 
     def stale_products(self, at: datetime | None = None) -> list[str]:
         now = at or self.clock()
@@ -84,6 +85,8 @@ class App:
     async def stop(self, grace: float) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.bulk_pool is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.bulk_pool.close)
         await self.store.close()
 
 
@@ -105,9 +108,12 @@ async def build_app(
         PostureService(store, holder, clock), server
     )
     hasher = PhoneHasher.from_file(config.resolved_phone_key_file())
-    events_pb2_grpc.add_EventServiceServicer_to_server(
-        EventService(store, holder, clock, hasher), server
+    bulk_pool = (
+        BulkPool(config.bulk_workers, ruleset.directory, hasher.key)
+        if config.bulk_workers > 0
+        else None
     )
+    register_event_service(EventService(store, holder, clock, hasher, bulk_pool), server)
     claims_pb2_grpc.add_ClaimServiceServicer_to_server(ClaimService(store, holder, clock), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -120,7 +126,7 @@ async def build_app(
         raise OSError(f"cannot listen on {config.listen}")
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    app = App(server, store, holder, health_servicer, port, clock)
+    app = App(server, store, holder, health_servicer, port, clock, bulk_pool)
     await app.refresh_release_health()
     return app
 

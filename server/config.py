@@ -21,6 +21,9 @@ class Config:
     # Key for hashing phone numbers; kept outside the database. Default: next
     # to the SQLite file (created on first start).
     phone_key_file: Path | None = None
+    # Worker processes that validate and judge bulk-ingestion batches (0 = in
+    # the serving process). Default: one when the machine has a spare core.
+    bulk_workers: int = 1 if (os.cpu_count() or 1) > 1 else 0
 
     def resolved_phone_key_file(self) -> Path:
         if self.phone_key_file is not None:
@@ -38,6 +41,11 @@ class Config:
             "db": os.environ.get("ANSHIN_DB", DEFAULT_DB),
             "rules": Path(os.environ["ANSHIN_RULES"]) if os.environ.get("ANSHIN_RULES") else None,
             "log_level": os.environ.get("ANSHIN_LOG_LEVEL", "info"),
+            "bulk_workers": (
+                int(os.environ["ANSHIN_BULK_WORKERS"])
+                if os.environ.get("ANSHIN_BULK_WORKERS")
+                else None
+            ),
             "phone_key_file": (
                 Path(os.environ["ANSHIN_PHONE_KEY_FILE"])
                 if os.environ.get("ANSHIN_PHONE_KEY_FILE")
@@ -45,4 +53,5 @@ class Config:
             ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        values = {k: v for k, v in values.items() if v is not None}
         return cls(**values)  # type: ignore[arg-type]

@@ -60,6 +60,11 @@ class PhoneHasher:
             raise ValueError("phone hash key must be at least 16 bytes")
         self._key = key
 
+    @property
+    def key(self) -> bytes:
+        """For the bulk worker processes, which must hash exactly as the server does."""
+        return self._key
+
     @classmethod
     def from_file(cls, path: Path) -> PhoneHasher:
         """Load the key, creating a random one (mode 0600) on first use."""

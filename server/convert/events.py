@@ -94,7 +94,6 @@ def canonical_uuid(value: str) -> str | None:
         return None
 
 
-
 def _enum(v: Violations, field: str, value: int, cls: type[Any]) -> Any:
     if value == 0:
         v.add(field, "required (must not be _UNSPECIFIED)")

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+import grpc
 import orjson
 import uuid_utils
+from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from anshin.v1 import events_pb2, events_pb2_grpc
@@ -35,7 +38,50 @@ from server.ruleset_holder import RulesHolder
 from server.store.base import Store
 from server.store.events_sql import EventRow
 
+if TYPE_CHECKING:
+    from server.bulk import BulkPool
+
 Converter = Callable[..., conv.ConvertedEvent]
+BatchResult = tuple[list[tuple[int, EventRow]], list[tuple[int, str, str, str]], int]
+
+
+def _decode(raw: bytes) -> events_pb2.IngestEventsRequest:
+    try:
+        return events_pb2.IngestEventsRequest.FromString(raw)
+    except DecodeError as exc:
+        raise ValidationError([Violation("events", "not a valid IngestEventsRequest")]) from exc
+
+
+def register_event_service(service: EventService, server: grpc.aio.Server) -> None:
+    """Add the EventService with IngestEvents receiving undecoded messages.
+
+    Decoding a large stream message is work the bulk worker processes can do;
+    every other method keeps the generated (de)serializers.
+    """
+
+    class _Capture:
+        def __init__(self) -> None:
+            self.name = ""
+            self.handlers: dict[str, Any] = {}
+
+        def add_generic_rpc_handlers(self, _: object) -> None:
+            pass
+
+        def add_registered_method_handlers(self, name: str, handlers: dict[str, Any]) -> None:
+            self.name, self.handlers = name, dict(handlers)
+
+    capture = _Capture()
+    events_pb2_grpc.add_EventServiceServicer_to_server(service, capture)
+    handlers = capture.handlers
+    handlers["IngestEvents"] = grpc.stream_unary_rpc_method_handler(
+        service.IngestEvents,
+        request_deserializer=None,
+        response_serializer=events_pb2.IngestEventsResponse.SerializeToString,
+    )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(capture.name, handlers),))
+    server.add_registered_method_handlers(capture.name, handlers)
+
+
 _BULK_CHUNK = 1000
 
 _ONEOF = {
@@ -54,12 +100,20 @@ def _ts(us: int) -> Timestamp:
 
 
 class EventService(events_pb2_grpc.EventServiceServicer):
-    def __init__(self, store: Store, rules: RulesHolder, clock: Clock, hasher: PhoneHasher) -> None:
+    def __init__(
+        self,
+        store: Store,
+        rules: RulesHolder,
+        clock: Clock,
+        hasher: PhoneHasher,
+        bulk_pool: BulkPool | None = None,
+    ) -> None:
         self._store = store
         self._rules = rules
         self._clock = clock
         self._hasher = hasher
         self._wire_cache: dict[int, tuple[tuple[object, ...], bytes]] = {}
+        self._bulk_pool: BulkPool | None = bulk_pool
 
     # -- building rows -----------------------------------------------------
 
@@ -81,14 +135,18 @@ class EventService(events_pb2_grpc.EventServiceServicer):
         self._wire_cache[id(judgements)] = (judgements, wire)
         return wire
 
-    def _row(self, ev: conv.ConvertedEvent, now: datetime) -> EventRow:
+    def _row(
+        self, ev: conv.ConvertedEvent, now: datetime, origin: tuple[str, str] | None = None
+    ) -> EventRow:
         recorded_us = to_us(now)
         # Protobuf fields concatenate: the head (id, time) + the cached judgements
         # is exactly the serialization of the whole EventAck.
         head = events_pb2.EventAck(
             event_id=str(uuid_utils.uuid7()), recorded_at=_ts(recorded_us)
         ).SerializeToString(deterministic=True)
-        ctx = current_request()
+        if origin is None:
+            ctx = current_request()
+            origin = (ctx.request_id, ctx.caller)
         return EventRow(
             client_event_id=ev.event.client_event_id,
             kind=ev.kind,
@@ -100,8 +158,8 @@ class EventService(events_pb2_grpc.EventServiceServicer):
             payload=orjson.dumps(ev.payload),
             reply_head=head,
             judgements=self._judgements_wire(ev),
-            request_id=ctx.request_id,
-            caller=ctx.caller,
+            request_id=origin[0],
+            caller=origin[1],
         )
 
     @staticmethod
@@ -143,7 +201,7 @@ class EventService(events_pb2_grpc.EventServiceServicer):
     # -- bulk ----------------------------------------------------------------
 
     async def IngestEvents(
-        self, request_iterator: AsyncIterator[events_pb2.IngestEventsRequest], context: object
+        self, request_iterator: AsyncIterator[bytes], context: object
     ) -> events_pb2.IngestEventsResponse:
         resp = events_pb2.IngestEventsResponse()
         pending: list[tuple[int, EventRow]] = []
@@ -167,44 +225,88 @@ class EventService(events_pb2_grpc.EventServiceServicer):
                 else:
                     resp.replayed += 1
 
-        index = -1
-        async for message in request_iterator:
-            now = self._clock()
-            for item in message.events:
-                index += 1
-                which = item.WhichOneof("event")
-                if which is None:
-                    resp.rejected.add(
-                        index=index,
-                        code="INVALID_ARGUMENT",
-                        message="event: one of registration, payment_login, "
-                        "activation, monitoring, enrolment is required",
-                    )
-                    continue
-                body = getattr(item, which)
-                try:
-                    ev = _ONEOF[which](body, now, self._hasher)
-                except ValidationError as exc:
-                    event_id = body.header.client_event_id
-                    resp.rejected.add(
-                        index=index,
-                        client_event_id="" if contains_pan(event_id) else event_id[:64],
-                        code="INVALID_ARGUMENT",
-                        message=str(exc),
-                    )
-                    continue
-                pending.append((index, self._row(ev, now)))
+        base = 0  # stream position of the next message's first event
+        ctx = current_request()
+        origin = (ctx.request_id, ctx.caller)
+        converting: list[asyncio.Future[BatchResult]] = []
+
+        async def take(result: BatchResult) -> None:
+            nonlocal base, pending, inflight
+            rows, rejects, count = result
+            pending.extend((base + offset, row) for offset, row in rows)
+            for offset, r_id, r_code, r_message in rejects:
+                resp.rejected.add(
+                    index=base + offset, client_event_id=r_id, code=r_code, message=r_message
+                )
+            base += count
             if len(pending) >= _BULK_CHUNK:
-                # One chunk is written while the next is parsed; at most one in flight.
+                # One chunk is written while the next is judged; at most one in flight.
                 if inflight is not None:
                     await inflight
                 inflight = asyncio.ensure_future(flush(pending))
                 pending = []
+
+        async for raw in request_iterator:
+            # The stream arrives undecoded (see register_event_service): with a
+            # worker pool, another process decodes and judges it while this one
+            # receives and writes; results are taken in stream order.
+            now = self._clock()
+            if self._bulk_pool is not None:
+                converting.append(self._bulk_pool.convert(raw, now, origin))
+                if len(converting) > 2:
+                    await take(await converting.pop(0))
+            else:
+                await take(self.convert_batch(_decode(raw), now, origin))
+        for fut in converting:
+            await take(await fut)
         if inflight is not None:
             await inflight
         if pending:
             await flush(pending)
         return resp
+
+    def convert_batch(
+        self,
+        message: events_pb2.IngestEventsRequest,
+        now: datetime,
+        origin: tuple[str, str],
+    ) -> BatchResult:
+        """Validate, judge and build the rows of one stream message (pure but for uuid7).
+
+        Positions are offsets within the message; the caller adds the message's
+        position on the stream.
+        """
+        rows: list[tuple[int, EventRow]] = []
+        rejects: list[tuple[int, str, str, str]] = []
+        for index, item in enumerate(message.events):
+            which = item.WhichOneof("event")
+            if which is None:
+                rejects.append(
+                    (
+                        index,
+                        "",
+                        "INVALID_ARGUMENT",
+                        "event: one of registration, payment_login, activation, "
+                        "monitoring, enrolment is required",
+                    )
+                )
+                continue
+            body = getattr(item, which)
+            try:
+                ev = _ONEOF[which](body, now, self._hasher)
+            except ValidationError as exc:
+                event_id = body.header.client_event_id
+                rejects.append(
+                    (
+                        index,
+                        "" if contains_pan(event_id) else event_id[:64],
+                        "INVALID_ARGUMENT",
+                        str(exc),
+                    )
+                )
+                continue
+            rows.append((index, self._row(ev, now, origin)))
+        return rows, rejects, len(message.events)
 
     # -- queries -------------------------------------------------------------
 

@@ -1,0 +1,91 @@
+"""Bulk ingestion's CPU work in worker processes.
+
+Decoding, validating and judging a stream message is pure and CPU-bound,
+and one Python process runs Python on one core at a time. The serving
+process receives (undecoded) and writes; workers — spawned, never forked,
+since gRPC must not be forked — convert messages with the same EventService
+code, the same rules directory and the same phone-hash key, so their rows
+are exactly the rows the server would have built itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from server.clock import from_us, to_us
+from server.store.events_sql import EventRow
+
+_SERVICE: Any = None
+
+Rows = list[tuple[int, tuple[Any, ...]]]
+Converted = tuple[Rows, list[tuple[int, str, str, str]], int]
+
+
+def _init(rules_dir: str, phone_key: bytes) -> None:
+    global _SERVICE
+    from rules.load import load_rules
+    from server.clock import system_clock
+    from server.pii import PhoneHasher
+    from server.ruleset_holder import RulesHolder
+    from server.services.events import EventService
+
+    store: Any = None  # workers never touch the store
+    _SERVICE = EventService(
+        store, RulesHolder(load_rules(rules_dir)), system_clock, PhoneHasher(phone_key)
+    )
+
+
+def _convert(data: bytes, now_us: int, origin: tuple[str, str]) -> Converted:
+    from server.services.events import _decode
+
+    rows, rejects, count = _SERVICE.convert_batch(_decode(data), from_us(now_us), origin)
+    # Plain tuples pickle faster than dataclass instances.
+    plain = [
+        (
+            i,
+            (
+                r.client_event_id,
+                r.kind,
+                r.customer_id,
+                r.subject,
+                r.event_us,
+                r.recorded_us,
+                r.fingerprint,
+                r.payload,
+                r.reply_head,
+                r.judgements,
+                r.request_id,
+                r.caller,
+            ),
+        )
+        for i, r in rows
+    ]
+    return plain, rejects, count
+
+
+async def _rows(inner: asyncio.Future[Converted]) -> Any:
+    rows, rejects, count = await inner
+    return [(i, EventRow(*t)) for i, t in rows], rejects, count
+
+
+class BulkPool:
+    def __init__(self, workers: int, rules_dir: Path, phone_key: bytes) -> None:
+        self._executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init,
+            initargs=(str(rules_dir), phone_key),
+        )
+
+    def convert(self, raw: bytes, now: datetime, origin: tuple[str, str]) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        inner = loop.run_in_executor(self._executor, _convert, raw, to_us(now), origin)
+        return asyncio.ensure_future(_rows(inner))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
