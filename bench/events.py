@@ -86,7 +86,7 @@ def make_event(i: int):
     )
 
 
-async def unary(target: str, callers: int, seconds: float) -> dict:
+async def unary(target: str, callers: int, seconds: float, channels: int = 8) -> dict:
     import grpc
 
     from anshin.v1 import events_pb2_grpc
@@ -99,23 +99,32 @@ async def unary(target: str, callers: int, seconds: float) -> dict:
     events = [make_event(i) for i in range(60_000)]
     acked = 0
     latencies: list[float] = []
-    async with grpc.aio.insecure_channel(target) as ch:
-        stub = events_pb2_grpc.EventServiceStub(ch)
-        deadline = time.perf_counter() + seconds
-        counter = iter(range(len(events)))
+    # Several connections, as several IB / payment-app servers would open:
+    # with `serve --workers N` the kernel spreads connections across workers.
+    # A distinct channel argument keeps grpc from sharing one subchannel.
+    chans = [
+        grpc.aio.insecure_channel(target, options=[("anshin.bench.channel", i)])
+        for i in range(channels)
+    ]
+    stubs = [events_pb2_grpc.EventServiceStub(ch) for ch in chans]
+    deadline = time.perf_counter() + seconds
+    counter = iter(range(len(events)))
 
-        async def caller() -> None:
-            nonlocal acked
-            while time.perf_counter() < deadline:
-                kind, req = events[next(counter)]
-                t0 = time.perf_counter()
-                await getattr(stub, methods[kind])(req)
-                latencies.append(time.perf_counter() - t0)
-                acked += 1
+    async def caller(k: int) -> None:
+        nonlocal acked
+        stub = stubs[k % len(stubs)]
+        while time.perf_counter() < deadline:
+            kind, req = events[next(counter)]
+            t0 = time.perf_counter()
+            await getattr(stub, methods[kind])(req)
+            latencies.append(time.perf_counter() - t0)
+            acked += 1
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(caller() for _ in range(callers)))
-        elapsed = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    await asyncio.gather(*(caller(k) for k in range(callers)))
+    elapsed = time.perf_counter() - t0
+    for ch in chans:
+        await ch.close()
     latencies.sort()
     return {
         "acked": acked,
@@ -166,11 +175,13 @@ def main() -> None:
     p.add_argument("--callers", type=int, default=64)
     p.add_argument("--bulk", type=int, default=200_000)
     p.add_argument("--batch", type=int, default=500)
+    p.add_argument("--workers", type=int, default=1, help="serving processes (serve --workers)")
+    p.add_argument("--channels", type=int, default=8, help="client connections (unary)")
     p.add_argument("--role", choices=["driver", "unary", "bulk"], default="driver")
     p.add_argument("--target")
     ns = p.parse_args()
     if ns.role == "unary":
-        print(json.dumps(asyncio.run(unary(ns.target, ns.callers, ns.seconds))))
+        print(json.dumps(asyncio.run(unary(ns.target, ns.callers, ns.seconds, ns.channels))))
         return
     if ns.role == "bulk":
         print(json.dumps(asyncio.run(bulk(ns.target, ns.bulk, ns.batch))))
@@ -239,7 +250,8 @@ def main() -> None:
                 results[phase]["stored"] = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     u, b = results["unary"], results["bulk"]
     print(
-        f"unary, {ns.callers} callers : {u['rate']:8.0f} acknowledged events/s "
+        f"unary, {ns.callers} callers, {ns.workers} worker(s): {u['rate']:8.0f} "
+        f"acknowledged events/s "
         f"({u['acked']} in {u['seconds']:.1f} s, p50 {u['p50_ms']:.1f} ms, "
         f"p99 {u['p99_ms']:.1f} ms;"
         f" {u['stored']} stored) target >= 3000"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,7 +102,8 @@ async def build_app(
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
-            ("grpc.so_reuseport", 0),
+            # Only `serve --workers N` shares the port between processes.
+            ("grpc.so_reuseport", 1 if os.environ.get("ANSHIN_REUSEPORT") == "1" else 0),
         ],
     )
     posture_pb2_grpc.add_PostureServiceServicer_to_server(
