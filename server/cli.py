@@ -27,8 +27,19 @@ def cmd_serve(ns: argparse.Namespace) -> int:
     from server.config import Config
     from server.logs import configure_logging
 
-    config = Config.from_env(listen=ns.listen, db=ns.db, rules=ns.rules, log_level=ns.log_level)
+    config = Config.from_env(
+        listen=ns.listen,
+        db=ns.db,
+        rules=ns.rules,
+        log_level=ns.log_level,
+        bulk_workers=ns.bulk_workers,
+    )
     configure_logging(config.log_level)
+    workers = ns.workers if ns.workers is not None else int(os.environ.get("ANSHIN_WORKERS", "1"))
+    if workers > 1:
+        from server.workers import run_workers
+
+        return run_workers(config, workers)
     asyncio.run(serve(config))
     return 0
 
@@ -130,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--rules", type=Path, help="rules directory (env ANSHIN_RULES; default built-in)"
     )
     s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    s.add_argument(
+        "--workers", type=int, help="serving processes sharing the port (env ANSHIN_WORKERS)"
+    )
+    s.add_argument(
+        "--bulk-workers",
+        type=int,
+        help="processes judging bulk-ingestion batches (env ANSHIN_BULK_WORKERS; 0 = inline)",
+    )
     s.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("check-login", help="judge one login's posture (HNB-P1..P3)")
@@ -168,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--rules", type=Path)
     c.add_argument("--json", action="store_true", help="print the reply as JSON")
     c.set_defaults(func=cmd_check_login)
+
+    from server.claim_cli import add_parsers as add_claim_parsers
+
+    add_claim_parsers(sub, DEFAULT_SERVER)  # claim, rules validate
 
     e = sub.add_parser("events", help="event ingestion")
     esub = e.add_subparsers(dest="events_command", required=True)

@@ -22,10 +22,12 @@ clause REVIEW; an UNKNOWN (a fact missing) always pushes REVIEW; a PASS of a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
-from checks.model import CheckStatus
+from checks.model import CheckStatus, Compared
 from rules.engine.kinds import KINDS, Finding, ReservationSpec
+from rules.engine.kinds.base import AmountFn, CheckFn
 from rules.engine.model import (
     ClaimFacts,
     ClauseResult,
@@ -123,17 +125,17 @@ def _result(
 ) -> ClauseResult:
     spec = KINDS[clause.kind]
     return ClauseResult(
-        clause_id=clause.id,
-        part=clause.part,
-        kind=clause.kind,
-        status=finding.status,
-        effect=_effect(spec.category, clause, finding),
-        compared=finding.compared,
-        text_ja=clause.text_ja,
-        explanation_ja=finding.explanation_ja,
-        missing_facts=finding.missing_facts,
-        amount_in=None if amounts is None else amounts[0],
-        amount_out=None if amounts is None else amounts[1],
+        clause.id,
+        clause.part,
+        clause.kind,
+        finding.status,
+        _effect(spec.category, clause, finding),
+        finding.compared,
+        clause.text_ja,
+        finding.explanation_ja,
+        finding.missing_facts,
+        None if amounts is None else amounts[0],
+        None if amounts is None else amounts[1],
     )
 
 
@@ -176,14 +178,14 @@ def _reservations(
 def _summary(
     policy: Policy, outcome: Outcome, payable: int, results: list[ClauseResult], computed: int
 ) -> str:
+    if outcome is Outcome.APPROVE:
+        return f"支払可: {format_yen(payable)}（{policy.name}）。"
     deny = [r.label for r in results if r.effect is Effect.DENY]
     review = [r.label for r in results if r.effect is Effect.REVIEW]
     missing: dict[str, None] = {}
     for r in results:
         for m in r.missing_facts:
             missing.setdefault(m)
-    if outcome is Outcome.APPROVE:
-        return f"支払可: {format_yen(payable)}（{policy.name}）。"
     if outcome is Outcome.DENY:
         if not deny:
             return f"支払対象外: 支払う額がありません（計算結果{format_yen(computed)}）。"
@@ -197,6 +199,76 @@ def _summary(
     return text
 
 
+@dataclass(slots=True)
+class _Plan:
+    """What ``evaluate`` does for one policy and one incident type (and sub-kind).
+
+    Built once from the policy (which is immutable): the condition clauses
+    that apply with their check functions, the amount clauses in stage
+    order, and the results of the clauses that do not apply, which never
+    depend on the claim. ``memo`` reuses the ``ClauseResult`` built from a
+    finding that a memoised kind returned before (the same object): the
+    result is a pure function of the clause and the finding.
+    """
+
+    policy: Policy
+    conditions: tuple[tuple[int, Clause, CheckFn, bool], ...]
+    amounts: tuple[tuple[int, Clause, AmountFn], ...]
+    fixed: tuple[tuple[int, Finding, ClauseResult], ...]
+    groups: bool
+    memo: dict[tuple[int, int], tuple[Finding, ClauseResult]] = field(default_factory=dict)
+
+
+_PLANS: dict[tuple[int, str, str], _Plan] = {}
+_MEMO_LIMIT = 4096
+
+
+def _plan(policy: Policy, claim: ClaimFacts) -> _Plan:
+    key = (id(policy), claim.incident_type, claim.incident.subkind)
+    plan = _PLANS.get(key)
+    if plan is not None and plan.policy is policy:
+        return plan
+    conditions: list[tuple[int, Clause, CheckFn, bool]] = []
+    amounts: list[tuple[int, Clause, AmountFn]] = []
+    fixed: list[tuple[int, Finding, ClauseResult]] = []
+    for i, clause in enumerate(policy.clauses):
+        spec = KINDS[clause.kind]
+        if not _applies(clause, claim):
+            finding = Finding(
+                NOT_APPLICABLE,
+                f"この条項は{'・'.join(clause.applies_to)}の請求にだけ適用されます。",
+            )
+            fixed.append((i, finding, _result(clause, finding)))
+        elif spec.amount is not None:
+            amounts.append((i, clause, spec.amount))
+        else:
+            assert spec.check is not None
+            conditions.append((i, clause, spec.check, spec.memoised))
+    amounts.sort(key=lambda a: (KINDS[a[1].kind].stage, a[0]))
+    plan = _Plan(
+        policy,
+        tuple(conditions),
+        tuple(amounts),
+        tuple(fixed),
+        any(clause.any_of for _, clause, _, _ in conditions),
+    )
+    if len(_PLANS) >= 256:  # policies reloaded many times: start afresh
+        _PLANS.clear()
+    _PLANS[key] = plan
+    return plan
+
+
+def _memo_result(
+    memo: dict[tuple[int, int], tuple[Finding, ClauseResult]], i: int, clause: Clause, f: Finding
+) -> ClauseResult:
+    hit = memo.get((i, id(f)))
+    if hit is not None and hit[0] is f:
+        return hit[1]
+    result = _result(clause, f)
+    memo[(i, id(f))] = (f, result)  # holds ``f``: its id cannot be reused while here
+    return result
+
+
 def evaluate(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> Decision:
     """Decide ``claim`` under ``policy`` from what Anshin recorded (``context``).
 
@@ -204,47 +276,65 @@ def evaluate(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> D
     incident type is not one the policy covers.
     """
     _check_claim(policy, claim)
-    findings: dict[int, Finding] = {}
-    amount_clauses: list[int] = []
+    plan = _plan(policy, claim)
     clauses = policy.clauses
-    for i, clause in enumerate(clauses):
-        spec = KINDS[clause.kind]
-        if not _applies(clause, claim):
-            findings[i] = Finding(
-                NOT_APPLICABLE,
-                f"この条項は{'・'.join(clause.applies_to)}の請求にだけ適用されます。",
+    findings: list[Finding | None] = [None] * len(clauses)
+    results: list[ClauseResult | None] = [None] * len(clauses)
+    memo = plan.memo
+    if len(memo) > _MEMO_LIMIT:
+        memo.clear()
+    if plan.groups:
+        grouped: dict[int, Finding] = {
+            i: check(clause, claim, context) for i, clause, check, _ in plan.conditions
+        }
+        checked = dict(grouped)
+        _resolve_groups(clauses, grouped)
+        for i, clause, _, memoised in plan.conditions:
+            finding = findings[i] = grouped[i]
+            memoised = memoised and checked[i] is finding  # a member the group changed is new
+            results[i] = (
+                _memo_result(memo, i, clause, finding) if memoised else _result(clause, finding)
             )
-        elif spec.amount is not None:
-            amount_clauses.append(i)
-        else:
-            assert spec.check is not None
-            findings[i] = spec.check(clause, claim, context)
-
-    _resolve_groups(clauses, findings)
+    else:
+        for i, clause, check, memoised in plan.conditions:
+            finding = findings[i] = check(clause, claim, context)
+            if memoised:
+                hit = memo.get((i, id(finding)))
+                if hit is not None and hit[0] is finding:
+                    results[i] = hit[1]
+                    continue
+                results[i] = _memo_result(memo, i, clause, finding)
+            else:
+                results[i] = _result(clause, finding)
+    for i, finding, result in plan.fixed:
+        findings[i] = finding
+        results[i] = result
 
     loss = claim.amounts.loss_yen
     amount = loss
     steps: list[Step] = [Step("loss", "", loss, loss)]
     binding: str | None = None
-    moved: dict[int, tuple[int, int]] = {}
-    for i in sorted(amount_clauses, key=lambda i: (KINDS[clauses[i].kind].stage, i)):
-        clause = clauses[i]
-        fn = KINDS[clause.kind].amount
-        assert fn is not None
+    for i, clause, fn in plan.amounts:
         answer = fn(clause, claim, context, amount)
         steps.extend(answer.steps)
-        moved[i] = (amount, answer.output)
         if answer.binding:
             binding = clause.id
+        results[i] = _result(clause, answer.finding, (amount, answer.output))
         amount = answer.output
         findings[i] = answer.finding
     computation = Computation(loss, amount, tuple(steps), binding)
 
-    results = [_result(clauses[i], findings[i], moved.get(i)) for i in range(len(clauses))]
-    effects = {r.effect for r in results}
-    if Effect.DENY in effects:
+    done = [r for r in results if r is not None]
+    assert len(done) == len(clauses)
+    deny = review = False
+    for r in done:
+        if r.effect is Effect.DENY:
+            deny = True
+        elif r.effect is Effect.REVIEW:
+            review = True
+    if deny:
         outcome = Outcome.DENY
-    elif Effect.REVIEW in effects:
+    elif review:
         outcome = Outcome.REVIEW
     elif amount == 0:
         outcome = Outcome.DENY
@@ -255,8 +345,8 @@ def evaluate(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> D
     if outcome is Outcome.APPROVE:
         specs = [
             (clauses[i].id, f.reservation)
-            for i, f in sorted(findings.items())
-            if f.reservation is not None
+            for i, f in enumerate(findings)
+            if f is not None and f.reservation is not None
         ]
         reservations = _reservations(specs, payable)
     return Decision(
@@ -266,9 +356,9 @@ def evaluate(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> D
         outcome=outcome,
         payable_yen=payable,
         computation=computation,
-        clauses=tuple(results),
+        clauses=tuple(done),
         reservations=reservations,
-        summary_ja=_summary(policy, outcome, payable, results, amount),
+        summary_ja=_summary(policy, outcome, payable, done, amount),
     )
 
 
@@ -287,22 +377,29 @@ def _resolve_groups(clauses: tuple[Clause, ...], findings: dict[int, Finding]) -
                 for i in members:
                     f = findings[i]
                     if f.status is FAIL:
-                        findings[i] = replace(
-                            f,
-                            explanation_ja=f"{f.explanation_ja}（{', '.join(undecided)}"
-                            "に当たるかが未確定のため、判断を保留します。）",
-                            effect=Effect.NONE,
-                        )
+                        findings[i] = _held(f, ", ".join(undecided))
             continue
         label = clauses[passed[0]].label
         for i in members:
             f = findings[i]
             if f.status in (FAIL, UNKNOWN):
-                findings[i] = Finding(
-                    NOT_APPLICABLE,
-                    f"{label}に該当するため、この類型は判定に用いません。",
-                    f.compared,
-                )
+                findings[i] = _matched_other(label, f.compared)
+
+
+@lru_cache(maxsize=1024)
+def _held(f: Finding, undecided: str) -> Finding:
+    """A non-matching member of an undecided ``any_of`` group decides nothing."""
+    return replace(
+        f,
+        explanation_ja=f"{f.explanation_ja}（{undecided}に当たるかが未確定のため、判断を保留します。）",
+        effect=Effect.NONE,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _matched_other(label: str, compared: tuple[Compared, ...]) -> Finding:
+    """A member of an ``any_of`` group another member of which holds."""
+    return Finding(NOT_APPLICABLE, f"{label}に該当するため、この類型は判定に用いません。", compared)
 
 
 def evaluate_in(policies: PolicySet, claim: ClaimFacts, context: EvaluationContext) -> Decision:

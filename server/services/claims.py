@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -44,6 +44,100 @@ _SEVERITY = {
     CheckStatus.PASS: 1,
     CheckStatus.NOT_APPLICABLE: 0,
 }
+
+
+_EVENT_KINDS = ("registration", "payment_login", "activation", "monitoring", "enrolment")
+_ROWS = "SELECT kind, payload FROM events WHERE customer_id = ? AND kind = ? AND event_us <= ?"
+_ORDER = " ORDER BY event_us, client_event_id"
+
+
+def claim_event_rows(
+    conn: Any,
+    customer_id: str,
+    as_of_us: int,
+    fraud_us: int,
+    *,
+    coverage: str,
+    policy_id: str,
+    instrument: str,
+    service: str,
+    card: str,
+) -> list[tuple[str, bytes]]:
+    """The events of one customer a claim's decision reads, by the existing
+    (customer_id, kind, event_us) index, instead of every event on record.
+
+    * coverage: the KDN app activations, or the enrolments in the policy;
+    * payment registrations of the claim's instrument (DCM-S1/S2, DCM-X4,
+      KDN-X1 look at no other instrument): of those at or before the
+      incident, the first and the last of each payment service (the engine
+      judges the last one and lists services in the order of their first),
+      and every one after it up to the claim;
+    * for each payment service the instrument was registered to (or the
+      claim's own service), the last login at or before the incident —
+      the only login DCM-S3 / KDN-X1 judge — chosen as the engine chooses
+      (latest instant, then the greatest client event id);
+    * the dark-web monitoring events of the claim's card (KDN-C0..C2).
+
+    Each part is in (event_us, client_event_id) order, as ``events_of`` gives
+    them. Everything is at or before the claim instant.
+    """
+    out: list[tuple[str, bytes]] = []
+
+    def rows(sql: str, *params: object) -> list[tuple[str, bytes]]:
+        return [(r[0], r[1].encode()) for r in conn.execute(sql, params).fetchall()]
+
+    if coverage == "activation":
+        out += rows(_ROWS + _ORDER, customer_id, "activation", as_of_us)
+    else:
+        out += rows(
+            _ROWS + " AND subject = ?" + _ORDER, customer_id, "enrolment", as_of_us, policy_id
+        )
+    services = {service} if service else set()
+    if instrument:
+        # subject is "<service>/<token>"; the exact token is checked on the decoded event.
+        suffix = f"/{instrument}"
+        regs = conn.execute(
+            "SELECT kind, payload, event_us, client_event_id FROM events WHERE customer_id = ?"
+            " AND kind = ? AND event_us <= ? AND substr(subject, -?) = ?" + _ORDER,
+            (customer_id, "registration", as_of_us, len(suffix), suffix),
+        ).fetchall()
+        # service → (event_us, id) of its first and last registration before the incident
+        first: dict[str, tuple[int, str]] = {}
+        last: dict[str, tuple[int, str]] = {}
+        keep: list[tuple[str, str, int, str]] = []
+        for kind, payload, event_us, event_id in regs:
+            d = orjson.loads(payload)
+            if d["instrument"]["token"] != instrument:
+                continue
+            svc = d["payment_service_id"]
+            services.add(svc)
+            keep.append((kind, svc, event_us, event_id))
+            if event_us <= fraud_us:
+                key = (event_us, event_id)
+                first[svc] = min(first.get(svc, key), key)
+                last[svc] = max(last.get(svc, key), key)
+        # Judging a registration is the costly part. Of those at or before the
+        # incident the engine reads the last of each service (and lists the
+        # services in the order of their first); later ones, up to the claim,
+        # are all kept (a clause may look at a later instant of the claim).
+        wanted = {(svc, *first[svc]) for svc in first} | {(svc, *last[svc]) for svc in last}
+        by_id = {r[3]: r for r in regs}
+        out += [
+            (kind, by_id[event_id][1].encode())
+            for kind, svc, event_us, event_id in keep
+            if event_us > fraud_us or (svc, event_us, event_id) in wanted
+        ]
+    for svc in sorted(services):
+        out += rows(
+            _ROWS + " AND subject = ? ORDER BY event_us DESC, client_event_id DESC LIMIT 1",
+            customer_id,
+            "payment_login",
+            fraud_us,
+            f"{svc}/",
+        )
+    if card:
+        out += rows(_ROWS + " AND subject = ?" + _ORDER, customer_id, "monitoring", as_of_us, card)
+    return out
 
 
 def _ts(us: int) -> Timestamp:
@@ -89,11 +183,7 @@ class ClaimService(claims_pb2_grpc.ClaimServiceServicer):
                     clause_statuses=_clause_statuses(result),
                 )
             )
-        kinds = ("registration", "payment_login", "activation", "monitoring", "enrolment")
-        events = [
-            event_from_payload(kind, orjson.loads(payload))
-            for kind, payload in await store.events_of(facts.customer_id, kinds, to_us(as_of))
-        ]
+        events = await self._events(facts, policy.id, fraud_at)
         settings = rules.events.coverage
         coverage: dict[str, tuple[Period, ...]] = {}
         name = policy.id
@@ -127,6 +217,38 @@ class ClaimService(claims_pb2_grpc.ClaimServiceServicer):
             logins=logins,
             monitoring=monitoring,
         )
+
+    async def _events(self, facts: eng.ClaimFacts, policy_id: str, fraud_at: datetime) -> list[Any]:
+        """The recorded events this claim's decision can read, oldest first.
+
+        Only what the engine looks at is loaded (see ``claim_event_rows``);
+        a store without ``read`` (another backend) gives every event of the
+        customer, a superset that decides the same.
+        """
+        store = self._store
+        inc = facts.incident
+        token = str(getattr(inc, "instrument_token", "") or "")
+        service = str(getattr(inc, "payment_service_id", "") or "")
+        card = str(getattr(inc, "card_token", "") or "")
+        as_us = to_us(facts.claimed_at)
+        read = getattr(store, "read", None)
+        if read is None:
+            rows = await store.events_of(facts.customer_id, _EVENT_KINDS, as_us)
+        else:
+            rows = await read(
+                lambda conn: claim_event_rows(
+                    conn,
+                    facts.customer_id,
+                    as_us,
+                    to_us(fraud_at),
+                    coverage="activation" if policy_id == "KDN" else "enrolment",
+                    policy_id=policy_id,
+                    instrument=token,
+                    service=service,
+                    card=card,
+                )
+            )
+        return [event_from_payload(kind, orjson.loads(payload)) for kind, payload in rows]
 
     @staticmethod
     def _with_ledger(

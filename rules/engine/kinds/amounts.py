@@ -17,6 +17,8 @@ Scope keys are stable strings the store can index::
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from rules.engine.kinds.base import (
     FAIL,
     PASS,
@@ -38,6 +40,7 @@ from rules.engine.policy import Clause, ClauseEffect
 from rules.timing.caps import CapUsage, CountCap
 from rules.timing.money import format_yen, minus_recovered, percentage_floor
 from rules.timing.trace import Step
+from rules.timing.years import PeriodYear
 
 GATE_ONLY = frozenset({ClauseEffect.GATE})
 ALL_EFFECTS = frozenset(ClauseEffect)
@@ -114,11 +117,11 @@ def _name(clause: Clause) -> str:
     return clause.str_param("scope_name") or clause.id
 
 
-def _year_label(clause: Clause, claim: ClaimFacts) -> tuple[int | None, str]:
+def _year(clause: Clause, claim: ClaimFacts) -> tuple[PeriodYear | None, str]:
     r, at = instant_of(claim, clause.list_param("year_of"))
     if at is None:
         return None, r.path
-    return period_year_containing(at, clause.anchor_param("year_anchor")).label, r.path
+    return period_year_containing(at, clause.anchor_param("year_anchor")), r.path
 
 
 def _own(claim: ClaimFacts) -> str:
@@ -127,29 +130,35 @@ def _own(claim: ClaimFacts) -> str:
 
 def scope_key(clause: Clause, claim: ClaimFacts) -> tuple[str | None, str]:
     """(scope key, the path of the missing fact when the key cannot be built)."""
+    key, path, _ = _scope(clause, claim)
+    return key, path
+
+
+def _scope(clause: Clause, claim: ClaimFacts) -> tuple[str | None, str, PeriodYear | None]:
+    """``scope_key`` and, for the kinds counted per year, the year."""
     kind = clause.kind
     name = _name(clause)
     if kind == "cap_per_incident" and clause.str_param("incident_ref") == "claim":
-        return f"{name}/{_own(claim)}/claim:{claim.claim_id}", ""
+        return f"{name}/{_own(claim)}/claim:{claim.claim_id}", "", None
     if kind in ("cap_per_incident", "cap_per_series"):
         if claim.series_id:
             tag = "incident" if kind == "cap_per_incident" else "series"
-            return f"{name}/{_own(claim)}/{tag}:{claim.series_id}", ""
+            return f"{name}/{_own(claim)}/{tag}:{claim.series_id}", "", None
         if kind == "cap_per_series" and clause.str_param("missing_series") == "review":
-            return None, "series_id"
-        return f"{name}/{_own(claim)}/claim:{claim.claim_id}", ""
+            return None, "series_id", None
+        return f"{name}/{_own(claim)}/claim:{claim.claim_id}", "", None
     if kind == "cap_per_card":
         r = resolve(claim, clause.list_param("card"))
         token = r.value if isinstance(r.value, str) else ""
         if not token:
-            return None, r.path
-        return f"{name}/{_own(claim)}/card:{token}", ""
-    label, path = _year_label(clause, claim)
-    if label is None:
-        return None, path
+            return None, r.path, None
+        return f"{name}/{_own(claim)}/card:{token}", "", None
+    year, path = _year(clause, claim)
+    if year is None:
+        return None, path, None
     if kind == "programme_cap_per_year":
-        return f"{name}/programme/year:{label}", ""
-    return f"{name}/{_own(claim)}/year:{label}", ""
+        return f"{name}/programme/year:{year.label}", "", year
+    return f"{name}/{_own(claim)}/year:{year.label}", "", year
 
 
 def cap_scopes(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> tuple[str, ...]:
@@ -157,20 +166,22 @@ def cap_scopes(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> tuple
     return () if key is None else (key,)
 
 
-def _scope_detail(clause: Clause, claim: ClaimFacts) -> str:
-    if clause.kind in ("cap_per_incident", "cap_per_series", "cap_per_card"):
+def _scope_detail(clause: Clause, claim: ClaimFacts, year: PeriodYear | None) -> str:
+    if year is None or clause.kind in ("cap_per_incident", "cap_per_series", "cap_per_card"):
         return ""
-    r, at = instant_of(claim, clause.list_param("year_of"))
-    anchor = clause.anchor_param("year_anchor")
-    if at is None:
-        return ""
-    year = period_year_containing(at, anchor)
-    return f"（{r.path}の属する{year.label}年の期間: {fmt(year.start)}から{fmt(year.end)}の前まで）"
+    r = resolve(claim, clause.list_param("year_of"))
+    return _year_detail(r.path, year)
+
+
+@lru_cache(maxsize=1024)
+def _year_detail(path: str, year: PeriodYear) -> str:
+    """Pure in the path and the year (its instants are only formatted in JST)."""
+    return f"（{path}の属する{year.label}年の期間: {fmt(year.start)}から{fmt(year.end)}の前まで）"
 
 
 def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) -> AmountFinding:
     """Every amount and count cap: the kind names the scope."""
-    key, path = scope_key(clause, claim)
+    key, path, year = _scope(clause, claim)
     if key is None:
         if path.endswith(".card_token") and not resolve(claim, clause.list_param("card")).defined:
             return AmountFinding(not_defined(path), amount)
@@ -180,7 +191,7 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
         return AmountFinding(
             not_provided(f"context.ledger[{key}]", "この限度額の支払済み額の記録"), amount
         )
-    detail = _scope_detail(clause, claim)
+    detail = _scope_detail(clause, claim, year)
     if clause.kind == "once_per_policy_year":
         max_count = clause.int_param("max_count")
         count_cap = CountCap(clause.id, max_count, usage.count, key)

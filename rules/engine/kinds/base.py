@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, TypeAlias
+from functools import lru_cache
+from typing import Literal, TypeAlias, TypeVar
 
 from checks.model import CheckStatus, Compared
 from rules.engine.kinds.cached import format_jst
@@ -37,6 +38,7 @@ __all__ = [
     "missing",
     "not_defined",
     "not_provided",
+    "per_clause",
 ]
 
 PASS = CheckStatus.PASS
@@ -132,6 +134,10 @@ class KindSpec:
     amount: AmountFn | None = None
     stage: int = 0
     scopes: ScopeFn | None = None
+    # True when ``check`` returns the very same Finding object for the same
+    # inputs (it is built by a memoised pure function): the engine may then
+    # reuse the ClauseResult it built from that object.
+    memoised: bool = False
 
     @property
     def category(self) -> Literal["condition", "amount"]:
@@ -145,6 +151,31 @@ class KindSpec:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+_T = TypeVar("_T")
+
+
+def per_clause(fn: Callable[[Clause], _T]) -> Callable[[Clause], _T]:
+    """Memoise a pure function of a clause's (immutable) id, kind and parameters.
+
+    Clauses are not hashable (their parameters are a mapping), so entries are
+    keyed by identity and hold the clause itself: an entry can never answer
+    for another clause object.
+    """
+    cache: dict[int, tuple[Clause, _T]] = {}
+
+    def wrapper(clause: Clause) -> _T:
+        hit = cache.get(id(clause))
+        if hit is not None and hit[0] is clause:
+            return hit[1]
+        value = fn(clause)
+        if len(cache) >= 8192:
+            cache.clear()
+        cache[id(clause)] = (clause, value)
+        return value
+
+    return wrapper
 
 
 def fmt(instant: datetime) -> str:
@@ -168,6 +199,7 @@ def missing(paths: tuple[str, ...] | str, what_ja: str, *compared: Compared) -> 
     )
 
 
+@lru_cache(maxsize=1024)
 def not_provided(path: str, what_ja: str) -> Finding:
     """UNKNOWN → REVIEW: the store did not provide a record the clause needs."""
     return Finding(
@@ -178,6 +210,7 @@ def not_provided(path: str, what_ja: str) -> Finding:
     )
 
 
+@lru_cache(maxsize=1024)
 def not_defined(path: str) -> Finding:
     """The claim's incident type has no such field: the clause does not concern it."""
     return Finding(

@@ -116,6 +116,22 @@ def _describe_span(span: _Span) -> str:
     return f"from {fmt(span.start)} {end}"
 
 
+_LAST_SPANS: list[tuple[Sequence[Period], int, list[_Span], str]] = []
+
+
+def _spans_described(periods: Sequence[Period], delay_months: int) -> tuple[list[_Span], str]:
+    """``_spans`` and their description; several clauses of one claim read the same
+    periods, so the last answer is kept (for the very same ``periods`` object only)."""
+    if _LAST_SPANS:
+        seen, delay, spans, text = _LAST_SPANS[0]
+        if seen is periods and delay == delay_months:
+            return spans, text
+    spans = _spans(periods, delay_months)
+    text = "; ".join(_describe_span(s) for s in spans) or "none"
+    _LAST_SPANS[:] = [(periods, delay_months, spans, text)]
+    return spans, text
+
+
 def covered_at(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Finding:
     name = clause.str_param("coverage")
     at_r, at = instant_of(claim, clause.list_param("at"))
@@ -127,11 +143,10 @@ def covered_at(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Fin
     if periods is None:
         return not_provided(f"context.coverage[{name}]", f"{name}の補償期間の記録")
     delay = clause.int_param("begins_months_after_start")
-    spans = _spans(periods, delay)
+    spans, periods_text = _spans_described(periods, delay)
     started = [s for s in spans if s.start <= at]
     latest = started[-1] if started else None
     bound = clause.str_param("bound")
-    periods_text = "; ".join(_describe_span(s) for s in spans) or "none"
     compared = [cmp(at_r.path, fmt(at), f"in a {name} period: {periods_text}")]
     if delay:
         compared.append(cmp(f"{name}.cover_begins", f"{delay} months after the service start", ""))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+
 from checks.model import Compared
 from rules.engine.kinds.base import (
     FAIL,
@@ -13,6 +16,7 @@ from rules.engine.kinds.base import (
     cmp,
     missing,
     not_defined,
+    per_clause,
 )
 from rules.engine.model import INCIDENT_TYPES, ClaimFacts, Effect, EvaluationContext, resolve
 from rules.engine.policy import Clause, ClauseEffect
@@ -20,19 +24,47 @@ from rules.engine.policy import Clause, ClauseEffect
 ALL_EFFECTS = frozenset(ClauseEffect)
 
 
-def _fact_value(clause: Clause, claim: ClaimFacts) -> tuple[str, bool | None, bool]:
-    """(request path, value or None when not stated, defined for this incident)."""
+@dataclass(frozen=True, slots=True)
+class _FactSpec:
+    name: str  # the ``fact`` parameter
+    exclusion: bool  # the fact is stated in facts.exclusions (not a claim field)
+    key: str  # its facts.exclusions key
+    path: str  # its request path
+    fires_when: bool
+    rebuttal: str
+    code: str  # for a code-set field
+
+
+@per_clause
+def _fact_spec(clause: Clause) -> _FactSpec:
     name = clause.str_param("fact")
-    if name == "":
-        return f"facts.exclusions[{clause.id}]", claim.exclusions.get(clause.id), True
-    if name.startswith("exclusions."):
-        key = name.removeprefix("exclusions.")
-        return f"facts.exclusions[{key}]", claim.exclusions.get(key), True
+    exclusion = name == "" or name.startswith("exclusions.")
+    key = clause.id if name == "" else name.removeprefix("exclusions.") if exclusion else ""
+    return _FactSpec(
+        name,
+        exclusion,
+        key,
+        f"facts.exclusions[{key}]" if exclusion else "",
+        clause.bool_param("fires_when"),
+        clause.str_param("rebuttal"),
+        clause.str_param("code") or clause.id,
+    )
+
+
+def _fact_value(
+    clause: Clause, claim: ClaimFacts, spec: _FactSpec | None = None
+) -> tuple[str, bool | None, bool]:
+    """(request path, value or None when not stated, defined for this incident)."""
+    if spec is None:
+        spec = _fact_spec(clause)
+    if spec.exclusion:
+        return spec.path, claim.exclusions.get(spec.key), True
+    name = spec.name
     r = resolve(claim, (name,))
     if not r.defined:
         return r.path, None, False
     if isinstance(r.value, frozenset):
-        code = clause.str_param("code") or clause.id
+        code = spec.code
         return f"{r.path}[{code}]", code in r.value, True
     if r.value is None or isinstance(r.value, bool):
         return r.path, r.value, True
@@ -40,19 +72,33 @@ def _fact_value(clause: Clause, claim: ClaimFacts) -> tuple[str, bool | None, bo
 
 
 def boolean_fact(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
-    path, value, defined = _fact_value(clause, claim)
+    spec = _fact_spec(clause)
+    if spec.exclusion:  # stated in facts.exclusions (most of them): no claim field
+        value = claim.exclusions.get(spec.key)
+        rebuttal = spec.rebuttal if value is not None and value == spec.fires_when else ""
+        rebutted = claim.exclusions.get(rebuttal) if rebuttal else None
+        return _boolean_finding(spec.path, value, spec.fires_when, rebuttal, rebutted)
+    path, value, defined = _fact_value(clause, claim, spec)
     if not defined:
         return not_defined(path)
-    fires_when = clause.bool_param("fires_when")
+    fires_when = spec.fires_when
+    rebuttal = spec.rebuttal if value is not None and value == fires_when else ""
+    rebutted = claim.exclusions.get(rebuttal) if rebuttal else None
+    return _boolean_finding(path, value, fires_when, rebuttal, rebutted)
+
+
+@lru_cache(maxsize=4096)
+def _boolean_finding(
+    path: str, value: bool | None, fires_when: bool, rebuttal: str, rebutted: bool | None
+) -> Finding:
+    """The finding of a boolean fact: a pure function of these values (memoised)."""
     expected = f"not {str(fires_when).lower()}"
     if value is None:
         return missing(path, "この条項に当たるかどうか", cmp(path, "", expected))
     compared: tuple[Compared, ...] = (cmp(path, str(value).lower(), expected),)
     if value != fires_when:
         return Finding(PASS, "申告によれば、この条項には当たりません。", compared)
-    rebuttal = clause.str_param("rebuttal")
     if rebuttal:
-        rebutted = claim.exclusions.get(rebuttal)
         r_path = f"facts.exclusions[{rebuttal}]"
         compared = (*compared, cmp(r_path, "" if rebutted is None else str(rebutted).lower(), ""))
         if rebutted is True:
@@ -67,9 +113,7 @@ def boolean_fact(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Fin
 
 
 def required_fact(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
-    compared = []
-    missing_paths: list[str] = []
-    failed: list[str] = []
+    values: list[tuple[str, bool | None]] = []
     for name in clause.list_param("facts"):
         r = resolve(claim, (name,))
         if not r.defined:
@@ -77,11 +121,22 @@ def required_fact(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Fi
         value = r.value
         if value is not None and not isinstance(value, bool):
             raise TypeError(f"clause {clause.label}: fact {name} is not a boolean fact")
-        compared.append(cmp(r.path, "" if value is None else str(value).lower(), "true"))
+        values.append((r.path, value))
+    return _required_finding(tuple(values))
+
+
+@lru_cache(maxsize=4096)
+def _required_finding(values: tuple[tuple[str, bool | None], ...]) -> Finding:
+    """The finding of required boolean facts (path, value): pure, memoised."""
+    compared = []
+    missing_paths: list[str] = []
+    failed: list[str] = []
+    for path, value in values:
+        compared.append(cmp(path, "" if value is None else str(value).lower(), "true"))
         if value is None:
-            missing_paths.append(r.path)
+            missing_paths.append(path)
         elif value is False:
-            failed.append(r.path)
+            failed.append(path)
     if failed:
         return Finding(
             FAIL,
@@ -97,9 +152,15 @@ def required_instant(clause: Clause, claim: ClaimFacts, _: EvaluationContext) ->
     r = resolve(claim, clause.list_param("field"))
     if not r.defined:
         return not_defined(r.path)
-    compared = (cmp(r.path, "" if r.value is None else str(r.value), "stated"),)
-    if r.value is None:
-        return missing(r.path, "この条項が求める届出・報告の日時", *compared)
+    # Keyed on the text shown, not the datetime: equal instants in other zones print otherwise.
+    return _instant_finding(r.path, None if r.value is None else str(r.value))
+
+
+@lru_cache(maxsize=4096)
+def _instant_finding(path: str, shown: str | None) -> Finding:
+    compared = (cmp(path, "" if shown is None else shown, "stated"),)
+    if shown is None:
+        return missing(path, "この条項が求める届出・報告の日時", *compared)
     return Finding(PASS, "この条項が求める届出・報告の日時が確認できます。", compared)
 
 
@@ -107,28 +168,37 @@ def value_in(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding
     r = resolve(claim, clause.list_param("field"))
     if not r.defined:
         return not_defined(r.path)
-    allowed = clause.list_param("allowed")
     value = r.value if isinstance(r.value, str) else ""
-    compared = (cmp(r.path, value, " or ".join(allowed)),)
+    return _value_in_finding(r.path, value, clause.list_param("allowed"))
+
+
+@lru_cache(maxsize=4096)
+def _value_in_finding(path: str, value: str, allowed: tuple[str, ...]) -> Finding:
+    compared = (cmp(path, value, " or ".join(allowed)),)
     if value == "":
-        return missing(r.path, "この条項が区別する種類", *compared)
+        return missing(path, "この条項が区別する種類", *compared)
     if value in allowed:
         return Finding(PASS, f"種類「{value}」は対象です。", compared)
     return Finding(FAIL, f"種類「{value}」は対象ではありません。", compared)
 
 
 def incident_type(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
-    want = clause.str_param("incident")
-    subkinds = clause.list_param("subkinds")
-    sub = claim.incident.subkind
+    return _incident_finding(
+        clause.str_param("incident"),
+        clause.list_param("subkinds"),
+        claim.incident_type,
+        claim.incident.subkind,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _incident_finding(want: str, subkinds: tuple[str, ...], incident: str, sub: str) -> Finding:
     compared = (
-        cmp("incident", claim.incident_type, want),
+        cmp("incident", incident, want),
         *((cmp(f"{want}.subkind", sub, " or ".join(subkinds)),) if subkinds else ()),
     )
-    if claim.incident_type != want:
-        return Finding(
-            FAIL, f"事故の種類「{claim.incident_type}」はこの類型ではありません。", compared
-        )
+    if incident != want:
+        return Finding(FAIL, f"事故の種類「{incident}」はこの類型ではありません。", compared)
     if subkinds:
         if sub == "":
             return Finding(
@@ -154,7 +224,11 @@ assert set(_SUBKIND_FIELD) == set(INCIDENT_TYPES)
 
 
 def no_count_limit(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
-    limits = clause.list_param("limits")
+    return _no_count_limit(clause.list_param("limits"))
+
+
+@lru_cache(maxsize=256)
+def _no_count_limit(limits: tuple[str, ...]) -> Finding:
     return Finding(
         PASS,
         "請求の回数に制限はありません（限度額" + "・".join(limits) + "の範囲内）。",
@@ -202,6 +276,7 @@ KINDS = (
         (_FACT, _FIRES_WHEN, _REBUTTAL, _CODE),
         ALL_EFFECTS,
         check=boolean_fact,
+        memoised=True,
     ),
     KindSpec(
         "review_fact",
@@ -210,6 +285,7 @@ KINDS = (
         (_FACT, _FIRES_WHEN, _REBUTTAL, _CODE),
         frozenset({ClauseEffect.REVIEW}),
         check=boolean_fact,
+        memoised=True,
     ),
     KindSpec(
         "required_fact",
@@ -222,6 +298,7 @@ KINDS = (
         ),
         ALL_EFFECTS,
         check=required_fact,
+        memoised=True,
     ),
     KindSpec(
         "required_instant",
@@ -230,6 +307,7 @@ KINDS = (
         (ParamSpec("field", "fields", "The instant field.", field_types=frozenset({"instant"})),),
         ALL_EFFECTS,
         check=required_instant,
+        memoised=True,
     ),
     KindSpec(
         "value_in",
@@ -240,6 +318,7 @@ KINDS = (
         ),
         ALL_EFFECTS,
         check=value_in,
+        memoised=True,
     ),
     KindSpec(
         "incident_type",
@@ -257,6 +336,7 @@ KINDS = (
         ),
         frozenset({ClauseEffect.GATE, ClauseEffect.DENY}),
         check=incident_type,
+        memoised=True,
     ),
     KindSpec(
         "no_count_limit",
@@ -264,5 +344,6 @@ KINDS = (
         (ParamSpec("limits", "clause_ids", "The amount limits that do apply."),),
         frozenset({ClauseEffect.GATE}),
         check=no_count_limit,
+        memoised=True,
     ),
 )

@@ -1,0 +1,595 @@
+"""EvaluateClaim latency with 10,000 recorded events, and the pure engine's throughput.
+
+Measured in one run:
+
+(a) ``anshin serve`` starts as a subprocess on a fresh SQLite database. One
+    customer's history is recorded first: 10,000 events through the bulk
+    stream (``IngestEvents``, batches of ``EventEnvelope``) — enrolments in
+    DCM, HNB, JPE and ISA, the two KDN app activations, dark-web monitoring,
+    card registrations to payment services and ~8,900 payment-service logins
+    over two years — plus login posture verdicts (``CheckLogin``). Then
+    EvaluateClaim is called one call at a time for claims of all five
+    policies of that customer, each with a fresh claim id: first as dry runs
+    (the read path), then recorded (decision, verdict log and ledger
+    reservation committed before the reply). p50 / p99 of each, per policy
+    and overall. Target p99 <= 20 ms.
+
+(b) ``rules.engine.evaluate`` alone, in this process pinned to one CPU, over
+    a mix of claims of all five policies: the baseline claims of
+    ``tests/claims/builders.py`` with random amounts, fraud dates, stated
+    facts and ledger usage (every claim distinct), plus every row of the
+    clause tables of ``tests/claims`` (the edge cases). Target >= 5,000
+    claims/s. Every decision is checked against a first evaluation so a
+    faster engine cannot silently decide differently.
+
+Usage:
+
+    .venv/bin/python bench/claims.py [--calls 400] [--seconds 5] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PY = sys.executable
+
+CUSTOMER = "bench-customer-1"
+JST = timedelta(hours=9)
+
+
+def jst(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, tzinfo=UTC) - JST
+
+
+# The story: two years of history up to the frauds of May 2025.
+HISTORY_START = jst(2023, 5, 1, 9)
+FRAUD = jst(2025, 5, 10, 12)
+CARD = "tok-bench-card-0"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_serving(addr: str, timeout: float = 30) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with grpc.insecure_channel(addr) as ch:
+                r = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if r.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+        except grpc.RpcError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server at {addr} did not come up")
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(len(s) * q))]
+
+
+# --------------------------------------------------------------------------- (a) history
+
+
+def history(n: int) -> Iterator[object]:
+    """``n`` EventEnvelopes of one customer, oldest first."""
+    from anshin.v1 import events_pb2 as pb
+
+    def header(at: datetime) -> pb.EventHeader:
+        h = pb.EventHeader(client_event_id=str(uuid.uuid4()), customer_id=CUSTOMER)
+        h.event_time.FromDatetime(at)
+        return h
+
+    def enrol(policy: str, at: datetime, **kw: str) -> pb.EventEnvelope:
+        e = pb.ReportEnrolmentRequest(
+            header=header(at), policy_id=policy, action=pb.ENROLMENT_ACTION_JOINED, **kw
+        )
+        e.starts_at.FromDatetime(at)
+        return pb.EventEnvelope(enrolment=e)
+
+    def activate(app: int, at: datetime) -> pb.EventEnvelope:
+        return pb.EventEnvelope(
+            activation=pb.ReportActivationRequest(
+                header=header(at),
+                app=app,
+                action=pb.ACTIVATION_ACTION_ACTIVATED,
+                device_id="phone-1",
+                channel="carrier_shop",
+                phone_number="090-1234-5678",
+            )
+        )
+
+    def monitor(kind: int, token: str, at: datetime) -> pb.EventEnvelope:
+        return pb.EventEnvelope(
+            monitoring=pb.ReportMonitoringEventRequest(
+                header=header(at), kind=kind, card=pb.Instrument(token=token, last4="4242")
+            )
+        )
+
+    fixed = [
+        enrol("HNB", HISTORY_START),
+        enrol("DCM", HISTORY_START),
+        enrol("JPE", HISTORY_START),
+        enrol(
+            "ISA", HISTORY_START, plan="j_safe_3", insured_person_ref="person-1", relation="self"
+        ),
+        activate(pb.SECURITY_APP_NORTON_360, HISTORY_START),
+        activate(pb.SECURITY_APP_NORTON_MONITOR, HISTORY_START + timedelta(minutes=5)),
+        monitor(pb.MONITORING_EVENT_KIND_CARD_REGISTERED, CARD, HISTORY_START + timedelta(days=1)),
+        monitor(pb.MONITORING_EVENT_KIND_LEAK_ALERT_DELIVERED, CARD, FRAUD - timedelta(hours=27)),
+    ]
+    yield from fixed
+    rest = n - len(fixed)
+    span = (FRAUD - timedelta(days=1) - HISTORY_START).total_seconds()
+    rng = random.Random(4)
+    for i in range(rest):
+        at = HISTORY_START + timedelta(seconds=span * (i + 1) / (rest + 1))
+        r = i % 100
+        service = ("paypay", "rakuten-pay", "au-pay")[i % 3]
+        if r < 10:  # a card registered to a payment service, with 3-D Secure
+            token = CARD if i % 50 == 0 else f"tok-bench-{rng.randrange(40)}"
+            yield pb.EventEnvelope(
+                registration=pb.ReportRegistrationRequest(
+                    header=header(at),
+                    payment_service_id=service,
+                    instrument=pb.Instrument(
+                        token=token,
+                        last4="4242",
+                        kind=pb.INSTRUMENT_KIND_CREDIT_CARD,
+                        funding=pb.FUNDING_SOURCE_NONE,
+                        issued_in_japan=True,
+                    ),
+                    authentication=pb.AuthenticationEvidence(
+                        three_d_secure=pb.ThreeDSecureEvidence(
+                            protocol_version="2.2.0", trans_status="Y", eci="05"
+                        )
+                    ),
+                )
+            )
+        elif r < 11:  # a leak alert for another card
+            yield monitor(
+                pb.MONITORING_EVENT_KIND_LEAK_ALERT_DELIVERED, f"tok-bench-{rng.randrange(40)}", at
+            )
+        else:  # a login to a payment service
+            yield pb.EventEnvelope(
+                payment_login=pb.ReportPaymentLoginRequest(
+                    header=header(at),
+                    payment_service_id=service,
+                    method=pb.PAYMENT_LOGIN_METHOD_OTP_TWO_STEP,
+                    otp=pb.OtpEvidence(
+                        channel=pb.OTP_CHANNEL_SMS, sent_to_qr_registered_phone=False
+                    ),
+                    device_id="phone-1",
+                )
+            )
+
+
+def record_history(addr: str, n: int) -> dict[str, float]:
+    import grpc
+
+    from anshin.v1 import events_pb2 as pb
+    from anshin.v1 import events_pb2_grpc, posture_pb2, posture_pb2_grpc
+
+    events = list(history(n))
+    batches = [pb.IngestEventsRequest(events=events[i : i + 500]) for i in range(0, n, 500)]
+    with grpc.insecure_channel(addr, options=[("grpc.max_send_message_length", 64 << 20)]) as ch:
+        t0 = time.perf_counter()
+        resp = events_pb2_grpc.EventServiceStub(ch).IngestEvents(iter(batches), timeout=600)
+        elapsed = time.perf_counter() - t0
+        if resp.accepted != n or resp.rejected:
+            raise RuntimeError(f"ingest: {resp.accepted} accepted, {list(resp.rejected)[:3]}")
+        stub = posture_pb2_grpc.PostureServiceStub(ch)
+        for days in (0, 7):  # HNB-P1..P3: compliant logins (Safari 18.4 is out 2025-03-31)
+            req = posture_pb2.CheckLoginRequest(
+                customer_id=CUSTOMER,
+                device_id=f"mac-{days}",
+                user_agent="Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15"
+                " (KHTML, like Gecko) Version/18.4 Safari/605.1.15",
+                token_status=posture_pb2.TOKEN_STATUS_ACTIVE,
+            )
+            at = jst(2025, 4, 10, 10) - timedelta(days=days)
+            req.login_time.FromDatetime(at)
+            req.antivirus.product = "Norton 360"
+            req.antivirus.running = True
+            req.antivirus.signatures_updated_at.FromDatetime(at - timedelta(hours=2))
+            stub.CheckLogin(req, timeout=10)
+    return {"events": float(resp.accepted), "seconds": elapsed}
+
+
+def claim_requests(rng: random.Random, dry_run: bool) -> Iterator[object]:
+    """Claims of all five policies of the bench customer, in rotation, each a new claim id."""
+    from anshin.v1 import claims_pb2 as pb
+    from anshin.v1 import events_pb2
+
+    def ts(field: object, at: datetime) -> None:
+        field.FromDatetime(at)
+
+    claimed = FRAUD + timedelta(days=10)
+    while True:
+        loss = rng.randrange(10_000, 400_000)
+        common = {
+            "claim_id": str(uuid.uuid4()),
+            "customer_id": CUSTOMER,
+            "dry_run": dry_run,
+            "resident_in_japan": True,
+        }
+        hnb = pb.EvaluateClaimRequest(
+            policy_id="HNB",
+            amounts=pb.Amounts(loss_yen=loss, recovered_yen=loss // 10),
+            exclusions={f"HNB-X{n}": False for n in (3, 4, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17)},
+            ib_transfer=pb.IbTransferFraud(alternative_measures_asserted=False, used_in_japan=True),
+            **common,
+        )
+        ts(hnb.ib_transfer.fraud_at, jst(2025, 4, 12, 10))
+        ts(hnb.ib_transfer.notified_bank_at, jst(2025, 4, 13, 9))
+        ts(hnb.ib_transfer.police_consulted_at, jst(2025, 4, 14, 10))
+        ts(hnb.claimed_at, jst(2025, 4, 20, 10))
+        yield hnb
+
+        common["claim_id"] = str(uuid.uuid4())
+        dcm = pb.EvaluateClaimRequest(
+            policy_id="DCM",
+            amounts=pb.Amounts(loss_yen=loss, recovered_yen=0, points_yen=loss // 20),
+            exclusions={f"DCM-X{n}": False for n in (1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13)},
+            series_id=f"series-{rng.randrange(1000)}",
+            qr_payment=pb.QrPaymentFraud(
+                payment_service_id="paypay",
+                instrument_token=CARD,
+                operator_answer=pb.IssuerAnswer(
+                    kind=pb.IssuerAnswer.KIND_NOT_COMPENSATED, reason="規約上の補償対象外"
+                ),
+                used_in_japan=True,
+                event_kind="DCM-E1",
+                funding=events_pb2.FUNDING_SOURCE_CREDIT_CARD,
+                issued_in_japan=True,
+            ),
+            **common,
+        )
+        ts(dcm.qr_payment.fraud_at, FRAUD)
+        ts(dcm.qr_payment.notified_at, FRAUD + timedelta(hours=22))
+        ts(dcm.qr_payment.police_reported_at, FRAUD + timedelta(hours=23))
+        ts(dcm.claimed_at, claimed)
+        yield dcm
+
+        common["claim_id"] = str(uuid.uuid4())
+        kdn = pb.EvaluateClaimRequest(
+            policy_id="KDN",
+            amounts=pb.Amounts(loss_yen=loss),
+            card_fraud=pb.CardFraud(
+                card_token=CARD,
+                issuer_answer=pb.IssuerAnswer(
+                    kind=pb.IssuerAnswer.KIND_NOT_COMPENSATED, reason="補償期間外のため"
+                ),
+                card_in_hand=True,
+                issued_in_japan=True,
+            ),
+            **common,
+        )
+        ts(kdn.card_fraud.fraud_at, FRAUD)
+        ts(kdn.card_fraud.reported_to_issuer_at, FRAUD + timedelta(hours=20))
+        ts(kdn.card_fraud.police_reported_at, FRAUD + timedelta(hours=26))
+        ts(kdn.card_fraud.notified_at, FRAUD + timedelta(days=2))
+        ts(kdn.claimed_at, claimed)
+        yield kdn
+
+        common["claim_id"] = str(uuid.uuid4())
+        jpe = pb.EvaluateClaimRequest(
+            policy_id="JPE",
+            amounts=pb.Amounts(loss_yen=loss),
+            skimming_phishing=pb.SkimmingPhishingLoss(
+                card_token=CARD, kind="phishing", negligence_assessed=True
+            ),
+            **common,
+        )
+        ts(jpe.skimming_phishing.fraud_at, FRAUD)
+        ts(jpe.claimed_at, claimed)
+        yield jpe
+
+        common["claim_id"] = str(uuid.uuid4())
+        isa = pb.EvaluateClaimRequest(
+            policy_id="ISA",
+            amounts=pb.Amounts(loss_yen=loss // 10),
+            exclusions={f"ISA-X{n}": False for n in range(1, 28) if n not in (22, 28)},
+            legal_cost=pb.LegalCost(
+                kind=rng.choice(("consultation", "lawyer_fees")),
+                insured_person_ref="person-1",
+                success_prospect_found=True,
+            ),
+            **common,
+        )
+        ts(isa.legal_cost.incurred_at, FRAUD)
+        ts(isa.legal_cost.cause_at, FRAUD - timedelta(days=5))
+        ts(isa.claimed_at, claimed)
+        yield isa
+
+
+def measure_rpc(addr: str, calls: int, dry_run: bool) -> dict[str, object]:
+    import grpc
+
+    from anshin.v1 import claims_pb2_grpc, common_pb2
+
+    rng = random.Random(7)
+    gen = claim_requests(rng, dry_run)
+    by_policy: dict[str, list[float]] = {}
+    outcomes: dict[str, dict[str, int]] = {}
+    with grpc.insecure_channel(addr) as ch:
+        stub = claims_pb2_grpc.ClaimServiceStub(ch)
+        for _ in range(25):  # warm-up: connections, caches, page cache
+            stub.EvaluateClaim(next(gen), timeout=10)
+        for _ in range(calls):
+            req = next(gen)
+            t0 = time.perf_counter()
+            resp = stub.EvaluateClaim(req, timeout=10)
+            ms = (time.perf_counter() - t0) * 1000
+            pid = req.policy_id
+            by_policy.setdefault(pid, []).append(ms)
+            o = common_pb2.Outcome.Name(resp.outcome).removeprefix("OUTCOME_")
+            outcomes.setdefault(pid, {}).setdefault(o, 0)
+            outcomes[pid][o] += 1
+    every = [x for v in by_policy.values() for x in v]
+    return {
+        "calls": len(every),
+        "p50": statistics.median(every),
+        "p99": pct(every, 0.99),
+        "max": max(every),
+        "policies": {
+            p: {"p50": statistics.median(v), "p99": pct(v, 0.99), "outcomes": outcomes[p]}
+            for p, v in sorted(by_policy.items())
+        },
+    }
+
+
+def server_phase(ns: argparse.Namespace) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        addr = f"127.0.0.1:{free_port()}"
+        db = Path(tmp) / "claims.db"
+        server = subprocess.Popen(
+            [
+                PY,
+                "-m",
+                "server.cli",
+                "serve",
+                "--listen",
+                addr,
+                "--db",
+                f"sqlite:///{db}",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "ANSHIN_PHONE_KEY_FILE": str(Path(tmp) / "k")},
+        )
+        try:
+            wait_serving(addr)
+            ingest = record_history(addr, ns.events)
+            dry = measure_rpc(addr, ns.calls, dry_run=True)
+            recorded = measure_rpc(addr, ns.calls, dry_run=False)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        import sqlite3
+
+        with sqlite3.connect(db) as conn:
+            stored = conn.execute(
+                "SELECT COUNT(*) FROM events WHERE customer_id = ?", (CUSTOMER,)
+            ).fetchone()[0]
+    return {"ingest": ingest, "stored": stored, "dry": dry, "recorded": recorded}
+
+
+# --------------------------------------------------------------------------- (b) engine
+
+
+def engine_mix(n: int, seed: int = 11) -> list[tuple[object, object, object]]:
+    """(policy, claim, context) triples: perturbed baselines plus every clause-table row."""
+    from dataclasses import replace
+
+    from rules.engine import LedgerUsage, ledger_scopes
+    from tests.claims import builders as b
+    from tests.claims import test_dcm, test_hnb, test_isa, test_jpe, test_kdn
+
+    rng = random.Random(seed)
+    policies = b.policies()
+    items: list[tuple[object, object, object]] = []
+
+    def add(claim: object, context: object, usage: dict[str, object] | None = None) -> None:
+        policy = policies.get(claim.policy_id)
+        keys = ledger_scopes(policy, claim, context)
+        ledger = {k: (usage or {}).get(k.split("/")[0], LedgerUsage()) for k in keys}
+        items.append((policy, claim, replace(context, ledger=ledger)))
+
+    # Every row of the clause tables: the edge cases a claims lead cares about.
+    tables = [  # (table, the baseline its rows edit), as in tests/claims/test_*.py
+        *((getattr(test_hnb, t), b.hnb) for t in ("MEASURES", "LOOKBACK", "TIMING")),
+        *((getattr(test_hnb, t), b.hnb) for t in ("EXCLUSIONS", "AMOUNTS")),
+        *((getattr(test_dcm, t), b.dcm) for t in ("EVENTS", "CONDITIONS", "STANDARD")),
+        *((getattr(test_dcm, t), b.dcm) for t in ("MEMBERSHIP", "EXCLUSIONS", "AMOUNTS")),
+        *((getattr(test_kdn, t), b.kdn) for t in ("PERIOD", "CARD", "CARD_AMOUNTS")),
+        (test_kdn.LIABILITY, b.kdn_liability),
+        (test_jpe.ALL, b.jpe),
+        *((getattr(test_isa, t), b.isa) for t in ("COVER", "EXCLUSIONS", "CONSULTATION")),
+        (test_isa.FEES, b.isa_fees),
+    ]
+    edge: list[tuple[object, object, object]] = []
+    for table, scenario in tables:
+        for case in table:
+            base = (case.scenario or scenario)()
+            claim, ctx = case.claim(base.claim), case.context(base.context)
+            policy = policies.get(claim.policy_id)
+            usage = {}
+            for key in ledger_scopes(policy, claim, ctx):
+                if any(key.startswith(p) for p in case.drop_ledger):
+                    continue
+                usage[key] = LedgerUsage()
+                for prefix, value in case.ledger.items():
+                    if key.startswith(prefix + "/") or key == prefix:
+                        usage[key] = value
+            edge.append((policy, claim, replace(ctx, ledger=usage)))
+
+    # Ordinary claims: the baselines of all five policies moved to a random instant
+    # (the whole story: claim, history and cover move together), with random
+    # amounts, stated facts and ledger usage.
+    scenarios = [b.hnb, b.dcm, b.dcm_card, b.kdn, b.kdn_liability, b.jpe, b.isa, b.isa_fees]
+    while len(items) < n - len(edge):
+        s = scenarios[rng.randrange(len(scenarios))]()
+        delta = timedelta(days=rng.randrange(700), minutes=rng.randrange(120))
+        s = b.Scenario(_shift(s.claim, delta), _shift(s.context, delta))
+        claim = s.claim
+        loss = rng.randrange(1_000, 3_000_000)
+        claim = replace(
+            claim,
+            claim_id=str(uuid.UUID(int=rng.getrandbits(128))),
+            customer_id=f"c-{rng.randrange(100_000)}",
+            amounts=replace(
+                claim.amounts,
+                loss_yen=loss,
+                recovered_yen=rng.randrange(loss // 3) if rng.random() < 0.4 else 0,
+                points_yen=min(claim.amounts.points_yen, loss // 10),
+            ),
+        )
+        facts = dict(claim.exclusions)
+        if facts and rng.random() < 0.05:  # a stated exclusion
+            facts[rng.choice(sorted(facts))] = True
+        if facts and rng.random() < 0.05:  # a fact not stated
+            del facts[rng.choice(sorted(facts))]
+        claim = replace(claim, exclusions=facts)
+        used = rng.choice((0, 0, 0, rng.randrange(2_000_000)))
+        add(claim, s.context, {p: LedgerUsage(used, 1 if used else 0) for p in _CAPS})
+    items.extend(edge)
+    rng.shuffle(items)
+    return items
+
+
+def _shift(value, delta: timedelta):
+    """``value`` with every datetime in it moved by ``delta`` (frozen dataclasses rebuilt)."""
+    from dataclasses import fields, is_dataclass, replace
+
+    if isinstance(value, datetime):
+        return value + delta
+    if is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _shift(getattr(value, f.name), delta) for f in fields(value) if f.init}
+        return replace(value, **changes)
+    if isinstance(value, tuple):
+        return tuple(_shift(v, delta) for v in value)
+    if isinstance(value, dict):
+        return {k: _shift(v, delta) for k, v in value.items()}
+    return value
+
+
+_CAPS = ("HNB-L1", "DCM-A1", "DCM-A4", "KDN-A1", "KDN-L2", "JPE-A1", "ISA-A1", "ISA-A2")
+
+
+def engine_phase(ns: argparse.Namespace) -> dict[str, object]:
+    from rules.engine import evaluate
+
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    os.sched_setaffinity(0, {cpu})  # one core
+    items = engine_mix(ns.mix)
+    outcomes: dict[str, int] = {}
+    first = []
+    for p, c, x in items:
+        d = evaluate(p, c, x)
+        first.append((d.outcome, d.payable_yen, d.clauses))
+        key = f"{d.policy_id} {d.outcome.value}"
+        outcomes[key] = outcomes.get(key, 0) + 1
+    rates = []
+    for _ in range(ns.rounds):
+        done = 0
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < ns.seconds:
+            for p, c, x in items:
+                evaluate(p, c, x)
+            done += len(items)
+        rates.append(done / (time.perf_counter() - t0))
+    for (p, c, x), (outcome, payable, clauses) in zip(items, first, strict=True):
+        d = evaluate(p, c, x)
+        assert (d.outcome, d.payable_yen, d.clauses) == (outcome, payable, clauses)
+    return {"cpu": cpu, "claims": len(items), "rates": rates, "outcomes": outcomes}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def machine() -> str:
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({model}), "
+        f"Python {platform.python_version()}, load average {load[0]:.2f} at start"
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--events", type=int, default=10_000)
+    p.add_argument("--calls", type=int, default=400, help="EvaluateClaim calls per phase")
+    p.add_argument("--mix", type=int, default=4000, help="claims in the engine mix")
+    p.add_argument("--seconds", type=float, default=5, help="per engine round")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--json", action="store_true")
+    ns = p.parse_args()
+    print(f"machine: {machine()}")
+    a = server_phase(ns)
+    b = engine_phase(ns)
+    if ns.json:
+        print(json.dumps({"rpc": a, "engine": b}, indent=2))
+    ing = a["ingest"]
+    print(
+        f"history: {a['stored']} events of {CUSTOMER} stored "
+        f"(bulk IngestEvents, {ing['events'] / ing['seconds']:.0f} events/s)"
+    )
+    for name in ("dry", "recorded"):
+        r = a[name]
+        label = "dry run " if name == "dry" else "recorded"
+        per = "  ".join(f"{pid} {v['p50']:.1f}/{v['p99']:.1f}" for pid, v in r["policies"].items())
+        print(
+            f"EvaluateClaim {label}: p50 {r['p50']:.1f} ms  p99 {r['p99']:.1f} ms  "
+            f"max {r['max']:.1f} ms over {r['calls']} calls, one at a time "
+            f"(p50/p99 ms: {per})  target p99 <= 20 ms"
+        )
+        mix = {
+            f"{pid} {o}": n for pid, v in r["policies"].items() for o, n in v["outcomes"].items()
+        }
+        print(f"  outcomes: {json.dumps(mix, sort_keys=True)}")
+    rates = b["rates"]
+    print(
+        f"engine evaluate, one core (CPU {b['cpu']}): {statistics.median(rates):,.0f} claims/s "
+        f"median of {len(rates)} rounds ({', '.join(f'{r:,.0f}' for r in rates)}) "
+        f"over {b['claims']} distinct claims of 5 policies; target >= 5,000"
+    )
+    print(f"  mix outcomes: {json.dumps(b['outcomes'], sort_keys=True)}")
+
+
+if __name__ == "__main__":
+    main()
