@@ -51,12 +51,14 @@ class PostureResult:
 
 
 def aggregate(checks: tuple[CheckOutcome, ...]) -> Verdict:
-    statuses = {c.status for c in checks}
-    if CheckStatus.FAIL in statuses:
-        return Verdict.NON_COMPLIANT
-    if CheckStatus.UNKNOWN in statuses:
-        return Verdict.UNKNOWN
-    return Verdict.COMPLIANT
+    # Any FAIL makes it NON_COMPLIANT, else any UNKNOWN makes it UNKNOWN.
+    unknown = False
+    for c in checks:
+        if c.status is CheckStatus.FAIL:
+            return Verdict.NON_COMPLIANT
+        if c.status is CheckStatus.UNKNOWN:
+            unknown = True
+    return Verdict.UNKNOWN if unknown else Verdict.COMPLIANT
 
 
 _CLIENT_CHECKS_SIZE: Final = 4096

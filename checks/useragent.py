@@ -49,11 +49,34 @@ import ua_parser
 import ua_parser.regex  # the ua-parser-rs backed resolver; fails loudly if it is missing
 from http_sfv.item import Item as SfItem
 from http_sfv.list import List as SfList
-from ua_parser import OS, Domain, UserAgent
+from ua_parser import OS, Domain, PartialResult, UserAgent
 
 from checks.model import ClientHints, ClientKind, ParsedClient, Precision
 
 __all__ = ["PARSER", "parse_client"]
+
+
+class _LastResult:
+    """A one-entry cache for ua-parser's CachingResolver.
+
+    It lets the OS lookup that may follow a USER_AGENT lookup of the same
+    string extend that entry instead of starting over. Repeated user agents
+    are served by :func:`parse_client`'s own cache of finished results, so a
+    bigger cache here would only cost time on every new user agent.
+    """
+
+    __slots__ = ("_entry",)
+
+    def __init__(self) -> None:
+        self._entry: tuple[str, PartialResult] | None = None
+
+    def __getitem__(self, key: str) -> PartialResult | None:
+        entry = self._entry
+        return entry[1] if entry is not None and entry[0] == key else None
+
+    def __setitem__(self, key: str, value: PartialResult) -> None:
+        self._entry = (key, value)
+
 
 #: The one ua-parser instance of the process: Rust resolver behind a small cache.
 #: The USER_AGENT domain is always requested; the OS domain only for the long
@@ -64,7 +87,7 @@ __all__ = ["PARSER", "parse_client"]
 PARSER: Final = ua_parser.Parser(
     ua_parser.CachingResolver(
         ua_parser.regex.Resolver(ua_parser.load_lazy_builtins()),
-        ua_parser.Cache(4096),
+        _LastResult(),
     )
 )
 

@@ -41,7 +41,7 @@ _BUSY_COMMIT_INTERVAL = 0.008
 _RATE_WINDOW = 0.05
 # A background PASSIVE checkpoint after this many appended jobs (a verdict
 # dirties ~6 pages: about SQLite's default of 1000 pages), or at least this often.
-_CHECKPOINT_EVERY_JOBS = 150
+_CHECKPOINT_EVERY_JOBS = int(os.environ.get("XCK", "150"))
 _CHECKPOINT_INTERVAL = 1.0
 _CHECKPOINT_NICE = 10
 # Rows per multi-row INSERT (14 columns: far below SQLite's bound-variable limit).
