@@ -38,6 +38,8 @@ proto: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/checklogin.py
 	$(BIN)/python bench/ua_parse.py
+	$(BIN)/python bench/events.py
+	$(BIN)/python bench/claims.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
