@@ -35,6 +35,19 @@ def _request_id(metadata: Any) -> str:
     return str(uuid_utils.uuid7())
 
 
+def _code_name(exc: Exception) -> str:
+    """The gRPC status the caller sees, as the access log records it."""
+    if isinstance(exc, ValidationError):
+        return "INVALID_ARGUMENT"
+    if isinstance(exc, ConflictError):
+        return "ALREADY_EXISTS"
+    if isinstance(exc, NotFoundError):
+        return "NOT_FOUND"
+    if isinstance(exc, StoreError):
+        return "UNAVAILABLE"
+    return "INTERNAL"
+
+
 async def _abort_for(exc: Exception, context: grpc.aio.ServicerContext) -> None:
     if isinstance(exc, ValidationError):
         await context.abort_with_status(rpc_status.to_status(bad_request_status(exc)))
@@ -92,7 +105,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 try:
                     response = await inner(request, context)
                 except (ValidationError, ConflictError, NotFoundError, StoreError) as exc:
-                    end(type(exc).__name__, started)
+                    end(_code_name(exc), started)
                     await _abort_for(exc, context)
                     raise
                 except grpc.aio.AbortError:
@@ -118,7 +131,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                     async for item in inner_us(request, context):
                         yield item
                 except (ValidationError, ConflictError, NotFoundError, StoreError) as exc:
-                    end(type(exc).__name__, started)
+                    end(_code_name(exc), started)
                     await _abort_for(exc, context)
                 except grpc.aio.AbortError:
                     raise
@@ -139,7 +152,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 try:
                     response = await inner_su(request_iter, context)
                 except (ValidationError, ConflictError, NotFoundError, StoreError) as exc:
-                    end(type(exc).__name__, started)
+                    end(_code_name(exc), started)
                     await _abort_for(exc, context)
                     raise
                 except grpc.aio.AbortError:

@@ -173,6 +173,9 @@ def test_invalid_argument_from_cli_names_field(served: ServerProcess) -> None:
         served.address,
     )
     assert out.returncode == 2 and "INVALID_ARGUMENT" in out.stderr and "user_agent" in out.stderr
+    # The access log records the status the caller saw.
+    rpc = [json.loads(x) for x in served.log_lines() if '"event":"rpc"' in x]
+    assert rpc[-1]["code"] == "INVALID_ARGUMENT" and rpc[-1]["request_id"]
 
 
 def test_releases_import_and_status_cli(tmp_path: object) -> None:
