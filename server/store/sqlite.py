@@ -27,6 +27,7 @@ from server.store.base import SchemaMismatch, StoreError, VerdictRecord
 from server.store.migrations import LATEST_VERSION, MIGRATIONS
 from server.store.sqlite_claims import SqliteClaimsMixin
 from server.store.sqlite_events import SqliteEventsMixin
+from server.store.verdicts_sql import INSERT_VERDICT, INSERT_VERDICT_COLUMNS, verdict_params
 
 T = TypeVar("T")
 
@@ -47,12 +48,8 @@ _CHECKPOINT_NICE = 10
 # Rows per multi-row INSERT (14 columns: far below SQLite's bound-variable limit).
 _ROWS_PER_INSERT = 256
 _MAX_SEQUENTIAL_ROWID = 2**62
-_INSERT_VERDICT = (
-    "INSERT INTO verdicts (id, kind, customer_id, device_id, subject_us, "
-    "recorded_us, rules_digest, rules, outcome, clause_ids, inputs, result, "
-    "request_id, caller)"
-)
-_INSERT_VERDICT_ONE = f"{_INSERT_VERDICT} VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_VERDICT = INSERT_VERDICT_COLUMNS
+_INSERT_VERDICT_ONE = INSERT_VERDICT
 _VERDICT_COLUMNS = (
     "seq, id, kind, customer_id, device_id, subject_us, recorded_us, rules_digest, rules, "
     "outcome, clause_ids, inputs, result, request_id, caller"
@@ -422,22 +419,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin):
         return True, value
 
     async def append_verdict(self, record: VerdictRecord) -> int:
-        row = (
-            record.id,
-            record.kind,
-            record.customer_id,
-            record.device_id,
-            record.subject_us,
-            record.recorded_us,
-            record.rules_digest,
-            record.rules.decode(),
-            record.outcome,
-            orjson.dumps(list(record.clause_ids)).decode(),
-            record.inputs.decode(),
-            record.result.decode(),
-            record.request_id,
-            record.caller,
-        )
+        row = verdict_params(record)
 
         def insert(conn: sqlite3.Connection) -> int:
             cur = conn.execute(_INSERT_VERDICT_ONE, row)

@@ -8,11 +8,13 @@ import orjson
 
 from server.store.base import VerdictRecord
 
-INSERT_VERDICT = (
+# The column list alone: the SQLite writer appends several VALUES groups to it
+# to insert a batch of verdicts in one statement.
+INSERT_VERDICT_COLUMNS = (
     "INSERT INTO verdicts (id, kind, customer_id, device_id, subject_us, recorded_us, "
-    "rules_digest, rules, outcome, clause_ids, inputs, result, request_id, caller) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "rules_digest, rules, outcome, clause_ids, inputs, result, request_id, caller)"
 )
+INSERT_VERDICT = f"{INSERT_VERDICT_COLUMNS} VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
 def verdict_params(record: VerdictRecord) -> tuple[Any, ...]:
