@@ -41,9 +41,12 @@ _BUSY_RATE = 1000.0
 _BUSY_COMMIT_INTERVAL = 0.008
 _RATE_WINDOW = 0.05
 # A background PASSIVE checkpoint after this many appended jobs (a verdict
-# dirties ~6 pages: about SQLite's default of 1000 pages), or at least this often.
-_CHECKPOINT_EVERY_JOBS = int(os.environ.get("XCK", "150"))
+# dirties ~6-8 pages), or at least this often: small, frequent checkpoints, so
+# commits' fsyncs do not queue behind megabytes of checkpoint writes. Once the
+# WAL holds this many frames the writer restarts it (see _checkpoint_loop).
+_CHECKPOINT_EVERY_JOBS = 50
 _CHECKPOINT_INTERVAL = 1.0
+_WAL_RESTART_FRAMES = 1000
 _CHECKPOINT_NICE = 10
 # Rows per multi-row INSERT (14 columns: far below SQLite's bound-variable limit).
 _ROWS_PER_INSERT = 256
@@ -290,7 +293,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin):
                 if self._checkpoint_catch_up:  # after this batch's callers were answered
                     self._checkpoint_catch_up = False
                     with contextlib.suppress(sqlite3.Error):
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 self._jobs_since_checkpoint += len(batch)
                 if self._jobs_since_checkpoint >= _CHECKPOINT_EVERY_JOBS:
                     self._jobs_since_checkpoint = 0
@@ -312,12 +315,16 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin):
             if self._closed:
                 return
             with contextlib.suppress(sqlite3.Error):  # retried next time
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                # Commits made meanwhile were not copied: the WAL restarts from
-                # its beginning only when a write transaction starts with
-                # everything copied. The writer copies that remainder (a few
-                # pages) itself before its next transaction.
-                self._checkpoint_catch_up = True
+                # -> one row: (busy, frames in the WAL, frames checkpointed)
+                rows = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                frames = rows[0][1] if rows else 0
+                # Commits made meanwhile were not copied, and the WAL restarts
+                # from its beginning only when a write transaction starts with
+                # everything copied. Once it is long enough to matter, the
+                # writer copies that remainder (a few pages) itself between
+                # two transactions, and its next transaction restarts the WAL.
+                if frames >= _WAL_RESTART_FRAMES:
+                    self._checkpoint_catch_up = True
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         outcomes: list[tuple[bool, Any]] = []
