@@ -10,21 +10,14 @@ from google.protobuf.message import Message
 
 from anshin.v1 import claims_pb2, common_pb2
 from checks.event_model import FundingSource
-from checks.model import CheckStatus
 from checks.security_standard import PaymentMethod
 from rules import engine as eng
 from server import validate
+from server.convert.common import CHECK_STATUS, compared_pb
 from server.convert.events import pan_violations
 from server.errors import Violations
 
 MAX_YEN = 10**12  # a trillion yen: anything larger is a typo, not a claim
-_STATUS = {
-    CheckStatus.PASS: common_pb2.CHECK_STATUS_PASS,
-    CheckStatus.WARN: common_pb2.CHECK_STATUS_WARN,
-    CheckStatus.FAIL: common_pb2.CHECK_STATUS_FAIL,
-    CheckStatus.UNKNOWN: common_pb2.CHECK_STATUS_UNKNOWN,
-    CheckStatus.NOT_APPLICABLE: common_pb2.CHECK_STATUS_NOT_APPLICABLE,
-}
 _EFFECT = {
     eng.Effect.APPROVE: common_pb2.OUTCOME_APPROVE,
     eng.Effect.DENY: common_pb2.OUTCOME_DENY,
@@ -250,14 +243,6 @@ def _incident(r: _Reader, req: claims_pb2.EvaluateClaimRequest) -> eng.Incident 
     )
 
 
-def _incident_instant(incident: eng.Incident) -> tuple[str, datetime]:
-    for name in ("fraud_at", "incident_at", "incurred_at"):
-        value = getattr(incident, name, None)
-        if value is not None:
-            return name, value
-    raise AssertionError("every incident has an instant")
-
-
 def claim_facts(
     req: claims_pb2.EvaluateClaimRequest, now: datetime, policy_ids: frozenset[str]
 ) -> eng.ClaimFacts:
@@ -298,7 +283,7 @@ def claim_facts(
     incident = _incident(r, req)
     # Times in order: nothing after the claim, nothing reported before the incident.
     if incident is not None and claimed is not None:
-        name, at = _incident_instant(incident)
+        name, at = incident.OCCURRED, incident.occurred_at
         which = req.WhichOneof("incident")
         if at > claimed:
             v.add(f"{which}.{name}", "after claimed_at")
@@ -335,7 +320,7 @@ def claim_facts(
 
 
 def incident_instant(facts: eng.ClaimFacts) -> datetime:
-    return _incident_instant(facts.incident)[1]
+    return facts.incident.occurred_at
 
 
 # --------------------------------------------------------------------------- replies
@@ -344,22 +329,14 @@ def incident_instant(facts: eng.ClaimFacts) -> datetime:
 def clause_pb(c: eng.ClauseResult) -> common_pb2.ClauseResult:
     return common_pb2.ClauseResult(
         clause_id=c.clause_id,
-        status=_STATUS[c.status],
+        status=CHECK_STATUS[c.status],
         effect=_EFFECT[c.effect],
         text_ja=c.text_ja,
         explanation_ja=c.explanation_ja,
         missing_facts=c.missing_facts,
         part=c.part,
         kind=c.kind,
-        compared=[
-            common_pb2.ComparedValue(
-                name=x.name,
-                observed=x.observed,
-                expected=x.expected,
-                precision=common_pb2.PRECISION_EXACT,
-            )
-            for x in c.compared
-        ],
+        compared=compared_pb(c.compared),
     )
 
 

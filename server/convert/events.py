@@ -21,6 +21,7 @@ from anshin.v1 import common_pb2, events_pb2
 from checks import event_model as em
 from checks.model import CheckStatus
 from server import validate
+from server.convert.common import CHECK_STATUS, compared_pb
 from server.errors import Violations
 from server.pii import PhoneHasher, contains_pan, fingerprint
 
@@ -514,13 +515,6 @@ def enrolment(
 
 # --------------------------------------------------------------------------- acks
 
-_STATUS = {
-    CheckStatus.PASS: common_pb2.CHECK_STATUS_PASS,
-    CheckStatus.WARN: common_pb2.CHECK_STATUS_WARN,
-    CheckStatus.FAIL: common_pb2.CHECK_STATUS_FAIL,
-    CheckStatus.UNKNOWN: common_pb2.CHECK_STATUS_UNKNOWN,
-    CheckStatus.NOT_APPLICABLE: common_pb2.CHECK_STATUS_NOT_APPLICABLE,
-}
 # What a judgement would do to a claim that depends on it.
 _EFFECT = {
     CheckStatus.PASS: common_pb2.OUTCOME_NONE,
@@ -536,16 +530,8 @@ def clause_result(j: em.Judgement) -> common_pb2.ClauseResult:
     # the judgement and its reason, which keeps stored replies small.
     return common_pb2.ClauseResult(
         clause_id=j.clause_id,
-        status=_STATUS[j.status],
+        status=CHECK_STATUS[j.status],
         effect=_EFFECT[j.status],
         explanation_ja=j.explanation_ja,
-        compared=[
-            common_pb2.ComparedValue(
-                name=c.name,
-                observed=c.observed,
-                expected=c.expected,
-                precision=common_pb2.PRECISION_EXACT,
-            )
-            for c in j.compared
-        ],
+        compared=compared_pb(j.compared),
     )

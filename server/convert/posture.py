@@ -23,6 +23,7 @@ from checks.model import (
 )
 from checks.posture import PostureResult
 from server import validate
+from server.convert.common import CHECK_STATUS, PRECISION
 from server.errors import Violations
 
 USER_AGENT_MAX_BYTES = 4096
@@ -34,21 +35,6 @@ TOKEN_STATUS = {
     posture_pb2.TOKEN_STATUS_NOT_ISSUED: TokenStatus.NOT_ISSUED,
     posture_pb2.TOKEN_STATUS_SUSPENDED: TokenStatus.SUSPENDED,
     posture_pb2.TOKEN_STATUS_UNKNOWN: TokenStatus.UNKNOWN,
-}
-CHECK_STATUS = {
-    CheckStatus.PASS: common_pb2.CHECK_STATUS_PASS,
-    CheckStatus.WARN: common_pb2.CHECK_STATUS_WARN,
-    CheckStatus.FAIL: common_pb2.CHECK_STATUS_FAIL,
-    CheckStatus.UNKNOWN: common_pb2.CHECK_STATUS_UNKNOWN,
-    CheckStatus.NOT_APPLICABLE: common_pb2.CHECK_STATUS_NOT_APPLICABLE,
-}
-PRECISION = {
-    Precision.EXACT: common_pb2.PRECISION_EXACT,
-    Precision.MAJOR_MINOR: common_pb2.PRECISION_MAJOR_MINOR,
-    Precision.MAJOR_ONLY: common_pb2.PRECISION_MAJOR_ONLY,
-    Precision.FROZEN: common_pb2.PRECISION_FROZEN,
-    Precision.INFERRED: common_pb2.PRECISION_INFERRED,
-    Precision.ABSENT: common_pb2.PRECISION_ABSENT,
 }
 VERDICT = {
     Verdict.COMPLIANT: posture_pb2.POSTURE_VERDICT_COMPLIANT,
