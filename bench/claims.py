@@ -34,18 +34,16 @@ import json
 import os
 import platform
 import random
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, anshin_server
+
 sys.path.insert(0, str(ROOT))
 PY = sys.executable
 
@@ -61,29 +59,6 @@ def jst(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
 HISTORY_START = jst(2023, 5, 1, 9)
 FRAUD = jst(2025, 5, 10, 12)
 CARD = "tok-bench-card-0"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_serving(addr: str, timeout: float = 30) -> None:
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with grpc.insecure_channel(addr) as ch:
-                r = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if r.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-        except grpc.RpcError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server at {addr} did not come up")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -363,38 +338,14 @@ def measure_rpc(addr: str, calls: int, dry_run: bool) -> dict[str, object]:
 
 
 def server_phase(ns: argparse.Namespace) -> dict[str, object]:
-    with tempfile.TemporaryDirectory() as tmp:
-        addr = f"127.0.0.1:{free_port()}"
-        db = Path(tmp) / "claims.db"
-        server = subprocess.Popen(
-            [
-                PY,
-                "-m",
-                "server.cli",
-                "serve",
-                "--listen",
-                addr,
-                "--db",
-                f"sqlite:///{db}",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "ANSHIN_PHONE_KEY_FILE": str(Path(tmp) / "k")},
-        )
-        try:
-            wait_serving(addr)
-            ingest = record_history(addr, ns.events)
-            dry = measure_rpc(addr, ns.calls, dry_run=True)
-            recorded = measure_rpc(addr, ns.calls, dry_run=False)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with anshin_server("claims") as served:
+        addr = served.address
+        ingest = record_history(addr, ns.events)
+        dry = measure_rpc(addr, ns.calls, dry_run=True)
+        recorded = measure_rpc(addr, ns.calls, dry_run=False)
         import sqlite3
 
-        with sqlite3.connect(db) as conn:
+        with sqlite3.connect(served.db) as conn:
             stored = conn.execute(
                 "SELECT COUNT(*) FROM events WHERE customer_id = ?", (CUSTOMER,)
             ).fetchone()[0]

@@ -12,18 +12,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, anshin_server
+
 AT = datetime.now(UTC) - timedelta(days=1)
 
 
@@ -163,12 +160,6 @@ async def bulk(target: str, n: int, batch: int) -> dict:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=10)
@@ -188,65 +179,31 @@ def main() -> None:
         return
     results = {}
     for phase in ("unary", "bulk"):
-        with tempfile.TemporaryDirectory() as tmp:
-            addr = f"127.0.0.1:{free_port()}"
-            db = Path(tmp) / "events.db"
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "server.cli",
-                    "serve",
-                    "--listen",
-                    addr,
-                    "--db",
-                    f"sqlite:///{db}",
-                    "--log-level",
-                    "warning",
-                ],
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env={**os.environ, "ANSHIN_PHONE_KEY_FILE": str(Path(tmp) / "k")},
-            )
-            try:
-                subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "server.cli",
-                        "health",
-                        "--server",
-                        addr,
-                        "--timeout",
-                        "20",
-                    ],
-                    check=False,
-                    capture_output=True,
-                )
-                time.sleep(1)
-                args = [
-                    sys.executable,
-                    __file__,
-                    "--role",
-                    phase,
-                    "--target",
-                    addr,
-                    "--seconds",
-                    str(ns.seconds),
-                    "--callers",
-                    str(ns.callers),
-                    "--bulk",
-                    str(ns.bulk),
-                    "--batch",
-                    str(ns.batch),
-                ]
-                out = subprocess.run(args, check=True, capture_output=True, text=True, cwd=ROOT)
-                results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
-            with sqlite3.connect(db) as conn:
+        workers = ns.workers if phase == "unary" else 1
+        with anshin_server(
+            "events", "--workers", str(workers), settle=1.0 if workers > 1 else 0.0
+        ) as served:
+            args = [
+                sys.executable,
+                __file__,
+                "--role",
+                phase,
+                "--target",
+                served.address,
+                "--seconds",
+                str(ns.seconds),
+                "--callers",
+                str(ns.callers),
+                "--bulk",
+                str(ns.bulk),
+                "--batch",
+                str(ns.batch),
+                "--channels",
+                str(ns.channels),
+            ]
+            out = subprocess.run(args, check=True, capture_output=True, text=True, cwd=ROOT)
+            results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
+            with sqlite3.connect(served.db) as conn:
                 results[phase]["stored"] = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     u, b = results["unary"], results["bulk"]
     print(
