@@ -306,6 +306,7 @@ class ClaimService(claims_pb2_grpc.ClaimServiceServicer):
                 kind="claim",
                 customer_id=facts.customer_id,
                 device_id=None,
+                policy_id=policy.id,
                 subject_us=fraud_us,
                 recorded_us=recorded_us,
                 rules_digest=rules.digest,

@@ -41,7 +41,13 @@ class VerdictRecord:
     result: bytes
     request_id: str
     caller: str
+    policy_id: str | None = None
+    # Resolutions: the id of the entry resolved.
+    refers_to: str | None = None
+    # Assigned by the store when appended (see server/store/chain.py).
     seq: int | None = None
+    prev_hash: str = ""
+    entry_hash: str = ""
 
 
 class Store(Protocol):

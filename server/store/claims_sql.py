@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.store.base import VerdictRecord
-from server.store.verdicts_sql import INSERT_VERDICT, verdict_params
+from server.store.chain import LogChain
+from server.store.verdicts_sql import append_verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ def stored_claim(conn: Any, claim_id: str) -> StoredClaim | None:
 
 def decide_and_record(
     conn: Any,
+    chain: LogChain,
     claim_id: str,
     scopes: Sequence[str],
     decide: Callable[[dict[str, Usage]], ClaimWrite],
@@ -87,7 +89,7 @@ def decide_and_record(
     if existing is not None:
         return False, existing
     write = decide(ledger_usage(conn, scopes))
-    conn.execute(INSERT_VERDICT, verdict_params(write.verdict))
+    append_verdict(conn, chain, write.verdict)
     conn.execute(
         "INSERT INTO claims (claim_id, fingerprint, decision_id, reply, recorded_us) "
         "VALUES (?,?,?,?,?)",

@@ -6,15 +6,26 @@ a dialect-specific override where the two truly differ.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from server.store.chain import CHAIN_COLUMNS, GENESIS_HASH, entry_hash
 
 
 @dataclass(frozen=True)
 class Migration:
+    """Applied in one transaction, in this order: ``sql``, ``sqlite_only``
+    (SQLite) or ``postgres_only`` (PostgreSQL), ``python(conn)`` (a data step
+    in portable qmark SQL), then ``sqlite_after`` (SQLite)."""
+
     version: int
     name: str
     sql: tuple[str, ...]
     sqlite_only: tuple[str, ...] = field(default_factory=tuple)
+    postgres_only: tuple[str, ...] = field(default_factory=tuple)
+    python: Callable[[Any], None] | None = None
+    sqlite_after: tuple[str, ...] = field(default_factory=tuple)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -144,6 +155,104 @@ MIGRATIONS = (
             """
             CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
             BEGIN SELECT RAISE(ABORT, 'ledger is append-only'); END
+            """,
+        ),
+    ),
+)
+
+
+
+def _chain_existing_verdicts(conn: Any) -> None:
+    """Hash-chain the entries written before the chain existed, in log order.
+
+    The head is left unsigned: the store signs it with the operator's key
+    when it next opens (see ``chain.sign_unsigned_head``).
+    """
+    cols = ", ".join(CHAIN_COLUMNS)
+    prev, seq = GENESIS_HASH, 0
+    rows = conn.execute(f"SELECT seq, {cols} FROM verdicts ORDER BY seq").fetchall()
+    for row in rows:
+        seq += 1
+        if int(row[0]) != seq:
+            raise RuntimeError(f"verdict log has a gap before seq {row[0]}: cannot chain it")
+        h = entry_hash(seq, row[1:], prev)
+        conn.execute(
+            "UPDATE verdicts SET prev_hash = ?, entry_hash = ? WHERE seq = ?", (prev, h, seq)
+        )
+        prev = h
+    conn.execute(
+        "INSERT INTO log_head (id, seq, entry_hash, signed_us, key_id, signature, "
+        "checkpoint_seq, checkpoint_us) VALUES (1, ?, ?, 0, '', '', 0, 0)",
+        (seq, prev),
+    )
+
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        4,
+        "tamper-evident verdict log and review queue",
+        (
+            "ALTER TABLE verdicts ADD COLUMN policy_id TEXT",
+            "ALTER TABLE verdicts ADD COLUMN refers_to TEXT",
+            "ALTER TABLE verdicts ADD COLUMN prev_hash TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE verdicts ADD COLUMN entry_hash TEXT NOT NULL DEFAULT ''",
+            # The chain's head: the last entry's seq and hash, signed. One row,
+            # rewritten (and locked on PostgreSQL) by every appending transaction.
+            """
+            CREATE TABLE log_head (
+                id             INTEGER PRIMARY KEY CHECK (id = 1),
+                seq            BIGINT  NOT NULL,
+                entry_hash     TEXT    NOT NULL,
+                signed_us      BIGINT  NOT NULL,
+                key_id         TEXT    NOT NULL,
+                signature      TEXT    NOT NULL,
+                checkpoint_seq BIGINT  NOT NULL,
+                checkpoint_us  BIGINT  NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE log_checkpoints (
+                seq        BIGINT PRIMARY KEY,
+                entry_hash TEXT   NOT NULL,
+                created_us BIGINT NOT NULL,
+                key_id     TEXT   NOT NULL,
+                signature  TEXT   NOT NULL
+            )
+            """,
+            # A REVIEW decision is resolved at most once: the key says so.
+            """
+            CREATE TABLE review_resolutions (
+                verdict_id    TEXT   PRIMARY KEY,
+                resolution_id TEXT   NOT NULL UNIQUE,
+                recorded_us   BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX verdicts_policy_seq ON verdicts (policy_id, seq)",
+            "CREATE INDEX verdicts_kind_outcome_seq ON verdicts (kind, outcome, seq)",
+        ),
+        sqlite_only=("DROP TRIGGER verdicts_no_update",),
+        python=_chain_existing_verdicts,
+        sqlite_after=(
+            """
+            CREATE TRIGGER verdicts_no_update BEFORE UPDATE ON verdicts
+            BEGIN SELECT RAISE(ABORT, 'verdicts is append-only'); END
+            """,
+            """
+            CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON log_checkpoints
+            BEGIN SELECT RAISE(ABORT, 'log_checkpoints is append-only'); END
+            """,
+            """
+            CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON log_checkpoints
+            BEGIN SELECT RAISE(ABORT, 'log_checkpoints is append-only'); END
+            """,
+            """
+            CREATE TRIGGER resolutions_no_change BEFORE UPDATE ON review_resolutions
+            BEGIN SELECT RAISE(ABORT, 'review_resolutions is append-only'); END
+            """,
+            """
+            CREATE TRIGGER resolutions_no_delete BEFORE DELETE ON review_resolutions
+            BEGIN SELECT RAISE(ABORT, 'review_resolutions is append-only'); END
             """,
         ),
     ),

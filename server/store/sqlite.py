@@ -21,13 +21,24 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
-
 from server.store.base import SchemaMismatch, StoreError, VerdictRecord
+from server.store.chain import (
+    DEFAULT_CHECKPOINT_EVERY,
+    LogChain,
+    LogSigner,
+    sign_unsigned_head,
+)
 from server.store.migrations import LATEST_VERSION, MIGRATIONS
 from server.store.sqlite_claims import SqliteClaimsMixin
 from server.store.sqlite_events import SqliteEventsMixin
-from server.store.verdicts_sql import INSERT_VERDICT, INSERT_VERDICT_COLUMNS, verdict_params
+from server.store.verdicts_sql import (
+    INSERT_VERDICT_COLUMNS,
+    VERDICT_COLUMNS,
+    append_verdict,
+    chain_values,
+    chained_row,
+    record_from_row,
+)
 
 T = TypeVar("T")
 
@@ -48,15 +59,15 @@ _CHECKPOINT_EVERY_JOBS = 50
 _CHECKPOINT_INTERVAL = 1.0
 _WAL_RESTART_FRAMES = 1000
 _CHECKPOINT_NICE = 10
-# Rows per multi-row INSERT (14 columns: far below SQLite's bound-variable limit).
+# Rows per multi-row INSERT (19 columns: far below SQLite's bound-variable limit).
 _ROWS_PER_INSERT = 256
 _MAX_SEQUENTIAL_ROWID = 2**62
 _INSERT_VERDICT = INSERT_VERDICT_COLUMNS
-_INSERT_VERDICT_ONE = INSERT_VERDICT
-_VERDICT_COLUMNS = (
-    "seq, id, kind, customer_id, device_id, subject_us, recorded_us, rules_digest, rules, "
-    "outcome, clause_ids, inputs, result, request_id, caller"
-)
+_VERDICT_COLUMNS = VERDICT_COLUMNS
+
+
+def default_log_key_file(db_path: Path) -> Path:
+    return db_path.parent / "log-signing.key"
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -97,6 +108,10 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
         try:
             for stmt in (*m.sql, *m.sqlite_only):
                 conn.execute(stmt)
+            if m.python is not None:
+                m.python(conn)
+            for stmt in m.sqlite_after:
+                conn.execute(stmt)
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_us) VALUES (?, ?, ?)",
                 (m.version, m.name, time.time_ns() // 1000),
@@ -111,9 +126,11 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
 
 class _Job:
     """One write. ``insert``/``row``: the job is the one-row ``insert + VALUES (row)``
-    (``fn`` does exactly that), so consecutive such jobs can share one statement."""
+    (``fn`` does exactly that), so consecutive such jobs can share one statement.
+    ``chained``: ``row`` holds a verdict's column values; the writer adds its
+    seq and hashes (``chained_row``) when it writes it."""
 
-    __slots__ = ("fn", "future", "insert", "loop", "row", "single_statement")
+    __slots__ = ("chained", "fn", "future", "insert", "loop", "row", "single_statement")
 
     def __init__(
         self,
@@ -123,6 +140,7 @@ class _Job:
         single_statement: bool,
         insert: str | None = None,
         row: tuple[Any, ...] = (),
+        chained: bool = False,
     ) -> None:
         self.fn = fn
         self.loop = loop
@@ -130,6 +148,7 @@ class _Job:
         self.single_statement = single_statement
         self.insert = insert
         self.row = row
+        self.chained = chained
 
 
 def _resolve_all(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
@@ -151,6 +170,8 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin):
         auto_migrate: bool = True,
         busy_rate: float = _BUSY_RATE,
         busy_commit_interval: float = _BUSY_COMMIT_INTERVAL,
+        signer: LogSigner | None = None,
+        checkpoint_every: int | None = None,
     ) -> None:
         self.path = path
         self._busy_rate = busy_rate
@@ -171,6 +192,20 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin):
                 "run `anshin db migrate`"
             )
         self._version = version
+        # The log's signing key: by default next to the database (created on
+        # first start), never inside it.
+        self.signer = signer or LogSigner.from_file(default_log_key_file(path))
+        self._chain = LogChain(  # the writer thread's
+            self.signer, checkpoint_every=checkpoint_every or DEFAULT_CHECKPOINT_EVERY
+        )
+        self._writer_conn.execute("BEGIN IMMEDIATE")
+        try:
+            sign_unsigned_head(self._writer_conn, self.signer)
+            self._writer_conn.execute("COMMIT")
+        except BaseException:
+            self._writer_conn.execute("ROLLBACK")
+            self._writer_conn.close()
+            raise
         # Items are lists of jobs: what one event-loop iteration submitted.
         self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         # Jobs submitted during the current iteration of each event loop, not
@@ -230,12 +265,13 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin):
         single_statement: bool,
         insert: str | None = None,
         row: tuple[Any, ...] = (),
+        chained: bool = False,
     ) -> T:
         if self._closed:
             raise StoreError("store is closed")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        job = _Job(fn, loop, fut, single_statement, insert, row)
+        job = _Job(fn, loop, fut, single_statement, insert, row, chained)
         pending = self._pending.get(loop)
         if pending is None:
             self._pending[loop] = [job]
@@ -328,6 +364,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin):
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         outcomes: list[tuple[bool, Any]] = []
+        chain = self._chain
         try:
             conn.execute("BEGIN IMMEDIATE")
             if len(batch) == 1:
@@ -335,17 +372,21 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin):
                 try:
                     value = batch[0].fn(conn)
                 except Exception as exc:
+                    chain.abort()
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     outcomes.append((False, exc))
                 else:
+                    chain.seal(conn)
                     conn.execute("COMMIT")
                     outcomes.append((True, value))
             else:
                 outcomes = self._run_jobs(conn, batch)
+                chain.seal(conn)
                 conn.execute("COMMIT")
         except sqlite3.Error as exc:
             # Nothing of this batch is durable: fail every job, commit nothing.
+            chain.abort()
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
@@ -390,23 +431,33 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin):
         assert insert is not None
         n = len(jobs)
         sql = self._multi_insert.get((insert, n))
+        chain = self._chain
+        mark = chain.mark()
+        if jobs[0].chained:
+            rows = [chained_row(conn, chain, job.row) for job in jobs]
+        else:
+            rows = [job.row for job in jobs]
         if sql is None:
-            marks = "(" + ",".join("?" * len(jobs[0].row)) + ")"
+            marks = "(" + ",".join("?" * len(rows[0])) + ")"
             sql = f"{insert} VALUES {','.join([marks] * n)}"
             self._multi_insert[(insert, n)] = sql
-        params = [value for job in jobs for value in job.row]
+        params = [value for row in rows for value in row]
         try:
             last = conn.execute(sql, params).lastrowid
         except sqlite3.Error:
             if not conn.in_transaction:
                 raise  # the error rolled back the whole transaction: the batch fails
+            chain.reset(mark)
             return [self._run_job(conn, job) for job in jobs]
+        if jobs[0].chained:  # the job's value is its seq
+            return [(True, row[0]) for row in rows]
         if last is None or last >= _MAX_SEQUENTIAL_ROWID:
             raise sqlite3.OperationalError("rowids are no longer assigned sequentially")
         return [(True, last - n + 1 + k) for k in range(n)]
 
-    @staticmethod
-    def _run_job(conn: sqlite3.Connection, job: _Job) -> tuple[bool, Any]:
+    def _run_job(self, conn: sqlite3.Connection, job: _Job) -> tuple[bool, Any]:
+        chain = self._chain
+        mark = chain.mark()
         if job.single_statement:
             try:
                 return True, job.fn(conn)
@@ -414,6 +465,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin):
                 if not conn.in_transaction:
                     # The error rolled back the whole transaction.
                     raise sqlite3.OperationalError(f"transaction rolled back: {exc}") from exc
+                chain.reset(mark)
                 return False, exc
         conn.execute("SAVEPOINT job")
         try:
@@ -421,18 +473,18 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin):
         except Exception as exc:
             conn.execute("ROLLBACK TO job")
             conn.execute("RELEASE job")
+            chain.reset(mark)
             return False, exc
         conn.execute("RELEASE job")
         return True, value
 
     async def append_verdict(self, record: VerdictRecord) -> int:
-        row = verdict_params(record)
+        values = chain_values(record)
 
         def insert(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(_INSERT_VERDICT_ONE, row)
-            return int(cur.lastrowid or 0)
+            return append_verdict(conn, self._chain, record)
 
-        return await self._submit(insert, True, _INSERT_VERDICT, row)
+        return await self._submit(insert, True, _INSERT_VERDICT, values, chained=True)
 
     # -- reading ---------------------------------------------------------
 
@@ -454,23 +506,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin):
 
     @staticmethod
     def _record(row: tuple[Any, ...]) -> VerdictRecord:
-        return VerdictRecord(
-            seq=row[0],
-            id=row[1],
-            kind=row[2],
-            customer_id=row[3],
-            device_id=row[4],
-            subject_us=row[5],
-            recorded_us=row[6],
-            rules_digest=row[7],
-            rules=row[8].encode(),
-            outcome=row[9],
-            clause_ids=tuple(orjson.loads(row[10])),
-            inputs=row[11].encode(),
-            result=row[12].encode(),
-            request_id=row[13],
-            caller=row[14],
-        )
+        return record_from_row(row)
 
     async def get_verdict(self, verdict_id: str) -> VerdictRecord | None:
         def q(conn: sqlite3.Connection) -> VerdictRecord | None:

@@ -7,12 +7,15 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from server.store import claims_sql
+from server.store.chain import LogChain
 from server.store.claims_sql import ClaimWrite, StoredClaim, Usage
 
 T = TypeVar("T")
 
 
 class SqliteClaimsMixin:
+    _chain: LogChain
+
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         raise NotImplementedError
 
@@ -26,7 +29,7 @@ class SqliteClaimsMixin:
         decide: Callable[[dict[str, Usage]], ClaimWrite],
     ) -> tuple[bool, StoredClaim]:
         return await self.write(
-            lambda conn: claims_sql.decide_and_record(conn, claim_id, scopes, decide)
+            lambda conn: claims_sql.decide_and_record(conn, self._chain, claim_id, scopes, decide)
         )
 
     async def ledger_usage(self, scopes: Sequence[str]) -> dict[str, Usage]:

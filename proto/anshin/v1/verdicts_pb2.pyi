@@ -7,9 +7,9 @@ from anshin.v1 import common_pb2 as _common_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -21,6 +21,25 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _VerdictKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _VerdictKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VerdictKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    VERDICT_KIND_UNSPECIFIED: _VerdictKind.ValueType  # 0
+    VERDICT_KIND_LOGIN_POSTURE: _VerdictKind.ValueType  # 1
+    VERDICT_KIND_CLAIM: _VerdictKind.ValueType  # 2
+    VERDICT_KIND_REVIEW_RESOLUTION: _VerdictKind.ValueType  # 3
+
+class VerdictKind(_VerdictKind, metaclass=_VerdictKindEnumTypeWrapper): ...
+
+VERDICT_KIND_UNSPECIFIED: VerdictKind.ValueType  # 0
+VERDICT_KIND_LOGIN_POSTURE: VerdictKind.ValueType  # 1
+VERDICT_KIND_CLAIM: VerdictKind.ValueType  # 2
+VERDICT_KIND_REVIEW_RESOLUTION: VerdictKind.ValueType  # 3
+Global___VerdictKind: _TypeAlias = VerdictKind  # noqa: Y015
+
 @_typing.final
 class VerdictEntry(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -29,44 +48,57 @@ class VerdictEntry(_message.Message):
     SEQ_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    DEVICE_ID_FIELD_NUMBER: _builtins.int
+    POLICY_ID_FIELD_NUMBER: _builtins.int
     SUBJECT_TIME_FIELD_NUMBER: _builtins.int
     RECORDED_AT_FIELD_NUMBER: _builtins.int
     OUTCOME_FIELD_NUMBER: _builtins.int
     CLAUSE_IDS_FIELD_NUMBER: _builtins.int
     RULES_FIELD_NUMBER: _builtins.int
-    INPUTS_FIELD_NUMBER: _builtins.int
-    RESULT_FIELD_NUMBER: _builtins.int
+    INPUTS_JSON_FIELD_NUMBER: _builtins.int
+    RESULT_JSON_FIELD_NUMBER: _builtins.int
     CALLER_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     REFERS_TO_FIELD_NUMBER: _builtins.int
     ENTRY_HASH_FIELD_NUMBER: _builtins.int
     PREV_HASH_FIELD_NUMBER: _builtins.int
+    PAYABLE_YEN_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     seq: _builtins.int
+    """Position in the log, from 1, without gaps."""
     kind: _builtins.str
-    """"login_posture", "claim", "review_resolution", "event"."""
+    """"login_posture", "claim", "review_resolution"."""
     customer_id: _builtins.str
+    device_id: _builtins.str
+    policy_id: _builtins.str
+    """Claims and resolutions: the policy id (e.g. "HNB")."""
     outcome: _builtins.str
-    """COMPLIANT / NON_COMPLIANT / UNKNOWN or APPROVE / DENY / REVIEW."""
+    """COMPLIANT / NON_COMPLIANT / UNKNOWN, or APPROVE / DENY / REVIEW."""
+    inputs_json: _builtins.str
+    """The redacted inputs and the full result exactly as stored (JSON text):
+    the hash chain covers these bytes, so a client can recompute entry_hash.
+    """
+    result_json: _builtins.str
     request_id: _builtins.str
     refers_to: _builtins.str
-    """For resolutions: the entry resolved."""
+    """Resolutions: the id of the REVIEW decision resolved."""
     entry_hash: _builtins.str
+    """Hex SHA-256 of this entry's canonical form, which includes prev_hash."""
     prev_hash: _builtins.str
+    payable_yen: _builtins.int
+    """Claims and resolutions: the amount approved (0 otherwise)."""
     @_builtins.property
-    def subject_time(self) -> _timestamp_pb2.Timestamp: ...
+    def subject_time(self) -> _timestamp_pb2.Timestamp:
+        """The instant the entry is about (login instant, incident instant)."""
+
     @_builtins.property
     def recorded_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
-    def clause_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
-    @_builtins.property
-    def rules(self) -> _common_pb2.RulesVersion: ...
-    @_builtins.property
-    def inputs(self) -> _struct_pb2.Struct:
-        """Redacted inputs and the full result, as stored."""
+    def clause_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Clause IDs that fired (claims) or were checked (posture)."""
 
     @_builtins.property
-    def result(self) -> _struct_pb2.Struct: ...
+    def rules(self) -> _common_pb2.RulesVersion: ...
     @_builtins.property
     def caller(self) -> _common_pb2.Caller: ...
     def __init__(
@@ -76,22 +108,25 @@ class VerdictEntry(_message.Message):
         seq: _builtins.int = ...,
         kind: _builtins.str = ...,
         customer_id: _builtins.str = ...,
+        device_id: _builtins.str = ...,
+        policy_id: _builtins.str = ...,
         subject_time: _timestamp_pb2.Timestamp | None = ...,
         recorded_at: _timestamp_pb2.Timestamp | None = ...,
         outcome: _builtins.str = ...,
         clause_ids: _abc.Iterable[_builtins.str] | None = ...,
         rules: _common_pb2.RulesVersion | None = ...,
-        inputs: _struct_pb2.Struct | None = ...,
-        result: _struct_pb2.Struct | None = ...,
+        inputs_json: _builtins.str = ...,
+        result_json: _builtins.str = ...,
         caller: _common_pb2.Caller | None = ...,
         request_id: _builtins.str = ...,
         refers_to: _builtins.str = ...,
         entry_hash: _builtins.str = ...,
         prev_hash: _builtins.str = ...,
+        payable_yen: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "inputs", b"inputs", "recorded_at", b"recorded_at", "result", b"result", "rules", b"rules", "subject_time", b"subject_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "recorded_at", b"recorded_at", "rules", b"rules", "subject_time", b"subject_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "clause_ids", b"clause_ids", "customer_id", b"customer_id", "entry_hash", b"entry_hash", "id", b"id", "inputs", b"inputs", "kind", b"kind", "outcome", b"outcome", "prev_hash", b"prev_hash", "recorded_at", b"recorded_at", "refers_to", b"refers_to", "request_id", b"request_id", "result", b"result", "rules", b"rules", "seq", b"seq", "subject_time", b"subject_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "clause_ids", b"clause_ids", "customer_id", b"customer_id", "device_id", b"device_id", "entry_hash", b"entry_hash", "id", b"id", "inputs_json", b"inputs_json", "kind", b"kind", "outcome", b"outcome", "payable_yen", b"payable_yen", "policy_id", b"policy_id", "prev_hash", b"prev_hash", "recorded_at", b"recorded_at", "refers_to", b"refers_to", "request_id", b"request_id", "result_json", b"result_json", "rules", b"rules", "seq", b"seq", "subject_time", b"subject_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -113,16 +148,27 @@ class QueryVerdictsRequest(_message.Message):
     OLDEST_FIRST_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    MAX_PAGES_FIELD_NUMBER: _builtins.int
     customer_id: _builtins.str
+    """Every filter is optional; those given must all hold."""
     policy_id: _builtins.str
-    kind: _builtins.str
+    kind: Global___VerdictKind.ValueType
     outcome: _builtins.str
+    """"APPROVE", "DENY", "REVIEW", "COMPLIANT", "NON_COMPLIANT", "UNKNOWN"."""
     clause_id: _builtins.str
+    """A clause ID that fired, e.g. "HNB-X5"."""
     oldest_first: _builtins.bool
+    """Default newest first."""
     page_size: _builtins.int
+    """Entries per page: default 100, at most 1000."""
     page_token: _builtins.str
+    """From a previous page; must be used with the same filters and order."""
+    max_pages: _builtins.int
+    """Pages to stream before stopping (0 = until the end)."""
     @_builtins.property
-    def subject_from(self) -> _timestamp_pb2.Timestamp: ...
+    def subject_from(self) -> _timestamp_pb2.Timestamp:
+        """Half-open ranges [from, until) of the subject instant and of recording."""
+
     @_builtins.property
     def subject_until(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -134,7 +180,7 @@ class QueryVerdictsRequest(_message.Message):
         *,
         customer_id: _builtins.str = ...,
         policy_id: _builtins.str = ...,
-        kind: _builtins.str = ...,
+        kind: Global___VerdictKind.ValueType = ...,
         outcome: _builtins.str = ...,
         clause_id: _builtins.str = ...,
         subject_from: _timestamp_pb2.Timestamp | None = ...,
@@ -144,14 +190,39 @@ class QueryVerdictsRequest(_message.Message):
         oldest_first: _builtins.bool = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        max_pages: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["recorded_from", b"recorded_from", "recorded_until", b"recorded_until", "subject_from", b"subject_from", "subject_until", b"subject_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["clause_id", b"clause_id", "customer_id", b"customer_id", "kind", b"kind", "oldest_first", b"oldest_first", "outcome", b"outcome", "page_size", b"page_size", "page_token", b"page_token", "policy_id", b"policy_id", "recorded_from", b"recorded_from", "recorded_until", b"recorded_until", "subject_from", b"subject_from", "subject_until", b"subject_until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clause_id", b"clause_id", "customer_id", b"customer_id", "kind", b"kind", "max_pages", b"max_pages", "oldest_first", b"oldest_first", "outcome", b"outcome", "page_size", b"page_size", "page_token", b"page_token", "policy_id", b"policy_id", "recorded_from", b"recorded_from", "recorded_until", b"recorded_until", "subject_from", b"subject_from", "subject_until", b"subject_until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QueryVerdictsRequest: _TypeAlias = QueryVerdictsRequest  # noqa: Y015
+
+@_typing.final
+class VerdictPage(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Resume after this page (empty on the last page of a full scan)."""
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___VerdictEntry]: ...
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___VerdictEntry] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerdictPage: _TypeAlias = VerdictPage  # noqa: Y015
 
 @_typing.final
 class GetVerdictRequest(_message.Message):
@@ -177,22 +248,70 @@ class ListReviewsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     POLICY_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     policy_id: _builtins.str
+    customer_id: _builtins.str
     page_size: _builtins.int
+    page_token: _builtins.str
     def __init__(
         self,
         *,
         policy_id: _builtins.str = ...,
+        customer_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "policy_id", b"policy_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "page_size", b"page_size", "page_token", b"page_token", "policy_id", b"policy_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListReviewsRequest: _TypeAlias = ListReviewsRequest  # noqa: Y015
+
+@_typing.final
+class ReviewItem(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DECISION_FIELD_NUMBER: _builtins.int
+    MISSING_FACTS_FIELD_NUMBER: _builtins.int
+    REVIEW_CLAUSE_IDS_FIELD_NUMBER: _builtins.int
+    CLAIMED_YEN_FIELD_NUMBER: _builtins.int
+    COMPUTED_YEN_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    claimed_yen: _builtins.int
+    """The amount the claim asked for and the amount the engine computed."""
+    computed_yen: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def decision(self) -> Global___VerdictEntry: ...
+    @_builtins.property
+    def missing_facts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What the engine could not decide on: the facts a human must supply."""
+
+    @_builtins.property
+    def review_clause_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Clause IDs whose REVIEW effect put the claim in the queue."""
+
+    def __init__(
+        self,
+        *,
+        decision: Global___VerdictEntry | None = ...,
+        missing_facts: _abc.Iterable[_builtins.str] | None = ...,
+        review_clause_ids: _abc.Iterable[_builtins.str] | None = ...,
+        claimed_yen: _builtins.int = ...,
+        computed_yen: _builtins.int = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claimed_yen", b"claimed_yen", "computed_yen", b"computed_yen", "decision", b"decision", "missing_facts", b"missing_facts", "next_page_token", b"next_page_token", "review_clause_ids", b"review_clause_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewItem: _TypeAlias = ReviewItem  # noqa: Y015
 
 @_typing.final
 class ResolveReviewRequest(_message.Message):
@@ -203,12 +322,22 @@ class ResolveReviewRequest(_message.Message):
     PAYABLE_YEN_FIELD_NUMBER: _builtins.int
     CLAUSE_IDS_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
+    ANALYST_FIELD_NUMBER: _builtins.int
     verdict_id: _builtins.str
+    """The REVIEW decision to resolve."""
     outcome: _common_pb2.Outcome.ValueType
+    """OUTCOME_APPROVE or OUTCOME_DENY."""
     payable_yen: _builtins.int
+    """APPROVE: the amount to pay (integer yen, > 0). DENY: 0."""
     note: _builtins.str
+    analyst: _builtins.str
+    """Who resolves. Once callers authenticate, their identity is recorded as
+    well and must be an analyst's.
+    """
     @_builtins.property
-    def clause_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def clause_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The clauses the analyst decided on (e.g. "HNB-X5" for a DENY)."""
+
     def __init__(
         self,
         *,
@@ -217,10 +346,11 @@ class ResolveReviewRequest(_message.Message):
         payable_yen: _builtins.int = ...,
         clause_ids: _abc.Iterable[_builtins.str] | None = ...,
         note: _builtins.str = ...,
+        analyst: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["clause_ids", b"clause_ids", "note", b"note", "outcome", b"outcome", "payable_yen", b"payable_yen", "verdict_id", b"verdict_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyst", b"analyst", "clause_ids", b"clause_ids", "note", b"note", "outcome", b"outcome", "payable_yen", b"payable_yen", "verdict_id", b"verdict_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

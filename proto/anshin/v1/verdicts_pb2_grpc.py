@@ -26,8 +26,9 @@ if _version_not_supported:
 
 
 class VerdictLogServiceStub:
-    """The verdict log: every posture verdict, event judgement, claim decision and
-    review resolution, append-only and hash-chained.
+    """The verdict log: every login-posture verdict, claim decision and review
+    resolution, append-only and hash-chained (see docs/analysts.md). Events are
+    facts, kept in their own append-only store, and are not log entries.
     """
 
     def __init__(self, channel):
@@ -39,7 +40,7 @@ class VerdictLogServiceStub:
         self.QueryVerdicts = channel.unary_stream(
                 '/anshin.v1.VerdictLogService/QueryVerdicts',
                 request_serializer=anshin_dot_v1_dot_verdicts__pb2.QueryVerdictsRequest.SerializeToString,
-                response_deserializer=anshin_dot_v1_dot_verdicts__pb2.VerdictEntry.FromString,
+                response_deserializer=anshin_dot_v1_dot_verdicts__pb2.VerdictPage.FromString,
                 _registered_method=True)
         self.GetVerdict = channel.unary_unary(
                 '/anshin.v1.VerdictLogService/GetVerdict',
@@ -49,7 +50,7 @@ class VerdictLogServiceStub:
         self.ListReviews = channel.unary_stream(
                 '/anshin.v1.VerdictLogService/ListReviews',
                 request_serializer=anshin_dot_v1_dot_verdicts__pb2.ListReviewsRequest.SerializeToString,
-                response_deserializer=anshin_dot_v1_dot_verdicts__pb2.VerdictEntry.FromString,
+                response_deserializer=anshin_dot_v1_dot_verdicts__pb2.ReviewItem.FromString,
                 _registered_method=True)
         self.ResolveReview = channel.unary_unary(
                 '/anshin.v1.VerdictLogService/ResolveReview',
@@ -59,30 +60,40 @@ class VerdictLogServiceStub:
 
 
 class VerdictLogServiceServicer:
-    """The verdict log: every posture verdict, event judgement, claim decision and
-    review resolution, append-only and hash-chained.
+    """The verdict log: every login-posture verdict, claim decision and review
+    resolution, append-only and hash-chained (see docs/analysts.md). Events are
+    facts, kept in their own append-only store, and are not log entries.
     """
 
     def QueryVerdicts(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Entries matching every given filter, in pages; each page carries the
+        token that resumes after it. Ordered by log sequence, so paging stays
+        exact while new entries arrive: newest-first never sees them,
+        oldest-first reaches them at the end.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetVerdict(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One entry with its full trace and inputs, redacted as stored.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListReviews(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Open REVIEW decisions (not yet resolved), oldest first.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ResolveReview(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Resolve one REVIEW decision once. The resolution is a new log entry
+        pointing at the original; an APPROVE reserves against the ledger in the
+        same transaction, exactly as an automatic approval does.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -93,7 +104,7 @@ def add_VerdictLogServiceServicer_to_server(servicer, server):
             'QueryVerdicts': grpc.unary_stream_rpc_method_handler(
                     servicer.QueryVerdicts,
                     request_deserializer=anshin_dot_v1_dot_verdicts__pb2.QueryVerdictsRequest.FromString,
-                    response_serializer=anshin_dot_v1_dot_verdicts__pb2.VerdictEntry.SerializeToString,
+                    response_serializer=anshin_dot_v1_dot_verdicts__pb2.VerdictPage.SerializeToString,
             ),
             'GetVerdict': grpc.unary_unary_rpc_method_handler(
                     servicer.GetVerdict,
@@ -103,7 +114,7 @@ def add_VerdictLogServiceServicer_to_server(servicer, server):
             'ListReviews': grpc.unary_stream_rpc_method_handler(
                     servicer.ListReviews,
                     request_deserializer=anshin_dot_v1_dot_verdicts__pb2.ListReviewsRequest.FromString,
-                    response_serializer=anshin_dot_v1_dot_verdicts__pb2.VerdictEntry.SerializeToString,
+                    response_serializer=anshin_dot_v1_dot_verdicts__pb2.ReviewItem.SerializeToString,
             ),
             'ResolveReview': grpc.unary_unary_rpc_method_handler(
                     servicer.ResolveReview,
@@ -119,8 +130,9 @@ def add_VerdictLogServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class VerdictLogService:
-    """The verdict log: every posture verdict, event judgement, claim decision and
-    review resolution, append-only and hash-chained.
+    """The verdict log: every login-posture verdict, claim decision and review
+    resolution, append-only and hash-chained (see docs/analysts.md). Events are
+    facts, kept in their own append-only store, and are not log entries.
     """
 
     @staticmethod
@@ -139,7 +151,7 @@ class VerdictLogService:
             target,
             '/anshin.v1.VerdictLogService/QueryVerdicts',
             anshin_dot_v1_dot_verdicts__pb2.QueryVerdictsRequest.SerializeToString,
-            anshin_dot_v1_dot_verdicts__pb2.VerdictEntry.FromString,
+            anshin_dot_v1_dot_verdicts__pb2.VerdictPage.FromString,
             options,
             channel_credentials,
             insecure,
@@ -193,7 +205,7 @@ class VerdictLogService:
             target,
             '/anshin.v1.VerdictLogService/ListReviews',
             anshin_dot_v1_dot_verdicts__pb2.ListReviewsRequest.SerializeToString,
-            anshin_dot_v1_dot_verdicts__pb2.VerdictEntry.FromString,
+            anshin_dot_v1_dot_verdicts__pb2.ReviewItem.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,281 @@
+"""The verdict log's hash chain and its signed head and checkpoints.
+
+Every entry's hash covers its canonical form — every stored column, as the
+exact text stored, and the previous entry's hash — so changing, removing,
+reordering or inserting an entry breaks the chain from there on. The head
+(last sequence number and hash) is signed with the operator's Ed25519 key in
+the same transaction that appends, which catches what a chain alone cannot:
+entries appended or cut off at the end behind the service's back. Every
+``checkpoint_every`` entries (or ``checkpoint_interval`` of time) a signed
+checkpoint is kept as well; operators export those and keep them elsewhere,
+so even replacing the whole database with an older copy is caught.
+
+The chain is global, so appends are serialized: SQLite's single writer does
+that by itself; on PostgreSQL the head row is locked (``SELECT … FOR
+UPDATE``) by the first append of a transaction and released at its commit.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+GENESIS_HASH = "0" * 64
+_CANONICAL_TAG = "anshin.verdict.v1"
+_HEAD_TAG = b"anshin.log.head.v1"
+_CHECKPOINT_TAG = b"anshin.log.checkpoint.v1"
+
+DEFAULT_CHECKPOINT_EVERY = 1000
+DEFAULT_CHECKPOINT_INTERVAL_US = 60_000_000
+
+# The stored verdict columns in canonical order (without seq/prev/entry hash).
+# The canonical form hashes these values exactly as stored.
+CHAIN_COLUMNS = (
+    "id",
+    "kind",
+    "customer_id",
+    "device_id",
+    "policy_id",
+    "subject_us",
+    "recorded_us",
+    "rules_digest",
+    "rules",
+    "outcome",
+    "clause_ids",
+    "inputs",
+    "result",
+    "request_id",
+    "caller",
+    "refers_to",
+)
+
+
+def canonical(seq: int, values: Sequence[Any], prev_hash: str) -> bytes:
+    """The bytes an entry's hash covers: tag, seq, the columns, prev hash."""
+    return orjson.dumps([_CANONICAL_TAG, seq, *values, prev_hash])
+
+
+def entry_hash(seq: int, values: Sequence[Any], prev_hash: str) -> str:
+    return hashlib.sha256(canonical(seq, values, prev_hash)).hexdigest()
+
+
+def head_message(seq: int, head_hash: str, at_us: int) -> bytes:
+    return b"\n".join((_HEAD_TAG, str(seq).encode(), head_hash.encode(), str(at_us).encode()))
+
+
+def checkpoint_message(seq: int, head_hash: str, at_us: int) -> bytes:
+    return b"\n".join(
+        (_CHECKPOINT_TAG, str(seq).encode(), head_hash.encode(), str(at_us).encode())
+    )
+
+
+def key_id_of(public: Ed25519PublicKey) -> str:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+class LogVerifier:
+    """Checks signatures with the log's public key."""
+
+    def __init__(self, public: Ed25519PublicKey) -> None:
+        self.public = public
+        self.key_id = key_id_of(public)
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> LogVerifier:
+        key = serialization.load_pem_public_key(pem)
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("not an Ed25519 public key")
+        return cls(key)
+
+    def public_pem(self) -> bytes:
+        return self.public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def valid(self, signature: str, message: bytes) -> bool:
+        try:
+            self.public.verify(base64.b64decode(signature, validate=True), message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+class LogSigner(LogVerifier):
+    """The operator's Ed25519 key, kept in a file outside the database."""
+
+    def __init__(self, private: Ed25519PrivateKey) -> None:
+        super().__init__(private.public_key())
+        self._private = private
+
+    @classmethod
+    def from_file(cls, path: Path, *, create: bool = True) -> LogSigner:
+        """Load the PEM key; create it (mode 0600) when missing and ``create``."""
+        if not path.exists():
+            if not create:
+                raise FileNotFoundError(f"log signing key {path} does not exist")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pem = Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process created it meanwhile: use theirs
+            else:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(pem)
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path} is not an Ed25519 private key")
+        return cls(key)
+
+    def sign(self, message: bytes) -> str:
+        return base64.b64encode(self._private.sign(message)).decode()
+
+
+class Connection(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+
+
+@dataclass(slots=True)
+class _Head:
+    seq: int
+    hash: str
+    checkpoint_seq: int
+    checkpoint_us: int
+
+
+class LogChain:
+    """Hands out sequence numbers and hashes inside one write transaction.
+
+    One instance per writing connection; used by one thread at a time. The
+    head is read on the first append of a transaction (locked with
+    ``lock_suffix`` where the database needs it), advanced in memory by each
+    append, and written back, signed, by ``seal`` just before COMMIT.
+    ``mark``/``reset`` follow SAVEPOINTs; ``abort`` follows a ROLLBACK.
+    """
+
+    def __init__(
+        self,
+        signer: LogSigner,
+        *,
+        lock_suffix: str = "",
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        checkpoint_interval_us: int = DEFAULT_CHECKPOINT_INTERVAL_US,
+        clock_us: Any = None,
+    ) -> None:
+        self.signer = signer
+        self._lock_suffix = lock_suffix
+        self._every = checkpoint_every
+        self._interval_us = checkpoint_interval_us
+        self._clock_us = clock_us or (lambda: time.time_ns() // 1000)
+        self._start: _Head | None = None  # as read at the transaction's first append
+        self._seq = 0
+        self._hash = GENESIS_HASH
+
+    def _load(self, conn: Connection) -> None:
+        row = conn.execute(
+            "SELECT seq, entry_hash, checkpoint_seq, checkpoint_us FROM log_head WHERE id = 1"
+            + self._lock_suffix
+        ).fetchone()
+        if row is None:
+            raise RuntimeError("log_head row missing: the database is not migrated")
+        self._start = _Head(int(row[0]), str(row[1]), int(row[2]), int(row[3]))
+        self._seq, self._hash = self._start.seq, self._start.hash
+
+    def next(self, conn: Connection, values: Sequence[Any]) -> tuple[int, str, str]:
+        """(seq, prev_hash, entry_hash) for the next entry with these column values."""
+        if self._start is None:
+            self._load(conn)
+        seq = self._seq + 1
+        prev = self._hash
+        h = entry_hash(seq, values, prev)
+        self._seq, self._hash = seq, h
+        return seq, prev, h
+
+    def mark(self) -> tuple[int, str] | None:
+        return None if self._start is None else (self._seq, self._hash)
+
+    def reset(self, mark: tuple[int, str] | None) -> None:
+        """Back to a ``mark`` (after ROLLBACK TO the SAVEPOINT taken with it)."""
+        if mark is None:
+            self._start = None
+        else:
+            self._seq, self._hash = mark
+
+    def abort(self) -> None:
+        """The transaction rolled back: nothing it appended exists."""
+        self._start = None
+
+    @property
+    def dirty(self) -> bool:
+        return self._start is not None and self._seq != self._start.seq
+
+    def seal(self, conn: Connection) -> None:
+        """Sign and store the new head (and a checkpoint when due); call before COMMIT."""
+        start = self._start
+        self._start = None
+        if start is None or self._seq == start.seq:
+            return
+        seq, head = self._seq, self._hash
+        now = self._clock_us()
+        cp_seq, cp_us = start.checkpoint_seq, start.checkpoint_us
+        if seq // self._every > start.seq // self._every or now - cp_us >= self._interval_us:
+            conn.execute(
+                "INSERT INTO log_checkpoints (seq, entry_hash, created_us, key_id, signature) "
+                "VALUES (?,?,?,?,?)",
+                (
+                    seq,
+                    head,
+                    now,
+                    self.signer.key_id,
+                    self.signer.sign(checkpoint_message(seq, head, now)),
+                ),
+            )
+            cp_seq, cp_us = seq, now
+        conn.execute(
+            "UPDATE log_head SET seq = ?, entry_hash = ?, signed_us = ?, key_id = ?, "
+            "signature = ?, checkpoint_seq = ?, checkpoint_us = ? WHERE id = 1",
+            (
+                seq,
+                head,
+                now,
+                self.signer.key_id,
+                self.signer.sign(head_message(seq, head, now)),
+                cp_seq,
+                cp_us,
+            ),
+        )
+
+
+def sign_unsigned_head(conn: Connection, signer: LogSigner) -> bool:
+    """Sign a head left unsigned (by the migration that introduced the chain).
+
+    Returns whether it signed. Run inside a write transaction.
+    """
+    row = conn.execute("SELECT seq, entry_hash, signature FROM log_head WHERE id = 1").fetchone()
+    if row is None or row[2]:
+        return False
+    now = time.time_ns() // 1000
+    conn.execute(
+        "UPDATE log_head SET signed_us = ?, key_id = ?, signature = ? WHERE id = 1",
+        (now, signer.key_id, signer.sign(head_message(int(row[0]), str(row[1]), now))),
+    )
+    return True
