@@ -192,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_claim_parsers(sub, DEFAULT_SERVER)  # claim, rules validate
 
+    from server.log_cli import add_parsers as add_log_parsers
+
+    add_log_parsers(sub)  # log verify | checkpoints | public-key
+
     e = sub.add_parser("events", help="event ingestion")
     esub = e.add_subparsers(dest="events_command", required=True)
     ei = esub.add_parser("ingest", help="stream a JSON-lines file of EventEnvelopes (backfill)")

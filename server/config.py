@@ -25,6 +25,19 @@ class Config:
     # the serving process). Default: one when the machine has a spare core.
     bulk_workers: int = 1 if (os.cpu_count() or 1) > 1 else 0
 
+    def resolved_log_key_file(self) -> Path:
+        """The verdict log's Ed25519 signing key (see server/store/chain.py)."""
+        explicit = getattr(self, "log_key_file", None)
+        if explicit is not None:
+            return Path(explicit)
+        if os.environ.get("ANSHIN_LOG_KEY_FILE"):
+            return Path(os.environ["ANSHIN_LOG_KEY_FILE"])
+        if self.db.startswith("sqlite:"):
+            from server.store.url import sqlite_path
+
+            return sqlite_path(self.db).parent / "log-signing.key"
+        return Path("log-signing.key")
+
     def resolved_phone_key_file(self) -> Path:
         if self.phone_key_file is not None:
             return self.phone_key_file

@@ -1,0 +1,421 @@
+"""Verify the verdict log: the hash chain, the signed head, every checkpoint.
+
+``verify(conn, verifier)`` walks the log in sequence order and stops at the
+first entry that is not what the chain says it must be, naming it:
+
+* an entry changed in place (any byte of any column) → its hash does not match;
+* an entry deleted → a gap in the sequence (or a broken link if renumbered);
+* entries reordered → the links break where the order changed;
+* entries cut off at the end → the signed head (and any later checkpoint)
+  names entries that are no longer there;
+* entries appended behind the service's back → they lie beyond the signed
+  head, which only the holder of the key can move.
+
+Checkpoints exported earlier (``anshin log checkpoints``) and kept elsewhere
+can be given too: they also catch the whole database being swapped for an
+older copy. Large logs are checked in parallel chunks (one process per core);
+each chunk checks its own links and hashes, and the chunks' ends are joined.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from server.store.chain import (
+    GENESIS_HASH,
+    Connection,
+    LogVerifier,
+    checkpoint_message,
+    entry_hash,
+    head_message,
+)
+from server.store.verdicts_sql import VERDICT_COLUMNS
+
+_CHUNK_ROWS = 20_000
+_PARALLEL_MIN_ENTRIES = 100_000
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    seq: int
+    entry_hash: str
+    created_us: int
+    key_id: str
+    signature: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "entry_hash": self.entry_hash,
+            "created_us": self.created_us,
+            "key_id": self.key_id,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Checkpoint:
+        return cls(
+            int(d["seq"]),
+            str(d["entry_hash"]),
+            int(d["created_us"]),
+            str(d["key_id"]),
+            str(d["signature"]),
+        )
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int  # the first bad entry's position (for a missing one: where it should be)
+    entry_id: str | None
+    reason: str
+
+
+@dataclass
+class Report:
+    entries: int = 0
+    head_seq: int = 0
+    checkpoints: int = 0
+    external_checkpoints: int = 0
+    problem: Problem | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "head_seq": self.head_seq,
+            "checkpoints_checked": self.checkpoints,
+            "external_checkpoints_checked": self.external_checkpoints,
+            "first_bad": None
+            if self.problem is None
+            else {
+                "seq": self.problem.seq,
+                "id": self.problem.entry_id,
+                "reason": self.problem.reason,
+            },
+            "notes": self.notes,
+        }
+
+
+def read_checkpoints(conn: Connection, since_seq: int = 0) -> list[Checkpoint]:
+    rows = conn.execute(
+        "SELECT seq, entry_hash, created_us, key_id, signature FROM log_checkpoints "
+        "WHERE seq > ? ORDER BY seq",
+        (since_seq,),
+    ).fetchall()
+    return [Checkpoint(int(r[0]), r[1], int(r[2]), r[3], r[4]) for r in rows]
+
+
+@dataclass(frozen=True)
+class _ChunkResult:
+    first_seq: int
+    first_prev: str
+    last_seq: int
+    last_hash: str
+    count: int
+    hashes_at: dict[int, str]  # entry hash at each wanted seq (checkpoints)
+    problem: Problem | None
+
+
+def _check_rows(
+    rows: Iterable[Sequence[Any]],
+    expect_seq: int,
+    prev: str | None,
+    wanted: frozenset[int],
+) -> _ChunkResult:
+    """Check consecutive rows. ``prev`` None: take the first row's prev_hash
+    on trust (a chunk's start; joined to the previous chunk afterwards)."""
+    first_prev = prev
+    count = 0
+    hashes_at: dict[int, str] = {}
+    last_seq = expect_seq - 1
+    last_hash = prev or ""
+    for row in rows:
+        seq = int(row[0])
+        if seq != expect_seq:
+            reason = (
+                f"entry {expect_seq} is missing (next entry has seq {seq})"
+                if seq > expect_seq
+                else f"entry {seq} is out of order (expected {expect_seq})"
+            )
+            return _ChunkResult(
+                expect_seq - count,
+                first_prev or "",
+                last_seq,
+                last_hash,
+                count,
+                hashes_at,
+                Problem(expect_seq, row[1], reason),
+            )
+        stored_prev, stored_hash = row[17], row[18]
+        if prev is None:
+            prev = first_prev = stored_prev
+        if stored_prev != prev:
+            return _ChunkResult(
+                expect_seq - count,
+                first_prev or "",
+                last_seq,
+                last_hash,
+                count,
+                hashes_at,
+                Problem(
+                    seq,
+                    row[1],
+                    "prev_hash does not link to the entry before it "
+                    "(an entry before it was removed, inserted or reordered)",
+                ),
+            )
+        h = entry_hash(seq, row[1:17], prev)
+        if h != stored_hash:
+            return _ChunkResult(
+                expect_seq - count,
+                first_prev or "",
+                last_seq,
+                last_hash,
+                count,
+                hashes_at,
+                Problem(
+                    seq,
+                    row[1],
+                    "content does not match its entry_hash "
+                    "(the entry was changed after it was written)",
+                ),
+            )
+        if seq in wanted:
+            hashes_at[seq] = h
+        prev = h
+        last_seq, last_hash = seq, h
+        expect_seq += 1
+        count += 1
+    return _ChunkResult(
+        expect_seq - count, first_prev or "", last_seq, last_hash, count, hashes_at, None
+    )
+
+
+def _iter_rows(conn: Connection, lo: int, hi: int | None) -> Iterable[Sequence[Any]]:
+    """Rows with lo <= seq (< hi), in seq order, fetched in bounded pages."""
+    after = lo - 1
+    while True:
+        if hi is None:
+            sql = f"SELECT {VERDICT_COLUMNS} FROM verdicts WHERE seq > ? ORDER BY seq LIMIT ?"
+            params: tuple[Any, ...] = (after, _CHUNK_ROWS)
+        else:
+            sql = (
+                f"SELECT {VERDICT_COLUMNS} FROM verdicts WHERE seq > ? AND seq < ? "
+                "ORDER BY seq LIMIT ?"
+            )
+            params = (after, hi, _CHUNK_ROWS)
+        rows = conn.execute(sql, params).fetchall()
+        if not rows:
+            return
+        yield from rows
+        after = int(rows[-1][0])
+        if len(rows) < _CHUNK_ROWS:
+            return
+
+
+# A process-pool worker opens its own connection from this factory.
+_worker_connect: Callable[[], Connection] | None = None
+
+
+def _init_worker(connect: Callable[[], Connection]) -> None:
+    global _worker_connect
+    _worker_connect = connect
+
+
+def _check_range(lo: int, hi: int, wanted: frozenset[int]) -> _ChunkResult:
+    assert _worker_connect is not None
+    conn = _worker_connect()
+    return _check_rows(_iter_rows(conn, lo, hi), lo, None, wanted)
+
+
+def _bounds(conn: Connection) -> tuple[int, int, int]:
+    row = conn.execute("SELECT COUNT(*), MIN(seq), MAX(seq) FROM verdicts").fetchone()
+    return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+
+
+def _walk(
+    conn: Connection,
+    wanted: frozenset[int],
+    connect: Callable[[], Connection] | None,
+    workers: int,
+) -> _ChunkResult:
+    count, lo, hi = _bounds(conn)
+    if count == 0:
+        return _ChunkResult(1, GENESIS_HASH, 0, GENESIS_HASH, 0, {}, None)
+    if lo != 1:
+        row = conn.execute("SELECT id FROM verdicts WHERE seq = ?", (lo,)).fetchone()
+        return _ChunkResult(
+            1,
+            GENESIS_HASH,
+            0,
+            GENESIS_HASH,
+            0,
+            {},
+            Problem(
+                1,
+                None,
+                f"entries 1..{lo - 1} are missing (log starts at seq {lo}; "
+                f"first present entry {row[0] if row else '?'})",
+            ),
+        )
+    if connect is None or workers <= 1 or count < _PARALLEL_MIN_ENTRIES:
+        return _check_rows(_iter_rows(conn, 1, None), 1, GENESIS_HASH, wanted)
+    # Split [1, hi] into ranges by seq; each worker checks its own range.
+    parts = workers * 4
+    step = max(1, (hi + parts - 1) // parts)
+    ranges = [(a, min(a + step, hi + 1)) for a in range(1, hi + 1, step)]
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(connect,)) as pool:
+        results = list(pool.map(_check_range, *zip(*ranges, strict=True), [wanted] * len(ranges)))
+    merged_hashes: dict[int, str] = {}
+    prev_hash, prev_seq, total = GENESIS_HASH, 0, 0
+    for (a, _b), res in zip(ranges, results, strict=True):
+        if res.count and res.first_seq != prev_seq + 1:
+            return _ChunkResult(
+                1,
+                GENESIS_HASH,
+                prev_seq,
+                prev_hash,
+                total,
+                merged_hashes,
+                Problem(prev_seq + 1, None, f"entry {prev_seq + 1} is missing"),
+            )
+        if res.count and res.first_prev != prev_hash:
+            return _ChunkResult(
+                1,
+                GENESIS_HASH,
+                prev_seq,
+                prev_hash,
+                total,
+                merged_hashes,
+                Problem(
+                    a,
+                    _id_at(conn, a),
+                    "prev_hash does not link to the entry before it "
+                    "(an entry before it was removed, inserted or reordered)",
+                ),
+            )
+        if res.count == 0 and res.problem is None:
+            # An empty range inside [1, hi]: those entries are missing.
+            return _ChunkResult(
+                1,
+                GENESIS_HASH,
+                prev_seq,
+                prev_hash,
+                total,
+                merged_hashes,
+                Problem(a, None, f"entry {a} is missing"),
+            )
+        merged_hashes.update(res.hashes_at)
+        total += res.count
+        if res.problem is not None:
+            return _ChunkResult(
+                1, GENESIS_HASH, res.last_seq, res.last_hash, total, merged_hashes, res.problem
+            )
+        prev_hash, prev_seq = res.last_hash, res.last_seq
+    return _ChunkResult(1, GENESIS_HASH, prev_seq, prev_hash, total, merged_hashes, None)
+
+
+def _id_at(conn: Connection, seq: int) -> str | None:
+    row = conn.execute("SELECT id FROM verdicts WHERE seq = ?", (seq,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def verify(
+    conn: Connection,
+    verifier: LogVerifier,
+    *,
+    external: Sequence[Checkpoint] = (),
+    connect: Callable[[], Connection] | None = None,
+    workers: int | None = None,
+) -> Report:
+    """Check the whole log; ``connect`` (picklable) lets chunks run in parallel."""
+    report = Report()
+    head = conn.execute(
+        "SELECT seq, entry_hash, signed_us, key_id, signature FROM log_head WHERE id = 1"
+    ).fetchone()
+    stored = read_checkpoints(conn)
+    report.checkpoints = len(stored)
+    report.external_checkpoints = len(external)
+    wanted = frozenset(c.seq for c in (*stored, *external))
+    result = _walk(conn, wanted, connect, workers or (os.cpu_count() or 1))
+    report.entries = result.count
+    if result.problem is not None:
+        report.problem = result.problem
+        return report
+    last_seq, last_hash = result.last_seq, result.last_hash
+
+    def fail(seq: int, reason: str) -> Report:
+        report.problem = Problem(seq, _id_at(conn, seq), reason)
+        return report
+
+    for label, cps in (("checkpoint", stored), ("exported checkpoint", external)):
+        for cp in cps:
+            if cp.key_id != verifier.key_id or not verifier.valid(
+                cp.signature, checkpoint_message(cp.seq, cp.entry_hash, cp.created_us)
+            ):
+                return fail(
+                    cp.seq,
+                    f"{label} at seq {cp.seq} has no valid signature of key {verifier.key_id}",
+                )
+            if cp.seq > last_seq:
+                return fail(
+                    last_seq + 1,
+                    f"{label} at seq {cp.seq} is signed but the log "
+                    f"ends at {last_seq}: entries were removed from the end",
+                )
+            if result.hashes_at.get(cp.seq) != cp.entry_hash:
+                return fail(
+                    cp.seq,
+                    f"entry {cp.seq} differs from the signed {label} "
+                    "(the log was rewritten from here or before)",
+                )
+    if head is None:
+        return fail(max(last_seq, 1), "log_head is missing")
+    head_seq, head_hash, signed_us, key_id, signature = (
+        int(head[0]),
+        str(head[1]),
+        int(head[2]),
+        str(head[3]),
+        str(head[4]),
+    )
+    report.head_seq = head_seq
+    if not signature:
+        if head_seq == 0 and last_seq == 0:
+            return report
+        return fail(max(head_seq, 1), "the log head is not signed")
+    if key_id != verifier.key_id or not verifier.valid(
+        signature, head_message(head_seq, head_hash, signed_us)
+    ):
+        return fail(
+            max(head_seq, 1), f"the log head has no valid signature of key {verifier.key_id}"
+        )
+    if last_seq > head_seq:
+        return fail(
+            head_seq + 1,
+            f"entries {head_seq + 1}..{last_seq} lie beyond the signed "
+            "head: appended behind the service's back",
+        )
+    if last_seq < head_seq:
+        return fail(
+            last_seq + 1,
+            f"the signed head is at seq {head_seq} but the log ends at "
+            f"{last_seq}: entries were removed from the end",
+        )
+    if head_hash != last_hash:
+        return fail(head_seq, "the last entry differs from the signed head")
+    return report
+
+
+def load_external(lines: Iterable[str]) -> list[Checkpoint]:
+    return [Checkpoint.from_json(orjson.loads(line)) for line in lines if line.strip()]
