@@ -28,8 +28,11 @@ EXIT_USAGE = 2
 
 
 def connect_sqlite_readonly(path: str) -> sqlite3.Connection:
-    # Read-only: verifying must never write (not even a WAL checkpoint).
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    # Read-only: verifying must never write (not even a WAL checkpoint). Text
+    # as bytes: the hash is over the bytes, so they need no decoding.
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    conn.text_factory = bytes
+    return conn
 
 
 def _connect(db: str) -> tuple[Any, Any]:
@@ -46,7 +49,7 @@ def _connect(db: str) -> tuple[Any, Any]:
         factory = functools.partial(connect_sqlite_readonly, str(path))
         return factory(), factory
     if scheme in ("postgresql", "postgres"):
-        from server.store import postgres  # type: ignore[attr-defined]
+        from server.store import postgres
 
         factory = functools.partial(postgres.connect_sync_readonly, db)
         return factory(), factory

@@ -113,7 +113,7 @@ def read_checkpoints(conn: Connection, since_seq: int = 0) -> list[Checkpoint]:
         "WHERE seq > ? ORDER BY seq",
         (since_seq,),
     ).fetchall()
-    return [Checkpoint(int(r[0]), r[1], int(r[2]), r[3], r[4]) for r in rows]
+    return [Checkpoint(int(r[0]), _text(r[1]), int(r[2]), _text(r[3]), _text(r[4])) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,10 @@ class _ChunkResult:
     count: int
     hashes_at: dict[int, str]  # entry hash at each wanted seq (checkpoints)
     problem: Problem | None
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _check_rows(
@@ -155,9 +159,9 @@ def _check_rows(
                 last_hash,
                 count,
                 hashes_at,
-                Problem(expect_seq, row[1], reason),
+                Problem(expect_seq, _text(row[1]), reason),
             )
-        stored_prev, stored_hash = row[17], row[18]
+        stored_prev, stored_hash = _text(row[17]), _text(row[18])
         if prev is None:
             prev = first_prev = stored_prev
         if stored_prev != prev:
@@ -170,7 +174,7 @@ def _check_rows(
                 hashes_at,
                 Problem(
                     seq,
-                    row[1],
+                    _text(row[1]),
                     "prev_hash does not link to the entry before it "
                     "(an entry before it was removed, inserted or reordered)",
                 ),
@@ -186,7 +190,7 @@ def _check_rows(
                 hashes_at,
                 Problem(
                     seq,
-                    row[1],
+                    _text(row[1]),
                     "content does not match its entry_hash "
                     "(the entry was changed after it was written)",
                 ),
@@ -266,7 +270,7 @@ def _walk(
                 1,
                 None,
                 f"entries 1..{lo - 1} are missing (log starts at seq {lo}; "
-                f"first present entry {row[0] if row else '?'})",
+                f"first present entry {_text(row[0]) if row else '?'})",
             ),
         )
     if connect is None or workers <= 1 or count < _PARALLEL_MIN_ENTRIES:
@@ -328,7 +332,7 @@ def _walk(
 
 def _id_at(conn: Connection, seq: int) -> str | None:
     row = conn.execute("SELECT id FROM verdicts WHERE seq = ?", (seq,)).fetchone()
-    return None if row is None else str(row[0])
+    return None if row is None else _text(row[0])
 
 
 def verify(
@@ -384,10 +388,10 @@ def verify(
         return fail(max(last_seq, 1), "log_head is missing")
     head_seq, head_hash, signed_us, key_id, signature = (
         int(head[0]),
-        str(head[1]),
+        _text(head[1]),
         int(head[2]),
-        str(head[3]),
-        str(head[4]),
+        _text(head[3]),
+        _text(head[4]),
     )
     report.head_seq = head_seq
     if not signature:

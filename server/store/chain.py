@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -35,7 +34,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 GENESIS_HASH = "0" * 64
-_CANONICAL_TAG = "anshin.verdict.v1"
+_CANONICAL_TAG = b"anshin.verdict.v2\n"
+# Part of the canonical form: bump when it changes (cached benchmark logs key on it).
+CANONICAL_VERSION = 2
 _HEAD_TAG = b"anshin.log.head.v1"
 _CHECKPOINT_TAG = b"anshin.log.checkpoint.v1"
 
@@ -64,13 +65,43 @@ CHAIN_COLUMNS = (
 )
 
 
-def canonical(seq: int, values: Sequence[Any], prev_hash: str) -> bytes:
-    """The bytes an entry's hash covers: tag, seq, the columns, prev hash."""
-    return orjson.dumps([_CANONICAL_TAG, seq, *values, prev_hash])
+def _encode(value: Any) -> bytes:
+    if value is None:
+        return b"~"
+    if isinstance(value, int):
+        return b"#%d;" % value
+    raw = value.encode() if isinstance(value, str) else bytes(value)
+    return b"%d:%s" % (len(raw), raw)
 
 
-def entry_hash(seq: int, values: Sequence[Any], prev_hash: str) -> str:
-    return hashlib.sha256(canonical(seq, values, prev_hash)).hexdigest()
+def canonical(seq: int, values: Sequence[Any], prev_hash: str | bytes) -> bytes:
+    """The bytes an entry's hash covers: a tag, then seq, the columns and the
+    previous hash, each as ``~`` (NULL), ``#<decimal>;`` (integer) or
+    ``<byte length>:<UTF-8 bytes>`` (text). Length-prefixed, so no column's
+    content can pass for another's; the stored JSON texts are hashed as the
+    bytes they are, not re-quoted. Easy to re-implement in any language."""
+    return b"".join((_CANONICAL_TAG, _encode(seq), *map(_encode, values), _encode(prev_hash)))
+
+
+def entry_hash(seq: int, values: Sequence[Any], prev_hash: str | bytes) -> str:
+    """Hex SHA-256 of ``canonical(seq, values, prev_hash)``; text may be str or bytes.
+
+    Fed piece by piece: a verifier reading columns as bytes never decodes,
+    re-encodes or copies the large JSON texts.
+    """
+    h = hashlib.sha256(_CANONICAL_TAG)
+    update = h.update
+    update(b"#%d;" % seq)
+    for value in (*values, prev_hash):
+        if value is None:
+            update(b"~")
+        elif isinstance(value, int):
+            update(b"#%d;" % value)
+        else:
+            raw = value.encode() if isinstance(value, str) else value
+            update(b"%d:" % len(raw))
+            update(raw)
+    return h.hexdigest()
 
 
 def head_message(seq: int, head_hash: str, at_us: int) -> bytes:
@@ -78,9 +109,7 @@ def head_message(seq: int, head_hash: str, at_us: int) -> bytes:
 
 
 def checkpoint_message(seq: int, head_hash: str, at_us: int) -> bytes:
-    return b"\n".join(
-        (_CHECKPOINT_TAG, str(seq).encode(), head_hash.encode(), str(at_us).encode())
-    )
+    return b"\n".join((_CHECKPOINT_TAG, str(seq).encode(), head_hash.encode(), str(at_us).encode()))
 
 
 def key_id_of(public: Ed25519PublicKey) -> str:

@@ -349,3 +349,21 @@ async def test_log_written_before_the_chain_is_chained_by_the_migration(tmp_path
     report = _verify(path)
     assert report.ok, report.problem
     assert report.entries == 4
+
+
+def test_canonical_form_is_pinned_and_unambiguous() -> None:
+    import hashlib
+
+    from server.store.chain import canonical
+
+    values = ("id-1", "claim", None, 42, "名")
+    form = canonical(7, values, "ab")
+    # An auditor can re-implement this from the docstring: tag, then each field.
+    assert form == b"anshin.verdict.v2\n#7;4:id-15:claim~#42;3:\xe5\x90\x8d2:ab"
+    assert entry_hash(7, values, "ab") == hashlib.sha256(form).hexdigest()
+    assert entry_hash(7, [v.encode() if isinstance(v, str) else v for v in values], b"ab") == (
+        entry_hash(7, values, "ab")
+    )
+    # Moving bytes from one column to the next changes the hash.
+    assert entry_hash(1, ("ab", "c"), "") != entry_hash(1, ("a", "bc"), "")
+    assert entry_hash(1, (None,), "") != entry_hash(1, ("~",), "")
