@@ -19,7 +19,9 @@ each chunk checks its own links and hashes, and the chunks' ends are joined.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +30,8 @@ from typing import Any
 import orjson
 
 from server.store.chain import (
+    CANONICAL_TAG,
+    CHAIN_COLUMNS,
     GENESIS_HASH,
     Connection,
     LogVerifier,
@@ -38,6 +42,8 @@ from server.store.chain import (
 from server.store.verdicts_sql import VERDICT_COLUMNS
 
 _CHUNK_ROWS = 20_000
+_TAG = CANONICAL_TAG
+_sha256 = hashlib.sha256
 _PARALLEL_MIN_ENTRIES = 100_000
 
 
@@ -161,7 +167,7 @@ def _check_rows(
                 hashes_at,
                 Problem(expect_seq, _text(row[1]), reason),
             )
-        stored_prev, stored_hash = _text(row[17]), _text(row[18])
+        stored_prev, stored_hash = row[2], row[3]
         if prev is None:
             prev = first_prev = stored_prev
         if stored_prev != prev:
@@ -179,7 +185,7 @@ def _check_rows(
                     "(an entry before it was removed, inserted or reordered)",
                 ),
             )
-        h = entry_hash(seq, row[1:17], prev)
+        h = row[4]  # computed from the stored content and stored prev_hash (== prev here)
         if h != stored_hash:
             return _ChunkResult(
                 expect_seq - count,
@@ -206,26 +212,64 @@ def _check_rows(
     )
 
 
-def _iter_rows(conn: Connection, lo: int, hi: int | None) -> Iterable[Sequence[Any]]:
-    """Rows with lo <= seq (< hi), in seq order, fetched in bounded pages."""
+def _sqlite_canonical_sql() -> str:
+    """``chain.canonical`` (without its tag) built by SQLite itself, in C: the
+    verifier then hashes one blob per entry instead of assembling 19 fields in
+    Python. Any stored value that is not what the service writes (a NULL in
+    an integer column, a number where text belongs) encodes differently, so
+    it is reported, never passed."""
+
+    def text(col: str) -> str:
+        return (
+            f"CASE WHEN {col} IS NULL THEN '~' ELSE length(CAST({col} AS BLOB)) || ':' || {col} END"
+        )
+
+    parts = ["'#' || seq || ';'"]
+    for col in CHAIN_COLUMNS:
+        parts.append(f"'#' || {col} || ';'" if col in _INT_COLUMNS else text(col))
+    parts.append(text("prev_hash"))
+    return " || ".join(parts)
+
+
+_INT_COLUMNS = frozenset({"subject_us", "recorded_us"})
+_SQLITE_ROW = f"seq, id, prev_hash, entry_hash, {_sqlite_canonical_sql()}"
+
+
+def _iter_rows(
+    conn: Connection, lo: int, hi: int | None
+) -> Iterable[tuple[int, str, str, str, str]]:
+    """(seq, id, stored prev_hash, stored entry_hash, hash computed from the
+    stored content) for lo <= seq (< hi), in seq order, in bounded pages."""
+    native = isinstance(conn, sqlite3.Connection)
+    columns = _SQLITE_ROW if native else VERDICT_COLUMNS
     after = lo - 1
     while True:
-        if hi is None:
-            sql = f"SELECT {VERDICT_COLUMNS} FROM verdicts WHERE seq > ? ORDER BY seq LIMIT ?"
-            params: tuple[Any, ...] = (after, _CHUNK_ROWS)
-        else:
-            sql = (
-                f"SELECT {VERDICT_COLUMNS} FROM verdicts WHERE seq > ? AND seq < ? "
-                "ORDER BY seq LIMIT ?"
-            )
-            params = (after, hi, _CHUNK_ROWS)
+        bound = "" if hi is None else " AND seq < ?"
+        sql = f"SELECT {columns} FROM verdicts WHERE seq > ?{bound} ORDER BY seq LIMIT ?"
+        params: tuple[Any, ...] = (after, _CHUNK_ROWS) if hi is None else (after, hi, _CHUNK_ROWS)
         rows = conn.execute(sql, params).fetchall()
         if not rows:
             return
-        yield from rows
+        if native:
+            for seq, id_, prev, stored, blob in rows:
+                computed = "" if blob is None else _sha256(_TAG + _bytes(blob)).hexdigest()
+                yield int(seq), _text(id_), _text(prev), _text(stored), computed
+        else:
+            for row in rows:
+                yield (
+                    int(row[0]),
+                    _text(row[1]),
+                    _text(row[17]),
+                    _text(row[18]),
+                    entry_hash(int(row[0]), row[1:17], row[17]),
+                )
         after = int(rows[-1][0])
         if len(rows) < _CHUNK_ROWS:
             return
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
 
 
 # A process-pool worker opens its own connection from this factory.

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 GENESIS_HASH = "0" * 64
-_CANONICAL_TAG = b"anshin.verdict.v2\n"
+CANONICAL_TAG = b"anshin.verdict.v2\n"
 # Part of the canonical form: bump when it changes (cached benchmark logs key on it).
 CANONICAL_VERSION = 2
 _HEAD_TAG = b"anshin.log.head.v1"
@@ -70,8 +70,16 @@ def _encode(value: Any) -> bytes:
         return b"~"
     if isinstance(value, int):
         return b"#%d;" % value
-    raw = value.encode() if isinstance(value, str) else bytes(value)
+    raw = _raw(value)
     return b"%d:%s" % (len(raw), raw)
+
+
+def _raw(value: Any) -> bytes:
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode()  # only a tampered row holds anything else (e.g. a float)
 
 
 def canonical(seq: int, values: Sequence[Any], prev_hash: str | bytes) -> bytes:
@@ -80,7 +88,7 @@ def canonical(seq: int, values: Sequence[Any], prev_hash: str | bytes) -> bytes:
     ``<byte length>:<UTF-8 bytes>`` (text). Length-prefixed, so no column's
     content can pass for another's; the stored JSON texts are hashed as the
     bytes they are, not re-quoted. Easy to re-implement in any language."""
-    return b"".join((_CANONICAL_TAG, _encode(seq), *map(_encode, values), _encode(prev_hash)))
+    return b"".join((CANONICAL_TAG, _encode(seq), *map(_encode, values), _encode(prev_hash)))
 
 
 def entry_hash(seq: int, values: Sequence[Any], prev_hash: str | bytes) -> str:
@@ -89,7 +97,7 @@ def entry_hash(seq: int, values: Sequence[Any], prev_hash: str | bytes) -> str:
     Fed piece by piece: a verifier reading columns as bytes never decodes,
     re-encodes or copies the large JSON texts.
     """
-    h = hashlib.sha256(_CANONICAL_TAG)
+    h = hashlib.sha256(CANONICAL_TAG)
     update = h.update
     update(b"#%d;" % seq)
     for value in (*values, prev_hash):
@@ -98,7 +106,7 @@ def entry_hash(seq: int, values: Sequence[Any], prev_hash: str | bytes) -> str:
         elif isinstance(value, int):
             update(b"#%d;" % value)
         else:
-            raw = value.encode() if isinstance(value, str) else value
+            raw = value.encode() if isinstance(value, str) else _raw(value)
             update(b"%d:" % len(raw))
             update(raw)
     return h.hexdigest()

@@ -367,3 +367,26 @@ def test_canonical_form_is_pinned_and_unambiguous() -> None:
     # Moving bytes from one column to the next changes the hash.
     assert entry_hash(1, ("ab", "c"), "") != entry_hash(1, ("a", "bc"), "")
     assert entry_hash(1, (None,), "") != entry_hash(1, ("~",), "")
+
+
+class _Proxy:
+    """Any DB-API connection other than sqlite3's (e.g. PostgreSQL's wrapper):
+    the verifier assembles the canonical form in Python instead of in SQL."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: object = ()) -> object:
+        return self._conn.execute(sql, params)  # type: ignore[arg-type]
+
+
+async def test_python_and_sql_canonical_forms_agree(log_db: Path) -> None:
+    signer = LogSigner.from_file(log_db.parent / "log-signing.key", create=False)
+    plain = sqlite3.connect(log_db)
+    assert logverify.verify(_Proxy(plain), signer).ok  # type: ignore[arg-type]
+    _tamper(log_db, ("UPDATE verdicts SET subject_us = subject_us + 1 WHERE seq = 8", ()))
+    assert _bad(logverify.verify(_Proxy(sqlite3.connect(log_db)), signer)) == 8  # type: ignore[arg-type]
+    assert _bad(_verify(log_db)) == 8
+    _tamper(log_db, ("UPDATE verdicts SET subject_us = 1.5, device_id = NULL WHERE seq = 3", ()))
+    assert _bad(logverify.verify(_Proxy(sqlite3.connect(log_db)), signer)) == 3  # type: ignore[arg-type]
+    assert _bad(_verify(log_db)) == 3
