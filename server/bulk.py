@@ -75,12 +75,25 @@ async def _rows(inner: asyncio.Future[Converted]) -> Any:
 
 class BulkPool:
     def __init__(self, workers: int, rules_dir: Path, phone_key: bytes) -> None:
-        self._executor = ProcessPoolExecutor(
-            max_workers=workers,
+        self._workers = workers
+        self._phone_key = phone_key
+        self._executor = self._start(rules_dir)
+
+    def _start(self, rules_dir: Path) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init,
-            initargs=(str(rules_dir), phone_key),
+            initargs=(str(rules_dir), self._phone_key),
         )
+
+    def reload(self, rules_dir: Path) -> None:
+        """Rules were reloaded: later batches go to fresh workers that load them.
+
+        Batches already submitted finish on the old workers, which then exit.
+        """
+        old, self._executor = self._executor, self._start(rules_dir)
+        old.shutdown(wait=False)
 
     def convert(self, raw: bytes, now: datetime, origin: tuple[str, str]) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()

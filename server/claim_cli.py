@@ -277,7 +277,9 @@ def claim(ns: argparse.Namespace) -> int:
             return EXIT_INVALID
         source = f"local, {ns.rules or 'built-in rules'}, empty history"
     else:
-        with grpc.insecure_channel(ns.server) as channel:
+        from server.client_channel import open_channel
+
+        with open_channel(ns) as channel:
             try:
                 resp = claims_pb2_grpc.ClaimServiceStub(channel).EvaluateClaim(
                     req, timeout=ns.timeout
@@ -352,6 +354,8 @@ def validate_rules(ns: argparse.Namespace) -> int:
 
 def add_parsers(sub: Any, default_server: str) -> None:
     """``claim`` and ``rules validate`` on the ``anshin`` sub-command parser."""
+    from server.client_channel import add_client_args
+
     c = sub.add_parser("claim", help="decide one claim (EvaluateClaim) and print its trace")
     c.add_argument("--json", required=True, metavar="FILE", help="an EvaluateClaimRequest (JSON)")
     c.add_argument("--server", default=default_server, help="default %(default)s")
@@ -365,6 +369,7 @@ def add_parsers(sub: Any, default_server: str) -> None:
     c.add_argument("--json-output", action="store_true", help="print the raw reply as JSON")
     c.add_argument("--verbose", "-v", action="store_true", help="also the Japanese clause text")
     c.add_argument("--timeout", type=float, default=30.0)
+    add_client_args(c)
     c.set_defaults(func=claim)
 
     r = sub.add_parser("rules", help="rules directories")

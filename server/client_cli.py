@@ -145,7 +145,9 @@ def check_login(ns: argparse.Namespace) -> int:
     if ns.local:
         resp = evaluate_locally(req, ns.rules)
     else:
-        with grpc.insecure_channel(ns.server) as channel:
+        from server.client_channel import open_channel
+
+        with open_channel(ns) as channel:
             try:
                 resp = posture_pb2_grpc.PostureServiceStub(channel).CheckLogin(req, timeout=10)
             except grpc.RpcError as exc:

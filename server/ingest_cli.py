@@ -20,6 +20,7 @@ from google.protobuf import json_format
 from tqdm import tqdm
 
 from anshin.v1 import events_pb2, events_pb2_grpc
+from server.client_channel import open_channel
 
 
 @dataclass
@@ -65,9 +66,7 @@ def ingest(ns: argparse.Namespace) -> int:
             disable=ns.quiet,
             file=sys.stderr,
         ) as bar,
-        grpc.insecure_channel(
-            ns.server, options=[("grpc.max_send_message_length", 64 << 20)]
-        ) as channel,
+        open_channel(ns, options=[("grpc.max_send_message_length", 64 << 20)]) as channel,
     ):
         stub = events_pb2_grpc.EventServiceStub(channel)
         try:

@@ -1,4 +1,11 @@
-"""Server interceptors: request id, structured access log, error mapping.
+"""Server interceptors: request id, authentication, limits, access log, error mapping.
+
+Before a handler runs: the request id is bound, the caller is authenticated
+and authorized by the role table and rate-limited (:mod:`server.security.auth`),
+and a call whose deadline has already passed is answered DEADLINE_EXCEEDED
+without doing any work. The caller, as ``"identity (role)"``, goes into the
+request context, so every log entry records who asked. Every call is
+counted and timed in the Prometheus metrics by the status the caller saw.
 
 Domain exceptions become gRPC statuses here, once, instead of in every
 servicer: ValidationError → INVALID_ARGUMENT with BadRequest details,
@@ -8,6 +15,8 @@ logged with its traceback and answered INTERNAL without internals.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -20,12 +29,18 @@ from grpc_status import rpc_status
 
 from server.errors import ConflictError, NotFoundError, ValidationError, bad_request_status
 from server.logs import emit, get_logger
+from server.metrics import RpcMetrics
 from server.request_context import RequestContext, set_request
+from server.security.auth import Denied, Gate
+from server.security.identity import LOCAL_CALLER
 from server.store.base import StoreError
 
 log = get_logger("anshin.rpc")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _QUIET = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+_LOCAL = str(LOCAL_CALLER)
+# Exceptions that map to a status without being a server fault.
+_EXPECTED = (ValidationError, ConflictError, NotFoundError, StoreError, NotImplementedError)
 
 
 def _request_id(metadata: Any) -> str:
@@ -45,6 +60,8 @@ def _code_name(exc: Exception) -> str:
         return "NOT_FOUND"
     if isinstance(exc, StoreError):
         return "UNAVAILABLE"
+    if isinstance(exc, NotImplementedError):
+        return "UNIMPLEMENTED"
     return "INTERNAL"
 
 
@@ -57,12 +74,22 @@ async def _abort_for(exc: Exception, context: grpc.aio.ServicerContext) -> None:
         await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
     if isinstance(exc, StoreError):
         await context.abort(grpc.StatusCode.UNAVAILABLE, "store unavailable, retry later")
+    if isinstance(exc, NotImplementedError):  # e.g. grpc.aio's health servicer has no List
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "method not implemented")
     await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
 
+def _handler_code(context: grpc.aio.ServicerContext) -> str:
+    """The status a handler's own abort set (as the caller sees it)."""
+    code = context.code()
+    return code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+
+
 class RequestInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self) -> None:
+    def __init__(self, gate: Gate | None = None, metrics: RpcMetrics | None = None) -> None:
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+        self._gate = gate if gate is not None and not gate.anonymous_local else None
+        self._metrics = metrics
 
     async def intercept_service(
         self,
@@ -82,34 +109,67 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         quiet = method.startswith(_QUIET)
-
-        def begin(context: grpc.aio.ServicerContext) -> tuple[str, Any, float]:
-            rid = _request_id(context.invocation_metadata())
-            token = set_request(RequestContext(request_id=rid, method=method))
-            structlog.contextvars.bind_contextvars(request_id=rid)
-            context.set_trailing_metadata((("x-request-id", rid),))
-            return rid, token, time.perf_counter()
+        gate = self._gate
+        metrics = self._metrics
 
         def end(code: str, started: float, exc: BaseException | None = None) -> None:
-            ms = round((time.perf_counter() - started) * 1000, 3)
+            seconds = time.perf_counter() - started
+            if metrics is not None:
+                metrics.observe(method, code, seconds)
+            ms = round(seconds * 1000, 3)
             if exc is not None:
                 log.error("rpc", method=method, code=code, ms=ms, exc_info=exc)
             elif not quiet:
                 emit(log, "info", "rpc", method=method, code=code, ms=ms)
 
+        async def begin(context: grpc.aio.ServicerContext) -> float:
+            """Bind the request; refuse it (abort) before any work if it may not run."""
+            started = time.perf_counter()
+            metadata = context.invocation_metadata()
+            rid = _request_id(metadata)
+            structlog.contextvars.bind_contextvars(request_id=rid)
+            context.set_trailing_metadata((("x-request-id", rid),))
+            caller = _LOCAL
+            if gate is not None:
+                try:
+                    caller = str(
+                        gate.admit(method, metadata, context.auth_context(), context.peer())
+                    )
+                except Denied as denied:
+                    who = str(denied.caller) if denied.caller else "unauthenticated"
+                    structlog.contextvars.bind_contextvars(caller=who)
+                    end(denied.code.name, started)
+                    trailing: tuple[tuple[str, str | bytes], ...] = (("x-request-id", rid),)
+                    if denied.status is not None:
+                        details = denied.status.SerializeToString()
+                        trailing += (("grpc-status-details-bin", details),)
+                    await context.abort(denied.code, denied.message, trailing_metadata=trailing)
+            structlog.contextvars.bind_contextvars(caller=caller)
+            set_request(RequestContext(request_id=rid, method=method, caller=caller))
+            remaining = context.time_remaining()
+            if remaining is not None and remaining <= 0:
+                end("DEADLINE_EXCEEDED", started)
+                await context.abort(
+                    grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the call began"
+                )
+            return started
+
         if handler.unary_unary is not None:
             inner = handler.unary_unary
 
             async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                _, _, started = begin(context)
+                started = await begin(context)
                 try:
                     response = await inner(request, context)
-                except (ValidationError, ConflictError, NotFoundError, StoreError) as exc:
+                except _EXPECTED as exc:
                     end(_code_name(exc), started)
                     await _abort_for(exc, context)
                     raise
                 except grpc.aio.AbortError:
-                    end("ABORTED_BY_HANDLER", started)
+                    end(_handler_code(context), started)
+                    raise
+                except asyncio.CancelledError:
+                    end("CANCELLED", started)  # the caller's deadline passed or it went away
                     raise
                 except Exception as exc:
                     end("INTERNAL", started, exc)
@@ -126,14 +186,22 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
             inner_us = handler.unary_stream
 
             async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                _, _, started = begin(context)
+                started = await begin(context)
                 try:
-                    async for item in inner_us(request, context):
-                        yield item
-                except (ValidationError, ConflictError, NotFoundError, StoreError) as exc:
+                    stream = inner_us(request, context)
+                    if inspect.isawaitable(stream):  # a handler writing with context.write
+                        await stream
+                    else:
+                        async for item in stream:
+                            yield item
+                except _EXPECTED as exc:
                     end(_code_name(exc), started)
                     await _abort_for(exc, context)
                 except grpc.aio.AbortError:
+                    end(_handler_code(context), started)
+                    raise
+                except asyncio.CancelledError:
+                    end("CANCELLED", started)
                     raise
                 except Exception as exc:
                     end("INTERNAL", started, exc)
@@ -148,14 +216,18 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
             inner_su = handler.stream_unary
 
             async def stream_unary(request_iter: Any, context: grpc.aio.ServicerContext) -> Any:
-                _, _, started = begin(context)
+                started = await begin(context)
                 try:
                     response = await inner_su(request_iter, context)
-                except (ValidationError, ConflictError, NotFoundError, StoreError) as exc:
+                except _EXPECTED as exc:
                     end(_code_name(exc), started)
                     await _abort_for(exc, context)
                     raise
                 except grpc.aio.AbortError:
+                    end(_handler_code(context), started)
+                    raise
+                except asyncio.CancelledError:
+                    end("CANCELLED", started)
                     raise
                 except Exception as exc:
                     end("INTERNAL", started, exc)
@@ -166,5 +238,32 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
 
             return grpc.stream_unary_rpc_method_handler(
                 stream_unary, handler.request_deserializer, handler.response_serializer
+            )
+
+        if handler.stream_stream is not None:
+            inner_ss = handler.stream_stream
+
+            async def stream_stream(request_iter: Any, context: grpc.aio.ServicerContext) -> Any:
+                started = await begin(context)
+                try:
+                    stream = inner_ss(request_iter, context)
+                    if inspect.isawaitable(stream):
+                        await stream
+                    else:
+                        async for item in stream:
+                            yield item
+                except grpc.aio.AbortError:
+                    end(_handler_code(context), started)
+                    raise
+                except asyncio.CancelledError:
+                    end("CANCELLED", started)
+                    raise
+                except Exception as exc:
+                    end("INTERNAL", started, exc)
+                    await _abort_for(exc, context)
+                end("OK", started)
+
+            return grpc.stream_stream_rpc_method_handler(
+                stream_stream, handler.request_deserializer, handler.response_serializer
             )
         return handler

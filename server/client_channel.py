@@ -1,0 +1,122 @@
+"""The channel every ``anshin`` client command builds, from flags or environment.
+
+``--ca`` (server CA, PEM) turns on TLS; ``--cert``/``--key`` add a client
+certificate (mutual TLS); the bearer token comes from ``--auth-token-file``,
+``ANSHIN_TOKEN_FILE``, ``ANSHIN_TOKEN`` or (visible to other local users in
+the process list, so discouraged) ``--auth-token``. Without any of them the
+channel is plaintext, as for a loopback development server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+
+def add_client_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("connection security")
+    g.add_argument("--ca", type=Path, help="server CA certificate, PEM: use TLS (env ANSHIN_CA)")
+    g.add_argument("--cert", type=Path, help="client certificate, PEM (env ANSHIN_CERT)")
+    g.add_argument("--key", type=Path, help="client private key, PEM (env ANSHIN_KEY)")
+    g.add_argument(
+        "--server-name",
+        help="TLS name to verify when it is not the --server host (env ANSHIN_SERVER_NAME)",
+    )
+    g.add_argument(
+        "--auth-token-file",
+        type=Path,
+        help="file holding the bearer token (env ANSHIN_TOKEN_FILE, or ANSHIN_TOKEN itself)",
+    )
+    g.add_argument("--auth-token", help="the bearer token (prefer --auth-token-file)")
+
+
+def _path(ns: argparse.Namespace, attr: str, env: str) -> Path | None:
+    value = getattr(ns, attr, None)
+    if value is None and os.environ.get(env):
+        value = Path(os.environ[env])
+    return value
+
+
+def _token(ns: argparse.Namespace) -> str | None:
+    if getattr(ns, "auth_token", None):
+        return str(ns.auth_token)
+    path = _path(ns, "auth_token_file", "ANSHIN_TOKEN_FILE")
+    if path is not None:
+        return path.read_text(encoding="utf-8").strip()
+    return os.environ.get("ANSHIN_TOKEN") or None
+
+
+class _BearerToken(grpc.AuthMetadataPlugin):
+    def __init__(self, token: str) -> None:
+        self._metadata = (("authorization", f"Bearer {token}"),)
+
+    def __call__(self, context: Any, callback: Any) -> None:
+        callback(self._metadata, None)
+
+
+class _BearerInterceptor(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """Adds the token on a plaintext channel (gRPC sends call credentials over TLS only)."""
+
+    def __init__(self, token: str) -> None:
+        self._header = ("authorization", f"Bearer {token}")
+
+    def _details(self, details: Any) -> Any:
+        metadata = [*(details.metadata or ()), self._header]
+        return details._replace(metadata=metadata)
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+
+def open_channel(
+    ns: argparse.Namespace,
+    *,
+    server: str | None = None,
+    options: Sequence[tuple[str, Any]] = (),
+) -> grpc.Channel:
+    """A channel to ``server`` (default ``ns.server``) secured as the flags say."""
+    address = server or ns.server
+    ca = _path(ns, "ca", "ANSHIN_CA")
+    cert = _path(ns, "cert", "ANSHIN_CERT")
+    key = _path(ns, "key", "ANSHIN_KEY")
+    name = getattr(ns, "server_name", None) or os.environ.get("ANSHIN_SERVER_NAME")
+    token = _token(ns)
+    opts = list(options)
+    if (cert is None) != (key is None):
+        raise ValueError("--cert and --key go together")
+    if ca is None and cert is None:
+        channel = grpc.insecure_channel(address, options=opts)
+        if token is not None:
+            channel = grpc.intercept_channel(channel, _BearerInterceptor(token))
+        return channel
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=ca.read_bytes() if ca is not None else None,
+        private_key=key.read_bytes() if key is not None else None,
+        certificate_chain=cert.read_bytes() if cert is not None else None,
+    )
+    if token is not None:
+        creds = grpc.composite_channel_credentials(
+            creds, grpc.metadata_call_credentials(_BearerToken(token))
+        )
+    if name:
+        opts.append(("grpc.ssl_target_name_override", name))
+    return grpc.secure_channel(address, creds, options=opts)
