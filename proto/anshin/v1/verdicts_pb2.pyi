@@ -31,6 +31,10 @@ class _VerdictKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VerdictKi
     VERDICT_KIND_LOGIN_POSTURE: _VerdictKind.ValueType  # 1
     VERDICT_KIND_CLAIM: _VerdictKind.ValueType  # 2
     VERDICT_KIND_REVIEW_RESOLUTION: _VerdictKind.ValueType  # 3
+    VERDICT_KIND_ANALYST_ACCESS: _VerdictKind.ValueType  # 4
+    """An analyst's read of the log (query, entry, review queue): who looked at
+    what is itself logged. Only listed when this kind is asked for.
+    """
 
 class VerdictKind(_VerdictKind, metaclass=_VerdictKindEnumTypeWrapper): ...
 
@@ -38,6 +42,10 @@ VERDICT_KIND_UNSPECIFIED: VerdictKind.ValueType  # 0
 VERDICT_KIND_LOGIN_POSTURE: VerdictKind.ValueType  # 1
 VERDICT_KIND_CLAIM: VerdictKind.ValueType  # 2
 VERDICT_KIND_REVIEW_RESOLUTION: VerdictKind.ValueType  # 3
+VERDICT_KIND_ANALYST_ACCESS: VerdictKind.ValueType  # 4
+"""An analyst's read of the log (query, entry, review queue): who looked at
+what is itself logged. Only listed when this kind is asked for.
+"""
 Global___VerdictKind: _TypeAlias = VerdictKind  # noqa: Y015
 
 @_typing.final
@@ -63,11 +71,13 @@ class VerdictEntry(_message.Message):
     ENTRY_HASH_FIELD_NUMBER: _builtins.int
     PREV_HASH_FIELD_NUMBER: _builtins.int
     PAYABLE_YEN_FIELD_NUMBER: _builtins.int
+    RULES_JSON_FIELD_NUMBER: _builtins.int
+    RULES_DIGEST_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     seq: _builtins.int
     """Position in the log, from 1, without gaps."""
     kind: _builtins.str
-    """"login_posture", "claim", "review_resolution"."""
+    """"login_posture", "claim", "review_resolution", "analyst_access"."""
     customer_id: _builtins.str
     device_id: _builtins.str
     policy_id: _builtins.str
@@ -87,6 +97,13 @@ class VerdictEntry(_message.Message):
     prev_hash: _builtins.str
     payable_yen: _builtins.int
     """Claims and resolutions: the amount approved (0 otherwise)."""
+    rules_json: _builtins.str
+    """The rules version exactly as stored (JSON text) and its digest column:
+    the hash chain covers these too, so with them (and device_id, policy_id,
+    refers_to empty meaning null, caller.identity the stored caller) every
+    stored column is here and a client can recompute entry_hash.
+    """
+    rules_digest: _builtins.str
     @_builtins.property
     def subject_time(self) -> _timestamp_pb2.Timestamp:
         """The instant the entry is about (login instant, incident instant)."""
@@ -123,10 +140,12 @@ class VerdictEntry(_message.Message):
         entry_hash: _builtins.str = ...,
         prev_hash: _builtins.str = ...,
         payable_yen: _builtins.int = ...,
+        rules_json: _builtins.str = ...,
+        rules_digest: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "recorded_at", b"recorded_at", "rules", b"rules", "subject_time", b"subject_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "clause_ids", b"clause_ids", "customer_id", b"customer_id", "device_id", b"device_id", "entry_hash", b"entry_hash", "id", b"id", "inputs_json", b"inputs_json", "kind", b"kind", "outcome", b"outcome", "payable_yen", b"payable_yen", "policy_id", b"policy_id", "prev_hash", b"prev_hash", "recorded_at", b"recorded_at", "refers_to", b"refers_to", "request_id", b"request_id", "result_json", b"result_json", "rules", b"rules", "seq", b"seq", "subject_time", b"subject_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "clause_ids", b"clause_ids", "customer_id", b"customer_id", "device_id", b"device_id", "entry_hash", b"entry_hash", "id", b"id", "inputs_json", b"inputs_json", "kind", b"kind", "outcome", b"outcome", "payable_yen", b"payable_yen", "policy_id", b"policy_id", "prev_hash", b"prev_hash", "recorded_at", b"recorded_at", "refers_to", b"refers_to", "request_id", b"request_id", "result_json", b"result_json", "rules", b"rules", "rules_digest", b"rules_digest", "rules_json", b"rules_json", "seq", b"seq", "subject_time", b"subject_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

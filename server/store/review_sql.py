@@ -1,0 +1,116 @@
+"""Resolving a REVIEW decision: one write transaction (portable qmark SQL).
+
+Inside the writer's transaction the original entry is read and checked (a
+REVIEW claim decision, not yet resolved), the ledger usage of its cap scopes
+is read, the caller's pure ``resolve(original, usage)`` builds the
+resolution, and the resolution entry, its ``review_resolutions`` row and its
+ledger reservations are written. ``review_resolutions.verdict_id`` is the
+primary key, so of two concurrent resolutions — in this process or another
+one — exactly one commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from server.store.base import VerdictRecord
+from server.store.chain import LogChain
+from server.store.claims_sql import LedgerEntry, Usage, ledger_usage
+from server.store.verdicts_query_sql import Row, resolution_of, verdict_row
+from server.store.verdicts_sql import append_verdict, record_from_row
+
+
+class ReviewError(Exception):
+    """The review cannot be resolved; the subclass says why."""
+
+
+class ReviewNotFound(ReviewError):
+    """No entry has this id."""
+
+
+class NotUnderReview(ReviewError):
+    """The entry is not a REVIEW claim decision."""
+
+
+class AlreadyResolved(ReviewError):
+    def __init__(self, verdict_id: str, resolution_id: str) -> None:
+        self.verdict_id = verdict_id
+        self.resolution_id = resolution_id
+        super().__init__(
+            f"review {verdict_id} was already resolved by {resolution_id or 'another resolution'}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionWrite:
+    """What to store for one resolution (built by ``resolve``)."""
+
+    verdict: VerdictRecord
+    entries: tuple[LedgerEntry, ...]
+
+
+def check_reviewable(conn: Any, verdict_id: str) -> VerdictRecord:
+    """The REVIEW claim decision ``verdict_id``, unresolved; raises ``ReviewError``."""
+    row = verdict_row(conn, verdict_id)
+    if row is None:
+        raise ReviewNotFound(f"no verdict {verdict_id}")
+    original = record_from_row(row)
+    if original.kind != "claim" or original.outcome != "REVIEW":
+        raise NotUnderReview(
+            f"verdict {verdict_id} is a {original.kind} entry with outcome {original.outcome}, "
+            "not a REVIEW claim decision"
+        )
+    done = resolution_of(conn, verdict_id)
+    if done is not None:
+        raise AlreadyResolved(verdict_id, done)
+    return original
+
+
+def _is_unique_violation(exc: Exception) -> bool:
+    name = type(exc).__name__
+    return "Integrity" in name or "UniqueViolation" in name
+
+
+def resolve_and_record(
+    conn: Any,
+    chain: LogChain,
+    verdict_id: str,
+    scopes: Sequence[str],
+    resolve: Callable[[VerdictRecord, dict[str, Usage]], ResolutionWrite],
+) -> Row:
+    """Resolve inside the open write transaction; returns the resolution entry's row."""
+    original = check_reviewable(conn, verdict_id)
+    write = resolve(original, ledger_usage(conn, scopes))
+    record = write.verdict
+    try:
+        conn.execute(
+            "INSERT INTO review_resolutions (verdict_id, resolution_id, recorded_us) "
+            "VALUES (?,?,?)",
+            (verdict_id, record.id, record.recorded_us),
+        )
+    except Exception as exc:
+        if _is_unique_violation(exc):  # another process resolved it meanwhile
+            raise AlreadyResolved(verdict_id, "") from exc
+        raise
+    seq = append_verdict(conn, chain, record)
+    if write.entries:
+        conn.executemany(
+            "INSERT INTO ledger (scope_key, decision_id, amount_yen, count, insured_person_ref, "
+            "recorded_us) VALUES (?,?,?,?,?,?)",
+            [
+                (
+                    e.scope_key,
+                    record.id,
+                    e.amount_yen,
+                    e.count,
+                    e.insured_person_ref,
+                    record.recorded_us,
+                )
+                for e in write.entries
+            ],
+        )
+    row = verdict_row(conn, record.id)
+    assert row is not None and int(row[0]) == seq
+    return row

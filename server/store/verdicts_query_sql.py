@@ -1,0 +1,174 @@
+"""Verdict-log queries and the review queue: portable SQL (qmark parameters).
+
+Every backend runs these through a DB-API connection (PostgreSQL through a
+wrapper that translates ``?``). Pages are keyset pages on ``seq``, the log
+sequence: it is assigned in commit order without gaps, so a page that
+resumes "after seq N" neither repeats nor skips an entry while others are
+appended — newest-first never sees entries newer than its first page,
+oldest-first reaches them at the end.
+
+Rows are returned as stored, in ``VERDICT_COLUMNS`` order (see
+``server.store.verdicts_sql``): the service maps them to the wire without
+decoding the JSON columns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from server.store.verdicts_sql import VERDICT_COLUMNS
+
+# A clause id as the policies spell it. Validated before it is put into a LIKE
+# pattern, so it can contain neither % nor _ nor a quote.
+CLAUSE_ID = re.compile(r"^[A-Z]{2,4}-[A-Z0-9]+$")
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictFilter:
+    """Every given filter must hold. Ranges are half-open ``[from, until)``, in µs."""
+
+    customer_id: str | None = None
+    policy_id: str | None = None
+    kind: str | None = None
+    outcome: str | None = None
+    clause_id: str | None = None
+    subject_from_us: int | None = None
+    subject_until_us: int | None = None
+    recorded_from_us: int | None = None
+    recorded_until_us: int | None = None
+    oldest_first: bool = False
+
+    def key(self) -> tuple[Any, ...]:
+        """What a page token is bound to (filters and order)."""
+        return (
+            self.customer_id,
+            self.policy_id,
+            self.kind,
+            self.outcome,
+            self.clause_id,
+            self.subject_from_us,
+            self.subject_until_us,
+            self.recorded_from_us,
+            self.recorded_until_us,
+            self.oldest_first,
+        )
+
+
+def _where(f: VerdictFilter) -> tuple[list[str], list[Any]]:
+    conds: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("customer_id", f.customer_id),
+        ("policy_id", f.policy_id),
+        ("kind", f.kind),
+        ("outcome", f.outcome),
+    ):
+        if value is not None:
+            conds.append(f"{column} = ?")
+            params.append(value)
+    if f.kind is None:
+        # Analysts' reads are logged too, but listed only when asked for.
+        conds.append("kind <> 'analyst_access'")
+    if f.clause_id is not None:
+        if not CLAUSE_ID.match(f.clause_id):
+            raise ValueError(f"not a clause id: {f.clause_id!r}")
+        # clause_ids is the JSON text of a list of strings: '["HNB-R1","HNB-X5"]'.
+        conds.append("clause_ids LIKE ?")
+        params.append(f'%"{f.clause_id}"%')
+    for column, op, bound in (
+        ("subject_us", ">=", f.subject_from_us),
+        ("subject_us", "<", f.subject_until_us),
+        ("recorded_us", ">=", f.recorded_from_us),
+        ("recorded_us", "<", f.recorded_until_us),
+    ):
+        if bound is not None:
+            conds.append(f"{column} {op} ?")
+            params.append(bound)
+    return conds, params
+
+
+def query_page(conn: Any, f: VerdictFilter, after_seq: int | None, limit: int) -> list[Row]:
+    """Up to ``limit`` entries matching ``f`` after ``after_seq`` in the filter's order.
+
+    "After" follows the order: newest-first pages continue with smaller seqs.
+    """
+    conds, params = _where(f)
+    if after_seq is not None:
+        conds.append("seq > ?" if f.oldest_first else "seq < ?")
+        params.append(after_seq)
+    where = f"WHERE {' AND '.join(conds)}" if conds else ""
+    order = "ASC" if f.oldest_first else "DESC"
+    params.append(limit)
+    # The page's seqs first, then its rows: when an index other than the
+    # primary key serves the filters (customer + subject range), the matches
+    # are sorted by seq as bare seqs, not as whole rows with their JSON.
+    sql = (
+        f"SELECT {VERDICT_COLUMNS} FROM verdicts WHERE seq IN "
+        f"(SELECT seq FROM verdicts {where} ORDER BY seq {order} LIMIT ?) "
+        f"ORDER BY seq {order}"
+    )
+    return [tuple(r) for r in conn.execute(sql, params).fetchall()]
+
+
+def verdict_row(conn: Any, verdict_id: str) -> Row | None:
+    row = conn.execute(
+        f"SELECT {VERDICT_COLUMNS} FROM verdicts WHERE id = ?", (verdict_id,)
+    ).fetchone()
+    return None if row is None else tuple(row)
+
+
+def open_reviews(
+    conn: Any,
+    policy_id: str | None,
+    customer_id: str | None,
+    after_seq: int | None,
+    limit: int,
+) -> list[Row]:
+    """REVIEW claim decisions not yet resolved, oldest first (by seq)."""
+    conds = ["kind = 'claim'", "outcome = 'REVIEW'"]
+    params: list[Any] = []
+    if policy_id is not None:
+        conds.append("policy_id = ?")
+        params.append(policy_id)
+    if customer_id is not None:
+        conds.append("customer_id = ?")
+        params.append(customer_id)
+    if after_seq is not None:
+        conds.append("seq > ?")
+        params.append(after_seq)
+    params.append(limit)
+    sql = (
+        f"SELECT {VERDICT_COLUMNS} FROM verdicts v WHERE {' AND '.join(conds)} "
+        "AND NOT EXISTS (SELECT 1 FROM review_resolutions r WHERE r.verdict_id = v.id) "
+        "ORDER BY seq ASC LIMIT ?"
+    )
+    return [tuple(r) for r in conn.execute(sql, params).fetchall()]
+
+
+def resolution_of(conn: Any, verdict_id: str) -> str | None:
+    """The id of the entry that resolved ``verdict_id``, if any."""
+    row = conn.execute(
+        "SELECT resolution_id FROM review_resolutions WHERE verdict_id = ?", (verdict_id,)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def resolutions_of(conn: Any, verdict_ids: Sequence[str]) -> dict[str, str]:
+    """verdict id → resolution id, for those resolved."""
+    out: dict[str, str] = {}
+    ids = list(verdict_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for verdict_id, resolution_id in conn.execute(
+            f"SELECT verdict_id, resolution_id FROM review_resolutions "
+            f"WHERE verdict_id IN ({marks})",
+            chunk,
+        ).fetchall():
+            out[str(verdict_id)] = str(resolution_id)
+    return out

@@ -1,0 +1,191 @@
+"""End to end: an analyst finds, reads and resolves decisions with
+`anshin verdicts` / `anshin reviews` against a real server process.
+
+The log is made as docs/analysts.md makes it: the HNB worked example's
+events, its claim before any login posture is on record (REVIEW), the login
+posture, then the claim again under a new id (APPROVE) and once with an
+exclusion declared (DENY). Most commands run `server.cli.main` in-process;
+the export runs as a real `anshin` subprocess.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from server.cli import main
+from tests.e2e.conftest import ANSHIN, ServerProcess
+from tests.e2e.test_claim_cli import EXAMPLES, HNB_LOGIN, cli, run
+
+pytestmark = pytest.mark.slow
+
+CUSTOMER = "hnb-contract-0001"
+
+
+def _claim(tmp_path: Path, name: str, **exclusions: bool) -> Path:
+    d = json.loads((EXAMPLES / "hnb.json").read_text())
+    d["claimId"] = str(uuid.uuid4())
+    d["exclusions"].update(exclusions)
+    path = tmp_path / name
+    path.write_text(json.dumps(d, ensure_ascii=False))
+    return path
+
+
+def _decide(capsys: pytest.CaptureFixture[str], served: ServerProcess, path: Path) -> str:
+    code, out, err = cli(capsys, "claim", "--server", served.address, "--json", str(path))
+    assert code == 0, err
+    head = out.splitlines()[0]
+    return head.split("decision ")[1].split()[0]
+
+
+@pytest.fixture
+def history(
+    served: ServerProcess, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> dict[str, str]:
+    code, out, err = cli(
+        capsys,
+        "events",
+        "ingest",
+        "--quiet",
+        "--server",
+        served.address,
+        str(EXAMPLES / "hnb-events.jsonl"),
+    )
+    assert code == 0, err
+    review = _decide(capsys, served, EXAMPLES / "hnb.json")
+    code, out, err = cli(capsys, *HNB_LOGIN, "--server", served.address)
+    assert code == 0 and "verdict COMPLIANT" in out, err
+    approve = _decide(capsys, served, _claim(tmp_path, "again.json"))
+    deny = _decide(capsys, served, _claim(tmp_path, "x3.json", **{"HNB-X3": True}))
+    return {"review": review, "approve": approve, "deny": deny}
+
+
+def test_find_with_filters_as_a_table(
+    served: ServerProcess, history: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    s = ("--server", served.address)
+    code, out, _ = cli(capsys, "verdicts", *s)
+    assert code == 0
+    assert "4 entries" in out
+    for verdict_id in history.values():
+        assert verdict_id in out
+    assert "posture" in out and "COMPLIANT" in out and "¥1,200,000" in out
+    lines = [line for line in out.splitlines() if CUSTOMER in line]
+    assert [line.split()[0] for line in lines] == ["4", "3", "2", "1"]  # newest first
+    code, out, _ = cli(capsys, "verdicts", *s, "--oldest-first", "--kind", "claim")
+    lines = [line for line in out.splitlines() if CUSTOMER in line]
+    assert [line.split()[0] for line in lines] == ["1", "3", "4"]
+    code, out, _ = cli(capsys, "verdicts", *s, "--clause", "HNB-X3")
+    assert history["deny"] in out and "1 entry" in out
+    code, out, _ = cli(capsys, "verdicts", *s, "--outcome", "REVIEW", "--policy", "HNB")
+    assert history["review"] in out and "1 entry" in out
+    code, out, _ = cli(
+        capsys, "verdicts", *s, "--customer", CUSTOMER, "--since", "2025-04-12", "--until",
+        "2025-04-13",
+    )  # fmt: skip
+    assert "3 entries" in out  # the claims (incident 2025-04-12 10:00 JST), not the login
+    code, out, _ = cli(capsys, "verdicts", *s, "--since", "2025-04-10T10:00:00+09:00")
+    assert "4 entries" in out
+    code, out, _ = cli(capsys, "verdicts", *s, "--recorded-until", "2000-01-01")
+    assert "0 entries" in out
+    code, out, _ = cli(capsys, "verdicts", *s, "--limit", "2")
+    assert "2 entries (--limit reached" in out
+
+
+def test_bad_filter_names_the_field(
+    served: ServerProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli(capsys, "verdicts", "--server", served.address, "--clause", "X5%")
+    assert code == 2
+    assert "INVALID_ARGUMENT" in err and "clause_id" in err
+
+
+def test_export_json_and_csv_from_a_real_process(
+    served: ServerProcess, history: dict[str, str]
+) -> None:
+    proc = run(*ANSHIN, "verdicts", "--server", served.address, "--limit", "0", "--csv")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert [r["seq"] for r in rows] == ["4", "3", "2", "1"]
+    by_id = {r["id"]: r for r in rows}
+    assert by_id[history["approve"]]["payable_yen"] == "1200000"
+    assert by_id[history["deny"]]["clause_ids"] == "HNB-X3"
+    assert by_id[history["review"]]["subject_time"] == "2025-04-12T10:00:00+09:00"
+    proc = run(*ANSHIN, "verdicts", "--server", served.address, "--json", "--kind", "claim")
+    assert proc.returncode == 0, proc.stderr
+    entries = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [e["id"] for e in entries] == [history["deny"], history["approve"], history["review"]]
+    review = entries[-1]
+    assert review["outcome"] == "REVIEW" and "HNB-R1" in review["clause_ids"]
+    assert review["inputs"]["request"]["customerId"] == CUSTOMER  # embedded, not text
+    assert review["result"]["summaryJa"].startswith("要審査")
+
+
+def test_show_explains_the_decision(
+    served: ServerProcess, history: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(
+        capsys, "verdicts", "show", history["review"], "--server", served.address, "--inputs"
+    )
+    assert code == 0
+    assert out.startswith("claim REVIEW")
+    assert "review open: in the review queue" in out
+    assert "missing facts ib_transfer.alternative_measures_asserted" in out
+    assert "HNB-R1" in out and "要審査" in out and "clauses (" in out
+    assert "inputs (as stored)" in out and "hash " in out
+    code, out, _ = cli(
+        capsys, "verdicts", "show", history["approve"], "--server", served.address, "--json"
+    )
+    assert json.loads(out)["payable_yen"] == "1200000"
+    code, _, err = cli(capsys, "verdicts", "show", str(uuid.uuid4()), "--server", served.address)
+    assert code == 2 and "NOT_FOUND" in err
+
+
+def test_work_the_review_queue(
+    served: ServerProcess, history: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    s = ("--server", served.address)
+    code, out, _ = cli(capsys, "reviews", *s)
+    assert code == 0 and history["review"] in out and "1 open review(s)" in out
+    assert "ib_transfer.alternat" in out  # the missing fact (folded in the table)
+    assert "¥1,500,000" in out and "¥1,200,000" in out
+    # Over what the policy computes: refused, nothing recorded.
+    code, _, err = cli(
+        capsys, "reviews", "resolve", history["review"], *s, "--approve", "1,500,000",
+        "--analyst", "suzuki.k",
+    )  # fmt: skip
+    assert code == 2 and "FAILED_PRECONDITION" in err
+    code, out, err = cli(
+        capsys, "reviews", "resolve", history["review"], *s, "--approve", "1,200,000",
+        "--note", "代替的な対策の説明を確認（受付 R-0412）", "--analyst", "suzuki.k",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.startswith("review_resolution APPROVE   payable ¥1,200,000")
+    assert f"resolves {history['review']}" in out and "analyst suzuki.k" in out, out
+    assert "ledger reservations" in out and "HNB-L1" in out
+    assert served.rows("SELECT SUM(amount_yen) FROM ledger") == [(2_400_000,)]
+    # Once only.
+    code, _, err = cli(
+        capsys, "reviews", "resolve", history["review"], *s, "--deny", "--clause", "HNB-R1",
+        "--analyst", "tanaka",
+    )  # fmt: skip
+    assert code == 2 and "ALREADY_EXISTS" in err
+    code, out, _ = cli(capsys, "reviews", *s)
+    assert "no open reviews" in out
+    code, out, _ = cli(capsys, "verdicts", "show", history["review"], *s)
+    assert "review resolved: APPROVE ¥1,200,000 by entry" in out
+    code, out, _ = cli(capsys, "verdicts", *s, "--kind", "review_resolution")
+    assert "resolved" in out and "1 entry" in out
+
+
+def test_resolve_needs_an_analyst(
+    served: ServerProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ANSHIN_ANALYST", raising=False)
+    code = main(["reviews", "resolve", str(uuid.uuid4()), "--deny", "--server", served.address])
+    assert code == 2 and "--analyst" in capsys.readouterr().err
