@@ -15,19 +15,12 @@ from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from anshin.v1 import claims_pb2, claims_pb2_grpc, common_pb2
-from checks import event_model as em
-from checks.coverage import (
-    Period,
-    enrolment_periods,
-    kdn_periods,
-    monitoring_state,
-)
 from checks.model import CheckStatus, Verdict
 from rules import engine as eng
 from rules.load import RuleSet
+from server.claim_context import FactsSnapshot, context_from_facts
 from server.clock import Clock, from_us, to_us
 from server.convert import claims as conv
-from server.convert.events import event_from_payload
 from server.errors import ConflictError, ValidationError, Violation
 from server.request_context import current_request
 from server.ruleset_holder import RulesHolder
@@ -98,7 +91,9 @@ def claim_event_rows(
         suffix = f"/{instrument}"
         regs = conn.execute(
             "SELECT kind, payload, event_us, client_event_id FROM events WHERE customer_id = ?"
-            " AND kind = ? AND event_us <= ? AND substr(subject, -?) = ?" + _ORDER,
+            " AND kind = ? AND event_us <= ?"
+            # The last n characters, portably (PostgreSQL's substr has no negative start).
+            " AND substr(subject, length(subject) - ? + 1) = ?" + _ORDER,
             (customer_id, "registration", as_of_us, len(suffix), suffix),
         ).fetchall()
         # service → (event_us, id) of its first and last registration before the incident
@@ -163,12 +158,13 @@ class ClaimService(claims_pb2_grpc.ClaimServiceServicer):
         self._rules = rules
         self._clock = clock
 
-    async def _context(
-        self, facts: eng.ClaimFacts, policy: eng.Policy, rules: RuleSet
-    ) -> eng.EvaluationContext:
+    async def _snapshot(
+        self, facts: eng.ClaimFacts, policy_id: str, now: datetime
+    ) -> FactsSnapshot:
+        """What this decision reads from the store before its transaction: the
+        posture verdicts and the events (the ledger is read inside it)."""
         store = self._store
         fraud_at = conv.incident_instant(facts)
-        as_of = facts.claimed_at
         postures = []
         for rec in await store.latest_posture_by_device(
             facts.customer_id, to_us(fraud_at - POSTURE_WINDOW), to_us(fraud_at)
@@ -183,42 +179,12 @@ class ClaimService(claims_pb2_grpc.ClaimServiceServicer):
                     clause_statuses=_clause_statuses(result),
                 )
             )
-        events = await self._events(facts, policy.id, fraud_at)
-        settings = rules.events.coverage
-        coverage: dict[str, tuple[Period, ...]] = {}
-        name = policy.id
-        if name == "KDN":
-            acts = [e for e in events if isinstance(e, em.Activation)]
-            coverage[name] = tuple(kdn_periods(acts, as_of, settings))
-        else:
-            enrols = [e for e in events if isinstance(e, em.Enrolment) and e.policy_id == name]
-            # JPE: service periods; the policy file applies the JPE-P1 delay itself.
-            s = replace(settings, jpe_cover_delay_months=0) if name == "JPE" else settings
-            coverage[name] = tuple(enrolment_periods(enrols, name, as_of, s))
-        regs = tuple(
-            eng.RegistrationRecord.judge(e, rules.events.security)
-            for e in events
-            if isinstance(e, em.Registration)
-        )
-        logins = tuple(
-            eng.LoginRecord.judge(e, rules.events.security)
-            for e in events
-            if isinstance(e, em.PaymentLogin)
-        )
-        monitoring = {}
-        token = getattr(facts.incident, "card_token", "")
-        if token:
-            mons = [e for e in events if isinstance(e, em.MonitoringEvent)]
-            monitoring[token] = monitoring_state(mons, token, as_of)
-        return eng.EvaluationContext(
-            postures=tuple(postures),
-            coverage=coverage,
-            registrations=regs,
-            logins=logins,
-            monitoring=monitoring,
-        )
+        rows = await self._event_rows(facts, policy_id, fraud_at)
+        return FactsSnapshot.from_rows(to_us(now), postures, rows)
 
-    async def _events(self, facts: eng.ClaimFacts, policy_id: str, fraud_at: datetime) -> list[Any]:
+    async def _event_rows(
+        self, facts: eng.ClaimFacts, policy_id: str, fraud_at: datetime
+    ) -> list[tuple[str, bytes]]:
         """The recorded events this claim's decision can read, oldest first.
 
         Only what the engine looks at is loaded (see ``claim_event_rows``);
@@ -248,7 +214,7 @@ class ClaimService(claims_pb2_grpc.ClaimServiceServicer):
                     card=card,
                 )
             )
-        return [event_from_payload(kind, orjson.loads(payload)) for kind, payload in rows]
+        return list(rows)
 
     @staticmethod
     def _with_ledger(
@@ -271,7 +237,8 @@ class ClaimService(claims_pb2_grpc.ClaimServiceServicer):
         rules = self._rules.current
         facts = conv.claim_facts(request, now, frozenset(rules.policies.policies))
         policy = rules.policies.get(facts.policy_id)
-        ctx = await self._context(facts, policy, rules)
+        snapshot = await self._snapshot(facts, policy.id, now)
+        ctx = context_from_facts(snapshot, facts, policy, rules)
         try:
             scopes = eng.ledger_scopes(policy, facts, ctx)
         except eng.ClaimError as exc:
@@ -284,13 +251,21 @@ class ClaimService(claims_pb2_grpc.ClaimServiceServicer):
 
         fingerprint = hashlib.sha256(conv.fingerprint_of(request)).hexdigest()
         request_ctx = current_request()
-        inputs = orjson.dumps(json_format.MessageToDict(request))
+        request_json = json_format.MessageToDict(request)
         fraud_us = to_us(conv.incident_instant(facts))
 
         def decide(usage: dict[str, Usage]) -> ClaimWrite:
             # Runs inside the store's write transaction, on the usage read there.
-            decision = eng.evaluate(policy, facts, self._with_ledger(ctx, usage))
+            with_ledger = self._with_ledger(ctx, usage)
+            decision = eng.evaluate(policy, facts, with_ledger)
             decision_id = str(uuid_utils.uuid7())
+            # What the decision read, so that it can be re-made (server/replay.py).
+            inputs = orjson.dumps(
+                {
+                    "request": request_json,
+                    "facts": snapshot.with_ledger(with_ledger.ledger).to_json(),
+                }
+            )
             recorded_us = to_us(now)
             resp = conv.response(decision, rules_pb, dry_run=False)
             resp.decision_id = decision_id

@@ -1,0 +1,175 @@
+"""What a claim decision read, and the ``EvaluationContext`` built from it.
+
+EvaluateClaim reads three things from the store before it decides: the login
+posture verdicts of the customer's devices before the fraud, the recorded
+events the claim can depend on (``claim_event_rows``), and, inside the write
+transaction, the ledger usage of the claim's cap scopes. ``FactsSnapshot``
+holds exactly that, plus ``now`` (the decision instant the request was
+validated at). It is recorded in the claim's verdict-log entry
+(``inputs.facts``, see ``facts_json``), so a decision can be re-made later —
+under the same rules to audit it, or under a candidate rules directory to see
+what a change would have done (``server/replay.py``) — without reconstructing
+the past from the store.
+
+``context_from_facts`` is the one pure function, shared by the live decision
+and by replay, that turns a snapshot into the engine's ``EvaluationContext``
+under a given ``RuleSet``: events are kept raw (as stored), so coverage
+periods and the security-standard judgements of registrations and logins are
+derived under *that* rule set's event settings.
+
+Stored form (``inputs.facts`` of a claim entry; instants are integer
+microseconds since the epoch, UTC)::
+
+    {"v": 1,
+     "now_us": 1744254000000000,
+     "postures": [{"device_id": "pc-1", "login_us": …, "verdict": "COMPLIANT",
+                   "verdict_id": "…", "clauses": {"HNB-P1": "PASS", …}}, …],
+     "events": [["enrolment", {…the stored event payload…}], …],
+     "ledger": {"HNB-L1/ib-contract-1/2025": [amount_yen, count, [persons…]], …}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from checks import event_model as em
+from checks.coverage import Period, enrolment_periods, kdn_periods, monitoring_state
+from checks.model import CheckStatus, Verdict
+from rules import engine as eng
+from rules.load import RuleSet
+from server.clock import from_us, to_us
+from server.convert.events import event_from_payload
+
+FACTS_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FactsSnapshot:
+    """What one claim decision read from the store (``ledger`` None: not read yet)."""
+
+    now_us: int
+    postures: tuple[eng.PostureRecord, ...] = ()
+    events: tuple[tuple[str, dict[str, Any]], ...] = ()
+    ledger: Mapping[str, eng.LedgerUsage] | None = None
+    raw_events: tuple[tuple[str, bytes], ...] | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_rows(
+        cls,
+        now_us: int,
+        postures: Iterable[eng.PostureRecord],
+        event_rows: Sequence[tuple[str, bytes]],
+    ) -> FactsSnapshot:
+        """From what the store returned (event payloads as the stored JSON bytes)."""
+        rows = tuple(event_rows)
+        return cls(
+            now_us,
+            tuple(postures),
+            tuple((kind, orjson.loads(payload)) for kind, payload in rows),
+            None,
+            rows,
+        )
+
+    def with_ledger(self, usage: Mapping[str, eng.LedgerUsage]) -> FactsSnapshot:
+        return replace(self, ledger=dict(usage))
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON-ready form recorded in the claim entry (payloads embedded as stored)."""
+        if self.raw_events is not None:
+            events: list[Any] = [[k, orjson.Fragment(p)] for k, p in self.raw_events]
+        else:
+            events = [[k, p] for k, p in self.events]
+        return {
+            "v": FACTS_VERSION,
+            "now_us": self.now_us,
+            "postures": [
+                {
+                    "device_id": p.device_id,
+                    "login_us": to_us(p.login_at),
+                    "verdict": p.verdict.value,
+                    "verdict_id": p.verdict_id,
+                    "clauses": {k: s.value for k, s in p.clause_statuses.items()},
+                }
+                for p in self.postures
+            ],
+            "events": events,
+            "ledger": {
+                k: [u.amount_yen, u.count, sorted(u.persons)]
+                for k, u in (self.ledger or {}).items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> FactsSnapshot:
+        """The inverse of ``to_json`` (``d`` as decoded from the stored entry)."""
+        if d.get("v") != FACTS_VERSION:
+            raise ValueError(f"facts version {d.get('v')!r}: this build reads {FACTS_VERSION}")
+        return cls(
+            int(d["now_us"]),
+            tuple(
+                eng.PostureRecord(
+                    device_id=p["device_id"],
+                    login_at=from_us(p["login_us"]),
+                    verdict=Verdict(p["verdict"]),
+                    verdict_id=p["verdict_id"],
+                    clause_statuses={k: CheckStatus(s) for k, s in p["clauses"].items()},
+                )
+                for p in d["postures"]
+            ),
+            tuple((k, p) for k, p in d["events"]),
+            {
+                k: eng.LedgerUsage(int(a), int(c), frozenset(persons))
+                for k, (a, c, persons) in d["ledger"].items()
+            },
+        )
+
+
+def context_from_facts(
+    snapshot: FactsSnapshot, claim: eng.ClaimFacts, policy: eng.Policy, rules: RuleSet
+) -> eng.EvaluationContext:
+    """The engine's view of what was on record for ``claim``, under ``rules``.
+
+    Pure: no clock, no store. Coverage periods of the claim's policy (the KDN
+    app activations, or the enrolments in the policy; JPE periods are service
+    periods, the policy file applies the JPE-P1 delay), the registrations and
+    logins judged under ``rules.events.security``, the dark-web monitoring
+    state of the claim's card, the posture verdicts, and the ledger usage if
+    the snapshot has it (``ledger`` empty otherwise: read ``ledger_scopes``
+    first, then add it).
+    """
+    as_of = claim.claimed_at
+    events = [event_from_payload(kind, payload) for kind, payload in snapshot.events]
+    settings = rules.events.coverage
+    coverage: dict[str, tuple[Period, ...]] = {}
+    name = policy.id
+    if name == "KDN":
+        acts = [e for e in events if isinstance(e, em.Activation)]
+        coverage[name] = tuple(kdn_periods(acts, as_of, settings))
+    else:
+        enrols = [e for e in events if isinstance(e, em.Enrolment) and e.policy_id == name]
+        s = replace(settings, jpe_cover_delay_months=0) if name == "JPE" else settings
+        coverage[name] = tuple(enrolment_periods(enrols, name, as_of, s))
+    security = rules.events.security
+    regs = tuple(
+        eng.RegistrationRecord.judge(e, security) for e in events if isinstance(e, em.Registration)
+    )
+    logins = tuple(
+        eng.LoginRecord.judge(e, security) for e in events if isinstance(e, em.PaymentLogin)
+    )
+    monitoring = {}
+    token = getattr(claim.incident, "card_token", "")
+    if token:
+        mons = [e for e in events if isinstance(e, em.MonitoringEvent)]
+        monitoring[token] = monitoring_state(mons, token, as_of)
+    return eng.EvaluationContext(
+        postures=snapshot.postures,
+        coverage=coverage,
+        registrations=regs,
+        logins=logins,
+        monitoring=monitoring,
+        ledger=dict(snapshot.ledger or {}),
+    )

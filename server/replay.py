@@ -1,0 +1,671 @@
+"""Replay: re-make the logged claim decisions under a candidate rules directory.
+
+Every claim entry of the verdict log (kind ``claim``) records the request and
+what the decision read (``inputs.facts``: posture verdicts, raw events,
+ledger usage, the decision instant; see ``server/claim_context.py``). Replay
+decides each claim again from exactly those facts under the candidate
+``RuleSet`` and compares outcome, payable amount and the clauses that fired
+(pushed DENY or REVIEW) with what was logged.
+
+* Read-only: SQLite is opened with ``mode=ro``, PostgreSQL sessions are
+  read-only; nothing is written.
+* Events are replayed raw, so coverage periods and the security-standard
+  judgements are re-derived under the candidate's ``events.toml``.
+* Ledger: a claim is replayed on the usage recorded when it was decided. When
+  the candidate policy reads a cap scope that was not recorded (a changed
+  year anchor, a new cap), that scope's usage is read from the ledger table
+  as it was before the decision: the entries of decisions earlier in the log
+  (``seq`` below this one). Counted as ``ledger_reads``.
+* No cascade: a claim whose payout changes would change the usage that later
+  claims of the same cap scope saw; replay reports each claim against the
+  usage actually recorded (first-order effect), and says so.
+* Never silent: an entry that cannot be replayed (logged before facts were
+  recorded, a policy the candidate does not have, a claim the candidate
+  refuses) is counted under ``not_replayable`` with its reason.
+
+``replay`` runs in this process, or over a pool of processes (``workers``),
+each on its own read-only connection and its own chunks of the log.
+"""
+
+from __future__ import annotations
+
+import calendar
+import os
+import re
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
+
+from anshin.v1 import claims_pb2
+from rules import engine as eng
+from rules.load import RuleSet, load_rules
+from server.claim_context import FactsSnapshot, context_from_facts
+from server.clock import from_us
+from server.convert import claims as conv
+from server.errors import ValidationError
+
+NO_FACTS = "logged before facts were recorded (no inputs.facts)"
+CHUNK = 1000  # claims per fetch / per task of a worker process
+AUTO_PARALLEL = 20_000  # workers=0: below this many claims, no worker processes
+_FIRED = (eng.Effect.DENY, eng.Effect.REVIEW)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One claim whose replayed decision differs from the logged one."""
+
+    seq: int
+    decision_id: str
+    claim_id: str
+    customer_id: str
+    policy_id: str
+    recorded_us: int
+    old_outcome: str
+    new_outcome: str
+    old_payable: int
+    new_payable: int
+    old_fired: tuple[str, ...]
+    new_fired: tuple[str, ...]
+
+    @property
+    def outcome_changed(self) -> bool:
+        return self.old_outcome != self.new_outcome
+
+    @property
+    def amount_changed(self) -> bool:
+        return self.old_payable != self.new_payable
+
+    @property
+    def newly_fired(self) -> tuple[str, ...]:
+        return tuple(c for c in self.new_fired if c not in self.old_fired)
+
+    @property
+    def no_longer_fired(self) -> tuple[str, ...]:
+        return tuple(c for c in self.old_fired if c not in self.new_fired)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "decision_id": self.decision_id,
+            "claim_id": self.claim_id,
+            "customer_id": self.customer_id,
+            "policy_id": self.policy_id,
+            "recorded_us": self.recorded_us,
+            "outcome": {"old": self.old_outcome, "new": self.new_outcome},
+            "payable_yen": {
+                "old": self.old_payable,
+                "new": self.new_payable,
+                "delta": self.new_payable - self.old_payable,
+            },
+            "fired": {"old": list(self.old_fired), "new": list(self.new_fired)},
+            "newly_fired": list(self.newly_fired),
+            "no_longer_fired": list(self.no_longer_fired),
+        }
+
+
+@dataclass(slots=True)
+class PolicyTally:
+    replayed: int = 0
+    changed: int = 0
+    outcome_changed: int = 0
+    amount_changed: int = 0
+    amount_delta_yen: int = 0
+
+    def add(self, other: PolicyTally) -> None:
+        self.replayed += other.replayed
+        self.changed += other.changed
+        self.outcome_changed += other.outcome_changed
+        self.amount_changed += other.amount_changed
+        self.amount_delta_yen += other.amount_delta_yen
+
+
+@dataclass(slots=True)
+class Tally:
+    """What a replay found; tallies of chunks merge with ``add`` (in log order)."""
+
+    replayed: int = 0
+    unchanged: int = 0
+    not_replayable: Counter[str] = field(default_factory=Counter)
+    not_replayable_ids: dict[str, list[str]] = field(default_factory=dict)  # a few per reason
+    outcome_changes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    amount_changed: int = 0
+    amount_delta_yen: int = 0
+    by_policy: dict[str, PolicyTally] = field(default_factory=dict)
+    newly_fired: Counter[str] = field(default_factory=Counter)
+    no_longer_fired: Counter[str] = field(default_factory=Counter)
+    ledger_reads: int = 0
+    changes: list[Change] = field(default_factory=list)
+    cpu_s: float = 0.0  # CPU time spent replaying, summed over processes (not in to_json)
+
+    @property
+    def changed(self) -> int:
+        return len(self.changes)
+
+    def add(self, other: Tally) -> None:
+        self.replayed += other.replayed
+        self.unchanged += other.unchanged
+        self.not_replayable.update(other.not_replayable)
+        for reason, ids in other.not_replayable_ids.items():
+            mine = self.not_replayable_ids.setdefault(reason, [])
+            mine.extend(ids[: max(0, 5 - len(mine))])
+        self.outcome_changes.update(other.outcome_changes)
+        self.amount_changed += other.amount_changed
+        self.amount_delta_yen += other.amount_delta_yen
+        for pid, t in other.by_policy.items():
+            self.by_policy.setdefault(pid, PolicyTally()).add(t)
+        self.newly_fired.update(other.newly_fired)
+        self.no_longer_fired.update(other.no_longer_fired)
+        self.ledger_reads += other.ledger_reads
+        self.changes.extend(other.changes)
+        self.cpu_s += other.cpu_s
+
+    def refuse(self, reason: str, decision_id: str) -> None:
+        self.not_replayable[reason] += 1
+        ids = self.not_replayable_ids.setdefault(reason, [])
+        if len(ids) < 5:
+            ids.append(decision_id)
+
+    def record(self, change: Change | None, policy_id: str) -> None:
+        self.replayed += 1
+        pt = self.by_policy.get(policy_id)
+        if pt is None:
+            pt = self.by_policy[policy_id] = PolicyTally()
+        pt.replayed += 1
+        if change is None:
+            self.unchanged += 1
+            return
+        self.changes.append(change)
+        pt.changed += 1
+        if change.outcome_changed:
+            self.outcome_changes[(change.old_outcome, change.new_outcome)] += 1
+            pt.outcome_changed += 1
+        if change.amount_changed:
+            delta = change.new_payable - change.old_payable
+            self.amount_changed += 1
+            self.amount_delta_yen += delta
+            pt.amount_changed += 1
+            pt.amount_delta_yen += delta
+        self.newly_fired.update(change.newly_fired)
+        self.no_longer_fired.update(change.no_longer_fired)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "replayed": self.replayed,
+            "unchanged": self.unchanged,
+            "changed": self.changed,
+            "not_replayable": {
+                "total": sum(self.not_replayable.values()),
+                "reasons": [
+                    {"reason": r, "count": n, "examples": self.not_replayable_ids.get(r, [])}
+                    for r, n in sorted(self.not_replayable.items())
+                ],
+            },
+            "outcome_changes": [
+                {"from": a, "to": b, "count": n}
+                for (a, b), n in sorted(self.outcome_changes.items())
+            ],
+            "amount": {"changed": self.amount_changed, "delta_yen": self.amount_delta_yen},
+            "by_policy": {
+                pid: {
+                    "replayed": t.replayed,
+                    "changed": t.changed,
+                    "outcome_changed": t.outcome_changed,
+                    "amount_changed": t.amount_changed,
+                    "amount_delta_yen": t.amount_delta_yen,
+                }
+                for pid, t in sorted(self.by_policy.items())
+            },
+            "by_clause": {
+                c: {"newly_fired": self.newly_fired[c], "no_longer_fired": self.no_longer_fired[c]}
+                for c in sorted(set(self.newly_fired) | set(self.no_longer_fired))
+            },
+            "ledger_reads": self.ledger_reads,
+            "changes": [c.to_json() for c in self.changes],
+        }
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class LogReader:
+    """A read-only connection to the log: SQLite opened with ``mode=ro``,
+    PostgreSQL in read-only transactions. ``execute`` takes qmark SQL."""
+
+    def __init__(self, db_url: str) -> None:
+        from server.store.url import is_postgres, sqlite_path
+
+        self.postgres = is_postgres(db_url)
+        if self.postgres:
+            from server.store.postgres import connect
+
+            pg = connect(db_url)
+            pg.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            self._conn: Any = pg
+            self._close = pg.raw.close
+        else:
+            path = sqlite_path(db_url)
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: no such database")
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+            )
+            conn.execute("PRAGMA query_only=ON")
+            self._conn = conn
+            self._close = conn.close
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._conn.execute(sql, params)
+
+    def indexed_by(self, index: str) -> str:
+        """SQLite's ``INDEXED BY`` (the plan must not become a scan of the whole log)."""
+        return "" if self.postgres else f" INDEXED BY {index}"
+
+    def close(self) -> None:
+        self._close()
+
+
+def claim_seqs(
+    conn: LogReader,
+    *,
+    since_us: int | None = None,
+    until_us: int | None = None,
+    policy: str | None = None,
+) -> list[int]:
+    """Log positions of the claim entries to replay, in log order.
+
+    Index-only: the claim entries by ``(kind, outcome, seq)``; a policy by
+    ``(policy_id, seq)``; a window of decision instants narrowed to a seq range
+    by ``(recorded_us)`` (the exact instant is checked on each row).
+    """
+    lo, hi = 0, 2**63 - 1
+    if since_us is not None or until_us is not None:
+        row = conn.execute(
+            "SELECT MIN(seq), MAX(seq) FROM verdicts WHERE recorded_us >= ? AND recorded_us < ?",
+            (since_us if since_us is not None else -(2**63), until_us or 2**63 - 1),
+        ).fetchone()
+        if row[0] is None:
+            return []
+        lo, hi = int(row[0]), int(row[1])
+    seqs = {
+        int(r[0])
+        for r in conn.execute(
+            f"SELECT seq FROM verdicts{conn.indexed_by('verdicts_kind_outcome_seq')} "
+            "WHERE kind = 'claim' AND seq BETWEEN ? AND ?",
+            (lo, hi),
+        )
+    }
+    if policy is not None:
+        seqs &= {
+            int(r[0])
+            for r in conn.execute(
+                f"SELECT seq FROM verdicts{conn.indexed_by('verdicts_policy_seq')} "
+                "WHERE policy_id = ? AND seq BETWEEN ? AND ?",
+                (policy, lo, hi),
+            )
+        }
+    return sorted(seqs)
+
+
+_ROW_SQL = (
+    "SELECT seq, id, customer_id, policy_id, recorded_us, outcome, clause_ids, inputs, {} "
+    "FROM verdicts WHERE kind = 'claim' AND seq IN ({})"
+)
+
+
+def claim_rows(conn: LogReader, seqs: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The rows of these claim entries, in log order; last: the logged payable amount."""
+    payable = (
+        "result::json ->> 'payableYen'" if conn.postgres else "json_extract(result, '$.payableYen')"
+    )
+    sql = _ROW_SQL.format(payable, ",".join("?" * len(seqs)))
+    rows = [tuple(r) for r in conn.execute(sql, list(seqs)).fetchall()]
+    rows.sort(key=lambda r: r[0])
+    return rows
+
+
+def ledger_before(conn: LogReader, seq: int, scopes: Sequence[str]) -> dict[str, Any]:
+    """Usage of ``scopes`` from the ledger entries of decisions logged before ``seq``."""
+    usage: dict[str, list[Any]] = {s: [0, 0, set()] for s in scopes}
+    marks = ",".join("?" * len(scopes))
+    for scope, amount, count, person in conn.execute(
+        "SELECT l.scope_key, l.amount_yen, l.count, l.insured_person_ref FROM ledger l "
+        f"JOIN verdicts v ON v.id = l.decision_id WHERE l.scope_key IN ({marks}) AND v.seq < ?",
+        (*scopes, seq),
+    ):
+        u = usage[scope]
+        u[0] += int(amount)
+        u[1] += int(count)
+        if person:
+            u[2].add(person)
+    return {s: eng.LedgerUsage(a, c, frozenset(p)) for s, (a, c, p) in usage.items()}
+
+
+# --------------------------------------------------------------------------- requests
+
+
+class _Unsupported(Exception):
+    """A JSON shape the fast path does not handle: ``json_format`` does it instead."""
+
+
+_TIMESTAMP = "google.protobuf.Timestamp"
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:Z|([+-])(\d\d):(\d\d))\Z"
+)
+_PLANS: dict[str, dict[str, tuple[str, str, Any]]] = {}
+
+
+def _scalar(field: Any) -> Callable[[Any], Any]:
+    cpp = field.cpp_type
+    fd = FieldDescriptor
+    if cpp in (fd.CPPTYPE_INT32, fd.CPPTYPE_INT64, fd.CPPTYPE_UINT32, fd.CPPTYPE_UINT64):
+        return _int
+    if cpp == fd.CPPTYPE_BOOL:
+        return _bool
+    if cpp == fd.CPPTYPE_STRING and field.type == fd.TYPE_STRING:
+        return _str
+    raise _Unsupported(field.full_name)
+
+
+def _int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | str):
+        raise _Unsupported(v)
+    return int(v)
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise _Unsupported(v)
+    return v
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise _Unsupported(v)
+    return v
+
+
+def _repeated(f: Any) -> bool:
+    is_repeated = getattr(f, "is_repeated", None)  # protobuf >= 6: label is gone
+    if is_repeated is not None:
+        return bool(is_repeated)
+    return bool(f.label == FieldDescriptor.LABEL_REPEATED)
+
+
+def _plan_of(desc: Any) -> dict[str, tuple[str, str, Any]]:
+    """JSON key → (field name, how to set it, converter), per message type."""
+    plan = _PLANS.get(desc.full_name)
+    if plan is not None:
+        return plan
+    plan = {}
+    fd = FieldDescriptor
+    for f in desc.fields:
+        entry: tuple[str, str, Any]
+        try:
+            if f.message_type is not None and f.message_type.GetOptions().map_entry:
+                key_f, value_f = (
+                    f.message_type.fields_by_name["key"],
+                    f.message_type.fields_by_name["value"],
+                )
+                if key_f.type != fd.TYPE_STRING:
+                    raise _Unsupported(f.full_name)
+                entry = (f.name, "map", _scalar(value_f))
+            elif _repeated(f):
+                entry = (f.name, "repeated", _scalar(f))
+            elif f.message_type is not None:
+                kind = "timestamp" if f.message_type.full_name == _TIMESTAMP else "message"
+                entry = (f.name, kind, None)
+            elif f.enum_type is not None:
+                entry = (f.name, "enum", {v.name: v.number for v in f.enum_type.values})
+            else:
+                entry = (f.name, "scalar", _scalar(f))
+        except _Unsupported:
+            entry = (f.name, "unsupported", None)
+        plan[f.json_name] = plan[f.name] = entry
+    _PLANS[desc.full_name] = plan
+    return plan
+
+
+def _fill(msg: Any, d: Any) -> None:
+    if not isinstance(d, dict):
+        raise _Unsupported(d)
+    plan = _plan_of(msg.DESCRIPTOR)
+    for key, value in d.items():
+        entry = plan.get(key)
+        if entry is None:
+            raise _Unsupported(key)
+        name, kind, conv_ = entry
+        if kind == "scalar":
+            setattr(msg, name, conv_(value))
+        elif kind == "message":
+            sub = getattr(msg, name)
+            sub.SetInParent()
+            _fill(sub, value)
+        elif kind == "timestamp":
+            m = _RFC3339.match(value) if isinstance(value, str) else None
+            if m is None:
+                raise _Unsupported(value)
+            y, mo, day, h, mi, sec, frac, sign, oh, om = m.groups()
+            seconds = calendar.timegm((int(y), int(mo), int(day), int(h), int(mi), int(sec)))
+            if sign:
+                offset = int(oh) * 3600 + int(om) * 60
+                seconds -= offset if sign == "+" else -offset
+            ts = getattr(msg, name)
+            ts.seconds = seconds
+            ts.nanos = int(frac.ljust(9, "0")) if frac else 0
+        elif kind == "enum":
+            setattr(msg, name, conv_[value] if isinstance(value, str) else _int(value))
+        elif kind == "map":
+            target = getattr(msg, name)
+            for k, v in value.items():
+                target[k] = conv_(v)
+        elif kind == "repeated":
+            getattr(msg, name).extend([conv_(v) for v in value])
+        else:
+            raise _Unsupported(key)
+
+
+def parse_request(d: dict[str, Any]) -> claims_pb2.EvaluateClaimRequest:
+    """The logged request (protobuf JSON, as ``MessageToDict`` wrote it) as a message.
+
+    A direct walk over the message descriptors for the shapes MessageToDict
+    writes (scalars, enums by name, UTC timestamps, nested messages, maps and
+    lists of scalars), several times faster than ``json_format.ParseDict``;
+    anything else goes through ``ParseDict``. The two give identical messages
+    (tests/claims/test_replay.py checks it).
+    """
+    msg = claims_pb2.EvaluateClaimRequest()
+    try:
+        _fill(msg, d)
+    except (_Unsupported, KeyError, ValueError, TypeError, AttributeError):
+        msg = claims_pb2.EvaluateClaimRequest()
+        json_format.ParseDict(d, msg, ignore_unknown_fields=True)
+    return msg
+
+
+# --------------------------------------------------------------------------- replaying
+
+
+def _fired(decision: eng.Decision) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for c in decision.clauses:
+        if c.effect in _FIRED:
+            seen.setdefault(c.clause_id)
+    return tuple(seen)
+
+
+class Replayer:
+    """Re-makes logged claim decisions under one candidate ``RuleSet``."""
+
+    def __init__(self, conn: LogReader, rules: RuleSet) -> None:
+        self.conn = conn
+        self.rules = rules
+        self.policy_ids = frozenset(rules.policies.policies)
+
+    def chunk(
+        self, seqs: Sequence[int], since_us: int | None = None, until_us: int | None = None
+    ) -> Tally:
+        start = time.process_time()
+        tally = Tally()
+        for row in claim_rows(self.conn, seqs):
+            recorded_us = int(row[4])
+            if (since_us is not None and recorded_us < since_us) or (
+                until_us is not None and recorded_us >= until_us
+            ):
+                continue  # outside the window (the seq range is only its hull)
+            self.one(row, tally)
+        tally.cpu_s = time.process_time() - start
+        return tally
+
+    def one(self, row: Sequence[Any], tally: Tally) -> None:
+        seq, decision_id, customer_id, policy_id, recorded_us, outcome, clause_ids = row[:7]
+        inputs = orjson.loads(row[7])
+        facts = inputs.get("facts") if isinstance(inputs, dict) else None
+        if facts is None:
+            tally.refuse(NO_FACTS, decision_id)
+            return
+        try:
+            snapshot = FactsSnapshot.from_json(facts)
+        except (ValueError, KeyError, TypeError) as exc:
+            tally.refuse(f"unreadable facts: {exc}", decision_id)
+            return
+        request = parse_request(inputs["request"])
+        try:
+            claim = conv.claim_facts(request, from_us(snapshot.now_us), self.policy_ids)
+        except ValidationError as exc:
+            tally.refuse(f"refused under the candidate rules: {exc}", decision_id)
+            return
+        policy = self.rules.policies.get(claim.policy_id)
+        ctx = context_from_facts(snapshot, claim, policy, self.rules)
+        try:
+            scopes = eng.ledger_scopes(policy, claim, ctx)
+        except eng.ClaimError as exc:
+            tally.refuse(f"refused under the candidate rules: {exc}", decision_id)
+            return
+        missing = [s for s in scopes if s not in ctx.ledger]
+        if missing:
+            tally.ledger_reads += 1
+            ctx = replace(ctx, ledger={**ctx.ledger, **ledger_before(self.conn, seq, missing)})
+        decision = eng.evaluate(policy, claim, ctx)
+        old_fired = () if outcome == "APPROVE" else tuple(orjson.loads(clause_ids))
+        new_fired = _fired(decision)
+        old_payable = int(row[8] or 0)
+        new_outcome = decision.outcome.value
+        change = None
+        if (
+            new_outcome != outcome
+            or decision.payable_yen != old_payable
+            or set(new_fired) != set(old_fired)
+        ):
+            change = Change(
+                seq=seq,
+                decision_id=decision_id,
+                claim_id=claim.claim_id,
+                customer_id=customer_id,
+                policy_id=policy_id or claim.policy_id,
+                recorded_us=recorded_us,
+                old_outcome=outcome,
+                new_outcome=new_outcome,
+                old_payable=old_payable,
+                new_payable=decision.payable_yen,
+                old_fired=old_fired,
+                new_fired=new_fired,
+            )
+        tally.record(change, policy_id or claim.policy_id)
+
+
+# --------------------------------------------------------------------------- driving
+
+
+def _chunks(seqs: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for i in range(0, len(seqs), size):
+        yield seqs[i : i + size]
+
+
+_WORKER: Replayer | None = None
+
+
+def _init_worker(db_url: str, rules_dir: str, digest: str) -> None:
+    global _WORKER
+    rules = load_rules(rules_dir)
+    if rules.digest != digest:
+        raise RuntimeError(f"{rules_dir} changed during the replay (digest {rules.digest})")
+    _WORKER = Replayer(LogReader(db_url), rules)
+
+
+def _work(task: tuple[Sequence[int], int | None, int | None]) -> Tally:
+    assert _WORKER is not None
+    return _WORKER.chunk(*task)
+
+
+def replay(
+    db_url: str,
+    rules: RuleSet,
+    *,
+    since_us: int | None = None,
+    until_us: int | None = None,
+    policy: str | None = None,
+    workers: int = 1,
+    chunk: int = CHUNK,
+    on_total: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> Tally:
+    """Replay the claim entries of the log at ``db_url`` under ``rules``; nothing is written.
+
+    ``workers`` > 1 spreads chunks over that many processes (each loads the
+    rules directory again and checks its digest); 0 chooses: one process per
+    CPU (at most 4) from ``AUTO_PARALLEL`` claims on, else this process. ``on_total`` gets the
+    number of entries to replay, ``on_progress`` each chunk's size.
+    """
+    conn = LogReader(db_url)
+    try:
+        seqs = claim_seqs(conn, since_us=since_us, until_us=until_us, policy=policy)
+        if on_total is not None:
+            on_total(len(seqs))
+        if workers == 0:
+            workers = min(os.cpu_count() or 1, 4) if len(seqs) >= AUTO_PARALLEL else 1
+        tasks = [(c, since_us, until_us) for c in _chunks(seqs, chunk)]
+        total = Tally()
+        if workers <= 1 or len(tasks) < 2:
+            replayer = Replayer(conn, rules)
+            _merge(total, (replayer.chunk(*t) for t in tasks), tasks, on_progress)
+            return total
+    finally:
+        conn.close()
+    import multiprocessing
+
+    # Not forked from this process, which may run threads (a server, a store).
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        ctx.set_forkserver_preload(["server.replay"])
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(db_url, str(rules.directory), rules.digest),
+    ) as pool:
+        _merge(total, pool.map(_work, tasks), tasks, on_progress)
+    return total
+
+
+def _merge(
+    total: Tally,
+    results: Iterable[Tally],
+    tasks: Sequence[tuple[Sequence[int], int | None, int | None]],
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    for task, tally in zip(tasks, results, strict=True):
+        total.add(tally)
+        if on_progress is not None:
+            on_progress(len(task[0]))

@@ -1,0 +1,219 @@
+"""``anshin replay``: what a candidate rules directory would have decided.
+
+Re-makes every logged claim decision (or those of ``--since``/``--until``,
+decision instants, and ``--policy``) from the facts recorded with it, under
+the rules in ``--rules DIR``, and prints how many outcomes and amounts
+change, by policy and by clause, then the changed claims. ``--json`` prints
+one JSON document instead. The database is opened read-only: nothing is
+written. See ``server/replay.py`` and docs/analysts.md ("Replay").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+NO_CASCADE = (
+    "Each claim is replayed on the cap usage recorded at its decision: a changed "
+    "payout is not carried into later claims' cap usage (no cascade)."
+)
+
+
+def _instant(value: str) -> datetime:
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: give a UTC offset (e.g. 2025-03-10T09:00:00+09:00)"
+        )
+    return dt.astimezone(UTC)
+
+
+def _iso(us: int) -> str:
+    from server.clock import from_us
+
+    return from_us(us).isoformat().replace("+00:00", "Z")
+
+
+def _yen(amount: int) -> str:
+    return f"-¥{-amount:,}" if amount < 0 else f"¥{amount:,}"
+
+
+def _delta(amount: int) -> str:
+    return f"+¥{amount:,}" if amount > 0 else _yen(amount)
+
+
+def run(ns: argparse.Namespace) -> int:
+    from rules.load import load_rules
+    from server.clock import to_us
+    from server.replay import replay
+
+    rules = load_rules(ns.rules)
+    since_us = to_us(ns.since) if ns.since else None
+    until_us = to_us(ns.until) if ns.until else None
+
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=0,
+        unit=" claims",
+        desc="replay",
+        disable=True if ns.quiet else None,  # None: only on a terminal
+        file=sys.stderr,
+        mininterval=0.5,
+        leave=False,
+    )
+
+    def on_total(n: int) -> None:
+        bar.total = n
+        bar.refresh()
+
+    start = time.perf_counter()
+    with bar:
+        tally = replay(
+            ns.db,
+            rules,
+            since_us=since_us,
+            until_us=until_us,
+            policy=ns.policy,
+            workers=ns.workers,
+            on_total=on_total,
+            on_progress=bar.update,
+        )
+    elapsed = time.perf_counter() - start
+    seen = tally.replayed + sum(tally.not_replayable.values())
+    doc: dict[str, Any] = {
+        "db": ns.db,
+        "rules": {"dir": str(ns.rules), "digest": rules.digest},
+        "window": {
+            "since": ns.since.isoformat() if ns.since else None,
+            "until": ns.until.isoformat() if ns.until else None,
+        },
+        "policy": ns.policy,
+        **tally.to_json(),
+        "cascade": False,
+        "elapsed_s": round(elapsed, 3),
+        "claims_per_s": round(seen / elapsed) if elapsed > 0 else None,
+        # CPU seconds of the replaying processes: the rate a free CPU would give.
+        "cpu_s": round(tally.cpu_s, 3),
+        "claims_per_cpu_s": round(seen / tally.cpu_s) if tally.cpu_s > 0 else None,
+        "notes": [NO_CASCADE],
+    }
+    for change in doc["changes"]:
+        change["recorded_at"] = _iso(change["recorded_us"])
+    if ns.json:
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        _print_text(doc, show=ns.show)
+    return 0
+
+
+def _print_text(doc: dict[str, Any], *, show: int) -> None:
+    out: list[str] = []
+    window = doc["window"]
+    scope = (
+        ("all decisions" if not (window["since"] or window["until"]) else "decided ")
+        + (f"from {window['since']} " if window["since"] else "")
+        + (f"before {window['until']}" if window["until"] else "")
+    ).strip()
+    out.append(
+        f"replay of {doc['db']} under {doc['rules']['dir']} (rules digest "
+        f"{doc['rules']['digest']}); {scope}; policy {doc['policy'] or 'all'}"
+    )
+    nr = doc["not_replayable"]
+    rate = f"{doc['claims_per_s']:,} claims/s" if doc["claims_per_s"] is not None else "-"
+    if doc["claims_per_cpu_s"] is not None:
+        rate += f"; {doc['claims_per_cpu_s']:,} per CPU-second"
+    changes = doc["changes"]
+    outcome_n = sum(1 for c in changes if c["outcome"]["old"] != c["outcome"]["new"])
+    amount_n = doc["amount"]["changed"]
+    clauses_only = sum(
+        1
+        for c in changes
+        if c["outcome"]["old"] == c["outcome"]["new"] and not c["payable_yen"]["delta"]
+    )
+    out += [
+        f"  replayed        {doc['replayed']:>10,}   ({doc['elapsed_s']:.1f} s, {rate})",
+        f"  unchanged       {doc['unchanged']:>10,}",
+        f"  changed         {doc['changed']:>10,}   outcome {outcome_n:,}, amount {amount_n:,}, "
+        f"fired clauses only {clauses_only:,}",
+        f"  not replayable  {nr['total']:>10,}",
+    ]
+    for r in nr["reasons"]:
+        out.append(f"    {r['count']:>8,}  {r['reason']}  (e.g. {', '.join(r['examples'][:2])})")
+    if doc["outcome_changes"]:
+        out += ["", "outcome changes"]
+        for oc in doc["outcome_changes"]:
+            out.append(f"  {oc['from']:>7} → {oc['to']:<7} {oc['count']:>10,}")
+    if amount_n:
+        out += [
+            "",
+            f"payable amount: {amount_n:,} claim(s) changed, "
+            f"{_delta(doc['amount']['delta_yen'])} in total",
+        ]
+    if doc["by_policy"]:
+        out += [
+            "",
+            f"  {'policy':<8}{'replayed':>10}{'changed':>9}{'outcome':>9}{'amount':>8}  Δ payable",
+        ]
+        for pid, t in doc["by_policy"].items():
+            out.append(
+                f"  {pid:<8}{t['replayed']:>10,}{t['changed']:>9,}{t['outcome_changed']:>9,}"
+                f"{t['amount_changed']:>8,}  {_delta(t['amount_delta_yen'])}"
+            )
+    if doc["by_clause"]:
+        out += ["", f"  {'clause':<12}{'newly fired':>13}{'no longer fired':>17}"]
+        for clause, t in doc["by_clause"].items():
+            out.append(f"  {clause:<12}{t['newly_fired']:>13,}{t['no_longer_fired']:>17,}")
+    if changes:
+        listed = changes if show <= 0 else changes[:show]
+        more = "" if len(listed) == len(changes) else f" (first {len(listed):,}; --show 0: all)"
+        out += ["", f"changed claims: {len(changes):,}{more}"]
+        for c in listed:
+            fired = [f"+{x}" for x in c["newly_fired"]] + [f"-{x}" for x in c["no_longer_fired"]]
+            out.append(
+                f"  {c['decision_id']}  {c['recorded_at'][:19]}  {c['customer_id']}  "
+                f"{c['policy_id']}  {c['outcome']['old']} {_yen(c['payable_yen']['old'])} → "
+                f"{c['outcome']['new']} {_yen(c['payable_yen']['new'])}"
+                + (f"  {' '.join(fired)}" if fired else "")
+            )
+    out += ["", NO_CASCADE]
+    if doc["ledger_reads"]:
+        out.append(
+            f"{doc['ledger_reads']:,} claims read cap scopes not recorded with them from the "
+            "ledger as it was before their decision."
+        )
+    print("\n".join(out))
+
+
+def add_parsers(sub: Any) -> None:
+    """``replay`` on the ``anshin`` sub-command parser."""
+    r = sub.add_parser(
+        "replay", help="re-decide the logged claims under a candidate rules directory"
+    )
+    r.add_argument(
+        "--db",
+        default=os.environ.get("ANSHIN_DB", "sqlite:///var/anshin.db"),
+        help="sqlite:///path.db or postgresql://… (env ANSHIN_DB; opened read-only)",
+    )
+    r.add_argument("--rules", type=Path, required=True, help="the candidate rules directory")
+    r.add_argument("--since", type=_instant, help="decided at or after this instant")
+    r.add_argument("--until", type=_instant, help="decided before this instant")
+    r.add_argument("--policy", help="only claims under this policy (HNB, DCM, …)")
+    r.add_argument("--json", action="store_true", help="print one JSON document")
+    r.add_argument(
+        "--show", type=int, default=50, help="changed claims to list (0: all); default %(default)s"
+    )
+    r.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes (default 0: one per CPU, at most 4, for 20,000 claims or more)",
+    )
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=run)
