@@ -1,4 +1,9 @@
-"""The grpc.aio application: wiring, health, reflection, graceful drain."""
+"""The grpc.aio application: wiring, health, reflection, graceful drain.
+
+Security and operations (docs/security.md): TLS / mutual TLS, the auth gate
+in the request interceptor, Prometheus metrics on their own port, and hot
+reload of the rules on SIGHUP or ``OperatorService/ReloadRules``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ import asyncio
 import gc
 import os
 import signal
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import grpc
@@ -17,8 +23,11 @@ from anshin.v1 import (
     claims_pb2,
     claims_pb2_grpc,
     events_pb2,
+    operator_pb2,
+    operator_pb2_grpc,
     posture_pb2,
     posture_pb2_grpc,
+    verdicts_pb2,
 )
 from checks.releases import is_stale
 from rules.load import RuleSet, load_rules
@@ -27,11 +36,17 @@ from server.clock import Clock, system_clock
 from server.config import Config
 from server.interceptors import RequestInterceptor
 from server.logs import get_logger
+from server.metrics import RpcMetrics, metered_store, serve_metrics, watch_release_data
 from server.pii import PhoneHasher
 from server.ruleset_holder import RulesHolder
+from server.security.auth import Gate
+from server.security.config import load_auth_config
+from server.security.tls import Transport, exposure_warnings
 from server.services.claims import ClaimService
 from server.services.events import EventService, register_event_service
+from server.services.operator import OperatorService, RulesReloader
 from server.services.posture import PostureService
+from server.services.verdicts import VerdictLogService, register_verdict_log_service
 from server.store import Store, open_store
 
 log = get_logger("anshin.server")
@@ -43,6 +58,8 @@ SERVICE_NAMES = (
     posture_pb2.DESCRIPTOR.services_by_name["PostureService"].full_name,
     events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     claims_pb2.DESCRIPTOR.services_by_name["ClaimService"].full_name,
+    verdicts_pb2.DESCRIPTOR.services_by_name["VerdictLogService"].full_name,
+    operator_pb2.DESCRIPTOR.services_by_name["OperatorService"].full_name,
 )
 RELEASE_DATA = "anshin.release_data"
 BROWSER_PRODUCTS = ("chrome", "edge", "firefox", "safari")
@@ -57,6 +74,9 @@ class App:
     port: int
     clock: Clock
     bulk_pool: BulkPool | None = None
+    reloader: RulesReloader | None = None
+    # Why this configuration is not fully protected (said loudly at start-up).
+    warnings: tuple[str, ...] = field(default=())
 
     def stale_products(self, at: datetime | None = None) -> list[str]:
         now = at or self.clock()
@@ -94,11 +114,17 @@ class App:
 async def build_app(
     config: Config, *, rules: RuleSet | None = None, clock: Clock = system_clock
 ) -> App:
+    # Security configuration first: refuse an unsafe one before opening anything.
+    transport = Transport(config.tls_cert, config.tls_key, config.client_ca)
+    auth = load_auth_config(config.auth_config) if config.auth_config is not None else None
+    warnings = exposure_warnings(config.listen, transport, auth is not None, config.insecure)
+    credentials = transport.credentials()
     ruleset = rules or load_rules(config.rules)
-    store = open_store(config.db)
+    store = open_store(config.db, log_key_file=config.resolved_log_key_file())
+    store = metered_store(store)  # store latency and verdict outcomes in the metrics
     holder = RulesHolder(ruleset)
     server = grpc.aio.server(
-        interceptors=[RequestInterceptor()],
+        interceptors=[RequestInterceptor(Gate(auth), RpcMetrics())],
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
@@ -117,18 +143,41 @@ async def build_app(
     )
     register_event_service(EventService(store, holder, clock, hasher, bulk_pool), server)
     claims_pb2_grpc.add_ClaimServiceServicer_to_server(ClaimService(store, holder, clock), server)
+    register_verdict_log_service(VerdictLogService(store, holder, clock), server)
+
+    async def after_swap(new: RuleSet) -> None:
+        if bulk_pool is not None:
+            bulk_pool.reload(new.directory)
+        await app.refresh_release_health()
+
+    reloader = RulesReloader(holder, clock=clock, after_swap=after_swap)
+    operator_pb2_grpc.add_OperatorServiceServicer_to_server(
+        OperatorService(
+            holder,
+            reloader,
+            stale_products=lambda: app.stale_products(),
+            schema_version=store.schema_version,
+        ),
+        server,
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(config.listen)
+    if credentials is not None:
+        port = server.add_secure_port(config.listen, credentials)
+    else:
+        port = server.add_insecure_port(config.listen)
     if port == 0:
         await store.close()
         raise OSError(f"cannot listen on {config.listen}")
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    app = App(server, store, holder, health_servicer, port, clock, bulk_pool)
+    app = App(
+        server, store, holder, health_servicer, port, clock, bulk_pool, reloader, tuple(warnings)
+    )
+    watch_release_data(lambda: holder.current.release_as_of(), clock)
     await app.refresh_release_health()
     return app
 
@@ -139,6 +188,12 @@ async def serve(config: Config) -> None:
     # the process: keep it out of the collector's full passes, each of which
     # would otherwise stall the event loop for ~10-20 ms under load.
     gc.freeze()
+    for warning in app.warnings:
+        log.warning("insecure_configuration", warning=warning)
+        print(f"\n*** ANSHIN WARNING: {warning} ***", file=sys.stderr)
+    if config.metrics_listen:
+        metrics_port = serve_metrics(config.metrics_listen)
+        log.info("metrics_serving", listen=config.metrics_listen, port=metrics_port)
     await app.server.start()
     log.info(
         "serving",
@@ -153,6 +208,15 @@ async def serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[object]] = set()
+
+    def reload_on_sighup() -> None:
+        assert app.reloader is not None
+        task: asyncio.Task[object] = asyncio.create_task(app.reloader.reload("sighup"))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload_on_sighup)
 
     async def watch_release_data() -> None:
         while True:

@@ -33,6 +33,13 @@ def cmd_serve(ns: argparse.Namespace) -> int:
         rules=ns.rules,
         log_level=ns.log_level,
         bulk_workers=ns.bulk_workers,
+        tls_cert=ns.tls_cert,
+        tls_key=ns.tls_key,
+        client_ca=ns.client_ca,
+        auth_config=ns.auth_config,
+        insecure=ns.insecure or None,
+        metrics_listen=ns.metrics_listen,
+        max_message_bytes=ns.max_message_bytes,
     )
     configure_logging(config.log_level)
     workers = ns.workers if ns.workers is not None else int(os.environ.get("ANSHIN_WORKERS", "1"))
@@ -60,7 +67,9 @@ def cmd_health(ns: argparse.Namespace) -> int:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(ns.server) as channel:
+    from server.client_channel import open_channel
+
+    with open_channel(ns) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             resp = stub.Check(health_pb2.HealthCheckRequest(service=ns.service), timeout=ns.timeout)
@@ -73,23 +82,9 @@ def cmd_health(ns: argparse.Namespace) -> int:
 
 
 def cmd_db_migrate(ns: argparse.Namespace) -> int:
-    from server.store.url import sqlite_path
+    from server.store.url import migrate_url
 
-    if not ns.db.startswith("sqlite:"):
-        print("only sqlite:/// is supported by this build", file=sys.stderr)
-        return 2
-    from server.store.sqlite import _connect, current_schema_version, migrate
-
-    path = sqlite_path(ns.db)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = _connect(path)
-    before = current_schema_version(conn)
-    applied = migrate(conn)
-    print(
-        f"{path}: schema {before} -> {current_schema_version(conn)}"
-        + (f" (applied {', '.join(map(str, applied))})" if applied else " (up to date)")
-    )
-    conn.close()
+    print(migrate_url(ns.db))
     return 0
 
 
@@ -136,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="serve the gRPC API")
     s.add_argument("--listen", help="HOST:PORT (env ANSHIN_LISTEN, default 127.0.0.1:50051)")
-    s.add_argument("--db", help="sqlite:///path.db (env ANSHIN_DB)")
+    s.add_argument("--db", help="sqlite:///path.db or postgresql://… (env ANSHIN_DB)")
     s.add_argument(
         "--rules", type=Path, help="rules directory (env ANSHIN_RULES; default built-in)"
     )
@@ -149,6 +144,28 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="processes judging bulk-ingestion batches (env ANSHIN_BULK_WORKERS; 0 = inline)",
     )
+    s.add_argument("--tls-cert", type=Path, help="server certificate, PEM (env ANSHIN_TLS_CERT)")
+    s.add_argument("--tls-key", type=Path, help="server private key, PEM (env ANSHIN_TLS_KEY)")
+    s.add_argument(
+        "--client-ca",
+        type=Path,
+        help="CA for client certificates: require mutual TLS (env ANSHIN_CLIENT_CA)",
+    )
+    s.add_argument(
+        "--auth-config",
+        type=Path,
+        help="tokens, certificate identities, rate limits (TOML; env ANSHIN_AUTH_CONFIG)",
+    )
+    s.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve a non-loopback address without TLS or auth (env ANSHIN_INSECURE=1)",
+    )
+    s.add_argument(
+        "--metrics-listen",
+        help="Prometheus HOST:PORT, e.g. 127.0.0.1:9464 (env ANSHIN_METRICS_LISTEN)",
+    )
+    s.add_argument("--max-message-bytes", type=int, help="largest request or reply (default 4 MiB)")
     s.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("check-login", help="judge one login's posture (HNB-P1..P3)")
@@ -186,15 +203,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--rules", type=Path)
     c.add_argument("--json", action="store_true", help="print the reply as JSON")
+    from server.client_channel import add_client_args
+
+    add_client_args(c)
     c.set_defaults(func=cmd_check_login)
 
     from server.claim_cli import add_parsers as add_claim_parsers
 
     add_claim_parsers(sub, DEFAULT_SERVER)  # claim, rules validate
+    from server.replay_cli import add_parsers as add_replay_parsers
+
+    add_replay_parsers(sub)  # replay
 
     from server.log_cli import add_parsers as add_log_parsers
 
     add_log_parsers(sub)  # log verify | checkpoints | public-key
+    from server.verdicts_cli import add_parsers as add_verdicts_parsers
+    add_verdicts_parsers(sub, DEFAULT_SERVER)  # verdicts [show], reviews [resolve]
 
     e = sub.add_parser("events", help="event ingestion")
     esub = e.add_subparsers(dest="events_command", required=True)
@@ -205,13 +230,19 @@ def build_parser() -> argparse.ArgumentParser:
     ei.add_argument("--timeout", type=float, default=3600)
     ei.add_argument("--show", type=int, default=50, help="rejected lines to list")
     ei.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_client_args(ei)
     ei.set_defaults(func=cmd_events_ingest)
 
     h = sub.add_parser("health", help="ask a server's grpc.health.v1 service")
     h.add_argument("--server", default=DEFAULT_SERVER)
     h.add_argument("--service", default="")
     h.add_argument("--timeout", type=float, default=3.0)
+    add_client_args(h)
     h.set_defaults(func=cmd_health)
+
+    from server.ops_cli import add_parsers as add_ops_parsers
+
+    add_ops_parsers(sub, DEFAULT_SERVER)  # ops reload/status, auth new-token
 
     d = sub.add_parser("db", help="database administration")
     dsub = d.add_subparsers(dest="db_command", required=True)

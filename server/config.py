@@ -21,22 +21,24 @@ class Config:
     # Key for hashing phone numbers; kept outside the database. Default: next
     # to the SQLite file (created on first start).
     phone_key_file: Path | None = None
+    # The verdict log's Ed25519 signing key; kept outside the database. Every
+    # process (and host) writing one database must use the same file.
+    # Default: next to the SQLite file, ./log-signing.key for PostgreSQL.
+    log_key_file: Path | None = None
     # Worker processes that validate and judge bulk-ingestion batches (0 = in
     # the serving process). Default: one when the machine has a spare core.
     bulk_workers: int = 1 if (os.cpu_count() or 1) > 1 else 0
-
-    def resolved_log_key_file(self) -> Path:
-        """The verdict log's Ed25519 signing key (see server/store/chain.py)."""
-        explicit = getattr(self, "log_key_file", None)
-        if explicit is not None:
-            return Path(explicit)
-        if os.environ.get("ANSHIN_LOG_KEY_FILE"):
-            return Path(os.environ["ANSHIN_LOG_KEY_FILE"])
-        if self.db.startswith("sqlite:"):
-            from server.store.url import sqlite_path
-
-            return sqlite_path(self.db).parent / "log-signing.key"
-        return Path("log-signing.key")
+    # Security (docs/security.md): TLS server certificate and key (PEM), the CA
+    # that client certificates must chain to (mutual TLS), the auth config
+    # (tokens, certificate identities, rate limits), and the explicit consent
+    # to serve a non-loopback address without TLS or without authentication.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_ca: Path | None = None
+    auth_config: Path | None = None
+    insecure: bool = False
+    # Prometheus exposition HOST:PORT (None: not served).
+    metrics_listen: str | None = None
 
     def resolved_phone_key_file(self) -> Path:
         if self.phone_key_file is not None:
@@ -46,6 +48,16 @@ class Config:
 
             return sqlite_path(self.db).parent / "phone-hash.key"
         return Path("phone-hash.key")
+
+    def resolved_log_key_file(self) -> Path:
+        if self.log_key_file is not None:
+            return self.log_key_file
+        if self.db.startswith("sqlite:"):
+            from server.store.sqlite import default_log_key_file
+            from server.store.url import sqlite_path
+
+            return default_log_key_file(sqlite_path(self.db))
+        return Path("log-signing.key")
 
     @classmethod
     def from_env(cls, **overrides: object) -> Config:
@@ -64,7 +76,19 @@ class Config:
                 if os.environ.get("ANSHIN_PHONE_KEY_FILE")
                 else None
             ),
+            "log_key_file": (
+                Path(os.environ["ANSHIN_LOG_KEY_FILE"])
+                if os.environ.get("ANSHIN_LOG_KEY_FILE")
+                else None
+            ),
         }
+        for key in ("tls_cert", "tls_key", "client_ca", "auth_config"):
+            env = os.environ.get(f"ANSHIN_{key.upper()}")
+            values[key] = Path(env) if env else None
+        values["metrics_listen"] = os.environ.get("ANSHIN_METRICS_LISTEN") or None
+        values["insecure"] = os.environ.get("ANSHIN_INSECURE") == "1" or None
+        if os.environ.get("ANSHIN_MAX_MESSAGE_BYTES"):
+            values["max_message_bytes"] = int(os.environ["ANSHIN_MAX_MESSAGE_BYTES"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         values = {k: v for k, v in values.items() if v is not None}
         return cls(**values)  # type: ignore[arg-type]

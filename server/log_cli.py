@@ -51,8 +51,8 @@ def _connect(db: str) -> tuple[Any, Any]:
     if scheme in ("postgresql", "postgres"):
         from server.store import postgres
 
-        factory = functools.partial(postgres.connect_sync_readonly, db)
-        return factory(), factory
+        pg_factory = functools.partial(postgres.connect_sync_readonly, db)
+        return pg_factory(), pg_factory
     raise ValueError(f"unsupported --db URL {db!r}")
 
 

@@ -6,7 +6,9 @@ incoming connections across them. Everything that must be global lives in
 the store (idempotency, ledger, the log): a worker holds no state another
 needs. The parent prepares what must happen once (schema migration, the
 phone-hash key), starts the workers, forwards SIGTERM/SIGINT so each drains
-in-flight calls, and stops them all if one dies.
+in-flight calls, forwards SIGHUP so each reloads its rules, and stops them
+all if one dies. Worker i serves its Prometheus metrics on the
+``--metrics-listen`` port + i.
 """
 
 from __future__ import annotations
@@ -24,15 +26,17 @@ log = get_logger("anshin.workers")
 
 
 def prepare_once(config: Config) -> None:
-    """Migrate and create the key before any worker starts (no races between them)."""
+    """Migrate and create the keys before any worker starts (no races between them)."""
     from server.pii import PhoneHasher
+    from server.store.chain import LogSigner
     from server.store.url import open_store
 
     PhoneHasher.from_file(config.resolved_phone_key_file())
+    LogSigner.from_file(config.resolved_log_key_file())
     import asyncio
 
     async def migrate() -> None:
-        store = open_store(config.db)
+        store = open_store(config.db, log_key_file=config.resolved_log_key_file())
         await store.close()
 
     asyncio.run(migrate())
@@ -47,6 +51,8 @@ def run_workers(config: Config, workers: int) -> int:
         **os.environ,
         "ANSHIN_REUSEPORT": "1",
         "ANSHIN_PHONE_KEY_FILE": str(config.resolved_phone_key_file()),
+        # Absolute: every worker signs the one log with the same key.
+        "ANSHIN_LOG_KEY_FILE": str(config.resolved_log_key_file().resolve()),
     }
     cmd = [
         sys.executable,
@@ -62,8 +68,32 @@ def run_workers(config: Config, workers: int) -> int:
     ]
     if config.rules is not None:
         cmd += ["--rules", str(config.rules)]
+    for flag, value in (
+        ("--tls-cert", config.tls_cert),
+        ("--tls-key", config.tls_key),
+        ("--client-ca", config.client_ca),
+        ("--auth-config", config.auth_config),
+    ):
+        if value is not None:
+            cmd += [flag, str(value)]
+    if config.insecure:
+        cmd.append("--insecure")
+    cmd += ["--max-message-bytes", str(config.max_message_bytes)]
+
+    def worker_cmd(i: int) -> list[str]:
+        if config.metrics_listen is None:
+            return cmd
+        host, _, mport = config.metrics_listen.rpartition(":")
+        return [*cmd, "--metrics-listen", f"{host}:{int(mport) + i}"]
+
     env["ANSHIN_BULK_WORKERS"] = str(config.bulk_workers)
-    children = [subprocess.Popen(cmd, env={**env, "ANSHIN_WORKER": str(i)}) for i in range(workers)]
+    # Inherited through exec: a worker still starting ignores a reload signal
+    # (its rules are being loaded anyway) instead of dying of it.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    children = [
+        subprocess.Popen(worker_cmd(i), env={**env, "ANSHIN_WORKER": str(i)})
+        for i in range(workers)
+    ]
     log.info(
         "workers_started", workers=workers, pids=[c.pid for c in children], listen=config.listen
     )
@@ -76,8 +106,15 @@ def run_workers(config: Config, workers: int) -> int:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
 
+    def reload(signum: int, _frame: object) -> None:
+        log.info("workers_reload", pids=[c.pid for c in children])
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, reload)
     status = 0
     while True:
         alive = [c for c in children if c.poll() is None]

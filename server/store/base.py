@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from server.store.claims_sql import ClaimWrite, StoredClaim, Usage
     from server.store.events_sql import EventRow
+    from server.store.review_sql import ResolutionWrite
+    from server.store.verdicts_query_sql import Row, VerdictFilter
 
 
 class StoreError(Exception):
@@ -98,3 +100,31 @@ class Store(Protocol):
     async def ledger_usage(self, scopes: Sequence[str]) -> dict[str, Usage]: ...
 
     async def stored_claim(self, claim_id: str) -> StoredClaim | None: ...
+
+    # -- verdict-log queries and the review queue (VerdictLogService) -----
+
+    async def query_verdicts(
+        self, f: VerdictFilter, after_seq: int | None, limit: int
+    ) -> list[Row]:
+        """Up to ``limit`` entries matching ``f`` after ``after_seq``: rows as stored, in
+        ``VERDICT_COLUMNS`` order, text columns as ``str`` or UTF-8 ``bytes``."""
+        ...
+
+    async def verdict_row(self, verdict_id: str) -> Row | None: ...
+
+    async def open_reviews(
+        self, policy_id: str | None, customer_id: str | None, after_seq: int | None, limit: int
+    ) -> list[Row]:
+        """Unresolved REVIEW claim decisions after ``after_seq``, oldest first."""
+        ...
+
+    async def resolutions_of(self, verdict_ids: Sequence[str]) -> dict[str, str]: ...
+
+    async def resolve_review(
+        self,
+        verdict_id: str,
+        scopes: Sequence[str],
+        resolve: Callable[[VerdictRecord, dict[str, Usage]], ResolutionWrite],
+    ) -> Row:
+        """Check, read the scopes' usage, resolve on it and record, in one transaction."""
+        ...

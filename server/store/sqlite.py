@@ -31,6 +31,7 @@ from server.store.chain import (
 from server.store.migrations import LATEST_VERSION, MIGRATIONS
 from server.store.sqlite_claims import SqliteClaimsMixin
 from server.store.sqlite_events import SqliteEventsMixin
+from server.store.sqlite_verdicts import SqliteVerdictsMixin
 from server.store.verdicts_sql import (
     INSERT_VERDICT_COLUMNS,
     VERDICT_COLUMNS,
@@ -162,7 +163,7 @@ def _resolve_all(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
             fut.set_exception(value)
 
 
-class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin):
+class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
     def __init__(
         self,
         path: Path,

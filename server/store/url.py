@@ -7,6 +7,8 @@ from urllib.parse import urlparse
 
 from server.store.base import Store
 
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
 
 def sqlite_path(url: str) -> Path:
     """``sqlite:///relative.db`` or ``sqlite:////abs/path.db`` → a path."""
@@ -18,12 +20,60 @@ def sqlite_path(url: str) -> Path:
     return Path(raw)
 
 
-def open_store(url: str, *, auto_migrate: bool = True) -> Store:
+def is_postgres(url: str) -> bool:
+    return urlparse(url).scheme in POSTGRES_SCHEMES
+
+
+def open_store(url: str, *, auto_migrate: bool = True, log_key_file: Path | None = None) -> Store:
+    """The store at ``url``; ``log_key_file`` is the log's signing key (default:
+    ``log-signing.key`` next to a SQLite database, ``./log-signing.key`` for
+    PostgreSQL). Every process writing one database must use the same key."""
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
+        from server.store.chain import LogSigner
         from server.store.sqlite import SqliteStore
 
-        return SqliteStore(sqlite_path(url), auto_migrate=auto_migrate)
-    if scheme in ("postgresql", "postgres"):
-        raise ValueError("the PostgreSQL store is not available yet (issue: scale-out)")
-    raise ValueError(f"unsupported --db URL scheme {scheme!r}: use sqlite:///path.db")
+        signer = LogSigner.from_file(log_key_file) if log_key_file is not None else None
+        return SqliteStore(sqlite_path(url), auto_migrate=auto_migrate, signer=signer)
+    if scheme in POSTGRES_SCHEMES:
+        from server.store.postgres import PostgresStore
+
+        return PostgresStore(url, auto_migrate=auto_migrate, log_key_file=log_key_file)
+    raise ValueError(
+        f"unsupported --db URL scheme {scheme!r}: use sqlite:///path.db or postgresql://…"
+    )
+
+
+def migrate_url(url: str) -> str:
+    """``anshin db migrate``: apply pending migrations; a one-line summary."""
+    scheme = urlparse(url).scheme
+    if scheme == "sqlite":
+        from server.store.sqlite import _connect, current_schema_version, migrate
+
+        path = sqlite_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(path)
+        try:
+            before = current_schema_version(conn)
+            applied = migrate(conn)
+            after = current_schema_version(conn)
+        finally:
+            conn.close()
+        where = str(path)
+    elif scheme in POSTGRES_SCHEMES:
+        from server.store import postgres
+
+        pg = postgres.connect(url)
+        try:
+            before = postgres.current_schema_version(pg)
+            applied = postgres.migrate(pg)
+            after = postgres.current_schema_version(pg)
+        finally:
+            pg.raw.close()
+        parsed = urlparse(url)
+        where = f"{parsed.hostname or 'localhost'}{parsed.path or ''}"  # no password
+    else:
+        raise ValueError(f"unsupported --db URL scheme {scheme!r}")
+    return f"{where}: schema {before} -> {after}" + (
+        f" (applied {', '.join(map(str, applied))})" if applied else " (up to date)"
+    )

@@ -1,4 +1,4 @@
-"""Real `anshin serve` processes for end-to-end tests."""
+"""Real `anshin serve` processes for end-to-end tests, on each backend."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.conftest import db_rows
 
 ANSHIN = [sys.executable, "-m", "server.cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,14 +45,28 @@ def wait_serving(address: str, timeout: float = 30.0) -> None:
     raise TimeoutError(f"no SERVING from {address} within {timeout}s")
 
 
+def server_env(db_url: str, directory: Path) -> dict[str, str]:
+    """The environment of an `anshin serve` child: its keys kept in ``directory``
+    for PostgreSQL (SQLite keeps them next to its file)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if not db_url.startswith("sqlite:"):
+        env["ANSHIN_PHONE_KEY_FILE"] = str(directory / "phone-hash.key")
+        env["ANSHIN_LOG_KEY_FILE"] = str(directory / "log-signing.key")
+    return env
+
+
 @dataclass
 class ServerProcess:
     address: str
     db_url: str
-    db_path: Path
+    db_path: Path  # the SQLite file (PostgreSQL: unused)
     rules: Path
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A query on the server's database, whichever the backend."""
+        return db_rows(self.db_url, sql, params)
 
     def start(self) -> None:
         self.log = self.log_path.open("ab")
@@ -67,7 +84,7 @@ class ServerProcess:
             stdout=self.log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env=server_env(self.db_url, self.log_path.parent),
         )
         wait_serving(self.address)
 
@@ -86,11 +103,12 @@ class ServerProcess:
 
 
 @pytest.fixture
-def served(tmp_path: Path, rules_dir: Path) -> Iterator[ServerProcess]:
+def served(
+    backend: str, tmp_path: Path, rules_dir: Path, request: pytest.FixtureRequest
+) -> Iterator[ServerProcess]:
     db = tmp_path / "e2e.db"
-    server = ServerProcess(
-        f"127.0.0.1:{free_port()}", f"sqlite:///{db}", db, rules_dir, tmp_path / "server.log"
-    )
+    url = f"sqlite:///{db}" if backend == "sqlite" else str(request.getfixturevalue("pg_url"))
+    server = ServerProcess(f"127.0.0.1:{free_port()}", url, db, rules_dir, tmp_path / "server.log")
     server.start()
     try:
         yield server

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +12,7 @@ import grpc
 import pytest
 
 from anshin.v1 import events_pb2, events_pb2_grpc
+from tests.conftest import db_rows
 from tests.e2e.conftest import ANSHIN, ROOT, ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -42,9 +42,8 @@ def envelope(token: str = "tok-1", event_id: str | None = None, status: str = "Y
     }
 
 
-def stored_ids(db: Path) -> list[str]:
-    with sqlite3.connect(db) as conn:
-        return [r[0] for r in conn.execute("SELECT client_event_id FROM events")]
+def stored_ids(db_url: str) -> list[str]:
+    return [r[0] for r in db_rows(db_url, "SELECT client_event_id FROM events")]
 
 
 def test_events_ingest_cli_reports_rejected_lines(served: ServerProcess, tmp_path: Path) -> None:
@@ -81,7 +80,7 @@ def test_events_ingest_cli_reports_rejected_lines(served: ServerProcess, tmp_pat
     assert "line 1202: ALREADY_EXISTS" in out.stdout
     assert PAN not in out.stdout + out.stderr
     assert PAN not in "\n".join(served.log_lines())
-    assert len(stored_ids(served.db_path)) == 1198
+    assert len(stored_ids(served.db_url)) == 1198
 
 
 def test_acknowledged_events_survive_kill_9_under_concurrent_load(served: ServerProcess) -> None:
@@ -110,6 +109,6 @@ def test_acknowledged_events_survive_kill_9_under_concurrent_load(served: Server
                 acked.append(eid)
     assert acked
     served.start()
-    ids = stored_ids(served.db_path)
+    ids = stored_ids(served.db_url)
     assert len(ids) == len(set(ids))
     assert not set(acked) - set(ids), "acknowledged events were lost"

@@ -5,7 +5,6 @@ reservation (or the reverse), and the verdict log still verifies."""
 from __future__ import annotations
 
 import random
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ from anshin.v1 import (
     posture_pb2_grpc,
 )
 from tests.conftest import TEST_NOW
-from tests.e2e.conftest import ROOT, ServerProcess
+from tests.e2e.conftest import ROOT, ServerProcess, server_env
 from tests.service.test_check_login_table import WIN_CHROME, Case, chrome_hints, request_for
 from tests.service.test_claims_service import FRAUD, hnb_claim, ts
 
@@ -151,21 +150,20 @@ def test_kill9_at_random_moments_under_mixed_load(served: ServerProcess) -> None
     served.terminate()
 
     assert acks.verdicts and acks.events and acks.claims
-    with sqlite3.connect(served.db_path) as conn:
-        verdict_ids = {r[0] for r in conn.execute("SELECT id FROM verdicts")}
-        event_rows = [r[0] for r in conn.execute("SELECT client_event_id FROM events")]
-        claim_rows = dict(conn.execute("SELECT claim_id, decision_id FROM claims").fetchall())
-        decisions = {
-            r[0]: (r[1], orjson.loads(r[2]))
-            for r in conn.execute("SELECT id, outcome, result FROM verdicts WHERE kind = 'claim'")
-        }
-        ledger: dict[str, int] = {}
-        for decision_id, amount, scope in conn.execute(
-            "SELECT decision_id, amount_yen, scope_key FROM ledger"
-        ):
-            if scope.startswith("HNB-L1"):
-                ledger[decision_id] = ledger.get(decision_id, 0) + int(amount)
-            ledger.setdefault(decision_id, 0)
+    verdict_ids = {r[0] for r in served.rows("SELECT id FROM verdicts")}
+    event_rows = [r[0] for r in served.rows("SELECT client_event_id FROM events")]
+    claim_rows = dict(served.rows("SELECT claim_id, decision_id FROM claims"))
+    decisions = {
+        r[0]: (r[1], orjson.loads(r[2]))
+        for r in served.rows("SELECT id, outcome, result FROM verdicts WHERE kind = 'claim'")
+    }
+    ledger: dict[str, int] = {}
+    for decision_id, amount, scope in served.rows(
+        "SELECT decision_id, amount_yen, scope_key FROM ledger"
+    ):
+        if scope.startswith("HNB-L1"):
+            ledger[decision_id] = ledger.get(decision_id, 0) + int(amount)
+        ledger.setdefault(decision_id, 0)
 
     # Every acknowledged entry is there, and only once.
     assert not set(acks.verdicts) - verdict_ids, "acknowledged login verdicts were lost"
@@ -186,17 +184,17 @@ def test_kill9_at_random_moments_under_mixed_load(served: ServerProcess) -> None
         assert int(decisions[decision_id][1].get("payableYen", 0)) == payable
     # The HNB-L1 cap held for every customer throughout.
     per_customer: dict[str, int] = {}
-    with sqlite3.connect(served.db_path) as conn:
-        for customer, result in conn.execute(
-            "SELECT customer_id, result FROM verdicts WHERE kind = 'claim' AND outcome = 'APPROVE'"
-        ):
-            per_customer[customer] = per_customer.get(customer, 0) + int(
-                orjson.loads(result)["payableYen"]
-            )
+    for customer, result in served.rows(
+        "SELECT customer_id, result FROM verdicts WHERE kind = 'claim' AND outcome = 'APPROVE'"
+    ):
+        per_customer[customer] = per_customer.get(customer, 0) + int(
+            orjson.loads(result)["payableYen"]
+        )
     assert max(per_customer.values()) <= 10_000_000
     # And the log verifies.
     verify = subprocess.run(
         [sys.executable, "-m", "server.cli", "log", "verify", "--db", served.db_url],
+        env=server_env(served.db_url, served.log_path.parent),
         capture_output=True,
         text=True,
         cwd=ROOT,

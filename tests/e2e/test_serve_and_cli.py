@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +11,7 @@ import grpc
 import pytest
 
 from anshin.v1 import posture_pb2_grpc
+from tests.conftest import db_rows
 from tests.e2e.conftest import ANSHIN, ROOT, ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -52,9 +52,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(args), capture_output=True, text=True, cwd=ROOT, timeout=60)
 
 
-def verdict_ids(db: object) -> list[str]:
-    with sqlite3.connect(str(db)) as conn:
-        return [r[0] for r in conn.execute("SELECT id FROM verdicts ORDER BY seq")]
+def verdict_ids(db_url: str) -> list[str]:
+    return [r[0] for r in db_rows(db_url, "SELECT id FROM verdicts ORDER BY seq")]
 
 
 def test_health_cli_reports_serving(served: ServerProcess) -> None:
@@ -67,7 +66,7 @@ def test_check_login_cli_against_server_is_recorded(served: ServerProcess) -> No
     assert out.returncode == 0, out.stderr
     reply = json.loads(out.stdout)
     assert reply["verdict"] == "POSTURE_VERDICT_COMPLIANT"
-    assert reply["verdictId"] in verdict_ids(served.db_path)
+    assert reply["verdictId"] in verdict_ids(served.db_url)
 
 
 def test_check_login_cli_table_renders_japanese(served: ServerProcess) -> None:
@@ -122,13 +121,13 @@ def test_acknowledged_verdicts_survive_kill_9_and_restart(served: ServerProcess)
                 acknowledged.append(vid)
     assert acknowledged, "no call was acknowledged before the kill"
     served.start()
-    stored = verdict_ids(served.db_path)
+    stored = verdict_ids(served.db_url)
     assert len(stored) == len(set(stored))
     missing = set(acknowledged) - set(stored)
     assert not missing, f"{len(missing)} acknowledged verdicts lost"
     # The restarted server keeps appending after the recovered log.
     out = run(*CHECK, "--server", served.address, "--json")
-    assert json.loads(out.stdout)["verdictId"] in verdict_ids(served.db_path)
+    assert json.loads(out.stdout)["verdictId"] in verdict_ids(served.db_url)
 
 
 def test_bad_rules_directory_refuses_to_start(tmp_path: object) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import sqlite3
 import subprocess
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +12,8 @@ import grpc
 import pytest
 
 from anshin.v1 import events_pb2, events_pb2_grpc
-from tests.e2e.conftest import ANSHIN, ROOT, free_port, wait_serving
+from tests.conftest import db_rows
+from tests.e2e.conftest import ANSHIN, ROOT, free_port, server_env, wait_serving
 
 pytestmark = pytest.mark.slow
 
@@ -29,9 +28,10 @@ def monitoring(event_id: str) -> events_pb2.ReportMonitoringEventRequest:
     return req
 
 
-def test_two_workers_share_the_port_and_the_store(tmp_path: Path, rules_dir: Path) -> None:
+def test_two_workers_share_the_port_and_the_store(
+    db_url: str, tmp_path: Path, rules_dir: Path
+) -> None:
     address = f"127.0.0.1:{free_port()}"
-    db = tmp_path / "w.db"
     parent = subprocess.Popen(
         [
             *ANSHIN,
@@ -39,7 +39,7 @@ def test_two_workers_share_the_port_and_the_store(tmp_path: Path, rules_dir: Pat
             "--listen",
             address,
             "--db",
-            f"sqlite:///{db}",
+            db_url,
             "--rules",
             str(rules_dir),
             "--workers",
@@ -48,7 +48,7 @@ def test_two_workers_share_the_port_and_the_store(tmp_path: Path, rules_dir: Pat
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=server_env(db_url, tmp_path),
     )
     try:
         wait_serving(address)
@@ -66,8 +66,7 @@ def test_two_workers_share_the_port_and_the_store(tmp_path: Path, rules_dir: Pat
             results = list(pool.map(send, range(40)))
         # Retries of one id through both workers: stored once, one reply for all.
         assert len({results[i] for i in range(1, 40, 2)}) == 1
-        with sqlite3.connect(db) as conn:
-            ids = [r[0] for r in conn.execute("SELECT client_event_id FROM events")]
+        ids = [r[0] for r in db_rows(db_url, "SELECT client_event_id FROM events")]
         assert len(ids) == len(set(ids)) == 21
         assert same_id in ids
     finally:

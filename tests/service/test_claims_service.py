@@ -5,7 +5,6 @@ refused without a trace."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import uuid
 from datetime import datetime, timedelta
 
@@ -21,7 +20,7 @@ from anshin.v1 import (
     events_pb2_grpc,
     posture_pb2_grpc,
 )
-from tests.conftest import TEST_NOW, RunningServer
+from tests.conftest import TEST_NOW, RunningServer, db_rows
 from tests.service.test_check_login_service import violations
 from tests.service.test_check_login_table import WIN_CHROME, Case, chrome_hints, request_for
 
@@ -91,8 +90,7 @@ def stub(server: RunningServer) -> claims_pb2_grpc.ClaimServiceStub:
 
 
 def db(server: RunningServer, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(server.db_url.removeprefix("sqlite:///")) as conn:
-        return conn.execute(sql).fetchall()
+    return db_rows(server.db_url, sql)
 
 
 def outcome(resp: claims_pb2.EvaluateClaimResponse) -> str:

@@ -4,7 +4,6 @@ bad input, PII handling, coverage queries and the bulk stream."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +12,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from anshin.v1 import common_pb2, events_pb2, events_pb2_grpc
-from tests.conftest import TEST_NOW, RunningServer
+from tests.conftest import TEST_NOW, RunningServer, db_rows
 from tests.service.test_check_login_service import violations
 
 AT = TEST_NOW - timedelta(days=1)
@@ -75,9 +74,7 @@ def stub(server: RunningServer) -> events_pb2_grpc.EventServiceStub:
 
 
 def stored(server: RunningServer) -> list[tuple[str, str]]:
-    path = server.db_url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:
-        return conn.execute("SELECT client_event_id, payload FROM events ORDER BY seq").fetchall()
+    return db_rows(server.db_url, "SELECT client_event_id, payload FROM events ORDER BY seq")
 
 
 # --------------------------------------------------------------------------- judgements

@@ -1,17 +1,34 @@
-"""The SQLite verdict log: append-only, migrated, durable under concurrency."""
+"""The verdict log on each backend: append-only, migrated, durable under concurrency."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import uuid_utils
 
-from server.store.base import SchemaMismatch, VerdictRecord
+from server.store.base import SchemaMismatch, Store, VerdictRecord
 from server.store.migrations import LATEST_VERSION
-from server.store.sqlite import SqliteStore
+from server.store.url import open_store
+from tests.conftest import db_rows, key_files
+
+
+@pytest.fixture
+def make_store(db_url: str, tmp_path: Path) -> Callable[..., Store]:
+    """Opens (and reopens) the test's database on its backend."""
+    key = key_files(db_url, tmp_path).get("log_key_file")
+    return lambda **kw: open_store(db_url, log_key_file=key, **kw)
+
+
+def integrity_error(db_url: str) -> type[Exception]:
+    if db_url.startswith("sqlite:"):
+        return sqlite3.IntegrityError
+    import psycopg
+
+    return psycopg.IntegrityError
 
 
 def record(
@@ -35,63 +52,63 @@ def record(
     )
 
 
-async def test_concurrent_appends_are_all_committed_with_unique_sequence(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.db")
+async def test_concurrent_appends_are_all_committed_with_unique_sequence(
+    make_store: Callable[..., Store],
+) -> None:
+    store = make_store()
     records = [record(device=f"d{i}") for i in range(300)]
     seqs = await asyncio.gather(*(store.append_verdict(r) for r in records))
     assert len(set(seqs)) == 300
     await store.close()
-    reopened = SqliteStore(tmp_path / "s.db")
+    reopened = make_store()
     assert await reopened.count_verdicts() == 300
     got = await reopened.get_verdict(records[123].id)
     assert got is not None and got.inputs == b'{"x":1}' and got.clause_ids == ("HNB-P1",)
     await reopened.close()
 
 
-async def test_a_failing_write_fails_alone(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.db")
+async def test_a_failing_write_fails_alone(make_store: Callable[..., Store], db_url: str) -> None:
+    store = make_store()
     dup = record()
     await store.append_verdict(dup)
     results = await asyncio.gather(
         store.append_verdict(dup), store.append_verdict(record()), return_exceptions=True
     )
-    assert isinstance(results[0], sqlite3.IntegrityError)
+    assert isinstance(results[0], integrity_error(db_url))
     assert isinstance(results[1], int)
     assert await store.count_verdicts() == 2
     await store.close()
 
 
 @pytest.mark.parametrize("sql", ["UPDATE verdicts SET outcome = 'X'", "DELETE FROM verdicts"])
-async def test_log_is_append_only(tmp_path: Path, sql: str) -> None:
-    store = SqliteStore(tmp_path / "s.db")
+async def test_log_is_append_only(make_store: Callable[..., Store], db_url: str, sql: str) -> None:
+    store = make_store()
     await store.append_verdict(record())
     await store.close()
-    with (
-        sqlite3.connect(tmp_path / "s.db") as conn,
-        pytest.raises(sqlite3.IntegrityError, match="append-only"),
-    ):
-        conn.execute(sql)
+    with pytest.raises(integrity_error(db_url), match="append-only"):
+        db_rows(db_url, sql)
 
 
-def test_refuses_unmigrated_database_without_auto_migrate(tmp_path: Path) -> None:
-    sqlite3.connect(tmp_path / "empty.db").close()
+def test_refuses_unmigrated_database_without_auto_migrate(
+    make_store: Callable[..., Store],
+) -> None:
     with pytest.raises(SchemaMismatch, match="anshin db migrate"):
-        SqliteStore(tmp_path / "empty.db", auto_migrate=False)
+        make_store(auto_migrate=False)
 
 
-def test_refuses_newer_schema(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    asyncio.run(SqliteStore(path).close())
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "INSERT INTO schema_migrations VALUES (?, 'from the future', 0)", (LATEST_VERSION + 1,)
-        )
+def test_refuses_newer_schema(make_store: Callable[..., Store], db_url: str) -> None:
+    asyncio.run(make_store().close())
+    db_rows(
+        db_url,
+        "INSERT INTO schema_migrations VALUES (?, 'from the future', 0)",
+        (LATEST_VERSION + 1,),
+    )
     with pytest.raises(SchemaMismatch, match="newer"):
-        SqliteStore(path)
+        make_store()
 
 
-async def test_latest_posture_per_device_uses_event_time(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.db")
+async def test_latest_posture_per_device_uses_event_time(make_store: Callable[..., Store]) -> None:
+    store = make_store()
     late_arrival = record(device="a", subject_us=100)
     newest = record(device="a", subject_us=300)
     await store.append_verdict(newest)

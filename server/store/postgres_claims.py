@@ -1,0 +1,54 @@
+"""Claim decisions and ledger for the PostgreSQL backend (mixed into PostgresStore).
+
+A claim's transaction locks the log head *first*, before it reads anything:
+every transaction that reads ledger usage to spend it, or appends to the
+log, takes that one lock, so concurrent claims of every process serialize
+and none decides on usage another is about to change. (SQLite's single
+writer gives the same order by itself.) The claim then reads its scopes'
+usage — under READ COMMITTED each statement sees everything committed
+before it, including the claim that held the lock before — decides, and
+appends its verdict under the lock it already holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from server.store import claims_sql
+from server.store.claims_sql import ClaimWrite, StoredClaim, Usage
+
+if TYPE_CHECKING:
+    from server.store.chain import LogChain
+    from server.store.postgres import PgConn
+
+T = TypeVar("T")
+
+LOCK_HEAD = "SELECT seq FROM log_head WHERE id = 1 FOR UPDATE"
+
+
+class PostgresClaimsMixin:
+    # Provided by PostgresStore.
+    async def write(self, fn: Callable[[PgConn, LogChain], T]) -> T:
+        raise NotImplementedError
+
+    async def read(self, fn: Callable[[PgConn], T]) -> T:
+        raise NotImplementedError
+
+    async def decide_claim(
+        self,
+        claim_id: str,
+        scopes: Sequence[str],
+        decide: Callable[[dict[str, Usage]], ClaimWrite],
+    ) -> tuple[bool, StoredClaim]:
+        def run(conn: PgConn, chain: LogChain) -> tuple[bool, StoredClaim]:
+            conn.execute(LOCK_HEAD)
+            return claims_sql.decide_and_record(conn, chain, claim_id, scopes, decide)
+
+        return await self.write(run)
+
+    async def ledger_usage(self, scopes: Sequence[str]) -> dict[str, Usage]:
+        return await self.read(lambda conn: claims_sql.ledger_usage(conn, scopes))
+
+    async def stored_claim(self, claim_id: str) -> StoredClaim | None:
+        return await self.read(lambda conn: claims_sql.stored_claim(conn, claim_id))

@@ -1,0 +1,145 @@
+"""Event storage for the PostgreSQL backend (mixed into PostgresStore).
+
+Idempotency holds across processes: the insert is ``ON CONFLICT
+(client_event_id) DO NOTHING RETURNING client_event_id``, so when two
+processes store the same id at once exactly one inserts it, and the other
+learns so from what came back and reads the row that was stored first (its
+statement waited for the first one's commit; READ COMMITTED lets the next
+statement see it). Rows are written in id order so that two transactions
+with overlapping ids take their locks in the same order.
+
+Concurrent calls share transactions (see ``_GroupCommit``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from server.store import events_sql
+from server.store.events_sql import EventRow
+
+if TYPE_CHECKING:
+    from server.store.chain import LogChain
+    from server.store.postgres import PgConn, _GroupCommit
+
+T = TypeVar("T")
+Result = list[tuple[bool, EventRow]]
+
+# "INSERT INTO events (…)" — the shared statement's column list.
+_INSERT_HEAD = events_sql.INSERT.split(" VALUES ", 1)[0]
+_CONFLICT = " ON CONFLICT (client_event_id) DO NOTHING RETURNING client_event_id"
+_ROWS_PER_INSERT = 1000  # 12 parameters each
+
+
+def insert_rows(conn: PgConn, rows: Sequence[EventRow], known_sets: set[str]) -> Result:
+    """``events_sql.insert_rows`` for PostgreSQL: correct against other processes."""
+    fresh: dict[str, EventRow] = {}
+    for r in rows:
+        fresh.setdefault(r.client_event_id, r)
+    sets: dict[str, bytes] = {}
+    for r in fresh.values():
+        ref = events_sql.judgements_ref(r.judgements)
+        if ref not in known_sets:
+            sets[ref] = r.judgements
+    if sets:
+        conn.executemany(events_sql.INSERT_SET, sorted(sets.items()))
+    ordered = sorted(fresh.values(), key=lambda r: r.client_event_id)
+    inserted: set[str] = set()
+    for start in range(0, len(ordered), _ROWS_PER_INSERT):
+        chunk = ordered[start : start + _ROWS_PER_INSERT]
+        marks = "(" + ",".join("?" * 12) + ")"
+        params = [
+            value
+            for r in chunk
+            for value in (
+                r.client_event_id,
+                r.kind,
+                r.customer_id,
+                r.subject,
+                r.event_us,
+                r.recorded_us,
+                r.fingerprint,
+                r.payload.decode(),
+                r.reply_head,
+                events_sql.judgements_ref(r.judgements),
+                r.request_id,
+                r.caller,
+            )
+        ]
+        cur = conn.execute(
+            f"{_INSERT_HEAD} VALUES {','.join([marks] * len(chunk))}{_CONFLICT}", params
+        )
+        inserted.update(row[0] for row in cur.fetchall())
+    stored_before = [i for i in fresh if i not in inserted]
+    first = events_sql.existing(conn, stored_before) if stored_before else {}
+    for event_id in stored_before:
+        if event_id not in first:  # pragma: no cover - the id conflicted, so it is there
+            raise RuntimeError(f"event {event_id} conflicted but is not stored")
+    first.update({i: fresh[i] for i in inserted})
+    return [(first[r.client_event_id] is r, first[r.client_event_id]) for r in rows]
+
+
+class PostgresEventsMixin:
+    _known_sets: set[str]
+    _events: _GroupCommit[Sequence[EventRow]]
+
+    # Provided by PostgresStore.
+    def transact(self, fn: Callable[[PgConn, LogChain], T]) -> T:
+        raise NotImplementedError
+
+    async def read(self, fn: Callable[[PgConn], T]) -> T:
+        raise NotImplementedError
+
+    def _init_events(self, executor: ThreadPoolExecutor, lanes: int) -> None:
+        from server.store.postgres import _EVENT_ROWS_PER_TXN, _GroupCommit
+
+        self._known_sets = set()
+        self._events = _GroupCommit(
+            self._write_events, executor, lanes=lanes, max_batch=_EVENT_ROWS_PER_TXN, size=len
+        )
+
+    def _write_events(self, chunks: list[Sequence[EventRow]]) -> list[tuple[bool, Any]]:
+        """One transaction for every caller's rows (on a worker thread)."""
+        rows = [row for chunk in chunks for row in chunk]
+        known = self._known_sets
+        result = self.transact(lambda conn, _chain: insert_rows(conn, rows, known))
+        # Committed: these judgement sets are stored; never write them again.
+        known |= events_sql.new_sets([row for inserted, row in result if inserted])
+        out: list[tuple[bool, Any]] = []
+        start = 0
+        for chunk in chunks:
+            out.append((True, result[start : start + len(chunk)]))
+            start += len(chunk)
+        return out
+
+    async def record_events(self, rows: Sequence[EventRow]) -> Result:
+        """Store new events in one transaction; for each row, (inserted?, row stored first)."""
+        if not rows:
+            return []
+        result: Result = await self._events.submit(rows)
+        return result
+
+    async def _drain_events(self) -> None:
+        await self._events.drain()
+
+    async def events_of(
+        self, customer_id: str, kinds: Sequence[str], until_us: int
+    ) -> list[tuple[str, bytes]]:
+        return await self.read(
+            lambda conn: events_sql.events_of(conn, customer_id, kinds, until_us)
+        )
+
+    async def event_replies(
+        self, customer_id: str, kind: str, subject_prefix: str, before_us: int
+    ) -> list[bytes]:
+        return await self.read(
+            lambda conn: events_sql.replies_of(conn, customer_id, kind, subject_prefix, before_us)
+        )
+
+    async def count_events(self) -> int:
+        def q(conn: Any) -> int:
+            return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+        return await self.read(q)
