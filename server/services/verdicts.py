@@ -345,7 +345,11 @@ class VerdictLogService(verdicts_pb2_grpc.VerdictLogServiceServicer):
         key = f.key()
         after = decode_token(v, request.page_token, "query", key)
         v.raise_if_any()
-        await self._record_access("QueryVerdicts", request, f.customer_id or "")
+        # The record of this read is made durable while the first page is
+        # read (its commit wait overlaps the query); nothing is sent before both.
+        recorded = asyncio.ensure_future(
+            self._record_access("QueryVerdicts", request, f.customer_id or "")
+        )
         loop = asyncio.get_running_loop()
         store = self._store
 
@@ -360,6 +364,7 @@ class VerdictLogService(verdicts_pb2_grpc.VerdictLogServiceServicer):
         pending = asyncio.ensure_future(batch(after))
         sent = 0
         try:
+            await recorded
             while True:
                 pages, resume = await pending
                 more = resume is not None
@@ -375,6 +380,8 @@ class VerdictLogService(verdicts_pb2_grpc.VerdictLogServiceServicer):
         finally:
             if not pending.done():
                 pending.cancel()
+            if not recorded.done():
+                recorded.cancel()
 
     async def GetVerdict(
         self, request: verdicts_pb2.GetVerdictRequest, context: object
