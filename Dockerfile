@@ -1,6 +1,6 @@
 # Anshin gRPC service. Build: docker build -t anshin .
 # Run:   docker run -p 50051:50051 -v anshin-data:/data anshin
-# With PostgreSQL (later): -e ANSHIN_DB=postgresql://user@host/db
+# With PostgreSQL: -e ANSHIN_DB=postgresql://user@host/db -e ANSHIN_LOG_KEY_FILE=/keys/log-signing.key (see docs/operations.md)
 FROM python:3.11-slim AS build
 WORKDIR /src
 # Compilers are only needed if a wheel is missing for this platform.
