@@ -13,7 +13,7 @@ from pathlib import Path
 DEFAULT_SERVER = os.environ.get("ANSHIN_SERVER", "127.0.0.1:50051")
 
 
-def _instant(value: str) -> datetime:
+def instant_arg(value: str) -> datetime:
     dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if dt.tzinfo is None:
         raise argparse.ArgumentTypeError(
@@ -177,12 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="'Sec-CH-UA-…: value'",
         help="a client-hint header line as received (repeatable)",
     )
-    c.add_argument("--at", type=_instant, help="login instant (default now)")
+    c.add_argument("--at", type=instant_arg, help="login instant (default now)")
     c.add_argument("--customer", default="cli-customer")
     c.add_argument("--device", default="cli-device")
     c.add_argument("--av-product")
     c.add_argument("--av-running", choices=["true", "false"])
-    c.add_argument("--av-updated-at", type=_instant)
+    c.add_argument("--av-updated-at", type=instant_arg)
     c.add_argument("--wsc-state", type=lambda s: int(s, 0), help="productState, e.g. 0x061000")
     c.add_argument("--phishwall", choices=["installed", "absent"])
     c.add_argument("--phishwall-version", default="")
@@ -219,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_log_parsers(sub)  # log verify | checkpoints | public-key
     from server.verdicts_cli import add_parsers as add_verdicts_parsers
+
     add_verdicts_parsers(sub, DEFAULT_SERVER)  # verdicts [show], reviews [resolve]
 
     e = sub.add_parser("events", help="event ingestion")
@@ -255,12 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     ri = rsub.add_parser("import", help="merge a vendor feed into the release data")
     ri.add_argument("--format", required=True, choices=["mozilla", "chrome", "anshin"])
     ri.add_argument("--rules", type=Path, help="rules directory to update (default built-in)")
-    ri.add_argument("--as-of", type=_instant, help="the instant the feed is complete for")
+    ri.add_argument("--as-of", type=instant_arg, help="the instant the feed is complete for")
     ri.add_argument("files", nargs="+")
     ri.set_defaults(func=cmd_releases_import)
     rs = rsub.add_parser("status", help="as-of date and staleness of each product")
     rs.add_argument("--rules", type=Path)
-    rs.add_argument("--at", type=_instant)
+    rs.add_argument("--at", type=instant_arg)
     rs.set_defaults(func=cmd_releases_status)
     return p
 

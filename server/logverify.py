@@ -42,6 +42,13 @@ from server.store.chain import (
 from server.store.verdicts_sql import VERDICT_COLUMNS
 
 _CHUNK_ROWS = 20_000
+_LINK_BROKEN = (
+    "prev_hash does not link to the entry before it "
+    "(an entry before it was removed, inserted or reordered)"
+)
+_CONTENT_CHANGED = (
+    "content does not match its entry_hash (the entry was changed after it was written)"
+)
 _TAG = CANONICAL_TAG
 _sha256 = hashlib.sha256
 _PARALLEL_MIN_ENTRIES = 100_000
@@ -150,65 +157,33 @@ def _check_rows(
     hashes_at: dict[int, str] = {}
     last_seq = expect_seq - 1
     last_hash = prev or ""
-    for row in rows:
-        seq = int(row[0])
+    problem: Problem | None = None
+    for seq, entry_id, stored_prev, stored_hash, computed in rows:
         if seq != expect_seq:
             reason = (
                 f"entry {expect_seq} is missing (next entry has seq {seq})"
                 if seq > expect_seq
                 else f"entry {seq} is out of order (expected {expect_seq})"
             )
-            return _ChunkResult(
-                expect_seq - count,
-                first_prev or "",
-                last_seq,
-                last_hash,
-                count,
-                hashes_at,
-                Problem(expect_seq, _text(row[1]), reason),
-            )
-        stored_prev, stored_hash = row[2], row[3]
+            problem = Problem(expect_seq, entry_id, reason)
+            break
         if prev is None:
             prev = first_prev = stored_prev
         if stored_prev != prev:
-            return _ChunkResult(
-                expect_seq - count,
-                first_prev or "",
-                last_seq,
-                last_hash,
-                count,
-                hashes_at,
-                Problem(
-                    seq,
-                    _text(row[1]),
-                    "prev_hash does not link to the entry before it "
-                    "(an entry before it was removed, inserted or reordered)",
-                ),
-            )
-        h = row[4]  # computed from the stored content and stored prev_hash (== prev here)
-        if h != stored_hash:
-            return _ChunkResult(
-                expect_seq - count,
-                first_prev or "",
-                last_seq,
-                last_hash,
-                count,
-                hashes_at,
-                Problem(
-                    seq,
-                    _text(row[1]),
-                    "content does not match its entry_hash "
-                    "(the entry was changed after it was written)",
-                ),
-            )
+            problem = Problem(seq, entry_id, _LINK_BROKEN)
+            break
+        # ``computed`` hashes the stored content with the stored prev_hash (== prev here).
+        if computed != stored_hash:
+            problem = Problem(seq, entry_id, _CONTENT_CHANGED)
+            break
         if seq in wanted:
-            hashes_at[seq] = h
-        prev = h
-        last_seq, last_hash = seq, h
+            hashes_at[seq] = computed
+        prev = computed
+        last_seq, last_hash = seq, computed
         expect_seq += 1
         count += 1
     return _ChunkResult(
-        expect_seq - count, first_prev or "", last_seq, last_hash, count, hashes_at, None
+        expect_seq - count, first_prev or "", last_seq, last_hash, count, hashes_at, problem
     )
 
 
@@ -327,51 +302,25 @@ def _walk(
         results = list(pool.map(_check_range, *zip(*ranges, strict=True), [wanted] * len(ranges)))
     merged_hashes: dict[int, str] = {}
     prev_hash, prev_seq, total = GENESIS_HASH, 0, 0
+    # Join the ranges in order: each must start right after the previous one
+    # ended and link to its last hash; the first problem found is the answer.
+    problem: Problem | None = None
     for (a, _b), res in zip(ranges, results, strict=True):
         if res.count and res.first_seq != prev_seq + 1:
-            return _ChunkResult(
-                1,
-                GENESIS_HASH,
-                prev_seq,
-                prev_hash,
-                total,
-                merged_hashes,
-                Problem(prev_seq + 1, None, f"entry {prev_seq + 1} is missing"),
-            )
-        if res.count and res.first_prev != prev_hash:
-            return _ChunkResult(
-                1,
-                GENESIS_HASH,
-                prev_seq,
-                prev_hash,
-                total,
-                merged_hashes,
-                Problem(
-                    a,
-                    _id_at(conn, a),
-                    "prev_hash does not link to the entry before it "
-                    "(an entry before it was removed, inserted or reordered)",
-                ),
-            )
-        if res.count == 0 and res.problem is None:
-            # An empty range inside [1, hi]: those entries are missing.
-            return _ChunkResult(
-                1,
-                GENESIS_HASH,
-                prev_seq,
-                prev_hash,
-                total,
-                merged_hashes,
-                Problem(a, None, f"entry {a} is missing"),
-            )
+            problem = Problem(prev_seq + 1, None, f"entry {prev_seq + 1} is missing")
+        elif res.count and res.first_prev != prev_hash:
+            problem = Problem(a, _id_at(conn, a), _LINK_BROKEN)
+        elif res.count == 0 and res.problem is None:  # an empty range inside [1, hi]
+            problem = Problem(a, None, f"entry {a} is missing")
+        if problem is not None:
+            break
         merged_hashes.update(res.hashes_at)
         total += res.count
-        if res.problem is not None:
-            return _ChunkResult(
-                1, GENESIS_HASH, res.last_seq, res.last_hash, total, merged_hashes, res.problem
-            )
         prev_hash, prev_seq = res.last_hash, res.last_seq
-    return _ChunkResult(1, GENESIS_HASH, prev_seq, prev_hash, total, merged_hashes, None)
+        if res.problem is not None:
+            problem = res.problem
+            break
+    return _ChunkResult(1, GENESIS_HASH, prev_seq, prev_hash, total, merged_hashes, problem)
 
 
 def _id_at(conn: Connection, seq: int) -> str | None:

@@ -15,23 +15,15 @@ import json
 import os
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from server.cli import instant_arg
 
 NO_CASCADE = (
     "Each claim is replayed on the cap usage recorded at its decision: a changed "
     "payout is not carried into later claims' cap usage (no cascade)."
 )
-
-
-def _instant(value: str) -> datetime:
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if dt.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            f"{value!r}: give a UTC offset (e.g. 2025-03-10T09:00:00+09:00)"
-        )
-    return dt.astimezone(UTC)
 
 
 def _iso(us: int) -> str:
@@ -202,8 +194,8 @@ def add_parsers(sub: Any) -> None:
         help="sqlite:///path.db or postgresql://… (env ANSHIN_DB; opened read-only)",
     )
     r.add_argument("--rules", type=Path, required=True, help="the candidate rules directory")
-    r.add_argument("--since", type=_instant, help="decided at or after this instant")
-    r.add_argument("--until", type=_instant, help="decided before this instant")
+    r.add_argument("--since", type=instant_arg, help="decided at or after this instant")
+    r.add_argument("--until", type=instant_arg, help="decided before this instant")
     r.add_argument("--policy", help="only claims under this policy (HNB, DCM, …)")
     r.add_argument("--json", action="store_true", help="print one JSON document")
     r.add_argument(
