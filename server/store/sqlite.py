@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from server.logs import get_logger
 from server.store.base import SchemaMismatch, StoreError, VerdictRecord
 from server.store.chain import (
     DEFAULT_CHECKPOINT_EVERY,
@@ -42,6 +43,31 @@ from server.store.verdicts_sql import (
 )
 
 T = TypeVar("T")
+
+log = get_logger("anshin.store")
+
+# How long a connection waits for a lock another connection holds (another
+# process writing, a backup, an operator's sqlite3 shell) before its call
+# fails with StoreError (UNAVAILABLE). Configurable (Config.sqlite_busy_timeout_ms,
+# ANSHIN_SQLITE_BUSY_TIMEOUT_MS): while the writer waits, every write queued
+# behind it waits too, so this bounds how long callers hang on a locked file.
+DEFAULT_BUSY_TIMEOUT_MS = 30_000
+# Primary result codes meaning "the database cannot serve this now" (locked,
+# full, I/O trouble), as opposed to a bug in the SQL or a constraint the data
+# violates: these become StoreError (UNAVAILABLE, the caller may retry), the
+# others reach the caller unchanged (a duplicate id stays an IntegrityError).
+_UNAVAILABLE_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
 
 _MAX_BATCH = 512
 # Group commit under load. An fsync costs far more CPU than the rows it
@@ -71,13 +97,27 @@ def default_log_key_file(db_path: Path) -> Path:
     return db_path.parent / "log-signing.key"
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+def _connect(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    if busy_timeout_ms < 0:
+        raise ValueError(f"busy timeout must be >= 0 ms, not {busy_timeout_ms}")
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+    )
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+def unavailable(exc: BaseException) -> BaseException:
+    """``exc`` as the caller should see it: a locked, full or failing database
+    is a StoreError (UNAVAILABLE); anything else unchanged."""
+    if isinstance(exc, sqlite3.Error) and (exc.sqlite_errorcode & 0xFF) in _UNAVAILABLE_CODES:
+        err = StoreError(f"sqlite write failed: {exc}")
+        err.__cause__ = exc
+        return err
+    return exc
 
 
 def current_schema_version(conn: sqlite3.Connection) -> int:
@@ -173,12 +213,14 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         busy_commit_interval: float = _BUSY_COMMIT_INTERVAL,
         signer: LogSigner | None = None,
         checkpoint_every: int | None = None,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     ) -> None:
         self.path = path
         self._busy_rate = busy_rate
         self._busy_commit_interval = busy_commit_interval
+        self._busy_timeout_ms = busy_timeout_ms
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer_conn = _connect(path)
+        self._writer_conn = _connect(path, busy_timeout_ms)
         # Statement journals (a multi-row INSERT keeps one, to undo itself if a
         # row fails) in memory rather than in a temporary file: they only ever
         # serve a rollback within the open transaction, never crash recovery.
@@ -215,6 +257,9 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         self._writer_gone = False
         self._closed = False
+        # Set by the writer thread when a write failed for want of the database
+        # (locked, full, I/O), so that the first commit after it is logged.
+        self._failing = False
         self._multi_insert: dict[tuple[str, int], str] = {}
         # Checkpoints (copying committed WAL pages into the database file) run
         # on their own thread and connection, not inside the writer's COMMIT
@@ -222,7 +267,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         # append queued behind that commit. Durability is unaffected: a
         # commit is durable once its WAL frames are synced (synchronous=FULL).
         self._writer_conn.execute("PRAGMA wal_autocheckpoint=0")
-        self._checkpoint_conn = _connect(path)
+        self._checkpoint_conn = _connect(path, busy_timeout_ms)
         self._checkpoint_wake = threading.Event()
         self._checkpoint_catch_up = False
         self._jobs_since_checkpoint = 0
@@ -376,7 +421,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
                     chain.abort()
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
-                    outcomes.append((False, exc))
+                    outcomes.append((False, unavailable(exc)))
                 else:
                     chain.seal(conn)
                     conn.execute("COMMIT")
@@ -392,7 +437,9 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
             err = StoreError(f"sqlite write failed: {exc}")
+            err.__cause__ = exc
             outcomes = [(False, err)] * len(batch)
+        self._note_outcomes(outcomes)
         # One wake-up per event loop and batch, not one per job.
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
         for job, (ok, value) in zip(batch, outcomes, strict=True):
@@ -400,6 +447,20 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         for loop, resolved in by_loop.items():
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
                 loop.call_soon_threadsafe(_resolve_all, resolved)
+
+    def _note_outcomes(self, outcomes: list[tuple[bool, Any]]) -> None:
+        """Log when writes start failing for want of the database, and when
+        they succeed again: what the operator sees of a locked or full file
+        besides the callers' UNAVAILABLE (one line per failed batch, not per call)."""
+        failed = next((v for ok, v in outcomes if not ok and isinstance(v, StoreError)), None)
+        if failed is not None:
+            self._failing = True
+            log.warning(
+                "store_unavailable", backend="sqlite", error=str(failed), calls=len(outcomes)
+            )
+        elif self._failing and any(ok for ok, _ in outcomes):
+            self._failing = False
+            log.info("store_recovered", backend="sqlite")
 
     def _run_jobs(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[tuple[bool, Any]]:
         """Run a multi-job batch inside the open transaction, each job isolated."""
@@ -467,7 +528,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
                     # The error rolled back the whole transaction.
                     raise sqlite3.OperationalError(f"transaction rolled back: {exc}") from exc
                 chain.reset(mark)
-                return False, exc
+                return False, unavailable(exc)
         conn.execute("SAVEPOINT job")
         try:
             value = job.fn(conn)
@@ -475,7 +536,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
             conn.execute("ROLLBACK TO job")
             conn.execute("RELEASE job")
             chain.reset(mark)
-            return False, exc
+            return False, unavailable(exc)
         conn.execute("RELEASE job")
         return True, value
 
@@ -492,7 +553,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self.path)
+            conn = _connect(self.path, self._busy_timeout_ms)
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
