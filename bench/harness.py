@@ -4,17 +4,22 @@ on a throw-away SQLite database, started and stopped around a measurement."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+GRPC_LOAD_SRC = ROOT / "bench" / "grpc_load.cc"
+GRPC_LOAD_BIN = ROOT / "var" / "bench" / "grpc_load"
+GRPC_APT = "apt-get install -y libgrpc++-dev protobuf-compiler-grpc pkg-config"
 
 
 def free_port() -> int:
@@ -79,3 +84,72 @@ def anshin_server(name: str, *extra: str, settle: float = 0.0) -> Iterator[Serve
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+def build_grpc_load() -> Path:
+    """``var/bench/grpc_load``, compiled from ``bench/grpc_load.cc`` when it is
+    missing or older than its source (needs g++ and Debian's gRPC C++)."""
+    if GRPC_LOAD_BIN.exists() and GRPC_LOAD_BIN.stat().st_mtime >= GRPC_LOAD_SRC.stat().st_mtime:
+        return GRPC_LOAD_BIN
+    for tool in ("g++", "pkg-config"):
+        if shutil.which(tool) is None:
+            raise RuntimeError(f"building bench/grpc_load.cc needs {tool}: {GRPC_APT} (and g++)")
+    flags = subprocess.run(
+        ["pkg-config", "--cflags", "--libs", "grpc++", "protobuf"],
+        capture_output=True,
+        text=True,
+    )
+    if flags.returncode != 0:
+        raise RuntimeError(
+            f"gRPC C++ development files not found ({flags.stderr.strip()}); install them "
+            f"with: {GRPC_APT}"
+        )
+    GRPC_LOAD_BIN.parent.mkdir(parents=True, exist_ok=True)
+    tmp = GRPC_LOAD_BIN.with_name(f"{GRPC_LOAD_BIN.name}.{os.getpid()}.tmp")
+    cmd = ["g++", "-O2", "-std=c++17", "-pthread", str(GRPC_LOAD_SRC), "-o", str(tmp)]
+    out = subprocess.run([*cmd, *flags.stdout.split()], capture_output=True, text=True)
+    if out.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        hint = f"; the gRPC C++ headers look missing: {GRPC_APT}" if "grpcpp" in out.stderr else ""
+        raise RuntimeError(f"compiling {GRPC_LOAD_SRC} failed{hint}:\n{out.stderr[-4000:]}")
+    tmp.replace(GRPC_LOAD_BIN)  # atomic: a concurrent build never runs half a binary
+    return GRPC_LOAD_BIN
+
+
+def write_records(path: Path, records: Iterable[tuple[str, bytes]]) -> int:
+    """The input of ``grpc_load``: pre-serialized requests, each naming its method.
+
+    Format: ``GLD1``, u16 number of methods, each method as u16 length + path,
+    then records of u16 method index + u32 length + message (big-endian).
+    Returns the number of records.
+    """
+    methods: dict[str, int] = {}
+    body = bytearray()
+    n = 0
+    for method, message in records:
+        index = methods.setdefault(method, len(methods))
+        body += struct.pack(">HI", index, len(message))
+        body += message
+        n += 1
+    head = bytearray(b"GLD1" + struct.pack(">H", len(methods)))
+    for method in methods:  # insertion order = index order
+        raw = method.encode()
+        head += struct.pack(">H", len(raw)) + raw
+    path.write_bytes(bytes(head + body))
+    return n
+
+
+def run_grpc_load(target: str, records: Path, *args: str) -> dict:
+    """Run ``grpc_load`` to completion; its JSON report (``args``: its flags)."""
+    import json
+
+    binary = build_grpc_load()
+    out = subprocess.run(
+        [str(binary), "--target", target, "--input", str(records), *args],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"grpc_load exited with {out.returncode}: {out.stderr.strip()}")
+    result: dict = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
