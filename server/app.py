@@ -17,7 +17,7 @@ from datetime import datetime
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from anshin.v1 import (
     claims_pb2,
@@ -34,7 +34,7 @@ from rules.load import RuleSet, load_rules
 from server.bulk import BulkPool
 from server.clock import Clock, system_clock
 from server.config import Config
-from server.interceptors import RequestInterceptor
+from server.interceptors import GuardedServer, RequestInterceptor
 from server.logs import get_logger
 from server.metrics import RpcMetrics, metered_store, serve_metrics, watch_release_data
 from server.pii import PhoneHasher
@@ -124,7 +124,6 @@ async def build_app(
     store = metered_store(store)  # store latency and verdict outcomes in the metrics
     holder = RulesHolder(ruleset)
     server = grpc.aio.server(
-        interceptors=[RequestInterceptor(Gate(auth), RpcMetrics())],
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
@@ -132,8 +131,11 @@ async def build_app(
             ("grpc.so_reuseport", 1 if os.environ.get("ANSHIN_REUSEPORT") == "1" else 0),
         ],
     )
+    # Every service registers through the guard (auth, limits, access log,
+    # error mapping), wrapped once per method rather than intercepted per call.
+    guarded = GuardedServer(server, RequestInterceptor(Gate(auth), RpcMetrics()))
     posture_pb2_grpc.add_PostureServiceServicer_to_server(
-        PostureService(store, holder, clock), server
+        PostureService(store, holder, clock), guarded
     )
     hasher = PhoneHasher.from_file(config.resolved_phone_key_file())
     bulk_pool = (
@@ -141,9 +143,9 @@ async def build_app(
         if config.bulk_workers > 0
         else None
     )
-    register_event_service(EventService(store, holder, clock, hasher, bulk_pool), server)
-    claims_pb2_grpc.add_ClaimServiceServicer_to_server(ClaimService(store, holder, clock), server)
-    register_verdict_log_service(VerdictLogService(store, holder, clock), server)
+    register_event_service(EventService(store, holder, clock, hasher, bulk_pool), guarded)
+    claims_pb2_grpc.add_ClaimServiceServicer_to_server(ClaimService(store, holder, clock), guarded)
+    register_verdict_log_service(VerdictLogService(store, holder, clock), guarded)
 
     async def after_swap(new: RuleSet) -> None:
         if bulk_pool is not None:
@@ -158,12 +160,17 @@ async def build_app(
             stale_products=lambda: app.stale_products(),
             schema_version=store.schema_version,
         ),
-        server,
+        guarded,
     )
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, guarded)
+    # What enable_server_reflection does for a grpc.aio server, through the
+    # guard (it would take the guard for a synchronous server).
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+        reflection.aio.ReflectionServicer(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME)
+        ),
+        guarded,
     )
     if credentials is not None:
         port = server.add_secure_port(config.listen, credentials)
