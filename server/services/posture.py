@@ -15,12 +15,16 @@ from server import validate
 from server.clock import Clock, to_us
 from server.convert import posture as conv
 from server.errors import Violations
+from server.log_throttle import LogThrottle
 from server.logs import emit, get_logger
 from server.request_context import current_request
 from server.ruleset_holder import RulesHolder, rules_version_json
 from server.store import Store, VerdictRecord
 
 log = get_logger("anshin.posture")
+# The health status (anshin.release_data) and the metrics say "stale" at all
+# times; the log says it once a minute per set of affected checks.
+STALE_LOG_INTERVAL = 60.0
 
 
 def _ts(us: int) -> Timestamp:
@@ -43,6 +47,7 @@ class PostureService(posture_pb2_grpc.PostureServiceServicer):
         self._store = store
         self._rules = rules
         self._clock = clock
+        self._stale_log = LogThrottle(STALE_LOG_INTERVAL)
         # (id(rules), matrix revision, products) -> (rules, JSON for the log, encoded
         # reply field). The entry holds the RuleSet, so its id is not reused while cached.
         self._rules_versions: dict[tuple[object, ...], tuple[RuleSet, bytes, bytes]] = {}
@@ -93,14 +98,16 @@ class PostureService(posture_pb2_grpc.PostureServiceServicer):
                 caller=ctx.caller,
             )
         )
-        stale = [c for c in result.checks if c.reason == "release_data_stale"]
-        if stale:
+        stale = tuple(c.check_id for c in result.checks if c.reason == "release_data_stale")
+        if stale and (held := self._stale_log.admit(stale)) is not None:
             emit(
                 log,
                 "warning",
                 "release_data_stale",
-                checks=[c.check_id for c in stale],
+                checks=list(stale),
                 verdict_id=verdict_id,
+                held_back=held,
+                hint="run `anshin releases import` with current vendor feeds",
             )
         return reply
 

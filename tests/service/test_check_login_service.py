@@ -186,3 +186,23 @@ async def test_release_health_turns_not_serving_when_data_is_stale(server: Runni
     server.clock.now = TEST_NOW + timedelta(days=400)
     await server.app.refresh_release_health()  # type: ignore[attr-defined]
     assert (await health.Check(req)).status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def test_stale_release_data_is_logged_once_a_minute_not_per_login(
+    server: RunningServer,
+) -> None:
+    from structlog.testing import capture_logs
+
+    stub = posture_pb2_grpc.PostureServiceStub(server.channel)
+    stale_at = TEST_NOW + timedelta(days=400)
+    server.clock.now = stale_at
+    req = valid_request(login_time=ts(stale_at - timedelta(minutes=1)))
+    with capture_logs() as logs:
+        replies = [await stub.CheckLogin(req) for _ in range(3)]
+    assert all(any(c.reason == "release_data_stale" for c in r.checks) for r in replies), (
+        "each verdict still says why it is UNKNOWN"
+    )
+    warned = [x for x in logs if x["event"] == "release_data_stale"]
+    assert len(warned) == 1, warned
+    assert warned[0]["verdict_id"] == replies[0].verdict_id
+    assert warned[0]["held_back"] == 0 and "browser.latest" in warned[0]["checks"]
