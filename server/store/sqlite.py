@@ -70,12 +70,18 @@ _UNAVAILABLE_CODES = frozenset(
 )
 
 _MAX_BATCH = 512
-# Group commit under load. An fsync costs far more CPU than the rows it
-# commits, so when appends arrive faster than _BUSY_RATE per second (measured
-# over about _RATE_WINDOW seconds) a COMMIT starts at most once per
-# _BUSY_COMMIT_INTERVAL and the jobs arriving meanwhile share it. Below that
-# rate every batch commits at once: a lightly loaded server adds no delay.
+# Group commit under load. A commit (its fsync, the WAL pages of every index
+# it touched, the signed log head) costs far more CPU than the rows it
+# commits, so under load a COMMIT starts at most once per
+# _BUSY_COMMIT_INTERVAL and the jobs arriving meanwhile share it. "Under
+# load" is either of: appends arriving faster than _BUSY_RATE per second, or
+# commits taking more than _BUSY_DUTY of the writer's wall time (both
+# measured over about _RATE_WINDOW seconds). The second is what a slower
+# machine or disk hits first: there a few hundred single-row commits a second
+# already take most of a core from the requests. Otherwise every batch
+# commits at once: a lightly loaded server adds no delay.
 _BUSY_RATE = 1000.0
+_BUSY_DUTY = 0.25
 _BUSY_COMMIT_INTERVAL = 0.008
 _RATE_WINDOW = 0.05
 # A background PASSIVE checkpoint after this many appended jobs (a verdict
@@ -341,9 +347,11 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         get_nowait = self._queue.get_nowait
         interval = self._busy_commit_interval
         busy_count = self._busy_rate * _RATE_WINDOW
-        # Jobs taken, exponentially decayed with time constant _RATE_WINDOW:
-        # ``recent / _RATE_WINDOW`` estimates the arrival rate.
-        recent = 0.0
+        busy_seconds = _BUSY_DUTY * _RATE_WINDOW
+        # Jobs taken and seconds spent committing, exponentially decayed with
+        # time constant _RATE_WINDOW: ``recent / _RATE_WINDOW`` estimates the
+        # arrival rate, ``committing / _RATE_WINDOW`` the writer's duty cycle.
+        recent = committing = 0.0
         last_take = last_commit = time.monotonic()
         try:
             while True:
@@ -351,9 +359,11 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
                 if batch is None:
                     return
                 now = time.monotonic()
-                recent *= math.exp((last_take - now) / _RATE_WINDOW)
+                decay = math.exp((last_take - now) / _RATE_WINDOW)
+                recent *= decay
+                committing *= decay
                 last_take = now
-                if recent >= busy_count:
+                if recent >= busy_count or committing >= busy_seconds:
                     # Busy: let the jobs arriving within the interval since the
                     # previous commit join this one (sleeping releases the GIL).
                     wait = last_commit + interval - now
@@ -370,8 +380,10 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
                         break
                     batch.extend(nxt)
                 recent += len(batch)
+                started = time.monotonic()
                 self._run_batch(conn, batch)
                 last_commit = time.monotonic()
+                committing += last_commit - started
                 if self._checkpoint_catch_up:  # after this batch's callers were answered
                     self._checkpoint_catch_up = False
                     with contextlib.suppress(sqlite3.Error):
