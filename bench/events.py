@@ -5,6 +5,13 @@ a separate load process. Every counted event was acknowledged, i.e. durably
 committed (WAL, synchronous=FULL) before its reply. Usage:
 
     .venv/bin/python bench/events.py [--seconds 10] [--callers 64] [--bulk 200000]
+        [--workers N] [--client grpc_load|python]
+
+The unary load comes from ``grpc_load`` (bench/grpc_load.cc, C++, built on
+first use; needs Debian's libgrpc++-dev) sending pre-serialized requests, each
+with its own client event id: on a two-core machine a Python client would
+take a core the server under test needs. ``--client python`` uses the
+grpc.aio client instead.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from harness import ROOT, anshin_server
+from harness import ROOT, anshin_server, empty_server, run_grpc_load, write_records
 
 AT = datetime.now(UTC) - timedelta(days=1)
 
@@ -132,6 +139,56 @@ async def unary(target: str, callers: int, seconds: float, channels: int = 8) ->
     }
 
 
+METHODS = {
+    "registration": "/anshin.v1.EventService/ReportRegistration",
+    "payment_login": "/anshin.v1.EventService/ReportPaymentLogin",
+    "monitoring": "/anshin.v1.EventService/ReportMonitoringEvent",
+}
+
+
+def unary_native(target: str, callers: int, seconds: float, channels: int) -> dict:
+    """The unary phase driven by grpc_load: every event sent at most once."""
+    import tempfile
+    from pathlib import Path
+
+    # More events than the fastest run can send: --once stops at --duration.
+    n = max(60_000, int(seconds * 20_000))
+    with tempfile.TemporaryDirectory() as tmp:
+        records = Path(tmp) / "events.bin"
+        write_records(
+            records,
+            ((METHODS[kind], req.SerializeToString()) for kind, req in map(make_event, range(n))),
+        )
+        out = run_grpc_load(
+            target,
+            records,
+            "--once",
+            "--duration",
+            str(seconds),
+            "--warmup",
+            "0",
+            "--concurrency",
+            str(callers),
+            "--connections",
+            str(channels),
+            "--threads",
+            "2" if callers >= 32 else "1",
+        )
+    if out["exhausted"]:
+        raise RuntimeError(f"grpc_load sent all {n} events before {seconds} s: make more")
+    errors = out["errors"]
+    return {
+        # Every call started was answered: OK ones are the acknowledgements.
+        "acked": out["ok"] + out["warmup"]["ok"],
+        "errors": errors,
+        "seconds": out["seconds"],
+        "rate": out["throughput"],
+        "p50_ms": out["p50_ms"],
+        "p99_ms": out["p99_ms"],
+        "client_cpu": out["cpu_cores"],
+    }
+
+
 async def bulk(target: str, n: int, batch: int) -> dict:
     import grpc
 
@@ -168,16 +225,26 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--workers", type=int, default=1, help="serving processes (serve --workers)")
     p.add_argument("--channels", type=int, default=8, help="client connections (unary)")
+    p.add_argument("--client", choices=["grpc_load", "python"], default="grpc_load")
     p.add_argument("--role", choices=["driver", "unary", "bulk"], default="driver")
     p.add_argument("--target")
     ns = p.parse_args()
     if ns.role == "unary":
-        print(json.dumps(asyncio.run(unary(ns.target, ns.callers, ns.seconds, ns.channels))))
+        if ns.client == "grpc_load":
+            result = unary_native(ns.target, ns.callers, ns.seconds, ns.channels)
+        else:
+            result = asyncio.run(unary(ns.target, ns.callers, ns.seconds, ns.channels))
+        print(json.dumps(result))
         return
     if ns.role == "bulk":
         print(json.dumps(asyncio.run(bulk(ns.target, ns.bulk, ns.batch))))
         return
     results = {}
+    if ns.client == "grpc_load":
+        # The ceiling: the same load against handlers that do nothing, on as
+        # many processes as Anshin gets (bench/empty_server.py).
+        with empty_server(ns.workers, settle=1.0 if ns.workers > 1 else 0.0) as addr:
+            results["empty"] = unary_native(addr, ns.callers, ns.seconds, ns.channels)
     for phase in ("unary", "bulk"):
         workers = ns.workers if phase == "unary" else 1
         with anshin_server(
@@ -200,17 +267,31 @@ def main() -> None:
                 str(ns.batch),
                 "--channels",
                 str(ns.channels),
+                "--client",
+                ns.client,
             ]
             out = subprocess.run(args, check=True, capture_output=True, text=True, cwd=ROOT)
             results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
             with sqlite3.connect(served.db) as conn:
                 results[phase]["stored"] = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     u, b = results["unary"], results["bulk"]
+    if "empty" in results:
+        e = results["empty"]
+        print(
+            f"empty handlers, same load, {ns.workers} process(es): {e['rate']:8.0f} calls/s "
+            f"(p50 {e['p50_ms']:.1f} ms, client {e['client_cpu']:.2f} CPU): the ceiling of any "
+            f"grpc.aio service on this machine; Anshin reaches {u['rate'] / e['rate']:.2f} of it"
+        )
+    if u.get("errors"):
+        print(f"unary errors: {u['errors']}")
+    if u["stored"] != u["acked"]:
+        print(f"MISMATCH: {u['acked']} acknowledged but {u['stored']} stored")
+    client = f", client {u['client_cpu']:.2f} CPU" if "client_cpu" in u else ""
     print(
-        f"unary, {ns.callers} callers, {ns.workers} worker(s): {u['rate']:8.0f} "
-        f"acknowledged events/s "
+        f"unary, {ns.callers} callers, {ns.workers} worker(s), {ns.client} client: "
+        f"{u['rate']:8.0f} acknowledged events/s "
         f"({u['acked']} in {u['seconds']:.1f} s, p50 {u['p50_ms']:.1f} ms, "
-        f"p99 {u['p99_ms']:.1f} ms;"
+        f"p99 {u['p99_ms']:.1f} ms{client};"
         f" {u['stored']} stored) target >= 3000"
     )
     print(

@@ -58,6 +58,7 @@ def anshin_server(name: str, *extra: str, settle: float = 0.0) -> Iterator[Serve
     with tempfile.TemporaryDirectory() as tmp:
         addr = f"127.0.0.1:{free_port()}"
         db = Path(tmp) / f"{name}.db"
+        log = (Path(tmp) / f"{name}.log").open("wb")
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -68,13 +69,12 @@ def anshin_server(name: str, *extra: str, settle: float = 0.0) -> Iterator[Serve
                 addr,
                 "--db",
                 f"sqlite:///{db}",
-                "--log-level",
-                "warning",
                 *extra,
             ],
             cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            # As in production: info level, one access line per call, to a file.
+            stdout=log,
+            stderr=subprocess.STDOUT,
             env={**os.environ, "ANSHIN_PHONE_KEY_FILE": str(Path(tmp) / "k")},
         )
         try:
@@ -84,6 +84,47 @@ def anshin_server(name: str, *extra: str, settle: float = 0.0) -> Iterator[Serve
         finally:
             server.terminate()
             server.wait(timeout=30)
+            log.close()
+
+
+@contextmanager
+def empty_server(processes: int = 1, settle: float = 0.0) -> Iterator[str]:
+    """bench/empty_server.py (handlers that do nothing) on N processes; its address."""
+    addr = f"127.0.0.1:{free_port()}"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "empty_server.py"),
+            addr,
+            "--processes",
+            str(processes),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_connectable(addr)
+        time.sleep(settle)  # with several processes, let every one bind
+        yield addr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def wait_connectable(addr: str, timeout: float = 30) -> None:
+    """Until a gRPC channel to ``addr`` connects (servers without health checking)."""
+    import grpc
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with grpc.insecure_channel(addr) as ch:
+            try:
+                grpc.channel_ready_future(ch).result(timeout=1)
+                return
+            except grpc.FutureTimeoutError:
+                pass
+    raise RuntimeError(f"server at {addr} did not come up")
 
 
 def build_grpc_load() -> Path:
