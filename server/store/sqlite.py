@@ -109,18 +109,25 @@ def _connect(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> sqli
     conn = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
     )
-    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
+    try:
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        conn.execute("PRAGMA journal_mode=WAL")  # may wait for a lock, or fail
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        conn.close()  # a reader opened while the file is locked is retried next call
+        raise
     return conn
 
 
-def unavailable(exc: BaseException) -> BaseException:
+def unavailable(exc: BaseException, what: str = "write") -> BaseException:
     """``exc`` as the caller should see it: a locked, full or failing database
     is a StoreError (UNAVAILABLE); anything else unchanged."""
-    if isinstance(exc, sqlite3.Error) and (exc.sqlite_errorcode & 0xFF) in _UNAVAILABLE_CODES:
-        err = StoreError(f"sqlite write failed: {exc}")
+    # Errors sqlite3 raises without a result code (a closed connection) or
+    # that this module raises itself have no ``sqlite_errorcode``.
+    code = getattr(exc, "sqlite_errorcode", None) if isinstance(exc, sqlite3.Error) else None
+    if code is not None and (code & 0xFF) in _UNAVAILABLE_CODES:
+        err = StoreError(f"sqlite {what} failed: {exc}")
         err.__cause__ = exc
         return err
     return exc
@@ -442,14 +449,18 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
                 outcomes = self._run_jobs(conn, batch)
                 chain.seal(conn)
                 conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except Exception as exc:
             # Nothing of this batch is durable: fail every job, commit nothing.
+            # (Anything but an SQLite error is a bug, answered INTERNAL; it
+            # must not end the writer thread, or no write would ever resolve.)
             chain.abort()
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-            err = StoreError(f"sqlite write failed: {exc}")
-            err.__cause__ = exc
+            err: BaseException = exc
+            if isinstance(exc, sqlite3.Error):
+                err = StoreError(f"sqlite write failed: {exc}")
+                err.__cause__ = exc
             outcomes = [(False, err)] * len(batch)
         self._note_outcomes(outcomes)
         # One wake-up per event loop and batch, not one per job.
@@ -572,11 +583,20 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         return conn
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` on this thread's reader connection. A locked, full or failing
+        database is a StoreError (UNAVAILABLE), as for writes; any other error
+        (a bug in the SQL) reaches the caller as it is, answered INTERNAL and
+        logged with its traceback rather than passed off as an outage."""
+        if self._closed:
+            raise StoreError("store is closed")
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._read_pool, lambda: fn(self._reader()))
         except sqlite3.Error as exc:
-            raise StoreError(f"sqlite read failed: {exc}") from exc
+            err = unavailable(exc, "read")
+            if err is exc:
+                raise
+            raise err from exc
 
     @staticmethod
     def _record(row: tuple[Any, ...]) -> VerdictRecord:
