@@ -120,7 +120,9 @@ async def build_app(
     warnings = exposure_warnings(config.listen, transport, auth is not None, config.insecure)
     credentials = transport.credentials()
     ruleset = rules or load_rules(config.rules)
-    store = open_store(config.db, log_key_file=config.resolved_log_key_file())
+    store = open_store(
+        config.db, log_key_file=config.resolved_log_key_file(), settings=config.store_settings()
+    )
     store = metered_store(store)  # store latency and verdict outcomes in the metrics
     holder = RulesHolder(ruleset)
     server = grpc.aio.server(

@@ -40,6 +40,8 @@ def cmd_serve(ns: argparse.Namespace) -> int:
         insecure=ns.insecure or None,
         metrics_listen=ns.metrics_listen,
         max_message_bytes=ns.max_message_bytes,
+        sqlite_busy_timeout_ms=ns.sqlite_busy_timeout_ms,
+        pg_lock_timeout_ms=ns.pg_lock_timeout_ms,
     )
     configure_logging(config.log_level)
     workers = ns.workers if ns.workers is not None else int(os.environ.get("ANSHIN_WORKERS", "1"))
@@ -166,6 +168,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="Prometheus HOST:PORT, e.g. 127.0.0.1:9464 (env ANSHIN_METRICS_LISTEN)",
     )
     s.add_argument("--max-message-bytes", type=int, help="largest request or reply (default 4 MiB)")
+    s.add_argument(
+        "--sqlite-busy-timeout-ms",
+        type=int,
+        metavar="MS",
+        help="wait this long for a locked SQLite file, then answer UNAVAILABLE "
+        "(env ANSHIN_SQLITE_BUSY_TIMEOUT_MS; default 5000)",
+    )
+    s.add_argument(
+        "--pg-lock-timeout-ms",
+        type=int,
+        metavar="MS",
+        help="PostgreSQL lock_timeout of the store's connections, then UNAVAILABLE "
+        "(env ANSHIN_PG_LOCK_TIMEOUT_MS; default 5000; 0 = none)",
+    )
     s.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("check-login", help="judge one login's posture (HNB-P1..P3)")

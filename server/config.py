@@ -6,6 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.store.base import (
+    DEFAULT_PG_LOCK_TIMEOUT_MS,
+    DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
+    StoreSettings,
+)
+
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_DB = "sqlite:///var/anshin.db"
 
@@ -39,6 +45,28 @@ class Config:
     insecure: bool = False
     # Prometheus exposition HOST:PORT (None: not served).
     metrics_listen: str | None = None
+    # How long a call waits for a locked database before it is UNAVAILABLE
+    # (why 5 s: server/store/base.py). SQLite's busy timeout; PostgreSQL's
+    # lock_timeout on the store's connections (0: none).
+    sqlite_busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_TIMEOUT_MS
+    pg_lock_timeout_ms: int = DEFAULT_PG_LOCK_TIMEOUT_MS
+
+    def __post_init__(self) -> None:
+        # Refuse a bad value at start-up, naming where it is set, rather than
+        # at the first call that reaches the store.
+        try:
+            self.store_settings()
+        except ValueError as exc:
+            raise ValueError(
+                f"{exc} (flags --sqlite-busy-timeout-ms / --pg-lock-timeout-ms, "
+                "env ANSHIN_SQLITE_BUSY_TIMEOUT_MS / ANSHIN_PG_LOCK_TIMEOUT_MS)"
+            ) from None
+
+    def store_settings(self) -> StoreSettings:
+        return StoreSettings(
+            sqlite_busy_timeout_ms=self.sqlite_busy_timeout_ms,
+            pg_lock_timeout_ms=self.pg_lock_timeout_ms,
+        )
 
     def resolved_phone_key_file(self) -> Path:
         if self.phone_key_file is not None:
@@ -89,6 +117,19 @@ class Config:
         values["insecure"] = os.environ.get("ANSHIN_INSECURE") == "1" or None
         if os.environ.get("ANSHIN_MAX_MESSAGE_BYTES"):
             values["max_message_bytes"] = int(os.environ["ANSHIN_MAX_MESSAGE_BYTES"])
+        for key in ("sqlite_busy_timeout_ms", "pg_lock_timeout_ms"):
+            values[key] = _env_int(f"ANSHIN_{key.upper()}")
         values.update({k: v for k, v in overrides.items() if v is not None})
         values = {k: v for k, v in values.items() if v is not None}
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _env_int(name: str) -> int | None:
+    """A whole-number environment variable; unset or empty is None."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected a whole number") from None

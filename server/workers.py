@@ -36,7 +36,11 @@ def prepare_once(config: Config) -> None:
     import asyncio
 
     async def migrate() -> None:
-        store = open_store(config.db, log_key_file=config.resolved_log_key_file())
+        store = open_store(
+            config.db,
+            log_key_file=config.resolved_log_key_file(),
+            settings=config.store_settings(),
+        )
         await store.close()
 
     asyncio.run(migrate())
@@ -87,6 +91,9 @@ def run_workers(config: Config, workers: int) -> int:
         return [*cmd, "--metrics-listen", f"{host}:{int(mport) + i}"]
 
     env["ANSHIN_BULK_WORKERS"] = str(config.bulk_workers)
+    # Flags or environment: each worker waits for a locked store as long.
+    env["ANSHIN_SQLITE_BUSY_TIMEOUT_MS"] = str(config.sqlite_busy_timeout_ms)
+    env["ANSHIN_PG_LOCK_TIMEOUT_MS"] = str(config.pg_lock_timeout_ms)
     # Inherited through exec: a worker still starting ignores a reload signal
     # (its rules are being loaded anyway) instead of dying of it.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)

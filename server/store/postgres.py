@@ -47,7 +47,12 @@ import psycopg
 import psycopg.errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from server.store.base import SchemaMismatch, StoreError, VerdictRecord
+from server.store.base import (
+    DEFAULT_PG_LOCK_TIMEOUT_MS,
+    SchemaMismatch,
+    StoreError,
+    VerdictRecord,
+)
 from server.store.chain import (
     DEFAULT_CHECKPOINT_EVERY,
     LogChain,
@@ -296,7 +301,10 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
         signer: LogSigner | None = None,
         log_key_file: Path | None = None,
         checkpoint_every: int | None = None,
+        lock_timeout_ms: int = DEFAULT_PG_LOCK_TIMEOUT_MS,
     ) -> None:
+        if lock_timeout_ms < 0:
+            raise ValueError(f"lock timeout must be >= 0 ms, not {lock_timeout_ms}")
         conninfo, pool = split_url(url)
         self.url = url
         admin = connect(url)
@@ -320,11 +328,13 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
         self._checkpoint_every = checkpoint_every or DEFAULT_CHECKPOINT_EVERY
         max_size = max(1, pool.get("pool_max", _DEFAULT_POOL_MAX))
         min_size = min(max_size, max(0, pool.get("pool_min", _DEFAULT_POOL_MIN)))
+        self._lock_timeout_ms = lock_timeout_ms
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             conninfo,
             min_size=min_size,
             max_size=max_size,
             kwargs={"autocommit": True},
+            configure=self._configure,
             open=False,
             name="anshin",
         )
@@ -342,6 +352,15 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
             self._append_batch, self._executor, lanes=1, max_batch=_VERDICT_BATCH
         )
         self._init_events(self._executor, lanes=max(1, max_size // 2))
+
+    # -- connections -------------------------------------------------------
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        """Each new pooled connection: a lock not granted within the lock
+        timeout fails its statement (SQLSTATE 55P03, UNAVAILABLE) instead of
+        waiting for as long as another session holds it."""
+        if self._lock_timeout_ms:
+            conn.execute(f"SET lock_timeout = {int(self._lock_timeout_ms)}")
 
     # -- transactions ------------------------------------------------------
 

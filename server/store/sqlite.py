@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from server.logs import get_logger
-from server.store.base import SchemaMismatch, StoreError, VerdictRecord
+from server.store.base import (
+    DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
+    SchemaMismatch,
+    StoreError,
+    VerdictRecord,
+)
 from server.store.chain import (
     DEFAULT_CHECKPOINT_EVERY,
     LogChain,
@@ -47,11 +52,12 @@ T = TypeVar("T")
 log = get_logger("anshin.store")
 
 # How long a connection waits for a lock another connection holds (another
-# process writing, a backup, an operator's sqlite3 shell) before its call
-# fails with StoreError (UNAVAILABLE). Configurable (Config.sqlite_busy_timeout_ms,
-# ANSHIN_SQLITE_BUSY_TIMEOUT_MS): while the writer waits, every write queued
-# behind it waits too, so this bounds how long callers hang on a locked file.
-DEFAULT_BUSY_TIMEOUT_MS = 30_000
+# process writing, an operator's sqlite3 shell) before its call fails with
+# StoreError (UNAVAILABLE): Config.sqlite_busy_timeout_ms,
+# ANSHIN_SQLITE_BUSY_TIMEOUT_MS, `serve --sqlite-busy-timeout-ms`. While the
+# writer waits, every write queued behind it waits too, so this bounds how
+# long callers hang on a locked file. Why 5 s: see server/store/base.py.
+DEFAULT_BUSY_TIMEOUT_MS = DEFAULT_SQLITE_BUSY_TIMEOUT_MS
 # Primary result codes meaning "the database cannot serve this now" (locked,
 # full, I/O trouble), as opposed to a bug in the SQL or a constraint the data
 # violates: these become StoreError (UNAVAILABLE, the caller may retry), the

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-from server.store.base import Store
+from server.store.base import Store, StoreSettings
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 
@@ -24,21 +24,39 @@ def is_postgres(url: str) -> bool:
     return urlparse(url).scheme in POSTGRES_SCHEMES
 
 
-def open_store(url: str, *, auto_migrate: bool = True, log_key_file: Path | None = None) -> Store:
+def open_store(
+    url: str,
+    *,
+    auto_migrate: bool = True,
+    log_key_file: Path | None = None,
+    settings: StoreSettings | None = None,
+) -> Store:
     """The store at ``url``; ``log_key_file`` is the log's signing key (default:
     ``log-signing.key`` next to a SQLite database, ``./log-signing.key`` for
-    PostgreSQL). Every process writing one database must use the same key."""
+    PostgreSQL). Every process writing one database must use the same key.
+    ``settings``: how long calls wait for a locked database (default 5 s)."""
+    settings = settings or StoreSettings()
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
         from server.store.chain import LogSigner
         from server.store.sqlite import SqliteStore
 
         signer = LogSigner.from_file(log_key_file) if log_key_file is not None else None
-        return SqliteStore(sqlite_path(url), auto_migrate=auto_migrate, signer=signer)
+        return SqliteStore(
+            sqlite_path(url),
+            auto_migrate=auto_migrate,
+            signer=signer,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        )
     if scheme in POSTGRES_SCHEMES:
         from server.store.postgres import PostgresStore
 
-        return PostgresStore(url, auto_migrate=auto_migrate, log_key_file=log_key_file)
+        return PostgresStore(
+            url,
+            auto_migrate=auto_migrate,
+            log_key_file=log_key_file,
+            lock_timeout_ms=settings.pg_lock_timeout_ms,
+        )
     raise ValueError(
         f"unsupported --db URL scheme {scheme!r}: use sqlite:///path.db or postgresql://…"
     )
