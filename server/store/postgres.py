@@ -36,8 +36,9 @@ import asyncio
 import contextlib
 import functools
 import random
+import select
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -47,6 +48,7 @@ import psycopg
 import psycopg.errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from server.logs import get_logger
 from server.store.base import (
     DEFAULT_PG_LOCK_TIMEOUT_MS,
     SchemaMismatch,
@@ -75,6 +77,8 @@ from server.store.verdicts_sql import (
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
 
+log = get_logger("anshin.store")
+
 # SQLSTATEs after which the whole transaction is re-run.
 RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 _MAX_ATTEMPTS = 30
@@ -84,9 +88,18 @@ _BACKOFF_MAX = 0.25
 _VERDICT_BATCH = 500
 _EVENT_ROWS_PER_TXN = 5000
 # Query parameters of the --db URL that configure the pool, not libpq.
-_POOL_PARAMS = ("pool_min", "pool_max")
+_POOL_PARAMS = ("pool_min", "pool_max", "pool_timeout")
 _DEFAULT_POOL_MIN = 1
 _DEFAULT_POOL_MAX = 8
+# Seconds a call waits for a pooled connection before it is UNAVAILABLE: all
+# of them busy, or PostgreSQL unreachable (then no connection can be made).
+# Shorter than callers' deadlines for the reasons the lock timeouts are (see
+# server/store/base.py); psycopg_pool's own default is 30 s.
+_DEFAULT_POOL_TIMEOUT = 5.0
+# SQLSTATEs besides psycopg's OperationalError family that mean "the database
+# cannot serve this now", not "this request is wrong": a read-only
+# transaction (the URL reaches a standby, e.g. after a failover).
+_UNAVAILABLE_SQLSTATES = frozenset({"25006"})
 # Collations whose order of text is the order of code points, as SQLite's
 # BINARY: the rules break ties by client event id.
 _CODEPOINT_COLLATIONS = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8", "ucs_basic"})
@@ -117,11 +130,19 @@ class PgConn:
         return cur
 
 
-def split_url(url: str) -> tuple[str, dict[str, int]]:
-    """(libpq URL, pool settings): ``pool_min`` / ``pool_max`` are the store's own."""
+def split_url(url: str) -> tuple[str, dict[str, float]]:
+    """(libpq URL, pool settings): ``pool_min`` / ``pool_max`` / ``pool_timeout``
+    (seconds) are the store's own."""
     parsed = urlparse(url)
     query = parse_qsl(parsed.query, keep_blank_values=True)
-    pool = {k: int(v) for k, v in query if k in _POOL_PARAMS}
+    try:
+        pool = {
+            k: float(v) if k == "pool_timeout" else int(v) for k, v in query if k in _POOL_PARAMS
+        }
+    except ValueError as exc:
+        raise ValueError(f"--db URL: pool_min, pool_max, pool_timeout are numbers: {exc}") from None
+    if pool.get("pool_timeout", 1.0) <= 0:
+        raise ValueError("--db URL: pool_timeout must be > 0 seconds")
     rest = [(k, v) for k, v in query if k not in _POOL_PARAMS]
     scheme = "postgresql" if parsed.scheme == "postgres" else parsed.scheme
     # libpq decodes %XX but not "+": encode spaces as %20.
@@ -143,6 +164,43 @@ def connect_sync_readonly(url: str) -> PgConn:
     conn = connect(url)
     conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
     return conn
+
+
+def unavailable(exc: BaseException, what: str) -> BaseException:
+    """``exc`` as the caller should see it: the database unreachable, gone
+    away, shutting down, out of disk or connections, a lock not granted in
+    time (lock_timeout) or read-only is a StoreError (UNAVAILABLE); anything
+    else (a bug, a constraint) unchanged."""
+    if isinstance(exc, PoolTimeout):
+        err: BaseException = StoreError(f"no PostgreSQL connection available: {exc}")
+    elif isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) or (
+        isinstance(exc, psycopg.Error) and exc.sqlstate in _UNAVAILABLE_SQLSTATES
+    ):
+        err = StoreError(f"postgresql {what} failed: {exc}")
+    else:
+        return exc
+    err.__cause__ = exc
+    return err
+
+
+def _stale(conn: psycopg.Connection[Any]) -> bool:
+    """Whether an idle pooled connection is dead: the server ended it (a
+    restart, a failover, ``pg_terminate_backend``, an idle timeout) while it
+    sat in the pool. Such a server first sends its reason (FATAL 57P01 …) or
+    at least closes the socket, so an idle connection's socket is readable
+    only then (or for a stray notice): one poll(2), no round trip for a
+    healthy connection; a readable one gets a round trip to tell which."""
+    if conn.closed or conn.broken:
+        return True
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    if not poller.poll(0):
+        return False
+    try:
+        conn.execute("")  # an empty query: one round trip, raises if dead
+    except psycopg.Error:
+        return True
+    return False
 
 
 # -- schema -----------------------------------------------------------------
@@ -326,15 +384,28 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
             admin.raw.close()
         self._version = version
         self._checkpoint_every = checkpoint_every or DEFAULT_CHECKPOINT_EVERY
-        max_size = max(1, pool.get("pool_max", _DEFAULT_POOL_MAX))
-        min_size = min(max_size, max(0, pool.get("pool_min", _DEFAULT_POOL_MIN)))
+        max_size = max(1, int(pool.get("pool_max", _DEFAULT_POOL_MAX)))
+        min_size = min(max_size, max(0, int(pool.get("pool_min", _DEFAULT_POOL_MIN))))
+        self._pool_timeout = pool.get("pool_timeout", _DEFAULT_POOL_TIMEOUT)
         self._lock_timeout_ms = lock_timeout_ms
+        # Set when a call failed for want of the database, so that the first
+        # success after it is logged (store_unavailable / store_recovered).
+        self._failing = False
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             conninfo,
             min_size=min_size,
             max_size=max_size,
             kwargs={"autocommit": True},
             configure=self._configure,
+            # How long a call waits for a connection (see _connection).
+            timeout=self._pool_timeout,
+            # A connection lost while PostgreSQL is down is re-made with
+            # backoff (1 s, 2 s, 4 s, …) for this long, then given up; the
+            # next call that finds no connection starts a fresh attempt at
+            # once. psycopg_pool's 5 minutes would let the backoff grow to
+            # minutes, and the service stay UNAVAILABLE that long after
+            # PostgreSQL came back.
+            reconnect_timeout=self._pool_timeout,
             open=False,
             name="anshin",
         )
@@ -362,6 +433,53 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
         if self._lock_timeout_ms:
             conn.execute(f"SET lock_timeout = {int(self._lock_timeout_ms)}")
 
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A live pooled connection, waiting at most the pool timeout.
+
+        Connections the server ended while they sat in the pool (after a
+        restart: all of them) are dropped here and replaced by the pool, so
+        the call is served by a live one instead of failing UNAVAILABLE.
+        Not psycopg_pool's ``check=``: its loop sleeps 1 s, 2 s, 4 s, …
+        between consecutive failed checks, and its check costs a round
+        trip on every transaction.
+        """
+        deadline = time.monotonic() + self._pool_timeout
+        dropped = 0
+        while True:
+            # PoolTimeout when none comes in time (all busy, or PostgreSQL down).
+            conn = self._pool.getconn(timeout=max(0.001, deadline - time.monotonic()))
+            try:
+                stale = _stale(conn)
+            except BaseException:
+                self._pool.putconn(conn)
+                raise
+            if not stale:
+                break
+            dropped += 1
+            conn.close()
+            self._pool.putconn(conn)  # a closed connection: the pool makes a new one
+        if dropped:
+            log.info("store_connections_replaced", backend="postgresql", stale=dropped)
+        try:
+            yield conn
+        finally:
+            self._pool.putconn(conn)
+
+    def _unavailable(self, exc: BaseException, what: str) -> BaseException:
+        err = unavailable(exc, what)
+        if err is not exc and not self._failing:
+            # Once per outage, not per call (each call's UNAVAILABLE is in the
+            # access log); from the pool's threads, so at worst twice.
+            self._failing = True
+            log.warning("store_unavailable", backend="postgresql", error=str(err))
+        return err
+
+    def _served(self) -> None:
+        if self._failing:
+            self._failing = False
+            log.info("store_recovered", backend="postgresql")
+
     # -- transactions ------------------------------------------------------
 
     def _new_chain(self) -> LogChain:
@@ -379,11 +497,10 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
         while True:
             chain = self._new_chain()
             try:
-                with self._pool.connection() as raw, raw.transaction():
+                with self._connection() as raw, raw.transaction():
                     conn = PgConn(raw)
                     value = fn(conn, chain)
                     chain.seal(conn)
-                return value
             except psycopg.Error as exc:
                 chain.abort()
                 if exc.sqlstate in RETRY_SQLSTATES and attempt + 1 < _MAX_ATTEMPTS:
@@ -391,14 +508,16 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
                     delay = min(_BACKOFF_MAX, _BACKOFF_BASE * 2**attempt)
                     time.sleep(delay * (0.5 + random.random()))
                     continue
-                if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-                    raise StoreError(f"postgresql write failed: {exc}") from exc
-                raise
-            except PoolTimeout as exc:
-                raise StoreError(f"no PostgreSQL connection available: {exc}") from exc
+                # (PoolTimeout is a psycopg.OperationalError too.)
+                err = self._unavailable(exc, "write")
+                if err is exc:
+                    raise
+                raise err from exc
             except BaseException:
                 chain.abort()
                 raise
+            self._served()
+            return value
 
     async def write(self, fn: Callable[[PgConn, LogChain], T]) -> T:
         """``transact(fn)`` off the event loop; resolves after COMMIT."""
@@ -408,12 +527,15 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
 
     def _read_sync(self, fn: Callable[[PgConn], T]) -> T:
         try:
-            with self._pool.connection() as raw:
-                return fn(PgConn(raw))
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise StoreError(f"postgresql read failed: {exc}") from exc
-        except PoolTimeout as exc:
-            raise StoreError(f"no PostgreSQL connection available: {exc}") from exc
+            with self._connection() as raw:
+                value = fn(PgConn(raw))
+        except psycopg.Error as exc:  # PoolTimeout included
+            err = self._unavailable(exc, "read")
+            if err is exc:
+                raise
+            raise err from exc
+        self._served()
+        return value
 
     async def read(self, fn: Callable[[PgConn], T]) -> T:
         """``fn(conn)`` on a pooled autocommit connection (qmark SQL), off the loop."""

@@ -11,7 +11,7 @@ import pytest
 
 from server.config import Config
 from server.store.base import StoreSettings
-from server.store.postgres import PostgresStore
+from server.store.postgres import PostgresStore, split_url
 from server.store.sqlite import SqliteStore
 from server.store.url import open_store
 from tests.e2e.conftest import ANSHIN, ROOT, free_port, server_env
@@ -55,6 +55,14 @@ async def test_lock_timeout_is_set_on_pooled_connections(
     assert isinstance(store, PostgresStore)
     assert await store.read(lambda c: c.execute("SHOW lock_timeout").fetchone()[0]) == shown
     await store.close()
+
+
+def test_pool_timeout_is_the_stores_own_url_setting() -> None:
+    url, pool = split_url("postgresql://u@h/db?pool_timeout=2.5&sslmode=require")
+    assert pool == {"pool_timeout": 2.5} and url == "postgresql://u@h/db?sslmode=require"
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(ValueError, match="pool_timeout"):
+            split_url(f"postgresql://u@h/db?pool_timeout={bad}")
 
 
 @pytest.mark.parametrize(

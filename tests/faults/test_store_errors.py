@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from server.store.base import StoreError
+from server.store.postgres import PgConn, PostgresStore
 from server.store.sqlite import SqliteStore
 from tests.store.test_sqlite_store import record
 
@@ -46,4 +47,27 @@ async def test_sqlite_writer_survives_an_error_without_a_result_code(tmp_path: P
     with pytest.raises(sqlite3.OperationalError, match="made here"):
         await asyncio.wait_for(store.write(fails), 10)
     assert await asyncio.wait_for(store.append_verdict(record()), 10) == 1
+    await store.close()
+
+
+# -- PostgreSQL ------------------------------------------------------------------
+
+
+async def test_postgres_read_only_is_store_error_a_bug_stays_a_bug(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A read-only transaction (the URL reaches a standby after a failover)
+    cannot serve a write now: UNAVAILABLE. A bad statement is a bug."""
+    import psycopg
+
+    store = PostgresStore(pg_url, log_key_file=tmp_path / "log-signing.key")
+
+    def write_read_only(conn: PgConn, _chain: object) -> None:
+        conn.execute("SET TRANSACTION READ ONLY")
+        conn.execute("INSERT INTO schema_migrations VALUES (999, 'x', 0)")
+
+    with pytest.raises(StoreError, match="read-only transaction"):
+        await store.write(write_read_only)
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        await store.read(lambda c: c.execute("SELECT * FROM no_such_table"))
     await store.close()
