@@ -27,8 +27,9 @@ class StoreError(Exception):
 # Five seconds is far above any lock the service takes itself (one commit or
 # one claim holds the write lock or the log head for milliseconds), with room
 # for processes of `serve --workers N` taking turns on one SQLite file under
-# heavy load: SQLite's busy handler polls only every 100 ms, so a much shorter
-# timeout turns healthy contention into spurious UNAVAILABLE. Yet it is short
+# heavy load: SQLite's busy handler polls, backing off to every 100 ms (it is
+# not woken when the lock is released), so a much shorter timeout turns
+# healthy contention into spurious UNAVAILABLE. Yet it is short
 # enough that a caller with the CLI's 10 s deadline learns UNAVAILABLE rather
 # than timing out not knowing whether anything was written (the former 30 s
 # outlasted every deadline). Callers with shorter deadlines see
