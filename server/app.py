@@ -37,6 +37,7 @@ from server.config import Config
 from server.interceptors import GuardedServer, RequestInterceptor
 from server.logs import get_logger
 from server.metrics import RpcMetrics, metered_store, serve_metrics, watch_release_data
+from server.parent_watch import watch_parent
 from server.pii import PhoneHasher
 from server.ruleset_holder import RulesHolder
 from server.security.auth import Gate
@@ -226,6 +227,17 @@ async def serve(config: Config) -> None:
         task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload_on_sighup)
+    parent = os.environ.get("ANSHIN_PARENT_PID")
+    if parent:  # a worker of `serve --workers N`: drain and stop if the parent dies
+
+        def parent_gone() -> None:
+            log.error("parent_gone", parent_pid=int(parent), hint="draining and stopping")
+            stop.set()
+
+        def on_watch_thread() -> None:
+            loop.call_soon_threadsafe(parent_gone)
+
+        watch_parent(on_watch_thread, int(parent))
 
     async def watch_release_data() -> None:
         while True:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -26,9 +27,14 @@ Rows = list[tuple[int, tuple[Any, ...]]]
 Converted = tuple[Rows, list[tuple[int, str, str, str]], int]
 
 
-def _init(rules_dir: str, phone_key: bytes) -> None:
+def _init(rules_dir: str, phone_key: bytes, parent_pid: int) -> None:
     global _SERVICE
     from rules.load import load_rules
+    from server.parent_watch import watch_parent
+
+    # The serving process died without shutting the pool down: nobody will
+    # ever send work or read a result, so leave at once.
+    watch_parent(lambda: os._exit(0), parent_pid)
     from server.clock import system_clock
     from server.pii import PhoneHasher
     from server.ruleset_holder import RulesHolder
@@ -84,7 +90,7 @@ class BulkPool:
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init,
-            initargs=(str(rules_dir), self._phone_key),
+            initargs=(str(rules_dir), self._phone_key, os.getpid()),
         )
 
     def reload(self, rules_dir: Path) -> None:

@@ -54,6 +54,8 @@ def run_workers(config: Config, workers: int) -> int:
     env = {
         **os.environ,
         "ANSHIN_REUSEPORT": "1",
+        # Each worker stops when this process is gone (server/parent_watch.py).
+        "ANSHIN_PARENT_PID": str(os.getpid()),
         "ANSHIN_PHONE_KEY_FILE": str(config.resolved_phone_key_file()),
         # Absolute: every worker signs the one log with the same key.
         "ANSHIN_LOG_KEY_FILE": str(config.resolved_log_key_file().resolve()),

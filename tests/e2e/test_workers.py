@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -94,3 +97,99 @@ def test_workers_need_a_fixed_port(tmp_path: Path) -> None:
         timeout=60,
     )
     assert out.returncode != 0 and "fixed port" in out.stderr + out.stdout
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        tasks = Path(f"/proc/{pid}/task").iterdir()
+        return [int(c) for t in tasks for c in (t / "children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        kids = _children(todo.pop())
+        out += kids
+        todo += kids
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_gone(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        left = [p for p in pids if _running(p)]
+        if not left:
+            return []
+        time.sleep(0.1)
+    return [p for p in pids if _running(p)]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_no_process_outlives_a_killed_server(
+    workers: int, db_url: str, tmp_path: Path, rules_dir: Path
+) -> None:
+    """kill -9 of `serve` leaves neither its bulk-ingestion workers nor (with
+    --workers 2) its serving workers behind: they would wait forever, or go on
+    answering on the port next to whatever replaces the server."""
+    address = f"127.0.0.1:{free_port()}"
+    parent = subprocess.Popen(
+        [
+            *ANSHIN,
+            "serve",
+            "--listen",
+            address,
+            "--db",
+            db_url,
+            "--rules",
+            str(rules_dir),
+            "--workers",
+            str(workers),
+            "--bulk-workers",
+            "1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=server_env(db_url, tmp_path),
+    )
+    try:
+        wait_serving(address)
+        # A bulk batch through every connection the kernel spreads over the
+        # workers: each serving process starts its bulk worker process.
+        for i in range(8 * workers):
+            with grpc.insecure_channel(address, options=[("anshin.test", i)]) as ch:
+                envelope = events_pb2.EventEnvelope(monitoring=monitoring(str(uuid.uuid4())))
+                batch = events_pb2.IngestEventsRequest(events=[envelope])
+                resp = events_pb2_grpc.EventServiceStub(ch).IngestEvents(iter([batch]), timeout=60)
+                assert resp.accepted == 1
+        servers = [parent.pid] if workers == 1 else _children(parent.pid)
+        pools = [c for s in servers for c in _children(s) if "multiprocessing" in _cmdline(c)]
+        assert len(pools) >= len(servers), "every server has a bulk worker process"
+        family = _descendants(parent.pid)
+        parent.kill()
+        parent.wait(timeout=10)
+        assert _wait_gone(family, 15) == []
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for pid in _descendants(parent.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
