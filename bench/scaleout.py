@@ -102,8 +102,7 @@ def stored_verdicts(url: str) -> int:
 def one_round(
     workers: int, ns: argparse.Namespace, records: Path, tmp: Path, rnd: int
 ) -> dict[str, float]:
-    cpus = sorted(os.sched_getaffinity(0))
-    server_cpus = set(cpus[:workers]) if ns.pin else set(cpus)
+    server_cpus = set(ns.cpus[:workers]) if ns.pin else set(ns.cpus)
     addr = f"127.0.0.1:{free_port()}"
     with store_url(ns.db, tmp, f"w{workers}r{rnd}") as url:
         env = {
@@ -168,12 +167,13 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=8)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--concurrency", type=int, default=64)
-    p.add_argument("--connections", type=int, default=8)
+    p.add_argument("--connections", type=int, default=64)
     p.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True)
     ns = p.parse_args()
     if ns.db == "postgresql":
         ns.db = PG_DEFAULT
-    cpus = sorted(os.sched_getaffinity(0))
+    # Taken before this process pins itself (and the client) to the last one.
+    cpus = ns.cpus = sorted(os.sched_getaffinity(0))
     if ns.pin:
         if len(cpus) < 2:
             sys.exit("--pin needs two CPUs")

@@ -4,13 +4,15 @@ start-up before anything is opened."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from server.config import Config
-from server.store.base import StoreSettings
+from server.store.base import StoreError, StoreSettings
 from server.store.postgres import PostgresStore, split_url
 from server.store.sqlite import SqliteStore
 from server.store.url import open_store
@@ -35,11 +37,20 @@ def test_bad_settings_are_refused_naming_where_they_are_set(value: object) -> No
 
 async def test_sqlite_store_waits_as_configured(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/a.db"
-    store = open_store(url, settings=StoreSettings(sqlite_busy_timeout_ms=123))
+    store = open_store(url, settings=StoreSettings(sqlite_busy_timeout_ms=300))
     assert isinstance(store, SqliteStore)
-    timeouts = await store.write(lambda c: c.execute("PRAGMA busy_timeout").fetchone()[0])
-    assert timeouts == 123
-    assert await store.read(lambda c: c.execute("PRAGMA busy_timeout").fetchone()[0]) == 123
+    assert await store.read(lambda c: c.execute("PRAGMA busy_timeout").fetchone()[0]) == 300
+    # A write waits for another connection's write lock as long as configured.
+    other = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    with pytest.raises(StoreError):
+        await store.write(lambda c: c.execute("CREATE TABLE t (x)"))
+    waited = time.monotonic() - started
+    assert 0.3 <= waited < 1.5, waited
+    other.execute("ROLLBACK")
+    assert await store.write(lambda c: c.execute("CREATE TABLE t (x)").rowcount) == -1
+    other.close()
     await store.close()
 
 
