@@ -31,28 +31,33 @@ def monitoring(event_id: str) -> events_pb2.ReportMonitoringEventRequest:
     return req
 
 
-def test_two_workers_share_the_port_and_the_store(
-    db_url: str, tmp_path: Path, rules_dir: Path
-) -> None:
+def serve_workers(
+    db_url: str,
+    tmp_path: Path,
+    rules_dir: Path,
+    workers: int,
+    *extra: str,
+    stdout: int = subprocess.DEVNULL,
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """`anshin serve --workers N` on a free port: (address, the parent process)."""
     address = f"127.0.0.1:{free_port()}"
     parent = subprocess.Popen(
         [
-            *ANSHIN,
-            "serve",
-            "--listen",
-            address,
-            "--db",
-            db_url,
-            "--rules",
-            str(rules_dir),
-            "--workers",
-            "2",
+            *(*ANSHIN, "serve", "--listen", address, "--db", db_url, "--rules", str(rules_dir)),
+            *("--workers", str(workers), *extra),
         ],
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.STDOUT,
         env=server_env(db_url, tmp_path),
     )
+    return address, parent
+
+
+def test_two_workers_share_the_port_and_the_store(
+    db_url: str, tmp_path: Path, rules_dir: Path
+) -> None:
+    address, parent = serve_workers(db_url, tmp_path, rules_dir, 2, stdout=subprocess.PIPE)
     try:
         wait_serving(address)
         same_id = str(uuid.uuid4())
@@ -149,27 +154,7 @@ def test_no_process_outlives_a_killed_server(
     """kill -9 of `serve` leaves neither its bulk-ingestion workers nor (with
     --workers 2) its serving workers behind: they would wait forever, or go on
     answering on the port next to whatever replaces the server."""
-    address = f"127.0.0.1:{free_port()}"
-    parent = subprocess.Popen(
-        [
-            *ANSHIN,
-            "serve",
-            "--listen",
-            address,
-            "--db",
-            db_url,
-            "--rules",
-            str(rules_dir),
-            "--workers",
-            str(workers),
-            "--bulk-workers",
-            "1",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=server_env(db_url, tmp_path),
-    )
+    address, parent = serve_workers(db_url, tmp_path, rules_dir, workers, "--bulk-workers", "1")
     try:
         wait_serving(address)
         # A bulk batch through every connection the kernel spreads over the
