@@ -295,15 +295,21 @@ def encoded_rules(rules: common_pb2.RulesVersion) -> bytes:
     return encoded
 
 
-def check_login_reply(
-    verdict_id: str, result: PostureResult, rules_field: bytes, recorded_us: int
-) -> tuple[bytes, posture_pb2.CheckLoginResponse]:
-    """The result as logged (``result_dict`` as JSON) and the CheckLogin reply.
+# (id(client), id(check)..., id(rules_field)) -> (those objects, logged JSON,
+# encoded reply body): most logins repeat a handful of client/check answers
+# (the checks return the same memoised objects for the same question), so the
+# whole log form and reply body are kept per combination. Confirmed by
+# identity, like the memos above; checks that name the login instant are
+# never memoised objects and never enter.
+_REPLIES: dict[tuple[int, ...], tuple[tuple[object, ...], bytes, bytes]] = {}
 
-    The reply is what ``check_pb``/``client_pb`` make of ``result_dict``, field
-    for field. It is assembled from encoded fields: concatenated encodings of
-    fields parse as the message holding all of them (repeated fields in order).
-    """
+
+def _reply_parts(result: PostureResult, rules_field: bytes) -> tuple[bytes, bytes]:
+    parts: tuple[object, ...] = (result.client, *result.checks, rules_field)
+    key = tuple(map(id, parts))
+    hit = _REPLIES.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], parts, strict=True)):
+        return hit[1], hit[2]
     client_d, client_field = _client_parts(result.client)
     checks_d = []
     fields = []
@@ -314,7 +320,25 @@ def check_login_reply(
     fields.append(client_field)
     fields.append(rules_field)
     logged = orjson.dumps({"verdict": result.verdict.value, "client": client_d, "checks": checks_d})
-    resp = posture_pb2.CheckLoginResponse.FromString(b"".join(fields))
+    body = b"".join(fields)
+    if all(c.reason != "release_data_stale" for c in result.checks):
+        if len(_REPLIES) >= _MEMO_SIZE:
+            _REPLIES.clear()
+        _REPLIES[key] = (parts, logged, body)
+    return logged, body
+
+
+def check_login_reply(
+    verdict_id: str, result: PostureResult, rules_field: bytes, recorded_us: int
+) -> tuple[bytes, posture_pb2.CheckLoginResponse]:
+    """The result as logged (``result_dict`` as JSON) and the CheckLogin reply.
+
+    The reply is what ``check_pb``/``client_pb`` make of ``result_dict``, field
+    for field. It is assembled from encoded fields: concatenated encodings of
+    fields parse as the message holding all of them (repeated fields in order).
+    """
+    logged, body = _reply_parts(result, rules_field)
+    resp = posture_pb2.CheckLoginResponse.FromString(body)
     resp.verdict_id = verdict_id
     resp.verdict = VERDICT[result.verdict]
     resp.recorded_at.FromMicroseconds(recorded_us)
