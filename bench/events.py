@@ -221,7 +221,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--callers", type=int, default=64)
-    p.add_argument("--bulk", type=int, default=200_000)
+    p.add_argument("--bulk", type=int, default=200_000, help="0: no bulk phase")
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--workers", type=int, default=1, help="serving processes (serve --workers)")
     p.add_argument("--channels", type=int, default=8, help="client connections (unary)")
@@ -245,7 +245,7 @@ def main() -> None:
         # many processes as Anshin gets (bench/empty_server.py).
         with empty_server(ns.workers, settle=1.0 if ns.workers > 1 else 0.0) as addr:
             results["empty"] = unary_native(addr, ns.callers, ns.seconds, ns.channels)
-    for phase in ("unary", "bulk"):
+    for phase in ("unary", "bulk") if ns.bulk else ("unary",):
         workers = ns.workers if phase == "unary" else 1
         with anshin_server(
             "events", "--workers", str(workers), settle=1.0 if workers > 1 else 0.0
@@ -274,7 +274,7 @@ def main() -> None:
             results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
             with sqlite3.connect(served.db) as conn:
                 results[phase]["stored"] = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-    u, b = results["unary"], results["bulk"]
+    u, b = results["unary"], results.get("bulk")
     if "empty" in results:
         e = results["empty"]
         print(
@@ -294,6 +294,8 @@ def main() -> None:
         f"p99 {u['p99_ms']:.1f} ms{client};"
         f" {u['stored']} stored) target >= 3000"
     )
+    if b is None:
+        return
     print(
         f"bulk stream ({ns.batch}/msg) : {b['rate']:8.0f} events/s "
         f"({b['accepted']} in {b['seconds']:.1f} s; {b['stored']} stored) target >= 20000"
