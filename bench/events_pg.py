@@ -57,14 +57,13 @@ def _phase(ns: argparse.Namespace, phase: str, workers: int) -> dict:
                     addr,
                     "--db",
                     url,
-                    "--log-level",
-                    "warning",
                     "--workers",
                     str(workers),
                 ],
                 cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                # As in production: info level, one access line per call, to a file.
+                stdout=(Path(tmp) / "server.log").open("wb"),
+                stderr=subprocess.STDOUT,
                 env=env,
             )
             try:
