@@ -76,6 +76,25 @@ def configure_logging(level: str = "info", *, stream: Any = None) -> None:
         cache_logger_on_first_use=True,
     )
     _pipeline = _Pipeline(processors, renderer, factory, out, min_level)
+    _route_stdlib_logging(out, min_level, processors[:-1], renderer)
+
+
+def _route_stdlib_logging(out: Any, min_level: int, chain: list[Any], renderer: Any) -> None:
+    """Libraries that log through the standard library (psycopg_pool's
+    reconnect warnings, asyncio, grpc) write the same JSON lines as Anshin,
+    with their logger's name, instead of Python's plain-text fallback."""
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *chain],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    handler.set_name("anshin")
+    root = logging.getLogger()
+    root.handlers = [h for h in root.handlers if h.get_name() != "anshin"]
+    root.addHandler(handler)
+    root.setLevel(min_level)
 
 
 def get_logger(name: str) -> Any:
