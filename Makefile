@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ua_parse.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/claims.py
+	$(BIN)/python bench/scaleout.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
