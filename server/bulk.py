@@ -30,15 +30,15 @@ Converted = tuple[Rows, list[tuple[int, str, str, str]], int]
 def _init(rules_dir: str, phone_key: bytes, parent_pid: int) -> None:
     global _SERVICE
     from rules.load import load_rules
+    from server.clock import system_clock
     from server.parent_watch import watch_parent
+    from server.pii import PhoneHasher
+    from server.ruleset_holder import RulesHolder
+    from server.services.events import EventService
 
     # The serving process died without shutting the pool down: nobody will
     # ever send work or read a result, so leave at once.
     watch_parent(lambda: os._exit(0), parent_pid)
-    from server.clock import system_clock
-    from server.pii import PhoneHasher
-    from server.ruleset_holder import RulesHolder
-    from server.services.events import EventService
 
     store: Any = None  # workers never touch the store
     _SERVICE = EventService(
