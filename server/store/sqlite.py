@@ -51,13 +51,6 @@ T = TypeVar("T")
 
 log = get_logger("anshin.store")
 
-# How long a connection waits for a lock another connection holds (another
-# process writing, an operator's sqlite3 shell) before its call fails with
-# StoreError (UNAVAILABLE): Config.sqlite_busy_timeout_ms,
-# ANSHIN_SQLITE_BUSY_TIMEOUT_MS, `serve --sqlite-busy-timeout-ms`. While the
-# writer waits, every write queued behind it waits too, so this bounds how
-# long callers hang on a locked file. Why 5 s: see server/store/base.py.
-DEFAULT_BUSY_TIMEOUT_MS = DEFAULT_SQLITE_BUSY_TIMEOUT_MS
 # Primary result codes meaning "the database cannot serve this now" (locked,
 # full, I/O trouble), as opposed to a bug in the SQL or a constraint the data
 # violates: these become StoreError (UNAVAILABLE, the caller may retry), the
@@ -109,7 +102,9 @@ def default_log_key_file(db_path: Path) -> Path:
     return db_path.parent / "log-signing.key"
 
 
-def _connect(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+def _connect(
+    path: Path, busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_TIMEOUT_MS
+) -> sqlite3.Connection:
     if busy_timeout_ms < 0:
         raise ValueError(f"busy timeout must be >= 0 ms, not {busy_timeout_ms}")
     conn = sqlite3.connect(
@@ -232,7 +227,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         busy_commit_interval: float = _BUSY_COMMIT_INTERVAL,
         signer: LogSigner | None = None,
         checkpoint_every: int | None = None,
-        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
     ) -> None:
         self.path = path
         self._busy_rate = busy_rate
