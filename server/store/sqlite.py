@@ -74,11 +74,12 @@ _MAX_BATCH = 512
 # commits, so under load a COMMIT starts at most once per
 # _BUSY_COMMIT_INTERVAL and the jobs arriving meanwhile share it. "Under
 # load" is either of: appends arriving faster than _BUSY_RATE per second, or
-# commits taking more than _BUSY_DUTY of the writer's wall time (both
+# commits using more than _BUSY_DUTY of a core (the writer thread's CPU time,
+# not its wall time: waiting for fsync takes nothing from the requests; both
 # measured over about _RATE_WINDOW seconds). The second is what a slower
-# machine or disk hits first: there a few hundred single-row commits a second
-# already take most of a core from the requests. Otherwise every batch
-# commits at once: a lightly loaded server adds no delay.
+# machine hits first: there a few hundred single-row commits a second
+# already take a large share of the core the requests need. Otherwise every
+# batch commits at once: a server with CPU to spare adds no delay.
 _BUSY_RATE = 1000.0
 _BUSY_DUTY = 0.25
 _BUSY_COMMIT_INTERVAL = 0.008
@@ -356,9 +357,10 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         interval = self._busy_commit_interval
         busy_count = self._busy_rate * _RATE_WINDOW
         busy_seconds = _BUSY_DUTY * _RATE_WINDOW
-        # Jobs taken and seconds spent committing, exponentially decayed with
-        # time constant _RATE_WINDOW: ``recent / _RATE_WINDOW`` estimates the
-        # arrival rate, ``committing / _RATE_WINDOW`` the writer's duty cycle.
+        # Jobs taken and CPU seconds spent committing, exponentially decayed
+        # with time constant _RATE_WINDOW: ``recent / _RATE_WINDOW`` estimates
+        # the arrival rate, ``committing / _RATE_WINDOW`` the share of a core
+        # that commits take.
         recent = committing = 0.0
         last_take = last_commit = time.monotonic()
         try:
@@ -388,10 +390,10 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
                         break
                     batch.extend(nxt)
                 recent += len(batch)
-                started = time.monotonic()
+                cpu_started = time.thread_time()
                 self._run_batch(conn, batch)
                 last_commit = time.monotonic()
-                committing += last_commit - started
+                committing += time.thread_time() - cpu_started
                 if self._checkpoint_catch_up:  # after this batch's callers were answered
                     self._checkpoint_catch_up = False
                     with contextlib.suppress(sqlite3.Error):
