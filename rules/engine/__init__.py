@@ -10,7 +10,15 @@ registrations and logins, monitoring, and the ledger usage of every scope in
 
 from __future__ import annotations
 
-from rules.engine.evaluate import ClaimError, empty_ledger, evaluate, evaluate_in, ledger_scopes
+from rules.engine.evaluate import (
+    ClaimError,
+    Outline,
+    empty_ledger,
+    evaluate,
+    evaluate_in,
+    ledger_scopes,
+    outline,
+)
 from rules.engine.kinds import KINDS, KindSpec, ParamSpec
 from rules.engine.load import BUILTIN_POLICIES_DIR, PolicyError, load_policies, validate_dir
 from rules.engine.model import (
@@ -63,6 +71,7 @@ __all__ = [
     "LiabilityClaim",
     "LoginRecord",
     "Outcome",
+    "Outline",
     "ParamSpec",
     "Policy",
     "PolicyError",
@@ -77,5 +86,6 @@ __all__ = [
     "evaluate_in",
     "ledger_scopes",
     "load_policies",
+    "outline",
     "validate_dir",
 ]

@@ -43,7 +43,15 @@ from rules.timing.computation import Computation
 from rules.timing.money import format_yen
 from rules.timing.trace import Step
 
-__all__ = ["ClaimError", "empty_ledger", "evaluate", "evaluate_in", "ledger_scopes"]
+__all__ = [
+    "ClaimError",
+    "Outline",
+    "empty_ledger",
+    "evaluate",
+    "evaluate_in",
+    "ledger_scopes",
+    "outline",
+]
 
 PASS = CheckStatus.PASS
 FAIL = CheckStatus.FAIL
@@ -269,6 +277,40 @@ def _memo_result(
     return result
 
 
+def _conditions(
+    plan: _Plan, claim: ClaimFacts, context: EvaluationContext
+) -> list[tuple[int, Clause, Finding, bool]]:
+    """The findings of the condition clauses that apply, ``any_of`` groups resolved:
+    (index, clause, finding, whether its result may come from ``plan.memo``)."""
+    if not plan.groups:
+        return [
+            (i, clause, check(clause, claim, context), memoised)
+            for i, clause, check, memoised in plan.conditions
+        ]
+    grouped: dict[int, Finding] = {
+        i: check(clause, claim, context) for i, clause, check, _ in plan.conditions
+    }
+    checked = dict(grouped)
+    _resolve_groups(plan.policy.clauses, grouped)
+    # A member the group changed is a new finding: not memoised.
+    return [
+        (i, clause, grouped[i], memoised and checked[i] is grouped[i])
+        for i, clause, _, memoised in plan.conditions
+    ]
+
+
+def _outcome(deny: bool, review: bool, amount: int) -> Outcome:
+    """DENY if a clause pushes DENY, else REVIEW if one pushes REVIEW, else APPROVE,
+    unless nothing is left to pay (DENY)."""
+    if deny:
+        return Outcome.DENY
+    if review:
+        return Outcome.REVIEW
+    if amount == 0:
+        return Outcome.DENY
+    return Outcome.APPROVE
+
+
 def evaluate(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> Decision:
     """Decide ``claim`` under ``policy`` from what Anshin recorded (``context``).
 
@@ -283,29 +325,16 @@ def evaluate(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> D
     memo = plan.memo
     if len(memo) > _MEMO_LIMIT:
         memo.clear()
-    if plan.groups:
-        grouped: dict[int, Finding] = {
-            i: check(clause, claim, context) for i, clause, check, _ in plan.conditions
-        }
-        checked = dict(grouped)
-        _resolve_groups(clauses, grouped)
-        for i, clause, _, memoised in plan.conditions:
-            finding = findings[i] = grouped[i]
-            memoised = memoised and checked[i] is finding  # a member the group changed is new
-            results[i] = (
-                _memo_result(memo, i, clause, finding) if memoised else _result(clause, finding)
-            )
-    else:
-        for i, clause, check, memoised in plan.conditions:
-            finding = findings[i] = check(clause, claim, context)
-            if memoised:
-                hit = memo.get((i, id(finding)))
-                if hit is not None and hit[0] is finding:
-                    results[i] = hit[1]
-                    continue
-                results[i] = _memo_result(memo, i, clause, finding)
-            else:
-                results[i] = _result(clause, finding)
+    for i, clause, finding, memoised in _conditions(plan, claim, context):
+        findings[i] = finding
+        if memoised:
+            hit = memo.get((i, id(finding)))
+            if hit is not None and hit[0] is finding:
+                results[i] = hit[1]
+                continue
+            results[i] = _memo_result(memo, i, clause, finding)
+        else:
+            results[i] = _result(clause, finding)
     for i, finding, result in plan.fixed:
         findings[i] = finding
         results[i] = result
@@ -332,14 +361,7 @@ def evaluate(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> D
             deny = True
         elif r.effect is Effect.REVIEW:
             review = True
-    if deny:
-        outcome = Outcome.DENY
-    elif review:
-        outcome = Outcome.REVIEW
-    elif amount == 0:
-        outcome = Outcome.DENY
-    else:
-        outcome = Outcome.APPROVE
+    outcome = _outcome(deny, review, amount)
     payable = amount if outcome is Outcome.APPROVE else 0
     reservations: tuple[Reservation, ...] = ()
     if outcome is Outcome.APPROVE:
@@ -360,6 +382,66 @@ def evaluate(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> D
         reservations=reservations,
         summary_ja=_summary(policy, outcome, payable, done, amount),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Outline:
+    """What ``evaluate`` decides, without the explanation: the outcome, the payable
+    amount, and the ids of the clauses that pushed DENY or REVIEW (clause order,
+    each once). ``outline(p, c, x) == Outline.of(evaluate(p, c, x))``."""
+
+    outcome: Outcome
+    payable_yen: int
+    fired: tuple[str, ...]
+
+    @classmethod
+    def of(cls, decision: Decision) -> Outline:
+        fired: dict[str, None] = {}
+        for r in decision.clauses:
+            if r.effect is Effect.DENY or r.effect is Effect.REVIEW:
+                fired.setdefault(r.clause_id)
+        return cls(decision.outcome, decision.payable_yen, tuple(fired))
+
+
+def outline(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> Outline:
+    """``Outline.of(evaluate(policy, claim, context))``, without building the
+    ``Decision`` (clause results, computation steps, reservations, summary):
+    the same clause findings and effects, for replay, which compares only these."""
+    _check_claim(policy, claim)
+    plan = _plan(policy, claim)
+    clauses = policy.clauses
+    effects: list[Effect] = [Effect.NONE] * len(clauses)
+    memo = plan.memo
+    if len(memo) > _MEMO_LIMIT:
+        memo.clear()
+    for i, clause, finding, memoised in _conditions(plan, claim, context):
+        if memoised:
+            hit = memo.get((i, id(finding)))
+            if hit is not None and hit[0] is finding:
+                effects[i] = hit[1].effect
+                continue
+            effects[i] = _memo_result(memo, i, clause, finding).effect
+        else:
+            effects[i] = _effect("condition", clause, finding)
+    for i, _, result in plan.fixed:
+        effects[i] = result.effect
+    amount = claim.amounts.loss_yen
+    for i, clause, fn in plan.amounts:
+        answer = fn(clause, claim, context, amount)
+        effects[i] = _effect("amount", clause, answer.finding)
+        amount = answer.output
+    fired: dict[str, None] = {}
+    deny = review = False
+    for i, effect in enumerate(effects):
+        if effect is Effect.DENY:
+            deny = True
+        elif effect is Effect.REVIEW:
+            review = True
+        else:
+            continue
+        fired.setdefault(clauses[i].id)
+    outcome = _outcome(deny, review, amount)
+    return Outline(outcome, amount if outcome is Outcome.APPROVE else 0, tuple(fired))
 
 
 def _resolve_groups(clauses: tuple[Clause, ...], findings: dict[int, Finding]) -> None:

@@ -44,6 +44,7 @@ from rules.engine import (
     LiabilityClaim,
     LoginRecord,
     Outcome,
+    Outline,
     PolicySet,
     PostureRecord,
     QrPaymentFraud,
@@ -52,6 +53,7 @@ from rules.engine import (
     evaluate,
     ledger_scopes,
     load_policies,
+    outline,
 )
 from rules.timing import at_jst
 
@@ -174,7 +176,11 @@ def decide(
         for prefix, value in (ledger or {}).items():
             if key.startswith(prefix + "/") or key == prefix:
                 usage[key] = value
-    return evaluate(policy, claim, replace(context, ledger=usage))
+    full = replace(context, ledger=usage)
+    decision = evaluate(policy, claim, full)
+    # Replay decides with ``outline``: every scenario checks it agrees.
+    assert outline(policy, claim, full) == Outline.of(decision), decision.trace()
+    return decision
 
 
 # --------------------------------------------------------------------------- HNB

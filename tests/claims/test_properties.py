@@ -22,8 +22,10 @@ from rules.engine import (
     EvaluationContext,
     LedgerUsage,
     Outcome,
+    Outline,
     evaluate,
     ledger_scopes,
+    outline,
 )
 from tests.claims.builders import (
     dcm,
@@ -78,6 +80,7 @@ def test_payable_never_exceeds_a_cap_nor_the_net_loss_and_is_never_negative(
     claim, context, ledger = drawn
     policy = policies().get(claim.policy_id)
     d = evaluate(policy, claim, replace(context, ledger=ledger))
+    assert outline(policy, claim, replace(context, ledger=ledger)) == Outline.of(d)
     amounts = claim.amounts
     payable = d.payable_yen
     assert payable >= 0
