@@ -55,7 +55,6 @@ from server.errors import ValidationError
 NO_FACTS = "logged before facts were recorded (no inputs.facts)"
 CHUNK = 1000  # claims per fetch / per task of a worker process
 AUTO_PARALLEL = 20_000  # workers=0: below this many claims, no worker processes
-_FIRED = (eng.Effect.DENY, eng.Effect.REVIEW)
 
 
 # --------------------------------------------------------------------------- results
@@ -321,15 +320,49 @@ _ROW_SQL = (
     "SELECT seq, id, customer_id, policy_id, recorded_us, outcome, clause_ids, inputs, {} "
     "FROM verdicts WHERE kind = 'claim' AND seq IN ({})"
 )
+# The head of a result as the service writes it (MessageToDict: fields in number
+# order, decision_id, outcome, payable_yen first). Anchored at the start, so the
+# key it finds is the top-level one; any other head is read by json_extract.
+_HEAD = 160
+_PAYABLE_HEAD = re.compile(r'\{"decisionId":"[^"\\]*","outcome":"[A-Z_]*","payableYen":"(\d+)"')
 
 
 def claim_rows(conn: LogReader, seqs: Sequence[int]) -> list[tuple[Any, ...]]:
-    """The rows of these claim entries, in log order; last: the logged payable amount."""
-    payable = (
-        "result::json ->> 'payableYen'" if conn.postgres else "json_extract(result, '$.payableYen')"
-    )
-    sql = _ROW_SQL.format(payable, ",".join("?" * len(seqs)))
-    rows = [tuple(r) for r in conn.execute(sql, list(seqs)).fetchall()]
+    """The rows of these claim entries, in log order; last: the logged payable amount.
+
+    SQLite: the payable amount is read from the head of the result when it has
+    the service's shape (``_PAYABLE_HEAD``), which spares parsing the whole
+    result (some 10 kB) with ``json_extract``; the other rows (no amount at
+    the head, e.g. a DENY, whose zero amount is omitted) are read with it.
+    """
+    if conn.postgres:
+        sql = _ROW_SQL.format("result::json ->> 'payableYen'", ",".join("?" * len(seqs)))
+        rows = [tuple(r) for r in conn.execute(sql, list(seqs)).fetchall()]
+        rows.sort(key=lambda r: r[0])
+        return rows
+    sql = _ROW_SQL.format(f"substr(result, 1, {_HEAD})", ",".join("?" * len(seqs)))
+    rows = []
+    rest: list[int] = []  # positions in ``rows`` whose amount the head does not show
+    match = _PAYABLE_HEAD.match
+    for r in conn.execute(sql, list(seqs)).fetchall():
+        m = match(r[8]) if isinstance(r[8], str) else None
+        if m is None:
+            rest.append(len(rows))
+            rows.append(r)
+        else:
+            rows.append((*r[:8], m.group(1)))
+    if rest:
+        marks = ",".join("?" * len(rest))
+        payable = dict(
+            conn.execute(
+                "SELECT seq, json_extract(result, '$.payableYen') FROM verdicts "
+                f"WHERE seq IN ({marks})",
+                [rows[i][0] for i in rest],
+            ).fetchall()
+        )
+        for i in rest:
+            r = rows[i]
+            rows[i] = (*r[:8], payable.get(r[0]))
     rows.sort(key=lambda r: r[0])
     return rows
 
@@ -496,14 +529,6 @@ def parse_request(d: dict[str, Any]) -> claims_pb2.EvaluateClaimRequest:
 # --------------------------------------------------------------------------- replaying
 
 
-def _fired(decision: eng.Decision) -> tuple[str, ...]:
-    seen: dict[str, None] = {}
-    for c in decision.clauses:
-        if c.effect in _FIRED:
-            seen.setdefault(c.clause_id)
-    return tuple(seen)
-
-
 class Replayer:
     """Re-makes logged claim decisions under one candidate ``RuleSet``."""
 
@@ -556,9 +581,9 @@ class Replayer:
         if missing:
             tally.ledger_reads += 1
             ctx = replace(ctx, ledger={**ctx.ledger, **ledger_before(self.conn, seq, missing)})
-        decision = eng.evaluate(policy, claim, ctx)
+        decision = eng.outline(policy, claim, ctx)
         old_fired = () if outcome == "APPROVE" else tuple(orjson.loads(clause_ids))
-        new_fired = _fired(decision)
+        new_fired = decision.fired
         old_payable = int(row[8] or 0)
         new_outcome = decision.outcome.value
         change = None

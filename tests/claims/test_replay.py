@@ -265,3 +265,39 @@ def test_fast_request_parser_matches_json_format() -> None:
         assert got.SerializeToString(deterministic=True) == expected.SerializeToString(
             deterministic=True
         )
+
+
+def test_logged_payable_read_from_the_head_agrees_with_json_extract(tmp_path: Path) -> None:
+    from server.replay import LogReader, claim_rows
+
+    db = tmp_path / "log.db"
+    results = [
+        '{"decisionId":"d1","outcome":"OUTCOME_APPROVE","payableYen":"1200000","x":[]}',
+        '{"decisionId":"d2","outcome":"OUTCOME_DENY","computation":[{"payableYen":"5"}]}',
+        '{"payableYen": "7"}',
+        '{"decisionId":"d\\"4","outcome":"OUTCOME_APPROVE","payableYen":"3"}',
+        '{"decisionId":"d5","outcome":"OUTCOME_APPROVE","payableYen":9}',
+        '{"decisionId":"d6","outcome":"OUTCOME_APPROVE","payableYen":"-2"}',
+    ]
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute(
+            "CREATE TABLE verdicts (seq INTEGER PRIMARY KEY, id TEXT, kind TEXT, "
+            "customer_id TEXT, policy_id TEXT, recorded_us INTEGER, outcome TEXT, "
+            "clause_ids TEXT, inputs TEXT, result TEXT)"
+        )
+        conn.executemany(
+            "INSERT INTO verdicts VALUES (?, ?, 'claim', 'c', 'HNB', 0, 'APPROVE', '[]', '{}', ?)",
+            [(seq, f"d{seq}", r) for seq, r in enumerate(results, 1)],
+        )
+        conn.commit()
+        expected = dict(
+            conn.execute("SELECT seq, json_extract(result, '$.payableYen') FROM verdicts")
+        )
+    reader = LogReader(f"sqlite:///{db}")
+    try:
+        rows = claim_rows(reader, [6, 5, 4, 3, 2, 1])
+    finally:
+        reader.close()
+    assert [r[0] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert {r[0]: int(r[8] or 0) for r in rows} == {seq: int(v or 0) for seq, v in expected.items()}
+    assert rows[0][8] == "1200000" and rows[1][8] is None
