@@ -411,18 +411,8 @@ def outline(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> Ou
     plan = _plan(policy, claim)
     clauses = policy.clauses
     effects: list[Effect] = [Effect.NONE] * len(clauses)
-    memo = plan.memo
-    if len(memo) > _MEMO_LIMIT:
-        memo.clear()
-    for i, clause, finding, memoised in _conditions(plan, claim, context):
-        if memoised:
-            hit = memo.get((i, id(finding)))
-            if hit is not None and hit[0] is finding:
-                effects[i] = hit[1].effect
-                continue
-            effects[i] = _memo_result(memo, i, clause, finding).effect
-        else:
-            effects[i] = _effect("condition", clause, finding)
+    for i, clause, finding, _ in _conditions(plan, claim, context):
+        effects[i] = _effect("condition", clause, finding)
     for i, _, result in plan.fixed:
         effects[i] = result.effect
     amount = claim.amounts.loss_yen

@@ -442,16 +442,40 @@ def resolve(claim: ClaimFacts, names: tuple[str, ...]) -> Resolved:
     field name (``card_fraud.fraud_at``).
     """
     inc = claim.incident
-    own = INCIDENT_FIELDS[inc.NAME]
+    try:
+        path, where, attr = _RESOLVE_PLANS[inc.NAME, names]
+    except KeyError:
+        if len(_RESOLVE_PLANS) >= 4096:
+            _RESOLVE_PLANS.clear()
+        path, where, attr = _RESOLVE_PLANS[inc.NAME, names] = _resolve_plan(
+            inc.NAME, inc.OCCURRED, names
+        )
+    except TypeError:  # names not hashable (a list): no plan kept
+        path, where, attr = _resolve_plan(inc.NAME, inc.OCCURRED, tuple(names))
+    if where == _ON_INCIDENT:
+        return Resolved(path, getattr(inc, attr), True)
+    if where == _ON_CLAIM:
+        return Resolved(path, getattr(claim, attr), True)
+    return Resolved(path, None, False)
+
+
+_NOWHERE, _ON_INCIDENT, _ON_CLAIM = 0, 1, 2
+# (incident type, names) -> (request path, where the value is, attribute): a pure
+# function of constant tables, so kept (the names come from policy clauses).
+_RESOLVE_PLANS: dict[tuple[str, tuple[str, ...]], tuple[str, int, str]] = {}
+
+
+def _resolve_plan(incident: str, occurred: str, names: tuple[str, ...]) -> tuple[str, int, str]:
+    own = INCIDENT_FIELDS[incident]
     for name in names:
         if name == "occurred_at":
-            return Resolved(f"{inc.NAME}.{inc.OCCURRED}", inc.occurred_at, True)
+            return f"{incident}.{occurred}", _ON_INCIDENT, "occurred_at"
         if name in own:
-            return Resolved(f"{inc.NAME}.{name}", getattr(inc, name), True)
+            return f"{incident}.{name}", _ON_INCIDENT, name
         if name in TOP_LEVEL_FIELDS:
-            return Resolved(name, getattr(claim, name), True)
+            return name, _ON_CLAIM, name
     first = names[0] if names else ""
-    return Resolved(f"{inc.NAME}.{first}", None, False)
+    return f"{incident}.{first}", _NOWHERE, ""
 
 
 # --------------------------------------------------------------------------- context

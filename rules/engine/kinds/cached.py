@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
-from rules.timing import jst, months, windows, years
+from rules.timing import interval, jst, months, windows, years
 
 __all__ = [
     "cover_begins_calendar_months_after",
     "days_counted_from_next_day",
+    "describe_end",
     "format_jst",
     "lookback_from_midnight_days_before",
     "period_year_containing",
@@ -36,6 +37,7 @@ def _format_jst(instant: datetime) -> str:
 
 
 format_jst = lru_cache(maxsize=4096)(_format_jst)
+describe_end = lru_cache(maxsize=2048)(interval.describe_end)
 days_counted_from_next_day = lru_cache(maxsize=2048)(windows.days_counted_from_next_day)
 within_days_of = lru_cache(maxsize=2048)(windows.within_days_of)
 lookback_from_midnight_days_before = lru_cache(maxsize=2048)(

@@ -38,6 +38,7 @@ from rules.engine.kinds.base import (
 from rules.engine.kinds.cached import (
     cover_begins_calendar_months_after,
     days_counted_from_next_day,
+    describe_end,
     lookback_from_midnight_days_before,
     within_days_of,
 )
@@ -53,7 +54,6 @@ from rules.engine.model import (
     resolve,
 )
 from rules.engine.policy import Clause, ClauseEffect
-from rules.timing.interval import describe_end
 from rules.timing.jst import jst_date
 
 ALL_EFFECTS = frozenset(ClauseEffect)
@@ -73,15 +73,21 @@ _COVERAGE = ParamSpec(
     "The coverage name: the key of EvaluationContext.coverage (HNB, DCM, KDN, JPE, ISA, ...).",
 )
 
-_WORST = {FAIL: 3, UNKNOWN: 2, PASS: 1, NOT_APPLICABLE: 0}
-
 
 def _worst(statuses: Iterable[CheckStatus]) -> CheckStatus:
+    """The worst status: FAIL over UNKNOWN over PASS (WARN counts as PASS) over
+    NOT_APPLICABLE. Compared by identity (an enum's ``__hash__`` is Python code)."""
     result = NOT_APPLICABLE
     for s in statuses:
-        s = PASS if s is CheckStatus.WARN else s
-        if _WORST[s] > _WORST[result]:
-            result = s
+        if s is FAIL:
+            return FAIL
+        if s is UNKNOWN:
+            result = UNKNOWN
+        elif s is PASS or s is CheckStatus.WARN:
+            if result is NOT_APPLICABLE:
+                result = PASS
+        elif s is not NOT_APPLICABLE:
+            raise KeyError(s)
     return result
 
 

@@ -19,13 +19,14 @@ from rules.engine.kinds.base import (
 )
 from rules.engine.kinds.cached import (
     days_counted_from_next_day,
+    describe_end,
     lookback_from_midnight_days_before,
     until_end_of_next_jst_day,
     within_days_of,
 )
 from rules.engine.model import ClaimFacts, EvaluationContext
 from rules.engine.policy import Clause, ClauseEffect
-from rules.timing.interval import Window, describe_end
+from rules.timing.interval import Window
 from rules.timing.jst import jst_date
 
 INSTANT = frozenset({"instant"})
