@@ -141,12 +141,6 @@ def _caller_field(caller: str | bytes) -> bytes:
     return _len_field(_T_CALLER, _len_field(_T_IDENTITY, caller))
 
 
-def _ts_field(tag: bytes, us: int) -> bytes:
-    s, u = divmod(us, 1_000_000)
-    body = (b"\x08" + _varint(s) if s else b"") + (b"\x10" + _varint(u * 1000) if u else b"")
-    return tag + _SMALL[len(body)] + body
-
-
 def payable_of(outcome: str | bytes, result: str | bytes) -> int:
     """The amount an APPROVE decision or resolution pays (0 otherwise)."""
     if outcome not in ("APPROVE", b"APPROVE"):
@@ -155,14 +149,17 @@ def payable_of(outcome: str | bytes, result: str | bytes) -> int:
     return int(m.group(1)) if m else 0
 
 
-def encode_entry(row: Sequence[Any]) -> bytes:
+def entry_parts(row: Sequence[Any]) -> tuple[list[bytes], int]:
     """A ``SELECT {VERDICT_COLUMNS}`` row as VerdictEntry wire bytes (text columns
-    as ``str`` or as the stored UTF-8 ``bytes``).
+    as ``str`` or as the stored UTF-8 ``bytes``): the pieces, in order, and
+    their total length. The pieces are concatenated once, by whoever holds the
+    whole page: an entry is mostly its JSON columns, and every intermediate
+    join would copy them again.
 
-    The small scalar fields go through one upb message (C is faster than
-    Python at a dozen fields); the JSON columns, the timestamps and the
-    cached repeated/sub-message fields are appended as wire bytes (fields of
-    a message may come in any order)."""
+    The small scalar fields and the two timestamps go through one upb
+    message (C is faster than Python at a dozen fields and their varints);
+    the JSON columns and the cached repeated/sub-message fields are appended
+    as wire bytes (fields of a message may come in any order)."""
     (
         seq,
         id_,
@@ -184,6 +181,8 @@ def encode_entry(row: Sequence[Any]) -> bytes:
         prev_hash,
         entry_hash,
     ) = row
+    subject_s, subject_u = divmod(subject_us, 1_000_000)
+    recorded_s, recorded_u = divmod(recorded_us, 1_000_000)
     head = _Entry(
         id=id_,
         seq=seq,
@@ -198,6 +197,8 @@ def encode_entry(row: Sequence[Any]) -> bytes:
         prev_hash=prev_hash,
         rules_digest=rules_digest,
         payable_yen=payable_of(outcome, result),
+        subject_time={"seconds": subject_s, "nanos": subject_u * 1000},
+        recorded_at={"seconds": recorded_s, "nanos": recorded_u * 1000},
     ).SerializeToString()
     clauses = _CLAUSES_FIELD.get(clause_ids)
     if clauses is None:
@@ -208,19 +209,25 @@ def encode_entry(row: Sequence[Any]) -> bytes:
     caller_field = _CALLER_FIELD.get(caller)
     if caller_field is None:
         caller_field = _cached(_CALLER_FIELD, caller, _caller_field)
-    return b"".join(
-        (
-            head,
-            _ts_field(_T_SUBJECT, subject_us),
-            _ts_field(_T_RECORDED, recorded_us),
-            clauses,
-            rules_field,
-            caller_field,
-            _len_field(_T_INPUTS, inputs),
-            _len_field(_T_RESULT, result),
-            _len_field(_T_RULES_JSON, rules),
-        )
-    )
+    parts = [
+        head,
+        clauses,
+        rules_field,
+        caller_field,
+    ]
+    size = sum(map(len, parts))
+    for tag, value in ((_T_INPUTS, inputs), (_T_RESULT, result), (_T_RULES_JSON, rules)):
+        b = value.encode() if isinstance(value, str) else value
+        n = len(b)
+        prefix = tag + (_SMALL[n] if n < 0x80 else _varint(n))
+        parts += (prefix, b)
+        size += len(prefix) + n
+    return parts, size
+
+
+def encode_entry(row: Sequence[Any]) -> bytes:
+    """A ``SELECT {VERDICT_COLUMNS}`` row as VerdictEntry wire bytes."""
+    return b"".join(entry_parts(row)[0])
 
 
 def entry_pb(row: Sequence[Any]) -> verdicts_pb2.VerdictEntry:
@@ -234,6 +241,16 @@ def encode_page(entries: Sequence[bytes], next_token: str) -> bytes:
     if next_token:
         parts.append(_len_field(_T_TOKEN, next_token))
     return b"".join(parts)
+
+
+def page_entry_prefix(size: int) -> bytes:
+    """What precedes an encoded entry of ``size`` bytes inside a VerdictPage."""
+    return _T_ENTRIES + _varint(size)
+
+
+def page_token_field(next_token: str) -> bytes:
+    """A VerdictPage's ``next_page_token`` field (empty for no token)."""
+    return _len_field(_T_TOKEN, next_token) if next_token else b""
 
 
 def page_pb(rows: Sequence[Sequence[Any]], next_token: str) -> verdicts_pb2.VerdictPage:

@@ -11,10 +11,7 @@ write transaction, exactly as an automatic approval does.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hashlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -46,7 +43,8 @@ from server.store.review_sql import (
     ResolutionWrite,
     ReviewNotFound,
 )
-from server.store.verdicts_query_sql import CLAUSE_ID, Row, VerdictFilter
+from server.store.verdicts_query_sql import CLAUSE_ID, VerdictFilter
+from server.verdict_pages import decode_token, encode_token, page_batch
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -57,66 +55,6 @@ _TIMESTAMP_SECONDS_MAX = 253402300799
 
 class ResolutionRefused(Exception):
     """FAILED_PRECONDITION: the resolution contradicts the policy or the ledger."""
-
-
-# --------------------------------------------------------------------------- page tokens
-
-
-def _digest(scope: str, key: tuple[Any, ...]) -> str:
-    return hashlib.sha256(orjson.dumps([scope, *key])).hexdigest()[:16]
-
-
-def encode_token(scope: str, key: tuple[Any, ...], after_seq: int) -> str:
-    raw = orjson.dumps({"v": 1, "after": after_seq, "f": _digest(scope, key)})
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_token(v: Violations, token: str, scope: str, key: tuple[Any, ...]) -> int | None:
-    """The seq a token resumes after; a violation when it is malformed or for other filters."""
-    if not token:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        d = orjson.loads(raw)
-        after = d["after"]
-        digest = d["f"]
-        if d.get("v") != 1 or not isinstance(after, int) or after < 0:
-            raise ValueError
-    except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-        v.add("page_token", "not a page token of this service")
-        return None
-    if digest != _digest(scope, key):
-        v.add("page_token", "issued for other filters or another order: repeat them unchanged")
-        return None
-    return after
-
-
-# --------------------------------------------------------------------------- pages
-
-# Encoded entries per VerdictPage message at most (besides page_size): under
-# gRPC's default 4 MiB message limit whatever the entries hold.
-PAGE_BYTES = 3 << 20
-
-
-def split_pages(rows: Sequence[Row], more: bool, key: tuple[Any, ...]) -> list[bytes]:
-    """One batch of rows as encoded VerdictPages of at most PAGE_BYTES each.
-
-    Every page but the batch's last carries the token resuming after it; the
-    last carries one only when ``more`` entries follow. No match at all is one
-    empty page."""
-    pages: list[bytes] = []
-    chunk: list[bytes] = []
-    size = 0
-    last = len(rows) - 1
-    for i, row in enumerate(rows):
-        entry = conv.encode_entry(row)
-        chunk.append(entry)
-        size += len(entry) + 4
-        if i == last or size >= PAGE_BYTES:
-            token = encode_token("query", key, int(row[0])) if i < last or more else ""
-            pages.append(conv.encode_page(chunk, token))
-            chunk, size = [], 0
-    return pages or [conv.encode_page([], "")]
 
 
 def register_verdict_log_service(service: VerdictLogService, server: grpc.aio.Server) -> None:
@@ -356,10 +294,7 @@ class VerdictLogService(verdicts_pb2_grpc.VerdictLogServiceServicer):
         async def batch(after_seq: int | None) -> tuple[list[bytes], int | None]:
             """(pages, the seq the next batch starts after, None at the end)."""
             rows = await store.query_verdicts(f, after_seq, size + 1)
-            more = len(rows) > size
-            rows = rows[:size]
-            pages = await loop.run_in_executor(None, split_pages, rows, more, key)
-            return pages, int(rows[-1][0]) if more else None
+            return await loop.run_in_executor(None, page_batch, rows, size, key)
 
         pending = asyncio.ensure_future(batch(after))
         sent = 0
