@@ -45,6 +45,10 @@ from server.clock import from_us, to_us
 from server.convert.events import event_from_payload
 
 FACTS_VERSION = 1
+# Enum members by value: a dict lookup instead of an Enum call (which raises
+# the same ValueError for anything else: ``or`` falls back to it).
+_VERDICTS = {v.value: v for v in Verdict}
+_STATUSES = {s.value: s for s in CheckStatus}
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +118,11 @@ class FactsSnapshot:
                 eng.PostureRecord(
                     device_id=p["device_id"],
                     login_at=from_us(p["login_us"]),
-                    verdict=Verdict(p["verdict"]),
+                    verdict=_VERDICTS.get(p["verdict"]) or Verdict(p["verdict"]),
                     verdict_id=p["verdict_id"],
-                    clause_statuses={k: CheckStatus(s) for k, s in p["clauses"].items()},
+                    clause_statuses={
+                        k: _STATUSES.get(s) or CheckStatus(s) for k, s in p["clauses"].items()
+                    },
                 )
                 for p in d["postures"]
             ),
@@ -142,34 +148,42 @@ def context_from_facts(
     first, then add it).
     """
     as_of = claim.claimed_at
-    events = [event_from_payload(kind, payload) for kind, payload in snapshot.events]
+    name = policy.id
+    acts: list[em.Activation] = []
+    enrols: list[em.Enrolment] = []
+    mons: list[em.MonitoringEvent] = []
+    regs: list[eng.RegistrationRecord] = []
+    logins: list[eng.LoginRecord] = []
+    security = rules.events.security
+    for kind, payload in snapshot.events:  # one pass, in order, each by its type
+        e = event_from_payload(kind, payload)
+        if isinstance(e, em.Enrolment):
+            if e.policy_id == name:
+                enrols.append(e)
+        elif isinstance(e, em.Activation):
+            acts.append(e)
+        elif isinstance(e, em.MonitoringEvent):
+            mons.append(e)
+        elif isinstance(e, em.Registration):
+            regs.append(eng.RegistrationRecord.judge(e, security))
+        elif isinstance(e, em.PaymentLogin):
+            logins.append(eng.LoginRecord.judge(e, security))
     settings = rules.events.coverage
     coverage: dict[str, tuple[Period, ...]] = {}
-    name = policy.id
     if name == "KDN":
-        acts = [e for e in events if isinstance(e, em.Activation)]
         coverage[name] = tuple(kdn_periods(acts, as_of, settings))
     else:
-        enrols = [e for e in events if isinstance(e, em.Enrolment) and e.policy_id == name]
         s = replace(settings, jpe_cover_delay_months=0) if name == "JPE" else settings
         coverage[name] = tuple(enrolment_periods(enrols, name, as_of, s))
-    security = rules.events.security
-    regs = tuple(
-        eng.RegistrationRecord.judge(e, security) for e in events if isinstance(e, em.Registration)
-    )
-    logins = tuple(
-        eng.LoginRecord.judge(e, security) for e in events if isinstance(e, em.PaymentLogin)
-    )
     monitoring = {}
     token = getattr(claim.incident, "card_token", "")
     if token:
-        mons = [e for e in events if isinstance(e, em.MonitoringEvent)]
         monitoring[token] = monitoring_state(mons, token, as_of)
     return eng.EvaluationContext(
         postures=snapshot.postures,
         coverage=coverage,
-        registrations=regs,
-        logins=logins,
+        registrations=tuple(regs),
+        logins=tuple(logins),
         monitoring=monitoring,
         ledger=dict(snapshot.ledger or {}),
     )

@@ -27,7 +27,7 @@ from functools import lru_cache
 
 from checks.model import CheckStatus, Compared
 from rules.engine.kinds import KINDS, Finding, ReservationSpec
-from rules.engine.kinds.base import AmountFn, CheckFn
+from rules.engine.kinds.base import AmountFn, CheckFn, ScopeFn
 from rules.engine.model import (
     ClaimFacts,
     ClauseResult,
@@ -100,11 +100,9 @@ def ledger_scopes(policy: Policy, claim: ClaimFacts, context: EvaluationContext)
     """
     _check_claim(policy, claim)
     keys: dict[str, None] = {}
-    for clause in policy.clauses:
-        spec = KINDS[clause.kind]
-        if spec.scopes is not None and _applies(clause, claim):
-            for key in spec.scopes(clause, claim, context):
-                keys.setdefault(key)
+    for clause, scopes in _plan(policy, claim).scopes:
+        for key in scopes(clause, claim, context):
+            keys.setdefault(key)
     return tuple(keys)
 
 
@@ -224,6 +222,7 @@ class _Plan:
     amounts: tuple[tuple[int, Clause, AmountFn], ...]
     fixed: tuple[tuple[int, Finding, ClauseResult], ...]
     groups: bool
+    scopes: tuple[tuple[Clause, ScopeFn], ...]  # the clauses that apply and read the ledger
     memo: dict[tuple[int, int], tuple[Finding, ClauseResult]] = field(default_factory=dict)
 
 
@@ -239,8 +238,11 @@ def _plan(policy: Policy, claim: ClaimFacts) -> _Plan:
     conditions: list[tuple[int, Clause, CheckFn, bool]] = []
     amounts: list[tuple[int, Clause, AmountFn]] = []
     fixed: list[tuple[int, Finding, ClauseResult]] = []
+    scopes: list[tuple[Clause, ScopeFn]] = []
     for i, clause in enumerate(policy.clauses):
         spec = KINDS[clause.kind]
+        if spec.scopes is not None and _applies(clause, claim):
+            scopes.append((clause, spec.scopes))
         if not _applies(clause, claim):
             finding = Finding(
                 NOT_APPLICABLE,
@@ -259,6 +261,7 @@ def _plan(policy: Policy, claim: ClaimFacts) -> _Plan:
         tuple(amounts),
         tuple(fixed),
         any(clause.any_of for _, clause, _, _ in conditions),
+        tuple(scopes),
     )
     if len(_PLANS) >= 256:  # policies reloaded many times: start afresh
         _PLANS.clear()
