@@ -412,20 +412,35 @@ def outline(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> Ou
     the same clause findings and effects, for replay, which compares only these."""
     _check_claim(policy, claim)
     plan = _plan(policy, claim)
-    clauses = policy.clauses
-    effects: list[Effect] = [Effect.NONE] * len(clauses)
-    for i, clause, finding, _ in _conditions(plan, claim, context):
-        effects[i] = _effect("condition", clause, finding)
+    # Only a FAIL or an UNKNOWN finding pushes DENY or REVIEW (``_effect``): the
+    # others are not mapped at all. By clause index, to list them in clause order.
+    pushed: dict[int, Effect] = {}
+    if plan.groups:
+        for i, clause, finding, _ in _conditions(plan, claim, context):
+            status = finding.status
+            if status is FAIL or status is UNKNOWN:
+                pushed[i] = _effect("condition", clause, finding)
+    else:
+        for i, clause, check, _ in plan.conditions:
+            finding = check(clause, claim, context)
+            status = finding.status
+            if status is FAIL or status is UNKNOWN:
+                pushed[i] = _effect("condition", clause, finding)
     for i, _, result in plan.fixed:
-        effects[i] = result.effect
+        if result.effect is Effect.DENY or result.effect is Effect.REVIEW:
+            pushed[i] = result.effect
     amount = claim.amounts.loss_yen
     for i, clause, fn in plan.amounts:
         answer = fn(clause, claim, context, amount)
-        effects[i] = _effect("amount", clause, answer.finding)
         amount = answer.output
+        status = answer.finding.status
+        if status is FAIL or status is UNKNOWN:
+            pushed[i] = _effect("amount", clause, answer.finding)
+    clauses = policy.clauses
     fired: dict[str, None] = {}
     deny = review = False
-    for i, effect in enumerate(effects):
+    for i in sorted(pushed):
+        effect = pushed[i]
         if effect is Effect.DENY:
             deny = True
         elif effect is Effect.REVIEW:
