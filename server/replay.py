@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -395,7 +396,7 @@ _TIMESTAMP = "google.protobuf.Timestamp"
 _RFC3339 = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:Z|([+-])(\d\d):(\d\d))\Z"
 )
-_PLANS: dict[str, dict[str, tuple[str, str, Any]]] = {}
+_PLANS: dict[str, dict[str, Callable[[Any, Any], None]]] = {}
 
 
 def _scalar(field: Any) -> Callable[[Any], Any]:
@@ -435,77 +436,108 @@ def _repeated(f: Any) -> bool:
     return bool(f.label == FieldDescriptor.LABEL_REPEATED)
 
 
-def _plan_of(desc: Any) -> dict[str, tuple[str, str, Any]]:
-    """JSON key → (field name, how to set it, converter), per message type."""
+_Setter = Callable[[Any, Any], None]
+
+
+def _plan_of(desc: Any) -> dict[str, _Setter]:
+    """JSON key (and field name) → how to set that field from its JSON value,
+    per message type."""
     plan = _PLANS.get(desc.full_name)
     if plan is not None:
         return plan
     plan = {}
-    fd = FieldDescriptor
     for f in desc.fields:
-        entry: tuple[str, str, Any]
         try:
-            if f.message_type is not None and f.message_type.GetOptions().map_entry:
-                key_f, value_f = (
-                    f.message_type.fields_by_name["key"],
-                    f.message_type.fields_by_name["value"],
-                )
-                if key_f.type != fd.TYPE_STRING:
-                    raise _Unsupported(f.full_name)
-                entry = (f.name, "map", _scalar(value_f))
-            elif _repeated(f):
-                entry = (f.name, "repeated", _scalar(f))
-            elif f.message_type is not None:
-                kind = "timestamp" if f.message_type.full_name == _TIMESTAMP else "message"
-                entry = (f.name, kind, None)
-            elif f.enum_type is not None:
-                entry = (f.name, "enum", {v.name: v.number for v in f.enum_type.values})
-            else:
-                entry = (f.name, "scalar", _scalar(f))
+            setter = _setter(f)
         except _Unsupported:
-            entry = (f.name, "unsupported", None)
-        plan[f.json_name] = plan[f.name] = entry
+            setter = _unsupported(f.name)
+        plan[f.json_name] = plan[f.name] = setter
     _PLANS[desc.full_name] = plan
     return plan
+
+
+def _setter(f: Any) -> _Setter:
+    name = f.name
+    if f.message_type is not None and f.message_type.GetOptions().map_entry:
+        key_f, value_f = (
+            f.message_type.fields_by_name["key"],
+            f.message_type.fields_by_name["value"],
+        )
+        if key_f.type != FieldDescriptor.TYPE_STRING:
+            raise _Unsupported(f.full_name)
+        conv = _scalar(value_f)
+
+        def set_map(msg: Any, value: Any) -> None:
+            target = getattr(msg, name)
+            for k, v in value.items():
+                target[k] = conv(v)
+
+        return set_map
+    if _repeated(f):
+        conv = _scalar(f)
+
+        def set_repeated(msg: Any, value: Any) -> None:
+            getattr(msg, name).extend([conv(v) for v in value])
+
+        return set_repeated
+    if f.message_type is not None and f.message_type.full_name == _TIMESTAMP:
+
+        def set_timestamp(msg: Any, value: Any) -> None:
+            ts = getattr(msg, name)
+            ts.seconds, ts.nanos = _timestamp(value)
+
+        return set_timestamp
+    if f.message_type is not None:
+
+        def set_message(msg: Any, value: Any) -> None:
+            sub = getattr(msg, name)
+            sub.SetInParent()
+            _fill(sub, value)
+
+        return set_message
+    if f.enum_type is not None:
+        numbers = {v.name: v.number for v in f.enum_type.values}
+
+        def set_enum(msg: Any, value: Any) -> None:
+            setattr(msg, name, numbers[value] if isinstance(value, str) else _int(value))
+
+        return set_enum
+    conv = _scalar(f)
+
+    def set_scalar(msg: Any, value: Any) -> None:
+        setattr(msg, name, conv(value))
+
+    return set_scalar
+
+
+def _unsupported(name: str) -> _Setter:
+    def refuse(msg: Any, value: Any) -> None:
+        raise _Unsupported(name)
+
+    return refuse
+
+
+@lru_cache(maxsize=4096)
+def _timestamp(value: Any) -> tuple[int, int]:
+    """(seconds, nanos) of an RFC 3339 instant (pure: memoised, claims share instants)."""
+    m = _RFC3339.match(value) if isinstance(value, str) else None
+    if m is None:
+        raise _Unsupported(value)
+    y, mo, day, h, mi, sec, frac, sign, oh, om = m.groups()
+    seconds = calendar.timegm((int(y), int(mo), int(day), int(h), int(mi), int(sec)))
+    if sign:
+        offset = int(oh) * 3600 + int(om) * 60
+        seconds -= offset if sign == "+" else -offset
+    return seconds, int(frac.ljust(9, "0")) if frac else 0
 
 
 def _fill(msg: Any, d: Any) -> None:
     if not isinstance(d, dict):
         raise _Unsupported(d)
-    plan = _plan_of(msg.DESCRIPTOR)
+    desc = msg.DESCRIPTOR
+    plan = _PLANS.get(desc.full_name) or _plan_of(desc)
     for key, value in d.items():
-        entry = plan.get(key)
-        if entry is None:
-            raise _Unsupported(key)
-        name, kind, conv_ = entry
-        if kind == "scalar":
-            setattr(msg, name, conv_(value))
-        elif kind == "message":
-            sub = getattr(msg, name)
-            sub.SetInParent()
-            _fill(sub, value)
-        elif kind == "timestamp":
-            m = _RFC3339.match(value) if isinstance(value, str) else None
-            if m is None:
-                raise _Unsupported(value)
-            y, mo, day, h, mi, sec, frac, sign, oh, om = m.groups()
-            seconds = calendar.timegm((int(y), int(mo), int(day), int(h), int(mi), int(sec)))
-            if sign:
-                offset = int(oh) * 3600 + int(om) * 60
-                seconds -= offset if sign == "+" else -offset
-            ts = getattr(msg, name)
-            ts.seconds = seconds
-            ts.nanos = int(frac.ljust(9, "0")) if frac else 0
-        elif kind == "enum":
-            setattr(msg, name, conv_[value] if isinstance(value, str) else _int(value))
-        elif kind == "map":
-            target = getattr(msg, name)
-            for k, v in value.items():
-                target[k] = conv_(v)
-        elif kind == "repeated":
-            getattr(msg, name).extend([conv_(v) for v in value])
-        else:
-            raise _Unsupported(key)
+        plan[key](msg, value)  # an unknown key: KeyError, json_format decides
 
 
 def parse_request(d: dict[str, Any]) -> claims_pb2.EvaluateClaimRequest:

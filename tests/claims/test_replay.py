@@ -252,6 +252,8 @@ def test_fast_request_parser_matches_json_format() -> None:
     docs.append(odd)
     docs.append({**odd, "unknownField": 1})  # falls back to json_format
     docs.append({**odd, "residentInJapan": "yes"})  # a wrong type: json_format decides
+    docs.append({**odd, "claimedAt": ["2025-04-10T03:00:00Z"]})  # not hashable either
+    docs.append({**odd, "claimedAt": "2025-04-10 03:00:00"})  # not RFC 3339
     for d in docs:
         try:
             expected = json_format.ParseDict(
