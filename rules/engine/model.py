@@ -26,7 +26,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import ClassVar, TypeAlias
+from typing import ClassVar, NamedTuple, TypeAlias
 
 from checks.coverage import MonitoringState, Period
 from checks.event_model import FundingSource, Judgement, PaymentLogin, Registration
@@ -426,9 +426,12 @@ def field_type(name: str) -> set[str]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
-    """A claim field looked up by name: its request path, its value, whether this claim has it."""
+class Resolved(NamedTuple):
+    """A claim field looked up by name: its request path, its value, whether this claim has it.
+
+    A named tuple (immutable like the dataclasses here, and built several
+    times per clause evaluation at a third of a frozen dataclass's cost).
+    """
 
     path: str
     value: object

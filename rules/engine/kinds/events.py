@@ -380,16 +380,16 @@ def _record_status(rec: PostureRecord, checks: tuple[str, ...]) -> CheckStatus:
 
 
 def _posture_compared(
-    recs: Sequence[PostureRecord], checks: tuple[str, ...]
+    recs: Sequence[PostureRecord], statuses: Sequence[CheckStatus]
 ) -> tuple[Compared, ...]:
+    """One comparison per record, with its status (``_record_status``) for the clause."""
     return tuple(
         cmp(
             f"posture[{r.device_id}]",
-            f"{_record_status(r, checks).value} ({r.verdict.value}) at {fmt(r.login_at)}, "
-            f"verdict {r.verdict_id}",
+            f"{status.value} ({r.verdict.value}) at {fmt(r.login_at)}, verdict {r.verdict_id}",
             "PASS",
         )
-        for r in recs
+        for r, status in zip(recs, statuses, strict=True)
     )
 
 
@@ -415,8 +415,9 @@ def posture_required(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) 
             () if excused else (excuse_path,),
             effect=Effect.REVIEW,
         )
-    status = _worst(_record_status(r, checks) for r in recs)
-    compared = _posture_compared(recs, checks)
+    statuses = [_record_status(r, checks) for r in recs]
+    status = _worst(statuses)
+    compared = _posture_compared(recs, statuses)
     if status is PASS:
         return Finding(
             PASS, f"不正利用前の各端末の最後の確認で{scope}は講じられています。", compared
@@ -453,8 +454,9 @@ def posture_excuse(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) ->
             () if excused else (excuse_path,),
             effect=Effect.REVIEW,
         )
-    status = _worst(_record_status(r, ()) for r in recs)
-    compared = (*_posture_compared(recs, ()), excuse_cmp)
+    statuses = [_record_status(r, ()) for r in recs]
+    status = _worst(statuses)
+    compared = (*_posture_compared(recs, statuses), excuse_cmp)
     if status is PASS:
         return Finding(
             NOT_APPLICABLE,
