@@ -119,10 +119,17 @@ class IssuerAnswer:
 
 def _aware_fields(obj: object) -> None:
     """Refuse naive datetimes in every datetime field of a dataclass."""
-    for f in fields(obj):  # type: ignore[arg-type]
-        value = getattr(obj, f.name)
+    cls = type(obj)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:  # dataclasses.fields() is slow, and a class's fields never change
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(obj))  # type: ignore[arg-type]
+    for name in names:
+        value = getattr(obj, name)
         if isinstance(value, datetime):
-            require_aware(value, f"{type(obj).__name__}.{f.name}")
+            require_aware(value, f"{cls.__name__}.{name}")
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +326,7 @@ INCIDENT_TYPES: Mapping[str, type[Incident]] = {
         LegalCost,
     )
 }
+_INCIDENT_CLASSES = tuple(INCIDENT_TYPES.values())
 """Incident types by their oneof name in ``EvaluateClaimRequest``."""
 
 
@@ -362,7 +370,7 @@ class ClaimFacts:
 
     def __post_init__(self) -> None:
         require_aware(self.claimed_at, "ClaimFacts.claimed_at")
-        if not isinstance(self.incident, tuple(INCIDENT_TYPES.values())):
+        if not isinstance(self.incident, _INCIDENT_CLASSES):
             raise TypeError(f"not an incident: {type(self.incident).__name__}")
         for key, value in self.exclusions.items():
             if not isinstance(value, bool):
