@@ -17,6 +17,7 @@ Scope keys are stable strings the store can index::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from rules.engine.kinds.base import (
@@ -52,12 +53,18 @@ STAGE_CAP = 4
 
 
 def _zero(
-    clause: Clause, amount: int, out: int, step: Step, why_ja: str, how_ja: str
+    clause: Clause, amount: int, out: int, step: Step, text_ja: Callable[[bool], str]
 ) -> AmountFinding:
+    """FAIL when nothing is left to pay, else PASS; ``text_ja(nothing_left)`` explains
+    (only the text of the finding made is built)."""
     compared = (cmp("amount", f"{format_yen(amount)} → {format_yen(out)}", "> ¥0"),)
     if out == 0:
-        return AmountFinding(Finding(FAIL, why_ja, compared), out, (step,), binding=amount > 0)
-    return AmountFinding(Finding(PASS, how_ja, compared), out, (step,), binding=out < amount)
+        return AmountFinding(
+            Finding(FAIL, text_ja(True), compared), out, (step,), binding=amount > 0
+        )
+    return AmountFinding(
+        Finding(PASS, text_ja(False), compared), out, (step,), binding=out < amount
+    )
 
 
 def minus_recovered_kind(
@@ -65,15 +72,19 @@ def minus_recovered_kind(
 ) -> AmountFinding:
     recovered = claim.amounts.recovered_yen
     out = minus_recovered(amount, recovered)
-    step = Step("minus recovered", clause.id, amount, out, f"recovered {format_yen(recovered)}")
+    r = format_yen(recovered)
+    step = Step("minus recovered", clause.id, amount, out, f"recovered {r}")
     return _zero(
         clause,
         amount,
         out,
         step,
-        f"損害額{format_yen(amount)}から返金・補償を受けた{format_yen(recovered)}を差し引くと、"
-        "支払う額は残りません。",
-        f"返金・補償を受けた{format_yen(recovered)}を差し引きます。",
+        lambda nothing_left: (
+            f"損害額{format_yen(amount)}から返金・補償を受けた{r}を差し引くと、"
+            "支払う額は残りません。"
+            if nothing_left
+            else f"返金・補償を受けた{r}を差し引きます。"
+        ),
     )
 
 
@@ -82,14 +93,18 @@ def exclude_points(
 ) -> AmountFinding:
     points = claim.amounts.points_yen
     out = minus_recovered(amount, points)
-    step = Step("points excluded", clause.id, amount, out, f"points {format_yen(points)}")
+    p = format_yen(points)
+    step = Step("points excluded", clause.id, amount, out, f"points {p}")
     return _zero(
         clause,
         amount,
         out,
         step,
-        f"ポイント{format_yen(points)}は補償対象外のため、支払う額は残りません。",
-        f"補償対象外のポイント{format_yen(points)}を除きます。",
+        lambda nothing_left: (
+            f"ポイント{p}は補償対象外のため、支払う額は残りません。"
+            if nothing_left
+            else f"補償対象外のポイント{p}を除きます。"
+        ),
     )
 
 
@@ -105,8 +120,11 @@ def percentage(
         amount,
         out,
         step,
-        f"{format_yen(amount)}の{shown}%は1円未満のため支払えません。",
-        f"{format_yen(amount)}の{shown}%（1円未満切捨て）を支払います。",
+        lambda nothing_left: (
+            f"{format_yen(amount)}の{shown}%は1円未満のため支払えません。"
+            if nothing_left
+            else f"{format_yen(amount)}の{shown}%（1円未満切捨て）を支払います。"
+        ),
     )
 
 
@@ -224,11 +242,16 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
     limit = clause.int_param("limit_yen")
     amount_cap = CapUsage(clause.id, limit, usage.amount_yen, key)
     remaining = amount_cap.remaining
+    limit_s, used_s, remaining_s = (
+        format_yen(limit),
+        format_yen(usage.amount_yen),
+        format_yen(remaining),
+    )
     compared = (
         cmp(
             f"ledger[{key}].amount_yen",
-            format_yen(usage.amount_yen),
-            f"limit {format_yen(limit)}, remaining {format_yen(remaining)}",
+            used_s,
+            f"limit {limit_s}, remaining {remaining_s}",
         ),
     )
     spec = ReservationSpec(key, limit_yen=limit)
@@ -238,15 +261,15 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
             clause.id,
             amount,
             amount,
-            f"limit {format_yen(limit)}, used {format_yen(usage.amount_yen)}, "
-            f"remaining {format_yen(remaining)}; "
+            f"limit {limit_s}, used {used_s}, "
+            f"remaining {remaining_s}; "
             + ("exceeded: payment may be refused" if amount > remaining else "not binding"),
         )
         if amount > remaining:
             return AmountFinding(
                 Finding(
                     FAIL,
-                    f"制度の年間総支払限度額{format_yen(limit)}{detail}の残り{format_yen(remaining)}を"
+                    f"制度の年間総支払限度額{limit_s}{detail}の残り{remaining_s}を"
                     f"超えるため、保険金をお支払いできないことがあります。",
                     compared,
                     reservation=spec,
@@ -257,7 +280,7 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
         return AmountFinding(
             Finding(
                 PASS,
-                f"制度の年間総支払限度額{detail}の残り{format_yen(remaining)}の範囲内です。",
+                f"制度の年間総支払限度額{detail}の残り{remaining_s}の範囲内です。",
                 compared,
                 reservation=spec,
             ),
@@ -269,8 +292,7 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
         return AmountFinding(
             Finding(
                 FAIL,
-                f"限度額{format_yen(limit)}{detail}は既に使い切られています（支払済み"
-                f"{format_yen(usage.amount_yen)}）。",
+                f"限度額{limit_s}{detail}は既に使い切られています（支払済み{used_s}）。",
                 compared,
                 reservation=spec,
             ),
@@ -280,11 +302,11 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
         )
     if step.output < amount:
         text = (
-            f"限度額{format_yen(limit)}{detail}の残り{format_yen(remaining)}まで減額します"
+            f"限度額{limit_s}{detail}の残り{remaining_s}まで減額します"
             f"（{format_yen(amount)} → {format_yen(step.output)}）。"
         )
     else:
-        text = f"限度額{format_yen(limit)}{detail}の残り{format_yen(remaining)}の範囲内です。"
+        text = f"限度額{limit_s}{detail}の残り{remaining_s}の範囲内です。"
     return AmountFinding(
         Finding(PASS, text, compared, reservation=spec),
         step.output,
