@@ -221,7 +221,7 @@ class _Plan:
     conditions: tuple[tuple[int, Clause, CheckFn, bool], ...]
     amounts: tuple[tuple[int, Clause, AmountFn], ...]
     fixed: tuple[tuple[int, Finding, ClauseResult], ...]
-    groups: bool
+    groups: tuple[tuple[int, ...], ...]  # the any_of groups' members (clause indices)
     scopes: tuple[tuple[Clause, ScopeFn], ...]  # the clauses that apply and read the ledger
     memo: dict[tuple[int, int], tuple[Finding, ClauseResult]] = field(default_factory=dict)
 
@@ -260,7 +260,7 @@ def _plan(policy: Policy, claim: ClaimFacts) -> _Plan:
         tuple(conditions),
         tuple(amounts),
         tuple(fixed),
-        any(clause.any_of for _, clause, _, _ in conditions),
+        _groups(conditions),
         tuple(scopes),
     )
     if len(_PLANS) >= 256:  # policies reloaded many times: start afresh
@@ -294,7 +294,7 @@ def _conditions(
         i: check(clause, claim, context) for i, clause, check, _ in plan.conditions
     }
     checked = dict(grouped)
-    _resolve_groups(plan.policy.clauses, grouped)
+    _resolve_groups(plan.policy.clauses, grouped, plan.groups)
     # A member the group changed is a new finding: not memoised.
     return [
         (i, clause, grouped[i], memoised and checked[i] is grouped[i])
@@ -452,13 +452,20 @@ def outline(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> Ou
     return Outline(outcome, amount if outcome is Outcome.APPROVE else 0, tuple(fired))
 
 
-def _resolve_groups(clauses: tuple[Clause, ...], findings: dict[int, Finding]) -> None:
-    """In each ``any_of`` group one PASS suffices: the other members become NOT_APPLICABLE."""
+def _groups(conditions: list[tuple[int, Clause, CheckFn, bool]]) -> tuple[tuple[int, ...], ...]:
+    """The members of each ``any_of`` group among the conditions that apply, in order."""
     groups: dict[str, list[int]] = {}
-    for i, clause in enumerate(clauses):
-        if clause.any_of and i in findings:
+    for i, clause, _, _ in conditions:
+        if clause.any_of:
             groups.setdefault(clause.any_of, []).append(i)
-    for members in groups.values():
+    return tuple(tuple(members) for members in groups.values())
+
+
+def _resolve_groups(
+    clauses: tuple[Clause, ...], findings: dict[int, Finding], groups: tuple[tuple[int, ...], ...]
+) -> None:
+    """In each ``any_of`` group one PASS suffices: the other members become NOT_APPLICABLE."""
+    for members in groups:
         passed = [i for i in members if findings[i].status is PASS]
         if not passed:
             undecided = [clauses[i].label for i in members if findings[i].status is UNKNOWN]

@@ -19,6 +19,8 @@ from rules.timing.years import YearAnchor
 
 __all__ = ["Clause", "ClauseEffect", "ParamValue", "Policy", "PolicySet"]
 
+_NO_PARAM = object()
+
 ParamValue: TypeAlias = int | bool | str | Fraction | datetime | date | YearAnchor | tuple[str, ...]
 
 
@@ -65,26 +67,30 @@ class Clause:
             raise KeyError(f"clause {self.label}: no parameter {name!r}") from None
 
     def int_param(self, name: str) -> int:
-        value = self._get(name)
+        value = self.params.get(name, _NO_PARAM)  # the hot path: no _get call
         if isinstance(value, bool) or not isinstance(value, int):
+            self._get(name)  # no such parameter: KeyError
             raise TypeError(f"clause {self.label}: {name} is not an int")
         return value
 
     def bool_param(self, name: str) -> bool:
-        value = self._get(name)
+        value = self.params.get(name, _NO_PARAM)  # the hot path: no _get call
         if not isinstance(value, bool):
+            self._get(name)  # no such parameter: KeyError
             raise TypeError(f"clause {self.label}: {name} is not a bool")
         return value
 
     def str_param(self, name: str) -> str:
-        value = self._get(name)
+        value = self.params.get(name, _NO_PARAM)  # the hot path: no _get call
         if not isinstance(value, str):
+            self._get(name)  # no such parameter: KeyError
             raise TypeError(f"clause {self.label}: {name} is not a string")
         return value
 
     def list_param(self, name: str) -> tuple[str, ...]:
-        value = self._get(name)
+        value = self.params.get(name, _NO_PARAM)  # the hot path: no _get call
         if not isinstance(value, tuple):
+            self._get(name)  # no such parameter: KeyError
             raise TypeError(f"clause {self.label}: {name} is not a list")
         return value
 
