@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from checks.model import Verdict
 from rules.engine import (
+    BUILTIN_POLICIES_DIR,
     Amounts,
     ClaimError,
     ClaimFacts,
     Effect,
     EvaluationContext,
     IbTransferFraud,
+    LedgerUsage,
+    Outcome,
     evaluate,
     evaluate_in,
     ledger_scopes,
+    load_policies,
+    outline,
 )
 from rules.timing import at_jst
 from tests.claims.builders import (
@@ -206,3 +213,37 @@ def test_a_missing_context_record_is_review_not_a_guess() -> None:
     assert d.outcome is REVIEW
     assert "context.coverage[KDN]" in d.missing_facts
     assert f"context.monitoring[{base.claim.incident.card_token}]" in d.missing_facts  # type: ignore[union-attr]
+
+
+def test_memoised_plans_and_scopes_never_answer_for_another_policy_or_claim(
+    tmp_path: Path,
+) -> None:
+    """The engine keeps per-policy plans and each cap clause's last scope, keyed by
+    object identity: a policy loaded from another directory, or another claim, gets
+    its own answer, and going back gives the first answer again."""
+    base = hnb()
+    policy = policies().get("HNB")
+    copy = tmp_path / "policies"
+    shutil.copytree(BUILTIN_POLICIES_DIR, copy)
+    text = (copy / "hnb.toml").read_text(encoding="utf-8")
+    assert 'year_anchor = "01-01 00:00"' in text
+    (copy / "hnb.toml").write_text(
+        text.replace('year_anchor = "01-01 00:00"', 'year_anchor = "04-01 00:00"', 1), "utf-8"
+    )
+    other = load_policies(copy).get("HNB")
+
+    mine = ledger_scopes(policy, base.claim, base.context)
+    theirs = ledger_scopes(other, base.claim, base.context)
+    assert mine != theirs
+    assert ledger_scopes(policy, base.claim, base.context) == mine
+
+    someone = replace(base.claim, customer_id="someone-else")
+    (key,) = [k for k in ledger_scopes(policy, someone, base.context) if k.startswith("HNB-L1")]
+    assert "customer:someone-else" in key and key not in mine
+    # The cap reads the scope of the claim it decides: with only the first claim's
+    # usage provided, the other claim's cap has no record (REVIEW), the first has one.
+    ledger = {k: LedgerUsage() for k in mine}
+    assert outline(policy, someone, replace(base.context, ledger=ledger)).outcome is Outcome.REVIEW
+    assert outline(policy, base.claim, replace(base.context, ledger=ledger)).outcome is APPROVE
+    with_theirs = replace(base.context, ledger={**ledger, key: LedgerUsage()})
+    assert outline(policy, someone, with_theirs).outcome is APPROVE

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TypeAlias
 
 from rules.engine.kinds.base import (
     FAIL,
@@ -152,8 +153,26 @@ def scope_key(clause: Clause, claim: ClaimFacts) -> tuple[str | None, str]:
     return key, path
 
 
-def _scope(clause: Clause, claim: ClaimFacts) -> tuple[str | None, str, PeriodYear | None]:
+_Scope: TypeAlias = tuple[str | None, str, PeriodYear | None]
+# Per clause, the last (clause, claim, answer): ledger_scopes() and then the cap
+# itself ask for the scope of the same claim. Keyed by identity and holding both
+# objects (immutable), so an entry never answers for another clause or claim.
+_LAST_SCOPE: dict[int, tuple[Clause, ClaimFacts, _Scope]] = {}
+
+
+def _scope(clause: Clause, claim: ClaimFacts) -> _Scope:
     """``scope_key`` and, for the kinds counted per year, the year."""
+    hit = _LAST_SCOPE.get(id(clause))
+    if hit is not None and hit[0] is clause and hit[1] is claim:
+        return hit[2]
+    answer = _scope_of(clause, claim)
+    if len(_LAST_SCOPE) >= 1024:
+        _LAST_SCOPE.clear()
+    _LAST_SCOPE[id(clause)] = (clause, claim, answer)
+    return answer
+
+
+def _scope_of(clause: Clause, claim: ClaimFacts) -> _Scope:
     kind = clause.kind
     name = _name(clause)
     if kind == "cap_per_incident" and clause.str_param("incident_ref") == "claim":
