@@ -255,7 +255,6 @@ MIGRATIONS = (
 )
 
 
-
 def _chain_existing_verdicts(conn: Any) -> None:
     """Hash-chain the entries written before the chain existed, in log order.
 
