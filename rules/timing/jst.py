@@ -11,7 +11,8 @@ guessing its zone is exactly the bug this module exists to prevent.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import lru_cache
 
 __all__ = [
     "JST",
@@ -102,6 +103,25 @@ def format_jst(instant: datetime) -> str:
 
     Seconds and microseconds are shown only when non-zero.
     """
+    if type(instant) is datetime and (instant.tzinfo is UTC or instant.tzinfo is JST):
+        return _format_fixed_offset(instant)
+    return _format_jst(instant)
+
+
+@lru_cache(maxsize=16384)
+def _format_fixed_offset(instant: datetime) -> str:
+    """``format_jst`` memoised (reports format the same event instants again and again).
+
+    Only for plain datetimes in UTC or JST: fixed offsets, so two equal keys are
+    the same instant (aware datetimes compare and hash by instant) and show the
+    same JST text; ``fold`` changes nothing at a fixed offset. Zones with
+    transitions (where equal wall-clock fields with another ``fold`` are another
+    instant) and datetime subclasses are formatted every time.
+    """
+    return _format_jst(instant)
+
+
+def _format_jst(instant: datetime) -> str:
     t = to_jst(instant)
     text = t.strftime("%Y-%m-%d %H:%M")
     if t.second or t.microsecond:

@@ -81,3 +81,51 @@ def test_day_functions_refuse_datetimes(fn: Callable[[date], object]) -> None:
 )
 def test_format_jst(instant: datetime, text: str) -> None:
     assert format_jst(instant) == text
+
+
+# --------------------------------------------------------------------------- format_jst memo
+
+
+class _Subclass(datetime):
+    pass
+
+
+def test_format_jst_memo_equal_instants_in_utc_and_jst_read_the_same() -> None:
+    # Equal keys of the memo (same instant, other zone) must give the same text.
+    utc = datetime(2026, 3, 1, 14, 59, 59, 999999, tzinfo=UTC)
+    jst = utc.astimezone(JST)
+    assert utc == jst and hash(utc) == hash(jst)
+    assert format_jst(utc) == format_jst(jst) == "2026-03-01 23:59:59.999999 JST"
+    assert format_jst(jst) == format_jst(utc)
+
+
+def test_format_jst_memo_keeps_neighbouring_instants_apart() -> None:
+    base = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
+    texts = [format_jst(base + timedelta(microseconds=us)) for us in (0, 1, 0, 1_000_000, 1)]
+    assert texts == [
+        "2026-03-02 00:00 JST",
+        "2026-03-02 00:00:00.000001 JST",
+        "2026-03-02 00:00 JST",
+        "2026-03-02 00:00:01 JST",
+        "2026-03-02 00:00:00.000001 JST",
+    ]
+
+
+def test_format_jst_memo_fold_and_other_zones() -> None:
+    base = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
+    assert format_jst(base.replace(fold=1)) == format_jst(base) == "2026-03-02 00:00 JST"
+    eastern = timezone(timedelta(hours=-5))
+    assert format_jst(base.astimezone(eastern)) == "2026-03-02 00:00 JST"
+    # A zone whose offset depends on fold: equal wall-clock fields, other instants.
+    from zoneinfo import ZoneInfo
+
+    ny = ZoneInfo("America/New_York")
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=ny)
+    second = first.replace(fold=1)
+    assert format_jst(first) == "2026-11-01 14:30 JST"
+    assert format_jst(second) == "2026-11-01 15:30 JST"
+    assert format_jst(first) == "2026-11-01 14:30 JST"
+    sub = _Subclass(2026, 3, 1, 15, 0, tzinfo=UTC)
+    assert format_jst(sub) == "2026-03-02 00:00 JST"
+    with pytest.raises(ValueError, match="timezone-aware"):
+        format_jst(NAIVE)
