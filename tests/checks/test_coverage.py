@@ -551,3 +551,34 @@ def test_shuffling_events_never_changes_the_periods(
         ps = coverage.periods
         for a, b in pairwise(ps):
             assert a.ends_at is not None and a.ends_at <= b.starts_at
+
+
+# --------------------------------------------------------------------------- ordering
+
+
+def test_visible_orders_as_by_time_id_and_text_form() -> None:
+    """``_visible`` sorts by (time, id) and consults the text form only on ties:
+    the order must be exactly that of sorting by (time, id, repr)."""
+    from checks.coverage import _visible
+
+    rnd = random.Random(7)
+    times = [at_jst(2026, 4, 1, h) for h in range(4)]
+    for _ in range(400):
+        events = [
+            Enrolment(
+                rnd.choice(["e1", "e2", "e3"]),
+                "cust-1",
+                rnd.choice(times),
+                rnd.choice(["HNB", "DCM"]),
+                rnd.choice([EnrolmentAction.JOINED, EnrolmentAction.LEFT]),
+                rnd.choice(["", "a"]),
+            )
+            for _ in range(rnd.randint(0, 6))
+        ]
+        as_of = rnd.choice(times)
+        expected = sorted(
+            (e for e in events if e.event_time <= as_of),
+            key=lambda e: (e.event_time, e.client_event_id, repr(e)),
+        )
+        got = _visible(events, as_of)
+        assert [id(e) for e in got] == [id(e) for e in expected]
