@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 
@@ -42,6 +43,24 @@ _INCIDENT_KINDS = {
     "legal_cost": ("consultation", "lawyer_fees"),
     "liability": ("business_interruption", "information_leak", "other"),
 }
+
+
+# A UUID already in canonical form (lower-case hex, hyphenated): uuid.UUID
+# accepts it and str() gives it back unchanged. Other spellings take uuid.UUID.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Exclusion keys found to be clause ids (a pure check of the key; clause ids are
+# few, so the set stays small; bounded against a stream of distinct keys).
+_CLAUSE_KEYS: set[str] = set()
+_CLAUSE_KEYS_MAX = 4096
+
+
+def _is_clause_key(key: str) -> bool:
+    """A clause id such as ``HNB-X10`` (letters, digits, hyphens, dots; 32 at most)."""
+    if len(key) > 32 or not key.replace("-", "").replace(".", "").isalnum():
+        return False
+    if len(_CLAUSE_KEYS) < _CLAUSE_KEYS_MAX:
+        _CLAUSE_KEYS.add(key)
+    return True
 
 
 class _Reader:
@@ -253,6 +272,8 @@ def claim_facts(
     claim_id = ""
     if not req.claim_id:
         v.add("claim_id", "required")
+    elif _CANONICAL_UUID.fullmatch(req.claim_id):
+        claim_id = req.claim_id  # what str(uuid.UUID(...)) returns for it, parsed faster
     else:
         try:
             claim_id = str(uuid.UUID(req.claim_id))
@@ -273,12 +294,10 @@ def claim_facts(
             v.add(f"amounts.{name}", f"more than {MAX_YEN} yen")
     if req.HasField("amounts") and a.loss_yen == 0 and req.WhichOneof("incident") != "legal_cost":
         v.add("amounts.loss_yen", "required (a positive amount)")
-    exclusions = {}
-    for key, value in req.exclusions.items():
-        if len(key) > 32 or not key.replace("-", "").replace(".", "").isalnum():
-            v.add(f"exclusions[{key[:32]}]", "not a clause id")
-        else:
-            exclusions[key] = value
+    exclusions = dict(req.exclusions)  # the map's order: violations listed in it as before
+    for key in [k for k in exclusions if k not in _CLAUSE_KEYS and not _is_clause_key(k)]:
+        v.add(f"exclusions[{key[:32]}]", "not a clause id")
+        del exclusions[key]
     series = validate.identifier(v, "series_id", req.series_id, required=False) or ""
     incident = _incident(r, req)
     # Times in order: nothing after the claim, nothing reported before the incident.

@@ -53,11 +53,22 @@ class ConvertedEvent:
 # field appears verbatim in the wire form, so when the serialized request has
 # no such stretch no field can hold a card number and the walk is skipped.
 _PAN_PREFILTER = re.compile(rb"[0-9](?:[ -]?[0-9]){12}")
+# Cheaper necessary condition for the prefilter: with every space and hyphen
+# deleted, a stretch it matches becomes 13 consecutive digits (deleting more
+# separators can only join more digits, never part them), so bytes without 13
+# digits in a row after the deletion cannot match and the regex scan is spared.
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= c <= 0x39 else 0x78 for c in range(256))  # else "x"
+
+
+def _may_hold_pan(wire: bytes) -> bool:
+    if b"0000000000000" not in wire.translate(_DIGITS_AS_ZERO, b" -"):
+        return False
+    return _PAN_PREFILTER.search(wire) is not None
 
 
 def pan_violations(msg: Message, v: Violations, prefix: str = "") -> None:
     """Refuse any string field, at any depth, that carries a card number."""
-    if not prefix and not _PAN_PREFILTER.search(msg.SerializeToString()):
+    if not prefix and not _may_hold_pan(msg.SerializeToString()):
         return
     for field, value in msg.ListFields():
         path = f"{prefix}{field.name}"
