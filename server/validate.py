@@ -74,7 +74,8 @@ def instant(
             v.add(field, "required")
         return None
     assert isinstance(msg, Timestamp)
-    if not 0 <= msg.nanos < 1_000_000_000:
+    nanos = msg.nanos
+    if not 0 <= nanos < 1_000_000_000:
         v.add(field, "nanos out of range")
         return None
     # What msg.ToDatetime(tzinfo=UTC) returns (it raises for seconds outside
@@ -83,7 +84,7 @@ def instant(
     if not _TIMESTAMP_SECONDS_MIN <= seconds <= _TIMESTAMP_SECONDS_MAX:
         v.add(field, "not a valid instant")
         return None
-    dt = _EPOCH + timedelta(seconds=seconds, microseconds=msg.nanos // 1000)
+    dt = _EPOCH + timedelta(0, seconds, nanos // 1000)  # (days, seconds, microseconds)
     if dt < EARLIEST:
         v.add(field, f"before {EARLIEST.date()}: not plausible")
         return None

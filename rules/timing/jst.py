@@ -35,6 +35,8 @@ def require_aware(value: datetime, name: str = "instant") -> datetime:
 
     Raises ``TypeError`` for non-datetimes and ``ValueError`` for naive ones.
     """
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value  # the usual case, decided without calling utcoffset()
     if not isinstance(value, datetime):
         raise TypeError(f"{name} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:

@@ -45,6 +45,17 @@ _INCIDENT_KINDS = {
 }
 
 
+# Instants of an incident that cannot come before it (reports, notices).
+_REPORTED_AFTER_INCIDENT = frozenset(
+    {
+        "notified_bank_at",
+        "police_consulted_at",
+        "reported_to_issuer_at",
+        "police_reported_at",
+        "notified_at",
+        "third_party_claim_at",
+    }
+)
 # A UUID already in canonical form (lower-case hex, hyphenated): uuid.UUID
 # accepts it and str() gives it back unchanged. Other spellings take uuid.UUID.
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -306,19 +317,12 @@ def claim_facts(
         which = req.WhichOneof("incident")
         if at > claimed:
             v.add(f"{which}.{name}", "after claimed_at")
+        prefix = f"{which}."
         for path, value in r.instants.items():
             if (
-                path.startswith(f"{which}.")
-                and path.split(".")[-1]
-                in (
-                    "notified_bank_at",
-                    "police_consulted_at",
-                    "reported_to_issuer_at",
-                    "police_reported_at",
-                    "notified_at",
-                    "third_party_claim_at",
-                )
-                and value < at
+                value < at
+                and path.startswith(prefix)
+                and path.rpartition(".")[2] in _REPORTED_AFTER_INCIDENT
             ):
                 v.add(path, f"before {which}.{name}")
             if value > claimed and not path.endswith("answered_at"):

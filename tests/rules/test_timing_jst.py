@@ -129,3 +129,19 @@ def test_format_jst_memo_fold_and_other_zones() -> None:
     assert format_jst(sub) == "2026-03-02 00:00 JST"
     with pytest.raises(ValueError, match="timezone-aware"):
         format_jst(NAIVE)
+
+
+def test_require_aware_utc_fast_path_keeps_the_checks() -> None:
+    from rules.timing.jst import require_aware
+
+    utc = datetime(2026, 3, 1, tzinfo=UTC)
+    assert require_aware(utc) is utc
+
+    class NoOffset(datetime):
+        def utcoffset(self) -> timedelta | None:
+            return None
+
+    with pytest.raises(ValueError, match="timezone-aware"):
+        require_aware(NoOffset(2026, 3, 1, tzinfo=UTC))
+    with pytest.raises(TypeError):
+        require_aware("2026-03-01")  # type: ignore[arg-type]
