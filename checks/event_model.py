@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from checks.model import CheckStatus, Compared
 from rules.timing.jst import require_aware
@@ -129,6 +129,8 @@ class EnrolmentAction(enum.Enum):
 
 
 def _require_event_time(value: datetime, owner: str) -> None:
+    if type(value) is datetime and value.tzinfo is UTC:
+        return  # aware (require_aware's own fast path), without building the name
     require_aware(value, f"{owner}.event_time")
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ClassVar, NamedTuple, TypeAlias
 
 from checks.coverage import MonitoringState, Period
@@ -125,7 +125,8 @@ def _aware_fields(obj: object) -> None:
         names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(obj))  # type: ignore[arg-type]
     for name in names:
         value = getattr(obj, name)
-        if isinstance(value, datetime):
+        # A plain UTC datetime is aware: skip building the field's name for it.
+        if isinstance(value, datetime) and not (type(value) is datetime and value.tzinfo is UTC):
             require_aware(value, f"{cls.__name__}.{name}")
 
 
