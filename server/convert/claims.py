@@ -85,8 +85,12 @@ class _Reader:
     def instant(
         self, msg: Message, name: str, path: str, *, required: bool = False
     ) -> datetime | None:
+        if not msg.HasField(name):  # what validate.instant says of an absent field
+            if required:
+                self.v.add(path, "required")
+            return None
         value = validate.instant(
-            self.v, path, getattr(msg, name), msg.HasField(name), required=required, now=self.now
+            self.v, path, getattr(msg, name), True, required=required, now=self.now
         )
         if value is not None:
             self.instants[path] = value

@@ -42,7 +42,7 @@ def request(**kw: object) -> claims_pb2.EvaluateClaimRequest:
     for k, v in kw.items():
         if k == "exclusions":
             req.exclusions.clear()
-            req.exclusions.update(v)  # type: ignore[call-overload]
+            req.exclusions.update(v)
         else:
             setattr(req, k, v)
     return req
@@ -146,3 +146,15 @@ def test_pan_in_any_string_field_is_still_refused(stretch: str) -> None:
 
 def test_valid_request_has_no_violations() -> None:
     assert violations(request()) == []
+
+
+def test_absent_instants_required_or_not() -> None:
+    req = request()
+    req.ib_transfer.ClearField("fraud_at")
+    req.ib_transfer.ClearField("notified_bank_at")
+    req.ClearField("claimed_at")
+    assert violations(req) == [("claimed_at", "required"), ("ib_transfer.fraud_at", "required")]
+    req = request()
+    req.ib_transfer.ClearField("notified_bank_at")
+    facts = conv.claim_facts(req, NOW, POLICIES)
+    assert facts.incident.notified_bank_at is None  # type: ignore[union-attr]
