@@ -16,6 +16,7 @@ import hmac
 import os
 import re
 import secrets
+import unicodedata
 from pathlib import Path
 
 import phonenumbers
@@ -27,6 +28,16 @@ _DIGIT_RUN = re.compile(r"\d{13,}")
 _PRINTED_GROUPS = re.compile(r"(?<![0-9A-Za-z])\d{3,6}(?:[ -]\d{3,6})+(?![0-9A-Za-z])")
 
 
+def _ascii_digits(value: str) -> str:
+    """Compatibility forms as their plain characters (NFKC: full-width "４",
+    "－" and the ideographic space become "4", "-" and " "), and any other
+    decimal digit (Arabic-Indic "٤", Devanagari "४", …) as its ASCII digit."""
+    value = unicodedata.normalize("NFKC", value)
+    if value.isascii():
+        return value
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in value)
+
+
 def contains_pan(value: str) -> bool:
     """True when ``value`` carries something that looks like a card number.
 
@@ -34,8 +45,12 @@ def contains_pan(value: str) -> bool:
     whole groups of 3–6 digits as cards are printed (4-4-4-4, 4-6-5,
     4-4-4-4-3) totalling 13–19 digits; a candidate passing the Luhn check is
     a PAN. Whole groups only, so that identifiers such as UUIDs, whose hex
-    groups may happen to contain digit stretches, never match.
+    groups may happen to contain digit stretches, never match. Digits count
+    in any script: a number typed on a Japanese keyboard in full-width digits
+    is the same card number.
     """
+    if not value.isascii():
+        value = _ascii_digits(value)
     for match in _DIGIT_RUN.finditer(value):
         if len(match.group()) <= 19 and luhn.is_valid(match.group()):
             return True

@@ -29,6 +29,12 @@ from server.pii import PhoneHasher, contains_pan
         ("090-1234-5678", False),
         ("01J9Z3Q8X5Y7", False),
         ("", False),
+        ("４１１１１１１１１１１１１１１１", True),  # full-width digits
+        ("カード ４１１１　１１１１　１１１１　１１１１", True),  # and ideographic spaces
+        ("４１１１－１１１１－１１１１－１１１１", True),  # full-width hyphens
+        ("٤١١١١١١١١١١١١١١١", True),  # Arabic-Indic digits
+        ("４１１１１１１１１１１１１１１２", False),  # fails Luhn in any script
+        ("お客様番号 ０９０－１２３４－５６７８", False),
     ],
 )
 def test_contains_pan(value: str, pan: bool) -> None:

@@ -61,6 +61,11 @@ _DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= c <= 0x39 else 0x78 for c in range(256))
 
 
 def _may_hold_pan(wire: bytes) -> bool:
+    # contains_pan reads any Unicode digit (a card number typed in full-width
+    # digits, "４１１１…", is still one), which neither byte pattern sees:
+    # anything beyond ASCII is walked field by field.
+    if not wire.isascii():
+        return True
     if b"0000000000000" not in wire.translate(_DIGITS_AS_ZERO, b" -"):
         return False
     return _PAN_PREFILTER.search(wire) is not None
@@ -98,7 +103,7 @@ _CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 
 def canonical_uuid(value: str) -> str | None:
     """The canonical (lower-case, hyphenated) form of a UUID, or None."""
-    if _CANONICAL_UUID.match(value):
+    if _CANONICAL_UUID.fullmatch(value):  # not match: "$" also matches before a final newline
         return value
     try:
         return str(uuid.UUID(value))

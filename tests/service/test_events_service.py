@@ -17,6 +17,7 @@ from tests.service.test_check_login_service import violations
 
 AT = TEST_NOW - timedelta(days=1)
 PAN = "4111111111111111"
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
 def ts(dt: datetime) -> Timestamp:
@@ -271,6 +272,16 @@ BAD = [
         "payment_service_id",
     ),
     ("pan-in-customer", _bad(header__customer_id=f"cust-{PAN}"), "header.customer_id"),
+    (
+        "pan-in-full-width-digits",
+        _bad(payment_service_id="svc " + PAN.translate(FULL_WIDTH)),
+        "payment_service_id",
+    ),
+    (
+        "event-id-with-a-final-newline",
+        _bad(header__client_event_id="0192f0c4-7d1e-7a3b-9c2d-5e6f7a8b9c0d\n"),
+        "header.client_event_id",
+    ),
 ]
 
 
