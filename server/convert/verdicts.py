@@ -237,9 +237,8 @@ def entry_pb(row: Sequence[Any]) -> verdicts_pb2.VerdictEntry:
 
 def encode_page(entries: Sequence[bytes], next_token: str) -> bytes:
     """VerdictPage wire bytes from encoded entries."""
-    parts = [_T_ENTRIES + _varint(len(e)) + e for e in entries]
-    if next_token:
-        parts.append(_len_field(_T_TOKEN, next_token))
+    parts = [page_entry_prefix(len(e)) + e for e in entries]
+    parts.append(page_token_field(next_token))
     return b"".join(parts)
 
 
