@@ -16,6 +16,7 @@ import queue
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -79,11 +80,18 @@ _MAX_BATCH = 512
 # measured over about _RATE_WINDOW seconds). The second is what a slower
 # machine hits first: there a few hundred single-row commits a second
 # already take a large share of the core the requests need. Otherwise every
-# batch commits at once: a server with CPU to spare adds no delay.
+# batch commits at once: a server with CPU to spare adds no delay. A held
+# commit also goes ahead as soon as the event loops it waits for are idle
+# (see ``_gather``): then no other write is coming to share it.
 _BUSY_RATE = 1000.0
 _BUSY_DUTY = 0.25
 _BUSY_COMMIT_INTERVAL = 0.008
 _RATE_WINDOW = 0.05
+# While holding a commit, the writer looks every _IDLE_POLL seconds at the CPU
+# time of the event loops waiting for it: one that used less than _IDLE_SHARE
+# of that time is idle, and the commit goes ahead.
+_IDLE_POLL = 0.0005
+_IDLE_SHARE = 0.2
 # A background PASSIVE checkpoint after this many appended jobs (a verdict
 # dirties ~6-8 pages), or at least this often: small, frequent checkpoints, so
 # commits' fsyncs do not queue behind megabytes of checkpoint writes. Once the
@@ -97,6 +105,22 @@ _ROWS_PER_INSERT = 256
 _MAX_SEQUENTIAL_ROWID = 2**62
 _INSERT_VERDICT = INSERT_VERDICT_COLUMNS
 _VERDICT_COLUMNS = VERDICT_COLUMNS
+
+
+def _thread_cpu_clock() -> int | None:
+    """The calling thread's CPU-time clock id, readable from other threads."""
+    try:
+        return time.pthread_getcpuclockid(threading.get_ident())
+    except (AttributeError, OSError):  # not on this platform
+        return None
+
+
+def _cpu_seconds(clocks: set[int]) -> float:
+    total = 0.0
+    for clock in clocks:
+        with contextlib.suppress(OSError):  # that thread has ended: it uses nothing
+            total += time.clock_gettime(clock)
+    return total
 
 
 def default_log_key_file(db_path: Path) -> Path:
@@ -233,6 +257,11 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         self.path = path
         self._busy_rate = busy_rate
         self._busy_commit_interval = busy_commit_interval
+        # The CPU-time clock of each event loop's thread (None where the
+        # platform has none), for the writer to tell a busy loop from an idle one.
+        self._loop_clocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int | None] = (
+            weakref.WeakKeyDictionary()
+        )
         self._busy_timeout_ms = busy_timeout_ms
         path.parent.mkdir(parents=True, exist_ok=True)
         self._writer_conn = _connect(path, busy_timeout_ms)
@@ -336,6 +365,8 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         pending = self._pending.get(loop)
         if pending is None:
             self._pending[loop] = [job]
+            if loop not in self._loop_clocks:
+                self._loop_clocks[loop] = _thread_cpu_clock()
             loop.call_soon(self._flush, loop)
         else:
             pending.append(job)
@@ -373,14 +404,10 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
                 recent *= decay
                 committing *= decay
                 last_take = now
-                if recent >= busy_count or committing >= busy_seconds:
-                    # Busy: let the jobs arriving within the interval since the
-                    # previous commit join this one (sleeping releases the GIL).
-                    wait = last_commit + interval - now
-                    if wait > 0:
-                        time.sleep(wait)
                 stop = False
-                while len(batch) < _MAX_BATCH:  # may overshoot by one loop iteration's jobs
+                if recent >= busy_count or committing >= busy_seconds:
+                    stop = self._gather(batch, last_commit + interval)
+                while not stop and len(batch) < _MAX_BATCH:  # may overshoot by one iteration's jobs
                     try:
                         nxt = get_nowait()
                     except queue.Empty:
@@ -406,6 +433,46 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
                     return
         finally:
             self._writer_gone = True
+
+    def _gather(self, batch: list[_Job], deadline: float) -> bool:
+        """Busy: let the jobs arriving until ``deadline`` join ``batch``, but
+        stop as soon as the event loops that submitted them are idle. True
+        when the store is closing (the queue's None).
+
+        Holding a commit lets the writes the loops are still producing share
+        it. A loop that uses no CPU is producing none: every caller it has is
+        waiting, most likely for this very commit (a pool of clients, each
+        waiting for its answer), and waiting on only idles the core.
+        """
+        clocks = self._cpu_clocks(batch)
+        used = _cpu_seconds(clocks)
+        get = self._queue.get
+        while len(batch) < _MAX_BATCH:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            poll = min(left, _IDLE_POLL) if clocks else left
+            try:
+                nxt = get(timeout=poll)  # releases the GIL
+            except queue.Empty:
+                if not clocks:
+                    return False
+                now_used = _cpu_seconds(clocks)
+                if now_used - used < _IDLE_SHARE * poll:
+                    return False
+                used = now_used
+                continue
+            if nxt is None:
+                return True
+            batch.extend(nxt)
+            more = self._cpu_clocks(nxt) - clocks
+            if more:
+                clocks |= more
+                used += _cpu_seconds(more)
+        return False
+
+    def _cpu_clocks(self, jobs: list[_Job]) -> set[int]:
+        return {c for job in jobs if (c := self._loop_clocks.get(job.loop)) is not None}
 
     def _checkpoint_loop(self) -> None:
         """PASSIVE checkpoints: never wait for, nor block, the writer or readers."""
