@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -89,7 +89,8 @@ _BUSY_COMMIT_INTERVAL = 0.008
 _RATE_WINDOW = 0.05
 # While holding a commit, the writer looks every _IDLE_POLL seconds at the CPU
 # time of the event loops waiting for it: one that used less than _IDLE_SHARE
-# of that time is idle, and the commit goes ahead.
+# of that time, and is not waiting for a CPU either, is idle, and the commit
+# goes ahead.
 _IDLE_POLL = 0.0005
 _IDLE_SHARE = 0.2
 # A background PASSIVE checkpoint after this many appended jobs (a verdict
@@ -107,20 +108,40 @@ _INSERT_VERDICT = INSERT_VERDICT_COLUMNS
 _VERDICT_COLUMNS = VERDICT_COLUMNS
 
 
-def _thread_cpu_clock() -> int | None:
-    """The calling thread's CPU-time clock id, readable from other threads."""
+def _thread_cpu_clock() -> tuple[int, int] | None:
+    """The calling thread's CPU-time clock id (readable from other threads)
+    and native id, or None where the platform has no such clock."""
     try:
-        return time.pthread_getcpuclockid(threading.get_ident())
-    except (AttributeError, OSError):  # not on this platform
+        return time.pthread_getcpuclockid(threading.get_ident()), threading.get_native_id()
+    except (AttributeError, OSError):
         return None
 
 
-def _cpu_seconds(clocks: set[int]) -> float:
+def _cpu_seconds(clocks: dict[int, int]) -> float:
     total = 0.0
     for clock in clocks:
         with contextlib.suppress(OSError):  # that thread has ended: it uses nothing
             total += time.clock_gettime(clock)
     return total
+
+
+def _any_runnable(threads: Iterable[int]) -> bool:
+    """Whether any of these threads (native ids) is running or waiting for a CPU.
+
+    A loop thread whose clock stood still may only have been preempted (the
+    machine is short of CPU: just when sharing commits matters most); one
+    that is asleep (in epoll_wait: nothing to do) is idle. Where /proc is
+    missing, the clock alone decides.
+    """
+    for tid in threads:
+        try:
+            with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+                state = f.read().rpartition(b")")[2][1:2]
+        except OSError:  # no /proc, or the thread has ended
+            continue
+        if state == b"R":
+            return True
+    return False
 
 
 def default_log_key_file(db_path: Path) -> Path:
@@ -257,11 +278,12 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         self.path = path
         self._busy_rate = busy_rate
         self._busy_commit_interval = busy_commit_interval
-        # The CPU-time clock of each event loop's thread (None where the
-        # platform has none), for the writer to tell a busy loop from an idle one.
-        self._loop_clocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int | None] = (
-            weakref.WeakKeyDictionary()
-        )
+        # Each event loop thread's CPU-time clock and native id (None where the
+        # platform has no such clock), for the writer to tell a busy loop from
+        # an idle one.
+        self._loop_clocks: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[int, int] | None
+        ] = weakref.WeakKeyDictionary()
         self._busy_timeout_ms = busy_timeout_ms
         path.parent.mkdir(parents=True, exist_ok=True)
         self._writer_conn = _connect(path, busy_timeout_ms)
@@ -445,7 +467,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         waiting for its answer), and waiting on only idles the core.
         """
         clocks = self._cpu_clocks(batch)
-        used = _cpu_seconds(clocks)
+        used, since = _cpu_seconds(clocks), time.monotonic()
         get = self._queue.get
         while len(batch) < _MAX_BATCH:
             left = deadline - time.monotonic()
@@ -457,22 +479,30 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
             except queue.Empty:
                 if not clocks:
                     return False
-                now_used = _cpu_seconds(clocks)
-                if now_used - used < _IDLE_SHARE * poll:
+                now_used, now = _cpu_seconds(clocks), time.monotonic()
+                if now_used - used < _IDLE_SHARE * (now - since) and not _any_runnable(
+                    clocks.values()
+                ):
                     return False
-                used = now_used
+                used, since = now_used, now
                 continue
             if nxt is None:
                 return True
             batch.extend(nxt)
-            more = self._cpu_clocks(nxt) - clocks
+            more = {c: t for c, t in self._cpu_clocks(nxt).items() if c not in clocks}
             if more:
-                clocks |= more
+                clocks.update(more)
                 used += _cpu_seconds(more)
         return False
 
-    def _cpu_clocks(self, jobs: list[_Job]) -> set[int]:
-        return {c for job in jobs if (c := self._loop_clocks.get(job.loop)) is not None}
+    def _cpu_clocks(self, jobs: list[_Job]) -> dict[int, int]:
+        """CPU-clock id -> native thread id, of the loops that submitted ``jobs``."""
+        out: dict[int, int] = {}
+        for job in jobs:
+            ids = self._loop_clocks.get(job.loop)
+            if ids is not None:
+                out[ids[0]] = ids[1]
+        return out
 
     def _checkpoint_loop(self) -> None:
         """PASSIVE checkpoints: never wait for, nor block, the writer or readers."""

@@ -100,13 +100,11 @@ async def test_an_idle_loop_is_not_kept_waiting(store: SqliteStore) -> None:
     # The same CPU-heavy commits, but the event loop has nothing else to do
     # between writes: no other write can join a held commit, so each one
     # commits at once (holding it would only idle the core).
-    commits = _count_commits(store)
     try:
         lat = await _latencies(store, lambda conn: _busy_wait(0.02))
     finally:
         await store.close()
     assert max(lat) < INTERVAL / 2, lat
-    assert len(commits) == 10, commits
 
 
 async def test_a_closed_loop_of_callers_commits_when_all_are_waiting(tmp_path: Path) -> None:
