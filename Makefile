@@ -38,6 +38,7 @@ proto: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/checklogin.py
 	$(BIN)/python bench/checklogin_floor.py
+	$(BIN)/python bench/checklogin_handler.py
 	$(BIN)/python bench/ua_parse.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/claims.py
