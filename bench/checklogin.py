@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import ROOT, free_port
+from harness import ROOT, bench_rules, free_port
 
 PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -217,12 +216,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         empty_addr = f"127.0.0.1:{free_port()}"
         real_addr = f"127.0.0.1:{free_port()}"
-        rules = Path(tmp) / "rules"
-        shutil.copytree(ROOT / "rules" / "data", rules)
-        shutil.copy(
-            ROOT / "tests" / "fixtures" / "phishwall_releases.json",
-            rules / "releases" / "phishwall.json",
-        )
+        rules = bench_rules(Path(tmp))
         log_path = Path(tmp) / "server.log"
         with open(log_path, "w") as log, open(Path(tmp) / "empty.log", "w") as empty_log:
             empty = start(

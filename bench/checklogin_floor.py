@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 from checklogin import PY, describe, load, start, wait_ready
-from harness import ROOT, free_port
+from harness import ROOT, bench_rules, free_port
 
 
 def main() -> None:
@@ -54,12 +53,7 @@ def main() -> None:
     )
 
     with tempfile.TemporaryDirectory() as tmp:
-        rules = Path(tmp) / "rules"
-        shutil.copytree(ROOT / "rules" / "data", rules)
-        shutil.copy(
-            ROOT / "tests" / "fixtures" / "phishwall_releases.json",
-            rules / "releases" / "phishwall.json",
-        )
+        rules = bench_rules(Path(tmp))
         floor = str(ROOT / "bench" / "durable_floor_server.py")
         commands = {
             "empty handler": [PY, str(ROOT / "bench" / "empty_server.py")],

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT
+from harness import bench_rules
 from loadgen import make_requests
 
 from anshin.v1 import posture_pb2_grpc
@@ -92,12 +91,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     ns = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        rules_dir = Path(tmp) / "rules"
-        shutil.copytree(ROOT / "rules" / "data", rules_dir)
-        shutil.copy(
-            ROOT / "tests" / "fixtures" / "phishwall_releases.json",
-            rules_dir / "releases" / "phishwall.json",
-        )
+        rules_dir = bench_rules(Path(tmp))
         with open(Path(tmp) / "access.log", "w") as log:
             configure_logging("info", stream=log)
             holder = RulesHolder(load_rules(rules_dir))

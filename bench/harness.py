@@ -22,6 +22,19 @@ GRPC_LOAD_BIN = ROOT / "var" / "bench" / "grpc_load"
 GRPC_APT = "apt-get install -y libgrpc++-dev protobuf-compiler-grpc pkg-config"
 
 
+def bench_rules(tmp: Path) -> Path:
+    """The built-in rules, copied under ``tmp`` with the test fixture's
+    Phishwall release history (the shipped rules have none: it is imported
+    by the operator), so every check of a benchmark login is judged."""
+    rules = tmp / "rules"
+    shutil.copytree(ROOT / "rules" / "data", rules)
+    shutil.copy(
+        ROOT / "tests" / "fixtures" / "phishwall_releases.json",
+        rules / "releases" / "phishwall.json",
+    )
+    return rules
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
