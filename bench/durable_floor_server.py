@@ -12,8 +12,8 @@ much of the empty handler's throughput the durable write alone leaves:
   one blob. No index, no hash chain, no signed head.
 * ``--log anshin``: Anshin's own ``SqliteStore.append_verdict`` (hash
   chain, signed head, the query indexes of issue 5), with a record of the
-  size and shape CheckLogin writes (built once at start-up by the real
-  conversion and evaluation code from a load-generator request).
+  size and shape CheckLogin writes (the one CheckLogin itself produces, at
+  start-up, for a load-generator request).
 
     python bench/durable_floor_server.py HOST:PORT DB_PATH --log {minimal,anshin} --rules DIR
 """
@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import orjson
 import uuid_utils
 
 from anshin.v1 import posture_pb2, posture_pb2_grpc
@@ -81,38 +80,26 @@ def _resolve(futures: list[Any]) -> None:
             fut.set_result(None)
 
 
-def sample_record(rules_dir: Path) -> Any:
-    """A VerdictRecord as CheckLogin writes it, for a load-generator request."""
-    from checks.posture import evaluate_login
-    from rules.load import load_rules
-    from server.clock import system_clock, to_us
-    from server.convert import posture as conv
-    from server.ruleset_holder import rules_version_json
-    from server.store import VerdictRecord
+class _Capture:
+    """A store that keeps the one verdict it is given."""
 
-    rules = load_rules(rules_dir)
-    now = system_clock()
-    facts = conv.login_facts(make_requests(1)[0], now)
-    result = evaluate_login(facts, rules.posture)
-    revision = result.matrix_revision.id if result.matrix_revision else None
-    rules_json = rules_version_json(rules, revision, result.release_products)
-    logged, _ = conv.check_login_reply("0" * 36, result, b"", to_us(now))
-    return VerdictRecord(
-        id="",
-        kind="login_posture",
-        customer_id=facts.customer_id,
-        device_id=facts.device_id,
-        subject_us=to_us(facts.login_time),
-        recorded_us=to_us(now),
-        rules_digest=rules.digest,
-        rules=rules_json,
-        outcome=result.verdict.value,
-        clause_ids=result.clause_ids,
-        inputs=orjson.dumps(conv.inputs_for_log(facts)),
-        result=logged,
-        request_id=str(uuid_utils.uuid7()),
-        caller="local (operator)",
-    )
+    record: Any = None
+
+    async def append_verdict(self, record: Any) -> None:
+        self.record = record
+
+
+async def sample_record(rules_dir: Path) -> Any:
+    """The VerdictRecord CheckLogin itself writes for a load-generator request."""
+    from rules.load import load_rules
+    from server.clock import system_clock
+    from server.ruleset_holder import RulesHolder
+    from server.services.posture import PostureService
+
+    store = _Capture()
+    service = PostureService(store, RulesHolder(load_rules(rules_dir)), system_clock)  # type: ignore[arg-type]
+    await service.CheckLogin(make_requests(1)[0], None)
+    return store.record
 
 
 class FloorPosture(posture_pb2_grpc.PostureServiceServicer):
@@ -128,7 +115,7 @@ class FloorPosture(posture_pb2_grpc.PostureServiceServicer):
 async def serve(ns: argparse.Namespace) -> None:
     if ns.log == "minimal":
         log = MinimalLog(ns.db)
-        record = sample_record(Path(ns.rules))
+        record = await sample_record(Path(ns.rules))
         body = record.inputs + record.result  # the bytes a verdict carries
 
         async def append(verdict_id: str) -> None:
@@ -138,7 +125,7 @@ async def serve(ns: argparse.Namespace) -> None:
         from server.store.sqlite import SqliteStore
 
         store = SqliteStore(Path(ns.db))
-        record = sample_record(Path(ns.rules))
+        record = await sample_record(Path(ns.rules))
 
         async def append(verdict_id: str) -> None:
             await store.append_verdict(dataclasses.replace(record, id=verdict_id))
