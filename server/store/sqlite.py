@@ -498,8 +498,8 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
     def _cpu_clocks(self, jobs: list[_Job]) -> dict[int, int]:
         """CPU-clock id -> native thread id, of the loops that submitted ``jobs``."""
         out: dict[int, int] = {}
-        for job in jobs:
-            ids = self._loop_clocks.get(job.loop)
+        for loop in {job.loop for job in jobs}:  # a batch's jobs share one or two loops
+            ids = self._loop_clocks.get(loop)
             if ids is not None:
                 out[ids[0]] = ids[1]
         return out
