@@ -280,32 +280,36 @@ def _check_collation(conn: PgConn) -> None:
 
 
 class _GroupCommit(Generic[I]):
-    """Items submitted while ``lanes`` transactions are in flight wait and are
-    written together by the next one (``run(items) -> [(ok, value or error)]``,
-    on a worker thread). A lightly loaded store writes each item at once."""
+    """One transaction in flight at a time: items submitted meanwhile wait and
+    are written together by the next one (``run(items) -> [(ok, value or
+    error)]``, on a worker thread). A lightly loaded store writes each item
+    at once.
+
+    One, not several: every transaction costs a commit and a round of
+    locking on the unique indexes whatever its size, so concurrent small
+    transactions did less than one growing with the database's latency
+    (events: 1.5x the events/s against four in flight, bench/events_pg.py)."""
 
     def __init__(
         self,
         run: Callable[[list[I]], list[tuple[bool, Any]]],
         executor: ThreadPoolExecutor,
-        lanes: int,
         max_batch: int,
         size: Callable[[I], int] = lambda _: 1,
     ) -> None:
         self._run = run
         self._executor = executor
-        self._lanes = lanes
         self._max_batch = max_batch
         self._size = size
         self._pending: list[tuple[I, asyncio.Future[Any]]] = []
-        self._in_flight = 0
+        self._writing = False
         self._scheduled = False
 
     async def submit(self, item: I) -> Any:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
         self._pending.append((item, fut))
-        if not self._scheduled and self._in_flight < self._lanes:
+        if not self._scheduled and not self._writing:
             # After this loop iteration: what it submits joins this batch.
             self._scheduled = True
             loop.call_soon(self._start)
@@ -313,14 +317,15 @@ class _GroupCommit(Generic[I]):
 
     def _start(self) -> None:
         self._scheduled = False
-        while self._pending and self._in_flight < self._lanes:
-            n, total = 0, 0
-            while n < len(self._pending) and (n == 0 or total < self._max_batch):
-                total += self._size(self._pending[n][0])
-                n += 1
-            batch, self._pending = self._pending[:n], self._pending[n:]
-            self._in_flight += 1
-            asyncio.get_running_loop().create_task(self._write(batch))
+        if not self._pending or self._writing:
+            return
+        n, total = 0, 0
+        while n < len(self._pending) and (n == 0 or total < self._max_batch):
+            total += self._size(self._pending[n][0])
+            n += 1
+        batch, self._pending = self._pending[:n], self._pending[n:]
+        self._writing = True
+        asyncio.get_running_loop().create_task(self._write(batch))
 
     async def _write(self, batch: list[tuple[I, asyncio.Future[Any]]]) -> None:
         loop = asyncio.get_running_loop()
@@ -330,7 +335,7 @@ class _GroupCommit(Generic[I]):
         except BaseException as exc:  # the batch failed as a whole
             outcomes = [(False, exc)] * len(batch)
         finally:
-            self._in_flight -= 1
+            self._writing = False
         for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):
             if fut.done():  # the caller was cancelled; the write happened anyway
                 continue
@@ -343,7 +348,7 @@ class _GroupCommit(Generic[I]):
 
     async def drain(self) -> None:
         """Until everything submitted was written and its callers answered."""
-        while self._pending or self._in_flight or self._scheduled:
+        while self._pending or self._writing or self._scheduled:
             await asyncio.sleep(0.005)
 
 
@@ -420,15 +425,9 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
         # Appends serialize on the log head anyway: one batch at a time, and
         # the appends arriving meanwhile go together in the next.
         self._verdicts: _GroupCommit[VerdictRecord] = _GroupCommit(
-            self._append_batch, self._executor, lanes=1, max_batch=_VERDICT_BATCH
+            self._append_batch, self._executor, max_batch=_VERDICT_BATCH
         )
-        # Events too: one transaction at a time, the next one taking all that
-        # arrived meanwhile. Measured against four concurrent transactions
-        # (64 callers, PostgreSQL on the same two cores): 1.5x the events/s,
-        # since every transaction costs a commit and a round of locking on
-        # the unique index whatever its size, and the batches grow with the
-        # latency of a remote database.
-        self._init_events(self._executor, lanes=1)
+        self._init_events(self._executor)
 
     # -- connections -------------------------------------------------------
 

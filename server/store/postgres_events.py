@@ -92,12 +92,12 @@ class PostgresEventsMixin:
     async def read(self, fn: Callable[[PgConn], T]) -> T:
         raise NotImplementedError
 
-    def _init_events(self, executor: ThreadPoolExecutor, lanes: int) -> None:
+    def _init_events(self, executor: ThreadPoolExecutor) -> None:
         from server.store.postgres import _EVENT_ROWS_PER_TXN, _GroupCommit
 
         self._known_sets = set()
         self._events = _GroupCommit(
-            self._write_events, executor, lanes=lanes, max_batch=_EVENT_ROWS_PER_TXN, size=len
+            self._write_events, executor, max_batch=_EVENT_ROWS_PER_TXN, size=len
         )
 
     def _write_events(self, chunks: list[Sequence[EventRow]]) -> list[tuple[bool, Any]]:
