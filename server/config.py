@@ -16,6 +16,9 @@ DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_DB = "sqlite:///var/anshin.db"
 
 
+_CPUS = os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class Config:
     listen: str = DEFAULT_LISTEN
@@ -37,7 +40,7 @@ class Config:
     # a multi-core machine one per core, up to four: a stream keeps at most
     # three batches being judged, so a fifth would only wait. Two on two
     # cores measured 1.2x the events/s of one (bench/events.py).
-    bulk_workers: int = min(os.cpu_count() or 1, 4) if (os.cpu_count() or 1) > 1 else 0
+    bulk_workers: int = 0 if _CPUS == 1 else min(_CPUS, 4)
     # Security (docs/security.md): TLS server certificate and key (PEM), the CA
     # that client certificates must chain to (mutual TLS), the auth config
     # (tokens, certificate identities, rate limits), and the explicit consent
