@@ -2,31 +2,57 @@
 
 The generated files are committed next to their ``.proto`` sources so that a
 plain ``pip install`` needs no compiler; ``python -m server.protogen --check``
-(run by the test suite) fails when they are stale.
+(run by ``make lint``) fails when they are stale.
+
+"Stale" means the code would differ, not the tools' version stamps: every
+grpcio-tools release writes its own version into ``GRPC_GENERATED_VERSION`` and
+the protobuf version it bundles into the runtime check, so comparing bytes
+would fail on every patch release of the tools even though nothing generated
+changed. The check compares with those stamps masked; a change to a ``.proto``
+still changes the descriptors and the code, and is caught. The stamps that
+*are* committed set the minimum runtime versions, which
+``tests/test_dependencies.py`` holds against pyproject's declared minimums.
 """
 
 from __future__ import annotations
 
 import argparse
-import filecmp
+import re
 import sys
 import tempfile
 from pathlib import Path
 
 PROTO_ROOT = Path(__file__).resolve().parent.parent / "proto"
-PACKAGE_DIR = PROTO_ROOT / "anshin" / "v1"
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
 
+# The version stamps the generators write; see the module docstring.
+_STAMPS = (
+    re.compile(r"^(# Protobuf Python Version: ).*$", re.M),
+    re.compile(r"^(GRPC_GENERATED_VERSION = ).*$", re.M),
+    re.compile(
+        r"(ValidateProtobufRuntimeVersion\(\s*_runtime_version\.Domain\.PUBLIC,)"
+        r"\s*\d+,\s*\d+,\s*\d+,\s*'[^']*',"
+    ),
+)
 
-def _generate(out_dir: Path) -> None:
+
+def without_stamps(text: str) -> str:
+    """The generated text with the generators' version stamps masked."""
+    for pattern in _STAMPS:
+        text = pattern.sub(r"\1<version>", text)
+    return text
+
+
+def _generate(proto_root: Path, out_dir: Path) -> None:
     import grpc_tools
     from grpc_tools import protoc  # dev dependency: only needed to regenerate
 
     well_known = Path(grpc_tools.__file__).parent / "_proto"
-    sources = sorted(str(p.relative_to(PROTO_ROOT)) for p in PACKAGE_DIR.glob("*.proto"))
+    package_dir = proto_root / "anshin" / "v1"
+    sources = sorted(str(p.relative_to(proto_root)) for p in package_dir.glob("*.proto"))
     args = [
         "protoc",
-        f"-I{PROTO_ROOT}",
+        f"-I{proto_root}",
         f"-I{well_known}",
         f"--python_out={out_dir}",
         f"--plugin=protoc-gen-mypy={Path(sys.executable).parent / 'protoc-gen-mypy'}",
@@ -43,18 +69,20 @@ def generated_files(root: Path) -> list[Path]:
     return sorted(p for p in pkg.iterdir() if p.name.endswith(GENERATED_SUFFIXES))
 
 
-def check() -> list[str]:
-    """Return the generated files that differ from a fresh generation."""
+def check(proto_root: Path = PROTO_ROOT) -> list[str]:
+    """Return the generated files under ``proto_root`` that differ from a fresh
+    generation of its ``.proto`` files, version stamps aside."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        _generate(out)
+        _generate(proto_root, out)
         fresh = {p.name: p for p in generated_files(out)}
-        current = {p.name: p for p in generated_files(PROTO_ROOT)}
+        current = {p.name: p for p in generated_files(proto_root)}
         stale = sorted(set(fresh) ^ set(current))
         stale += [
             n
             for n in sorted(set(fresh) & set(current))
-            if not filecmp.cmp(fresh[n], current[n], shallow=False)
+            if without_stamps(fresh[n].read_text(encoding="utf-8"))
+            != without_stamps(current[n].read_text(encoding="utf-8"))
         ]
         return stale
 
@@ -72,7 +100,7 @@ def main() -> None:
         return
     for p in generated_files(PROTO_ROOT):
         p.unlink()
-    _generate(PROTO_ROOT)
+    _generate(PROTO_ROOT, PROTO_ROOT)
     print("generated", *[p.name for p in generated_files(PROTO_ROOT)])
 
 
