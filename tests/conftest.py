@@ -4,9 +4,10 @@ Every test that stores anything runs twice, once per backend: the
 ``backend`` fixture is parametrized over SQLite and PostgreSQL, and
 ``db_url`` gives each test a database of its own — a file in its tmp_path,
 or a fresh schema in the PostgreSQL test database (``search_path`` set in
-the URL), dropped afterwards. The PostgreSQL tests need the server running
-(``ANSHIN_TEST_PG_URL``, default postgresql://postgres@127.0.0.1:5432/test):
-when it cannot be reached they fail, they are never skipped.
+the URL), dropped afterwards. PostgreSQL is the server ``ANSHIN_TEST_PG_URL``
+names or, without it, a throwaway cluster the suite starts itself
+(tests/pgcluster.py); when neither can be had the PostgreSQL tests fail, they
+are never skipped.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import grpc
 import pytest
 
 from rules.load import BUILTIN_RULES_DIR, RuleSet, load_rules
+from tests.pgcluster import base_url as pg_base_url
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -71,7 +73,6 @@ TEST_NOW = datetime(2025, 4, 10, 3, 0, tzinfo=UTC)
 
 # -- databases: one per test, on each backend -------------------------------------
 
-PG_BASE_URL = os.environ.get("ANSHIN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgres")
 _PG_SCHEMA_PREFIX = "anshin_t_"
 _admin: Any = None
@@ -85,13 +86,12 @@ def _pg_admin() -> Any:
 
     if _admin is not None and not _admin.closed and not _admin.broken:
         return _admin
+    url = pg_base_url()
     try:
-        _admin = psycopg.connect(PG_BASE_URL, autocommit=True, connect_timeout=10)
+        _admin = psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
         raise RuntimeError(
-            f"PostgreSQL test database {PG_BASE_URL} unreachable (start it: "
-            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start): "
-            f"{exc}"
+            f"PostgreSQL test database {url} (ANSHIN_TEST_PG_URL) unreachable: {exc}"
         ) from exc
     # Creating and dropping throw-away schemas need not wait for the disk.
     _admin.execute("SET synchronous_commit = off")
@@ -118,8 +118,9 @@ def _sweep_stale_schemas(conn: Any) -> None:
 
 
 def pg_schema_url(schema: str) -> str:
-    sep = "&" if "?" in PG_BASE_URL else "?"
-    return f"{PG_BASE_URL}{sep}options=-csearch_path%3D{schema}"
+    base = pg_base_url()
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
 @contextlib.contextmanager
@@ -185,6 +186,13 @@ def db_rows(db_url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any
         return [tuple(r) for r in cur.fetchall()] if cur.description is not None else []
     finally:
         pg.raw.close()
+
+
+def create_database(db_url: str) -> None:
+    """What ``anshin db migrate --create`` does: ``serve`` never creates a database."""
+    from server.store.url import migrate_url
+
+    migrate_url(db_url, create=True)
 
 
 def key_files(db_url: str, directory: Path) -> dict[str, Path]:
