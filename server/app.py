@@ -48,6 +48,7 @@ from server.services.events import EventService, register_event_service
 from server.services.operator import OperatorService, RulesReloader
 from server.services.posture import PostureService
 from server.services.verdicts import VerdictLogService, register_verdict_log_service
+from server.state import require_private
 from server.store import Store, open_store
 
 log = get_logger("anshin.server")
@@ -121,6 +122,11 @@ async def build_app(
     warnings = exposure_warnings(config.listen, transport, auth is not None, config.insecure)
     credentials = transport.credentials()
     ruleset = rules or load_rules(config.rules)
+    # Secrets others can read are refused before anything is opened.
+    require_private(config.resolved_log_key_file(), "the log-signing key")
+    require_private(config.resolved_phone_key_file(), "the phone-hash key")
+    if config.tls_key is not None:
+        require_private(config.tls_key, "the TLS private key")
     store = open_store(
         config.db, log_key_file=config.resolved_log_key_file(), settings=config.store_settings()
     )

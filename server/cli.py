@@ -26,8 +26,17 @@ def cmd_serve(ns: argparse.Namespace) -> int:
     from server.app import serve
     from server.config import Config
     from server.logs import configure_logging
+    from server.state import StateError, require_database
 
+    # Whatever the server creates (database, WAL, keys, imported rules) is for
+    # its own user alone.
+    os.umask(0o077)
+    if ns.init:
+        _first_run(ns)
     config = Config.from_env(
+        state_dir=ns.state_dir,
+        log_key_file=ns.log_key_file,
+        phone_key_file=ns.phone_key_file,
         listen=ns.listen,
         db=ns.db,
         rules=ns.rules,
@@ -43,6 +52,15 @@ def cmd_serve(ns: argparse.Namespace) -> int:
         sqlite_busy_timeout_ms=ns.sqlite_busy_timeout_ms,
         pg_lock_timeout_ms=ns.pg_lock_timeout_ms,
     )
+    if ns.init:
+        from server.store.url import migrate_url, schema_version
+
+        if not schema_version(config.db):
+            print(f"anshin: first run: {migrate_url(config.db, create=True)}", file=sys.stderr)
+    try:
+        require_database(config.db)
+    except StateError as exc:
+        raise SystemExit(f"anshin serve: {exc}") from None
     configure_logging(config.log_level)
     workers = ns.workers if ns.workers is not None else int(os.environ.get("ANSHIN_WORKERS", "1"))
     if workers > 1:
@@ -50,6 +68,41 @@ def cmd_serve(ns: argparse.Namespace) -> int:
 
         return run_workers(config, workers)
     asyncio.run(serve(config))
+    return 0
+
+
+def _first_run(ns: argparse.Namespace) -> None:
+    """``serve --init``: a container's first start, like ``make run``'s: make the
+    state directory with ``anshin init`` if it has never been made (the
+    database is created after the configuration is read)."""
+    from server.state_init import StateLayout, init_state
+
+    raw = ns.state_dir or os.environ.get("ANSHIN_STATE_DIR")
+    if not raw:
+        raise SystemExit("anshin serve --init: needs --state-dir (or ANSHIN_STATE_DIR)")
+    layout = StateLayout(Path(raw))
+    if not layout.initialised():
+        hosts = [h for h in os.environ.get("ANSHIN_TLS_HOSTS", "").split(",") if h.strip()]
+        init_state(layout.root, hosts=[h.strip() for h in hosts])
+        print(f"anshin: first run: initialised {layout.root} (anshin init)", file=sys.stderr)
+
+
+def cmd_init(ns: argparse.Namespace) -> int:
+    from server.state_init import init_state
+
+    layout = init_state(ns.dir, hosts=ns.host)
+    print(f"initialised {layout.root}:")
+    print(f"  keys         {layout.log_key}, {layout.phone_key}")
+    print(f"  TLS          {layout.server_cert} (CA {layout.ca_cert})")
+    print(f"  auth config  {layout.auth_config}; tokens in {layout.root / 'tokens'}/")
+    print(f"  rules        {layout.rules}")
+    print("next:")
+    print(f"  anshin db migrate --create --db sqlite:///{layout.db}")
+    print(f"  anshin serve --state-dir {layout.root}")
+    print(
+        f"  anshin health --server 127.0.0.1:50051 --ca {layout.ca_cert} "
+        f"--auth-token-file {layout.root / 'tokens' / 'operator.token'}"
+    )
     return 0
 
 
@@ -86,7 +139,8 @@ def cmd_health(ns: argparse.Namespace) -> int:
 def cmd_db_migrate(ns: argparse.Namespace) -> int:
     from server.store.url import migrate_url
 
-    print(migrate_url(ns.db))
+    os.umask(0o077)
+    print(migrate_url(ns.db, create=ns.create))
     return 0
 
 
@@ -132,6 +186,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="serve the gRPC API")
+    s.add_argument(
+        "--state-dir",
+        type=Path,
+        help="directory of the keys (and, if made by `anshin init`, TLS, auth config, rules, "
+        "database) (env ANSHIN_STATE_DIR; default for SQLite: the database's directory)",
+    )
+    s.add_argument("--log-key-file", type=Path, help="log-signing key (env ANSHIN_LOG_KEY_FILE)")
+    s.add_argument(
+        "--phone-key-file", type=Path, help="phone-hash key (env ANSHIN_PHONE_KEY_FILE)"
+    )
+    s.add_argument(
+        "--init",
+        action="store_true",
+        help="first run: `anshin init` the state directory if it was never initialised and "
+        "create its database if it has none (the container's default)",
+    )
     s.add_argument("--listen", help="HOST:PORT (env ANSHIN_LISTEN, default 127.0.0.1:50051)")
     s.add_argument("--db", help="sqlite:///path.db or postgresql://… (env ANSHIN_DB)")
     s.add_argument(
@@ -265,7 +335,24 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = d.add_subparsers(dest="db_command", required=True)
     m = dsub.add_parser("migrate", help="apply pending schema migrations")
     m.add_argument("--db", default=os.environ.get("ANSHIN_DB", "sqlite:///var/anshin.db"))
+    m.add_argument(
+        "--create",
+        action="store_true",
+        help="create the database if it does not exist (without it, a missing one is refused)",
+    )
     m.set_defaults(func=cmd_db_migrate)
+
+    i = sub.add_parser(
+        "init", help="create a state directory: keys, local CA and certificates, tokens, rules"
+    )
+    i.add_argument("dir", type=Path)
+    i.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        help="another name or address for the server certificate (repeatable)",
+    )
+    i.set_defaults(func=cmd_init)
 
     r = sub.add_parser("releases", help="release-history data")
     rsub = r.add_subparsers(dest="releases_command", required=True)

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.state import LOG_KEY_NAME, PHONE_KEY_NAME, default_key_dir
 from server.store.base import (
     DEFAULT_PG_LOCK_TIMEOUT_MS,
     DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
@@ -27,12 +28,14 @@ class Config:
     log_level: str = "info"
     drain_seconds: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
-    # Key for hashing phone numbers; kept outside the database. Default: next
-    # to the SQLite file (created on first start).
+    # Where the keys live (server/state.py): log-signing.key and phone-hash.key
+    # in this directory unless the two files below name them. Without either, a
+    # SQLite store keeps them beside its file; a PostgreSQL store refuses.
+    state_dir: Path | None = None
+    # Key for hashing phone numbers; kept outside the database.
     phone_key_file: Path | None = None
     # The verdict log's Ed25519 signing key; kept outside the database. Every
     # process (and host) writing one database must use the same file.
-    # Default: next to the SQLite file, ./log-signing.key for PostgreSQL.
     log_key_file: Path | None = None
     # Worker processes that validate and judge bulk-ingestion batches (0 = in
     # the serving process). Judging is most of a stream's CPU (the serving
@@ -78,21 +81,12 @@ class Config:
     def resolved_phone_key_file(self) -> Path:
         if self.phone_key_file is not None:
             return self.phone_key_file
-        if self.db.startswith("sqlite:"):
-            from server.store.url import sqlite_path
-
-            return sqlite_path(self.db).parent / "phone-hash.key"
-        return Path("phone-hash.key")
+        return default_key_dir(self.db, self.state_dir) / PHONE_KEY_NAME
 
     def resolved_log_key_file(self) -> Path:
         if self.log_key_file is not None:
             return self.log_key_file
-        if self.db.startswith("sqlite:"):
-            from server.store.sqlite import default_log_key_file
-            from server.store.url import sqlite_path
-
-            return default_log_key_file(sqlite_path(self.db))
-        return Path("log-signing.key")
+        return default_key_dir(self.db, self.state_dir) / LOG_KEY_NAME
 
     @classmethod
     def from_env(cls, **overrides: object) -> Config:
@@ -105,6 +99,9 @@ class Config:
                 int(os.environ["ANSHIN_BULK_WORKERS"])
                 if os.environ.get("ANSHIN_BULK_WORKERS")
                 else None
+            ),
+            "state_dir": (
+                Path(os.environ["ANSHIN_STATE_DIR"]) if os.environ.get("ANSHIN_STATE_DIR") else None
             ),
             "phone_key_file": (
                 Path(os.environ["ANSHIN_PHONE_KEY_FILE"])
@@ -126,9 +123,36 @@ class Config:
             values["max_message_bytes"] = int(os.environ["ANSHIN_MAX_MESSAGE_BYTES"])
         for key in ("sqlite_busy_timeout_ms", "pg_lock_timeout_ms"):
             values[key] = _env_int(f"ANSHIN_{key.upper()}")
+        db_given = bool(os.environ.get("ANSHIN_DB")) or overrides.get("db") is not None
         values.update({k: v for k, v in overrides.items() if v is not None})
         values = {k: v for k, v in values.items() if v is not None}
+        if values.get("state_dir") is not None:
+            values = _state_dir_defaults(values, Path(str(values["state_dir"])), db_given)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _state_dir_defaults(
+    values: dict[str, object], state_dir: Path, db_given: bool
+) -> dict[str, object]:
+    """What a state directory made by ``anshin init`` supplies when no flag or
+    environment variable says otherwise: its TLS certificate, auth config,
+    rules copy and database (server/state_init.py)."""
+    from server.state_init import StateLayout
+
+    layout = StateLayout(state_dir)
+    found: dict[str, object] = {}
+    if layout.server_cert.is_file() and layout.server_key.is_file():
+        found["tls_cert"], found["tls_key"] = layout.server_cert, layout.server_key
+    if layout.auth_config.is_file():
+        found["auth_config"] = layout.auth_config
+    if layout.rules.is_dir():
+        found["rules"] = layout.rules
+    if not db_given:
+        found["db"] = f"sqlite:///{layout.db}"
+    merged = {**found, **values}
+    if not db_given:
+        merged["db"] = found["db"]
+    return merged
 
 
 def _env_int(name: str) -> int | None:

@@ -26,13 +26,14 @@ log = get_logger("anshin.workers")
 
 
 def prepare_once(config: Config) -> None:
-    """Migrate and create the keys before any worker starts (no races between them)."""
+    """Migrate and create the keys before any worker starts (no races between them).
+
+    The log key is created (for a log never signed) or checked against the log
+    by opening the store, never beforehand: see server/state.py."""
     from server.pii import PhoneHasher
-    from server.store.chain import LogSigner
     from server.store.url import open_store
 
     PhoneHasher.from_file(config.resolved_phone_key_file())
-    LogSigner.from_file(config.resolved_log_key_file())
     import asyncio
 
     async def migrate() -> None:

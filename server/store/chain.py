@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from server.state import StateError
+
 GENESIS_HASH = "0" * 64
 CANONICAL_TAG = b"anshin.verdict.v2\n"
 # Part of the canonical form: bump when it changes (cached benchmark logs key on it).
@@ -316,3 +318,44 @@ def sign_unsigned_head(conn: Connection, signer: LogSigner) -> bool:
         (now, signer.key_id, signer.sign(head_message(int(row[0]), str(row[1]), now))),
     )
     return True
+
+
+class KeyMismatch(StateError):
+    """The log was signed by another key than the one this process was given."""
+
+
+def head_key_id(conn: Connection) -> str:
+    """The id of the key that signed the stored head ('' for a log never signed)."""
+    row = conn.execute("SELECT key_id FROM log_head WHERE id = 1").fetchone()
+    return str(row[0]) if row is not None and row[0] else ""
+
+
+def signer_for_log(
+    conn: Connection, where: str, *, key_file: Path | None, signer: LogSigner | None = None
+) -> LogSigner:
+    """The signer for the log read through ``conn``, refusing a mislaid key.
+
+    A key file is created only for a log that was never signed (a new
+    database). A log whose head was signed by another key, or whose key file
+    is missing, is refused with both key ids: writing on with a new key would
+    leave a log that neither key verifies (server/state.py).
+    """
+    signed_by = head_key_id(conn)
+    if signer is None:
+        if key_file is None:
+            raise StateError(f"no log-signing key given for {where}")
+        if signed_by and not key_file.exists():
+            raise KeyMismatch(
+                f"the verdict log in {where} was signed by key {signed_by}, but there is "
+                f"no key at {key_file}: point --state-dir or --log-key-file at the key "
+                "that signed it (a new key would leave a log that no key verifies)"
+            )
+        signer = LogSigner.from_file(key_file)
+    if signed_by and signed_by != signer.key_id:
+        source = key_file if key_file is not None else "the given signer"
+        raise KeyMismatch(
+            f"the verdict log in {where} was signed by key {signed_by}, but the key at "
+            f"{source} is key {signer.key_id}: refusing to open it; point --state-dir or "
+            "--log-key-file at the key that signed it"
+        )
+    return signer

@@ -60,6 +60,7 @@ from server.store.chain import (
     LogChain,
     LogSigner,
     sign_unsigned_head,
+    signer_for_log,
 )
 from server.store.migrations import LATEST_VERSION, MIGRATIONS, postgres_statements
 from server.store.postgres_claims import PostgresClaimsMixin
@@ -148,6 +149,13 @@ def split_url(url: str) -> tuple[str, dict[str, float]]:
     # libpq decodes %XX but not "+": encode spaces as %20.
     query_text = urlencode(rest, quote_via=quote)
     return urlunparse(parsed._replace(scheme=scheme, query=query_text)), pool
+
+
+def _where(url: str) -> str:
+    """The database a URL names, for messages: host, port and database, never a password."""
+    parsed = urlparse(url)
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.hostname or 'localhost'}{port}{parsed.path or ''}"
 
 
 def connect(url: str) -> PgConn:
@@ -381,7 +389,11 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
                     "run `anshin db migrate`"
                 )
             _check_collation(admin)
-            self.signer = signer or LogSigner.from_file(log_key_file or Path("log-signing.key"))
+            # Never a default location: a key created in whichever directory
+            # the server happened to start in is a mislaid key (server/state.py).
+            self.signer = signer_for_log(
+                admin, _where(url), key_file=log_key_file, signer=signer
+            )
             with admin.raw.transaction():
                 admin.execute("SELECT seq FROM log_head WHERE id = 1 FOR UPDATE")
                 sign_unsigned_head(admin, self.signer)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from server.logs import get_logger
+from server.state import LOG_KEY_NAME, create_private_file, make_private_dir
 from server.store.base import (
     DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
     SchemaMismatch,
@@ -34,6 +35,7 @@ from server.store.chain import (
     LogChain,
     LogSigner,
     sign_unsigned_head,
+    signer_for_log,
 )
 from server.store.migrations import LATEST_VERSION, MIGRATIONS
 from server.store.sqlite_claims import SqliteClaimsMixin
@@ -145,7 +147,7 @@ def _any_runnable(threads: Iterable[int]) -> bool:
 
 
 def default_log_key_file(db_path: Path) -> Path:
-    return db_path.parent / "log-signing.key"
+    return db_path.parent / LOG_KEY_NAME
 
 
 def _connect(
@@ -153,6 +155,10 @@ def _connect(
 ) -> sqlite3.Connection:
     if busy_timeout_ms < 0:
         raise ValueError(f"busy timeout must be >= 0 ms, not {busy_timeout_ms}")
+    # Created 0600 by us, not 0644 by SQLite: it holds customers' data, and
+    # SQLite gives the -wal and -shm files the database file's mode.
+    with contextlib.suppress(FileExistsError):
+        create_private_file(path)
     conn = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
     )
@@ -272,6 +278,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         busy_rate: float = _BUSY_RATE,
         busy_commit_interval: float = _BUSY_COMMIT_INTERVAL,
         signer: LogSigner | None = None,
+        log_key_file: Path | None = None,
         checkpoint_every: int | None = None,
         busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
     ) -> None:
@@ -285,7 +292,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
             asyncio.AbstractEventLoop, tuple[int, int] | None
         ] = weakref.WeakKeyDictionary()
         self._busy_timeout_ms = busy_timeout_ms
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
         self._writer_conn = _connect(path, busy_timeout_ms)
         # Statement journals (a multi-row INSERT keeps one, to undo itself if a
         # row fails) in memory rather than in a temporary file: they only ever
@@ -301,9 +308,19 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
                 "run `anshin db migrate`"
             )
         self._version = version
-        # The log's signing key: by default next to the database (created on
-        # first start), never inside it.
-        self.signer = signer or LogSigner.from_file(default_log_key_file(path))
+        # The log's signing key: by default next to the database (created for a
+        # log never signed), never inside it; another key than the one that
+        # signed the log is refused (server/state.py).
+        try:
+            self.signer = signer_for_log(
+                self._writer_conn,
+                str(path),
+                key_file=None if signer is not None else log_key_file or default_log_key_file(path),
+                signer=signer,
+            )
+        except BaseException:
+            self._writer_conn.close()
+            raise
         self._chain = LogChain(  # the writer thread's
             self.signer, checkpoint_every=checkpoint_every or DEFAULT_CHECKPOINT_EVERY
         )

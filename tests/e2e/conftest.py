@@ -17,7 +17,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.conftest import db_rows
+from tests.conftest import create_database, db_rows
 
 ANSHIN = [sys.executable, "-m", "server.cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,6 +69,9 @@ class ServerProcess:
         return db_rows(self.db_url, sql, params)
 
     def start(self) -> None:
+        """Start (or restart) the server; the database is created on first start,
+        as `anshin db migrate --create` would (serve never creates one)."""
+        create_database(self.db_url)
         self.log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [

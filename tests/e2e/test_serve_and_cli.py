@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from anshin.v1 import posture_pb2_grpc
-from tests.conftest import db_rows
+from tests.conftest import create_database, db_rows
 from tests.e2e.conftest import ANSHIN, ROOT, ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -140,6 +140,7 @@ def test_bad_rules_directory_refuses_to_start(tmp_path: object) -> None:
 
     shutil.copytree(BUILTIN_RULES_DIR, bad)
     (bad / "posture.toml").write_text("[browser]\ngrace_days = -1\n", encoding="utf-8")
+    create_database(f"sqlite:///{tmp_path}/x.db")
     out = subprocess.run(
         [
             *ANSHIN,

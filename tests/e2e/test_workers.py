@@ -15,7 +15,7 @@ import grpc
 import pytest
 
 from anshin.v1 import events_pb2, events_pb2_grpc
-from tests.conftest import db_rows
+from tests.conftest import create_database, db_rows
 from tests.e2e.conftest import ANSHIN, ROOT, free_port, server_env, wait_serving
 
 pytestmark = pytest.mark.slow
@@ -41,6 +41,7 @@ def serve_workers(
 ) -> tuple[str, subprocess.Popen[bytes]]:
     """`anshin serve --workers N` on a free port: (address, the parent process)."""
     address = f"127.0.0.1:{free_port()}"
+    create_database(db_url)
     parent = subprocess.Popen(
         [
             *(*ANSHIN, "serve", "--listen", address, "--db", db_url, "--rules", str(rules_dir)),
@@ -85,6 +86,7 @@ def test_two_workers_share_the_port_and_the_store(
 
 
 def test_workers_need_a_fixed_port(tmp_path: Path) -> None:
+    create_database(f"sqlite:///{tmp_path}/x.db")
     out = subprocess.run(
         [
             *ANSHIN,

@@ -15,7 +15,7 @@ import grpc
 import pytest
 
 from anshin.v1 import events_pb2, events_pb2_grpc
-from tests.conftest import TEST_NOW, db_rows
+from tests.conftest import TEST_NOW, create_database, db_rows
 from tests.e2e.conftest import ANSHIN, ROOT, free_port, server_env, wait_serving
 from tests.e2e.test_fault_kill9 import _history
 from tests.faults.support import (
@@ -49,6 +49,7 @@ def serve(tmp_path: Path, rules_dir: Path) -> Iterator[Served]:
     """`anshin serve` on a SQLite file with a 300 ms busy timeout. Its output
     goes through a pipe, not a file: the I/O test makes file writes fail."""
     url = f"sqlite:///{tmp_path}/anshin.db"
+    create_database(url)
     address = f"127.0.0.1:{free_port()}"
     proc = subprocess.Popen(
         [

@@ -34,6 +34,7 @@ def _write(path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) 
             serialization.NoEncryption(),
         )
     )
+    key_path.chmod(0o600)  # as a private key is kept: serve refuses one others can read
     return Issued(cert_path, key_path)
 
 

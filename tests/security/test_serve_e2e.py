@@ -14,6 +14,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.conftest import create_database
 from tests.e2e.conftest import ANSHIN, ROOT, free_port
 from tests.security.conftest import PKI, auth_toml, tls_channel
 
@@ -73,6 +74,7 @@ def secured(
     address = f"127.0.0.1:{free_port()}"
     metrics_port = free_port()
     log = tmp_path / "server.log"
+    create_database(f"sqlite:///{tmp_path}/s.db")
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
@@ -187,6 +189,7 @@ def test_workers_forward_sighup(tmp_path: Path, rules_dir: Path) -> None:
             break
         except OSError:
             metrics_port = free_port()
+    create_database(f"sqlite:///{tmp_path}/w.db")
     parent = subprocess.Popen(
         [
             *ANSHIN,

@@ -140,13 +140,18 @@ def test_concurrent_migrations_apply_each_once() -> None:
 
 
 def test_db_migrate_cli_then_serving_without_auto_migrate(pg_url: str, key: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "server.cli", "db", "migrate", "--db", pg_url],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
+    def migrate(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "server.cli", "db", "migrate", "--db", pg_url, *extra],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+
+    refused = migrate()  # an empty schema is not a database: only --create makes one
+    assert refused.returncode != 0 and "--create" in refused.stderr
+    out = migrate("--create")
     assert out.returncode == 0, out.stderr
     assert f"schema 0 -> {LATEST_VERSION}" in out.stdout
     store = PostgresStore(pg_url, auto_migrate=False, log_key_file=key)

@@ -1,0 +1,192 @@
+"""State that cannot be mislaid (server/state.py): a typo'd database, a key
+from another directory, a key others can read — each refused with a message
+that says what to do, and nothing created on the way."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from server.config import Config
+from server.state import StateError, require_database
+from server.store.chain import KeyMismatch, LogSigner
+from server.store.url import migrate_url, open_store
+from tests.conftest import create_database
+
+ANSHIN = [sys.executable, "-m", "server.cli"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*ANSHIN, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+# -- a database is created only on request ------------------------------------------
+
+
+def test_serve_refuses_a_mistyped_sqlite_path_and_creates_nothing(tmp_path: Path) -> None:
+    typo = tmp_path / "typo" / "dir" / "x.db"
+    done = run("serve", "--listen", "127.0.0.1:0", "--db", f"sqlite:///{typo}", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "no Anshin database" in done.stderr and "db migrate --create" in done.stderr
+    assert not (tmp_path / "typo").exists()  # no directory, no empty log, no key
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_migrate_without_create_refuses_a_missing_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/typo/x.db"
+    with pytest.raises(StateError, match="db migrate --create"):
+        migrate_url(url)
+    assert not (tmp_path / "typo").exists()
+
+
+def test_migrate_create_makes_a_private_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/state/x.db"
+    assert "schema 0 ->" in migrate_url(url, create=True)
+    assert mode(tmp_path / "state") == 0o700
+    assert mode(tmp_path / "state" / "x.db") == 0o600
+    require_database(url)  # now it exists
+    assert "(up to date)" in migrate_url(url)  # and plain migrate accepts it
+
+
+def test_a_postgres_schema_without_tables_is_not_a_database(pg_url: str) -> None:
+    with pytest.raises(StateError, match="no Anshin database"):
+        require_database(pg_url)
+    with pytest.raises(StateError):
+        migrate_url(pg_url)
+    migrate_url(pg_url, create=True)
+    require_database(pg_url)
+
+
+async def test_database_wal_and_shm_files_are_0600(tmp_path: Path) -> None:
+    os.umask(0o022)  # the usual umask: the files must be private anyway
+    store = open_store(f"sqlite:///{tmp_path}/db/a.db")
+    try:
+        # Opening signed the log head: a write, so the WAL and its index exist.
+        files = sorted(p.name for p in (tmp_path / "db").iterdir())
+        assert {"a.db", "a.db-wal", "a.db-shm", "log-signing.key"} <= set(files)
+        for name in files:
+            assert mode(tmp_path / "db" / name) == 0o600, name
+        assert mode(tmp_path / "db") == 0o700
+    finally:
+        await store.close()
+
+
+# -- keys live where they are told, never in the working directory -------------------
+
+
+def test_postgres_needs_to_be_told_where_its_keys_live(tmp_path: Path) -> None:
+    config = Config(db="postgresql://u@127.0.0.1:1/db")
+    with pytest.raises(StateError, match="--state-dir"):
+        config.resolved_log_key_file()
+    with pytest.raises(StateError, match="--state-dir"):
+        config.resolved_phone_key_file()
+    told = Config(db="postgresql://u@127.0.0.1:1/db", state_dir=tmp_path)
+    assert told.resolved_log_key_file() == tmp_path / "log-signing.key"
+    assert told.resolved_phone_key_file() == tmp_path / "phone-hash.key"
+
+
+def test_serving_postgres_without_a_key_location_is_refused_before_any_key_exists(
+    pg_url: str, tmp_path: Path
+) -> None:
+    create_database(pg_url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSHIN_")}
+    done = subprocess.run(
+        [*ANSHIN, "serve", "--listen", "127.0.0.1:0", "--db", pg_url],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "needs to be told where its keys live" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # no key in the working directory
+
+
+async def test_a_log_signed_by_another_key_is_refused_naming_both(
+    db_url: str, tmp_path: Path
+) -> None:
+    first, other = tmp_path / "a" / "log-signing.key", tmp_path / "b" / "log-signing.key"
+    store = open_store(db_url, log_key_file=first)
+    await store.close()
+    signed_by = LogSigner.from_file(first).key_id
+    intruder = LogSigner.from_file(other).key_id
+    assert signed_by != intruder
+    with pytest.raises(KeyMismatch) as refused:
+        open_store(db_url, log_key_file=other)
+    assert signed_by in str(refused.value) and intruder in str(refused.value)
+    # The right key still opens it.
+    await open_store(db_url, log_key_file=first).close()
+
+
+async def test_a_signed_log_whose_key_is_missing_is_refused_and_no_key_is_made(
+    db_url: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "a" / "log-signing.key"
+    await open_store(db_url, log_key_file=key).close()
+    signed_by = LogSigner.from_file(key).key_id
+    elsewhere = tmp_path / "elsewhere" / "log-signing.key"
+    with pytest.raises(KeyMismatch, match=signed_by):
+        open_store(db_url, log_key_file=elsewhere)
+    assert not elsewhere.exists()
+
+
+async def test_serve_from_another_directory_with_the_wrong_state_dir_is_refused(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The case that used to create a second key silently: the same PostgreSQL
+    database served with another state directory."""
+    create_database(pg_url)
+    good, wrong = tmp_path / "good", tmp_path / "wrong"
+    await open_store(pg_url, log_key_file=good / "log-signing.key").close()  # signs the head
+    wrong.mkdir()
+    LogSigner.from_file(wrong / "log-signing.key")
+    second = run(
+        "serve", "--listen", "127.0.0.1:0", "--db", pg_url, "--state-dir", str(wrong),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert second.returncode != 0
+    assert LogSigner.from_file(good / "log-signing.key").key_id in second.stderr
+    assert LogSigner.from_file(wrong / "log-signing.key").key_id in second.stderr
+
+
+# -- secrets others can read are refused -----------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["log-signing.key", "phone-hash.key"])
+async def test_serve_refuses_a_key_others_can_read(tmp_path: Path, which: str) -> None:
+    from server.app import build_app
+
+    url = f"sqlite:///{tmp_path}/a.db"
+    create_database(url)
+    await open_store(url).close()  # creates the log key
+    from server.pii import PhoneHasher
+
+    PhoneHasher.from_file(tmp_path / "phone-hash.key")
+    os.chmod(tmp_path / which, 0o644)
+    with pytest.raises(StateError, match=f"chmod 600 {tmp_path / which}"):
+        await build_app(Config(listen="127.0.0.1:0", db=url))
+    os.chmod(tmp_path / which, 0o600)
+    app = await build_app(Config(listen="127.0.0.1:0", db=url))
+    await app.stop(0)
