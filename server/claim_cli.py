@@ -303,6 +303,18 @@ def claim(ns: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- rules validate
 
 
+def explain_rule(ns: argparse.Namespace) -> int:
+    from rules.load import load_rules
+    from server.usecases.explain_clause import UnknownClause, explain_clause, render
+
+    try:
+        print(render(explain_clause(load_rules(ns.rules), ns.clause_id)))
+    except UnknownClause as exc:
+        print(f"anshin rules explain: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def validate_rules(ns: argparse.Namespace) -> int:
     """Every problem of a rules directory (file, clause, key); 1 when there is any."""
     from rules.engine import validate_dir
@@ -377,3 +389,9 @@ def add_parsers(sub: Any, default_server: str) -> None:
     v = rsub.add_parser("validate", help="load DIR as the server would; list every problem")
     v.add_argument("dir", metavar="DIR", help="a rules directory (e.g. rules/data)")
     v.set_defaults(func=validate_rules)
+    x = rsub.add_parser(
+        "explain", help="a clause's text, rules file:line, deciding function and tests"
+    )
+    x.add_argument("clause_id", metavar="CLAUSE-ID")
+    x.add_argument("--rules", type=Path, help="rules directory (default built-in)")
+    x.set_defaults(func=explain_rule)

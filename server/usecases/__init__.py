@@ -1,0 +1,1 @@
+"""Use cases: what Anshin does, without gRPC or SQL (docs/architecture.md)."""
