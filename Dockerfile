@@ -16,6 +16,7 @@ COPY proto ./proto
 COPY server ./server
 COPY checks ./checks
 COPY rules ./rules
+COPY timing ./timing
 # The project's own wheel, built with the locked setuptools.
 RUN pip install --no-cache-dir --no-index --find-links /wheels setuptools wheel \
  && pip wheel --no-cache-dir --no-deps --no-build-isolation -w /wheels .
@@ -32,13 +33,17 @@ USER anshin
 WORKDIR /data
 VOLUME /data
 # The state directory supplies the TLS certificate, auth config, rules and
-# database; ANSHIN_CA/CERT/KEY let `anshin` commands inside the container (the
-# health check among them) reach the server over TLS, mutual TLS included.
+# database. `anshin` commands run inside the container (`docker exec anshin
+# anshin …`, the health check among them) reach the server over TLS with the
+# trial CA and call as the trial operator (its token; its client certificate
+# too once mutual TLS is turned on with ANSHIN_CLIENT_CA=/data/tls/ca.crt):
+# whoever can exec into the container can read /data anyway.
 ENV ANSHIN_STATE_DIR=/data \
     ANSHIN_LISTEN=0.0.0.0:50051 \
     ANSHIN_CA=/data/tls/ca.crt \
     ANSHIN_CERT=/data/tls/clients/operator.crt \
     ANSHIN_KEY=/data/tls/clients/operator.key \
+    ANSHIN_TOKEN_FILE=/data/tokens/operator.token \
     PYTHONUNBUFFERED=1
 EXPOSE 50051
 # The standard grpc.health.v1 service, over TLS, through the CLI (no extra binary).

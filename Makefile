@@ -8,9 +8,10 @@ STAMP  := $(VENV)/.installed
 LISTEN ?= 127.0.0.1:50051
 DB_FILE ?= var/anshin.db
 DB     ?= sqlite:///$(DB_FILE)
-# The locker, bootstrapped into the venv by `make lock` only: installing needs
-# nothing but pip, which every venv has.
-UV_VERSION := 0.13.8
+# The locker is in the lock itself (dev); `make lock` bootstraps this version
+# only into a venv made without it. Installing needs nothing but pip, which
+# every venv has.
+UV_VERSION := 0.13.9
 
 .PHONY: run test lint typecheck unit proto lock bench clean
 
@@ -25,6 +26,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@# The lock must satisfy what pyproject declares (a dependency added to
+	@# pyproject without `make lock` fails here, not at first import).
+	$(BIN)/python -m pip check
 	@touch $(STAMP)
 
 # First run: create the database (its keys are made beside it when the server
@@ -41,7 +45,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy checks rules server
+	$(BIN)/mypy checks rules timing server
 
 unit: $(STAMP)
 	$(BIN)/pytest

@@ -271,7 +271,7 @@ def build(
     """Write the log to ``path`` (replaced if it exists); returns ``path``."""
     from rules.load import load_rules
     from server.store.chain import CHAIN_COLUMNS, GENESIS_HASH, entry_hash
-    from server.store.sqlite import _connect, migrate
+    from server.store.sqlite import connect, migrate
 
     if claims > entries:
         raise ValueError("more claims than entries")
@@ -283,7 +283,7 @@ def build(
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         path.with_name(path.name + suffix).unlink(missing_ok=True)
-    conn = _connect(path)
+    conn = connect(path)
     migrate(conn)
     # A bulk build: no WAL (every page would be written twice), no syncs.
     conn.execute("PRAGMA journal_mode=DELETE")

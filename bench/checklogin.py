@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import ROOT, bench_rules, free_port
+from harness import ROOT, bench_rules, create_database, free_port
 
 PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -222,6 +222,7 @@ def main() -> None:
             empty = start(
                 [PY, str(ROOT / "bench" / "empty_server.py"), empty_addr], server_cpus, empty_log
             )
+            create_database(f"sqlite:///{tmp}/bench.db")
             real = start(
                 [
                     PY,

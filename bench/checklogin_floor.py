@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 
 from checklogin import PY, describe, load, start, wait_ready
-from harness import ROOT, bench_rules, free_port
+from harness import ROOT, bench_rules, create_database, free_port
 
 
 def main() -> None:
@@ -68,6 +68,7 @@ def main() -> None:
                 addr = f"127.0.0.1:{free_port()}"
                 db = f"{tmp}/floor{k}.db"
                 if name == "CheckLogin":
+                    create_database(f"sqlite:///{db}")
                     argv = [*cmd, "--listen", addr, "--db", f"sqlite:///{db}"]
                 elif name == "empty handler":
                     argv = [*cmd, addr]

@@ -21,7 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
-from harness import ROOT, free_port, wait_serving
+from harness import ROOT, create_database, free_port, wait_serving
 
 DEFAULT_DB = os.environ.get("ANSHIN_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 EVENTS = Path(__file__).with_name("events.py")
@@ -47,6 +47,7 @@ def _phase(ns: argparse.Namespace, phase: str, workers: int) -> dict:
                 "ANSHIN_PHONE_KEY_FILE": str(Path(tmp) / "phone-hash.key"),
                 "ANSHIN_LOG_KEY_FILE": str(Path(tmp) / "log-signing.key"),
             }
+            create_database(url, env)
             server = subprocess.Popen(
                 [
                     sys.executable,

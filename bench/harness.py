@@ -35,6 +35,14 @@ def bench_rules(tmp: Path) -> Path:
     return rules
 
 
+def create_database(url: str, env: dict[str, str] | None = None) -> None:
+    """`anshin db migrate --create`: `serve` never creates a database itself."""
+    subprocess.run(
+        [sys.executable, "-m", "server.cli", "db", "migrate", "--create", "--db", url],
+        cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -72,6 +80,7 @@ def anshin_server(name: str, *extra: str, settle: float = 0.0) -> Iterator[Serve
         addr = f"127.0.0.1:{free_port()}"
         db = Path(tmp) / f"{name}.db"
         log = (Path(tmp) / f"{name}.log").open("wb")
+        create_database(f"sqlite:///{db}")
         server = subprocess.Popen(
             [
                 sys.executable,

@@ -37,7 +37,14 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from harness import ROOT, free_port, run_grpc_load, wait_serving, write_records
+from harness import (
+    ROOT,
+    create_database,
+    free_port,
+    run_grpc_load,
+    wait_serving,
+    write_records,
+)
 from loadgen import make_requests
 
 TARGET = 1.6
@@ -110,6 +117,7 @@ def one_round(
             "ANSHIN_PHONE_KEY_FILE": str(tmp / "phone.key"),
             "ANSHIN_LOG_KEY_FILE": str(tmp / "log.key"),
         }
+        create_database(url, env)
         with (tmp / f"w{workers}r{rnd}.log").open("wb") as log:
             server = subprocess.Popen(
                 [

@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, free_port, wait_serving
+from bench.harness import ROOT, create_database, free_port, wait_serving
 
 CACHE = ROOT / "var" / "bench"
 FIRST_PAGE_TARGET_MS = 50.0
@@ -52,6 +52,7 @@ SPAN_US = 365 * 86_400 * 1_000_000  # the log covers one year of recording
 def serve(db: Path, key_dir: Path) -> Iterator[str]:
     """A real `anshin serve` on ``db`` (the log's signing key next to it)."""
     addr = f"127.0.0.1:{free_port()}"
+    create_database(f"sqlite:///{db}")
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -25,13 +25,18 @@ from pathlib import Path
 PROTO_ROOT = Path(__file__).resolve().parent.parent / "proto"
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
 
-# The version stamps the generators write; see the module docstring.
+# The version stamps the generators write; see the module docstring. Each
+# pattern matches a bare version and nothing else on its line, so that code
+# slipped in beside a stamp (``GRPC_GENERATED_VERSION = '1.2.3'; import os``)
+# is still a difference. A stamp newer than the declared minimums is caught by
+# tests/test_dependencies.py.
+_VERSION = r"[0-9]+(?:\.[0-9]+){1,3}(?:[a-z]+[0-9]*)?"
 _STAMPS = (
-    re.compile(r"^(# Protobuf Python Version: ).*$", re.M),
-    re.compile(r"^(GRPC_GENERATED_VERSION = ).*$", re.M),
+    re.compile(rf"^(# Protobuf Python Version: ){_VERSION}$", re.M),
+    re.compile(rf"^(GRPC_GENERATED_VERSION = )'{_VERSION}'$", re.M),
     re.compile(
-        r"(ValidateProtobufRuntimeVersion\(\s*_runtime_version\.Domain\.PUBLIC,)"
-        r"\s*\d+,\s*\d+,\s*\d+,\s*'[^']*',"
+        r"(ValidateProtobufRuntimeVersion\(\n    _runtime_version\.Domain\.PUBLIC,\n)"
+        r"    [0-9]+,\n    [0-9]+,\n    [0-9]+,\n    '[a-z0-9-]*',\n"
     ),
 )
 

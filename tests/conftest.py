@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -134,7 +135,21 @@ def pg_schema() -> Iterator[str]:
         _pg_admin().execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
+_MAIN_PID = os.getpid()
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (a CI cancel, `timeout`) ends the run as Ctrl-C does: fixtures tear
+    down their servers and the throwaway PostgreSQL cluster is stopped."""
+    if os.getpid() != _MAIN_PID:  # a forked child: die as it would have
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise KeyboardInterrupt("SIGTERM")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     config.addinivalue_line(
         "markers",
         "sqlite_only(reason): runs on the SQLite backend only (says why: files, WAL, …)",

@@ -60,10 +60,38 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_PREFIX = "anshin-pg-"
+
+
+def sweep_leftovers() -> None:
+    """Stop and delete clusters whose test run died without cleaning up (killed
+    with SIGKILL, or a crash): each cluster directory names its owner's pid."""
+    for root in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*"):
+        try:
+            owner = int((root / "owner.pid").read_text())
+            os.kill(owner, 0)
+            continue  # a live run's cluster
+        except ProcessLookupError:
+            pass
+        except (OSError, ValueError):
+            if time.time() - root.stat().st_mtime < 600:
+                continue  # being set up right now, or not ours to judge yet
+        if (root / "data" / "postmaster.pid").exists():
+            with contextlib.suppress(Exception):
+                subprocess.run(
+                    ["runuser", "-u", "postgres", "--"] * (os.geteuid() == 0)
+                    + [str(find_bindir() / "pg_ctl"), "-D", str(root / "data"),
+                       "-m", "immediate", "-w", "stop"],
+                    capture_output=True, timeout=60, check=False,
+                )  # fmt: skip
+        shutil.rmtree(root, ignore_errors=True)
+
+
 class ThrowawayCluster:
     def __init__(self) -> None:
         self.bindir = find_bindir()
-        self.root = Path(tempfile.mkdtemp(prefix="anshin-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix=_PREFIX))
+        (self.root / "owner.pid").write_text(str(os.getpid()))
         self.data = self.root / "data"
         self.port = _free_port()
         self._user: str | None = None
@@ -91,6 +119,13 @@ class ThrowawayCluster:
             )
 
     def start(self) -> str:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # no directory or half-started server left behind
+            raise
+
+    def _start(self) -> str:
         self._run(
             "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
             "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync",
@@ -148,6 +183,7 @@ def base_url() -> str:
     if named:
         return named
     if _cluster is None:
+        sweep_leftovers()
         _cluster = ThrowawayCluster()
         url = _cluster.start()
         os.environ["ANSHIN_TEST_PG_URL"] = url

@@ -138,6 +138,22 @@ def test_the_environment_holds_exactly_the_locked_versions() -> None:
         assert installed == version, f"{name}: installed {installed}, locked {version}"
 
 
+# What a venv holds besides the lock: the project itself and the venv's own pip.
+NOT_LOCKED = {"anshin", "pip"}
+
+
+def test_the_environment_holds_nothing_but_the_lock() -> None:
+    """A package pip-installed by hand would make the suite pass on one machine only."""
+    pins = locked()
+    extra = sorted(
+        name
+        for dist in metadata.distributions()
+        if (name := canonicalize_name(dist.metadata["Name"])) not in pins
+        and name not in NOT_LOCKED
+    )
+    assert not extra, f"installed but not locked: {extra} (rebuild the venv: make clean test)"
+
+
 # -- the staleness check: stamps aside, code compared ----------------------------
 
 
@@ -149,9 +165,21 @@ def test_a_moved_version_stamp_is_not_staleness() -> None:
     pb2 = (GENERATED / "common_pb2.py").read_text()
     bumped_pb2 = re.sub(
         r"(Domain\.PUBLIC,\s*)\d+,\s*\d+,\s*\d+,", r"\g<1>8,\n    1,\n    2,", pb2
-    ).replace("# Protobuf Python Version: ", "# Protobuf Python Version: 8.1.2 was ")
+    )
+    bumped_pb2 = re.sub(r"(# Protobuf Python Version: ).*", r"\g<1>8.1.2", bumped_pb2)
     assert bumped_pb2 != pb2
     assert protogen.without_stamps(bumped_pb2) == protogen.without_stamps(pb2)
+
+
+def test_code_beside_a_stamp_is_still_staleness() -> None:
+    text = (GENERATED / "posture_pb2_grpc.py").read_text()
+    injected = re.sub(
+        r"GRPC_GENERATED_VERSION = ('[^']+')",
+        r"GRPC_GENERATED_VERSION = \1; import os",
+        text,
+    )
+    assert injected != text
+    assert protogen.without_stamps(injected) != protogen.without_stamps(text)
 
 
 def test_a_changed_service_name_is_still_staleness() -> None:

@@ -190,3 +190,69 @@ async def test_serve_refuses_a_key_others_can_read(tmp_path: Path, which: str) -
     os.chmod(tmp_path / which, 0o600)
     app = await build_app(Config(listen="127.0.0.1:0", db=url))
     await app.stop(0)
+
+
+def test_a_database_others_can_read_is_refused(tmp_path: Path) -> None:
+    """A copy restored with the usual umask is 0644, and SQLite would give its
+    WAL the same mode: the customers' data is refused like a key would be."""
+    url = f"sqlite:///{tmp_path}/a.db"
+    create_database(url)
+    os.chmod(tmp_path / "a.db", 0o644)
+    with pytest.raises(StateError, match="chmod 600"):
+        require_database(url)
+    os.chmod(tmp_path / "a.db", 0o600)
+    require_database(url)
+
+
+def test_secrets_that_could_be_swapped_are_refused(tmp_path: Path) -> None:
+    from server.state import require_private
+
+    key = tmp_path / "keys" / "log-signing.key"
+    LogSigner.from_file(key)
+    require_private(key, "the log-signing key")  # as made: accepted
+    os.chmod(key.parent, 0o777)  # anyone may replace the file
+    with pytest.raises(StateError, match="writable by other users"):
+        require_private(key, "the log-signing key")
+    os.chmod(key.parent, 0o700)
+    fifo = tmp_path / "keys" / "fifo.key"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(StateError, match="not a regular file"):
+        require_private(fifo, "the log-signing key")  # never opened: it would block
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_a_key_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    from server.state import require_private
+
+    key = tmp_path / "log-signing.key"
+    LogSigner.from_file(key)
+    os.chown(key, 65534, -1)
+    with pytest.raises(StateError, match="belongs to uid 65534"):
+        require_private(key, "the log-signing key")
+
+
+def test_log_verify_finds_the_key_in_the_state_dir(pg_url: str, tmp_path: Path) -> None:
+    """The same settings as serve: --state-dir / ANSHIN_STATE_DIR."""
+    create_database(pg_url)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+
+    async def sign() -> None:
+        await open_store(pg_url, log_key_file=state / "log-signing.key").close()
+
+    import asyncio
+
+    asyncio.run(sign())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSHIN_")}
+    by_flag = subprocess.run(
+        [*ANSHIN, "log", "verify", "--db", pg_url, "--state-dir", str(state)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
+        env={**env, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert by_flag.returncode == 0, by_flag.stdout + by_flag.stderr
+    by_env = subprocess.run(
+        [*ANSHIN, "log", "verify", "--db", pg_url],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
+        env={**env, "PYTHONPATH": str(ROOT), "ANSHIN_STATE_DIR": str(state)},
+    )  # fmt: skip
+    assert by_env.returncode == 0, by_env.stdout + by_env.stderr

@@ -163,6 +163,22 @@ def test_the_image_runs_as_a_user_with_its_state_in_one_volume() -> None:
     assert image.healthcheck[:2] == ["anshin", "health"]
 
 
+def test_commands_run_in_the_container_call_as_the_trial_operator(
+    docker_run: Container,
+) -> None:
+    """`docker exec anshin anshin ops status` (docs/operations.md) works with
+    the image's environment alone."""
+    c = docker_run
+    c.start()
+    c.wait_healthy()
+    status = subprocess.run(
+        executable(["anshin", "ops", "status", "--server", f"127.0.0.1:{c.port}"]),
+        env=c.env, cwd=c.data, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert c.stop() == 0
+
+
 def test_docker_run_serves_tls_with_tokens_and_survives_a_restart(
     docker_run: Container,
 ) -> None:
@@ -208,6 +224,16 @@ def test_docker_run_serves_tls_with_tokens_and_survives_a_restart(
     c.wait_healthy()
     assert LogSigner.from_file(data / "log-signing.key").key_id == key_id
     assert c.stop() == 0
+    # A later start with a mistyped ANSHIN_DB is refused: only the first start
+    # (the one that initialises /data) creates a database.
+    typo = data / "anshin-typo.db"
+    refused = subprocess.run(
+        c.argv, env={**c.env, "ANSHIN_DB": f"sqlite:///{typo}"}, cwd=data,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "no Anshin database" in refused.stderr
+    assert not typo.exists()
     assert "initialised" in c.log.read_text().split("serving")[0]
     assert c.log.read_text().count("initialised") == 1
 
