@@ -1,7 +1,8 @@
 """Verify the verdict log: the hash chain, the signed head, every checkpoint.
 
-``verify(conn, verifier)`` walks the log in sequence order and stops at the
-first entry that is not what the chain says it must be, naming it:
+``verify(reader, verifier)`` walks the log (read through
+``server.store.open_log_reader``) in sequence order and stops at the first
+entry that is not what the chain says it must be, naming it:
 
 * an entry changed in place (any byte of any column) → its hash does not match;
 * an entry deleted → a gap in the sequence (or a broken link if renumbered);
@@ -19,29 +20,20 @@ each chunk checks its own links and hashes, and the chunks' ends are joined.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from server.store.chain import (
-    CANONICAL_TAG,
-    CHAIN_COLUMNS,
-    GENESIS_HASH,
-    Connection,
-    LogVerifier,
-    checkpoint_message,
-    entry_hash,
-    head_message,
-)
-from server.store.verdicts_sql import VERDICT_COLUMNS
+from server.store.chain import GENESIS_HASH, LogVerifier, checkpoint_message, head_message
+from server.store.ports import ChainReader
+from server.store.records import ChainRow, Checkpoint
 
-_CHUNK_ROWS = 20_000
+__all__ = ["Checkpoint", "Problem", "Report", "load_external", "read_checkpoints", "verify"]
+
 _LINK_BROKEN = (
     "prev_hash does not link to the entry before it "
     "(an entry before it was removed, inserted or reordered)"
@@ -49,37 +41,7 @@ _LINK_BROKEN = (
 _CONTENT_CHANGED = (
     "content does not match its entry_hash (the entry was changed after it was written)"
 )
-_TAG = CANONICAL_TAG
-_sha256 = hashlib.sha256
 _PARALLEL_MIN_ENTRIES = 100_000
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    seq: int
-    entry_hash: str
-    created_us: int
-    key_id: str
-    signature: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "entry_hash": self.entry_hash,
-            "created_us": self.created_us,
-            "key_id": self.key_id,
-            "signature": self.signature,
-        }
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Checkpoint:
-        return cls(
-            int(d["seq"]),
-            str(d["entry_hash"]),
-            int(d["created_us"]),
-            str(d["key_id"]),
-            str(d["signature"]),
-        )
 
 
 @dataclass(frozen=True)
@@ -120,13 +82,8 @@ class Report:
         }
 
 
-def read_checkpoints(conn: Connection, since_seq: int = 0) -> list[Checkpoint]:
-    rows = conn.execute(
-        "SELECT seq, entry_hash, created_us, key_id, signature FROM log_checkpoints "
-        "WHERE seq > ? ORDER BY seq",
-        (since_seq,),
-    ).fetchall()
-    return [Checkpoint(int(r[0]), _text(r[1]), int(r[2]), _text(r[3]), _text(r[4])) for r in rows]
+def read_checkpoints(reader: ChainReader, since_seq: int = 0) -> list[Checkpoint]:
+    return reader.checkpoints(since_seq)
 
 
 @dataclass(frozen=True)
@@ -140,12 +97,8 @@ class _ChunkResult:
     problem: Problem | None
 
 
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _check_rows(
-    rows: Iterable[Sequence[Any]],
+    rows: Iterable[ChainRow],
     expect_seq: int,
     prev: str | None,
     wanted: frozenset[int],
@@ -187,97 +140,27 @@ def _check_rows(
     )
 
 
-def _sqlite_canonical_sql() -> str:
-    """``chain.canonical`` (without its tag) built by SQLite itself, in C: the
-    verifier then hashes one blob per entry instead of assembling 19 fields in
-    Python. Any stored value that is not what the service writes (a NULL in
-    an integer column, a number where text belongs) encodes differently, so
-    it is reported, never passed."""
-
-    def text(col: str) -> str:
-        return (
-            f"CASE WHEN {col} IS NULL THEN '~' ELSE length(CAST({col} AS BLOB)) || ':' || {col} END"
-        )
-
-    parts = ["'#' || seq || ';'"]
-    for col in CHAIN_COLUMNS:
-        parts.append(f"'#' || {col} || ';'" if col in _INT_COLUMNS else text(col))
-    parts.append(text("prev_hash"))
-    return " || ".join(parts)
+# A process-pool worker reads through its own copy of the reader (which
+# opens its own connection there).
+_worker_reader: ChainReader | None = None
 
 
-_INT_COLUMNS = frozenset({"subject_us", "recorded_us"})
-_SQLITE_ROW = f"seq, id, prev_hash, entry_hash, {_sqlite_canonical_sql()}"
-
-
-def _iter_rows(
-    conn: Connection, lo: int, hi: int | None
-) -> Iterable[tuple[int, str, str, str, str]]:
-    """(seq, id, stored prev_hash, stored entry_hash, hash computed from the
-    stored content) for lo <= seq (< hi), in seq order, in bounded pages."""
-    native = isinstance(conn, sqlite3.Connection)
-    columns = _SQLITE_ROW if native else VERDICT_COLUMNS
-    after = lo - 1
-    while True:
-        bound = "" if hi is None else " AND seq < ?"
-        sql = f"SELECT {columns} FROM verdicts WHERE seq > ?{bound} ORDER BY seq LIMIT ?"
-        params: tuple[Any, ...] = (after, _CHUNK_ROWS) if hi is None else (after, hi, _CHUNK_ROWS)
-        rows = conn.execute(sql, params).fetchall()
-        if not rows:
-            return
-        if native:
-            for seq, id_, prev, stored, blob in rows:
-                computed = "" if blob is None else _sha256(_TAG + _bytes(blob)).hexdigest()
-                yield int(seq), _text(id_), _text(prev), _text(stored), computed
-        else:
-            for row in rows:
-                yield (
-                    int(row[0]),
-                    _text(row[1]),
-                    _text(row[17]),
-                    _text(row[18]),
-                    entry_hash(int(row[0]), row[1:17], row[17]),
-                )
-        after = int(rows[-1][0])
-        if len(rows) < _CHUNK_ROWS:
-            return
-
-
-def _bytes(value: str | bytes) -> bytes:
-    return value if isinstance(value, bytes) else value.encode()
-
-
-# A process-pool worker opens its own connection from this factory.
-_worker_connect: Callable[[], Connection] | None = None
-
-
-def _init_worker(connect: Callable[[], Connection]) -> None:
-    global _worker_connect
-    _worker_connect = connect
+def _init_worker(reader: ChainReader) -> None:
+    global _worker_reader
+    _worker_reader = reader
 
 
 def _check_range(lo: int, hi: int, wanted: frozenset[int]) -> _ChunkResult:
-    assert _worker_connect is not None
-    conn = _worker_connect()
-    return _check_rows(_iter_rows(conn, lo, hi), lo, None, wanted)
+    assert _worker_reader is not None
+    return _check_rows(_worker_reader.chain_rows(lo, hi), lo, None, wanted)
 
 
-def _bounds(conn: Connection) -> tuple[int, int, int]:
-    row = conn.execute("SELECT COUNT(*), MIN(seq), MAX(seq) FROM verdicts").fetchone()
-    return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
-
-
-def _walk(
-    conn: Connection,
-    wanted: frozenset[int],
-    connect: Callable[[], Connection] | None,
-    workers: int,
-) -> _ChunkResult:
-    count, lo, hi = _bounds(conn)
+def _walk(reader: ChainReader, wanted: frozenset[int], workers: int) -> _ChunkResult:
+    count, lo, hi = reader.log_bounds()
     if count == 0:
         return _ChunkResult(1, GENESIS_HASH, 0, GENESIS_HASH, 0, {}, None)
     if lo != 1:
-        row = conn.execute("SELECT id FROM verdicts WHERE seq = ?", (lo,)).fetchone()
+        first = reader.entry_id(lo)
         return _ChunkResult(
             1,
             GENESIS_HASH,
@@ -289,16 +172,16 @@ def _walk(
                 1,
                 None,
                 f"entries 1..{lo - 1} are missing (log starts at seq {lo}; "
-                f"first present entry {_text(row[0]) if row else '?'})",
+                f"first present entry {first or '?'})",
             ),
         )
-    if connect is None or workers <= 1 or count < _PARALLEL_MIN_ENTRIES:
-        return _check_rows(_iter_rows(conn, 1, None), 1, GENESIS_HASH, wanted)
+    if workers <= 1 or count < _PARALLEL_MIN_ENTRIES:
+        return _check_rows(reader.chain_rows(1, None), 1, GENESIS_HASH, wanted)
     # Split [1, hi] into ranges by seq; each worker checks its own range.
     parts = workers * 4
     step = max(1, (hi + parts - 1) // parts)
     ranges = [(a, min(a + step, hi + 1)) for a in range(1, hi + 1, step)]
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(connect,)) as pool:
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(reader,)) as pool:
         results = list(pool.map(_check_range, *zip(*ranges, strict=True), [wanted] * len(ranges)))
     merged_hashes: dict[int, str] = {}
     prev_hash, prev_seq, total = GENESIS_HASH, 0, 0
@@ -309,7 +192,7 @@ def _walk(
         if res.count and res.first_seq != prev_seq + 1:
             problem = Problem(prev_seq + 1, None, f"entry {prev_seq + 1} is missing")
         elif res.count and res.first_prev != prev_hash:
-            problem = Problem(a, _id_at(conn, a), _LINK_BROKEN)
+            problem = Problem(a, reader.entry_id(a), _LINK_BROKEN)
         elif res.count == 0 and res.problem is None:  # an empty range inside [1, hi]
             problem = Problem(a, None, f"entry {a} is missing")
         if problem is not None:
@@ -323,29 +206,23 @@ def _walk(
     return _ChunkResult(1, GENESIS_HASH, prev_seq, prev_hash, total, merged_hashes, problem)
 
 
-def _id_at(conn: Connection, seq: int) -> str | None:
-    row = conn.execute("SELECT id FROM verdicts WHERE seq = ?", (seq,)).fetchone()
-    return None if row is None else _text(row[0])
-
-
 def verify(
-    conn: Connection,
+    reader: ChainReader,
     verifier: LogVerifier,
     *,
     external: Sequence[Checkpoint] = (),
-    connect: Callable[[], Connection] | None = None,
     workers: int | None = None,
 ) -> Report:
-    """Check the whole log; ``connect`` (picklable) lets chunks run in parallel."""
+    """Check the whole log; large logs in parallel chunks over ``workers``
+    processes (default: one per core), each reading through its own copy of
+    ``reader``."""
     report = Report()
-    head = conn.execute(
-        "SELECT seq, entry_hash, signed_us, key_id, signature FROM log_head WHERE id = 1"
-    ).fetchone()
-    stored = read_checkpoints(conn)
+    head = reader.head()
+    stored = reader.checkpoints()
     report.checkpoints = len(stored)
     report.external_checkpoints = len(external)
     wanted = frozenset(c.seq for c in (*stored, *external))
-    result = _walk(conn, wanted, connect, workers or (os.cpu_count() or 1))
+    result = _walk(reader, wanted, workers or (os.cpu_count() or 1))
     report.entries = result.count
     if result.problem is not None:
         report.problem = result.problem
@@ -353,7 +230,7 @@ def verify(
     last_seq, last_hash = result.last_seq, result.last_hash
 
     def fail(seq: int, reason: str) -> Report:
-        report.problem = Problem(seq, _id_at(conn, seq), reason)
+        report.problem = Problem(seq, reader.entry_id(seq), reason)
         return report
 
     for label, cps in (("checkpoint", stored), ("exported checkpoint", external)):
@@ -380,11 +257,11 @@ def verify(
     if head is None:
         return fail(max(last_seq, 1), "log_head is missing")
     head_seq, head_hash, signed_us, key_id, signature = (
-        int(head[0]),
-        _text(head[1]),
-        int(head[2]),
-        _text(head[3]),
-        _text(head[4]),
+        head.seq,
+        head.entry_hash,
+        head.signed_us,
+        head.key_id,
+        head.signature,
     )
     report.head_seq = head_seq
     if not signature:

@@ -7,8 +7,9 @@ decides each claim again from exactly those facts under the candidate
 ``RuleSet`` and compares outcome, payable amount and the clauses that fired
 (pushed DENY or REVIEW) with what was logged.
 
-* Read-only: SQLite is opened with ``mode=ro``, PostgreSQL sessions are
-  read-only; nothing is written.
+* Read-only: the log is read through ``server.store.open_log_reader``
+  (SQLite opened with ``mode=ro``, PostgreSQL sessions read-only); nothing
+  is written.
 * Events are replayed raw, so coverage periods and the security-standard
   judgements are re-derived under the candidate's ``events.toml``.
 * Ledger: a claim is replayed on the usage recorded when it was decided. When
@@ -24,7 +25,7 @@ decides each claim again from exactly those facts under the candidate
   refuses) is counted under ``not_replayable`` with its reason.
 
 ``replay`` runs in this process, or over a pool of processes (``workers``),
-each on its own read-only connection and its own chunks of the log.
+each with its own read-only reader and its own chunks of the log.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from __future__ import annotations
 import calendar
 import os
 import re
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -52,6 +52,8 @@ from server.claim_context import FactsSnapshot, context_from_facts
 from server.clock import from_us
 from server.convert import claims as conv
 from server.errors import ValidationError
+from server.store import open_log_reader
+from server.store.ports import ClaimHistory
 
 NO_FACTS = "logged before facts were recorded (no inputs.facts)"
 CHUNK = 1000  # claims per fetch / per task of a worker process
@@ -238,151 +240,12 @@ class Tally:
 # --------------------------------------------------------------------------- reading
 
 
-class LogReader:
-    """A read-only connection to the log: SQLite opened with ``mode=ro``,
-    PostgreSQL in read-only transactions. ``execute`` takes qmark SQL."""
-
-    def __init__(self, db_url: str) -> None:
-        from server.store.url import is_postgres, sqlite_path
-
-        self.postgres = is_postgres(db_url)
-        if self.postgres:
-            from server.store.postgres import connect
-
-            pg = connect(db_url)
-            pg.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            self._conn: Any = pg
-            self._close = pg.raw.close
-        else:
-            path = sqlite_path(db_url)
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: no such database")
-            conn = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
-            )
-            conn.execute("PRAGMA query_only=ON")
-            self._conn = conn
-            self._close = conn.close
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._conn.execute(sql, params)
-
-    def indexed_by(self, index: str) -> str:
-        """SQLite's ``INDEXED BY`` (the plan must not become a scan of the whole log)."""
-        return "" if self.postgres else f" INDEXED BY {index}"
-
-    def close(self) -> None:
-        self._close()
-
-
-def claim_seqs(
-    conn: LogReader,
-    *,
-    since_us: int | None = None,
-    until_us: int | None = None,
-    policy: str | None = None,
-) -> list[int]:
-    """Log positions of the claim entries to replay, in log order.
-
-    Index-only: the claim entries by ``(kind, outcome, seq)``; a policy by
-    ``(policy_id, seq)``; a window of decision instants narrowed to a seq range
-    by ``(recorded_us)`` (the exact instant is checked on each row).
-    """
-    lo, hi = 0, 2**63 - 1
-    if since_us is not None or until_us is not None:
-        row = conn.execute(
-            "SELECT MIN(seq), MAX(seq) FROM verdicts WHERE recorded_us >= ? AND recorded_us < ?",
-            (since_us if since_us is not None else -(2**63), until_us or 2**63 - 1),
-        ).fetchone()
-        if row[0] is None:
-            return []
-        lo, hi = int(row[0]), int(row[1])
-    seqs = {
-        int(r[0])
-        for r in conn.execute(
-            f"SELECT seq FROM verdicts{conn.indexed_by('verdicts_kind_outcome_seq')} "
-            "WHERE kind = 'claim' AND seq BETWEEN ? AND ?",
-            (lo, hi),
-        )
-    }
-    if policy is not None:
-        seqs &= {
-            int(r[0])
-            for r in conn.execute(
-                f"SELECT seq FROM verdicts{conn.indexed_by('verdicts_policy_seq')} "
-                "WHERE policy_id = ? AND seq BETWEEN ? AND ?",
-                (policy, lo, hi),
-            )
-        }
-    return sorted(seqs)
-
-
-_ROW_SQL = (
-    "SELECT seq, id, customer_id, policy_id, recorded_us, outcome, clause_ids, inputs, {} "
-    "FROM verdicts WHERE kind = 'claim' AND seq IN ({})"
-)
-# The head of a result as the service writes it (MessageToDict: fields in number
-# order, decision_id, outcome, payable_yen first). Anchored at the start, so the
-# key it finds is the top-level one; any other head is read by json_extract.
-_HEAD = 160
-_PAYABLE_HEAD = re.compile(r'\{"decisionId":"[^"\\]*","outcome":"[A-Z_]*","payableYen":"(\d+)"')
-
-
-def claim_rows(conn: LogReader, seqs: Sequence[int]) -> list[tuple[Any, ...]]:
-    """The rows of these claim entries, in log order; last: the logged payable amount.
-
-    SQLite: the payable amount is read from the head of the result when it has
-    the service's shape (``_PAYABLE_HEAD``), which spares parsing the whole
-    result (some 10 kB) with ``json_extract``; the other rows (no amount at
-    the head, e.g. a DENY, whose zero amount is omitted) are read with it.
-    """
-    if conn.postgres:
-        sql = _ROW_SQL.format("result::json ->> 'payableYen'", ",".join("?" * len(seqs)))
-        rows = [tuple(r) for r in conn.execute(sql, list(seqs)).fetchall()]
-        rows.sort(key=lambda r: r[0])
-        return rows
-    sql = _ROW_SQL.format(f"substr(result, 1, {_HEAD})", ",".join("?" * len(seqs)))
-    rows = []
-    rest: list[int] = []  # positions in ``rows`` whose amount the head does not show
-    match = _PAYABLE_HEAD.match
-    for r in conn.execute(sql, list(seqs)).fetchall():
-        m = match(r[8]) if isinstance(r[8], str) else None
-        if m is None:
-            rest.append(len(rows))
-            rows.append(r)
-        else:
-            rows.append((*r[:8], m.group(1)))
-    if rest:
-        marks = ",".join("?" * len(rest))
-        payable = dict(
-            conn.execute(
-                "SELECT seq, json_extract(result, '$.payableYen') FROM verdicts "
-                f"WHERE seq IN ({marks})",
-                [rows[i][0] for i in rest],
-            ).fetchall()
-        )
-        for i in rest:
-            r = rows[i]
-            rows[i] = (*r[:8], payable.get(r[0]))
-    rows.sort(key=lambda r: r[0])
-    return rows
-
-
-def ledger_before(conn: LogReader, seq: int, scopes: Sequence[str]) -> dict[str, Any]:
+def ledger_before(reader: ClaimHistory, seq: int, scopes: Sequence[str]) -> dict[str, Any]:
     """Usage of ``scopes`` from the ledger entries of decisions logged before ``seq``."""
-    usage: dict[str, list[Any]] = {s: [0, 0, set()] for s in scopes}
-    marks = ",".join("?" * len(scopes))
-    for scope, amount, count, person in conn.execute(
-        "SELECT l.scope_key, l.amount_yen, l.count, l.insured_person_ref FROM ledger l "
-        f"JOIN verdicts v ON v.id = l.decision_id WHERE l.scope_key IN ({marks}) AND v.seq < ?",
-        (*scopes, seq),
-    ):
-        u = usage[scope]
-        u[0] += int(amount)
-        u[1] += int(count)
-        if person:
-            u[2].add(person)
-    return {s: eng.LedgerUsage(a, c, frozenset(p)) for s, (a, c, p) in usage.items()}
+    return {
+        s: eng.LedgerUsage(u.amount_yen, u.count, u.persons)
+        for s, u in reader.ledger_before(seq, scopes).items()
+    }
 
 
 # --------------------------------------------------------------------------- requests
@@ -564,8 +427,8 @@ def parse_request(d: dict[str, Any]) -> claims_pb2.EvaluateClaimRequest:
 class Replayer:
     """Re-makes logged claim decisions under one candidate ``RuleSet``."""
 
-    def __init__(self, conn: LogReader, rules: RuleSet) -> None:
-        self.conn = conn
+    def __init__(self, reader: ClaimHistory, rules: RuleSet) -> None:
+        self.reader = reader
         self.rules = rules
         self.policy_ids = frozenset(rules.policies.policies)
 
@@ -574,7 +437,7 @@ class Replayer:
     ) -> Tally:
         start = time.process_time()
         tally = Tally()
-        for row in claim_rows(self.conn, seqs):
+        for row in self.reader.claim_rows(seqs):
             recorded_us = int(row[4])
             if (since_us is not None and recorded_us < since_us) or (
                 until_us is not None and recorded_us >= until_us
@@ -612,7 +475,7 @@ class Replayer:
         missing = [s for s in scopes if s not in ctx.ledger]
         if missing:
             tally.ledger_reads += 1
-            ctx = replace(ctx, ledger={**ctx.ledger, **ledger_before(self.conn, seq, missing)})
+            ctx = replace(ctx, ledger={**ctx.ledger, **ledger_before(self.reader, seq, missing)})
         decision = eng.outline(policy, claim, ctx)
         old_fired = () if outcome == "APPROVE" else tuple(orjson.loads(clause_ids))
         new_fired = decision.fired
@@ -657,7 +520,7 @@ def _init_worker(db_url: str, rules_dir: str, digest: str) -> None:
     rules = load_rules(rules_dir)
     if rules.digest != digest:
         raise RuntimeError(f"{rules_dir} changed during the replay (digest {rules.digest})")
-    _WORKER = Replayer(LogReader(db_url), rules)
+    _WORKER = Replayer(open_log_reader(db_url), rules)
 
 
 def _work(task: tuple[Sequence[int], int | None, int | None]) -> Tally:
@@ -684,9 +547,9 @@ def replay(
     CPU (at most 4) from ``AUTO_PARALLEL`` claims on, else this process. ``on_total`` gets the
     number of entries to replay, ``on_progress`` each chunk's size.
     """
-    conn = LogReader(db_url)
+    reader = open_log_reader(db_url)
     try:
-        seqs = claim_seqs(conn, since_us=since_us, until_us=until_us, policy=policy)
+        seqs = reader.claim_seqs(since_us=since_us, until_us=until_us, policy=policy)
         if on_total is not None:
             on_total(len(seqs))
         if workers == 0:
@@ -694,11 +557,11 @@ def replay(
         tasks = [(c, since_us, until_us) for c in _chunks(seqs, chunk)]
         total = Tally()
         if workers <= 1 or len(tasks) < 2:
-            replayer = Replayer(conn, rules)
+            replayer = Replayer(reader, rules)
             _merge(total, (replayer.chunk(*t) for t in tasks), tasks, on_progress)
             return total
     finally:
-        conn.close()
+        reader.close()
     import multiprocessing
 
     # Not forked from this process, which may run threads (a server, a store).

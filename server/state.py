@@ -25,12 +25,24 @@ import os
 import stat
 from pathlib import Path
 
-LOG_KEY_NAME = "log-signing.key"
+# The store's own (it creates its database and key files, and refuses a
+# mislaid key, with no import of the server around it); the same here.
+from server.store.errors import StateError
+from server.store.files import LOG_KEY_NAME, create_private_file, make_private_dir
+
+__all__ = [
+    "LOG_KEY_NAME",
+    "PHONE_KEY_NAME",
+    "StateError",
+    "create_private_file",
+    "default_key_dir",
+    "make_private_dir",
+    "require_database",
+    "require_private",
+    "require_unswappable_dir",
+]
+
 PHONE_KEY_NAME = "phone-hash.key"
-
-
-class StateError(RuntimeError):
-    """Anshin's state is missing, mislaid or exposed; the message says how to fix it."""
 
 
 def default_key_dir(db_url: str, state_dir: Path | None) -> Path:
@@ -54,8 +66,12 @@ def require_database(db_url: str) -> None:
     """Refuse to serve a database that was never created: a missing SQLite
     file, or a PostgreSQL database (or ``search_path`` schema) without Anshin's
     tables. A mistyped ``--db`` would otherwise start a new, empty log."""
-    from server.store.url import schema_version
+    from server.store.url import is_postgres, schema_version, sqlite_path
 
+    if not is_postgres(db_url) and sqlite_path(db_url).is_file():
+        # The customers' data is as private as the keys (a copy restored with
+        # the usual umask is 0644; SQLite would give its WAL the same mode).
+        require_private(sqlite_path(db_url), "the database")
     if not schema_version(db_url):
         raise StateError(
             f"no Anshin database at {db_url.split('@')[-1]}; create it deliberately with "
@@ -65,26 +81,36 @@ def require_database(db_url: str) -> None:
 
 
 def require_private(path: Path, what: str) -> None:
-    """Refuse a secret that users other than its owner can read or write."""
+    """Refuse a secret that someone else could read, write or swap: it must be
+    a regular file owned by this user with no group/other permissions, in a
+    directory no one else can write (else the file could be replaced)."""
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        st = path.lstat()
     except FileNotFoundError:
         return  # created 0600 on first use, or refused by the log's key check
+    if stat.S_ISLNK(st.st_mode):
+        st = path.stat()  # a link is judged by what it points to
+    if not stat.S_ISREG(st.st_mode):
+        raise StateError(f"{what} {path} is not a regular file")
+    mode = stat.S_IMODE(st.st_mode)
     if mode & 0o077:
         raise StateError(
             f"{what} {path} is accessible to other users (mode {mode:04o}); "
             f"run `chmod 600 {path}`"
         )
+    if st.st_uid != os.geteuid():
+        raise StateError(
+            f"{what} {path} belongs to uid {st.st_uid}, not to this user (uid "
+            f"{os.geteuid()}): `chown` it to the user that runs anshin"
+        )
+    require_unswappable_dir(path.resolve().parent, what)
 
 
-def make_private_dir(path: Path) -> None:
-    """Create ``path`` (and missing parents) as 0700; an existing one is kept as is."""
-    if not path.exists():
-        path.mkdir(mode=0o700, parents=True)
-        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
-
-
-def create_private_file(path: Path) -> None:
-    """Create an empty 0600 file, failing if it exists (so nothing is overwritten)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.close(fd)
+def require_unswappable_dir(directory: Path, what: str) -> None:
+    """Refuse a directory others may write into: they could replace what is in it."""
+    st = directory.stat()
+    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+        raise StateError(
+            f"the directory {directory} of {what} is writable by other users "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}): run `chmod go-w {directory}`"
+        )

@@ -17,7 +17,7 @@ import orjson
 
 from server.convert import verdicts as conv
 from server.errors import Violations
-from server.store.verdicts_query_sql import Row
+from server.store.records import Row
 
 # --------------------------------------------------------------------------- page tokens
 

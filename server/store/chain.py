@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from server.state import StateError
+from server.store.errors import KeyMismatch, StateError
 
 GENESIS_HASH = "0" * 64
 CANONICAL_TAG = b"anshin.verdict.v2\n"
@@ -320,10 +320,6 @@ def sign_unsigned_head(conn: Connection, signer: LogSigner) -> bool:
     return True
 
 
-class KeyMismatch(StateError):
-    """The log was signed by another key than the one this process was given."""
-
-
 def head_key_id(conn: Connection) -> str:
     """The id of the key that signed the stored head ('' for a log never signed)."""
     row = conn.execute("SELECT key_id FROM log_head WHERE id = 1").fetchone()
@@ -338,7 +334,7 @@ def signer_for_log(
     A key file is created only for a log that was never signed (a new
     database). A log whose head was signed by another key, or whose key file
     is missing, is refused with both key ids: writing on with a new key would
-    leave a log that neither key verifies (server/state.py).
+    leave a log that neither key verifies (server/state.py says where keys live).
     """
     signed_by = head_key_id(conn)
     if signer is None:

@@ -1,11 +1,15 @@
-"""Open a store from a ``--db`` URL."""
+"""Open a store, or a read-only reader of its log, from a ``--db`` URL; and
+the administration of the database behind one (its schema, migrating it)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from urllib.parse import urlparse
 
-from server.store.base import Store, StoreSettings
+from server.store.errors import StateError
+from server.store.files import make_private_dir
+from server.store.ports import LogReader, Store
+from server.store.settings import StoreSettings
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 
@@ -22,6 +26,13 @@ def sqlite_path(url: str) -> Path:
 
 def is_postgres(url: str) -> bool:
     return urlparse(url).scheme in POSTGRES_SCHEMES
+
+
+def _unsupported(url: str) -> ValueError:
+    return ValueError(
+        f"unsupported --db URL scheme {urlparse(url).scheme!r}: "
+        "use sqlite:///path.db or postgresql://…"
+    )
 
 
 def open_store(
@@ -55,9 +66,24 @@ def open_store(
             log_key_file=log_key_file,
             lock_timeout_ms=settings.pg_lock_timeout_ms,
         )
-    raise ValueError(
-        f"unsupported --db URL scheme {scheme!r}: use sqlite:///path.db or postgresql://…"
-    )
+    raise _unsupported(url)
+
+
+def open_log_reader(url: str) -> LogReader:
+    """A read-only reader of the log at ``url`` (replay, verify, checkpoint
+    export): it never writes, and a picklable copy of it in another process
+    reads through a connection of its own. A missing SQLite file is a
+    ``FileNotFoundError``."""
+    scheme = urlparse(url).scheme
+    if scheme == "sqlite":
+        from server.store.sqlite import SqliteLogReader
+
+        return SqliteLogReader(url, sqlite_path(url))
+    if scheme in POSTGRES_SCHEMES:
+        from server.store.postgres import PostgresLogReader
+
+        return PostgresLogReader(url)
+    raise _unsupported(url)
 
 
 def schema_version(url: str) -> int | None:
@@ -65,17 +91,9 @@ def schema_version(url: str) -> int | None:
     None for a SQLite file that does not exist. Creates nothing."""
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
-        import contextlib
-        import sqlite3
+        from server.store.sqlite.connection import schema_version_of
 
-        from server.store.sqlite import current_schema_version
-
-        path = sqlite_path(url)
-        if not path.is_file():
-            return None
-        uri = f"file:{path.resolve()}?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
-            return current_schema_version(conn)
+        return schema_version_of(sqlite_path(url))
     if scheme in POSTGRES_SCHEMES:
         from server.store import postgres
 
@@ -94,24 +112,22 @@ def migrate_url(url: str, *, create: bool = False) -> str:
     file, a PostgreSQL schema with no Anshin tables) is refused rather than
     created: a typo in ``--db`` must not start a new, empty log.
     """
-    from server.state import StateError, make_private_dir
-
     if not create and not schema_version(url):
         raise StateError(
-            f"{_where(url)} holds no Anshin database; to create one there, "
+            f"{where(url)} holds no Anshin database; to create one there, "
             "run `anshin db migrate --create` with the same --db"
         )
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
-        from server.store.sqlite import _connect, current_schema_version, migrate
+        from server.store import sqlite
 
         path = sqlite_path(url)
         make_private_dir(path.parent)
-        conn = _connect(path)  # created 0600 when missing
+        conn = sqlite.connect(path)  # created 0600 when missing
         try:
-            before = current_schema_version(conn)
-            applied = migrate(conn)
-            after = current_schema_version(conn)
+            before = sqlite.current_schema_version(conn)
+            applied = sqlite.migrate(conn)
+            after = sqlite.current_schema_version(conn)
         finally:
             conn.close()
     elif scheme in POSTGRES_SCHEMES:
@@ -126,15 +142,15 @@ def migrate_url(url: str, *, create: bool = False) -> str:
             pg.raw.close()
     else:
         raise ValueError(f"unsupported --db URL scheme {scheme!r}")
-    return f"{_where(url)}: schema {before} -> {after}" + (
+    return f"{where(url)}: schema {before} -> {after}" + (
         f" (applied {', '.join(map(str, applied))})" if applied else " (up to date)"
     )
 
 
-def _where(url: str) -> str:
+def where(url: str) -> str:
     """The database a URL names, for messages (never a password)."""
     if urlparse(url).scheme == "sqlite":
         return str(sqlite_path(url))
-    from server.store.postgres import _where as pg_where
+    from server.store import postgres
 
-    return pg_where(url)
+    return postgres.where(url)

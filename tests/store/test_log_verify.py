@@ -13,11 +13,10 @@ import orjson
 import pytest
 
 from server import logverify
-from server.log_cli import connect_sqlite_readonly
-from server.store.base import VerdictRecord
 from server.store.chain import LogSigner, entry_hash
-from server.store.sqlite import SqliteStore
-from server.store.verdicts_sql import VERDICT_COLUMNS
+from server.store.records import VerdictRecord
+from server.store.sql.verdicts import VERDICT_COLUMNS
+from server.store.sqlite import SqliteLogReader, SqliteStore
 
 N = 20
 EVERY = 5  # a checkpoint every 5 entries: 4 of them for 20 entries
@@ -55,7 +54,11 @@ async def log_db(tmp_path: Path) -> Path:
 
 def _verify(path: Path, **kw: object) -> logverify.Report:
     signer = LogSigner.from_file(path.parent / "log-signing.key", create=False)
-    return logverify.verify(connect_sqlite_readonly(str(path)), signer, **kw)  # type: ignore[arg-type]
+    return logverify.verify(_reader(path), signer, **kw)  # type: ignore[arg-type]
+
+
+def _reader(path: Path, *, hash_in_sql: bool = True) -> SqliteLogReader:
+    return SqliteLogReader(f"sqlite:///{path}", path, hash_in_sql=hash_in_sql)
 
 
 def _tamper(path: Path, *sql: tuple[str, tuple[object, ...]]) -> None:
@@ -225,7 +228,7 @@ async def test_database_swapped_for_older_copy_is_caught_by_exported_checkpoints
     for i in range(N + 1, N + 11):
         await store.append_verdict(_record(i))
     await store.close()
-    exported = logverify.read_checkpoints(connect_sqlite_readonly(str(log_db)))
+    exported = logverify.read_checkpoints(_reader(log_db))
     # The older copy is internally consistent…
     shutil.copy(log_db.parent / "log-signing.key", old / "log-signing.key")
     assert _verify(old / "anshin.db").ok
@@ -237,20 +240,17 @@ async def test_database_swapped_for_older_copy_is_caught_by_exported_checkpoints
 async def test_parallel_chunks_find_the_same_first_bad_entry(
     log_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import functools
-
     monkeypatch.setattr(logverify, "_PARALLEL_MIN_ENTRIES", 1)
-    factory = functools.partial(connect_sqlite_readonly, str(log_db))
-    assert _verify(log_db, connect=factory, workers=2).ok
+    assert _verify(log_db, workers=2).ok
     _tamper(log_db, ("UPDATE verdicts SET caller = 'x' WHERE seq = 13", ()))
-    assert _bad(_verify(log_db, connect=factory, workers=2)) == 13
+    assert _bad(_verify(log_db, workers=2)) == 13
     _tamper(log_db, ("DELETE FROM verdicts WHERE seq = 6", ()))
-    assert _bad(_verify(log_db, connect=factory, workers=2)) == 6
+    assert _bad(_verify(log_db, workers=2)) == 6
 
 
 async def test_wrong_key_is_refused(log_db: Path, tmp_path: Path) -> None:
     other = LogSigner.from_file(tmp_path / "other.key")
-    report = logverify.verify(connect_sqlite_readonly(str(log_db)), other)
+    report = logverify.verify(_reader(log_db), other)
     assert report.problem is not None and "signature" in report.problem.reason
 
 
@@ -305,11 +305,11 @@ async def test_cli_verify_names_first_bad_entry(log_db: Path) -> None:
 
 
 async def test_log_written_before_the_chain_is_chained_by_the_migration(tmp_path: Path) -> None:
-    from server.store import migrations
-    from server.store.sqlite import _connect
+    from server.store.sql import migrations
+    from server.store.sqlite import connect
 
     path = tmp_path / "old.db"
-    conn = _connect(path)
+    conn = connect(path)
     conn.execute(
         "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
         "applied_us BIGINT NOT NULL)"
@@ -369,24 +369,18 @@ def test_canonical_form_is_pinned_and_unambiguous() -> None:
     assert entry_hash(1, (None,), "") != entry_hash(1, ("~",), "")
 
 
-class _Proxy:
-    """Any DB-API connection other than sqlite3's (e.g. PostgreSQL's wrapper):
-    the verifier assembles the canonical form in Python instead of in SQL."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def execute(self, sql: str, params: object = ()) -> object:
-        return self._conn.execute(sql, params)  # type: ignore[arg-type]
+def _in_python(path: Path) -> SqliteLogReader:
+    """As on PostgreSQL: the reader assembles the canonical form in Python
+    instead of in SQL."""
+    return _reader(path, hash_in_sql=False)
 
 
 async def test_python_and_sql_canonical_forms_agree(log_db: Path) -> None:
     signer = LogSigner.from_file(log_db.parent / "log-signing.key", create=False)
-    plain = sqlite3.connect(log_db)
-    assert logverify.verify(_Proxy(plain), signer).ok  # type: ignore[arg-type]
+    assert logverify.verify(_in_python(log_db), signer).ok
     _tamper(log_db, ("UPDATE verdicts SET subject_us = subject_us + 1 WHERE seq = 8", ()))
-    assert _bad(logverify.verify(_Proxy(sqlite3.connect(log_db)), signer)) == 8  # type: ignore[arg-type]
+    assert _bad(logverify.verify(_in_python(log_db), signer)) == 8
     assert _bad(_verify(log_db)) == 8
     _tamper(log_db, ("UPDATE verdicts SET subject_us = 1.5, device_id = NULL WHERE seq = 3", ()))
-    assert _bad(logverify.verify(_Proxy(sqlite3.connect(log_db)), signer)) == 3  # type: ignore[arg-type]
+    assert _bad(logverify.verify(_in_python(log_db), signer)) == 3
     assert _bad(_verify(log_db)) == 3

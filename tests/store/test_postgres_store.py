@@ -20,14 +20,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from server.store.base import StoreError
+from server.store import open_log_reader
 from server.store.chain import CHAIN_COLUMNS, GENESIS_HASH, LogChain, LogSigner, entry_hash
-from server.store.claims_sql import ClaimWrite, LedgerEntry, Usage
-from server.store.events_sql import EventRow
-from server.store.migrations import LATEST_VERSION, MIGRATIONS
+from server.store.errors import StoreError
 from server.store.postgres import PgConn, PostgresStore, connect, migrate, split_url
+from server.store.records import ClaimWrite, EventRow, LedgerEntry, Usage
+from server.store.sql.migrations import LATEST_VERSION, MIGRATIONS
+from server.store.sql.verdicts import append_verdict
 from server.store.sqlite import SqliteStore
-from server.store.verdicts_sql import append_verdict
 from tests.conftest import db_rows, pg_schema
 from tests.e2e.conftest import ROOT
 from tests.store.test_sqlite_store import record
@@ -257,11 +257,11 @@ async def test_chain_intact_after_concurrent_appends_through_three_stores(
         prev = h
     assert len(rows) == 312
     assert db_rows(pg_url, "SELECT seq, entry_hash FROM log_head") == [(312, prev)]
-    conn = connect(pg_url)
+    reader = open_log_reader(pg_url)
     try:
-        report = verify(conn, LogSigner.from_file(key, create=False))
+        report = verify(reader, LogSigner.from_file(key, create=False))
     finally:
-        conn.raw.close()
+        reader.close()
     assert report.ok, report.problem
     for store in many:
         await store.close()

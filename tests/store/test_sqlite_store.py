@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import uuid_utils
 
-from server.store.base import SchemaMismatch, Store, VerdictRecord
-from server.store.migrations import LATEST_VERSION
+from server.store.errors import SchemaMismatch
+from server.store.ports import Store
+from server.store.records import VerdictRecord
+from server.store.sql.migrations import LATEST_VERSION
 from server.store.url import open_store
 from tests.conftest import db_rows, key_files
 

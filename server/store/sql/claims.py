@@ -1,6 +1,6 @@
 """Claim decisions and the ledger, decided inside one write transaction.
 
-The caller hands over a pure ``decide(ledger_usage) -> Outcome`` function.
+The caller hands over a pure ``decide(ledger_usage) -> ClaimWrite`` function.
 Inside the writer's transaction the ledger usage of the claim's cap scopes
 is read, the decision is made on it, and the decision, its verdict-log
 entry and its reservations are written — so two concurrent claims can never
@@ -10,54 +10,20 @@ both spend the same remaining cap, whatever process they run in.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from server.store.base import VerdictRecord
 from server.store.chain import LogChain
-from server.store.verdicts_sql import append_verdict
+from server.store.records import ClaimWrite, LedgerEntry, StoredClaim, Usage, VerdictRecord
+from server.store.sql.connection import IN_CHUNK, Connection, marks
+from server.store.sql.verdicts import append_verdict
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    amount_yen: int
-    count: int
-    persons: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    scope_key: str
-    amount_yen: int
-    count: int
-    insured_person_ref: str
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimWrite:
-    """What to store for one decision (built by ``decide``)."""
-
-    verdict: VerdictRecord
-    reply: bytes
-    fingerprint: str
-    entries: tuple[LedgerEntry, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredClaim:
-    fingerprint: str
-    decision_id: str
-    reply: bytes
-
-
-def ledger_usage(conn: Any, scopes: Sequence[str]) -> dict[str, Usage]:
+def ledger_usage(conn: Connection, scopes: Sequence[str]) -> dict[str, Usage]:
     usage = {s: Usage(0, 0, frozenset()) for s in scopes}
-    for start in range(0, len(scopes), 500):
-        chunk = list(scopes[start : start + 500])
-        marks = ",".join("?" * len(chunk))
+    for start in range(0, len(scopes), IN_CHUNK):
+        chunk = list(scopes[start : start + IN_CHUNK])
         rows = conn.execute(
             f"SELECT scope_key, amount_yen, count, insured_person_ref FROM ledger "
-            f"WHERE scope_key IN ({marks})",
+            f"WHERE scope_key IN ({marks(len(chunk))})",
             chunk,
         ).fetchall()
         for scope, amount, count, person in rows:
@@ -70,7 +36,28 @@ def ledger_usage(conn: Any, scopes: Sequence[str]) -> dict[str, Usage]:
     return usage
 
 
-def stored_claim(conn: Any, claim_id: str) -> StoredClaim | None:
+def reserve(conn: Connection, decision: VerdictRecord, entries: Sequence[LedgerEntry]) -> None:
+    """Write ``decision``'s reservations (nothing for none)."""
+    if not entries:
+        return
+    conn.executemany(
+        "INSERT INTO ledger (scope_key, decision_id, amount_yen, count, insured_person_ref, "
+        "recorded_us) VALUES (?,?,?,?,?,?)",
+        [
+            (
+                e.scope_key,
+                decision.id,
+                e.amount_yen,
+                e.count,
+                e.insured_person_ref,
+                decision.recorded_us,
+            )
+            for e in entries
+        ],
+    )
+
+
+def stored_claim(conn: Connection, claim_id: str) -> StoredClaim | None:
     row = conn.execute(
         "SELECT fingerprint, decision_id, reply FROM claims WHERE claim_id = ?", (claim_id,)
     ).fetchone()
@@ -78,7 +65,7 @@ def stored_claim(conn: Any, claim_id: str) -> StoredClaim | None:
 
 
 def decide_and_record(
-    conn: Any,
+    conn: Connection,
     chain: LogChain,
     claim_id: str,
     scopes: Sequence[str],
@@ -95,20 +82,5 @@ def decide_and_record(
         "VALUES (?,?,?,?,?)",
         (claim_id, write.fingerprint, write.verdict.id, write.reply, write.verdict.recorded_us),
     )
-    if write.entries:
-        conn.executemany(
-            "INSERT INTO ledger (scope_key, decision_id, amount_yen, count, insured_person_ref, "
-            "recorded_us) VALUES (?,?,?,?,?,?)",
-            [
-                (
-                    e.scope_key,
-                    write.verdict.id,
-                    e.amount_yen,
-                    e.count,
-                    e.insured_person_ref,
-                    write.verdict.recorded_us,
-                )
-                for e in write.entries
-            ],
-        )
+    reserve(conn, write.verdict, write.entries)
     return True, StoredClaim(write.fingerprint, write.verdict.id, write.reply)

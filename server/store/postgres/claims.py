@@ -13,18 +13,14 @@ appends its verdict under the lock it already holds.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
-from server.store import claims_sql
-from server.store.claims_sql import ClaimWrite, StoredClaim, Usage
-
-if TYPE_CHECKING:
-    from server.store.chain import LogChain
-    from server.store.postgres import PgConn
+from server.store.chain import LogChain
+from server.store.postgres.connection import LOCK_HEAD, PgConn
+from server.store.records import ClaimWrite, StoredClaim, Usage
+from server.store.sql import claims as claims_sql
 
 T = TypeVar("T")
-
-LOCK_HEAD = "SELECT seq FROM log_head WHERE id = 1 FOR UPDATE"
 
 
 class PostgresClaimsMixin:

@@ -22,14 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from server.logs import get_logger
-from server.state import LOG_KEY_NAME, create_private_file, make_private_dir
-from server.store.base import (
-    DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
-    SchemaMismatch,
-    StoreError,
-    VerdictRecord,
-)
+import structlog
+
 from server.store.chain import (
     DEFAULT_CHECKPOINT_EVERY,
     LogChain,
@@ -37,39 +31,33 @@ from server.store.chain import (
     sign_unsigned_head,
     signer_for_log,
 )
-from server.store.migrations import LATEST_VERSION, MIGRATIONS
-from server.store.sqlite_claims import SqliteClaimsMixin
-from server.store.sqlite_events import SqliteEventsMixin
-from server.store.sqlite_verdicts import SqliteVerdictsMixin
-from server.store.verdicts_sql import (
+from server.store.errors import SchemaMismatch, StoreError
+from server.store.files import make_private_dir
+from server.store.records import VerdictRecord
+from server.store.settings import DEFAULT_SQLITE_BUSY_TIMEOUT_MS
+from server.store.sql import verdicts as verdicts_sql
+from server.store.sql.connection import insert_many
+from server.store.sql.migrations import LATEST_VERSION
+from server.store.sql.verdicts import (
     INSERT_VERDICT_COLUMNS,
-    VERDICT_COLUMNS,
     append_verdict,
     chain_values,
     chained_row,
-    record_from_row,
 )
+from server.store.sqlite.claims import SqliteClaimsMixin
+from server.store.sqlite.connection import (
+    connect,
+    current_schema_version,
+    default_log_key_file,
+    migrate,
+    unavailable,
+)
+from server.store.sqlite.events import SqliteEventsMixin
+from server.store.sqlite.verdicts import SqliteVerdictsMixin
 
 T = TypeVar("T")
 
-log = get_logger("anshin.store")
-
-# Primary result codes meaning "the database cannot serve this now" (locked,
-# full, I/O trouble), as opposed to a bug in the SQL or a constraint the data
-# violates: these become StoreError (UNAVAILABLE, the caller may retry), the
-# others reach the caller unchanged (a duplicate id stays an IntegrityError).
-_UNAVAILABLE_CODES = frozenset(
-    {
-        sqlite3.SQLITE_BUSY,
-        sqlite3.SQLITE_LOCKED,
-        sqlite3.SQLITE_NOMEM,
-        sqlite3.SQLITE_READONLY,
-        sqlite3.SQLITE_IOERR,
-        sqlite3.SQLITE_FULL,
-        sqlite3.SQLITE_CANTOPEN,
-        sqlite3.SQLITE_PROTOCOL,
-    }
-)
+log = structlog.get_logger("anshin.store")
 
 _MAX_BATCH = 512
 # Group commit under load. A commit (its fsync, the WAL pages of every index
@@ -106,8 +94,6 @@ _CHECKPOINT_NICE = 10
 # Rows per multi-row INSERT (19 columns: far below SQLite's bound-variable limit).
 _ROWS_PER_INSERT = 256
 _MAX_SEQUENTIAL_ROWID = 2**62
-_INSERT_VERDICT = INSERT_VERDICT_COLUMNS
-_VERDICT_COLUMNS = VERDICT_COLUMNS
 
 
 def _thread_cpu_clock() -> tuple[int, int] | None:
@@ -144,91 +130,6 @@ def _any_runnable(threads: Iterable[int]) -> bool:
         if state == b"R":
             return True
     return False
-
-
-def default_log_key_file(db_path: Path) -> Path:
-    return db_path.parent / LOG_KEY_NAME
-
-
-def _connect(
-    path: Path, busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_TIMEOUT_MS
-) -> sqlite3.Connection:
-    if busy_timeout_ms < 0:
-        raise ValueError(f"busy timeout must be >= 0 ms, not {busy_timeout_ms}")
-    # Created 0600 by us, not 0644 by SQLite: it holds customers' data, and
-    # SQLite gives the -wal and -shm files the database file's mode.
-    with contextlib.suppress(FileExistsError):
-        create_private_file(path)
-    conn = sqlite3.connect(
-        path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
-    )
-    try:
-        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        conn.execute("PRAGMA journal_mode=WAL")  # may wait for a lock, or fail
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
-    except BaseException:
-        conn.close()  # a reader opened while the file is locked is retried next call
-        raise
-    return conn
-
-
-def unavailable(exc: BaseException, what: str = "write") -> BaseException:
-    """``exc`` as the caller should see it: a locked, full or failing database
-    is a StoreError (UNAVAILABLE); anything else unchanged."""
-    # Errors sqlite3 raises without a result code (a closed connection) or
-    # that this module raises itself have no ``sqlite_errorcode``.
-    code = getattr(exc, "sqlite_errorcode", None) if isinstance(exc, sqlite3.Error) else None
-    if code is not None and (code & 0xFF) in _UNAVAILABLE_CODES:
-        err = StoreError(f"sqlite {what} failed: {exc}")
-        err.__cause__ = exc
-        return err
-    return exc
-
-
-def current_schema_version(conn: sqlite3.Connection) -> int:
-    row = conn.execute(
-        "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
-    ).fetchone()
-    if row is None:
-        return 0
-    (version,) = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
-    return int(version)
-
-
-def migrate(conn: sqlite3.Connection) -> list[int]:
-    """Apply pending migrations, each in its own transaction; returns those applied."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_us BIGINT NOT NULL)"
-    )
-    applied = []
-    current = current_schema_version(conn)
-    if current > LATEST_VERSION:
-        raise SchemaMismatch(
-            f"database schema version {current} is newer than this build ({LATEST_VERSION})"
-        )
-    for m in MIGRATIONS:
-        if m.version <= current:
-            continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for stmt in (*m.sql, *m.sqlite_only):
-                conn.execute(stmt)
-            if m.python is not None:
-                m.python(conn)
-            for stmt in m.sqlite_after:
-                conn.execute(stmt)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_us) VALUES (?, ?, ?)",
-                (m.version, m.name, time.time_ns() // 1000),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        applied.append(m.version)
-    return applied
 
 
 class _Job:
@@ -293,7 +194,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         ] = weakref.WeakKeyDictionary()
         self._busy_timeout_ms = busy_timeout_ms
         make_private_dir(path.parent)
-        self._writer_conn = _connect(path, busy_timeout_ms)
+        self._writer_conn = connect(path, busy_timeout_ms)
         # Statement journals (a multi-row INSERT keeps one, to undo itself if a
         # row fails) in memory rather than in a temporary file: they only ever
         # serve a rollback within the open transaction, never crash recovery.
@@ -310,7 +211,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         self._version = version
         # The log's signing key: by default next to the database (created for a
         # log never signed), never inside it; another key than the one that
-        # signed the log is refused (server/state.py).
+        # signed the log is refused (chain.signer_for_log).
         try:
             self.signer = signer_for_log(
                 self._writer_conn,
@@ -350,7 +251,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         # append queued behind that commit. Durability is unaffected: a
         # commit is durable once its WAL frames are synced (synchronous=FULL).
         self._writer_conn.execute("PRAGMA wal_autocheckpoint=0")
-        self._checkpoint_conn = _connect(path, busy_timeout_ms)
+        self._checkpoint_conn = connect(path, busy_timeout_ms)
         self._checkpoint_wake = threading.Event()
         self._checkpoint_catch_up = False
         self._jobs_since_checkpoint = 0
@@ -640,9 +541,7 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         else:
             rows = [job.row for job in jobs]
         if sql is None:
-            marks = "(" + ",".join("?" * len(rows[0])) + ")"
-            sql = f"{insert} VALUES {','.join([marks] * n)}"
-            self._multi_insert[(insert, n)] = sql
+            sql = self._multi_insert[(insert, n)] = insert_many(insert, len(rows[0]), n)
         params = [value for row in rows for value in row]
         try:
             last = conn.execute(sql, params).lastrowid
@@ -686,14 +585,14 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         def insert(conn: sqlite3.Connection) -> int:
             return append_verdict(conn, self._chain, record)
 
-        return await self._submit(insert, True, _INSERT_VERDICT, values, chained=True)
+        return await self._submit(insert, True, INSERT_VERDICT_COLUMNS, values, chained=True)
 
     # -- reading ---------------------------------------------------------
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self.path, self._busy_timeout_ms)
+            conn = connect(self.path, self._busy_timeout_ms)
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
@@ -715,47 +614,20 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
                 raise
             raise err from exc
 
-    @staticmethod
-    def _record(row: tuple[Any, ...]) -> VerdictRecord:
-        return record_from_row(row)
-
     async def get_verdict(self, verdict_id: str) -> VerdictRecord | None:
-        def q(conn: sqlite3.Connection) -> VerdictRecord | None:
-            row = conn.execute(
-                f"SELECT {_VERDICT_COLUMNS} FROM verdicts WHERE id = ?", (verdict_id,)
-            ).fetchone()
-            return None if row is None else self._record(row)
-
-        return await self.read(q)
+        return await self.read(lambda conn: verdicts_sql.get_verdict(conn, verdict_id))
 
     async def latest_posture_by_device(
         self, customer_id: str, since_us: int, until_us: int
     ) -> list[VerdictRecord]:
-        def q(conn: sqlite3.Connection) -> list[VerdictRecord]:
-            # Latest subject instant per device; ties broken by log order.
-            rows = conn.execute(
-                f"""
-                SELECT {_VERDICT_COLUMNS} FROM verdicts v
-                WHERE kind = 'login_posture' AND customer_id = ?
-                  AND subject_us BETWEEN ? AND ?
-                  AND NOT EXISTS (
-                    SELECT 1 FROM verdicts w
-                    WHERE w.kind = 'login_posture' AND w.customer_id = v.customer_id
-                      AND w.device_id = v.device_id AND w.subject_us BETWEEN ? AND ?
-                      AND (w.subject_us > v.subject_us
-                           OR (w.subject_us = v.subject_us AND w.seq > v.seq)))
-                ORDER BY device_id
-                """,
-                (customer_id, since_us, until_us, since_us, until_us),
-            ).fetchall()
-            return [self._record(r) for r in rows]
-
-        return await self.read(q)
+        return await self.read(
+            lambda conn: verdicts_sql.latest_posture_by_device(
+                conn, customer_id, since_us, until_us
+            )
+        )
 
     async def count_verdicts(self) -> int:
-        return await self.read(
-            lambda c: int(c.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0])
-        )
+        return await self.read(verdicts_sql.count_verdicts)
 
     def schema_version(self) -> int:
         return self._version

@@ -1,62 +1,23 @@
-"""Verdict-log queries and the review queue: portable SQL (qmark parameters).
+"""Verdict-log queries and the review queue.
 
-Every backend runs these through a DB-API connection (PostgreSQL through a
-wrapper that translates ``?``). Pages are keyset pages on ``seq``, the log
-sequence: it is assigned in commit order without gaps, so a page that
-resumes "after seq N" neither repeats nor skips an entry while others are
-appended — newest-first never sees entries newer than its first page,
-oldest-first reaches them at the end.
+Pages are keyset pages on ``seq``, the log sequence: it is assigned in
+commit order without gaps, so a page that resumes "after seq N" neither
+repeats nor skips an entry while others are appended — newest-first never
+sees entries newer than its first page, oldest-first reaches them at the end.
 
 Rows are returned as stored, in ``VERDICT_COLUMNS`` order (see
-``server.store.verdicts_sql``): the service maps them to the wire without
+``server/store/sql/verdicts.py``): the service maps them to the wire without
 decoding the JSON columns.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from server.store.verdicts_sql import VERDICT_COLUMNS
-
-# A clause id as the policies spell it. Validated before it is put into a LIKE
-# pattern, so it can contain neither % nor _ nor a quote.
-CLAUSE_ID = re.compile(r"^[A-Z]{2,4}-[A-Z0-9]+$")
-
-Row = tuple[Any, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class VerdictFilter:
-    """Every given filter must hold. Ranges are half-open ``[from, until)``, in µs."""
-
-    customer_id: str | None = None
-    policy_id: str | None = None
-    kind: str | None = None
-    outcome: str | None = None
-    clause_id: str | None = None
-    subject_from_us: int | None = None
-    subject_until_us: int | None = None
-    recorded_from_us: int | None = None
-    recorded_until_us: int | None = None
-    oldest_first: bool = False
-
-    def key(self) -> tuple[Any, ...]:
-        """What a page token is bound to (filters and order)."""
-        return (
-            self.customer_id,
-            self.policy_id,
-            self.kind,
-            self.outcome,
-            self.clause_id,
-            self.subject_from_us,
-            self.subject_until_us,
-            self.recorded_from_us,
-            self.recorded_until_us,
-            self.oldest_first,
-        )
+from server.store.records import CLAUSE_ID, Row, VerdictFilter
+from server.store.sql.connection import IN_CHUNK, Connection, marks
+from server.store.sql.verdicts import VERDICT_COLUMNS
 
 
 def _where(f: VerdictFilter) -> tuple[list[str], list[Any]]:
@@ -92,7 +53,7 @@ def _where(f: VerdictFilter) -> tuple[list[str], list[Any]]:
     return conds, params
 
 
-def query_page(conn: Any, f: VerdictFilter, after_seq: int | None, limit: int) -> list[Row]:
+def query_page(conn: Connection, f: VerdictFilter, after_seq: int | None, limit: int) -> list[Row]:
     """Up to ``limit`` entries matching ``f`` after ``after_seq`` in the filter's order.
 
     "After" follows the order: newest-first pages continue with smaller seqs.
@@ -115,7 +76,7 @@ def query_page(conn: Any, f: VerdictFilter, after_seq: int | None, limit: int) -
     return [tuple(r) for r in conn.execute(sql, params).fetchall()]
 
 
-def verdict_row(conn: Any, verdict_id: str) -> Row | None:
+def verdict_row(conn: Connection, verdict_id: str) -> Row | None:
     row = conn.execute(
         f"SELECT {VERDICT_COLUMNS} FROM verdicts WHERE id = ?", (verdict_id,)
     ).fetchone()
@@ -123,7 +84,7 @@ def verdict_row(conn: Any, verdict_id: str) -> Row | None:
 
 
 def open_reviews(
-    conn: Any,
+    conn: Connection,
     policy_id: str | None,
     customer_id: str | None,
     after_seq: int | None,
@@ -150,7 +111,7 @@ def open_reviews(
     return [tuple(r) for r in conn.execute(sql, params).fetchall()]
 
 
-def resolution_of(conn: Any, verdict_id: str) -> str | None:
+def resolution_of(conn: Connection, verdict_id: str) -> str | None:
     """The id of the entry that resolved ``verdict_id``, if any."""
     row = conn.execute(
         "SELECT resolution_id FROM review_resolutions WHERE verdict_id = ?", (verdict_id,)
@@ -158,16 +119,15 @@ def resolution_of(conn: Any, verdict_id: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def resolutions_of(conn: Any, verdict_ids: Sequence[str]) -> dict[str, str]:
+def resolutions_of(conn: Connection, verdict_ids: Sequence[str]) -> dict[str, str]:
     """verdict id → resolution id, for those resolved."""
     out: dict[str, str] = {}
     ids = list(verdict_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start : start + IN_CHUNK]
         for verdict_id, resolution_id in conn.execute(
             f"SELECT verdict_id, resolution_id FROM review_resolutions "
-            f"WHERE verdict_id IN ({marks})",
+            f"WHERE verdict_id IN ({marks(len(chunk))})",
             chunk,
         ).fetchall():
             out[str(verdict_id)] = str(resolution_id)

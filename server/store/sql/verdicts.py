@@ -1,4 +1,5 @@
-"""Verdict-log rows: the one INSERT every backend and every writer uses.
+"""Verdict-log rows: the one INSERT every backend and every writer uses, and
+the reads of the log a decision makes.
 
 Each row is chained as it is appended (``server/store/chain.py``): a verdict
 is only ever written through ``append_verdict`` / ``chained_row`` inside a
@@ -12,15 +13,17 @@ from typing import Any
 
 import orjson
 
-from server.store.base import VerdictRecord
-from server.store.chain import CHAIN_COLUMNS, Connection, LogChain
+from server.store.chain import CHAIN_COLUMNS, LogChain
+from server.store.records import VerdictRecord
+from server.store.sql.connection import Connection, insert_many
 
 # Selected in this order by every read (see ``record_from_row``).
 VERDICT_COLUMNS = ", ".join(("seq", *CHAIN_COLUMNS, "prev_hash", "entry_hash"))
-# The column list alone: the SQLite writer appends several VALUES groups to it
-# to insert a batch of verdicts in one statement.
+# The column list alone: the writers append several VALUES groups to it to
+# insert a batch of verdicts in one statement (``insert_many``).
 INSERT_VERDICT_COLUMNS = f"INSERT INTO verdicts ({VERDICT_COLUMNS})"
-INSERT_VERDICT = f"{INSERT_VERDICT_COLUMNS} VALUES ({','.join('?' * (len(CHAIN_COLUMNS) + 3))})"
+_ROW_MARKS = "(" + ",".join("?" * (len(CHAIN_COLUMNS) + 3)) + ")"
+INSERT_VERDICT = f"{INSERT_VERDICT_COLUMNS} VALUES {_ROW_MARKS}"
 
 
 def chain_values(record: VerdictRecord) -> tuple[Any, ...]:
@@ -58,8 +61,20 @@ def append_verdict(conn: Connection, chain: LogChain, record: VerdictRecord) -> 
     return int(row[0])
 
 
+def append_verdicts(
+    conn: Connection, chain: LogChain, records: Sequence[VerdictRecord]
+) -> list[int]:
+    """Append entries in one statement inside the open write transaction; their seqs."""
+    rows = [chained_row(conn, chain, chain_values(r)) for r in records]
+    conn.execute(
+        insert_many(INSERT_VERDICT_COLUMNS, len(rows[0]), len(rows)),
+        [value for row in rows for value in row],
+    )
+    return [int(row[0]) for row in rows]
+
+
 def record_from_row(row: Sequence[Any]) -> VerdictRecord:
-    """A ``SELECT {VERDICT_COLUMNS}`` row as a record."""
+    """A ``VERDICT_COLUMNS`` row as a record."""
     return VerdictRecord(
         seq=int(row[0]),
         id=row[1],
@@ -81,3 +96,38 @@ def record_from_row(row: Sequence[Any]) -> VerdictRecord:
         prev_hash=row[17],
         entry_hash=row[18],
     )
+
+
+def get_verdict(conn: Connection, verdict_id: str) -> VerdictRecord | None:
+    row = conn.execute(
+        f"SELECT {VERDICT_COLUMNS} FROM verdicts WHERE id = ?", (verdict_id,)
+    ).fetchone()
+    return None if row is None else record_from_row(row)
+
+
+# The latest subject instant per device; ties broken by log order.
+_LATEST_POSTURE = f"""
+    SELECT {VERDICT_COLUMNS} FROM verdicts v
+    WHERE kind = 'login_posture' AND customer_id = ?
+      AND subject_us BETWEEN ? AND ?
+      AND NOT EXISTS (
+        SELECT 1 FROM verdicts w
+        WHERE w.kind = 'login_posture' AND w.customer_id = v.customer_id
+          AND w.device_id = v.device_id AND w.subject_us BETWEEN ? AND ?
+          AND (w.subject_us > v.subject_us
+               OR (w.subject_us = v.subject_us AND w.seq > v.seq)))
+    ORDER BY device_id
+"""
+
+
+def latest_posture_by_device(
+    conn: Connection, customer_id: str, since_us: int, until_us: int
+) -> list[VerdictRecord]:
+    rows = conn.execute(
+        _LATEST_POSTURE, (customer_id, since_us, until_us, since_us, until_us)
+    ).fetchall()
+    return [record_from_row(r) for r in rows]
+
+
+def count_verdicts(conn: Connection) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0])

@@ -8,69 +8,46 @@ statement waited for the first one's commit; READ COMMITTED lets the next
 statement see it). Rows are written in id order so that two transactions
 with overlapping ids take their locks in the same order.
 
-Concurrent calls share transactions (see ``_GroupCommit``).
+Concurrent calls share transactions (see ``group_commit.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from server.store import events_sql
-from server.store.events_sql import EventRow
-
-if TYPE_CHECKING:
-    from server.store.chain import LogChain
-    from server.store.postgres import PgConn, _GroupCommit
+from server.store.chain import LogChain
+from server.store.postgres.connection import PgConn
+from server.store.postgres.group_commit import GroupCommit
+from server.store.records import ClaimEventQuery, EventRow
+from server.store.sql import events as events_sql
+from server.store.sql.connection import insert_many
 
 T = TypeVar("T")
 Result = list[tuple[bool, EventRow]]
 
-# "INSERT INTO events (…)" — the shared statement's column list.
-_INSERT_HEAD = events_sql.INSERT.split(" VALUES ", 1)[0]
 _CONFLICT = " ON CONFLICT (client_event_id) DO NOTHING RETURNING client_event_id"
 _ROWS_PER_INSERT = 1000  # 12 parameters each
+# Rows of all callers' events written in one transaction at most.
+_EVENT_ROWS_PER_TXN = 5000
 
 
 def insert_rows(conn: PgConn, rows: Sequence[EventRow], known_sets: set[str]) -> Result:
-    """``events_sql.insert_rows`` for PostgreSQL: correct against other processes."""
+    """``sql.events.insert_rows`` for PostgreSQL: correct against other processes."""
     fresh: dict[str, EventRow] = {}
     for r in rows:
         fresh.setdefault(r.client_event_id, r)
-    sets: dict[str, bytes] = {}
-    for r in fresh.values():
-        ref = events_sql.judgements_ref(r.judgements)
-        if ref not in known_sets:
-            sets[ref] = r.judgements
+    sets = events_sql.new_sets(list(fresh.values()), known_sets)
     if sets:
         conn.executemany(events_sql.INSERT_SET, sorted(sets.items()))
     ordered = sorted(fresh.values(), key=lambda r: r.client_event_id)
     inserted: set[str] = set()
     for start in range(0, len(ordered), _ROWS_PER_INSERT):
         chunk = ordered[start : start + _ROWS_PER_INSERT]
-        marks = "(" + ",".join("?" * 12) + ")"
-        params = [
-            value
-            for r in chunk
-            for value in (
-                r.client_event_id,
-                r.kind,
-                r.customer_id,
-                r.subject,
-                r.event_us,
-                r.recorded_us,
-                r.fingerprint,
-                r.payload.decode(),
-                r.reply_head,
-                events_sql.judgements_ref(r.judgements),
-                r.request_id,
-                r.caller,
-            )
-        ]
-        cur = conn.execute(
-            f"{_INSERT_HEAD} VALUES {','.join([marks] * len(chunk))}{_CONFLICT}", params
-        )
+        params = [value for r in chunk for value in events_sql.insert_params(r)]
+        sql = insert_many(events_sql.INSERT_HEAD, events_sql.INSERT_WIDTH, len(chunk))
+        cur = conn.execute(sql + _CONFLICT, params)
         inserted.update(row[0] for row in cur.fetchall())
     stored_before = [i for i in fresh if i not in inserted]
     first = events_sql.existing(conn, stored_before) if stored_before else {}
@@ -83,7 +60,7 @@ def insert_rows(conn: PgConn, rows: Sequence[EventRow], known_sets: set[str]) ->
 
 class PostgresEventsMixin:
     _known_sets: set[str]
-    _events: _GroupCommit[Sequence[EventRow]]
+    _events: GroupCommit[Sequence[EventRow]]
 
     # Provided by PostgresStore.
     def transact(self, fn: Callable[[PgConn, LogChain], T]) -> T:
@@ -93,10 +70,8 @@ class PostgresEventsMixin:
         raise NotImplementedError
 
     def _init_events(self, executor: ThreadPoolExecutor) -> None:
-        from server.store.postgres import _EVENT_ROWS_PER_TXN, _GroupCommit
-
         self._known_sets = set()
-        self._events = _GroupCommit(
+        self._events = GroupCommit(
             self._write_events, executor, max_batch=_EVENT_ROWS_PER_TXN, size=len
         )
 
@@ -106,7 +81,7 @@ class PostgresEventsMixin:
         known = self._known_sets
         result = self.transact(lambda conn, _chain: insert_rows(conn, rows, known))
         # Committed: these judgement sets are stored; never write them again.
-        known |= events_sql.new_sets([row for inserted, row in result if inserted])
+        known |= events_sql.stored_sets([row for inserted, row in result if inserted])
         out: list[tuple[bool, Any]] = []
         start = 0
         for chunk in chunks:
@@ -138,8 +113,8 @@ class PostgresEventsMixin:
             lambda conn: events_sql.replies_of(conn, customer_id, kind, subject_prefix, before_us)
         )
 
-    async def count_events(self) -> int:
-        def q(conn: Any) -> int:
-            return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    async def claim_events(self, q: ClaimEventQuery) -> list[tuple[str, bytes]]:
+        return await self.read(lambda conn: events_sql.claim_events(conn, q))
 
-        return await self.read(q)
+    async def count_events(self) -> int:
+        return await self.read(events_sql.count_events)

@@ -13,8 +13,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from server.store import events_sql
-from server.store.events_sql import EventRow
+from server.store.records import ClaimEventQuery, EventRow
+from server.store.sql import events as events_sql
 
 T = TypeVar("T")
 Result = list[tuple[bool, EventRow]]
@@ -66,7 +66,7 @@ class SqliteEventsMixin:
                     fut.set_exception(exc)
             return
         # Committed: the sets of inserted rows are stored; never write them again.
-        known |= events_sql.new_sets([row for inserted, row in result if inserted])
+        known |= events_sql.stored_sets([row for inserted, row in result if inserted])
         start = 0
         for chunk, fut in callers:
             if not fut.done():
@@ -87,8 +87,8 @@ class SqliteEventsMixin:
             lambda conn: events_sql.replies_of(conn, customer_id, kind, subject_prefix, before_us)
         )
 
-    async def count_events(self) -> int:
-        def q(conn: Any) -> int:
-            return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    async def claim_events(self, q: ClaimEventQuery) -> list[tuple[str, bytes]]:
+        return await self.read(lambda conn: events_sql.claim_events(conn, q))
 
-        return await self.read(q)
+    async def count_events(self) -> int:
+        return await self.read(events_sql.count_events)

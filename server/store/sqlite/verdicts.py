@@ -6,12 +6,9 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from server.store import review_sql, verdicts_query_sql
-from server.store.base import VerdictRecord
 from server.store.chain import LogChain
-from server.store.claims_sql import Usage
-from server.store.review_sql import ResolutionWrite
-from server.store.verdicts_query_sql import Row, VerdictFilter
+from server.store.records import ResolutionWrite, Row, Usage, VerdictFilter, VerdictRecord
+from server.store.sql import reviews, verdict_queries
 
 T = TypeVar("T")
 
@@ -19,6 +16,7 @@ T = TypeVar("T")
 class SqliteVerdictsMixin:
     _chain: LogChain
 
+    # Provided by SqliteStore.
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         raise NotImplementedError
 
@@ -34,26 +32,26 @@ class SqliteVerdictsMixin:
         def q(conn: sqlite3.Connection) -> list[Row]:
             conn.text_factory = bytes
             try:
-                return verdicts_query_sql.query_page(conn, f, after_seq, limit)
+                return verdict_queries.query_page(conn, f, after_seq, limit)
             finally:
                 conn.text_factory = str
 
         return await self.read(q)
 
     async def verdict_row(self, verdict_id: str) -> Row | None:
-        return await self.read(lambda conn: verdicts_query_sql.verdict_row(conn, verdict_id))
+        return await self.read(lambda conn: verdict_queries.verdict_row(conn, verdict_id))
 
     async def open_reviews(
         self, policy_id: str | None, customer_id: str | None, after_seq: int | None, limit: int
     ) -> list[Row]:
         return await self.read(
-            lambda conn: verdicts_query_sql.open_reviews(
+            lambda conn: verdict_queries.open_reviews(
                 conn, policy_id, customer_id, after_seq, limit
             )
         )
 
     async def resolutions_of(self, verdict_ids: Sequence[str]) -> dict[str, str]:
-        return await self.read(lambda conn: verdicts_query_sql.resolutions_of(conn, verdict_ids))
+        return await self.read(lambda conn: verdict_queries.resolutions_of(conn, verdict_ids))
 
     async def resolve_review(
         self,
@@ -62,7 +60,5 @@ class SqliteVerdictsMixin:
         resolve: Callable[[VerdictRecord, dict[str, Usage]], ResolutionWrite],
     ) -> Row:
         return await self.write(
-            lambda conn: review_sql.resolve_and_record(
-                conn, self._chain, verdict_id, scopes, resolve
-            )
+            lambda conn: reviews.resolve_and_record(conn, self._chain, verdict_id, scopes, resolve)
         )

@@ -1,4 +1,4 @@
-"""Resolving a REVIEW decision: one write transaction (portable qmark SQL).
+"""Resolving a REVIEW decision: one write transaction.
 
 Inside the writer's transaction the original entry is read and checked (a
 REVIEW claim decision, not yet resolved), the ledger usage of its cap scopes
@@ -12,46 +12,17 @@ one — exactly one commits.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from server.store.base import VerdictRecord
 from server.store.chain import LogChain
-from server.store.claims_sql import LedgerEntry, Usage, ledger_usage
-from server.store.verdicts_query_sql import Row, resolution_of, verdict_row
-from server.store.verdicts_sql import append_verdict, record_from_row
+from server.store.errors import AlreadyResolved, NotUnderReview, ReviewNotFound
+from server.store.records import ResolutionWrite, Row, Usage, VerdictRecord
+from server.store.sql.claims import ledger_usage, reserve
+from server.store.sql.connection import Connection
+from server.store.sql.verdict_queries import resolution_of, verdict_row
+from server.store.sql.verdicts import append_verdict, record_from_row
 
 
-class ReviewError(Exception):
-    """The review cannot be resolved; the subclass says why."""
-
-
-class ReviewNotFound(ReviewError):
-    """No entry has this id."""
-
-
-class NotUnderReview(ReviewError):
-    """The entry is not a REVIEW claim decision."""
-
-
-class AlreadyResolved(ReviewError):
-    def __init__(self, verdict_id: str, resolution_id: str) -> None:
-        self.verdict_id = verdict_id
-        self.resolution_id = resolution_id
-        super().__init__(
-            f"review {verdict_id} was already resolved by {resolution_id or 'another resolution'}"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ResolutionWrite:
-    """What to store for one resolution (built by ``resolve``)."""
-
-    verdict: VerdictRecord
-    entries: tuple[LedgerEntry, ...]
-
-
-def check_reviewable(conn: Any, verdict_id: str) -> VerdictRecord:
+def check_reviewable(conn: Connection, verdict_id: str) -> VerdictRecord:
     """The REVIEW claim decision ``verdict_id``, unresolved; raises ``ReviewError``."""
     row = verdict_row(conn, verdict_id)
     if row is None:
@@ -74,7 +45,7 @@ def _is_unique_violation(exc: Exception) -> bool:
 
 
 def resolve_and_record(
-    conn: Any,
+    conn: Connection,
     chain: LogChain,
     verdict_id: str,
     scopes: Sequence[str],
@@ -95,22 +66,7 @@ def resolve_and_record(
             raise AlreadyResolved(verdict_id, "") from exc
         raise
     seq = append_verdict(conn, chain, record)
-    if write.entries:
-        conn.executemany(
-            "INSERT INTO ledger (scope_key, decision_id, amount_yen, count, insured_person_ref, "
-            "recorded_us) VALUES (?,?,?,?,?,?)",
-            [
-                (
-                    e.scope_key,
-                    record.id,
-                    e.amount_yen,
-                    e.count,
-                    e.insured_person_ref,
-                    record.recorded_us,
-                )
-                for e in write.entries
-            ],
-        )
+    reserve(conn, record, write.entries)
     row = verdict_row(conn, record.id)
     assert row is not None and int(row[0]) == seq
     return row

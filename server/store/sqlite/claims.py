@@ -1,4 +1,8 @@
-"""Claim decisions and ledger for the SQLite backend (mixed into SqliteStore)."""
+"""Claim decisions and ledger for the SQLite backend (mixed into SqliteStore).
+
+The single writer thread orders every transaction: a claim reads the
+ledger usage and records its decision with no other write in between.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,9 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from server.store import claims_sql
 from server.store.chain import LogChain
-from server.store.claims_sql import ClaimWrite, StoredClaim, Usage
+from server.store.records import ClaimWrite, StoredClaim, Usage
+from server.store.sql import claims as claims_sql
 
 T = TypeVar("T")
 
@@ -16,6 +20,7 @@ T = TypeVar("T")
 class SqliteClaimsMixin:
     _chain: LogChain
 
+    # Provided by SqliteStore.
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         raise NotImplementedError
 

@@ -1,0 +1,225 @@
+"""What passes through the store's ports: frozen records, built by the
+services and returned by the backends alike.
+
+Instants are integer microseconds since the Unix epoch (UTC): exact, cheap to
+compare, and the same in SQLite and PostgreSQL (BIGINT).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+# A verdict-log row as stored, in ``VERDICT_COLUMNS`` order (seq, the chain's
+# columns, prev_hash, entry_hash; server/store/sql/verdicts.py): the service
+# maps it to the wire without decoding its JSON columns.
+Row = tuple[Any, ...]
+
+# A clause id as the policies spell it. Validated before it is put into a LIKE
+# pattern, so it can contain neither % nor _ nor a quote.
+CLAUSE_ID = re.compile(r"^[A-Z]{2,4}-[A-Z0-9]+$")
+
+
+# --------------------------------------------------------------------------- the verdict log
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictRecord:
+    """One verdict-log entry as stored. ``inputs``/``result`` are JSON bytes."""
+
+    id: str
+    kind: str
+    customer_id: str
+    device_id: str | None
+    subject_us: int
+    recorded_us: int
+    rules_digest: str
+    rules: bytes
+    outcome: str
+    clause_ids: tuple[str, ...]
+    inputs: bytes
+    result: bytes
+    request_id: str
+    caller: str
+    policy_id: str | None = None
+    # Resolutions: the id of the entry resolved.
+    refers_to: str | None = None
+    # Assigned by the store when appended (see server/store/chain.py).
+    seq: int | None = None
+    prev_hash: str = ""
+    entry_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictFilter:
+    """Every given filter must hold. Ranges are half-open ``[from, until)``, in µs."""
+
+    customer_id: str | None = None
+    policy_id: str | None = None
+    kind: str | None = None
+    outcome: str | None = None
+    clause_id: str | None = None
+    subject_from_us: int | None = None
+    subject_until_us: int | None = None
+    recorded_from_us: int | None = None
+    recorded_until_us: int | None = None
+    oldest_first: bool = False
+
+    def key(self) -> tuple[Any, ...]:
+        """What a page token is bound to (filters and order)."""
+        return (
+            self.customer_id,
+            self.policy_id,
+            self.kind,
+            self.outcome,
+            self.clause_id,
+            self.subject_from_us,
+            self.subject_until_us,
+            self.recorded_from_us,
+            self.recorded_until_us,
+            self.oldest_first,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A signed checkpoint of the log: its head at ``seq``, as exported (JSON lines)."""
+
+    seq: int
+    entry_hash: str
+    created_us: int
+    key_id: str
+    signature: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "entry_hash": self.entry_hash,
+            "created_us": self.created_us,
+            "key_id": self.key_id,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Checkpoint:
+        return cls(
+            int(d["seq"]),
+            str(d["entry_hash"]),
+            int(d["created_us"]),
+            str(d["key_id"]),
+            str(d["signature"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LogHead:
+    """The log's signed head: its last entry when it was last appended to."""
+
+    seq: int
+    entry_hash: str
+    signed_us: int
+    key_id: str
+    signature: str
+
+
+# (seq, id, stored prev_hash, stored entry_hash, the hash computed from the
+# stored content): one entry as ``anshin log verify`` checks it.
+ChainRow = tuple[int, str, str, str, str]
+
+# (seq, id, customer_id, policy_id, recorded_us, outcome, clause_ids JSON,
+# inputs JSON, the logged payable amount or None): one claim entry as replay
+# re-decides it.
+ClaimRow = tuple[Any, ...]
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    client_event_id: str
+    kind: str
+    customer_id: str
+    subject: str
+    event_us: int
+    recorded_us: int
+    fingerprint: str
+    payload: bytes  # canonical JSON of the redacted event
+    reply_head: bytes  # EventAck fields 1 and 3 (event id, recorded_at) in wire form
+    judgements: bytes  # EventAck field 4 (judgements) in wire form
+    request_id: str
+    caller: str
+
+    @property
+    def reply(self) -> bytes:
+        """The serialized EventAck given the first time."""
+        return self.reply_head + self.judgements
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimEventQuery:
+    """Which of one customer's events a claim's decision reads
+    (``EventLog.claim_events``): named by what to load, never by policy.
+
+    * ``cover_kind`` events (``cover_subject`` ones only, when given): what
+      establishes cover (e.g. enrolments in one policy, or app activations);
+    * the payment registrations of ``instrument`` (its token);
+    * the last payment login, at or before the incident, to each payment
+      service the instrument was registered to, and to ``service``;
+    * the dark-web monitoring events of ``card``.
+
+    An empty ``instrument``, ``service`` or ``card`` loads none of its part.
+    """
+
+    customer_id: str
+    as_of_us: int  # the claim instant: nothing after it
+    incident_us: int  # the fraud instant
+    cover_kind: str
+    cover_subject: str | None = None
+    instrument: str = ""
+    service: str = ""
+    card: str = ""
+
+
+# --------------------------------------------------------------------------- claims and ledger
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    amount_yen: int
+    count: int
+    persons: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    scope_key: str
+    amount_yen: int
+    count: int
+    insured_person_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimWrite:
+    """What to store for one decision (built by ``decide``)."""
+
+    verdict: VerdictRecord
+    reply: bytes
+    fingerprint: str
+    entries: tuple[LedgerEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredClaim:
+    fingerprint: str
+    decision_id: str
+    reply: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionWrite:
+    """What to store for one resolution of a REVIEW decision (built by ``resolve``)."""
+
+    verdict: VerdictRecord
+    entries: tuple[LedgerEntry, ...]
