@@ -289,6 +289,16 @@ def _client_parts(c: ParsedClient) -> tuple[dict[str, Any], bytes]:
     return d, encoded
 
 
+def rules_version_pb(raw: bytes) -> common_pb2.RulesVersion:
+    """The reply form of a verdict's rules version (``rules_version_json``)."""
+    d = orjson.loads(raw)
+    return common_pb2.RulesVersion(
+        digest=d["digest"],
+        matrix_revision=d.get("matrix_revision") or "",
+        release_data=[f"{k}={v[:10]}" for k, v in sorted(d.get("release_data", {}).items())],
+    )
+
+
 def encoded_rules(rules: common_pb2.RulesVersion) -> bytes:
     """A rules version as an encoded ``CheckLoginResponse.rules`` field."""
     encoded: bytes = posture_pb2.CheckLoginResponse(rules=rules).SerializeToString()

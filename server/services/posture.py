@@ -8,7 +8,7 @@ import orjson
 import uuid_utils
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from anshin.v1 import common_pb2, posture_pb2, posture_pb2_grpc
+from anshin.v1 import posture_pb2, posture_pb2_grpc
 from checks.posture import evaluate_login
 from rules.load import RuleSet
 from server import validate
@@ -33,15 +33,6 @@ def _ts(us: int) -> Timestamp:
     return ts
 
 
-def _rules_pb(raw: bytes) -> common_pb2.RulesVersion:
-    d = orjson.loads(raw)
-    return common_pb2.RulesVersion(
-        digest=d["digest"],
-        matrix_revision=d.get("matrix_revision") or "",
-        release_data=[f"{k}={v[:10]}" for k, v in sorted(d.get("release_data", {}).items())],
-    )
-
-
 class PostureService(posture_pb2_grpc.PostureServiceServicer):
     def __init__(self, store: Store, rules: RulesHolder, clock: Clock) -> None:
         self._store = store
@@ -61,7 +52,7 @@ class PostureService(posture_pb2_grpc.PostureServiceServicer):
         if hit is not None and hit[0] is rules:
             return hit[1], hit[2]
         raw = rules_version_json(rules, revision, products)
-        field = conv.encoded_rules(_rules_pb(raw))
+        field = conv.encoded_rules(conv.rules_version_pb(raw))
         if len(self._rules_versions) >= 256:
             self._rules_versions.clear()
         self._rules_versions[key] = (rules, raw, field)

@@ -9,7 +9,6 @@ the point being PostgreSQL.
 from __future__ import annotations
 
 import random
-import sqlite3
 import threading
 import time
 import uuid
@@ -182,18 +181,12 @@ def test_hash_chain_verifies_after_concurrent_writes_from_several_processes(
     assert signer.valid(signature, head_message(head_seq, head_hash, signed_us))
     # And the operator's verifier agrees (checkpoints included).
     from server.logverify import verify
+    from server.store import open_log_reader
 
-    if db_url.startswith("sqlite:"):
-        from server.store.url import sqlite_path
-
-        conn: Any = sqlite3.connect(sqlite_path(db_url))
-    else:
-        from server.store.postgres import connect
-
-        conn = connect(db_url)
+    reader = open_log_reader(db_url)
     try:
-        report = verify(conn, signer)
+        report = verify(reader, signer)
     finally:
-        (conn.raw if hasattr(conn, "raw") else conn).close()
+        reader.close()
     assert report.ok, report.problem
     assert report.entries == len(rows)

@@ -85,13 +85,13 @@ def test_find_with_filters_as_a_table(
     code, out, _ = cli(capsys, "verdicts", *s, "--outcome", "REVIEW", "--policy", "HNB")
     assert history["review"] in out and "1 entry" in out
     code, out, _ = cli(
-        capsys, "verdicts", *s, "--customer", CUSTOMER, "--since", "2025-04-12", "--until",
-        "2025-04-13",
+        capsys, "verdicts", *s, "--customer", CUSTOMER, "--since", "2025-04-12T00:00+09:00",
+        "--until", "2025-04-13T00:00+09:00",
     )  # fmt: skip
     assert "3 entries" in out  # the claims (incident 2025-04-12 10:00 JST), not the login
     code, out, _ = cli(capsys, "verdicts", *s, "--since", "2025-04-10T10:00:00+09:00")
     assert "4 entries" in out
-    code, out, _ = cli(capsys, "verdicts", *s, "--recorded-until", "2000-01-01")
+    code, out, _ = cli(capsys, "verdicts", *s, "--recorded-until", "2000-01-01T00:00Z")
     assert "0 entries" in out
     code, out, _ = cli(capsys, "verdicts", *s, "--limit", "2")
     assert "2 entries (--limit reached" in out

@@ -14,52 +14,39 @@ tamper-evident verdict log (see ``server/logverify.py``).
 from __future__ import annotations
 
 import argparse
-import functools
-import sqlite3
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from server.cli.args import default_db
+
+if TYPE_CHECKING:
+    from server.store.ports import LogReader
 
 EXIT_TAMPERED = 1
 EXIT_USAGE = 2
 
 
-def connect_sqlite_readonly(path: str) -> sqlite3.Connection:
-    # Read-only: verifying must never write (not even a WAL checkpoint). Text
-    # as bytes: the hash is over the bytes, so they need no decoding.
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    conn.text_factory = bytes
-    return conn
+def _reader(db: str) -> LogReader:
+    """The read-only log reader of a --db URL (picklable: verify's workers each
+    read through a copy of it)."""
+    from server.store import open_log_reader
+
+    return open_log_reader(db)
 
 
-def _connect(db: str) -> tuple[Any, Any]:
-    """(connection, picklable factory for parallel workers) for a --db URL."""
-    from urllib.parse import urlparse
-
-    scheme = urlparse(db).scheme
-    if scheme == "sqlite":
-        from server.store.url import sqlite_path
-
-        path = sqlite_path(db)
-        if not path.exists():
-            raise FileNotFoundError(f"no database at {path}")
-        factory = functools.partial(connect_sqlite_readonly, str(path))
-        return factory(), factory
-    if scheme in ("postgresql", "postgres"):
-        from server.store import postgres
-
-        pg_factory = functools.partial(postgres.connect_sync_readonly, db)
-        return pg_factory(), pg_factory
-    raise ValueError(f"unsupported --db URL {db!r}")
-
-
-def _default_key_file(db: str) -> Path:
+def _key_file(ns: argparse.Namespace) -> Path:
+    """``--key``, else where ``serve`` would look with the same settings
+    (``--state-dir`` / ``ANSHIN_STATE_DIR``, else beside a SQLite database)."""
     from server.config import Config
 
-    return Config(db=db).resolved_log_key_file()
+    if ns.key:
+        return Path(ns.key)
+    return Config.from_env(db=ns.db, state_dir=ns.state_dir).resolved_log_key_file()
 
 
 def _verifier(ns: argparse.Namespace) -> Any:
@@ -67,43 +54,44 @@ def _verifier(ns: argparse.Namespace) -> Any:
 
     if ns.public_key:
         return LogVerifier.from_pem(Path(ns.public_key).read_bytes())
-    key = Path(ns.key) if ns.key else _default_key_file(ns.db)
+    key = _key_file(ns)
     return LogSigner.from_file(key, create=False)
 
 
-def cmd_public_key(ns: argparse.Namespace) -> int:
+def public_key(ns: argparse.Namespace) -> int:
     from server.store.chain import LogSigner
 
-    key = Path(ns.key) if ns.key else _default_key_file(ns.db)
+    key = _key_file(ns)
     signer = LogSigner.from_file(key, create=False)
     sys.stdout.write(signer.public_pem().decode())
     print(f"# key id {signer.key_id}", file=sys.stderr)
     return 0
 
 
-def cmd_checkpoints(ns: argparse.Namespace) -> int:
+def checkpoints(ns: argparse.Namespace) -> int:
     from server.logverify import read_checkpoints
 
-    conn, _ = _connect(ns.db)
-    for cp in read_checkpoints(conn, ns.since_seq):
+    for cp in read_checkpoints(_reader(ns.db), ns.since_seq):
         sys.stdout.write(orjson.dumps(cp.to_json()).decode() + "\n")
     return 0
 
 
-def cmd_verify(ns: argparse.Namespace) -> int:
-    from server.logverify import load_external, verify
+def verify(ns: argparse.Namespace) -> int:
+    from server import logverify
 
     try:
         verifier = _verifier(ns)
-        conn, factory = _connect(ns.db)
+        reader = _reader(ns.db)
         external = (
-            load_external(Path(ns.checkpoints).read_text().splitlines()) if ns.checkpoints else []
+            logverify.load_external(Path(ns.checkpoints).read_text().splitlines())
+            if ns.checkpoints
+            else []
         )
     except (OSError, ValueError) as exc:
         print(f"anshin log verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
     started = time.perf_counter()
-    report = verify(conn, verifier, external=external, connect=factory, workers=ns.workers)
+    report = logverify.verify(reader, verifier, external=external, workers=ns.workers)
     elapsed = time.perf_counter() - started
     if ns.json:
         doc = report.to_json() | {"key_id": verifier.key_id, "seconds": round(elapsed, 3)}
@@ -128,20 +116,22 @@ def cmd_verify(ns: argparse.Namespace) -> int:
     return 0 if report.ok else EXIT_TAMPERED
 
 
-def add_parsers(sub: Any) -> None:
-    from server.config import DEFAULT_DB
-
+def add_parser(sub: Any) -> None:
     lg = sub.add_parser("log", help="the tamper-evident verdict log: verify, checkpoints, key")
     lsub = lg.add_subparsers(dest="log_command", required=True)
 
     def db_and_key(p: argparse.ArgumentParser) -> None:
-        import os
-
-        p.add_argument("--db", default=os.environ.get("ANSHIN_DB", DEFAULT_DB))
+        p.add_argument("--db", default=default_db())
         p.add_argument(
             "--key",
             default=os.environ.get("ANSHIN_LOG_KEY_FILE"),
-            help="the signing key file (default: next to the SQLite database)",
+            help="the signing key file (env ANSHIN_LOG_KEY_FILE; default: in --state-dir, "
+            "else next to the SQLite database)",
+        )
+        p.add_argument(
+            "--state-dir",
+            type=Path,
+            help="the server's state directory (env ANSHIN_STATE_DIR): its log-signing.key",
         )
 
     v = lsub.add_parser("verify", help="check the hash chain, signed head and checkpoints")
@@ -150,13 +140,13 @@ def add_parsers(sub: Any) -> None:
     v.add_argument("--checkpoints", help="JSON lines exported by `anshin log checkpoints`")
     v.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
     v.add_argument("--json", action="store_true")
-    v.set_defaults(func=cmd_verify)
+    v.set_defaults(func=verify)
 
     c = lsub.add_parser("checkpoints", help="print signed checkpoints as JSON lines (export)")
     db_and_key(c)
     c.add_argument("--since-seq", type=int, default=0)
-    c.set_defaults(func=cmd_checkpoints)
+    c.set_defaults(func=checkpoints)
 
     k = lsub.add_parser("public-key", help="print the signing key's public half (PEM)")
     db_and_key(k)
-    k.set_defaults(func=cmd_public_key)
+    k.set_defaults(func=public_key)

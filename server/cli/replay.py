@@ -11,33 +11,19 @@ written. See ``server/replay.py`` and docs/analysts.md ("Replay").
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from server.cli import instant_arg
+from server.cli.args import default_db, instant
+from server.cli.render import format_instant, print_json, yen
 
 NO_CASCADE = (
     "Each claim is replayed on the cap usage recorded at its decision: a changed "
     "payout is not carried into later claims' cap usage (no cascade)."
 )
-
-
-def _iso(us: int) -> str:
-    from server.clock import from_us
-
-    return from_us(us).isoformat().replace("+00:00", "Z")
-
-
-def _yen(amount: int) -> str:
-    return f"-¥{-amount:,}" if amount < 0 else f"¥{amount:,}"
-
-
-def _delta(amount: int) -> str:
-    return f"+¥{amount:,}" if amount > 0 else _yen(amount)
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -97,9 +83,9 @@ def run(ns: argparse.Namespace) -> int:
         "notes": [NO_CASCADE],
     }
     for change in doc["changes"]:
-        change["recorded_at"] = _iso(change["recorded_us"])
+        change["recorded_at"] = format_instant(change["recorded_us"], tz=UTC)
     if ns.json:
-        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        print_json(doc)
     else:
         _print_text(doc, show=ns.show)
     return 0
@@ -146,7 +132,7 @@ def _print_text(doc: dict[str, Any], *, show: int) -> None:
         out += [
             "",
             f"payable amount: {amount_n:,} claim(s) changed, "
-            f"{_delta(doc['amount']['delta_yen'])} in total",
+            f"{yen(doc['amount']['delta_yen'], signed=True)} in total",
         ]
     if doc["by_policy"]:
         out += [
@@ -156,7 +142,7 @@ def _print_text(doc: dict[str, Any], *, show: int) -> None:
         for pid, t in doc["by_policy"].items():
             out.append(
                 f"  {pid:<8}{t['replayed']:>10,}{t['changed']:>9,}{t['outcome_changed']:>9,}"
-                f"{t['amount_changed']:>8,}  {_delta(t['amount_delta_yen'])}"
+                f"{t['amount_changed']:>8,}  {yen(t['amount_delta_yen'], signed=True)}"
             )
     if doc["by_clause"]:
         out += ["", f"  {'clause':<12}{'newly fired':>13}{'no longer fired':>17}"]
@@ -170,8 +156,8 @@ def _print_text(doc: dict[str, Any], *, show: int) -> None:
             fired = [f"+{x}" for x in c["newly_fired"]] + [f"-{x}" for x in c["no_longer_fired"]]
             out.append(
                 f"  {c['decision_id']}  {c['recorded_at'][:19]}  {c['customer_id']}  "
-                f"{c['policy_id']}  {c['outcome']['old']} {_yen(c['payable_yen']['old'])} → "
-                f"{c['outcome']['new']} {_yen(c['payable_yen']['new'])}"
+                f"{c['policy_id']}  {c['outcome']['old']} {yen(c['payable_yen']['old'])} → "
+                f"{c['outcome']['new']} {yen(c['payable_yen']['new'])}"
                 + (f"  {' '.join(fired)}" if fired else "")
             )
     out += ["", NO_CASCADE]
@@ -183,19 +169,19 @@ def _print_text(doc: dict[str, Any], *, show: int) -> None:
     print("\n".join(out))
 
 
-def add_parsers(sub: Any) -> None:
+def add_parser(sub: Any) -> None:
     """``replay`` on the ``anshin`` sub-command parser."""
     r = sub.add_parser(
         "replay", help="re-decide the logged claims under a candidate rules directory"
     )
     r.add_argument(
         "--db",
-        default=os.environ.get("ANSHIN_DB", "sqlite:///var/anshin.db"),
+        default=default_db(),
         help="sqlite:///path.db or postgresql://… (env ANSHIN_DB; opened read-only)",
     )
     r.add_argument("--rules", type=Path, required=True, help="the candidate rules directory")
-    r.add_argument("--since", type=instant_arg, help="decided at or after this instant")
-    r.add_argument("--until", type=instant_arg, help="decided before this instant")
+    r.add_argument("--since", type=instant, help="decided at or after this instant")
+    r.add_argument("--until", type=instant, help="decided before this instant")
     r.add_argument("--policy", help="only claims under this policy (HNB, DCM, …)")
     r.add_argument("--json", action="store_true", help="print one JSON document")
     r.add_argument(

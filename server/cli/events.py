@@ -14,13 +14,15 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import grpc
-from google.protobuf import json_format
-from tqdm import tqdm
+from server.cli.channel import add_server_args, open_channel
+from server.cli.render import print_rpc_error
 
-from anshin.v1 import events_pb2, events_pb2_grpc
-from server.client_channel import open_channel
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from anshin.v1 import events_pb2
 
 
 @dataclass
@@ -32,6 +34,10 @@ class Progress:
 def batches(
     path: Path, size: int, progress: Progress, bar: tqdm
 ) -> Iterator[events_pb2.IngestEventsRequest]:
+    from google.protobuf import json_format
+
+    from anshin.v1 import events_pb2
+
     batch = events_pb2.IngestEventsRequest()
     with path.open("rb") as f:
         for number, raw in enumerate(f, start=1):
@@ -55,6 +61,11 @@ def batches(
 
 
 def ingest(ns: argparse.Namespace) -> int:
+    import grpc
+    from tqdm import tqdm
+
+    from anshin.v1 import events_pb2_grpc
+
     path = Path(ns.file)
     progress = Progress()
     with (
@@ -72,7 +83,7 @@ def ingest(ns: argparse.Namespace) -> int:
         try:
             resp = stub.IngestEvents(batches(path, ns.batch, progress, bar), timeout=ns.timeout)
         except grpc.RpcError as exc:
-            print(f"{exc.code().name}: {exc.details()}", file=sys.stderr)
+            print_rpc_error(exc, ns.server)
             return 2
     rejected = [
         (progress.sent_lines[r.index], r.code, r.client_event_id, r.message) for r in resp.rejected
@@ -88,3 +99,15 @@ def ingest(ns: argparse.Namespace) -> int:
     if len(rejected) > ns.show:
         print(f"  … {len(rejected) - ns.show} more (use --show N)")
     return 1 if rejected else 0
+
+
+def add_parser(sub: Any) -> None:
+    e = sub.add_parser("events", help="event ingestion")
+    esub = e.add_subparsers(dest="events_command", required=True)
+    ei = esub.add_parser("ingest", help="stream a JSON-lines file of EventEnvelopes (backfill)")
+    ei.add_argument("file")
+    ei.add_argument("--batch", type=int, default=500, help="events per stream message")
+    ei.add_argument("--show", type=int, default=50, help="rejected lines to list")
+    ei.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_server_args(ei, timeout=3600.0)
+    ei.set_defaults(func=ingest)

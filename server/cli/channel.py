@@ -1,5 +1,8 @@
 """The channel every ``anshin`` client command builds, from flags or environment.
 
+``add_server_args`` gives a client command its ``--server``, ``--timeout``
+and connection-security flags; ``open_channel`` turns them into a channel.
+
 ``--ca`` (server CA, PEM) turns on TLS; ``--cert``/``--key`` add a client
 certificate (mutual TLS); the bearer token comes from ``--auth-token-file``,
 ``ANSHIN_TOKEN_FILE``, ``ANSHIN_TOKEN`` or (visible to other local users in
@@ -16,6 +19,22 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+
+from server.cli.args import DEFAULT_SERVER
+
+
+def add_server_args(
+    parser: argparse.ArgumentParser,
+    *,
+    timeout: float | None,
+    server_help: str = "default %(default)s",
+) -> None:
+    """``--server`` (default ``$ANSHIN_SERVER`` or 127.0.0.1:50051), ``--timeout``
+    in seconds (unless ``timeout`` is None) and the connection-security flags."""
+    parser.add_argument("--server", default=DEFAULT_SERVER, help=server_help)
+    if timeout is not None:
+        parser.add_argument("--timeout", type=float, default=timeout, help="seconds")
+    add_client_args(parser)
 
 
 def add_client_args(parser: argparse.ArgumentParser) -> None:

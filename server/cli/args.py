@@ -1,0 +1,65 @@
+"""What several ``anshin`` commands accept: the default server and database,
+the one parser of instants, amounts in yen, and instants for a request."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from server.config import DEFAULT_DB
+
+DEFAULT_SERVER = os.environ.get("ANSHIN_SERVER", "127.0.0.1:50051")
+
+
+def default_db() -> str:
+    """``--db``'s default, as ``serve`` picks it: ``$ANSHIN_DB``, else the state
+    directory's database (``$ANSHIN_STATE_DIR/anshin.db``, as in the container),
+    else the development database."""
+    if os.environ.get("ANSHIN_DB"):
+        return os.environ["ANSHIN_DB"]
+    if os.environ.get("ANSHIN_STATE_DIR"):
+        return f"sqlite:///{Path(os.environ['ANSHIN_STATE_DIR']) / 'anshin.db'}"
+    return DEFAULT_DB
+
+
+def instant(value: str) -> datetime:
+    """An ISO 8601 instant with its UTC offset (``2025-04-10T10:00:00+09:00``,
+    ``2025-04-10T01:00:00Z``), as UTC.
+
+    Every command's instants go through this one parser. A date or a time of
+    day without an offset is refused rather than guessed: the server, the
+    analyst and the policy may each be in another zone.
+    """
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: not an instant (e.g. 2025-03-10T09:00:00+09:00)"
+        ) from None
+    if dt.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: give a UTC offset (e.g. 2025-03-10T09:00:00+09:00)"
+        )
+    return dt.astimezone(UTC)
+
+
+def yen_amount(value: str) -> int:
+    """A positive amount in whole yen (``1200000``, ``1,200,000``, ``¥1,200,000``)."""
+    try:
+        amount = int(value.replace(",", "").replace("_", "").removeprefix("¥"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: an amount in whole yen") from None
+    if amount <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: a positive amount")
+    return amount
+
+
+def timestamp(dt: datetime) -> Timestamp:
+    """An instant as the protobuf ``Timestamp`` of a request."""
+    ts = Timestamp()
+    ts.FromDatetime(dt)
+    return ts

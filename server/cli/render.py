@@ -1,0 +1,132 @@
+"""How the ``anshin`` commands print: amounts, instants, JSON, the console,
+the colours of outcomes and statuses, and a failed call."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+
+if TYPE_CHECKING:
+    import grpc
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from rich.console import Console
+
+JST = timezone(timedelta(hours=9), "JST")
+SECONDS = "%Y-%m-%d %H:%M:%S"
+MINUTES = "%Y-%m-%d %H:%M"
+
+OUTCOME_STYLE = {
+    "APPROVE": "bold green",
+    "DENY": "bold red",
+    "REVIEW": "bold yellow",
+    "COMPLIANT": "green",
+    "NON_COMPLIANT": "red",
+    "UNKNOWN": "magenta",
+}
+STATUS_STYLE = {
+    "PASS": "green",
+    "WARN": "yellow",
+    "FAIL": "bold red",
+    "UNKNOWN": "magenta",
+    "NOT_APPLICABLE": "dim",
+}
+
+
+# --------------------------------------------------------------------------- values
+
+
+def yen(amount: int, *, signed: bool = False) -> str:
+    """``¥1,200,000``; ``-¥5,000`` below zero; ``signed``: ``+¥5,000`` above it."""
+    if amount < 0:
+        return f"-¥{-amount:,}"
+    return f"+¥{amount:,}" if signed and amount > 0 else f"¥{amount:,}"
+
+
+def _utc(value: Timestamp | datetime | int) -> datetime:
+    if isinstance(value, int):  # microseconds since the epoch
+        from server.clock import from_us
+
+        return from_us(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return value.ToDatetime(tzinfo=UTC)
+
+
+def format_instant(
+    value: Timestamp | datetime | int, fmt: str | None = None, *, tz: tzinfo = JST
+) -> str:
+    """An instant (protobuf ``Timestamp``, aware ``datetime`` or microseconds
+    since the epoch) in ``tz``: ISO 8601 (``Z`` for UTC) without ``fmt``,
+    else formatted for reading, where an unset ``Timestamp`` is ``-``."""
+    if fmt is not None and isinstance(value, Message) and not (value.seconds or value.nanos):
+        return "-"
+    dt = _utc(value).astimezone(tz)
+    if fmt is not None:
+        return dt.strftime(fmt)
+    return dt.isoformat().replace("+00:00", "Z") if tz is UTC else dt.isoformat()
+
+
+# --------------------------------------------------------------------------- output
+
+
+def console(width: int | None = None) -> Console:
+    """A rich console: the terminal's width, or ``width`` columns when piped."""
+    from rich.console import Console
+
+    return Console(width=None if width is None or sys.stdout.isatty() else width)
+
+
+def print_json(doc: Any, *, indent: bool = True) -> None:
+    """One JSON document (Japanese as is), indented, or on one line."""
+    print(json.dumps(doc, ensure_ascii=False, indent=2 if indent else None))
+
+
+def print_message(msg: Message) -> None:
+    """A protobuf reply as indented JSON (protobuf field names)."""
+    print_json(json_format.MessageToDict(msg))
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def violations(exc: grpc.RpcError) -> list[tuple[str, str]]:
+    """Field violations of an INVALID_ARGUMENT (google.rpc.BadRequest details)."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    try:
+        status = rpc_status.from_call(exc)
+    except (AttributeError, ValueError, DecodeError):  # no readable details: the message says it
+        return []
+    out: list[tuple[str, str]] = []
+    for detail in status.details if status else ():
+        br = error_details_pb2.BadRequest()
+        if detail.Unpack(br):
+            out.extend((v.field, v.description) for v in br.field_violations)
+    return out
+
+
+def print_invalid(found: Sequence[tuple[str, str]], message: str) -> None:
+    """An INVALID_ARGUMENT: one line per field, or the message when none is named."""
+    print(f"INVALID_ARGUMENT: {message}" if not found else "INVALID_ARGUMENT:", file=sys.stderr)
+    for field, description in found:
+        print(f"  {field}: {description}", file=sys.stderr)
+
+
+def print_rpc_error(exc: grpc.RpcError, server: str) -> None:
+    """A failed call on stderr: the fields of an INVALID_ARGUMENT, else
+    ``SERVER: CODE: details``."""
+    import grpc
+
+    code = exc.code()
+    details = exc.details()
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        print_invalid(violations(exc), details)
+    else:
+        print(f"{server}: {code.name}: {details}", file=sys.stderr)

@@ -1,0 +1,85 @@
+"""``anshin rules validate DIR`` and ``anshin rules explain CLAUSE-ID``.
+
+``validate`` loads a rules directory as the server would and lists every
+problem (file, clause, key); ``explain`` shows one clause's text, where the
+rules file states it, which function decides it and which tests hold it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def explain(ns: argparse.Namespace) -> int:
+    from rules.load import load_rules
+    from server.usecases.explain_clause import UnknownClause, explain_clause, render
+
+    try:
+        print(render(explain_clause(load_rules(ns.rules), ns.clause_id)))
+    except UnknownClause as exc:
+        print(f"anshin rules explain: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def validate(ns: argparse.Namespace) -> int:
+    """Every problem of a rules directory (file, clause, key); 1 when there is any."""
+    from rules.engine import validate_dir
+    from rules.load import RulesError, load_rules
+
+    root = Path(ns.dir)
+    if not root.is_dir():
+        print(f"{root}: not a directory", file=sys.stderr)
+        return 1
+    problems: list[str] = []
+    policies_dir = root / "policies"
+    raw = validate_dir(policies_dir) if policies_dir.is_dir() else []
+    for problem in raw:
+        file = problem.split(":", 1)[0]
+        # "hnb.toml: clause HNB-X5: kind: …" → the file's path, as the operator typed it
+        problems.append(f"{policies_dir}/{problem}" if (policies_dir / file).is_file() else problem)
+    if not policies_dir.is_dir():
+        problems.append(f"{policies_dir}: missing (the policy files)")
+    rules = None
+    try:
+        rules = load_rules(root)
+    except RulesError as exc:
+        if str(exc) != "; ".join(raw):  # policy problems are listed above, one per line
+            problems.insert(0, str(exc))
+    if problems or rules is None:
+        for problem in problems:
+            print(problem)
+        print(f"{root}: {len(problems)} problem(s); the server would refuse to load these rules")
+        return 1
+    policies = rules.policies.policies
+    clauses = sum(len(p.clauses) for p in policies.values())
+    clause_ids = sum(len(p.clause_ids) for p in policies.values())
+    for pid in sorted(policies):
+        p = policies[pid]
+        file = p.path.name if p.path else "-"
+        print(
+            f"  {p.label:16} {file:10} {len(p.clause_ids):3} clauses "
+            f"({len(p.clauses)} entries)  {p.name}"
+        )
+    print(
+        f"{root}: valid — {len(policies)} policies, {clause_ids} clauses "
+        f"({clauses} entries), rules digest {rules.digest}"
+    )
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    r = sub.add_parser("rules", help="rules directories: validate one, explain a clause")
+    rsub = r.add_subparsers(dest="rules_command", required=True)
+    v = rsub.add_parser("validate", help="load DIR as the server would; list every problem")
+    v.add_argument("dir", metavar="DIR", help="a rules directory (e.g. rules/data)")
+    v.set_defaults(func=validate)
+    x = rsub.add_parser(
+        "explain", help="a clause's text, rules file:line, deciding function and tests"
+    )
+    x.add_argument("clause_id", metavar="CLAUSE-ID")
+    x.add_argument("--rules", type=Path, help="rules directory (default built-in)")
+    x.set_defaults(func=explain)

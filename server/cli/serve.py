@@ -1,0 +1,148 @@
+"""``anshin serve``: serve the gRPC API (``--init``: a container's first start)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def run(ns: argparse.Namespace) -> int:
+    from server.app import serve
+    from server.config import Config
+    from server.logs import configure_logging
+    from server.state import StateError, require_database
+
+    # Whatever the server creates (database, WAL, keys, imported rules) is for
+    # its own user alone.
+    os.umask(0o077)
+    # Only the start that initialises the state directory may create its
+    # database: on any later start a missing database is a mistyped ANSHIN_DB
+    # (or a lost one), refused below like everywhere else.
+    creating = first_run(ns) if ns.init else False
+    config = Config.from_env(
+        state_dir=ns.state_dir,
+        log_key_file=ns.log_key_file,
+        phone_key_file=ns.phone_key_file,
+        listen=ns.listen,
+        db=ns.db,
+        rules=ns.rules,
+        log_level=ns.log_level,
+        bulk_workers=ns.bulk_workers,
+        tls_cert=ns.tls_cert,
+        tls_key=ns.tls_key,
+        client_ca=ns.client_ca,
+        auth_config=ns.auth_config,
+        insecure=ns.insecure or None,
+        metrics_listen=ns.metrics_listen,
+        max_message_bytes=ns.max_message_bytes,
+        sqlite_busy_timeout_ms=ns.sqlite_busy_timeout_ms,
+        pg_lock_timeout_ms=ns.pg_lock_timeout_ms,
+    )
+    if creating:
+        from server.store.url import migrate_url, schema_version
+
+        if not schema_version(config.db):
+            print(f"anshin: first run: {migrate_url(config.db, create=True)}", file=sys.stderr)
+    try:
+        require_database(config.db)
+    except StateError as exc:
+        raise SystemExit(f"anshin serve: {exc}") from None
+    configure_logging(config.log_level)
+    workers = ns.workers if ns.workers is not None else int(os.environ.get("ANSHIN_WORKERS", "1"))
+    if workers > 1:
+        from server.workers import run_workers
+
+        return run_workers(config, workers)
+    asyncio.run(serve(config))
+    return 0
+
+
+def first_run(ns: argparse.Namespace) -> bool:
+    """``serve --init``: a container's first start, like ``make run``'s: make the
+    state directory with ``anshin init`` if it has never been made (the
+    database is created after the configuration is read)."""
+    from server.state_init import StateLayout, init_state
+
+    raw = ns.state_dir or os.environ.get("ANSHIN_STATE_DIR")
+    if not raw:
+        raise SystemExit("anshin serve --init: needs --state-dir (or ANSHIN_STATE_DIR)")
+    layout = StateLayout(Path(raw))
+    if not layout.initialised():
+        hosts = [h for h in os.environ.get("ANSHIN_TLS_HOSTS", "").split(",") if h.strip()]
+        init_state(layout.root, hosts=[h.strip() for h in hosts])
+        print(f"anshin: first run: initialised {layout.root} (anshin init)", file=sys.stderr)
+        return True
+    return False
+
+
+def add_parser(sub: Any) -> None:
+    s = sub.add_parser("serve", help="serve the gRPC API")
+    s.add_argument(
+        "--state-dir",
+        type=Path,
+        help="directory of the keys (and, if made by `anshin init`, TLS, auth config, rules, "
+        "database) (env ANSHIN_STATE_DIR; default for SQLite: the database's directory)",
+    )
+    s.add_argument("--log-key-file", type=Path, help="log-signing key (env ANSHIN_LOG_KEY_FILE)")
+    s.add_argument("--phone-key-file", type=Path, help="phone-hash key (env ANSHIN_PHONE_KEY_FILE)")
+    s.add_argument(
+        "--init",
+        action="store_true",
+        help="first run: `anshin init` the state directory if it was never initialised and "
+        "create its database if it has none (the container's default)",
+    )
+    s.add_argument("--listen", help="HOST:PORT (env ANSHIN_LISTEN, default 127.0.0.1:50051)")
+    s.add_argument("--db", help="sqlite:///path.db or postgresql://… (env ANSHIN_DB)")
+    s.add_argument(
+        "--rules", type=Path, help="rules directory (env ANSHIN_RULES; default built-in)"
+    )
+    s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    s.add_argument(
+        "--workers", type=int, help="serving processes sharing the port (env ANSHIN_WORKERS)"
+    )
+    s.add_argument(
+        "--bulk-workers",
+        type=int,
+        help="processes judging bulk-ingestion batches (env ANSHIN_BULK_WORKERS; 0 = inline)",
+    )
+    s.add_argument("--tls-cert", type=Path, help="server certificate, PEM (env ANSHIN_TLS_CERT)")
+    s.add_argument("--tls-key", type=Path, help="server private key, PEM (env ANSHIN_TLS_KEY)")
+    s.add_argument(
+        "--client-ca",
+        type=Path,
+        help="CA for client certificates: require mutual TLS (env ANSHIN_CLIENT_CA)",
+    )
+    s.add_argument(
+        "--auth-config",
+        type=Path,
+        help="tokens, certificate identities, rate limits (TOML; env ANSHIN_AUTH_CONFIG)",
+    )
+    s.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve a non-loopback address without TLS or auth (env ANSHIN_INSECURE=1)",
+    )
+    s.add_argument(
+        "--metrics-listen",
+        help="Prometheus HOST:PORT, e.g. 127.0.0.1:9464 (env ANSHIN_METRICS_LISTEN)",
+    )
+    s.add_argument("--max-message-bytes", type=int, help="largest request or reply (default 4 MiB)")
+    s.add_argument(
+        "--sqlite-busy-timeout-ms",
+        type=int,
+        metavar="MS",
+        help="wait this long for a locked SQLite file, then answer UNAVAILABLE "
+        "(env ANSHIN_SQLITE_BUSY_TIMEOUT_MS; default 5000)",
+    )
+    s.add_argument(
+        "--pg-lock-timeout-ms",
+        type=int,
+        metavar="MS",
+        help="PostgreSQL lock_timeout of the store's connections, then UNAVAILABLE "
+        "(env ANSHIN_PG_LOCK_TIMEOUT_MS; default 5000; 0 = none)",
+    )
+    s.set_defaults(func=run)

@@ -1,0 +1,421 @@
+"""``anshin verdicts``: the analyst's view of the verdict log.
+
+* ``anshin verdicts [filters] [--json | --csv]`` — entries matching every
+  filter, newest first (``--oldest-first``), as a table (``--json``: one JSON
+  object per line with the stored inputs and result embedded; ``--csv``: one
+  row per entry). ``--limit 0`` streams everything (an export).
+* ``anshin verdicts show ID`` — one entry as a readable explanation: what it is
+  about, why it was decided (the claim trace, the posture checks, or the
+  analyst's resolution), what was recorded (``--inputs``) and its chain hashes.
+
+Times are shown in JST. Filter instants take their UTC offset
+(``2025-04-01T00:00:00+09:00``, ``2025-03-31T15:00:00Z``), like every
+instant of the command line (``server.cli.args.instant``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from server.cli.args import instant, timestamp
+from server.cli.channel import add_server_args, open_channel
+from server.cli.claim import render_decision
+from server.cli.render import (
+    MINUTES,
+    OUTCOME_STYLE,
+    SECONDS,
+    STATUS_STYLE,
+    console,
+    format_instant,
+    print_json,
+    print_rpc_error,
+    yen,
+)
+
+if TYPE_CHECKING:
+    from anshin.v1 import verdicts_pb2
+
+EXIT_FAILED = 2
+WIDTH = 160  # columns of the tables when piped
+KINDS = {"login_posture": 1, "claim": 2, "review_resolution": 3}
+CSV_COLUMNS = (
+    "seq",
+    "id",
+    "kind",
+    "customer_id",
+    "device_id",
+    "policy_id",
+    "subject_time",
+    "recorded_at",
+    "outcome",
+    "clause_ids",
+    "payable_yen",
+    "refers_to",
+    "request_id",
+    "caller",
+    "entry_hash",
+)
+
+
+# --------------------------------------------------------------------------- input
+
+
+def query_request(ns: argparse.Namespace) -> verdicts_pb2.QueryVerdictsRequest:
+    from anshin.v1 import verdicts_pb2
+
+    req = verdicts_pb2.QueryVerdictsRequest(
+        customer_id=ns.customer or "",
+        policy_id=ns.policy or "",
+        kind=KINDS.get(ns.kind or "", 0),
+        outcome=ns.outcome or "",
+        clause_id=ns.clause or "",
+        oldest_first=ns.oldest_first,
+    )
+    for flag, field in (
+        ("since", "subject_from"),
+        ("until", "subject_until"),
+        ("recorded_since", "recorded_from"),
+        ("recorded_until", "recorded_until"),
+    ):
+        value = getattr(ns, flag)
+        if value is not None:
+            getattr(req, field).CopyFrom(timestamp(value))
+    return req
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+def fail(exc: Any, server: str) -> int:
+    """A failed call, reported; the exit status."""
+    print_rpc_error(exc, server)
+    return EXIT_FAILED
+
+
+def entry_json(e: verdicts_pb2.VerdictEntry) -> dict[str, Any]:
+    """An entry as JSON with its stored inputs and result embedded (not as text)."""
+    from google.protobuf import json_format
+
+    d = json_format.MessageToDict(e, preserving_proto_field_name=True)
+    for key in ("inputs_json", "result_json"):
+        text = d.pop(key, "")
+        d[key.removesuffix("_json")] = json.loads(text) if text else None
+    return d
+
+
+def csv_row(e: verdicts_pb2.VerdictEntry) -> list[str]:
+    return [
+        str(e.seq),
+        e.id,
+        e.kind,
+        e.customer_id,
+        e.device_id,
+        e.policy_id,
+        format_instant(e.subject_time),
+        format_instant(e.recorded_at),
+        e.outcome,
+        " ".join(e.clause_ids),
+        str(e.payable_yen),
+        e.refers_to,
+        e.request_id,
+        e.caller.identity,
+        e.entry_hash,
+    ]
+
+
+def styled(outcome: str) -> Any:
+    from rich.text import Text
+
+    return Text(outcome, style=OUTCOME_STYLE.get(outcome, ""))
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def _entries(stub: Any, req: Any, limit: int, timeout: float) -> Iterator[Any]:
+    """Entries of a query, at most ``limit`` (0: all), streamed page by page."""
+    req.page_size = min(limit, 1000) if limit else 1000
+    n = 0
+    for page in stub.QueryVerdicts(req, timeout=timeout):
+        for e in page.entries:
+            yield e
+            n += 1
+            if limit and n >= limit:
+                return
+
+
+def verdicts(ns: argparse.Namespace) -> int:
+    import grpc
+
+    from anshin.v1 import verdicts_pb2_grpc
+
+    req = query_request(ns)
+    with open_channel(ns) as channel:
+        stub = verdicts_pb2_grpc.VerdictLogServiceStub(channel)
+        try:
+            if ns.json:
+                for e in _entries(stub, req, ns.limit, ns.timeout):
+                    print_json(entry_json(e), indent=False)
+                return 0
+            if ns.csv:
+                out = csv.writer(sys.stdout, lineterminator="\n")
+                out.writerow(CSV_COLUMNS)
+                for e in _entries(stub, req, ns.limit, ns.timeout):
+                    out.writerow(csv_row(e))
+                return 0
+            rows = list(_entries(stub, req, ns.limit, ns.timeout))
+        except grpc.RpcError as exc:
+            return fail(exc, ns.server)
+    render_table(rows, ns.limit)
+    return 0
+
+
+def render_table(rows: list[Any], limit: int) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+    table.add_column("seq", justify="right", no_wrap=True)
+    table.add_column("recorded (JST)", no_wrap=True)
+    table.add_column("subject (JST)", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("customer", no_wrap=True)
+    table.add_column("policy/device", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("payable", justify="right", no_wrap=True)
+    table.add_column("clauses", overflow="fold", min_width=14)
+    table.add_column("id", no_wrap=True, min_width=36)
+    for e in rows:
+        kind = {"review_resolution": "resolved", "login_posture": "posture"}.get(e.kind, e.kind)
+        table.add_row(
+            str(e.seq),
+            format_instant(e.recorded_at, MINUTES),
+            format_instant(e.subject_time, MINUTES),
+            kind,
+            e.customer_id,
+            e.policy_id or e.device_id,
+            styled(e.outcome),
+            yen(e.payable_yen) if e.payable_yen else "",
+            " ".join(e.clause_ids),
+            e.id,
+        )
+    out = console(WIDTH)
+    out.print(table)
+    more = " (--limit reached: narrow the filters or raise --limit)" if len(rows) == limit else ""
+    out.print(f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'}{more}", style="dim")
+
+
+# --------------------------------------------------------------------------- show
+
+
+def show(ns: argparse.Namespace) -> int:
+    import grpc
+
+    from anshin.v1 import verdicts_pb2, verdicts_pb2_grpc
+
+    with open_channel(ns) as channel:
+        stub = verdicts_pb2_grpc.VerdictLogServiceStub(channel)
+        try:
+            e = stub.GetVerdict(verdicts_pb2.GetVerdictRequest(id=ns.id), timeout=ns.timeout)
+            review_state = _review_state(stub, e, ns.timeout) if e.outcome == "REVIEW" else ""
+        except grpc.RpcError as exc:
+            return fail(exc, ns.server)
+    if ns.json:
+        print_json(entry_json(e))
+        return 0
+    explain(e, inputs=ns.inputs, review_state=review_state)
+    return 0
+
+
+def _review_state(stub: Any, e: Any, timeout: float) -> str:
+    """ "open" or the resolution that closed it."""
+    from anshin.v1 import verdicts_pb2
+
+    for item in stub.ListReviews(
+        verdicts_pb2.ListReviewsRequest(customer_id=e.customer_id, page_size=1000),
+        timeout=timeout,
+    ):
+        if item.decision.id == e.id:
+            return "open: in the review queue (anshin reviews resolve)"
+    req = verdicts_pb2.QueryVerdictsRequest(
+        customer_id=e.customer_id,
+        kind=verdicts_pb2.VERDICT_KIND_REVIEW_RESOLUTION,
+        oldest_first=True,
+        page_size=1000,
+    )
+    for page in stub.QueryVerdicts(req, timeout=timeout):
+        for r in page.entries:
+            if r.refers_to == e.id:
+                return f"resolved: {r.outcome} {yen(r.payable_yen)} by entry {r.id}"
+    return "resolved"
+
+
+def explain(e: Any, *, inputs: bool = False, review_state: str = "") -> None:
+    from rich.text import Text
+
+    out = console(WIDTH)
+    head = Text()
+    head.append(f"{e.kind} ", style="bold")
+    head.append_text(styled(e.outcome))
+    if e.payable_yen:
+        head.append(f"   payable {yen(e.payable_yen)}")
+    head.append(f"   entry {e.id} (seq {e.seq})", style="dim")
+    out.print(head)
+    about = [f"customer {e.customer_id}"]
+    if e.device_id:
+        about.append(f"device {e.device_id}")
+    if e.policy_id:
+        about.append(f"policy {e.policy_id}")
+    subject = "login" if e.kind == "login_posture" else "incident"
+    about.append(f"{subject} at {format_instant(e.subject_time, SECONDS)} JST")
+    out.print(Text("   ".join(about)))
+    out.print(
+        Text(
+            f"recorded {format_instant(e.recorded_at, SECONDS)} JST by {e.caller.identity or '-'}"
+            f" (request {e.request_id})",
+            style="dim",
+        )
+    )
+    r = e.rules
+    rules = ", ".join(
+        [*r.policies, *([f"matrix {r.matrix_revision}"] if r.matrix_revision else [])]
+    )
+    out.print(Text(f"rules {rules or '-'}  digest {r.digest or '-'}", style="dim"))
+    if e.clause_ids:
+        out.print(Text(f"clauses {', '.join(e.clause_ids)}", style="bold"))
+    if review_state:
+        out.print(Text(f"review {review_state}", style="yellow"))
+    if e.refers_to:
+        out.print(Text(f"resolves {e.refers_to}", style="bold"))
+    result = json.loads(e.result_json) if e.result_json else {}
+    if e.kind == "claim":
+        _explain_claim(e, result)
+    elif e.kind == "login_posture":
+        _explain_posture(out, result)
+    elif e.kind == "review_resolution":
+        _explain_resolution(out, e, result)
+    if inputs:
+        from rich.syntax import Syntax
+
+        out.print(Text("inputs (as stored)", style="bold"))
+        out.print(
+            Syntax(json.dumps(json.loads(e.inputs_json), ensure_ascii=False, indent=2), "json")
+        )
+    out.print(Text(f"hash {e.entry_hash}  prev {e.prev_hash}", style="dim"))
+
+
+def _explain_claim(e: Any, result: dict[str, Any]) -> None:
+    from google.protobuf import json_format
+
+    from anshin.v1 import claims_pb2
+
+    resp = claims_pb2.EvaluateClaimResponse()
+    json_format.ParseDict(result, resp, ignore_unknown_fields=True)
+    render_decision(resp, source="as recorded")
+
+
+def _explain_posture(out: Any, result: dict[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    client = result.get("client") or {}
+    parts = [
+        f"{client.get('browser') or '?'} {client.get('browser_version') or ''}".strip(),
+        f"{client.get('os') or '?'} {client.get('os_version') or ''}".strip(),
+    ]
+    out.print(Text(f"client {' on '.join(parts)}"))
+    table = Table(title="checks", show_lines=True, expand=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("observed vs expected", ratio=2, overflow="fold")
+    table.add_column("explanation 説明", ratio=3, overflow="fold")
+    for c in result.get("checks", []):
+        status = c.get("status", "")
+        cell = Text(c.get("check_id", ""))
+        if c.get("clause_ids"):
+            cell.append("\n" + " ".join(c["clause_ids"]), style="dim")
+        compared = "\n".join(
+            f"{x['name']}: {x['observed']} vs {x['expected']}" for x in c.get("compared", [])
+        )
+        table.add_row(
+            cell,
+            Text(status, style=STATUS_STYLE.get(status, "")),
+            compared,
+            c.get("message_ja", ""),
+        )
+    out.print(table)
+
+
+def _explain_resolution(out: Any, e: Any, result: dict[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    inputs = json.loads(e.inputs_json) if e.inputs_json else {}
+    request = inputs.get("request") or {}
+    out.print(Text(f"analyst {request.get('analyst', '-')}  (caller {inputs.get('caller', '-')})"))
+    if request.get("note"):
+        out.print(Text(f"note {request['note']}"))
+    reservations = result.get("reservations") or []
+    if reservations:
+        table = Table(title="ledger reservations")
+        table.add_column("scope", overflow="fold")
+        table.add_column("caps", no_wrap=True)
+        table.add_column("reserved", justify="right", no_wrap=True)
+        table.add_column("used before", justify="right", no_wrap=True)
+        table.add_column("limit", justify="right", no_wrap=True)
+        for r in reservations:
+            limit = r.get("limitYen")
+            table.add_row(
+                r["scopeKey"],
+                " ".join(r.get("capIds", [])),
+                yen(int(r["amountYen"])),
+                yen(int(r.get("usedYenBefore", 0))),
+                yen(int(limit)) if limit is not None else "-",
+            )
+        out.print(table)
+    elif e.outcome == "APPROVE":
+        out.print(Text("no ledger scope applies to this claim", style="dim"))
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def _query_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--customer", help="customer id")
+    p.add_argument("--policy", help="policy id (claims and resolutions), e.g. HNB")
+    p.add_argument("--kind", choices=sorted(KINDS))
+    p.add_argument("--outcome", help="APPROVE DENY REVIEW COMPLIANT NON_COMPLIANT UNKNOWN")
+    p.add_argument("--clause", help="a clause id that fired, e.g. HNB-X5")
+    p.add_argument("--since", type=instant, help="subject instant from (inclusive)")
+    p.add_argument("--until", type=instant, help="subject instant until (exclusive)")
+    p.add_argument("--recorded-since", type=instant, help="recorded from (inclusive)")
+    p.add_argument("--recorded-until", type=instant, help="recorded until (exclusive)")
+    p.add_argument("--oldest-first", action="store_true", help="default: newest first")
+    p.add_argument("--limit", type=int, default=50, help="entries (0: all); default %(default)s")
+
+
+def add_parser(sub: Any) -> None:
+    """``verdicts`` (+ ``verdicts show``)."""
+    v = sub.add_parser(
+        "verdicts",
+        help="find verdict-log entries; `verdicts show ID` explains one",
+        description="Entries matching every filter; `anshin verdicts show ID` explains one.",
+    )
+    _query_flags(v)
+    fmt = v.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="one JSON object per line")
+    fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
+    add_server_args(v, timeout=600.0)
+    v.set_defaults(func=verdicts)
+    vsub = v.add_subparsers(dest="verdicts_command")
+    s = vsub.add_parser("show", help="one entry as a readable explanation")
+    s.add_argument("id")
+    s.add_argument("--inputs", action="store_true", help="also the stored inputs")
+    s.add_argument("--json", action="store_true", help="the entry as JSON")
+    add_server_args(s, timeout=30.0)
+    s.set_defaults(func=show)

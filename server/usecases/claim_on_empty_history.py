@@ -1,0 +1,43 @@
+"""A claim decided on an empty history: what ``anshin claim --local`` shows.
+
+Nothing on record — no posture verdict, no enrolment or other event, no
+earlier payout — and nothing recorded: the decision a server with an empty
+database would give a dry run of the same request, made with the same
+conversion, context and engine as ``ClaimService.EvaluateClaim``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from anshin.v1 import claims_pb2, common_pb2
+from rules import engine as eng
+from rules.load import RuleSet
+from server.claim_context import FactsSnapshot, context_from_facts
+from server.clock import to_us
+from server.convert import claims as conv
+from server.errors import ValidationError, Violation
+
+
+def evaluate_on_empty_history(
+    request: claims_pb2.EvaluateClaimRequest, rules: RuleSet, now: datetime
+) -> claims_pb2.EvaluateClaimResponse:
+    """The dry-run reply to ``request`` under ``rules`` at ``now``, as if
+    nothing had ever been recorded (every cap scope unused).
+
+    Raises ``ValidationError`` for a claim a server refuses with INVALID_ARGUMENT.
+    """
+    facts = conv.claim_facts(request, now, frozenset(rules.policies.policies))
+    policy = rules.policies.get(facts.policy_id)
+    ctx = context_from_facts(FactsSnapshot(to_us(now)), facts, policy, rules)
+    try:
+        scopes = eng.ledger_scopes(policy, facts, ctx)
+    except eng.ClaimError as exc:
+        raise ValidationError([Violation(exc.field, str(exc))]) from exc
+    ledger = {scope: eng.LedgerUsage(0, 0, frozenset()) for scope in scopes}
+    decision = eng.evaluate(policy, facts, replace(ctx, ledger=ledger))
+    version = common_pb2.RulesVersion(
+        digest=rules.digest, policies=[f"{policy.id}@{policy.version}"]
+    )
+    return conv.response(decision, version, dry_run=True)
