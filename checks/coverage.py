@@ -1,6 +1,8 @@
-"""Coverage periods from reported events: KDN-P1/P2, ISA-P1/P2/I1, DCM, HNB, JPE-P1; KDN-C0..C2.
+"""Coverage periods from reported events, as the policy files say to build them; monitoring.
 
-Pure functions over a list of events and an explicit ``as_of``:
+Pure functions over a list of events, a ``checks.cover.Cover`` (the policy
+file's ``[cover]`` table: which events, which apps or plans, which clauses)
+and an explicit ``as_of``. Nothing here names a policy:
 
 * events with ``event_time > as_of`` are invisible (what Anshin believed then);
 * arrival order never matters: visible events are sorted by event time, then
@@ -9,21 +11,33 @@ Pure functions over a list of events and an explicit ``as_of``:
 * periods are half-open, ``starts_at <= t < ends_at``; ``ends_at=None`` means
   still open. A period that would be empty is not returned.
 
-Every assumption is a named field of ``CoverageSettings`` (documented there).
 Events that were seen but do not count (an activation outside the carrier
 shop, a product that is not listed, a second insured person, ...) are never
 dropped silently: the ``*_coverage`` functions return them with a
 ``Judgement`` saying why; the ``*_periods`` functions return the periods only.
+
+ASSUMPTIONs not needing a value (documented behaviour):
+
+* An app counts as active while it is active on at least one counted device;
+  deactivating or invalidating it on one device ends cover only if no other
+  counted device still has it (multi-device licences). An event with an
+  empty ``device_id`` applies to every device of that app.
+* A coverage period of enrolments is one continuous enrolment (joined..left);
+  with ``one_insured_person``, a second, different insured person joining
+  while it is in force is flagged on the period.
+* A LEFT enrolment ends the whole enrolment period, at its ``ends_at`` (or its
+  event time when not sent).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby, pairwise
 from typing import Protocol, TypeVar
 
+from checks.cover import ActivationCover, Cover, EnrolmentCover
 from checks.event_model import (
     Activation,
     ActivationAction,
@@ -35,111 +49,23 @@ from checks.event_model import (
     SecurityApp,
 )
 from checks.model import CheckStatus, Compared
-from rules.timing.jst import at_jst, format_jst, jst_date, require_aware
-from rules.timing.months import cover_begins_calendar_months_after
+from timing.jst import format_jst, jst_date, require_aware
+from timing.months import cover_begins_calendar_months_after
 
 __all__ = [
-    "DEFAULT_COVERAGE_SETTINGS",
-    "ENROLMENT_CLAUSES",
-    "ISA_PRODUCTS",
-    "KDN_APPS",
     "Coverage",
-    "CoverageSettings",
     "IgnoredEvent",
     "MonitoringState",
     "Period",
+    "activation_coverage",
+    "activation_periods",
     "covered_at",
     "enrolment_coverage",
     "enrolment_periods",
-    "isa_coverage",
-    "isa_periods",
-    "kdn_coverage",
-    "kdn_periods",
     "monitoring_state",
+    "policy_coverage",
+    "policy_periods",
 ]
-
-KDN_APPS = frozenset({SecurityApp.NORTON_360, SecurityApp.NORTON_MONITOR})
-"""KDN-P1: 「ノートン360」と「ノートンモニター」 — both must be active."""
-
-ISA_PRODUCTS = frozenset(
-    {
-        SecurityApp.VIRUS_BUSTER_CLOUD_MONTHLY_3,
-        SecurityApp.VIRUS_BUSTER_CLOUD_MONTHLY_1,
-        SecurityApp.J_SAFE,
-        SecurityApp.J_SAFE_3,
-    }
-)
-"""ISA-P1: ウイルスバスター クラウド 月額版 3台版 / 1台版, J-SAFE, J-SAFE 3台版."""
-
-
-@dataclass(frozen=True, slots=True)
-class CoverageSettings:
-    """Every assumption of the coverage periods, with its default.
-
-    kdn_campaign_ends_at (default None = not ended / not announced):
-        KDN-P2 「本保険無料特典キャンペーンが主催者により終了されたとき」. When set,
-        every KDN period ends at this instant at the latest, and activations at
-        or after it start no period. It is configuration, not an event, so it
-        applies whatever ``as_of`` is.
-    kdn_carrier_shop_channel (default "carrier_shop"):
-        The ``Activation.channel`` value that means "downloaded and activated in
-        a carrier (KDDI) shop".
-    kdn_carrier_shop_required_for (ASSUMPTION, default {NORTON_360}):
-        Seed 001 §1-3 defines the covered smartphone as the one where the
-        Norton 360 app was downloaded in a KDDI shop and activated, using the
-        phone number billed for the app. The text names only Norton 360 (Norton
-        Monitor is an account service, not a device protection), so only
-        Norton 360 activations must come from the carrier shop; an activation of
-        a listed app through another channel does not count and is reported.
-    kdn_require_billed_phone (ASSUMPTION, default True):
-        The same activations must carry the billed phone number
-        (``phone_ref``); an activation without it does not count (UNKNOWN).
-    isa_products (default ``ISA_PRODUCTS``):
-        ISA-P1, the four listed products.
-    isa_in_force_from (default 2024-04-01 00:00 JST):
-        ISA-P2 「2024年4月1日から…2024年4月1日以前に…ご契約されている方にもお付けします」:
-        periods are clipped to start no earlier than this instant.
-    isa_plan_ids (ASSUMPTION, default the lower-case ``SecurityApp`` names of
-        ``isa_products``, e.g. "j_safe_3"):
-        The ``Enrolment.plan`` values that name a listed ISA product.
-    jpe_cover_delay_months (default 2):
-        JPE-P1 「補償期間は提供開始日より2か月後」 via
-        ``rules.timing.cover_begins_calendar_months_after``.
-
-    ASSUMPTIONs not needing a value (documented behaviour):
-    * An app counts as active while it is active on at least one counted
-      device; deactivating or invalidating it on one device ends cover only if
-      no other counted device still has it (multi-device licences). An event
-      with an empty ``device_id`` applies to every device of that app.
-    * ISA-I1 「1補償期間で対象となるのは1名のみ」: a coverage period is one
-      continuous enrolment (joined..left); a second, different insured person
-      joining while it is in force is flagged as an ISA-I1 violation.
-    * A LEFT enrolment ends the whole enrolment period, at its ``ends_at``
-      (or its event time when not sent).
-    """
-
-    kdn_campaign_ends_at: datetime | None = None
-    kdn_carrier_shop_channel: str = "carrier_shop"
-    kdn_carrier_shop_required_for: frozenset[SecurityApp] = frozenset({SecurityApp.NORTON_360})
-    kdn_require_billed_phone: bool = True
-    isa_products: frozenset[SecurityApp] = ISA_PRODUCTS
-    isa_in_force_from: datetime = field(default_factory=lambda: at_jst(2024, 4, 1))
-    isa_plan_ids: frozenset[str] | None = None
-    jpe_cover_delay_months: int = 2
-
-    def __post_init__(self) -> None:
-        if self.kdn_campaign_ends_at is not None:
-            require_aware(self.kdn_campaign_ends_at, "kdn_campaign_ends_at")
-        require_aware(self.isa_in_force_from, "isa_in_force_from")
-
-    @property
-    def isa_plans(self) -> frozenset[str]:
-        if self.isa_plan_ids is not None:
-            return self.isa_plan_ids
-        return frozenset(app.name.lower() for app in self.isa_products)
-
-
-DEFAULT_COVERAGE_SETTINGS = CoverageSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,20 +192,17 @@ class _Interval:
 
 
 def _activation_intervals(
-    events: Sequence[Activation],
-    apps: frozenset[SecurityApp],
-    reject: Callable[[Activation], Judgement | None],
-    in_force: Callable[[Mapping[SecurityApp, set[str]]], bool],
-    describe: Callable[[Mapping[SecurityApp, set[str]]], str],
+    events: Sequence[Activation], spec: ActivationCover
 ) -> tuple[list[_Interval], list[IgnoredEvent]]:
-    """Run the activation state machine over sorted events of ``apps``.
+    """Run the activation state machine over sorted events of the listed apps.
 
-    State: for each app, the set of counted devices on which it is active.
-    All events at one instant are applied before the state is read, so a
-    same-instant swap (deactivate one device, activate another) does not
-    break the period.
+    State: for each app, the set of counted devices on which it is active; in
+    cover while every app (``all_apps``) or any app has one. All events at
+    one instant are applied before the state is read, so a same-instant swap
+    (deactivate one device, activate another) does not break the period.
     """
-    active: dict[SecurityApp, set[str]] = {app: set() for app in apps}
+    active: dict[SecurityApp, set[str]] = {app: set() for app in spec.apps}
+    in_force = all if spec.all_apps else any
     intervals: list[_Interval] = []
     ignored: list[IgnoredEvent] = []
     current: _Interval | None = None
@@ -287,7 +210,7 @@ def _activation_intervals(
         causes: list[str] = []
         for e in group:
             if e.action is ActivationAction.ACTIVATED:
-                rejection = reject(e)
+                rejection = _not_a_covered_device(e, spec)
                 if rejection is not None:
                     ignored.append(_ignored(e, rejection))
                     continue
@@ -305,7 +228,7 @@ def _activation_intervals(
                     _ignored(
                         e,
                         _note(
-                            "KDN-P1" if e.app in KDN_APPS else "ISA-P1",
+                            spec.clause_ids[0],
                             CheckStatus.UNKNOWN,
                             "activation_action_not_reported",
                             f"{format_jst(e.event_time)}の{e.app.name}のイベントは、"
@@ -319,9 +242,9 @@ def _activation_intervals(
                         ),
                     )
                 )
-        now = in_force(active)
+        now = in_force(active[a] for a in spec.apps)
         if now and current is None:
-            current = _Interval(instant, None, describe(active))
+            current = _Interval(instant, None, _apps_text(active))
             intervals.append(current)
         elif not now and current is not None:
             current.end = instant
@@ -339,86 +262,120 @@ def _apps_text(active: Mapping[SecurityApp, set[str]]) -> str:
     return "; ".join(parts)
 
 
-def kdn_coverage(
-    activations: Iterable[Activation],
-    as_of: datetime,
-    settings: CoverageSettings = DEFAULT_COVERAGE_SETTINGS,
+def activation_coverage(
+    activations: Iterable[Activation], cover: Cover, as_of: datetime
 ) -> Coverage:
-    """KDN-P1/P2 coverage periods of one customer, with the activations that did not count.
+    """Coverage periods of one customer from security-app activations, and what did not count.
 
-    KDN-P1: a period starts when both Norton 360 and Norton Monitor are active
-    (the later activation completes it). KDN-P2: it ends at the earliest of
-    either app deactivated, either app invalidated, or the campaign end
-    (``settings.kdn_campaign_ends_at``). A later re-activation starts a new
-    period. Only activations meeting the covered-device constraint count
-    (see ``CoverageSettings``). Events of other apps are not KDN events and
-    are skipped.
+    A period starts when the listed apps are active (every one of them with
+    ``all_apps``, else any one) and ends when that stops (an app deactivated or
+    invalidated on its last counted device) or at ``campaign_ends_at``; a later
+    re-activation starts a new period. Only activations meeting the
+    covered-device constraint count. Periods start no earlier than
+    ``cover.in_force_from``. Activations of other apps are skipped or
+    reported, as ``other_apps`` says.
     """
-    visible = [e for e in _visible(activations, as_of) if e.app in KDN_APPS]
-    _require_one_customer(visible)
-
-    def reject(e: Activation) -> Judgement | None:
-        if e.app not in settings.kdn_carrier_shop_required_for:
-            return None
-        device = e.device_id or "不明"
-        where = f"{format_jst(e.event_time)}の{e.app.name}のアクティブ化（端末{device}）"
-        if e.channel != settings.kdn_carrier_shop_channel:
-            return _note(
-                "KDN-P1",
-                CheckStatus.FAIL,
-                "activation_not_via_carrier_shop",
-                f"{where}は、店舗（{settings.kdn_carrier_shop_channel}）でのダウンロード・"
-                f"アクティブ化ではない（経路「{e.channel or '不明'}」）ため、"
-                "補償対象の端末として数えません。",
-                Compared(
-                    "activation.channel",
-                    e.channel or "(not reported)",
-                    settings.kdn_carrier_shop_channel,
-                ),
-            )
-        if settings.kdn_require_billed_phone and not e.phone_ref:
-            return _note(
-                "KDN-P1",
-                CheckStatus.UNKNOWN,
-                "billed_phone_not_reported",
-                f"{where}は、利用料金の請求対象の電話番号が報告されていないため、"
-                "補償対象の端末として数えません。",
-                Compared("activation.phone_ref", "(not reported)", "billed phone number"),
-            )
-        return None
-
-    intervals, ignored = _activation_intervals(
-        visible, KDN_APPS, reject, lambda active: all(active[a] for a in KDN_APPS), _apps_text
-    )
-    campaign_end = settings.kdn_campaign_ends_at
+    spec = cover.activation
+    if spec is None:
+        raise ValueError(
+            f"{cover.policy_id} cover does not follow app activations (its [cover] table)"
+        )
+    visible = _visible(activations, as_of)
+    listed = [e for e in visible if e.app in spec.apps]
+    report = spec.other_apps == "report"
+    _require_one_customer(visible if report else listed)
+    ignored: list[IgnoredEvent] = []
+    if report:
+        for e in visible:
+            if e.app not in spec.apps and (unlisted := _unlisted(e, spec, cover)) is not None:
+                ignored.append(unlisted)
+    intervals, more = _activation_intervals(listed, spec)
+    ignored.extend(more)
+    first = spec.clause_ids[0]
+    campaign_end = spec.campaign_ends_at
     periods: list[Period] = []
     for iv in intervals:
-        start, end, closed_by = iv.start, iv.end, iv.closed_by
+        end, closed_by = iv.end, iv.closed_by
         if campaign_end is not None:
-            if start >= campaign_end:
+            if iv.start >= campaign_end:
                 continue
             if end is None or end > campaign_end:
-                end, closed_by = campaign_end, "campaign ended (キャンペーン終了, KDN-P2)"
-        basis = f"KDN-P1 both apps active from {format_jst(start)}: {iv.opened_by}" + (
-            f"; KDN-P2 ended {format_jst(end)}: {closed_by}" if end is not None else ""
-        )
-        periods.append(Period(start, end, ("KDN-P1", "KDN-P2"), basis))
+                end, closed_by = campaign_end, f"campaign ended (キャンペーン終了, {spec.ended_by})"
+        clipped = _clip(iv.start, end, cover.in_force_from)
+        if clipped is None:
+            continue
+        start, was_clipped = clipped
+        basis = f"{first} {spec.basis} from {format_jst(iv.start)}: {iv.opened_by}"
+        if was_clipped:
+            basis += f"; {cover.in_force_clause} in force only from {format_jst(start)}"
+        if end is not None:
+            basis += f"; {spec.ended_by} ended {format_jst(end)}: {closed_by}"
+        periods.append(Period(start, end, spec.clause_ids, basis))
+    ignored.sort(key=lambda i: (i.event_time, i.client_event_id))
     return Coverage(tuple(periods), tuple(ignored))
 
 
-def kdn_periods(
-    activations: Iterable[Activation],
-    as_of: datetime,
-    settings: CoverageSettings = DEFAULT_COVERAGE_SETTINGS,
+def activation_periods(
+    activations: Iterable[Activation], cover: Cover, as_of: datetime
 ) -> list[Period]:
-    """KDN-P1/P2 periods (see ``kdn_coverage``)."""
-    return list(kdn_coverage(activations, as_of, settings).periods)
+    """The periods of ``activation_coverage``."""
+    return list(activation_coverage(activations, cover, as_of).periods)
 
 
-def _clip_isa(
-    start: datetime, end: datetime | None, in_force_from: datetime
+def _unlisted(e: Activation, spec: ActivationCover, cover: Cover) -> IgnoredEvent | None:
+    """An activation of an app the policy does not list: it does not count."""
+    if e.action is not ActivationAction.ACTIVATED:
+        return None
+    unknown = e.app is SecurityApp.UNSPECIFIED
+    what = "が報告されていない" if unknown else f"「{e.app.name}」が対象製品ではない"
+    return _ignored(
+        e,
+        _note(
+            spec.clause_ids[0],
+            CheckStatus.UNKNOWN if unknown else CheckStatus.FAIL,
+            "product_not_reported" if unknown else "product_not_listed",
+            f"{format_jst(e.event_time)}のアクティブ化は、製品{what}"
+            f"ため、{cover.name_ja}の対象契約として数えません。",
+            Compared("activation.app", e.app.name, ", ".join(sorted(a.name for a in spec.apps))),
+        ),
+    )
+
+
+def _not_a_covered_device(e: Activation, spec: ActivationCover) -> Judgement | None:
+    """Why an activation of a listed app does not count (the covered device), or None."""
+    if e.app not in spec.carrier_shop_required_for:
+        return None
+    device = e.device_id or "不明"
+    where = f"{format_jst(e.event_time)}の{e.app.name}のアクティブ化（端末{device}）"
+    shop = spec.carrier_shop_channel
+    if e.channel != shop:
+        return _note(
+            spec.clause_ids[0],
+            CheckStatus.FAIL,
+            "activation_not_via_carrier_shop",
+            f"{where}は、店舗（{shop}）でのダウンロード・"
+            f"アクティブ化ではない（経路「{e.channel or '不明'}」）ため、"
+            "補償対象の端末として数えません。",
+            Compared("activation.channel", e.channel or "(not reported)", shop),
+        )
+    if spec.require_billed_phone and not e.phone_ref:
+        return _note(
+            spec.clause_ids[0],
+            CheckStatus.UNKNOWN,
+            "billed_phone_not_reported",
+            f"{where}は、利用料金の請求対象の電話番号が報告されていないため、"
+            "補償対象の端末として数えません。",
+            Compared("activation.phone_ref", "(not reported)", "billed phone number"),
+        )
+    return None
+
+
+def _clip(
+    start: datetime, end: datetime | None, in_force_from: datetime | None
 ) -> tuple[datetime, bool] | None:
-    """(start clipped to ISA-P2, clipped?) or None when the period ended before it."""
+    """(start clipped to ``in_force_from``, clipped?) or None when the period ended before it."""
+    if in_force_from is None:
+        return start, False
     if end is not None and end <= in_force_from:
         return None
     if start < in_force_from:
@@ -426,97 +383,7 @@ def _clip_isa(
     return start, False
 
 
-def isa_coverage(
-    activations: Iterable[Activation],
-    as_of: datetime,
-    settings: CoverageSettings = DEFAULT_COVERAGE_SETTINGS,
-) -> Coverage:
-    """ISA-P1/P2 coverage periods of one subscriber from security-app activations.
-
-    ISA-P1: in cover while a listed product is active (any of them; a switch
-    between listed products at one instant keeps the period). Activations of
-    any other product do not count and are reported. ISA-P2: periods start no
-    earlier than ``settings.isa_in_force_from`` (2024-04-01 00:00 JST), even
-    for earlier subscribers.
-    """
-    visible = _visible(activations, as_of)
-    _require_one_customer(visible)
-    products = settings.isa_products
-    ignored: list[IgnoredEvent] = []
-    listed: list[Activation] = []
-    for e in visible:
-        if e.app in products:
-            listed.append(e)
-        elif e.action is ActivationAction.ACTIVATED:
-            unknown = e.app is SecurityApp.UNSPECIFIED
-            what = "が報告されていない" if unknown else f"「{e.app.name}」が対象製品ではない"
-            ignored.append(
-                _ignored(
-                    e,
-                    _note(
-                        "ISA-P1",
-                        CheckStatus.UNKNOWN if unknown else CheckStatus.FAIL,
-                        "product_not_reported" if unknown else "product_not_listed",
-                        f"{format_jst(e.event_time)}のアクティブ化は、製品"
-                        f"{what}"
-                        "ため、ネットトラブル弁護士費用保険の対象契約として数えません。",
-                        Compared(
-                            "activation.app",
-                            e.app.name,
-                            ", ".join(sorted(p.name for p in products)),
-                        ),
-                    ),
-                )
-            )
-    intervals, more = _activation_intervals(
-        listed,
-        products,
-        lambda _e: None,
-        lambda active: any(active[p] for p in products),
-        _apps_text,
-    )
-    ignored.extend(more)
-    periods: list[Period] = []
-    for iv in intervals:
-        clipped = _clip_isa(iv.start, iv.end, settings.isa_in_force_from)
-        if clipped is None:
-            continue
-        start, was_clipped = clipped
-        basis = f"ISA-P1 listed product active from {format_jst(iv.start)}: {iv.opened_by}"
-        if was_clipped:
-            basis += f"; ISA-P2 in force only from {format_jst(start)} (2024年4月1日から)"
-        if iv.end is not None:
-            basis += f"; ended {format_jst(iv.end)}: {iv.closed_by}"
-        periods.append(Period(start, iv.end, ("ISA-P1", "ISA-P2"), basis))
-    ignored.sort(key=lambda i: (i.event_time, i.client_event_id))
-    return Coverage(tuple(periods), tuple(ignored))
-
-
-def isa_periods(
-    activations: Iterable[Activation],
-    as_of: datetime,
-    settings: CoverageSettings = DEFAULT_COVERAGE_SETTINGS,
-) -> list[Period]:
-    """ISA-P1/P2 periods (see ``isa_coverage``)."""
-    return list(isa_coverage(activations, as_of, settings).periods)
-
-
 # --------------------------------------------------------------------------- enrolments
-
-ENROLMENT_CLAUSES: Mapping[str, tuple[str, ...]] = {
-    "DCM": ("DCM-E1", "DCM-E2", "DCM-E3", "DCM-X4"),
-    "HNB": ("HNB-X2", "HNB-L1"),
-    "JPE": ("JPE-P1",),
-    "ISA": ("ISA-P1", "ISA-P2", "ISA-I1"),
-}
-"""Policies whose cover follows enrolments, and the clauses their periods serve."""
-
-_ENROLMENT_BASIS: Mapping[str, str] = {
-    "DCM": "DCM membership (保険責任期間: 加入した時に始まり、脱退した時に終わります)",
-    "HNB": "HNB IB contract (東日本ビジネスIBサービスのご契約) from start to cancellation",
-    "JPE": "JPE service (提供開始日) — cover from 2 calendar months after the start",
-    "ISA": "ISA subscription (対象セキュリティーソフトのご契約)",
-}
 
 
 @dataclass(slots=True)
@@ -528,35 +395,23 @@ class _Open:
     notes: list[Judgement] = field(default_factory=list)
 
 
-def enrolment_coverage(
-    enrolments: Iterable[Enrolment],
-    policy_id: str,
-    as_of: datetime,
-    settings: CoverageSettings = DEFAULT_COVERAGE_SETTINGS,
-) -> Coverage:
-    """Coverage periods of one customer under ``policy_id`` from JOINED / LEFT enrolments.
-
-    * DCM: membership, joined .. left (保険責任期間).
-    * HNB: IB contract, start .. cancellation.
-    * JPE: service start .. end, but cover begins ``jpe_cover_delay_months``
-      calendar months after the JST start date (JPE-P1, 00:00 JST, clamped to
-      month end); an enrolment ending before that gives no period.
-    * ISA: subscription to a listed plan, clipped to ISA-P2; ISA-I1 — the
-      insured person refs of each period are returned and a second, different
-      person is flagged (an ISA-I1 FAIL note on the period).
+def enrolment_coverage(enrolments: Iterable[Enrolment], cover: Cover, as_of: datetime) -> Coverage:
+    """Coverage periods of one customer from the JOINED / LEFT enrolments in ``cover``'s policy.
 
     A JOINED starts at ``starts_at`` (or its event time) and may carry a planned
     ``ends_at``; a LEFT ends the period at its ``ends_at`` (or its event time).
-    Enrolments of other policies are skipped. KDN cover comes from activations
-    (``kdn_coverage``), not enrolments.
+    Only JOINED enrolments of a listed plan count (when ``plans`` lists any).
+    Cover begins ``begins_months_after_start`` calendar months after the JST
+    start date (00:00 JST, clamped to month end) — an enrolment ending before
+    that gives no period — and no earlier than ``in_force_from``. The insured
+    person refs of each period are returned; with ``one_insured_person`` a
+    second, different person is flagged (a FAIL note on the period).
+    Enrolments of other policies are skipped.
     """
-    policy = policy_id.strip().upper()
-    if policy == "KDN":
-        raise ValueError("KDN coverage follows app activations: use kdn_coverage / kdn_periods")
-    if policy not in ENROLMENT_CLAUSES:
-        raise ValueError(
-            f"unknown policy id {policy_id!r}; expected one of {sorted(ENROLMENT_CLAUSES)}"
-        )
+    spec = cover.enrolment
+    if spec is None:
+        raise ValueError(f"{cover.policy_id} cover does not follow enrolments (its [cover] table)")
+    policy = cover.policy_id
     visible = [e for e in _visible(enrolments, as_of) if e.policy_id.strip().upper() == policy]
     _require_one_customer(visible)
 
@@ -567,8 +422,8 @@ def enrolment_coverage(
 
     for e in visible:
         if e.action is EnrolmentAction.JOINED:
-            if policy == "ISA":
-                rejection = _isa_plan_rejection(e, settings)
+            if spec.plans:
+                rejection = _plan_rejection(e, spec, cover)
                 if rejection is not None:
                     ignored.append(_ignored(e, rejection))
                     continue
@@ -594,8 +449,10 @@ def enrolment_coverage(
                 )
             ref = e.insured_person_ref
             if ref and ref not in current.persons:
-                if policy == "ISA" and current.persons:
-                    current.notes.append(_isa_second_person(e, current.persons[0]))
+                if spec.one_insured_person and current.persons:
+                    current.notes.append(
+                        _second_person(e, current.persons[0], spec.one_insured_person)
+                    )
                 current.persons.append(ref)
         elif e.action is EnrolmentAction.LEFT:
             if current is None:
@@ -603,7 +460,7 @@ def enrolment_coverage(
                     _ignored(
                         e,
                         _note(
-                            ENROLMENT_CLAUSES[policy][0],
+                            spec.clause_ids[0],
                             CheckStatus.UNKNOWN,
                             "left_without_joined",
                             f"{format_jst(e.event_time)}の脱退・解約は、対応する加入が"
@@ -623,7 +480,7 @@ def enrolment_coverage(
                 _ignored(
                     e,
                     _note(
-                        ENROLMENT_CLAUSES[policy][0],
+                        spec.clause_ids[0],
                         CheckStatus.UNKNOWN,
                         "enrolment_action_not_reported",
                         f"{format_jst(e.event_time)}の加入イベントは、加入・脱退の別が"
@@ -636,7 +493,7 @@ def enrolment_coverage(
 
     periods: list[Period] = []
     for opened, closed_at, how in raw:
-        period = _enrolment_period(policy, opened, closed_at, how, settings)
+        period = _enrolment_period(cover, spec, opened, closed_at, how)
         if isinstance(period, Period):
             periods.append(period)
         elif period is not None:
@@ -646,35 +503,31 @@ def enrolment_coverage(
 
 
 def enrolment_periods(
-    enrolments: Iterable[Enrolment],
-    policy_id: str,
-    as_of: datetime,
-    settings: CoverageSettings = DEFAULT_COVERAGE_SETTINGS,
+    enrolments: Iterable[Enrolment], cover: Cover, as_of: datetime
 ) -> list[Period]:
-    """Enrolment-based periods (see ``enrolment_coverage``)."""
-    return list(enrolment_coverage(enrolments, policy_id, as_of, settings).periods)
+    """The periods of ``enrolment_coverage``."""
+    return list(enrolment_coverage(enrolments, cover, as_of).periods)
 
 
-def _isa_plan_rejection(e: Enrolment, settings: CoverageSettings) -> Judgement | None:
-    plans = settings.isa_plans
+def _plan_rejection(e: Enrolment, spec: EnrolmentCover, cover: Cover) -> Judgement | None:
     plan = e.plan.strip().lower()
-    if plan in plans:
+    if plan in spec.plans:
         return None
     missing = plan == ""
     return _note(
-        "ISA-P1",
+        spec.clause_ids[0],
         CheckStatus.UNKNOWN if missing else CheckStatus.FAIL,
         "plan_not_reported" if missing else "product_not_listed",
         f"{format_jst(e.event_time)}の加入は、"
         f"{'プランが報告されていない' if missing else f'プラン「{e.plan}」が対象製品ではない'}"
-        "ため、ネットトラブル弁護士費用保険の対象契約として数えません。",
-        Compared("enrolment.plan", e.plan or "(not reported)", ", ".join(sorted(plans))),
+        f"ため、{cover.name_ja}の対象契約として数えません。",
+        Compared("enrolment.plan", e.plan or "(not reported)", ", ".join(sorted(spec.plans))),
     )
 
 
-def _isa_second_person(e: Enrolment, first: str) -> Judgement:
+def _second_person(e: Enrolment, first: str, clause_id: str) -> Judgement:
     return _note(
-        "ISA-I1",
+        clause_id,
         CheckStatus.FAIL,
         "second_insured_person_in_period",
         f"{format_jst(e.event_time)}に被保険者「{e.insured_person_ref}」が加わりましたが、"
@@ -684,27 +537,28 @@ def _isa_second_person(e: Enrolment, first: str) -> Judgement:
 
 
 def _enrolment_period(
-    policy: str,
+    cover: Cover,
+    spec: EnrolmentCover,
     opened: _Open,
     end: datetime | None,
     how: str,
-    settings: CoverageSettings,
 ) -> Period | IgnoredEvent | None:
     start = opened.start
-    basis = f"{_ENROLMENT_BASIS[policy]}: from {format_jst(start)}"
-    if policy == "JPE":
+    basis = f"{spec.basis}: from {format_jst(start)}"
+    months = cover.begins_months_after_start
+    if months:
         service_day = jst_date(start)
-        start = cover_begins_calendar_months_after(service_day, settings.jpe_cover_delay_months)
+        start = cover_begins_calendar_months_after(service_day, months)
         basis = (
-            f"{_ENROLMENT_BASIS[policy]}: service start {service_day.isoformat()}, "
-            f"JPE-P1 cover from {format_jst(start)} "
-            f"(補償期間は提供開始日より{settings.jpe_cover_delay_months}か月後)"
+            f"{spec.basis}: service start {service_day.isoformat()}, "
+            f"{cover.begins_clause} cover from {format_jst(start)} "
+            f"(補償期間は提供開始日より{months}か月後)"
         )
         if end is not None and end <= start:
             return _ignored(
                 opened.opened_by,
                 _note(
-                    "JPE-P1",
+                    cover.begins_clause,
                     CheckStatus.NOT_APPLICABLE,
                     "ended_before_cover_began",
                     f"提供開始日{service_day.isoformat()}のサービスは、補償開始"
@@ -713,22 +567,22 @@ def _enrolment_period(
                     Compared("ends_at", format_jst(end), f"after {format_jst(start)}"),
                 ),
             )
-    elif policy == "ISA":
-        clipped = _clip_isa(start, end, settings.isa_in_force_from)
-        if clipped is None:
-            return _ignored(
-                opened.opened_by,
-                _note(
-                    "ISA-P2",
-                    CheckStatus.NOT_APPLICABLE,
-                    "ended_before_in_force",
-                    f"{format_jst(start)}からの契約は、保険の開始（{format_jst(settings.isa_in_force_from)}）"
-                    "より前に終了したため、補償期間はありません。",
-                ),
-            )
-        start, was_clipped = clipped
-        if was_clipped:
-            basis += f"; ISA-P2 in force only from {format_jst(start)} (2024年4月1日から)"
+    clipped = _clip(start, end, cover.in_force_from)
+    if clipped is None:
+        assert cover.in_force_from is not None
+        return _ignored(
+            opened.opened_by,
+            _note(
+                cover.in_force_clause,
+                CheckStatus.NOT_APPLICABLE,
+                "ended_before_in_force",
+                f"{format_jst(start)}からの契約は、保険の開始（{format_jst(cover.in_force_from)}）"
+                "より前に終了したため、補償期間はありません。",
+            ),
+        )
+    start, was_clipped = clipped
+    if was_clipped:
+        basis += f"; {cover.in_force_clause} in force only from {format_jst(start)}"
     if end is not None and end <= start:
         return None
     if end is not None:
@@ -736,10 +590,73 @@ def _enrolment_period(
     return Period(
         start,
         end,
-        ENROLMENT_CLAUSES[policy],
+        spec.clause_ids,
         basis,
         tuple(opened.persons),
         tuple(opened.notes),
+    )
+
+
+# --------------------------------------------------------------------------- both sources
+
+
+def policy_coverage(
+    cover: Cover,
+    activations: Iterable[Activation],
+    enrolments: Iterable[Enrolment],
+    as_of: datetime,
+) -> Coverage:
+    """The coverage periods of one customer under ``cover``, from every source it names.
+
+    With both sources, a period of one that overlaps a period of the other is
+    one period (clause ids, bases, persons and notes of both); periods that
+    only touch stay apart. What did not count is listed from both.
+    """
+    parts: list[Coverage] = []
+    if cover.activation is not None:
+        parts.append(activation_coverage(activations, cover, as_of))
+    if cover.enrolment is not None:
+        parts.append(enrolment_coverage(enrolments, cover, as_of))
+    if len(parts) == 1:
+        return parts[0]
+    periods = _union(p for part in parts for p in part.periods)
+    ignored = sorted(
+        (i for part in parts for i in part.ignored), key=lambda i: (i.event_time, i.client_event_id)
+    )
+    return Coverage(tuple(periods), tuple(ignored))
+
+
+def policy_periods(
+    cover: Cover,
+    activations: Iterable[Activation],
+    enrolments: Iterable[Enrolment],
+    as_of: datetime,
+) -> list[Period]:
+    """The periods of ``policy_coverage``."""
+    return list(policy_coverage(cover, activations, enrolments, as_of).periods)
+
+
+def _union(periods: Iterable[Period]) -> list[Period]:
+    """Periods as one cover, in time order: overlapping periods become one."""
+    out: list[Period] = []
+    for p in sorted(periods, key=lambda p: p.starts_at):  # stable: source order on ties
+        last = out[-1] if out else None
+        if last is not None and (last.ends_at is None or p.starts_at < last.ends_at):
+            out[-1] = _joined(last, p)
+        else:
+            out.append(p)
+    return out
+
+
+def _joined(a: Period, b: Period) -> Period:
+    end = None if a.ends_at is None or b.ends_at is None else max(a.ends_at, b.ends_at)
+    return Period(
+        a.starts_at,
+        end,
+        tuple(dict.fromkeys((*a.clause_ids, *b.clause_ids))),
+        f"{a.basis}; and {b.basis}",
+        tuple(dict.fromkeys((*a.insured_person_refs, *b.insured_person_refs))),
+        (*a.notes, *b.notes),
     )
 
 

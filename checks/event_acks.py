@@ -13,20 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from checks import event_model as em
-from checks.coverage import KDN_APPS, enrolment_coverage, isa_coverage, kdn_coverage
+from checks.cover import Cover
+from checks.coverage import activation_coverage, enrolment_coverage
 from checks.event_settings import EventRules
 from checks.model import CheckStatus, Compared
 from checks.security_standard import judge_payment_login, judge_registration
-from rules.timing import until_end_of_next_jst_day
-from rules.timing.jst import format_jst
-
-_ENROLMENT_CLAUSE = {
-    "JPE": "JPE-P1",
-    "DCM": "DCM-X4",
-    "HNB": "HNB-X2",
-    "ISA": "ISA-I1",
-    "KDN": "KDN-P1",
-}
+from timing import until_end_of_next_jst_day
+from timing.jst import format_jst
 
 
 def _jst(dt: datetime) -> str:
@@ -34,32 +27,39 @@ def _jst(dt: datetime) -> str:
 
 
 def _activation(a: em.Activation, rules: EventRules) -> tuple[em.Judgement, ...]:
-    kdn = a.app in KDN_APPS
-    coverage = (kdn_coverage if kdn else isa_coverage)([a], a.event_time, rules.coverage)
+    """Under every policy whose cover lists the app; an app no policy lists is judged
+    by the policies that report such activations (it does not count)."""
+    covers = [c for c in rules.covers.values() if c.activation and a.app in c.activation.apps]
+    if not covers:
+        covers = [
+            c
+            for c in rules.covers.values()
+            if c.activation is not None and c.activation.other_apps == "report"
+        ]
+    return tuple(j for cover in covers for j in _activation_under(a, cover))
+
+
+def _activation_under(a: em.Activation, cover: Cover) -> tuple[em.Judgement, ...]:
+    spec = cover.activation
+    assert spec is not None
+    coverage = activation_coverage([a], cover, a.event_time)
     if coverage.ignored:
         return tuple(i.judgement for i in coverage.ignored)
-    if not kdn and a.app not in rules.coverage.isa_products:
+    if a.app not in spec.apps:
         return ()
     if a.action is em.ActivationAction.ACTIVATED:
-        clause = "KDN-P1" if kdn else "ISA-P1"
-        why = (
-            "ノートン360とノートンモニターの両方のアクティブ化完了時から補償期間が始まります。"
-            if kdn
-            else "対象商品の契約中は補償の対象です。"
-        )
         return (
             em.Judgement(
-                clause,
+                spec.clause_ids[0],
                 CheckStatus.PASS,
                 "activation_counts",
-                f"{_jst(a.event_time)} のアクティブ化を記録しました。{why}",
+                f"{_jst(a.event_time)} のアクティブ化を記録しました。{spec.started_ja}",
                 (Compared("app", a.app.name, "a covered app"),),
             ),
         )
-    clause = "KDN-P2" if kdn else "ISA-P1"
     return (
         em.Judgement(
-            clause,
+            spec.ended_by,
             CheckStatus.PASS,
             "coverage_ends",
             f"{_jst(a.event_time)} の{a.action.name.lower()}により、この時点で"
@@ -104,18 +104,22 @@ def _monitoring(m: em.MonitoringEvent) -> tuple[em.Judgement, ...]:
 
 
 def _enrolment(e: em.Enrolment, rules: EventRules) -> tuple[em.Judgement, ...]:
-    clause = _ENROLMENT_CLAUSE[e.policy_id]
-    if e.policy_id == "KDN":
+    cover = rules.covers.get(e.policy_id)
+    if cover is None:
+        return ()  # the policy's clauses read no cover: nothing to say
+    if cover.enrolment is None:
+        assert cover.activation is not None
         return (
             em.Judgement(
-                clause,
+                cover.activation.clause_ids[0],
                 CheckStatus.NOT_APPLICABLE,
-                "kdn_uses_activations",
-                "KDNの補償期間はアプリのアクティブ化から導かれます。",
+                "cover_from_activations",
+                f"{e.policy_id}の補償期間はアプリのアクティブ化から導かれます。",
             ),
         )
+    clause = cover.enrolment.acked_by
     as_of = max(e.event_time, e.starts_at or e.event_time, e.ends_at or e.event_time)
-    coverage = enrolment_coverage([e], e.policy_id, as_of, rules.coverage)
+    coverage = enrolment_coverage([e], cover, as_of)
     if coverage.ignored:
         return tuple(i.judgement for i in coverage.ignored)
     if not coverage.periods:

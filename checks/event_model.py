@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from checks.model import CheckStatus, Compared
-from rules.timing.jst import require_aware
+from timing.jst import require_aware
 
 __all__ = [
     "JUDGEMENT_STATUSES",

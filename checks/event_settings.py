@@ -1,22 +1,24 @@
-"""Event-judgement and coverage parameters from rules/data/events.toml."""
+"""Event-judgement parameters from rules/data/events.toml, and the policies' covers."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from checks.coverage import CoverageSettings
-from checks.event_model import SecurityApp
+from checks.cover import Cover
 from checks.security_standard import SecurityStandardSettings
 from checks.settings import SettingsError
 
 
 @dataclass(frozen=True, slots=True)
 class EventRules:
+    """What judging an event needs: the security standard (events.toml) and, by
+    policy id, where each policy's cover comes from (the policy files' ``[cover]``)."""
+
     security: SecurityStandardSettings
-    coverage: CoverageSettings
+    covers: Mapping[str, Cover] = field(default_factory=dict)
 
 
 def _section(doc: Mapping[str, Any], origin: str, name: str) -> Mapping[str, Any]:
@@ -46,17 +48,6 @@ def _instant(sec: Mapping[str, Any], origin: str, table: str, key: str) -> datet
     return dt
 
 
-def _apps(sec: Mapping[str, Any], origin: str, table: str, key: str) -> frozenset[SecurityApp]:
-    names = _typed(sec, origin, table, key, list)
-    try:
-        return frozenset(SecurityApp[str(n)] for n in names)
-    except KeyError as exc:
-        valid = ", ".join(a.name for a in SecurityApp)
-        raise SettingsError(
-            f"{origin}: [{table}].{key}: unknown app {exc.args[0]!r} ({valid})"
-        ) from exc
-
-
 def event_rules_from_dict(doc: Mapping[str, Any], *, origin: str) -> EventRules:
     s = _section(doc, origin, "security_standard")
     t = "security_standard"
@@ -76,17 +67,10 @@ def event_rules_from_dict(doc: Mapping[str, Any], *, origin: str) -> EventRules:
             str(x) for x in _typed(s, origin, t, "dcm_services_with_unpublished_standard", list)
         ),
     )
-    c = _section(doc, origin, "coverage")
-    t = "coverage"
-    coverage = CoverageSettings(
-        kdn_campaign_ends_at=(
-            _instant(c, origin, t, "kdn_campaign_ends_at") if "kdn_campaign_ends_at" in c else None
-        ),
-        kdn_carrier_shop_channel=_typed(c, origin, t, "kdn_carrier_shop_channel", str),
-        kdn_carrier_shop_required_for=_apps(c, origin, t, "kdn_carrier_shop_required_for"),
-        kdn_require_billed_phone=_typed(c, origin, t, "kdn_require_billed_phone", bool),
-        isa_products=_apps(c, origin, t, "isa_products"),
-        isa_in_force_from=_instant(c, origin, t, "isa_in_force_from"),
-        jpe_cover_delay_months=_typed(c, origin, t, "jpe_cover_delay_months", int),
-    )
-    return EventRules(security, coverage)
+    if "coverage" in doc:
+        # Per-policy choices live in the policy files: refuse rather than ignore them here.
+        raise SettingsError(
+            f"{origin}: [coverage] is no longer read here; where cover comes from is the "
+            "[cover] table of each policy file (policies/*.toml, docs/claims.md)"
+        )
+    return EventRules(security)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -56,16 +56,16 @@ from checks.event_model import (
     ThreeDSecure,
 )
 from checks.model import CheckStatus, Compared
-from rules.timing.jst import format_jst, require_aware
+from timing.jst import format_jst, require_aware
 
 __all__ = [
     "CARD_KINDS",
-    "DCM_T_TABLE",
     "DEFAULT_SECURITY_SETTINGS",
     "LOGIN_CLAUSES",
+    "PAYMENT_METHOD_CLAUSE",
     "REGISTRATION_CLAUSES",
-    "DcmTRow",
     "PaymentMethod",
+    "PaymentMethodRow",
     "SecurityStandardSettings",
     "judge_payment_login",
     "judge_payment_method",
@@ -118,6 +118,15 @@ class SecurityStandardSettings:
         but an unpublished one, so DCM-S1/S2/S3 are UNKNOWN (never PASS or FAIL)
         for registrations and logins to them. The values are
         ``payment_service_id`` strings.
+
+    From the policy files (``rules.load`` fills them in; empty by default):
+
+    payment_table:
+        The rows of the payment method / funding source tables, the ``table``
+        of the DCM-T clause (``PAYMENT_METHOD_CLAUSE``). A combination no row
+        lists is UNKNOWN.
+    texts:
+        The text of each clause judged here, as the policy files quote it.
     """
 
     accept_3ds_attempt: bool = False
@@ -128,6 +137,8 @@ class SecurityStandardSettings:
     dcm_t_qr_debit_card_covered: bool = True
     card_own_funding_is_bank_account: bool = True
     dcm_services_with_unpublished_standard: frozenset[str] = frozenset({"d-barai", "docomo-barai"})
+    payment_table: tuple[PaymentMethodRow, ...] = ()
+    texts: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         require_aware(self.three_ds_1_retired_at, "three_ds_1_retired_at")
@@ -138,33 +149,14 @@ DEFAULT_SECURITY_SETTINGS = SecurityStandardSettings()
 REGISTRATION_CLAUSES = ("DCM-S1", "DCM-S2", "KDN-X1", "DCM-T", "DCM-C4")
 """The clauses ``judge_registration`` answers, in the order of its result."""
 
+PAYMENT_METHOD_CLAUSE = "DCM-T"
+"""The clause of the payment method / funding source tables (its ``table``)."""
+
 LOGIN_CLAUSES = ("DCM-S3", "KDN-X1")
 """The clauses ``judge_payment_login`` answers, in the order of its result."""
 
 CARD_KINDS = frozenset({InstrumentKind.CREDIT_CARD, InstrumentKind.DEBIT_CARD})
 """クレジットカード等: credit cards and international-brand debit cards (seed 003)."""
-
-TEXT_JA: Mapping[str, str] = {
-    "DCM-S1": (
-        "クレジットカード等の不正登録による不正使用については、これらをQRコード決済サービスに"
-        "登録する際に、3Dセキュアによる二段階認証が実施されていること。"
-    ),
-    "DCM-S2": (
-        "銀行口座の不正登録による不正使用については、これらQRコード決済サービスに登録する際に、"
-        "ワンタイムパスワードによる二段階認証が実施されていること(QRコード決済サービス登録時に"
-        "登録された電話番号に対してワンタイムパスワードを送付する場合を除きます。)"
-    ),
-    "DCM-S3": (
-        "インターネット上でのQRコード決済サービスへのログイン時に、ワンタイムパスワードによる"
-        "二段階認証または通信回線認証が実施されていること。"
-    ),
-    "KDN-X1": (
-        "3Dセキュア認証を経ていない決済サービスへの不正登録またはワンタイムパスワードによる"
-        "二段階認証を経ていない決済サービスへの不正ログインによる損害。"
-    ),
-    "DCM-T": "QRコード決済サービスにおける補償可否／QRコード決済サービス以外における補償可否",
-    "DCM-C4": "クレジットカード等または銀行口座は、国内で発行されたものに限り。",
-}
 
 _CONSEQUENCE_JA: Mapping[str, Mapping[CheckStatus, str]] = {
     "DCM-S1": {
@@ -229,7 +221,9 @@ class _Finding(NamedTuple):
     compared: tuple[Compared, ...]
 
 
-def _judgement(clause_id: str, subject_ja: str, finding: _Finding) -> Judgement:
+def _judgement(
+    clause_id: str, subject_ja: str, finding: _Finding, settings: SecurityStandardSettings
+) -> Judgement:
     consequence = _CONSEQUENCE_JA[clause_id][finding.status]
     return Judgement(
         clause_id=clause_id,
@@ -237,7 +231,7 @@ def _judgement(clause_id: str, subject_ja: str, finding: _Finding) -> Judgement:
         reason=finding.reason,
         explanation_ja=f"{subject_ja}は、{finding.why_ja}ため、{consequence}。",
         compared=finding.compared,
-        text_ja=TEXT_JA[clause_id],
+        text_ja=settings.texts.get(clause_id, ""),
     )
 
 
@@ -603,8 +597,9 @@ class PaymentMethod(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class DcmTRow:
-    """One row of the DCM-T tables; ``funding`` empty means "—" (any funding)."""
+class PaymentMethodRow:
+    """One row of the DCM-T tables (the policy file's ``table``); ``funding``
+    empty means "—" (any funding)."""
 
     method: PaymentMethod
     funding: frozenset[FundingSource]
@@ -614,73 +609,6 @@ class DcmTRow:
     def matches(self, method: PaymentMethod, funding: FundingSource) -> bool:
         return self.method is method and (not self.funding or funding in self.funding)
 
-
-_F = FundingSource
-_M = PaymentMethod
-DCM_T_TABLE: tuple[DcmTRow, ...] = (
-    DcmTRow(
-        _M.QR_CODE_PAYMENT,
-        frozenset({_F.CREDIT_CARD}),
-        True,
-        "QRコード決済サービス／クレジットカード：○",
-    ),
-    DcmTRow(
-        _M.QR_CODE_PAYMENT,
-        frozenset({_F.BANK_ACCOUNT, _F.CASH_CHARGE}),
-        True,
-        "QRコード決済サービス／銀行口座振替（現金チャージ含む）：○",
-    ),
-    DcmTRow(
-        _M.QR_CODE_PAYMENT,
-        frozenset({_F.OPERATOR_POINTS}),
-        False,
-        "QRコード決済サービス／ポイント（事業者独自ポイント制度）：×",
-    ),
-    DcmTRow(
-        _M.CREDIT_CARD, frozenset({_F.BANK_ACCOUNT}), True, "クレジットカード／銀行口座振替：○"
-    ),
-    DcmTRow(
-        _M.DEBIT_CARD,
-        frozenset({_F.BANK_ACCOUNT}),
-        True,
-        "デビットカード（国際ブランド系のみ）／銀行口座振替：○",
-    ),
-    DcmTRow(
-        _M.POSTPAID_EMONEY,
-        frozenset({_F.CREDIT_CARD}),
-        True,
-        "後払い式電子マネー／クレジットカード：○",
-    ),
-    DcmTRow(
-        _M.POSTPAID_EMONEY,
-        frozenset({_F.BANK_ACCOUNT}),
-        True,
-        "後払い式電子マネー／銀行口座振替：○",
-    ),
-    DcmTRow(
-        _M.POSTPAID_EMONEY,
-        frozenset({_F.DEBIT_CARD}),
-        True,
-        "後払い式電子マネー／デビットカード：○",
-    ),
-    DcmTRow(
-        _M.POSTPAID_EMONEY, frozenset({_F.PREPAID}), False, "後払い式電子マネー／プリペイド：×"
-    ),
-    DcmTRow(_M.PREPAID_CARD, frozenset(), False, "プリペイドカード（現金チャージ）／－：×"),
-    DcmTRow(
-        _M.PREPAID_IC_EMONEY,
-        frozenset({_F.CREDIT_CARD}),
-        False,
-        "プリペイド型電子マネーICカード／クレジットカード：×",
-    ),
-    DcmTRow(
-        _M.PREPAID_IC_EMONEY,
-        frozenset({_F.BANK_ACCOUNT}),
-        False,
-        "プリペイド型電子マネーICカード／銀行口座振替：×",
-    ),
-)
-"""The two tables of seed 003 (QRコード決済サービスにおける／以外における補償可否), row by row."""
 
 _METHOD_OF_KIND: Mapping[InstrumentKind, PaymentMethod] = {
     InstrumentKind.CREDIT_CARD: PaymentMethod.CREDIT_CARD,
@@ -725,7 +653,7 @@ def _dcm_t(
             "含めていない",
             tuple(compared),
         ), subject
-    for row in DCM_T_TABLE:
+    for row in settings.payment_table:
         if row.matches(method, effective):
             compared.append(_c("dcm_t.row", row.label_ja, "○"))
             if row.covered:
@@ -760,7 +688,7 @@ def judge_payment_method(
     A combination the tables do not list is UNKNOWN (the text is silent).
     """
     finding, subject = _dcm_t(method, funding, settings)
-    return _judgement("DCM-T", subject, finding)
+    return _judgement(PAYMENT_METHOD_CLAUSE, subject, finding, settings)
 
 
 def _registration_dcm_t(reg: Registration, settings: SecurityStandardSettings) -> _Finding:
@@ -925,11 +853,15 @@ def judge_registration(
     subject = _subject_registration(reg)
     service = reg.payment_service_id
     return (
-        _judgement("DCM-S1", subject, _dcm_service(service, _s1(reg, settings), settings)),
-        _judgement("DCM-S2", subject, _dcm_service(service, _s2(reg, settings), settings)),
-        _judgement("KDN-X1", subject, _kdn_x1_registration(reg, settings)),
-        _judgement("DCM-T", subject, _registration_dcm_t(reg, settings)),
-        _judgement("DCM-C4", subject, _c4(reg.instrument)),
+        _judgement(
+            "DCM-S1", subject, _dcm_service(service, _s1(reg, settings), settings), settings
+        ),
+        _judgement(
+            "DCM-S2", subject, _dcm_service(service, _s2(reg, settings), settings), settings
+        ),
+        _judgement("KDN-X1", subject, _kdn_x1_registration(reg, settings), settings),
+        _judgement(PAYMENT_METHOD_CLAUSE, subject, _registration_dcm_t(reg, settings), settings),
+        _judgement("DCM-C4", subject, _c4(reg.instrument), settings),
     )
 
 
@@ -1064,6 +996,8 @@ def judge_payment_login(
     service = login.payment_service_id
     subject = f"{login.payment_service_id or '決済サービス'}へのログイン"
     return (
-        _judgement("DCM-S3", subject, _dcm_service(service, _login_s3(login, settings), settings)),
-        _judgement("KDN-X1", subject, _login_kdn_x1(login, settings)),
+        _judgement(
+            "DCM-S3", subject, _dcm_service(service, _login_s3(login, settings), settings), settings
+        ),
+        _judgement("KDN-X1", subject, _login_kdn_x1(login, settings), settings),
     )

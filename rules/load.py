@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,16 @@ from checks.event_settings import EventRules, event_rules_from_dict
 from checks.matrix import MatrixError, SupportMatrix, matrix_from_dict
 from checks.posture import PostureRules
 from checks.releases import ReleaseCatalog, ReleaseDataError, product_from_dict
+from checks.security_standard import (
+    LOGIN_CLAUSES,
+    PAYMENT_METHOD_CLAUSE,
+    REGISTRATION_CLAUSES,
+    SecurityStandardSettings,
+)
 from checks.settings import (
     SettingsError,
     antivirus_from_dict,
+    browser_os_limits_from_dict,
     safari_macos_from_dict,
     settings_from_dict,
 )
@@ -90,8 +97,10 @@ def load_rules(directory: Path | str | None = None) -> RuleSet:
         products = antivirus_from_dict(
             _read_toml(root / "antivirus.toml"), origin=str(root / "antivirus.toml")
         )
-        safari_macos = safari_macos_from_dict(
-            _read_toml(root / "platforms.toml"), origin=str(root / "platforms.toml")
+        platforms = _read_toml(root / "platforms.toml")
+        safari_macos = safari_macos_from_dict(platforms, origin=str(root / "platforms.toml"))
+        browser_os_limits = browser_os_limits_from_dict(
+            platforms, origin=str(root / "platforms.toml")
         )
         events = event_rules_from_dict(
             _read_toml(root / "events.toml"), origin=str(root / "events.toml")
@@ -105,5 +114,28 @@ def load_rules(directory: Path | str | None = None) -> RuleSet:
         raise RulesError(str(exc)) from exc
     except PolicyError as exc:
         raise RulesError("; ".join(exc.errors) if exc.errors else str(exc)) from exc
-    posture = PostureRules(matrix, ReleaseCatalog(releases), settings, products, safari_macos)
+    posture = PostureRules(
+        matrix, ReleaseCatalog(releases), settings, products, safari_macos, browser_os_limits
+    )
+    # An event's reply says what it means for the cover of each policy (checks.event_acks),
+    # and judges registrations and logins with the tables and texts of the policy files.
+    covers = {p.id: p.cover for p in policies.policies.values() if p.cover is not None}
+    events = replace(events, security=_from_policies(events.security, policies), covers=covers)
     return RuleSet(root, digest_of(root), posture, events, policies)
+
+
+def _from_policies(
+    security: SecurityStandardSettings, policies: PolicySet
+) -> SecurityStandardSettings:
+    """The security-standard settings with what the policy files say: the payment
+    method table (the ``table`` of ``PAYMENT_METHOD_CLAUSE``) and the clause texts."""
+    judged = set(REGISTRATION_CLAUSES) | set(LOGIN_CLAUSES)
+    texts: dict[str, str] = {}
+    table = security.payment_table
+    for policy in policies.policies.values():
+        for clause in policy.clauses:
+            if clause.id in judged:
+                texts.setdefault(clause.id, clause.text_ja)
+            if clause.id == PAYMENT_METHOD_CLAUSE and "table" in clause.params:
+                table = clause.table_param("table")
+    return replace(security, payment_table=table, texts=texts)

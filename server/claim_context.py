@@ -2,7 +2,7 @@
 
 EvaluateClaim reads three things from the store before it decides: the login
 posture verdicts of the customer's devices before the fraud, the recorded
-events the claim can depend on (``claim_event_rows``), and, inside the write
+events the claim can depend on (``EventLog.claim_events``), and, inside the write
 transaction, the ledger usage of the claim's cap scopes. ``FactsSnapshot``
 holds exactly that, plus ``now`` (the decision instant the request was
 validated at). It is recorded in the claim's verdict-log entry
@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from checks import event_model as em
-from checks.coverage import Period, enrolment_periods, kdn_periods, monitoring_state
+from checks.coverage import Period, monitoring_state, policy_periods
 from checks.model import CheckStatus, Verdict
 from rules import engine as eng
 from rules.load import RuleSet
@@ -139,10 +139,10 @@ def context_from_facts(
 ) -> eng.EvaluationContext:
     """The engine's view of what was on record for ``claim``, under ``rules``.
 
-    Pure: no clock, no store. Coverage periods of the claim's policy (the KDN
-    app activations, or the enrolments in the policy; JPE periods are service
-    periods, the policy file applies the JPE-P1 delay), the registrations and
-    logins judged under ``rules.events.security``, the dark-web monitoring
+    Pure: no clock, no store. Coverage periods of the claim's policy, built as
+    its ``[cover]`` says (app activations, enrolments in the policy, or both;
+    *service* periods: a clause applies its own start delay, JPE-P1), the
+    registrations and logins judged under ``rules.events.security``, the dark-web monitoring
     state of the claim's card, the posture verdicts, and the ledger usage if
     the snapshot has it (``ledger`` empty otherwise: read ``ledger_scopes``
     first, then add it).
@@ -168,13 +168,9 @@ def context_from_facts(
             regs.append(eng.RegistrationRecord.judge(e, security))
         elif isinstance(e, em.PaymentLogin):
             logins.append(eng.LoginRecord.judge(e, security))
-    settings = rules.events.coverage
     coverage: dict[str, tuple[Period, ...]] = {}
-    if name == "KDN":
-        coverage[name] = tuple(kdn_periods(acts, as_of, settings))
-    else:
-        s = replace(settings, jpe_cover_delay_months=0) if name == "JPE" else settings
-        coverage[name] = tuple(enrolment_periods(enrols, name, as_of, s))
+    if policy.cover is not None:  # None: no clause of the policy reads a coverage period
+        coverage[name] = tuple(policy_periods(policy.cover.service(), acts, enrols, as_of))
     monitoring = {}
     token = getattr(claim.incident, "card_token", "")
     if token:

@@ -39,9 +39,9 @@ from rules.engine.model import (
     Reservation,
 )
 from rules.engine.policy import Clause, ClauseEffect, Policy, PolicySet
-from rules.timing.computation import Computation
-from rules.timing.money import format_yen
-from rules.timing.trace import Step
+from timing.computation import Computation
+from timing.money import format_yen
+from timing.trace import Step
 
 __all__ = [
     "ClaimError",
@@ -209,12 +209,14 @@ def _summary(
 class _Plan:
     """What ``evaluate`` does for one policy and one incident type (and sub-kind).
 
-    Built once from the policy (which is immutable): the condition clauses
-    that apply with their check functions, the amount clauses in stage
-    order, and the results of the clauses that do not apply, which never
-    depend on the claim. ``memo`` reuses the ``ClauseResult`` built from a
-    finding that a memoised kind returned before (the same object): the
-    result is a pure function of the clause and the finding.
+    Built once from the policy (which is immutable) and kept by it
+    (``Policy.plans``): the condition clauses that apply with their check
+    functions, the amount clauses in stage order, and the results of the
+    clauses that do not apply, which never depend on the claim. ``memo``
+    reuses the ``ClauseResult`` built from a finding that a memoised kind
+    returned before (the same object; the entry holds it, so its id is not
+    reused while there): the result is a pure function of the clause and the
+    finding.
     """
 
     policy: Policy
@@ -226,15 +228,18 @@ class _Plan:
     memo: dict[tuple[int, int], tuple[Finding, ClauseResult]] = field(default_factory=dict)
 
 
-_PLANS: dict[tuple[int, str, str], _Plan] = {}
 _MEMO_LIMIT = 4096
 
 
 def _plan(policy: Policy, claim: ClaimFacts) -> _Plan:
-    key = (id(policy), claim.incident_type, claim.incident.subkind)
-    plan = _PLANS.get(key)
-    if plan is not None and plan.policy is policy:
-        return plan
+    key = (claim.incident_type, claim.incident.subkind)
+    plan: _Plan | None = policy.plans.get(key)
+    if plan is None:
+        plan = policy.plans[key] = _compile(policy, claim)
+    return plan
+
+
+def _compile(policy: Policy, claim: ClaimFacts) -> _Plan:
     conditions: list[tuple[int, Clause, CheckFn, bool]] = []
     amounts: list[tuple[int, Clause, AmountFn]] = []
     fixed: list[tuple[int, Finding, ClauseResult]] = []
@@ -255,7 +260,7 @@ def _plan(policy: Policy, claim: ClaimFacts) -> _Plan:
             assert spec.check is not None
             conditions.append((i, clause, spec.check, spec.memoised))
     amounts.sort(key=lambda a: (KINDS[a[1].kind].stage, a[0]))
-    plan = _Plan(
+    return _Plan(
         policy,
         tuple(conditions),
         tuple(amounts),
@@ -263,10 +268,6 @@ def _plan(policy: Policy, claim: ClaimFacts) -> _Plan:
         _groups(conditions),
         tuple(scopes),
     )
-    if len(_PLANS) >= 256:  # policies reloaded many times: start afresh
-        _PLANS.clear()
-    _PLANS[key] = plan
-    return plan
 
 
 def _memo_result(
@@ -314,6 +315,85 @@ def _outcome(deny: bool, review: bool, amount: int) -> Outcome:
     return Outcome.APPROVE
 
 
+@dataclass(slots=True)
+class _Pass:
+    """One pass of a plan over a claim, by clause index (file order): each finding
+    and where it pushes; with ``explain``, the clause results and the steps too."""
+
+    findings: list[Finding | None]
+    effects: list[Effect]
+    results: list[ClauseResult | None]
+    steps: list[Step]
+    binding: str | None
+    amount: int
+
+    @property
+    def outcome(self) -> Outcome:
+        deny = review = False
+        for effect in self.effects:
+            if effect is Effect.DENY:
+                deny = True
+            elif effect is Effect.REVIEW:
+                review = True
+        return _outcome(deny, review, self.amount)
+
+
+def _run(plan: _Plan, claim: ClaimFacts, context: EvaluationContext, explain: bool) -> _Pass:
+    """The loop ``evaluate`` and ``outline`` share: conditions (groups resolved), the
+    clauses that do not apply, then the amount chain from the loss in stage order.
+
+    Without ``explain`` only what decides is computed: a FAIL or an UNKNOWN is
+    the only finding that pushes DENY or REVIEW (``_effect``), so no other is
+    mapped, and no ``ClauseResult`` or step is built.
+    """
+    n = len(plan.policy.clauses)
+    findings: list[Finding | None] = [None] * n
+    effects: list[Effect] = [Effect.NONE] * n
+    results: list[ClauseResult | None] = [None] * n if explain else []
+    memo = plan.memo
+    if explain and len(memo) > _MEMO_LIMIT:
+        memo.clear()
+    for i, clause, finding, memoised in _conditions(plan, claim, context):
+        findings[i] = finding
+        if explain:
+            if memoised:
+                hit = memo.get((i, id(finding)))
+                result = (
+                    hit[1]
+                    if hit is not None and hit[0] is finding
+                    else _memo_result(memo, i, clause, finding)
+                )
+            else:
+                result = _result(clause, finding)
+            results[i] = result
+            effects[i] = result.effect
+        elif finding.status is FAIL or finding.status is UNKNOWN:
+            effects[i] = _effect("condition", clause, finding)
+    for i, finding, result in plan.fixed:
+        findings[i] = finding
+        effects[i] = result.effect
+        if explain:
+            results[i] = result
+    amount = claim.amounts.loss_yen
+    steps: list[Step] = [Step("loss", "", amount, amount)] if explain else []
+    binding: str | None = None
+    for i, clause, fn in plan.amounts:
+        answer = fn(clause, claim, context, amount)
+        finding = answer.finding
+        findings[i] = finding
+        if explain:
+            steps.extend(answer.steps)
+            if answer.binding:
+                binding = clause.id
+            result = _result(clause, finding, (amount, answer.output))
+            results[i] = result
+            effects[i] = result.effect
+        elif finding.status is FAIL or finding.status is UNKNOWN:
+            effects[i] = _effect("amount", clause, finding)
+        amount = answer.output
+    return _Pass(findings, effects, results, steps, binding, amount)
+
+
 def evaluate(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> Decision:
     """Decide ``claim`` under ``policy`` from what Anshin recorded (``context``).
 
@@ -321,56 +401,18 @@ def evaluate(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> D
     incident type is not one the policy covers.
     """
     _check_claim(policy, claim)
-    plan = _plan(policy, claim)
+    run = _run(_plan(policy, claim), claim, context, explain=True)
     clauses = policy.clauses
-    findings: list[Finding | None] = [None] * len(clauses)
-    results: list[ClauseResult | None] = [None] * len(clauses)
-    memo = plan.memo
-    if len(memo) > _MEMO_LIMIT:
-        memo.clear()
-    for i, clause, finding, memoised in _conditions(plan, claim, context):
-        findings[i] = finding
-        if memoised:
-            hit = memo.get((i, id(finding)))
-            if hit is not None and hit[0] is finding:
-                results[i] = hit[1]
-                continue
-            results[i] = _memo_result(memo, i, clause, finding)
-        else:
-            results[i] = _result(clause, finding)
-    for i, finding, result in plan.fixed:
-        findings[i] = finding
-        results[i] = result
-
-    loss = claim.amounts.loss_yen
-    amount = loss
-    steps: list[Step] = [Step("loss", "", loss, loss)]
-    binding: str | None = None
-    for i, clause, fn in plan.amounts:
-        answer = fn(clause, claim, context, amount)
-        steps.extend(answer.steps)
-        if answer.binding:
-            binding = clause.id
-        results[i] = _result(clause, answer.finding, (amount, answer.output))
-        amount = answer.output
-        findings[i] = answer.finding
-    computation = Computation(loss, amount, tuple(steps), binding)
-
-    done = [r for r in results if r is not None]
+    done = [r for r in run.results if r is not None]
     assert len(done) == len(clauses)
-    deny = review = False
-    for r in done:
-        if r.effect is Effect.DENY:
-            deny = True
-        elif r.effect is Effect.REVIEW:
-            review = True
-    outcome = _outcome(deny, review, amount)
+    amount = run.amount
+    outcome = run.outcome
     payable = amount if outcome is Outcome.APPROVE else 0
     reservations: tuple[Reservation, ...] = ()
     if outcome is Outcome.APPROVE:
         specs = [
             (clauses[i].id, f.reservation)
-            for i, f in enumerate(findings)
+            for i, f in enumerate(run.findings)
             if f is not None and f.reservation is not None
         ]
         reservations = _reservations(specs, payable)
@@ -380,7 +422,7 @@ def evaluate(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> D
         policy_version=policy.version,
         outcome=outcome,
         payable_yen=payable,
-        computation=computation,
+        computation=Computation(claim.amounts.loss_yen, amount, tuple(run.steps), run.binding),
         clauses=tuple(done),
         reservations=reservations,
         summary_ja=_summary(policy, outcome, payable, done, amount),
@@ -409,47 +451,16 @@ class Outline:
 def outline(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> Outline:
     """``Outline.of(evaluate(policy, claim, context))``, without building the
     ``Decision`` (clause results, computation steps, reservations, summary):
-    the same clause findings and effects, for replay, which compares only these."""
+    the same pass over the clauses, for replay, which compares only these."""
     _check_claim(policy, claim)
-    plan = _plan(policy, claim)
-    # Only a FAIL or an UNKNOWN finding pushes DENY or REVIEW (``_effect``): the
-    # others are not mapped at all. By clause index, to list them in clause order.
-    pushed: dict[int, Effect] = {}
-    if plan.groups:
-        for i, clause, finding, _ in _conditions(plan, claim, context):
-            status = finding.status
-            if status is FAIL or status is UNKNOWN:
-                pushed[i] = _effect("condition", clause, finding)
-    else:
-        for i, clause, check, _ in plan.conditions:
-            finding = check(clause, claim, context)
-            status = finding.status
-            if status is FAIL or status is UNKNOWN:
-                pushed[i] = _effect("condition", clause, finding)
-    for i, _, result in plan.fixed:
-        if result.effect is Effect.DENY or result.effect is Effect.REVIEW:
-            pushed[i] = result.effect
-    amount = claim.amounts.loss_yen
-    for i, clause, fn in plan.amounts:
-        answer = fn(clause, claim, context, amount)
-        amount = answer.output
-        status = answer.finding.status
-        if status is FAIL or status is UNKNOWN:
-            pushed[i] = _effect("amount", clause, answer.finding)
+    run = _run(_plan(policy, claim), claim, context, explain=False)
     clauses = policy.clauses
     fired: dict[str, None] = {}
-    deny = review = False
-    for i in sorted(pushed):
-        effect = pushed[i]
-        if effect is Effect.DENY:
-            deny = True
-        elif effect is Effect.REVIEW:
-            review = True
-        else:
-            continue
-        fired.setdefault(clauses[i].id)
-    outcome = _outcome(deny, review, amount)
-    return Outline(outcome, amount if outcome is Outcome.APPROVE else 0, tuple(fired))
+    for i, effect in enumerate(run.effects):
+        if effect is Effect.DENY or effect is Effect.REVIEW:
+            fired.setdefault(clauses[i].id)
+    outcome = run.outcome
+    return Outline(outcome, run.amount if outcome is Outcome.APPROVE else 0, tuple(fired))
 
 
 def _groups(conditions: list[tuple[int, Clause, CheckFn, bool]]) -> tuple[tuple[int, ...], ...]:

@@ -46,6 +46,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from checks.cover import Cover
+from checks.event_model import FundingSource
+from checks.security_standard import PaymentMethod, PaymentMethodRow
+from rules.engine.cover import parse_cover, refs_in
 from rules.engine.kinds import KINDS, KindSpec, ParamSpec
 from rules.engine.model import (
     INCIDENT_FIELDS,
@@ -55,8 +59,8 @@ from rules.engine.model import (
     field_type,
 )
 from rules.engine.policy import Clause, ClauseEffect, ParamValue, Policy, PolicySet
-from rules.timing.money import parse_percent
-from rules.timing.years import YearAnchor
+from timing.money import parse_percent
+from timing.years import YearAnchor
 
 __all__ = ["BUILTIN_POLICIES_DIR", "PolicyError", "load_policies", "validate_dir"]
 
@@ -68,7 +72,17 @@ _PART = re.compile(r"^[a-z][a-z0-9_]*$")
 _ANCHOR = re.compile(r"^(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}))?$")
 
 _TOP_KEYS = frozenset(
-    {"policy", "name", "version", "effective_from", "source_seed", "incidents", "params", "clauses"}
+    {
+        "policy",
+        "name",
+        "version",
+        "effective_from",
+        "source_seed",
+        "incidents",
+        "params",
+        "cover",
+        "clauses",
+    }
 )
 _CLAUSE_KEYS = frozenset(
     {"id", "part", "kind", "effect", "summary", "text_ja", "params", "applies_to", "any_of"}
@@ -170,6 +184,39 @@ def _fields(spec: ParamSpec, value: object) -> tuple[str, ...]:
     return names
 
 
+_METHODS = {m.value: m for m in PaymentMethod}
+_FUNDING = {f.name: f for f in FundingSource if f is not FundingSource.UNSPECIFIED}
+_ROW_KEYS = frozenset({"method", "funding", "covered", "label_ja"})
+
+
+def _payment_table(value: object) -> tuple[PaymentMethodRow, ...]:
+    """Rows {method, funding, covered, label_ja}: a payment method (PaymentMethod value),
+    its funding sources (FundingSource names; [] = "－", any), ○ or ×, the row as printed."""
+    if not isinstance(value, list) or not value:
+        raise _Bad(f"expected a non-empty list of rows, got {value!r}")
+    rows = []
+    for n, row in enumerate(value, 1):
+        if not isinstance(row, dict) or set(row) != _ROW_KEYS:
+            raise _Bad(f"row {n}: expected the keys {', '.join(sorted(_ROW_KEYS))}, got {row!r}")
+        method = _METHODS.get(row["method"])
+        if method is None:
+            raise _Bad(f"row {n}: method: unknown {row['method']!r} (known: {', '.join(_METHODS)})")
+        funding = row["funding"]
+        if not isinstance(funding, list) or any(f not in _FUNDING for f in funding):
+            raise _Bad(f"row {n}: funding: expected FundingSource names, got {funding!r}")
+        if not isinstance(row["covered"], bool):
+            raise _Bad(f"row {n}: covered: expected true or false, got {row['covered']!r}")
+        label = row["label_ja"]
+        if not isinstance(label, str) or not label.strip():
+            raise _Bad(f"row {n}: label_ja: missing")
+        rows.append(
+            PaymentMethodRow(
+                method, frozenset(_FUNDING[f] for f in funding), row["covered"], label.strip()
+            )
+        )
+    return tuple(rows)
+
+
 def convert(spec: ParamSpec, value: object) -> ParamValue:
     """Convert and check one raw TOML value for ``spec``; raises ``_Bad``."""
     t = spec.type
@@ -227,6 +274,8 @@ def convert(spec: ParamSpec, value: object) -> ParamValue:
         return _instant(value)
     if t == "anchor":
         return _anchor(value)
+    if t == "payment_table":
+        return _payment_table(value)
     if t == "incident":
         if value not in INCIDENT_TYPES:
             raise _Bad(f"unknown incident type {value!r}; expected one of {sorted(INCIDENT_TYPES)}")
@@ -431,10 +480,23 @@ def _policy(path: Path, errors: list[str]) -> Policy | None:
                 f"{name}: clause {cid}: id: duplicate clause id (entries of one clause need "
                 f"distinct, non-empty `part` labels; got {parts})"
             )
-    for cid in sorted(set(shared) - _used_refs(raw_clauses)):
+    cover: Cover | None = None
+    if "cover" in data:
+        title = data.get("name")
+        cover = parse_cover(
+            name,
+            policy_id,
+            title.strip() if isinstance(title, str) else policy_id,
+            data["cover"],
+            shared,
+            set(seen),
+            errors,
+        )
+    for cid in sorted(set(shared) - _used_refs(raw_clauses) - refs_in(data.get("cover"))):
         errors.append(f"{name}: params.{cid}: policy parameter is never used")
     for clause in clauses:
         _check_fields_defined(name, clause, incidents, errors)
+    _check_coverage_read(name, policy_id, clauses, "cover" in data, cover, errors)
     if len(errors) > before or effective is None:
         return None
     return Policy(
@@ -447,7 +509,48 @@ def _policy(path: Path, errors: list[str]) -> Policy | None:
         clauses=tuple(clauses),
         path=path,
         params=dict(shared),
+        cover=cover,
     )
+
+
+def _check_coverage_read(
+    name: str,
+    policy_id: str,
+    clauses: list[Clause],
+    has_cover: bool,
+    cover: Cover | None,
+    errors: list[str],
+) -> None:
+    """A clause reads the policy's own cover, which the file says where to build from.
+
+    The servicer provides the periods of the claim's policy only (under its
+    id), so another name could never be read. The engine applies a clause's
+    start delay to the service periods itself: GetCoverage applies the one of
+    ``[cover]``, so the two must be the same.
+    """
+    for clause in clauses:
+        coverage = clause.params.get("coverage")
+        if not isinstance(coverage, str):
+            continue
+        where = f"{name}: clause {clause.label}: params.coverage"
+        if coverage != policy_id:
+            errors.append(
+                f"{where}: {coverage!r} is not this policy's cover; a claim reads only "
+                f"its own ({policy_id!r})"
+            )
+        elif not has_cover:
+            errors.append(
+                f"{where}: the file has no [cover] table saying where {policy_id} cover "
+                "comes from (docs/claims.md)"
+            )
+        delay = clause.params.get("begins_months_after_start")
+        months = cover.begins_months_after_start if cover is not None else None
+        if months is not None and isinstance(delay, int) and delay != months:
+            errors.append(
+                f"{name}: clause {clause.label}: params.begins_months_after_start: {delay} "
+                f"differs from cover.begins_months_after_start ({months}); "
+                "share one policy parameter"
+            )
 
 
 def _check_fields_defined(
@@ -469,7 +572,7 @@ def _check_fields_defined(
         if p.relevant_if and not clause.params.get(p.relevant_if):
             continue
         if p.type == "fields" and isinstance(value, tuple):
-            names = value
+            names = tuple(n for n in value if isinstance(n, str))
         elif p.name == "fact" and isinstance(value, str) and value and "." not in value:
             names = (value,)
         else:

@@ -26,7 +26,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import ClassVar, NamedTuple, TypeAlias
+from typing import Any, ClassVar, NamedTuple, TypeAlias
 
 from checks.coverage import MonitoringState, Period
 from checks.event_model import FundingSource, Judgement, PaymentLogin, Registration
@@ -38,9 +38,9 @@ from checks.security_standard import (
     judge_payment_login,
     judge_registration,
 )
-from rules.timing.computation import Computation
-from rules.timing.jst import require_aware
-from rules.timing.money import format_yen, require_yen
+from timing.computation import Computation
+from timing.jst import require_aware
+from timing.money import format_yen, require_yen
 
 __all__ = [
     "INCIDENT_TYPES",
@@ -587,11 +587,11 @@ class EvaluationContext:
 
     * ``postures``: login posture verdicts (any order; the engine picks the
       last one per device inside the look-back before the fraud).
-    * ``coverage``: coverage periods by coverage name ("HNB", "DCM", "KDN",
-      "JPE", "ISA" — the ``coverage`` parameter of the clauses). A name that
+    * ``coverage``: coverage periods by policy id (the ``coverage`` parameter
+      of the clauses), built as the policy file's ``[cover]`` says. A name that
       is absent means "not provided" (→ REVIEW); an empty tuple means "no
-      cover on record" (→ the clause fails). JPE periods are *service*
-      periods: the JPE-P1 delay is applied by the engine from the policy file.
+      cover on record" (→ the clause fails). They are *service* periods: a
+      clause's start delay (JPE-P1) is applied by the engine from the file.
     * ``registrations`` / ``logins``: payment registrations and logins with
       their judgements (DCM-S1..S3, KDN-X1).
     * ``monitoring``: Norton Monitor state by card token, as of the claim.
@@ -605,6 +605,10 @@ class EvaluationContext:
     logins: tuple[LoginRecord, ...] = ()
     monitoring: Mapping[str, MonitoringState] = field(default_factory=dict)
     ledger: Mapping[str, LedgerUsage] = field(default_factory=dict)
+    # What several clauses of one evaluation derive alike (the coverage spans,
+    # the last posture per device), kept with the records it is derived from:
+    # a fresh dict for every context object, ``replace`` included.
+    memo: dict[object, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------- decision

@@ -13,15 +13,27 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
-from rules.timing.years import YearAnchor
+from checks.cover import Cover
+from checks.security_standard import PaymentMethodRow
+from timing.years import YearAnchor
 
 __all__ = ["Clause", "ClauseEffect", "ParamValue", "Policy", "PolicySet"]
 
 _NO_PARAM = object()
 
-ParamValue: TypeAlias = int | bool | str | Fraction | datetime | date | YearAnchor | tuple[str, ...]
+ParamValue: TypeAlias = (
+    int
+    | bool
+    | str
+    | Fraction
+    | datetime
+    | date
+    | YearAnchor
+    | tuple[str, ...]
+    | tuple[PaymentMethodRow, ...]
+)
 
 
 class ClauseEffect(enum.Enum):
@@ -54,6 +66,9 @@ class Clause:
     summary: str = ""
     applies_to: tuple[str, ...] = ()
     any_of: str = ""
+    # What the kinds derive from this clause, kept with it (not in module globals
+    # keyed by id()): a fresh dict for every clause object, ``replace`` included.
+    memo: dict[object, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -94,6 +109,12 @@ class Clause:
             raise TypeError(f"clause {self.label}: {name} is not a list")
         return value
 
+    def table_param(self, name: str) -> tuple[PaymentMethodRow, ...]:
+        value = self._get(name)
+        if not isinstance(value, tuple) or not all(isinstance(r, PaymentMethodRow) for r in value):
+            raise TypeError(f"clause {self.label}: {name} is not a payment table")
+        return value  # type: ignore[return-value]
+
     def percent_param(self, name: str) -> Fraction:
         value = self._get(name)
         if not isinstance(value, Fraction):
@@ -115,7 +136,8 @@ class Clause:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """One policy file: identity, version, and its clauses in file order."""
+    """One policy file: identity, version, its clauses in file order, and where its
+    cover comes from (``[cover]``; None when no clause reads a coverage period)."""
 
     id: str
     name: str
@@ -126,6 +148,12 @@ class Policy:
     clauses: tuple[Clause, ...]
     path: Path | None = None
     params: Mapping[str, ParamValue] = field(default_factory=dict)
+    cover: Cover | None = None
+    # The engine's compiled plans by (incident type, sub-kind), kept with the
+    # policy they were compiled from (rules.engine.evaluate).
+    plans: dict[tuple[str, str], Any] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @property
     def label(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +26,6 @@ from server.convert.common import CHECK_STATUS, compared_pb
 from server.errors import Violations
 from server.pii import PhoneHasher, contains_pan, fingerprint
 
-POLICY_IDS = frozenset({"HNB", "DCM", "KDN", "JPE", "ISA"})
 _LAST4 = re.compile(r"^\d{4}$")
 _3DS_VERSION = re.compile(r"^\d{1,2}\.\d{1,2}(\.\d{1,2})?$")
 _ECI = re.compile(r"^\d{2}$")
@@ -489,14 +489,18 @@ def monitoring(
 
 
 def enrolment(
-    req: events_pb2.ReportEnrolmentRequest, now: datetime, hasher: PhoneHasher
+    req: events_pb2.ReportEnrolmentRequest,
+    now: datetime,
+    hasher: PhoneHasher,
+    policy_ids: Collection[str] = (),
 ) -> ConvertedEvent:
+    """``policy_ids``: the policies of the rules in force (an enrolment in another is refused)."""
     v = Violations()
     pan_violations(req, v)
     head = _header(v, req.header, req.HasField("header"), now)
     policy = req.policy_id
-    if policy not in POLICY_IDS:
-        v.add("policy_id", f"one of {', '.join(sorted(POLICY_IDS))}")
+    if policy not in policy_ids:
+        v.add("policy_id", f"one of {', '.join(sorted(policy_ids))}")
     action = _enum(v, "action", req.action, em.EnrolmentAction)
     plan = validate.text(v, "plan", req.plan, required=False, max_bytes=64) or ""
     person = (

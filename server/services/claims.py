@@ -24,8 +24,8 @@ from server.convert import claims as conv
 from server.errors import ConflictError, ValidationError, Violation
 from server.request_context import current_request
 from server.ruleset_holder import RulesHolder
-from server.store.base import Store, VerdictRecord
-from server.store.claims_sql import ClaimWrite, LedgerEntry, Usage
+from server.store.ports import Store
+from server.store.records import ClaimEventQuery, ClaimWrite, LedgerEntry, Usage, VerdictRecord
 
 # How far back before the fraud posture verdicts are gathered; the policy's
 # own look-back (HNB posture_required) then picks what counts.
@@ -37,102 +37,6 @@ _SEVERITY = {
     CheckStatus.PASS: 1,
     CheckStatus.NOT_APPLICABLE: 0,
 }
-
-
-_EVENT_KINDS = ("registration", "payment_login", "activation", "monitoring", "enrolment")
-_ROWS = "SELECT kind, payload FROM events WHERE customer_id = ? AND kind = ? AND event_us <= ?"
-_ORDER = " ORDER BY event_us, client_event_id"
-
-
-def claim_event_rows(
-    conn: Any,
-    customer_id: str,
-    as_of_us: int,
-    fraud_us: int,
-    *,
-    coverage: str,
-    policy_id: str,
-    instrument: str,
-    service: str,
-    card: str,
-) -> list[tuple[str, bytes]]:
-    """The events of one customer a claim's decision reads, by the existing
-    (customer_id, kind, event_us) index, instead of every event on record.
-
-    * coverage: the KDN app activations, or the enrolments in the policy;
-    * payment registrations of the claim's instrument (DCM-S1/S2, DCM-X4,
-      KDN-X1 look at no other instrument): of those at or before the
-      incident, the first and the last of each payment service (the engine
-      judges the last one and lists services in the order of their first),
-      and every one after it up to the claim;
-    * for each payment service the instrument was registered to (or the
-      claim's own service), the last login at or before the incident —
-      the only login DCM-S3 / KDN-X1 judge — chosen as the engine chooses
-      (latest instant, then the greatest client event id);
-    * the dark-web monitoring events of the claim's card (KDN-C0..C2).
-
-    Each part is in (event_us, client_event_id) order, as ``events_of`` gives
-    them. Everything is at or before the claim instant.
-    """
-    out: list[tuple[str, bytes]] = []
-
-    def rows(sql: str, *params: object) -> list[tuple[str, bytes]]:
-        return [(r[0], r[1].encode()) for r in conn.execute(sql, params).fetchall()]
-
-    if coverage == "activation":
-        out += rows(_ROWS + _ORDER, customer_id, "activation", as_of_us)
-    else:
-        out += rows(
-            _ROWS + " AND subject = ?" + _ORDER, customer_id, "enrolment", as_of_us, policy_id
-        )
-    services = {service} if service else set()
-    if instrument:
-        # subject is "<service>/<token>"; the exact token is checked on the decoded event.
-        suffix = f"/{instrument}"
-        regs = conn.execute(
-            "SELECT kind, payload, event_us, client_event_id FROM events WHERE customer_id = ?"
-            " AND kind = ? AND event_us <= ?"
-            # The last n characters, portably (PostgreSQL's substr has no negative start).
-            " AND substr(subject, length(subject) - ? + 1) = ?" + _ORDER,
-            (customer_id, "registration", as_of_us, len(suffix), suffix),
-        ).fetchall()
-        # service → (event_us, id) of its first and last registration before the incident
-        first: dict[str, tuple[int, str]] = {}
-        last: dict[str, tuple[int, str]] = {}
-        keep: list[tuple[str, str, int, str]] = []
-        for kind, payload, event_us, event_id in regs:
-            d = orjson.loads(payload)
-            if d["instrument"]["token"] != instrument:
-                continue
-            svc = d["payment_service_id"]
-            services.add(svc)
-            keep.append((kind, svc, event_us, event_id))
-            if event_us <= fraud_us:
-                key = (event_us, event_id)
-                first[svc] = min(first.get(svc, key), key)
-                last[svc] = max(last.get(svc, key), key)
-        # Judging a registration is the costly part. Of those at or before the
-        # incident the engine reads the last of each service (and lists the
-        # services in the order of their first); later ones, up to the claim,
-        # are all kept (a clause may look at a later instant of the claim).
-        wanted = {(svc, *first[svc]) for svc in first} | {(svc, *last[svc]) for svc in last}
-        by_id = {r[3]: r for r in regs}
-        out += [
-            (kind, by_id[event_id][1].encode())
-            for kind, svc, event_us, event_id in keep
-            if event_us > fraud_us or (svc, event_us, event_id) in wanted
-        ]
-    for svc in sorted(services):
-        out += rows(
-            _ROWS + " AND subject = ? ORDER BY event_us DESC, client_event_id DESC LIMIT 1",
-            customer_id,
-            "payment_login",
-            fraud_us,
-            f"{svc}/",
-        )
-    if card:
-        out += rows(_ROWS + " AND subject = ?" + _ORDER, customer_id, "monitoring", as_of_us, card)
-    return out
 
 
 def _ts(us: int) -> Timestamp:
@@ -185,36 +89,29 @@ class ClaimService(claims_pb2_grpc.ClaimServiceServicer):
     async def _event_rows(
         self, facts: eng.ClaimFacts, policy_id: str, fraud_at: datetime
     ) -> list[tuple[str, bytes]]:
-        """The recorded events this claim's decision can read, oldest first.
-
-        Only what the engine looks at is loaded (see ``claim_event_rows``);
-        a store without ``read`` (another backend) gives every event of the
-        customer, a superset that decides the same.
-        """
-        store = self._store
+        """The recorded events this claim's decision can read, oldest first:
+        only what the engine looks at (``EventLog.claim_events``)."""
         inc = facts.incident
-        token = str(getattr(inc, "instrument_token", "") or "")
-        service = str(getattr(inc, "payment_service_id", "") or "")
-        card = str(getattr(inc, "card_token", "") or "")
-        as_us = to_us(facts.claimed_at)
-        read = getattr(store, "read", None)
-        if read is None:
-            rows = await store.events_of(facts.customer_id, _EVENT_KINDS, as_us)
-        else:
-            rows = await read(
-                lambda conn: claim_event_rows(
-                    conn,
-                    facts.customer_id,
-                    as_us,
-                    to_us(fraud_at),
-                    coverage="activation" if policy_id == "KDN" else "enrolment",
-                    policy_id=policy_id,
-                    instrument=token,
-                    service=service,
-                    card=card,
+        # The events the policy file's [cover] builds periods from (activations
+        # cover whatever they activated; an enrolment, its policy): one query
+        # each, the first also loading the instrument, service and card parts.
+        cover = self._rules.current.policies.get(policy_id).cover
+        reads = cover.reads if cover is not None else (("enrolment", policy_id),)
+        rows: list[tuple[str, bytes]] = []
+        for i, (cover_kind, cover_subject) in enumerate(reads):
+            rows += await self._store.claim_events(
+                ClaimEventQuery(
+                    customer_id=facts.customer_id,
+                    as_of_us=to_us(facts.claimed_at),
+                    incident_us=to_us(fraud_at),
+                    cover_kind=cover_kind,
+                    cover_subject=cover_subject,
+                    instrument=str(getattr(inc, "instrument_token", "") or "") if i == 0 else "",
+                    service=str(getattr(inc, "payment_service_id", "") or "") if i == 0 else "",
+                    card=str(getattr(inc, "card_token", "") or "") if i == 0 else "",
                 )
             )
-        return list(rows)
+        return rows
 
     @staticmethod
     def _with_ledger(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -21,12 +22,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from anshin.v1 import events_pb2, events_pb2_grpc
 from checks import event_model as em
-from checks.coverage import (
-    enrolment_periods,
-    isa_periods,
-    kdn_periods,
-    monitoring_state,
-)
+from checks.coverage import monitoring_state, policy_periods
 from checks.event_acks import judge_event
 from server import validate
 from server.clock import Clock, to_us
@@ -35,8 +31,8 @@ from server.errors import ConflictError, ValidationError, Violation, Violations
 from server.pii import PhoneHasher, contains_pan
 from server.request_context import current_request
 from server.ruleset_holder import RulesHolder
-from server.store.base import Store
-from server.store.events_sql import EventRow
+from server.store.ports import Store
+from server.store.records import EventRow
 
 if TYPE_CHECKING:
     from server.bulk import BulkPool
@@ -196,7 +192,14 @@ class EventService(events_pb2_grpc.EventServiceServicer):
         return await self._report(conv.monitoring, request)
 
     async def ReportEnrolment(self, request, context):  # type: ignore[no-untyped-def]
-        return await self._report(conv.enrolment, request)
+        return await self._report(self._converter("enrolment"), request)
+
+    def _converter(self, which: str) -> Converter:
+        """The converter of one event kind; an enrolment is checked against the
+        policies of the rules in force (the policy files, not a list in code)."""
+        if which == "enrolment":
+            return partial(conv.enrolment, policy_ids=self._rules.current.policies.policies)
+        return _ONEOF[which]
 
     # -- bulk ----------------------------------------------------------------
 
@@ -278,6 +281,7 @@ class EventService(events_pb2_grpc.EventServiceServicer):
         """
         rows: list[tuple[int, EventRow]] = []
         rejects: list[tuple[int, str, str, str]] = []
+        convert = {which: self._converter(which) for which in _ONEOF}
         for index, item in enumerate(message.events):
             which = item.WhichOneof("event")
             if which is None:
@@ -293,7 +297,7 @@ class EventService(events_pb2_grpc.EventServiceServicer):
                 continue
             body = getattr(item, which)
             try:
-                ev = _ONEOF[which](body, now, self._hasher)
+                ev = convert[which](body, now, self._hasher)
             except ValidationError as exc:
                 event_id = body.header.client_event_id
                 rejects.append(
@@ -338,27 +342,20 @@ class EventService(events_pb2_grpc.EventServiceServicer):
         customer, as_of = self._query_args(
             request.customer_id, request.as_of, request.HasField("as_of"), "as_of"
         )
-        if request.policy_id not in conv.POLICY_IDS:
-            raise ValidationError(
-                [Violation("policy_id", f"one of {', '.join(sorted(conv.POLICY_IDS))}")]
-            )
-        settings = self._rules.current.events.coverage
-        policy = request.policy_id
-        if policy in ("KDN", "ISA"):
-            acts = [
-                e
-                for e in await self._events(customer, ("activation",), as_of)
-                if isinstance(e, em.Activation)
-            ]
-            periods = (kdn_periods if policy == "KDN" else isa_periods)(acts, as_of, settings)
-        else:
-            enrols = [
-                e
-                for e in await self._events(customer, ("enrolment",), as_of)
-                if isinstance(e, em.Enrolment) and e.policy_id == policy
-            ]
-            periods = enrolment_periods(enrols, policy, as_of, settings)
+        policies = self._rules.current.policies.policies
+        policy = policies.get(request.policy_id)
+        if policy is None:
+            raise ValidationError([Violation("policy_id", f"one of {', '.join(sorted(policies))}")])
+        # Built as a claim builds them (server/claim_context.py), from the events
+        # the policy file's [cover] names; with the start delay applied (JPE-P1).
         resp = events_pb2.GetCoverageResponse()
+        if policy.cover is None:
+            return resp  # no clause of the policy reads a coverage period
+        kinds = tuple(kind for kind, _ in policy.cover.reads)
+        events = await self._events(customer, kinds, as_of)
+        acts = [e for e in events if isinstance(e, em.Activation)]
+        enrols = [e for e in events if isinstance(e, em.Enrolment) and e.policy_id == policy.id]
+        periods = policy_periods(policy.cover, acts, enrols, as_of)
         for p in periods:
             out = resp.periods.add(clause_ids=p.clause_ids, basis=p.basis)
             out.starts_at.FromDatetime(p.starts_at)

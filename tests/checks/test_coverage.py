@@ -2,11 +2,13 @@
 
 Each test reads as a timeline of reported events and the cover Anshin derives
 from it as of an instant. Periods are half-open: start inclusive, end exclusive.
+Each policy's cover is built as its policy file's ``[cover]`` table says.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -14,19 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.coverage import (
-    Coverage,
-    CoverageSettings,
-    Period,
-    covered_at,
-    enrolment_coverage,
-    enrolment_periods,
-    isa_coverage,
-    isa_periods,
-    kdn_coverage,
-    kdn_periods,
-    monitoring_state,
-)
+from checks import coverage as cov
+from checks.cover import Cover
+from checks.coverage import Coverage, Period, covered_at, monitoring_state
 from checks.event_model import (
     Activation,
     ActivationAction,
@@ -37,7 +29,52 @@ from checks.event_model import (
     SecurityApp,
 )
 from checks.model import CheckStatus
-from rules.timing import at_jst
+from rules.engine import load_policies
+from timing import at_jst
+
+POLICIES = load_policies()
+KDN = POLICIES.get("KDN").cover
+ISA = POLICIES.get("ISA").cover
+assert KDN is not None and ISA is not None
+
+
+def kdn_coverage(events: list[Activation], as_of: datetime, cover: Cover = KDN) -> Coverage:
+    return cov.activation_coverage(events, cover, as_of)
+
+
+def kdn_periods(events: list[Activation], as_of: datetime, cover: Cover = KDN) -> list[Period]:
+    return cov.activation_periods(events, cover, as_of)
+
+
+def isa_coverage(events: list[Activation], as_of: datetime) -> Coverage:
+    return cov.activation_coverage(events, ISA, as_of)
+
+
+def isa_periods(events: list[Activation], as_of: datetime) -> list[Period]:
+    return cov.activation_periods(events, ISA, as_of)
+
+
+def kdn_with(**changes: object) -> Cover:
+    """KDN's cover with some of its [cover.activation] values changed."""
+    assert KDN is not None and KDN.activation is not None
+    return replace(KDN, activation=replace(KDN.activation, **changes))
+
+
+def policy_cover(policy: str) -> Cover:
+    try:
+        cover = POLICIES.get(policy).cover
+    except KeyError as exc:
+        raise ValueError(str(exc)) from None
+    assert cover is not None
+    return cover
+
+
+def enrolment_coverage(events: list[Enrolment], policy: str, as_of: datetime) -> Coverage:
+    return cov.enrolment_coverage(events, policy_cover(policy), as_of)
+
+
+def enrolment_periods(events: list[Enrolment], policy: str, as_of: datetime) -> list[Period]:
+    return cov.enrolment_periods(events, policy_cover(policy), as_of)
 
 N360 = SecurityApp.NORTON_360
 MONITOR = SecurityApp.NORTON_MONITOR
@@ -163,12 +200,12 @@ def test_kdn_monitor_channel_is_not_constrained_by_default() -> None:
     # carrier-shop download to the Norton 360 app on the device only.
     events = [act(T1, N360), act(T2, MONITOR, channel="online_store")]
     assert spans(kdn_periods(events, FAR)) == [(T2, None)]
-    strict = CoverageSettings(kdn_carrier_shop_required_for=frozenset({N360, MONITOR}))
+    strict = kdn_with(carrier_shop_required_for=frozenset({N360, MONITOR}))
     assert kdn_periods(events, FAR, strict) == []
 
 
 def test_kdn_campaign_end_closes_cover_and_blocks_new_periods() -> None:
-    campaign = CoverageSettings(kdn_campaign_ends_at=T3)
+    campaign = kdn_with(campaign_ends_at=T3)
     events = [act(T1, N360), act(T2, MONITOR), act(T4, N360, OFF), act(T5, N360)]
     periods = kdn_periods(events, FAR, campaign)
     assert spans(periods) == [(T2, T3)]

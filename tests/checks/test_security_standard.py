@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,7 +33,6 @@ from checks.event_model import (
 )
 from checks.model import CheckStatus
 from checks.security_standard import (
-    DCM_T_TABLE,
     LOGIN_CLAUSES,
     REGISTRATION_CLAUSES,
     PaymentMethod,
@@ -41,7 +41,11 @@ from checks.security_standard import (
     judge_payment_method,
     judge_registration,
 )
-from rules.timing import at_jst
+from rules.load import load_rules
+from timing import at_jst
+
+# As the server judges: events.toml, with the DCM-T table and clause texts of the policy files.
+SECURITY = load_rules().events.security
 
 PASS = CheckStatus.PASS
 FAIL = CheckStatus.FAIL
@@ -74,7 +78,7 @@ def register(
         instrument=Instrument("tok-1", "4242", kind, funding, issued_in_japan),
         authentication=auth,
     )
-    result = judge_registration(reg, settings or SecurityStandardSettings())
+    result = judge_registration(reg, settings or SECURITY)
     assert tuple(j.clause_id for j in result) == REGISTRATION_CLAUSES
     return {j.clause_id: j for j in result}
 
@@ -85,7 +89,7 @@ def login(
     settings: SecurityStandardSettings | None = None,
 ) -> dict[str, Judgement]:
     event = PaymentLogin("evt-2", "member-1", AT, "paypay", method, otp, "device-1")
-    result = judge_payment_login(event, settings or SecurityStandardSettings())
+    result = judge_payment_login(event, settings or SECURITY)
     assert tuple(j.clause_id for j in result) == LOGIN_CLAUSES
     return {j.clause_id: j for j in result}
 
@@ -319,20 +323,20 @@ F = FundingSource
     ],
 )
 def test_dcm_t_each_row(method: PaymentMethod, funding: FundingSource, status: CheckStatus) -> None:
-    j = judge_payment_method(method, funding)
+    j = judge_payment_method(method, funding, SECURITY)
     assert j.clause_id == "DCM-T"
     assert j.status is status
     assert j.compared
 
 
 def test_dcm_t_table_has_the_twelve_rows_of_the_seed() -> None:
-    assert len(DCM_T_TABLE) == 12
-    assert sum(row.covered for row in DCM_T_TABLE) == 7
+    assert len(SECURITY.payment_table) == 12
+    assert sum(row.covered for row in SECURITY.payment_table) == 7
 
 
 def test_dcm_t_assumptions_can_be_switched_off() -> None:
-    strict = SecurityStandardSettings(
-        dcm_t_qr_debit_card_covered=False, card_own_funding_is_bank_account=False
+    strict = replace(
+        SECURITY, dcm_t_qr_debit_card_covered=False, card_own_funding_is_bank_account=False
     )
     assert judge_payment_method(QR, F.DEBIT_CARD, strict).status is FAIL
     assert judge_payment_method(PaymentMethod.CREDIT_CARD, F.NONE, strict).status is UNKNOWN

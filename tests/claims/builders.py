@@ -55,7 +55,7 @@ from rules.engine import (
     load_policies,
     outline,
 )
-from rules.timing import at_jst
+from timing import at_jst
 
 US = timedelta(microseconds=1)
 APPROVE, DENY, REVIEW = Outcome.APPROVE, Outcome.DENY, Outcome.REVIEW

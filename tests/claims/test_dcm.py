@@ -26,7 +26,6 @@ from checks.event_model import (
 )
 from checks.security_standard import PaymentMethod
 from rules.engine import IssuerAnswer, IssuerAnswerKind, LoginRecord, RegistrationRecord
-from rules.timing import at_jst
 from tests.claims.builders import (
     APPROVE,
     DCM_FRAUD,
@@ -53,6 +52,7 @@ from tests.claims.builders import (
     unstated,
     used,
 )
+from timing import at_jst
 
 K = IssuerAnswerKind
 

@@ -25,7 +25,6 @@ from rules.engine import (
     load_policies,
     outline,
 )
-from rules.timing import at_jst
 from tests.claims.builders import (
     APPROVE,
     DENY,
@@ -44,6 +43,7 @@ from tests.claims.builders import (
     stated,
     unstated,
 )
+from timing import at_jst
 
 SCENARIOS = [hnb, dcm, kdn, kdn_liability, jpe, isa]
 

@@ -12,7 +12,6 @@ import pytest
 
 from checks.model import CheckStatus, Verdict
 from rules.engine import PostureRecord
-from rules.timing import at_jst
 from tests.claims.builders import (
     APPROVE,
     DENY,
@@ -35,6 +34,7 @@ from tests.claims.builders import (
     unstated,
     used,
 )
+from timing import at_jst
 
 FAIL, UNKNOWN = CheckStatus.FAIL, CheckStatus.UNKNOWN
 NC, OK, UNK = Verdict.NON_COMPLIANT, Verdict.COMPLIANT, Verdict.UNKNOWN

@@ -14,7 +14,6 @@ from datetime import datetime
 
 import pytest
 
-from rules.timing import at_jst
 from tests.claims.builders import (
     APPROVE,
     DENY,
@@ -36,6 +35,7 @@ from tests.claims.builders import (
     unstated,
     used,
 )
+from timing import at_jst
 
 CONSULTATION_YEAR_2026 = "ISA-A1/customer:c-isa/year:2026"
 FEES_YEAR_2026 = "ISA-A2/customer:c-isa/year:2026"

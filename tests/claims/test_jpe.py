@@ -12,7 +12,6 @@ from datetime import datetime
 
 import pytest
 
-from rules.timing import at_jst
 from tests.claims.builders import (
     APPROVE,
     DENY,
@@ -31,6 +30,7 @@ from tests.claims.builders import (
     top,
     used,
 )
+from timing import at_jst
 
 
 def negligence(*codes: str) -> ClaimEdit:

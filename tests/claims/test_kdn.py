@@ -20,7 +20,6 @@ import pytest
 
 from checks.event_model import PaymentLoginMethod, ThreeDSecure
 from rules.engine import IssuerAnswer, IssuerAnswerKind
-from rules.timing import at_jst
 from tests.claims.builders import (
     APPROVE,
     DENY,
@@ -50,6 +49,7 @@ from tests.claims.builders import (
     unstated,
     used,
 )
+from timing import at_jst
 
 K = IssuerAnswerKind
 COVER_START = at_jst(2026, 1, 10, 15)

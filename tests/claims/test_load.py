@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rules.engine import BUILTIN_POLICIES_DIR, PolicyError, load_policies, validate_dir
-from rules.timing import at_jst
+from timing import at_jst
 
 GOOD = """\
 policy = "XYZ"

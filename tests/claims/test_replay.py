@@ -22,7 +22,7 @@ import pytest
 from rules.load import load_rules
 from server.clock import to_us
 from server.replay import NO_FACTS, Tally, replay
-from server.store.base import VerdictRecord
+from server.store.records import VerdictRecord
 from server.store.url import sqlite_path
 from tests.conftest import TEST_NOW, RunningServer, db_rows
 from tests.service.test_claims_service import (
@@ -270,7 +270,7 @@ def test_fast_request_parser_matches_json_format() -> None:
 
 
 def test_logged_payable_read_from_the_head_agrees_with_json_extract(tmp_path: Path) -> None:
-    from server.replay import LogReader, claim_rows
+    from server.store import open_log_reader
 
     db = tmp_path / "log.db"
     results = [
@@ -295,9 +295,9 @@ def test_logged_payable_read_from_the_head_agrees_with_json_extract(tmp_path: Pa
         expected = dict(
             conn.execute("SELECT seq, json_extract(result, '$.payableYen') FROM verdicts")
         )
-    reader = LogReader(f"sqlite:///{db}")
+    reader = open_log_reader(f"sqlite:///{db}")
     try:
-        rows = claim_rows(reader, [6, 5, 4, 3, 2, 1])
+        rows = reader.claim_rows([6, 5, 4, 3, 2, 1])
     finally:
         reader.close()
     assert [r[0] for r in rows] == [1, 2, 3, 4, 5, 6]

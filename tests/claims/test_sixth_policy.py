@@ -22,8 +22,8 @@ from rules.engine import (
     ledger_scopes,
     load_policies,
 )
-from rules.timing import at_jst
 from tests.claims.builders import US, period
+from timing import at_jst
 
 FIXTURE = Path(__file__).parent / "fixtures" / "six.toml"
 FRAUD = at_jst(2026, 11, 20, 10)

@@ -1,7 +1,7 @@
 """Amount kinds: recovered amounts, points, percentage, and caps.
 
 Applied in stage order (recovered → points → percentage → caps in file
-order), each recording a ``rules.timing.Step``. Caps read the ledger usage of
+order), each recording a ``timing.Step``. Caps read the ledger usage of
 their scope from the context (``ledger_scopes`` names the keys) and, on
 APPROVE, the engine reserves the payable amount in every scope.
 
@@ -39,10 +39,10 @@ from rules.engine.kinds.base import (
 from rules.engine.kinds.cached import period_year_containing
 from rules.engine.model import ClaimFacts, EvaluationContext, resolve
 from rules.engine.policy import Clause, ClauseEffect
-from rules.timing.caps import CapUsage, CountCap
-from rules.timing.money import format_yen, minus_recovered, percentage_floor
-from rules.timing.trace import Step
-from rules.timing.years import PeriodYear
+from timing.caps import CapUsage, CountCap
+from timing.money import format_yen, minus_recovered, percentage_floor
+from timing.trace import Step
+from timing.years import PeriodYear
 
 GATE_ONLY = frozenset({ClauseEffect.GATE})
 ALL_EFFECTS = frozenset(ClauseEffect)
@@ -154,21 +154,20 @@ def scope_key(clause: Clause, claim: ClaimFacts) -> tuple[str | None, str]:
 
 
 _Scope: TypeAlias = tuple[str | None, str, PeriodYear | None]
-# Per clause, the last (clause, claim, answer): ledger_scopes() and then the cap
-# itself ask for the scope of the same claim. Keyed by identity and holding both
-# objects (immutable), so an entry never answers for another clause or claim.
-_LAST_SCOPE: dict[int, tuple[Clause, ClaimFacts, _Scope]] = {}
+_LAST_SCOPE = "last scope"  # Clause.memo key
 
 
 def _scope(clause: Clause, claim: ClaimFacts) -> _Scope:
-    """``scope_key`` and, for the kinds counted per year, the year."""
-    hit = _LAST_SCOPE.get(id(clause))
-    if hit is not None and hit[0] is clause and hit[1] is claim:
-        return hit[2]
+    """``scope_key`` and, for the kinds counted per year, the year.
+
+    ledger_scopes() and then the cap itself ask for the scope of the same
+    claim: the clause keeps the last (claim, answer), for that very claim only.
+    """
+    hit = clause.memo.get(_LAST_SCOPE)
+    if hit is not None and hit[0] is claim:
+        return hit[1]  # type: ignore[no-any-return]
     answer = _scope_of(clause, claim)
-    if len(_LAST_SCOPE) >= 1024:
-        _LAST_SCOPE.clear()
-    _LAST_SCOPE[id(clause)] = (clause, claim, answer)
+    clause.memo[_LAST_SCOPE] = (claim, answer)
     return answer
 
 

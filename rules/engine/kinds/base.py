@@ -20,7 +20,7 @@ from checks.model import CheckStatus, Compared
 from rules.engine.kinds.cached import format_jst
 from rules.engine.model import ClaimFacts, Effect, EvaluationContext, Resolved, resolve
 from rules.engine.policy import Clause, ClauseEffect, ParamValue
-from rules.timing.trace import Step
+from timing.trace import Step
 
 __all__ = [
     "FAIL",
@@ -62,6 +62,7 @@ ParamType: TypeAlias = Literal[
     "instant",  # TOML offset date-time (or ISO string) with an explicit offset
     "anchor",  # "MM-DD HH:MM" JST, the start of each year
     "incident",  # an incident type name
+    "payment_table",  # rows {method, funding, covered, label_ja} (checks.security_standard)
 ]
 
 
@@ -159,20 +160,16 @@ _T = TypeVar("_T")
 def per_clause(fn: Callable[[Clause], _T]) -> Callable[[Clause], _T]:
     """Memoise a pure function of a clause's (immutable) id, kind and parameters.
 
-    Clauses are not hashable (their parameters are a mapping), so entries are
-    keyed by identity and hold the clause itself: an entry can never answer
+    The value is kept by the clause itself (``Clause.memo``, keyed by the
+    function), so it lives exactly as long as the clause and can never answer
     for another clause object.
     """
-    cache: dict[int, tuple[Clause, _T]] = {}
 
     def wrapper(clause: Clause) -> _T:
-        hit = cache.get(id(clause))
-        if hit is not None and hit[0] is clause:
-            return hit[1]
-        value = fn(clause)
-        if len(cache) >= 8192:
-            cache.clear()
-        cache[id(clause)] = (clause, value)
+        memo = clause.memo
+        if fn in memo:
+            return memo[fn]  # type: ignore[no-any-return]
+        value = memo[fn] = fn(clause)
         return value
 
     return wrapper

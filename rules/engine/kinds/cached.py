@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
-from rules.timing import interval, jst, months, windows, years
+from timing import interval, jst, months, windows, years
 
 __all__ = [
     "cover_begins_calendar_months_after",
@@ -25,7 +25,7 @@ __all__ = [
 
 
 def _format_jst(instant: datetime) -> str:
-    """``rules.timing.jst.format_jst`` without strftime (the same text, faster)."""
+    """``timing.jst.format_jst`` without strftime (the same text, faster)."""
     t = jst.to_jst(instant)
     # %Y is not zero-padded (year 999 → "999"); the other fields are.
     text = f"{t.year}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}"

@@ -34,6 +34,7 @@ from rules.engine.kinds.base import (
     missing,
     not_defined,
     not_provided,
+    per_clause,
 )
 from rules.engine.kinds.cached import (
     cover_begins_calendar_months_after,
@@ -54,7 +55,7 @@ from rules.engine.model import (
     resolve,
 )
 from rules.engine.policy import Clause, ClauseEffect
-from rules.timing.jst import jst_date
+from timing.jst import jst_date
 
 ALL_EFFECTS = frozenset(ClauseEffect)
 INSTANT = frozenset({"instant"})
@@ -70,7 +71,8 @@ _AT = ParamSpec(
 _COVERAGE = ParamSpec(
     "coverage",
     "str",
-    "The coverage name: the key of EvaluationContext.coverage (HNB, DCM, KDN, JPE, ISA, ...).",
+    "The policy's own id: its cover, built as its [cover] table says "
+    "(the key of EvaluationContext.coverage).",
 )
 
 
@@ -122,19 +124,22 @@ def _describe_span(span: _Span) -> str:
     return f"from {fmt(span.start)} {end}"
 
 
-_LAST_SPANS: list[tuple[Sequence[Period], int, list[_Span], str]] = []
+_SPANS = "coverage spans"  # EvaluationContext.memo key
 
 
-def _spans_described(periods: Sequence[Period], delay_months: int) -> tuple[list[_Span], str]:
+def _spans_described(
+    ctx: EvaluationContext, periods: Sequence[Period], delay_months: int
+) -> tuple[list[_Span], str]:
     """``_spans`` and their description; several clauses of one claim read the same
-    periods, so the last answer is kept (for the very same ``periods`` object only)."""
-    if _LAST_SPANS:
-        seen, delay, spans, text = _LAST_SPANS[0]
+    periods, so the context keeps the last answer (for the very same ``periods``)."""
+    hit = ctx.memo.get(_SPANS)
+    if hit is not None:
+        seen, delay, spans, text = hit
         if seen is periods and delay == delay_months:
             return spans, text
     spans = _spans(periods, delay_months)
     text = "; ".join(_describe_span(s) for s in spans) or "none"
-    _LAST_SPANS[:] = [(periods, delay_months, spans, text)]
+    ctx.memo[_SPANS] = (periods, delay_months, spans, text)
     return spans, text
 
 
@@ -149,7 +154,7 @@ def covered_at(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Fin
     if periods is None:
         return not_provided(f"context.coverage[{name}]", f"{name}の補償期間の記録")
     delay = clause.int_param("begins_months_after_start")
-    spans, periods_text = _spans_described(periods, delay)
+    spans, periods_text = _spans_described(ctx, periods, delay)
     started = [s for s in spans if s.start <= at]
     latest = started[-1] if started else None
     bound = clause.str_param("bound")
@@ -346,28 +351,30 @@ _VERDICT_STATUS = {
 }
 
 
-_LAST_POSTURES: list[tuple[Sequence[PostureRecord], datetime, int, tuple[PostureRecord, ...]]] = []
+_POSTURES = "last posture per device"  # EvaluationContext.memo key
 
 
 def _last_posture_per_device(
-    records: Sequence[PostureRecord], fraud_at: datetime, days: int
+    ctx: EvaluationContext, fraud_at: datetime, days: int
 ) -> tuple[PostureRecord, ...]:
     """The last verdict of each device seen from 00:00 JST ``days`` days before the fraud.
 
-    Several clauses of one evaluation ask the same question: the last answer is
-    kept (for the very same ``records`` object only).
+    Several clauses of one evaluation ask the same question: the context keeps
+    the last answer (for the very same ``postures`` object only).
     """
-    if _LAST_POSTURES:
-        seen, at, n, result = _LAST_POSTURES[0]
+    records = ctx.postures
+    hit = ctx.memo.get(_POSTURES)
+    if hit is not None:
+        seen, at, n, result = hit
         if seen is records and at == fraud_at and n == days:
-            return result
+            return result  # type: ignore[no-any-return]
     start = lookback_from_midnight_days_before(fraud_at, days).start
     last: dict[str, PostureRecord] = {}
     for rec in sorted(records, key=lambda r: (r.login_at, r.verdict_id)):
         if start <= rec.login_at < fraud_at:
             last[rec.device_id] = rec
     result = tuple(last[d] for d in sorted(last))
-    _LAST_POSTURES[:] = [(records, fraud_at, days, result)]
+    ctx.memo[_POSTURES] = (records, fraud_at, days, result)
     return result
 
 
@@ -403,7 +410,7 @@ def posture_required(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) 
     days = clause.int_param("lookback_days")
     checks = clause.list_param("checks")
     excused_by = clause.str_param("excused_by")
-    recs = _last_posture_per_device(ctx.postures, fraud_at, days)
+    recs = _last_posture_per_device(ctx, fraud_at, days)
     excuse_path, excused = _excuse(clause, claim)
     scope = "・".join(checks) if checks else "当行が求めるセキュリティ対策"
     if not recs:
@@ -442,7 +449,7 @@ def posture_required(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) 
 def posture_excuse(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Finding:
     fraud_at = claim.occurred_at
     days = clause.int_param("lookback_days")
-    recs = _last_posture_per_device(ctx.postures, fraud_at, days)
+    recs = _last_posture_per_device(ctx, fraud_at, days)
     excuse_path, excused = _excuse(clause, claim)
     excuse_cmp = cmp(excuse_path, "" if excused is None else str(excused).lower(), "")
     if not recs:
@@ -588,6 +595,16 @@ def alert_window(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> F
     )
 
 
+@per_clause
+def _table_settings(clause: Clause) -> SecurityStandardSettings:
+    return SecurityStandardSettings(
+        dcm_t_qr_debit_card_covered=clause.bool_param("qr_debit_card_covered"),
+        card_own_funding_is_bank_account=clause.bool_param("card_own_funding_is_bank_account"),
+        payment_table=clause.table_param("table"),
+        texts={clause.id: clause.text_ja},
+    )
+
+
 def payment_method_covered(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
     inc = claim.incident
     if not hasattr(inc, "payment_method") or not hasattr(inc, "funding"):
@@ -598,11 +615,7 @@ def payment_method_covered(clause: Clause, claim: ClaimFacts, _: EvaluationConte
         return missing(f"{inc.NAME}.payment_method", "決済手段")
     if not isinstance(funding, FundingSource):
         return missing(f"{inc.NAME}.funding", "チャージ元・引き落とし先")
-    settings = SecurityStandardSettings(
-        dcm_t_qr_debit_card_covered=clause.bool_param("qr_debit_card_covered"),
-        card_own_funding_is_bank_account=clause.bool_param("card_own_funding_is_bank_account"),
-    )
-    j = judge_payment_method(method, funding, settings)
+    j = judge_payment_method(method, funding, _table_settings(clause))
     return Finding(j.status, j.explanation_ja, j.compared)
 
 
@@ -836,7 +849,8 @@ KINDS = (
     ),
     KindSpec(
         "payment_method_covered",
-        "The payment method / funding source table (DCM-T) of checks.security_standard.",
+        "The payment method / funding source tables (DCM-T), given as the clause's `table`, "
+        "judged by checks.security_standard.",
         (
             ParamSpec(
                 "qr_debit_card_covered",
@@ -847,6 +861,12 @@ KINDS = (
                 "card_own_funding_is_bank_account",
                 "bool",
                 "A card that is its own funding settles by bank account (口座振替).",
+            ),
+            ParamSpec(
+                "table",
+                "payment_table",
+                "The rows of the tables: {method, funding, covered, label_ja}; funding [] = "
+                "any; a combination no row lists is UNKNOWN.",
             ),
         ),
         ALL_EFFECTS,

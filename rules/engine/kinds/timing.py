@@ -1,4 +1,4 @@
-"""Timing kinds: deadlines and windows in JST, composed from ``rules.timing``."""
+"""Timing kinds: deadlines and windows in JST, composed from ``timing``."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ from rules.engine.kinds.cached import (
 )
 from rules.engine.model import ClaimFacts, EvaluationContext
 from rules.engine.policy import Clause, ClauseEffect
-from rules.timing.interval import Window
-from rules.timing.jst import jst_date
+from timing.interval import Window
+from timing.jst import jst_date
 
 INSTANT = frozenset({"instant"})
 ALL_EFFECTS = frozenset(ClauseEffect)

@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from rules.timing.money import format_yen, require_yen
-from rules.timing.trace import Step
+from timing.money import format_yen, require_yen
+from timing.trace import Step
 
 __all__ = ["Cap", "CapResult", "CapUsage", "CountCap", "apply_caps"]
 

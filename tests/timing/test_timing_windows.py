@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rules.timing import (
+from timing import (
     Deadline,
     Window,
     at_jst,

@@ -8,7 +8,7 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.timing import (
+from timing import (
     JST,
     CapUsage,
     CountCap,

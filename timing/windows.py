@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from rules.timing.interval import Deadline, Window
-from rules.timing.jst import jst_date, require_aware, start_of_jst_day
+from timing.interval import Deadline, Window
+from timing.jst import jst_date, require_aware, start_of_jst_day
 
 __all__ = [
     "INSTANT_RESOLUTION",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rules.timing.money import format_yen
+from timing.money import format_yen
 
 __all__ = ["Step"]
 

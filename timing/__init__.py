@@ -6,10 +6,10 @@ instants must be timezone-aware; windows are half-open (start inclusive, end
 exclusive); money is whole yen and percentages round down.
 """
 
-from rules.timing.caps import Cap, CapResult, CapUsage, CountCap, apply_caps
-from rules.timing.computation import Computation, compute_payout
-from rules.timing.interval import Deadline, Window
-from rules.timing.jst import (
+from timing.caps import Cap, CapResult, CapUsage, CountCap, apply_caps
+from timing.computation import Computation, compute_payout
+from timing.interval import Deadline, Window
+from timing.jst import (
     JST,
     at_jst,
     end_of_jst_day,
@@ -18,28 +18,28 @@ from rules.timing.jst import (
     start_of_jst_day,
     to_jst,
 )
-from rules.timing.money import (
+from timing.money import (
     PercentLike,
     format_yen,
     minus_recovered,
     parse_percent,
     percentage_floor,
 )
-from rules.timing.months import (
+from timing.months import (
     add_calendar_months,
     calendar_months_period_last_day,
     cover_begins_calendar_months_after,
     last_day_of_month,
 )
-from rules.timing.trace import Step
-from rules.timing.windows import (
+from timing.trace import Step
+from timing.windows import (
     INSTANT_RESOLUTION,
     days_counted_from_next_day,
     lookback_from_midnight_days_before,
     until_end_of_next_jst_day,
     within_days_of,
 )
-from rules.timing.years import (
+from timing.years import (
     CALENDAR_YEAR,
     FISCAL_YEAR_APRIL,
     PeriodYear,

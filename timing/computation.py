@@ -14,15 +14,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rules.timing.caps import Cap, apply_caps
-from rules.timing.money import (
+from timing.caps import Cap, apply_caps
+from timing.money import (
     PercentLike,
     format_yen,
     minus_recovered,
     percentage_floor,
     require_yen,
 )
-from rules.timing.trace import Step
+from timing.trace import Step
 
 __all__ = ["Computation", "compute_payout"]
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rules.timing.interval import Window
-from rules.timing.jst import JST, require_aware, to_jst
+from timing.interval import Window
+from timing.jst import JST, require_aware, to_jst
 
 __all__ = [
     "CALENDAR_YEAR",

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from rules.timing import (
+from timing import (
     Cap,
     CapUsage,
     CountCap,

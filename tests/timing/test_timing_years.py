@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from rules.timing import (
+from timing import (
     CALENDAR_YEAR,
     FISCAL_YEAR_APRIL,
     PeriodYear,

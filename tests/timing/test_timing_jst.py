@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from rules.timing import JST, at_jst, end_of_jst_day, format_jst, jst_date, start_of_jst_day, to_jst
+from timing import JST, at_jst, end_of_jst_day, format_jst, jst_date, start_of_jst_day, to_jst
 
 LAST_MICROSECOND_UTC = datetime(2026, 3, 1, 14, 59, 59, 999999, tzinfo=UTC)
 MIDNIGHT_UTC = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
@@ -132,7 +132,7 @@ def test_format_jst_memo_fold_and_other_zones() -> None:
 
 
 def test_require_aware_utc_fast_path_keeps_the_checks() -> None:
-    from rules.timing.jst import require_aware
+    from timing.jst import require_aware
 
     utc = datetime(2026, 3, 1, tzinfo=UTC)
     assert require_aware(utc) is utc

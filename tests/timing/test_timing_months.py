@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from rules.timing import (
+from timing import (
     add_calendar_months,
     at_jst,
     calendar_months_period_last_day,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from rules.timing.jst import format_jst, require_aware, to_jst
+from timing.jst import format_jst, require_aware, to_jst
 
 __all__ = ["Deadline", "Window", "describe_end"]
 

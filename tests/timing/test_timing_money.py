@@ -7,8 +7,8 @@ from fractions import Fraction
 
 import pytest
 
-from rules.timing import format_yen, minus_recovered, parse_percent, percentage_floor
-from rules.timing.money import PercentLike
+from timing import format_yen, minus_recovered, parse_percent, percentage_floor
+from timing.money import PercentLike
 
 
 @pytest.mark.parametrize(

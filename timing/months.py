@@ -20,7 +20,7 @@ from __future__ import annotations
 import calendar
 from datetime import date, datetime, timedelta
 
-from rules.timing.jst import require_date, start_of_jst_day
+from timing.jst import require_date, start_of_jst_day
 
 __all__ = [
     "add_calendar_months",
