@@ -1,4 +1,10 @@
-"""HNB-P2, first half: a commercial antivirus, running, with fresh signatures."""
+"""HNB-P2, first half: a commercial antivirus, running, with fresh signatures.
+
+The IB server reports the product name and either ``running`` plus the
+signature update instant or Windows Security Center's ``productState``,
+which is decoded by its state values (off, on, snoozed, expired) and its
+signature status (:func:`decode_wsc_product_state`).
+"""
 
 from __future__ import annotations
 
@@ -12,24 +18,46 @@ from checks.settings import AntivirusProduct, PostureSettings
 CHECK_ID = "antivirus"
 CLAUSES = ("HNB-P2", "HNB-P4")
 
-# Windows Security Center productState: bits 12-15 of the second byte say
-# whether real-time scanning is on; bit 4 of the low byte says signatures are
-# out of date. E.g. 0x061000 / 0x041000 = on and current, 0x061010 = on and
-# out of date, 0x060000 / 0x040100 = off.
-_WSC_SCANNER_ON = 0x1000
-_WSC_SIGNATURES_OUT_OF_DATE = 0x10
+# Windows Security Center productState (WMI root/SecurityCenter2,
+# AntiVirusProduct.productState) packs three fields into its low 16 bits:
+#   bits 12-15  product state: 0x0 off, 0x1 on, 0x2 snoozed, 0x3 expired
+#   bits  8-11  owner: 0x1 Microsoft (Defender), 0x0 another vendor
+#   bits  4- 7  signature status: 0x0 up to date, 0x1 out of date
+# (bits 16-23 name the security provider type). They are values, not bit
+# flags: 0x3000 ("expired") has the 0x1000 bit set but is not running.
+# E.g. 0x061000 = on, up to date; 0x061010 = on, out of date; 0x060000 = off;
+# 0x062000 = snoozed; 0x063000 = expired; 0x061100 = Defender on.
+_WSC_STATE_MASK = 0xF000
+_WSC_STATES: dict[int, str] = {0x0000: "off", 0x1000: "on", 0x2000: "snoozed", 0x3000: "expired"}
+_WSC_SIGNATURE_MASK = 0x00F0
+_WSC_SIGNATURES: dict[int, bool] = {0x00: True, 0x10: False}
+_WSC_OWNER_MASK = 0x0F00
+_WSC_OWNER_MICROSOFT = 0x0100
 
 
 @dataclass(frozen=True, slots=True)
 class WscState:
-    enabled: bool
-    signatures_up_to_date: bool
+    """A decoded productState: ``state`` is off / on / snoozed / expired / unknown.
+
+    ``signatures_up_to_date`` is None for a signature nibble WSC does not define.
+    """
+
+    state: str
+    signatures_up_to_date: bool | None
+    microsoft: bool
+
+    @property
+    def enabled(self) -> bool:
+        """Real-time protection running: only state "on" (snoozed and expired are not)."""
+        return self.state == "on"
 
 
 def decode_wsc_product_state(state: int) -> WscState:
+    """HNB-P2: what WSC says about an antivirus, decoded by value (see the table above)."""
     return WscState(
-        enabled=bool(state & _WSC_SCANNER_ON),
-        signatures_up_to_date=not state & _WSC_SIGNATURES_OUT_OF_DATE,
+        state=_WSC_STATES.get(state & _WSC_STATE_MASK, "unknown"),
+        signatures_up_to_date=_WSC_SIGNATURES.get(state & _WSC_SIGNATURE_MASK),
+        microsoft=state & _WSC_OWNER_MASK == _WSC_OWNER_MICROSOFT,
     )
 
 
@@ -48,7 +76,8 @@ def _outcome(status: CheckStatus, reason: str, msg: str, compared: list[Compared
 _NOT_REPORTED: Final = _outcome(
     CheckStatus.UNKNOWN,
     "antivirus_not_reported",
-    "ウイルス対策ソフトの状態を確認できませんでした。",
+    "ウイルス対策ソフトの状態を確認できませんでした。市販のウイルス対策ソフトを導入し、"
+    "最新の状態にしてください。",
     [Compared("antivirus", "(not reported)", "reported", Precision.ABSENT)],
 )
 
@@ -134,7 +163,8 @@ def _check_antivirus(
         return _outcome(
             CheckStatus.UNKNOWN,
             "antivirus_not_reported",
-            "ウイルス対策ソフトの状態を確認できませんでした。",
+            "ウイルス対策ソフトの状態を確認できませんでした。市販のウイルス対策ソフトを導入し、"
+            "最新の状態にしてください。",
             [Compared("antivirus", "(not reported)", "reported", Precision.ABSENT)],
         )
     compared: list[Compared] = []
@@ -153,7 +183,16 @@ def _check_antivirus(
         else decode_wsc_product_state(facts.wsc_product_state)
     )
 
-    running = facts.running if facts.running is not None else (wsc.enabled if wsc else None)
+    wsc_known = wsc is not None and wsc.state != "unknown"
+    running = (
+        facts.running
+        if facts.running is not None
+        else (wsc.enabled if wsc is not None and wsc_known else None)
+    )
+    if wsc is not None:
+        compared.append(
+            Compared("wsc_state", f"{wsc.state} (0x{facts.wsc_product_state or 0:06x})", "on")
+        )
     compared.append(
         Compared(
             "running",
@@ -175,7 +214,7 @@ def _check_antivirus(
                 f"<= {settings.antivirus_max_signature_age.total_seconds() / 3600:g}",
             )
         )
-    elif wsc is not None:
+    elif wsc is not None and wsc.signatures_up_to_date is not None:
         fresh = wsc.signatures_up_to_date
         compared.append(
             Compared("wsc_signatures", "up to date" if fresh else "out of date", "up to date")
@@ -196,6 +235,24 @@ def _check_antivirus(
             f"{name} はOS標準の機能です。市販のウイルス対策ソフトを導入してください。",
             compared,
         )
+    if wsc is not None and wsc.state == "expired":
+        # The licence or subscription ended: no protection and no updates,
+        # whatever "running" the IB server reported.
+        return _outcome(
+            CheckStatus.FAIL,
+            "antivirus_expired",
+            f"{name or 'ウイルス対策ソフト'} の有効期限が切れています。"
+            "ライセンスを更新するか、有効な市販のウイルス対策ソフトを導入してください。",
+            compared,
+        )
+    if wsc is not None and wsc.state == "snoozed":
+        return _outcome(
+            CheckStatus.FAIL,
+            "antivirus_snoozed",
+            f"{name or 'ウイルス対策ソフト'} のリアルタイム保護が一時停止されています。"
+            "保護を再開してください。",
+            compared,
+        )
     if running is False:
         return _outcome(
             CheckStatus.FAIL,
@@ -214,14 +271,24 @@ def _check_antivirus(
         return _outcome(
             CheckStatus.UNKNOWN,
             "product_not_named",
-            "ウイルス対策ソフトの製品名を確認できませんでした。",
+            "ウイルス対策ソフトの製品名を確認できませんでした。市販のウイルス対策ソフトを"
+            "導入し、有効にしてください。",
             compared,
         )
     if product is None:
         return _outcome(
             CheckStatus.UNKNOWN,
             "product_not_recognised",
-            f"{facts.product} が市販のウイルス対策ソフトか確認できませんでした。",
+            f"{facts.product} が市販のウイルス対策ソフトか確認できませんでした。"
+            "市販のウイルス対策ソフトをご利用ください。",
+            compared,
+        )
+    if wsc is not None and not wsc_known and facts.running is None:
+        return _outcome(
+            CheckStatus.UNKNOWN,
+            "wsc_state_unknown",
+            f"{name} の稼働状況を確認できませんでした。リアルタイム保護が有効になっていることを"
+            "ご確認ください。",
             compared,
         )
     if running is None or fresh is None:

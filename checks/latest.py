@@ -2,9 +2,19 @@
 
 Duo / Okta device-assurance semantics: "out of date" means a newer release
 of the same channel has been out for longer than the grace period; a
-version the release data does not know is UNKNOWN, never out of date; and
-release data older than its staleness limit answers UNKNOWN instead of
-judging customers on old facts.
+version the release data does not know is UNKNOWN, never out of date.
+
+Never claiming more than the data shows (issue 20):
+
+* FAIL needs only a release the data shows, out for longer than the grace
+  period at the login instant, that the client is older than: that is a
+  fact however old the data is.
+* PASS and WARN need the data to **cover** ``at - grace``
+  (``as_of >= at - grace``): a release the data cannot see (after
+  ``as_of``) would already be past its grace period otherwise. Without
+  coverage the answer is UNKNOWN (``release_data_stale``).
+* A client whose version is known only to the major (Firefox's UA) is
+  warned about a newer release in its grace period like any other.
 """
 
 from __future__ import annotations
@@ -21,7 +31,6 @@ from checks.releases import (
     classify_version,
     compare_at_precision,
     effective_components,
-    is_stale,
     latest_at,
 )
 
@@ -33,6 +42,19 @@ class LatestJudgement:
     compared: tuple[Compared, ...]
     install_version: str | None = None  # the exact version to install, when known
     update_by: datetime | None = None  # WARN: end of the grace period
+    # The data ends before the login instant (``at > as_of``): a release newer
+    # than ``install_version`` may exist, so messages say "X or later".
+    install_at_least: bool = False
+
+
+def covers(product: ProductReleases, at: datetime, grace: timedelta) -> bool:
+    """Whether the data knows every release that could be past grace at ``at`` (HNB-P1).
+
+    ``as_of >= at - grace``: exactly at the boundary a release the data
+    cannot see (``released_at > as_of``) is at most ``grace`` old, so it is
+    still in its grace period and cannot make the client out of date.
+    """
+    return product.as_of >= at - grace
 
 
 def known_components(version: str, precision: Precision) -> int | None:
@@ -51,7 +73,7 @@ def known_components(version: str, precision: Precision) -> int | None:
 class _Thresholds:
     """The instants a channel's "latest" answer changes at, for one grace period.
 
-    Apart from the staleness test, :func:`_judge_latest` looks at ``at`` only
+    Apart from the coverage tests, :func:`_judge_latest` looks at ``at`` only
     through ``released_at <= at`` (visible releases), ``at >= end_of_life``
     (both: "at >= c", counted by ``bisect_right`` over ``inclusive``) and
     ``released_at + grace < at`` (required releases: "at > c", counted by
@@ -95,20 +117,21 @@ def judge_latest(
     precision: Precision,
     at: datetime,
     grace: timedelta,
-    stale_after: timedelta,
     same_major_at_lower_precision: str,
     *,
     name: str = "version",
 ) -> LatestJudgement:
     """Whether ``version`` is the latest of ``channel`` at ``at`` (see the module docstring).
 
-    Pure; judgements are memoised per interval of ``at`` between the instants
-    the answer can change at (:class:`_Thresholds`), so a cached answer is
-    exactly the one a fresh evaluation gives. Stale-data answers name ``at``
-    itself and are never memoised.
+    HNB-P1 (browsers) and HNB-P2 (Phishwall Premium). Pure; judgements are
+    memoised per interval of ``at`` between the instants the answer can
+    change at (:class:`_Thresholds`, plus whether the data covers
+    ``at - grace`` and ``at``), so a cached answer is exactly the one a
+    fresh evaluation gives. Answers from data that does not cover
+    ``at - grace`` may name ``at`` itself and are never memoised.
     """
-    args = (version, precision, at, grace, stale_after, same_major_at_lower_precision)
-    if is_stale(product, at, stale_after) or grace < timedelta(0):
+    args = (version, precision, at, grace, same_major_at_lower_precision)
+    if grace < timedelta(0) or not covers(product, at, grace):
         return _judge_latest(product, channel, *args, name=name)
     th = _thresholds(channel, grace)
     key = (
@@ -121,6 +144,7 @@ def judge_latest(
         name,
         bisect_right(th.inclusive, at),
         bisect_left(th.exclusive, at),
+        at <= product.as_of,
     )
     hit = _JUDGED.get(key)
     if hit is not None and hit[0] is product and hit[1] is channel:
@@ -132,6 +156,20 @@ def judge_latest(
     return judged
 
 
+def _stale(product: ProductReleases, at: datetime, grace: timedelta) -> LatestJudgement:
+    return LatestJudgement(
+        CheckStatus.UNKNOWN,
+        "release_data_stale",
+        (
+            Compared(
+                "release_data_as_of",
+                product.as_of.isoformat(),
+                f">= {(at - grace).isoformat()} (login instant - grace)",
+            ),
+        ),
+    )
+
+
 def _judge_latest(
     product: ProductReleases,
     channel: Channel,
@@ -139,23 +177,12 @@ def _judge_latest(
     precision: Precision,
     at: datetime,
     grace: timedelta,
-    stale_after: timedelta,
     same_major_at_lower_precision: str,
     *,
     name: str = "version",
 ) -> LatestJudgement:
-    if is_stale(product, at, stale_after):
-        return LatestJudgement(
-            CheckStatus.UNKNOWN,
-            "release_data_stale",
-            (
-                Compared(
-                    "release_data_as_of",
-                    product.as_of.isoformat(),
-                    f"> {(at - stale_after).isoformat()}",
-                ),
-            ),
-        )
+    covered = covers(product, at, grace)
+    at_least = at > product.as_of
     if not version:
         return LatestJudgement(
             CheckStatus.UNKNOWN,
@@ -192,52 +219,69 @@ def _judge_latest(
         standing = classify_version(channel, version, kc, at=at)
     except ValueError:
         standing = "unknown"
+    install = newest.version if newest is not None else None
     if standing == "older_than_data" and required is not None:
         # Below every release the data lists, so below the required one too.
         return LatestJudgement(
             CheckStatus.FAIL,
             "older_than_release_data",
             (Compared(name, version, f">= {required.version}", precision),),
-            install_version=newest.version if newest else required.version,
+            install_version=install or required.version,
+            install_at_least=at_least,
         )
     if standing != "known":
+        if not covered:  # a release the data cannot see may be what this client runs
+            return _stale(product, at, grace)
         return LatestJudgement(
             CheckStatus.UNKNOWN,
             f"version_{standing}",
             (Compared(name, version, "a version in the release data", precision),),
         )
     if required is None:
-        return LatestJudgement(
-            CheckStatus.UNKNOWN,
-            "no_release_past_grace",
-            (Compared(name, version, "latest", precision),),
-        )
-    compared = [Compared(name, version, f">= {required.version}", precision)]
-    install = newest.version if newest is not None else required.version
-    verdict = compare_at_precision(version, kc, required.version)
+        if not covered:
+            return _stale(product, at, grace)
+        if newest is None:
+            return LatestJudgement(
+                CheckStatus.UNKNOWN,
+                "no_release_past_grace",
+                (Compared(name, version, "latest", precision),),
+            )
+        # Nothing of the channel is past its grace period yet (a new iOS line
+        # in its first two weeks): nothing is required, so the client cannot
+        # be out of date; only the in-grace warning below can apply.
+        compared = [Compared(name, version, "(nothing past grace yet)", precision)]
+        verdict: str = "newer_or_equal"
+    else:
+        compared = [Compared(name, version, f">= {required.version}", precision)]
+        install = install or required.version
+        verdict = compare_at_precision(version, kc, required.version)
     if verdict == "older":
         return LatestJudgement(
-            CheckStatus.FAIL, "newer_release_past_grace", tuple(compared), install_version=install
+            CheckStatus.FAIL,
+            "newer_release_past_grace",
+            tuple(compared),
+            install_version=install,
+            install_at_least=at_least,
         )
-    if verdict == "indeterminate":
-        if same_major_at_lower_precision == "PASS":
-            return LatestJudgement(
-                CheckStatus.PASS,
-                "same_version_at_lower_precision",
-                tuple(compared),
-                install_version=install,
-            )
+    if not covered:
+        # Not older than anything the data shows, but the data ends before
+        # at - grace: an unseen release may already be past its grace period.
+        return _stale(product, at, grace)
+    if verdict == "indeterminate" and same_major_at_lower_precision != "PASS":
         return LatestJudgement(
             CheckStatus.UNKNOWN,
             "version_precision_insufficient",
             tuple(compared),
             install_version=install,
+            install_at_least=at_least,
         )
     if (
         newest is not None
-        and newest.version != required.version
+        and (required is None or newest.version != required.version)
         and compare_at_precision(version, kc, newest.version) == "older"
     ):
+        # Also for a client known to the major only (Firefox 135 while 136 is
+        # in its grace period): the major alone shows it is older.
         compared.append(Compared(f"{name}_newest", version, f">= {newest.version}", precision))
         return LatestJudgement(
             CheckStatus.WARN,
@@ -245,5 +289,14 @@ def _judge_latest(
             tuple(compared),
             install_version=newest.version,
             update_by=newest.released_at + grace,
+            install_at_least=at_least,
+        )
+    if verdict == "indeterminate":
+        return LatestJudgement(
+            CheckStatus.PASS,
+            "same_version_at_lower_precision",
+            tuple(compared),
+            install_version=install,
+            install_at_least=at_least,
         )
     return LatestJudgement(CheckStatus.PASS, "latest", tuple(compared))

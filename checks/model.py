@@ -60,6 +60,21 @@ class ClientHints:
 
 
 @dataclass(frozen=True, slots=True)
+class HintConflict:
+    """The user agent and the client hints name different values for one field.
+
+    ``field`` is ``browser``, ``browser_version``, ``os`` or ``os_version``;
+    the two values are as each source said them. A contradiction is not
+    resolved in favour of either source: the checks that depend on the field
+    answer UNKNOWN (HNB-P1), naming both values.
+    """
+
+    field: str
+    user_agent: str
+    client_hints: str
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedClient:
     """What a login's user-agent and client hints tell us, with precision per field.
 
@@ -87,6 +102,11 @@ class ParsedClient:
     bot: str | None = None  # name of the crawler for BOT, e.g. "Googlebot"
     hints_used: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    conflicts: tuple[HintConflict, ...] = ()
+
+    def conflict(self, *fields: str) -> HintConflict | None:
+        """The first UA / client-hint contradiction about one of ``fields``."""
+        return next((c for c in self.conflicts if c.field in fields), None)
 
 
 class TokenStatus(enum.Enum):

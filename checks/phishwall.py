@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Final
 
 from checks.latest import LatestJudgement, judge_latest
+from checks.messages import jst, versions_or_later
 from checks.model import CheckOutcome, CheckStatus, Compared, PhishwallFacts, Precision
 from checks.releases import ReleaseCatalog
 from checks.settings import PostureSettings
@@ -25,22 +26,35 @@ def _out(
     return CheckOutcome(CHECK_ID, status, CLAUSES, reason, msg, compared)
 
 
+NAME: Final = "PhishWallプレミアム"
+_DOWNLOAD: Final = "当行ホームページから無料でダウンロードできます"
+
 # Outcomes that depend on nothing but the branch taken: built once.
 _NOT_REPORTED: Final = _out(
     CheckStatus.UNKNOWN,
     "phishwall_not_reported",
-    "",
+    f"{NAME}の導入状況を確認できませんでした。{NAME}をインストールし、"
+    f"最新版に更新してください({_DOWNLOAD})。",
     (Compared("installed", "(not reported)", "True", Precision.ABSENT),),
 )
 _NOT_INSTALLED: Final = _out(
     CheckStatus.FAIL,
     "phishwall_not_installed",
-    "Phishwallプレミアムをインストールしてください(当行ホームページから無料で"
-    "ダウンロードできます)。",
+    f"{NAME}をインストールしてください({_DOWNLOAD})。",
     (Compared("installed", "False", "True"),),
 )
-_OS_NOT_IDENTIFIED: Final = _out(CheckStatus.UNKNOWN, "os_not_identified", "")
-_NO_RELEASE_DATA: Final = _out(CheckStatus.UNKNOWN, "no_release_data", "")
+_OS_NOT_IDENTIFIED: Final = _out(
+    CheckStatus.UNKNOWN,
+    "os_not_identified",
+    f"ご利用のOSを確認できなかったため、{NAME}の状態を確認できませんでした。"
+    f"Windowsをお使いの場合は{NAME}を最新版に更新してください。",
+)
+_NO_RELEASE_DATA: Final = _out(
+    CheckStatus.UNKNOWN,
+    "no_release_data",
+    f"{NAME}が最新版かどうかを確認できませんでした。{NAME}が最新版に更新されていることを"
+    "ご確認ください。",
+)
 
 # Memos keyed by ids of immutable inputs; each entry holds those inputs (so
 # their ids are not reused while it exists) and a hit is confirmed by identity.
@@ -71,12 +85,19 @@ def _combine(results: list[tuple[str, LatestJudgement]]) -> CheckOutcome:
     compared = tuple(dict.fromkeys(c for _, j in results for c in j.compared))
     order = (CheckStatus.FAIL, CheckStatus.UNKNOWN, CheckStatus.WARN, CheckStatus.PASS)
     worst_name, worst = min(results, key=lambda r: order.index(r[1].status))
-    label = "Phishwallプレミアム" + ("" if worst_name == "client" else "のブラウザ拡張機能")
+    label = NAME + ("" if worst_name == "client" else "のブラウザ拡張機能")
+    version = versions_or_later(worst.install_version or "", worst.install_at_least)
     message = ""
     if worst.status is CheckStatus.FAIL:
-        message = f"{label}を最新版 {worst.install_version} に更新してください。"
+        message = f"{label}を最新版({version})に更新してください。"
     elif worst.status is CheckStatus.WARN:
-        message = f"{label} {worst.install_version} が公開されています。更新してください。"
+        by = f"{jst(worst.update_by)}までに" if worst.update_by is not None else ""
+        message = f"{label} {version} が公開されています。{by}更新してください。"
+    elif worst.status is CheckStatus.UNKNOWN:
+        message = (
+            f"{label}が最新版かどうかを確認できませんでした。{label}が最新版に更新されて"
+            "いることをご確認ください。"
+        )
     return _out(worst.status, worst.reason, message, compared)
 
 
@@ -87,7 +108,12 @@ def check_phishwall(
     settings: PostureSettings,
     catalog: ReleaseCatalog,
 ) -> CheckOutcome:
-    """HNB-P2 Phishwall. Pure; the outcome for given judgements is built once."""
+    """HNB-P2 Phishwall Premium. Pure; the outcome for given judgements is built once.
+
+    "Latest" follows checks.latest: PASS only from release data that covers
+    the login instant minus the grace period (the bank's export, imported
+    with ``anshin releases import --format anshin``).
+    """
     if os is not None and os not in settings.phishwall_required_on:
         return _not_available(os, settings)
     if facts is None or facts.installed is None:
@@ -116,7 +142,6 @@ def check_phishwall(
                     Precision.EXACT,
                     at,
                     settings.phishwall_grace,
-                    settings.release_stale_after,
                     "UNKNOWN",
                     name=f"{channel.name}_version",
                 ),

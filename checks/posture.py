@@ -15,9 +15,15 @@ from checks.antivirus import check_antivirus
 from checks.matrix import MatrixRevision, SupportMatrix
 from checks.model import CheckOutcome, CheckStatus, LoginFacts, ParsedClient, Verdict
 from checks.phishwall import check_phishwall
-from checks.platform import check_browser_latest, check_browser_listed, check_os
+from checks.platform import (
+    check_browser_latest,
+    check_browser_listed,
+    check_os,
+    latest_products,
+    os_vendor_support,
+)
 from checks.releases import ReleaseCatalog
-from checks.settings import AntivirusProduct, PostureSettings
+from checks.settings import AntivirusProduct, BrowserOsLimit, PostureSettings
 from checks.token import check_token
 from checks.useragent import parse_client
 
@@ -29,6 +35,8 @@ class PostureRules:
     settings: PostureSettings
     antivirus_products: tuple[AntivirusProduct, ...]
     safari_macos: Mapping[str, tuple[str, ...]]
+    # platforms.toml [[browser_os_limit]]: the last major an OS version can run.
+    browser_os_limits: tuple[BrowserOsLimit, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +92,7 @@ def _client_checks(
     if hit is not None and hit[0] is rules and hit[1] is revision:
         return hit[2], hit[3], hit[4]
     client = parse_client(facts.user_agent, facts.hints, facts.max_touch_points)
-    os_check = check_os(client, revision, rules.safari_macos)
+    os_check = check_os(client, revision, rules.safari_macos, rules.releases)
     listed = check_browser_listed(client, revision, rules.releases)
     if len(_CLIENT_CHECKS) >= _CLIENT_CHECKS_SIZE:
         _CLIENT_CHECKS.clear()
@@ -93,10 +101,20 @@ def _client_checks(
 
 
 def evaluate_login(facts: LoginFacts, rules: PostureRules) -> PostureResult:
+    """HNB-P1..P4 for one login, judged at its own instant against the rules in force."""
     at = facts.login_time
     revision = rules.matrix.revision_at(at)
     client, os_check, listed = _client_checks(facts, rules, revision)
-    latest = check_browser_latest(client, listed, rules.releases, at, rules.settings)
+    os_check = os_vendor_support(client, os_check, rules.releases, at)
+    latest = check_browser_latest(
+        client,
+        listed,
+        rules.releases,
+        at,
+        rules.settings,
+        rules.safari_macos,
+        rules.browser_os_limits,
+    )
     checks = (
         os_check,
         listed,
@@ -106,6 +124,13 @@ def evaluate_login(facts: LoginFacts, rules: PostureRules) -> PostureResult:
         check_token(facts.token_status),
     )
     consulted = tuple(
-        p for p in (client.browser, "phishwall") if p and rules.releases.get(p) is not None
+        dict.fromkeys(
+            (
+                *latest_products(
+                    client, rules.releases, rules.safari_macos, rules.browser_os_limits
+                ),
+                *(("phishwall",) if rules.releases.get("phishwall") is not None else ()),
+            )
+        )
     )
     return PostureResult(aggregate(checks), client, checks, revision, consulted)

@@ -64,6 +64,7 @@ __all__ = [
     "is_end_of_life",
     "is_stale",
     "latest_at",
+    "line_channel",
     "parse_instant",
     "parse_version",
     "product_from_dict",
@@ -461,6 +462,29 @@ def channel_for(product: ProductReleases, version: str) -> Channel:
             if major in ch.match_majors:
                 return ch
     return product.default_channel
+
+
+def line_channel(product: ProductReleases, version: str) -> Channel | None:
+    """The OS line a version belongs to, or None when the data has no such line.
+
+    ``18.7.2`` -> channel ``18`` of ``ios``; macOS ``10.15.7`` -> channel
+    ``10.15`` (macOS 10 numbered its lines by minor); ``14.6`` -> ``14``.
+    Unlike :func:`channel_for` there is no fallback to the default channel:
+    iOS 27 with data that ends at iOS 26 has no line (UNKNOWN, never judged
+    against iOS 26).
+    """
+    try:
+        parts = parse_version(version)
+    except ValueError:
+        return None
+    if len(parts) > 1:
+        by_minor = product.channel(f"{parts[0]}.{parts[1]}")
+        if by_minor is not None:
+            return by_minor
+    for ch in product.channels:
+        if parts[0] in ch.match_majors:
+            return ch
+    return product.channel(str(parts[0]))
 
 
 def is_stale(product: ProductReleases, at: datetime, stale_after: timedelta) -> bool:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 
 class SettingsError(ValueError):
     """A settings file is malformed; the message names the file and the key."""
@@ -90,3 +92,49 @@ def safari_macos_from_dict(doc: Mapping[str, Any], *, origin: str) -> dict[str, 
     if not isinstance(table, Mapping):
         raise SettingsError(f"{origin}: missing table [safari_macos]")
     return {str(k): tuple(str(v) for v in vs) for k, vs in table.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserOsLimit:
+    """The last major of a browser that some versions of an OS can run (HNB-P1).
+
+    "Latest" is the latest the customer's OS can install: Chrome 109 is the
+    newest Chrome for Windows 7 / 8.1, so a Windows 7 login on Chrome 109 is
+    judged against Chrome 109's line, not against Chrome 157 it cannot
+    install (whether Windows 7 itself is acceptable is the support matrix's
+    question). ``versions`` is a PEP 440 specifier over the OS marketing
+    version, like the matrix; it is never shown to customers.
+    """
+
+    browser: str
+    os: str
+    versions: SpecifierSet
+    last_major: int
+    source: str
+
+
+def browser_os_limits_from_dict(
+    doc: Mapping[str, Any], *, origin: str
+) -> tuple[BrowserOsLimit, ...]:
+    """The ``[[browser_os_limit]]`` tables of platforms.toml (none is fine)."""
+    raw = doc.get("browser_os_limit", [])
+    if not isinstance(raw, list):
+        raise SettingsError(f"{origin}: browser_os_limit: expected an array of tables")
+    out = []
+    for i, entry in enumerate(raw):
+        where = f"{origin}: browser_os_limit[{i}]"
+        if not isinstance(entry, Mapping):
+            raise SettingsError(f"{where}: expected a table")
+        try:
+            browser, os, spec = str(entry["browser"]), str(entry["os"]), str(entry["versions"])
+            last, source = entry["last_major"], str(entry["source"])
+        except KeyError as exc:
+            raise SettingsError(f"{where}: missing key {exc.args[0]!r}") from exc
+        if isinstance(last, bool) or not isinstance(last, int) or last < 1:
+            raise SettingsError(f"{where}.last_major: expected a positive integer, got {last!r}")
+        try:
+            versions = SpecifierSet(spec)
+        except InvalidSpecifier as exc:
+            raise SettingsError(f"{where}.versions: {exc}") from exc
+        out.append(BrowserOsLimit(browser, os, versions, last, source))
+    return tuple(out)

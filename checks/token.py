@@ -22,7 +22,12 @@ _TABLE: dict[TokenStatus, tuple[CheckStatus, str, str]] = {
         "token_suspended",
         "トランザクション認証用トークンが利用停止中です。当行までご連絡ください。",
     ),
-    TokenStatus.UNKNOWN: (CheckStatus.UNKNOWN, "token_status_unknown", ""),
+    TokenStatus.UNKNOWN: (
+        CheckStatus.UNKNOWN,
+        "token_status_unknown",
+        "トランザクション認証用トークンの状態を確認できませんでした。"
+        "紛失・盗難の場合は当行までご連絡ください。",
+    ),
 }
 
 

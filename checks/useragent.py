@@ -51,7 +51,7 @@ from http_sfv.item import Item as SfItem
 from http_sfv.list import List as SfList
 from ua_parser import OS, Domain, PartialResult, UserAgent
 
-from checks.model import ClientHints, ClientKind, ParsedClient, Precision
+from checks.model import ClientHints, ClientKind, HintConflict, ParsedClient, Precision
 
 __all__ = ["PARSER", "parse_client"]
 
@@ -305,12 +305,21 @@ class _Draft:
     bot: str | None = None
     hints_used: bool = False
     notes: list[str] = field(default_factory=list)
+    conflicts: list[HintConflict] = field(default_factory=list)
     # notes about the UA's OS version; dropped when client hints replace it
     os_notes: list[str] = field(default_factory=list)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
+
+    def conflict(self, field_name: str, ua_value: str, hint_value: str, what: str) -> None:
+        """Record a UA / client-hint contradiction: neither source is believed (HNB-P1)."""
+        self.conflicts.append(HintConflict(field_name, ua_value, hint_value))
+        self.note(
+            f"user agent says {what} {ua_value} but client hints say {hint_value}: "
+            "contradiction, neither is trusted"
+        )
 
     def os_note(self, text: str) -> None:
         if text not in self.os_notes:
@@ -342,6 +351,7 @@ class _Draft:
             bot=self.bot,
             hints_used=self.hints_used,
             notes=(*self.os_notes, *self.notes),
+            conflicts=tuple(self.conflicts),
         )
 
 
@@ -559,7 +569,9 @@ def _apply_ios_version(d: _Draft, ua: str, parts: tuple[str | None, ...]) -> Non
                 "token from iOS 26 or later"
             )
             return
-    d.set_os_version(version, precision)
+    # The iOS token carries every component ("17_4_1"; "17_7" is 17.7.0),
+    # unlike a reduced or frozen token: it is exact.
+    d.set_os_version(version, Precision.EXACT if version is not None else precision)
 
 
 def _apply_android(d: _Draft, ua: str, parts: tuple[str | None, ...]) -> None:
@@ -740,9 +752,46 @@ def _same_product(ua_id: str | None, hint_id: str) -> bool:
     return ua_id == hint_id or (ua_id == "opera_mobile" and hint_id == "opera")
 
 
+#: Brands of engines embedded in apps (lower case) -> (browser id, host name shown).
+#: WebView2 sends the same UA as Edge; only its brand tells it apart.
+_EMBEDDED_BRANDS: Final[dict[str, tuple[str, str]]] = {
+    "microsoft edge webview2": ("edge_webview2", "Microsoft Edge WebView2"),
+    "android webview": ("android_webview", "Android WebView"),
+}
+
+
+def _apply_embedded_brand(d: _Draft, brands: _Brands) -> bool:
+    """An engine inside an app (WebView2, Android WebView) is judged as such, not as a browser."""
+    for brand, version in brands:
+        found = _EMBEDDED_BRANDS.get(brand.lower())
+        if found is None:
+            continue
+        browser_id, host = found
+        if d.kind is not ClientKind.BOT:
+            d.kind = ClientKind.IN_APP_BROWSER
+            if d.in_app is None or d.in_app == "Android WebView":
+                d.in_app = host
+        engine = _chromium_version(_split(version))
+        ua_version = d.browser_version
+        if d.browser == browser_id and ua_version is not None and engine[0] is not None:
+            ua_major = ua_version.split(".")[0]
+            if ua_major != engine[0].split(".")[0]:
+                d.conflict("browser_version", ua_major, engine[0], f"{brand} major")
+            elif len(engine[0].split(".")) <= len(ua_version.split(".")):
+                return True  # the UA already says as much (Chrome/130.0.6723.102 in a WebView)
+        d.set_browser(browser_id, engine)
+        d.note(f"client hints brand {brand!r}: an engine embedded in an app, not a browser")
+        return True
+    return False
+
+
 def _apply_hint_brands(d: _Draft, hints: ClientHints) -> bool:
-    full = _pick_brand(_hint_brands(d, hints.full_version_list, "Sec-CH-UA-Full-Version-List"))
-    low = _pick_brand(_hint_brands(d, hints.sec_ch_ua, "Sec-CH-UA"))
+    full_brands = _hint_brands(d, hints.full_version_list, "Sec-CH-UA-Full-Version-List")
+    low_brands = _hint_brands(d, hints.sec_ch_ua, "Sec-CH-UA")
+    if _apply_embedded_brand(d, full_brands or low_brands):
+        return True
+    full = _pick_brand(full_brands)
+    low = _pick_brand(low_brands)
     picked = full or low
     if picked is None:
         return False
@@ -751,23 +800,27 @@ def _apply_hint_brands(d: _Draft, hints: ClientHints) -> bool:
         d.kind = ClientKind.BOT
         d.bot = "HeadlessChrome"
     if not _same_product(d.browser, hint_id):
+        # Brave, Vivaldi and other Chromium builds send a Chrome UA with their
+        # own brand: a refinement. Any other difference is a contradiction.
         if d.browser is not None and d.browser not in ("chrome", "chromium"):
-            d.note(f"UA browser {d.browser} disagrees with client hints brand {brand!r}")
+            d.conflict("browser", d.browser, brand, "browser")
+            d.set_browser(hint_id, (None, Precision.ABSENT))
+            return True
         d.set_browser(hint_id, (None, Precision.ABSENT))
     ua_version, ua_precision = d.browser_version, d.browser_version_precision
+    ua_major = ua_version.split(".")[0] if ua_version is not None else None
     if full is not None and full[0] == hint_id:
         version, precision = _chromium_version(_split(full[2]))
         if version is not None:
+            if ua_major is not None and version.split(".")[0] != ua_major:
+                d.conflict("browser_version", ua_major, version, f"{brand} major")
             d.set_browser(d.browser, (version, precision))
             return True
     if low is not None and low[0] == hint_id:
         major = _components(_split(low[2]))[:1]
         if major:
-            if ua_version is not None and ua_version.split(".")[0] != major[0]:
-                d.note(
-                    f"UA browser major {ua_version.split('.')[0]} disagrees with "
-                    f"Sec-CH-UA major {major[0]}"
-                )
+            if ua_major is not None and ua_major != major[0]:
+                d.conflict("browser_version", ua_major, major[0], f"{brand} major")
             elif ua_version is not None and ua_precision is Precision.EXACT:
                 return True  # an old, non-reduced UA already has the full version
             d.set_browser(d.browser, (major[0], Precision.MAJOR_ONLY))
@@ -777,6 +830,11 @@ def _apply_hint_brands(d: _Draft, hints: ClientHints) -> bool:
 def _apply_windows_platform_version(d: _Draft, pv: str) -> None:
     d.os_build = pv
     major = int(pv.split(".")[0])
+    ua_exact = d.os_version if d.os_version_precision is Precision.EXACT else None
+    if ua_exact in ("7", "8", "8.1") and major >= 1:
+        # Windows NT 6.x in the UA, a Windows 10/11 platform version in the hints.
+        d.conflict("os_version", f"Windows {ua_exact}", f"platform version {pv}", "Windows")
+        return
     if major >= _WINDOWS_11_MIN_PLATFORM_MAJOR:
         d.set_os_version("11", Precision.EXACT)
     elif 1 <= major <= 10:
@@ -817,8 +875,11 @@ def _apply_hints(d: _Draft, ua: str, hints: ClientHints | None) -> None:
         if os_id is not None:
             used = True
             if d.os != os_id:
-                if d.os is not None:
-                    d.note(f"UA OS {d.os} disagrees with Sec-CH-UA-Platform {platform!r}")
+                if d.os == "linux" and os_id in ("android", "chromeos"):
+                    # Android Chrome's "desktop site" sends a Linux UA: a refinement.
+                    d.note(f"UA OS {d.os} refined by Sec-CH-UA-Platform {platform!r}")
+                elif d.os is not None:
+                    d.conflict("os", d.os, platform, "OS")
                 d.os = os_id
                 d.set_os_version(None, Precision.ABSENT)
                 d.device_model = None
@@ -831,6 +892,15 @@ def _apply_hints(d: _Draft, ua: str, hints: ClientHints | None) -> None:
             _apply_windows_platform_version(d, pv)
             used = True
         elif d.os is not None and d.os != "linux":
+            ua_major = d.os_version.split(".")[0] if d.os_version else None
+            if (
+                d.os == "android"
+                and ua_major is not None
+                and d.os_version_precision
+                in (Precision.EXACT, Precision.MAJOR_MINOR, Precision.MAJOR_ONLY)
+                and ua_major != pv.split(".")[0]
+            ):
+                d.conflict("os_version", f"Android {d.os_version}", f"Android {pv}", "OS version")
             d.set_os_version(pv, Precision.EXACT)
             used = True
 

@@ -25,7 +25,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -42,19 +42,37 @@ from checks.releases import (
     product_from_dict,
     product_to_dict,
 )
+from server.release_feeds import (
+    EOL_PRODUCTS,
+    EolProduct,
+    assemble_firefox,
+    collect_versionhistory_pages,
+    eol_product_releases,
+    parse_bcd_browsers,
+    parse_eol_product,
+    parse_eol_release_data,
+)
 
 __all__ = [
+    "FORMATS",
     "MOZILLA_FILES",
     "DateConflict",
+    "FeedAsOfError",
+    "FeedFormat",
     "ImportSummary",
     "MergeOutcome",
+    "build_release_data",
+    "check_as_of",
+    "fetch_chrome_versionhistory",
     "import_feed",
+    "import_feeds",
     "load_catalog",
     "load_product",
     "merge",
     "merge_with_report",
     "parse_chrome_versionhistory",
     "parse_mozilla_product_details",
+    "rebuild",
     "render_product",
     "write_product",
 ]
@@ -93,31 +111,25 @@ def _key(version: str) -> tuple[int, ...]:
 # --------------------------------------------------------------------------- Mozilla
 
 
-def parse_mozilla_product_details(
-    major: Mapping[str, Any],
-    stability: Mapping[str, Any],
-    versions: Mapping[str, Any],
-    *,
-    as_of: datetime | None = None,
-) -> ProductReleases:
-    """Build Firefox's release history from Mozilla's product-details files.
+@dataclass(frozen=True, slots=True)
+class MozillaVersions:
+    """What product-details says: every dated version, the ESR majors, the newest date."""
 
-    * ESR lines are the majors named by ``FIREFOX_ESR``, ``FIREFOX_ESR115``,
-      ``FIREFOX_ESR_NEXT`` ... in ``firefox_versions.json`` plus any history
-      key written ``M.x.yesr``. Channel ``esrM`` (``match_majors: [M]``) holds
-      ``M.0`` (the ESR starts with the same build as the release) and every
-      ``M.n.x`` with ``n >= 1``.
-    * Channel ``release`` (the default) holds every other version of both
-      history files, including ``M.0.x`` dot releases of an ESR major. Point
-      releases of older, no longer named ESR lines (``102.15.1``) cannot be
-      told apart from release-channel updates such as ``33.1.1`` or
-      ``50.1.0``, so they stay in ``release``; they are below the release
-      versions of their time and never become the required version.
-    * A version listed in both files with two dates keeps the earlier one.
-    * Dates are days: ``released_at`` is 00:00 UTC that day.
-    * ``as_of`` defaults to the newest date seen (history and
-      ``LAST_RELEASE_DATE``).
+    dated: Mapping[str, datetime]
+    esr_majors: frozenset[int]
+    newest: datetime | None
 
+
+def mozilla_versions(
+    major: Mapping[str, Any], stability: Mapping[str, Any], versions: Mapping[str, Any]
+) -> MozillaVersions:
+    """The dated versions and ESR majors of Mozilla's product-details files.
+
+    ESR majors are those named by ``FIREFOX_ESR``, ``FIREFOX_ESR115``,
+    ``FIREFOX_ESR_NEXT`` ... in ``firefox_versions.json`` plus any history
+    key written ``M.x.yesr``. A version listed in both history files with two
+    dates keeps the earlier one. ``newest`` is the newest date seen (history
+    and ``LAST_RELEASE_DATE``): the feed's own evidence of how current it is.
     Raises :class:`ReleaseDataError` naming the file and key of a bad entry.
     """
     dated: dict[str, datetime] = {}
@@ -162,50 +174,46 @@ def parse_mozilla_product_details(
     if isinstance(last_release, str) and _MOZ_DATE.match(last_release):
         stamp = parse_instant(last_release)
         newest = stamp if newest is None or stamp > newest else newest
-    effective_as_of = as_of if as_of is not None else newest
+    return MozillaVersions(dated, frozenset(esr_majors), newest)
+
+
+def parse_mozilla_product_details(
+    major: Mapping[str, Any],
+    stability: Mapping[str, Any],
+    versions: Mapping[str, Any],
+    *,
+    as_of: datetime | None = None,
+) -> ProductReleases:
+    """Build Firefox's release history from Mozilla's product-details files.
+
+    * ESR lines are the majors of :func:`mozilla_versions`. Channel ``esrM``
+      (``match_majors: [M]``) holds ``M.0`` (the ESR starts with the same
+      build as the release) and every ``M.n.x`` with ``n >= 1``
+      (:func:`server.release_feeds.split_firefox`).
+    * Channel ``release`` (the default) holds every other version of both
+      history files, including ``M.0.x`` dot releases of an ESR major. Point
+      releases of older, no longer named ESR lines (``102.15.1``) cannot be
+      told apart from release-channel updates such as ``33.1.1`` or
+      ``50.1.0``, so they stay in ``release``; they are below the release
+      versions of their time and never become the required version.
+    * Dates are days: ``released_at`` is 00:00 UTC that day.
+    * ``as_of`` defaults to the newest date seen (history and
+      ``LAST_RELEASE_DATE``).
+
+    Raises :class:`ReleaseDataError` naming the file and key of a bad entry.
+    """
+    found = mozilla_versions(major, stability, versions)
+    effective_as_of = as_of if as_of is not None else found.newest
     if effective_as_of is None:
         raise ReleaseDataError(MOZILLA_MAJOR, "", "no releases and no as_of given")
-
-    release_channel: list[Release] = []
-    esr_channels: dict[int, list[Release]] = {m: [] for m in esr_majors}
-    for version, when in dated.items():
-        parts = [int(p) for p in version.split(".")]
-        release = Release(version=version, released_at=when)
-        m = parts[0]
-        minor = parts[1] if len(parts) > 1 else 0
-        is_initial = m in esr_majors and _key(version) == (m,)
-        if version in explicit_esr or (m in esr_majors and minor >= 1):
-            esr_channels[m].append(release)
-        elif is_initial:
-            esr_channels[m].append(release)
-            release_channel.append(release)
-        else:
-            release_channel.append(release)
-
-    channels = [
-        Channel(
-            name="release",
-            releases=tuple(sorted(release_channel, key=lambda r: r.key)),
-            default=True,
-        )
-    ]
-    for m in sorted(esr_channels):
-        channels.append(
-            Channel(
-                name=f"esr{m}",
-                releases=tuple(sorted(esr_channels[m], key=lambda r: r.key)),
-                match_majors=(m,),
-            )
-        )
-    product = ProductReleases(
-        product="firefox",
-        display_name="Mozilla Firefox",
-        kind="browser",
+    product = assemble_firefox(
+        found.dated,
+        found.esr_majors,
         as_of=effective_as_of,
         granularity="build",
         sources=(MOZILLA_SOURCE,),
-        channels=tuple(sorted(channels, key=lambda c: c.name)),
         notes=MOZILLA_NOTES,
+        origin="firefox (mozilla product-details)",
     )
     return _revalidate(product, origin="firefox (mozilla product-details)")
 
@@ -616,61 +624,230 @@ class ImportSummary:
     written: bool = False
 
 
-_CHROME_DISPLAY: Final = {"chrome": "Google Chrome"}
+class FeedAsOfError(ValueError):
+    """An ``as_of`` later than the feed's own newest evidence, without ``force``.
+
+    A feed only shows what had been released by the time it was built (bcd's
+    timestamp, the newest date in a history file): claiming it complete up to a
+    later instant would make "latest" answers PASS on releases the data cannot
+    see (a March 2025 Firefox feed imported ``--as-of 2026-12-07`` would make
+    Firefox 136 "latest" in December 2026).
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRead:
+    """Products parsed from one import's files (each ``as_of`` = the feed's own evidence)."""
+
+    products: tuple[ProductReleases, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFormat:
+    """One ``anshin releases import --format`` choice: its name, what it reads, its reader."""
+
+    name: str
+    summary: str
+    read: Callable[[Sequence[Path]], FeedRead]
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ReleaseDataError(Path(path).name, "", f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _read_mozilla(paths: Sequence[Path]) -> FeedRead:
+    files = _mozilla_files(paths)
+    product = parse_mozilla_product_details(
+        _read_json(files[MOZILLA_MAJOR]),
+        _read_json(files[MOZILLA_STABILITY]),
+        _read_json(files[MOZILLA_VERSIONS]),
+    )
+    return FeedRead((product,))
+
+
+def _read_chrome(paths: Sequence[Path]) -> FeedRead:
+    notes: list[str] = []
+    pages = [(p.name, _read_json(p)) for p in paths]
+    return FeedRead((chrome_product_from_pages(pages, notes),), tuple(notes))
+
+
+def _read_anshin(paths: Sequence[Path]) -> FeedRead:
+    products = tuple(product_from_dict(_read_json(p), origin=p.name) for p in paths)
+    names = {p.product for p in products}
+    if len(names) != 1:
+        raise ValueError(f"anshin import mixes products {sorted(names)}; import them separately")
+    return FeedRead(products)
+
+
+def _read_bcd(paths: Sequence[Path]) -> FeedRead:
+    if len(paths) != 1:
+        raise ValueError("bcd import reads exactly one browsers.json")
+    return FeedRead(parse_bcd_browsers(_read_bytes(paths[0]), origin=paths[0].name))
+
+
+def _eol_product_id(path: Path) -> str:
+    product = path.stem
+    if product not in EOL_PRODUCTS:
+        raise ValueError(
+            f"{path.name}: endoflife.date file names are the product id "
+            f"({', '.join(sorted(EOL_PRODUCTS))})"
+        )
+    return product
+
+
+def _read_eol_release_data(paths: Sequence[Path]) -> FeedRead:
+    return FeedRead(
+        tuple(
+            parse_eol_release_data(_read_bytes(p), product=_eol_product_id(p), origin=p.name)
+            for p in paths
+        )
+    )
+
+
+def _read_eol_product(paths: Sequence[Path]) -> FeedRead:
+    return FeedRead(
+        tuple(
+            eol_product_releases(
+                parse_eol_product(_read_bytes(p), product=_eol_product_id(p), origin=p.name)
+            )
+            for p in paths
+        )
+    )
+
+
+#: Every feed ``import_feed`` reads, by the name ``anshin releases import
+#: --format`` takes (the CLI lists ``sorted(FORMATS)`` as its choices).
+FORMATS: Final[Mapping[str, FeedFormat]] = {
+    f.name: f
+    for f in (
+        FeedFormat(
+            "mozilla",
+            "Mozilla product-details: the three firefox_*.json files, or their directory",
+            _read_mozilla,
+        ),
+        FeedFormat(
+            "chrome",
+            "Chrome VersionHistory .../channels/stable/versions/all/releases pages (one platform)",
+            _read_chrome,
+        ),
+        FeedFormat("anshin", "documents in Anshin's own format, all for one product", _read_anshin),
+        FeedFormat(
+            "bcd",
+            "MDN browser-compat-data browsers.json -> chrome, edge, firefox, safari",
+            _read_bcd,
+        ),
+        FeedFormat(
+            "eol-release-data",
+            "endoflife.date release-data <product>.json (chrome, firefox, ios, ipados, macos)",
+            _read_eol_release_data,
+        ),
+        FeedFormat(
+            "eol-product",
+            "endoflife.date product pages <product>.md (windows, macos, ios, ipados, android, "
+            "chrome, firefox)",
+            _read_eol_product,
+        ),
+    )
+}
+
+
+def check_as_of(product: ProductReleases, as_of: datetime | None, *, force: bool) -> None:
+    """Refuse an ``as_of`` later than the feed's own newest evidence unless ``force``.
+
+    ``product.as_of`` is what the feed itself shows; a later ``as_of`` is a
+    claim the feed cannot back (:class:`FeedAsOfError`). A live fetcher that
+    fetched a complete feed at ``T`` may claim ``T`` with ``force=True``.
+    """
+    if as_of is None or force or as_of <= product.as_of:
+        return
+    raise FeedAsOfError(
+        f"{product.product}: as_of {format_instant(as_of, date_when_midnight=False)} is later "
+        f"than the feed's newest evidence {format_instant(product.as_of, date_when_midnight=False)}"
+        ": the feed cannot show that nothing was released in between. Import without --as-of "
+        "(the feed's own date is used), or force it only for a feed fetched complete at that "
+        "instant."
+    )
+
+
+def import_feeds(
+    kind: str,
+    paths: Sequence[Path],
+    data_dir: Path,
+    as_of: datetime | None,
+    *,
+    force: bool = False,
+) -> tuple[ImportSummary, ...]:
+    """Import a feed (a :data:`FORMATS` name) into ``data_dir/<product>.json``, one per product.
+
+    ``as_of`` is the instant the feed is complete for; ``None`` takes the
+    feed's own (:class:`FeedAsOfError` when it is later and ``force`` is
+    false). Multi-product feeds (bcd: chrome, edge, firefox, safari) write
+    one file each. Everything is parsed and merged before anything is
+    written; raises :class:`ReleaseDataError` for a malformed feed and
+    ``ValueError`` for an inconsistent import.
+    """
+    if as_of is not None and (as_of.tzinfo is None or as_of.utcoffset() is None):
+        raise ValueError("as_of must be timezone-aware")
+    feed = FORMATS.get(kind)
+    if feed is None:
+        raise ValueError(f"unknown feed kind {kind!r} ({', '.join(sorted(FORMATS))})")
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("no feed files given")
+    data_dir = Path(data_dir)
+    read = feed.read(paths)
+    by_product: dict[str, list[ProductReleases]] = {}
+    for incoming in read.products:
+        check_as_of(incoming, as_of, force=force)
+        by_product.setdefault(incoming.product, []).append(incoming)
+    planned = [
+        _plan_import(product_id, incoming, data_dir, as_of, list(read.notes))
+        for product_id, incoming in by_product.items()
+    ]
+    return tuple(
+        replace(summary, written=write_product(summary.path, product))
+        for summary, product in planned
+        if summary.path is not None
+    )
 
 
 def import_feed(
-    kind: Literal["mozilla", "chrome", "anshin"],
+    kind: Literal["mozilla", "chrome", "anshin", "bcd", "eol-release-data", "eol-product"],
     paths: list[Path],
     data_dir: Path,
     as_of: datetime | None,
+    *,
+    force: bool = False,
 ) -> ImportSummary:
-    """Import a feed into ``data_dir/<product>.json`` (created when missing).
+    """:func:`import_feeds` for a feed of one product (``ValueError`` for several).
 
     * ``mozilla``: the three product-details files (any order, recognised by
       name) or one directory holding them -> ``firefox.json``.
     * ``chrome``: VersionHistory ``releases`` pages for one platform of
       Chrome's stable channel -> channel ``stable`` of ``chrome.json``.
     * ``anshin``: documents in our own format, all for the same product.
-
-    ``as_of`` is the instant the feed is complete for (e.g. when it was
-    fetched); ``None`` takes the feed's own (newest date seen, or the
-    document's ``as_of``). Raises :class:`ReleaseDataError` for a malformed
-    feed and ``ValueError`` for an inconsistent import; nothing is written
-    then.
+    * ``eol-release-data`` / ``eol-product``: one endoflife.date file.
     """
-    if as_of is not None and (as_of.tzinfo is None or as_of.utcoffset() is None):
-        raise ValueError("as_of must be timezone-aware")
-    paths = [Path(p) for p in paths]
-    if not paths:
-        raise ValueError("no feed files given")
-    data_dir = Path(data_dir)
+    summaries = import_feeds(kind, paths, data_dir, as_of, force=force)
+    if len(summaries) != 1:
+        raise ValueError(
+            f"{kind} feed holds {len(summaries)} products "
+            f"({', '.join(s.product for s in summaries)}): use import_feeds"
+        )
+    return summaries[0]
 
-    incoming_products: list[ProductReleases]
-    notes: list[str] = []
-    if kind == "mozilla":
-        files = _mozilla_files(paths)
-        incoming_products = [
-            parse_mozilla_product_details(
-                _read_json(files[MOZILLA_MAJOR]),
-                _read_json(files[MOZILLA_STABILITY]),
-                _read_json(files[MOZILLA_VERSIONS]),
-                as_of=as_of,
-            )
-        ]
-    elif kind == "chrome":
-        incoming_products = [_chrome_product(paths, as_of, notes)]
-    elif kind == "anshin":
-        incoming_products = [product_from_dict(_read_json(p), origin=p.name) for p in paths]
-        names = {p.product for p in incoming_products}
-        if len(names) != 1:
-            raise ValueError(
-                f"anshin import mixes products {sorted(names)}; import them separately"
-            )
-    else:
-        raise ValueError(f"unknown feed kind {kind!r} (mozilla, chrome, anshin)")
 
-    product_id = incoming_products[0].product
+def _plan_import(
+    product_id: str,
+    incoming_products: list[ProductReleases],
+    data_dir: Path,
+    as_of: datetime | None,
+    notes: list[str],
+) -> tuple[ImportSummary, ProductReleases]:
     target = data_dir / f"{product_id}.json"
     existing = load_product(target) if target.exists() else None
     added: list[tuple[str, str]] = []
@@ -693,8 +870,8 @@ def import_feed(
         conflicts.extend(outcome.conflicts)
         notes.extend(outcome.notes)
     assert current is not None
-    written = write_product(target, current)
-    return ImportSummary(
+    _revalidate(current, origin=target.name)
+    summary = ImportSummary(
         product=product_id,
         added=tuple(added),
         unchanged=unchanged,
@@ -702,8 +879,8 @@ def import_feed(
         new_as_of=current.as_of,
         notes=tuple(notes),
         path=target,
-        written=written,
     )
+    return summary, current
 
 
 def _mozilla_files(paths: Sequence[Path]) -> dict[str, Path]:
@@ -718,15 +895,22 @@ def _mozilla_files(paths: Sequence[Path]) -> dict[str, Path]:
     return found
 
 
-def _chrome_product(
-    paths: Sequence[Path], as_of: datetime | None, notes: list[str]
+def chrome_product_from_pages(
+    pages: Sequence[tuple[str, Any]], notes: list[str], *, as_of: datetime | None = None
 ) -> ProductReleases:
+    """Chrome's ``stable`` channel from VersionHistory pages (``(origin, parsed page)`` pairs).
+
+    A version on several pages keeps its earliest date. ``as_of`` defaults to
+    the newest ``startTime`` (the feed's own evidence). Pages of several
+    platforms are refused; if every page carries a ``nextPageToken`` a note
+    says the feed is incomplete (use
+    :func:`server.release_feeds.collect_versionhistory_pages` to follow them).
+    """
     earliest: dict[tuple[int, ...], Release] = {}
     platforms: set[str] = set()
     tokens = 0
-    for path in paths:
-        doc = _read_json(path)
-        for rel in parse_chrome_versionhistory(doc, origin=path.name):
+    for origin, doc in pages:
+        for rel in parse_chrome_versionhistory(doc, origin=origin):
             old = earliest.get(rel.key)
             if old is None or rel.released_at < old.released_at:
                 earliest[rel.key] = rel
@@ -735,7 +919,7 @@ def _chrome_product(
             tokens += 1
     if len(platforms) > 1:
         raise ValueError(f"VersionHistory pages mix platforms {sorted(platforms)}; import one")
-    if tokens == len(paths):
+    if pages and tokens == len(pages):
         notes.append(
             "every page has a nextPageToken: the feed is incomplete, fetch the remaining pages"
         )
@@ -752,10 +936,261 @@ def _chrome_product(
     )
     return ProductReleases(
         product="chrome",
-        display_name=_CHROME_DISPLAY["chrome"],
+        display_name="Google Chrome",
         kind="browser",
         as_of=effective,
         granularity="build",
         sources=(source,),
         channels=(Channel(name="stable", releases=releases, default=True),),
     )
+
+
+def fetch_chrome_versionhistory(
+    fetch_page: Callable[[str | None], bytes | str],
+    *,
+    platform: str = "win",
+) -> ProductReleases:
+    """Chrome stable for ``platform`` from the VersionHistory API, every page.
+
+    ``fetch_page(token)`` returns one page's body (``token`` is ``None`` for
+    the first page, then the previous ``nextPageToken``); the pagination loop
+    is :func:`server.release_feeds.collect_versionhistory_pages`. Pure given
+    ``fetch_page``: the live fetcher passes an HTTP GET, tests a dict lookup.
+    """
+    origin = f"versionhistory {platform}"
+    pages = collect_versionhistory_pages(fetch_page, origin=origin)
+    notes: list[str] = []
+    return chrome_product_from_pages(
+        [(f"{origin} page {i + 1}", page) for i, page in enumerate(pages)], notes
+    )
+
+
+# --------------------------------------------------------------------------- rebuild
+
+#: Where each source lives under ``../shared/data`` (docs/release-data.md, "Sources").
+BCD_FILE: Final = Path("browser-compat-data") / "browsers.json"
+EOL_RELEASE_DATA_DIR: Final = Path("endoflife") / "release-data"
+EOL_PRODUCTS_DIR: Final = Path("endoflife") / "products"
+MOZILLA_DIR: Final = Path("mozilla-product-details")
+#: Products the rebuild writes; ``phishwall.json`` is the bank's and is never touched.
+REBUILT_PRODUCTS: Final = (
+    "android",
+    "chrome",
+    "edge",
+    "firefox",
+    "ios",
+    "ipados",
+    "macos",
+    "safari",
+    "windows",
+)
+
+_NOTES: Final[Mapping[str, tuple[str, ...]]] = {
+    "chrome": (
+        "Generated by `python -m server.release_import rebuild`; do not edit by hand.",
+        "Major granularity: one entry per major, dated on the day it reached the stable channel "
+        "(sources disagreeing by a day keep the earlier date). Build numbers and the weekly "
+        "security updates are NOT listed: only the major is compared.",
+        "Chrome for Android ships each major on the same day (bcd chrome_android): Chrome on "
+        "Android is judged against this channel too.",
+    ),
+    "edge": (
+        "Generated by `python -m server.release_import rebuild`; do not edit by hand.",
+        "Major granularity: one entry per major, dated on its first stable-channel release. "
+        "Security builds are NOT listed: only the major is compared.",
+    ),
+    "firefox": (
+        "Generated by `python -m server.release_import rebuild`; do not edit by hand.",
+        "Major granularity: browser-compat-data (the newest source) lists majors only, so only "
+        "the major is compared; the builds of the older sources (product-details, "
+        "endoflife.date) are listed where known. Firefox's user agent carries the major only.",
+        "ESR lines: the LTS cycles of endoflife.date plus the ESR majors of product-details and "
+        "bcd; end_of_life = the line's end of support where it had passed by as_of.",
+        "Dates are days: released_at is 00:00 UTC of the release day; sources disagreeing by a "
+        "day keep the earlier date.",
+    ),
+    "safari": (
+        "Generated by `python -m server.release_import rebuild`; do not edit by hand.",
+        "Minor granularity: Safari x.y releases only (patch releases and Background Security "
+        "Responses are NOT listed).",
+        "Channel 'macos' only: Safari on iPhone/iPad is part of iOS/iPadOS and is judged against "
+        "the ios / ipados data (every iOS version, older lines included). Which macOS versions "
+        "each Safari major ships for is in platforms.toml [safari_macos].",
+    ),
+    "ios": (
+        "Generated by `python -m server.release_import rebuild`; do not edit by hand.",
+        "One channel per line (match_majors); every version including security-only updates of "
+        "older lines (18.7.x while 26 is current). Safari on iPhone reports the iOS version, so "
+        "'latest Safari' on an iPhone is the newest release of its iOS line.",
+        "end_of_life: only where Apple's support had ended by as_of (endoflife.date eol).",
+        "iOS 26 is the version after iOS 18 (Apple skipped 19-25).",
+    ),
+    "ipados": (
+        "Generated by `python -m server.release_import rebuild`; do not edit by hand.",
+        "One channel per line (match_majors); every version including security-only updates of "
+        "older lines.",
+        "end_of_life: only where Apple's support had ended by as_of (endoflife.date eol).",
+    ),
+    "macos": (
+        "Generated by `python -m server.release_import rebuild`; do not edit by hand.",
+        "One channel per line (11 and later by major, 10.x by name); every version. label = "
+        "codename on the line's first release.",
+        "Browsers' user agents freeze macOS at 10_15_7: the macOS version of a login is at best "
+        "inferred (Safari version) or sent in Sec-CH-UA-Platform-Version (Chrome, Edge).",
+    ),
+    "windows": (
+        "Generated by `python -m server.release_import rebuild`; do not edit by hand.",
+        "Each release is a feature update: version = its OS build (10.0.<build>), label = the "
+        "feature update, platform_version_major = the major of Sec-CH-UA-Platform-Version it "
+        "sends (Windows 11 21H2-24H2, Microsoft Edge docs; later ones not verified).",
+        "Monthly cumulative updates (the build revision) are NOT tracked: the user agent and "
+        "client hints never reveal them.",
+        "Channels are the marketing versions (7, 8, 8.1, 10, 11), chosen by name: 10 and 11 both "
+        "report 10.0.x. end_of_life = end of support of the line's last Home/Pro feature update "
+        "where it had passed by as_of (Windows 10: 2025-10-14); ESU, LTSC and IoT editions are "
+        "not modelled.",
+    ),
+    "android": (
+        "Generated by `python -m server.release_import rebuild`; do not edit by hand.",
+        "One channel per major (12 holds 12 and 12.1 = 12L); release dates of the AOSP release. "
+        "When a device receives it depends on the manufacturer; security patch levels are NOT "
+        "tracked. end_of_life = end of security support where it had passed by as_of.",
+        "Chrome's reduced user agent says 'Android 10; K' whatever the version: the real "
+        "version comes only from Sec-CH-UA-Platform-Version.",
+    ),
+}
+
+
+def _combine(
+    product_id: str, parts: Sequence[ProductReleases], *, base: ProductReleases | None = None
+) -> ProductReleases:
+    """Merge ``parts`` into ``base`` (default the first part): earlier dates win, as_of = max."""
+    current = base if base is not None else parts[0]
+    for part in parts if base is not None else parts[1:]:
+        current = merge_with_report(current, part, None).product
+    return replace(current, notes=_NOTES[product_id])
+
+
+def build_release_data(shared: Path) -> dict[str, ProductReleases]:
+    """Every shipped release file, built from the real feeds in ``shared`` (``../shared/data``).
+
+    Deterministic and free of the clock: each product's ``as_of`` is the
+    newest evidence of its sources (docs/release-data.md, "Shipped data").
+    """
+    shared = Path(shared)
+    bcd = {
+        p.product: p
+        for p in parse_bcd_browsers(_read_bytes(shared / BCD_FILE), origin=str(BCD_FILE))
+    }
+
+    def release_data(product: str, esr: Iterable[int] = ()) -> ProductReleases:
+        path = shared / EOL_RELEASE_DATA_DIR / f"{product}.json"
+        return parse_eol_release_data(
+            _read_bytes(path),
+            product=product,
+            origin=str(path.relative_to(shared)),
+            esr_majors=esr,
+        )
+
+    def page(product: str) -> EolProduct:
+        path = shared / EOL_PRODUCTS_DIR / f"{product}.md"
+        return parse_eol_product(
+            _read_bytes(path), product=product, origin=str(path.relative_to(shared))
+        )
+
+    out: dict[str, ProductReleases] = {}
+    out["chrome"] = _combine("chrome", [bcd["chrome"], release_data("chrome")])
+    out["edge"] = _combine("edge", [bcd["edge"]])
+    out["safari"] = _combine("safari", [bcd["safari"]])
+
+    # Firefox: every dated version of every source, split into channels once
+    # (merging channel by channel would leave a line's point releases in
+    # 'release' when an earlier source did not know the line was an ESR).
+    moz_dir = shared / MOZILLA_DIR
+    moz = mozilla_versions(
+        _read_json(moz_dir / MOZILLA_MAJOR),
+        _read_json(moz_dir / MOZILLA_STABILITY),
+        _read_json(moz_dir / MOZILLA_VERSIONS),
+    )
+    ff_page = page("firefox")
+    ff_esr = set(moz.esr_majors) | {int(c.cycle) for c in ff_page.cycles if c.lts}
+    ff_esr |= {m for ch in bcd["firefox"].channels for m in ch.match_majors}
+    ff_data = release_data("firefox", ff_esr)
+    ff_meta = eol_product_releases(ff_page)
+    dated: dict[str, datetime] = {}
+    for source in (
+        moz.dated,
+        *(
+            {r.version: r.released_at for ch in p.channels for r in ch.releases}
+            for p in (bcd["firefox"], ff_data, ff_meta)
+        ),
+    ):
+        for version, when in source.items():
+            if version not in dated or when < dated[version]:
+                dated[version] = when
+    sources = (MOZILLA_SOURCE, *bcd["firefox"].sources, *ff_data.sources, *ff_meta.sources)
+    firefox = assemble_firefox(
+        dated,
+        ff_esr,
+        as_of=max(p.as_of for p in (bcd["firefox"], ff_data, ff_meta)),
+        granularity="major",
+        sources=sources,
+        notes=_NOTES["firefox"],
+        esr_end_of_life={
+            m: eol
+            for ch in ff_meta.channels
+            for m in ch.match_majors
+            if (eol := ch.end_of_life) is not None
+        },
+    )
+    out["firefox"] = firefox
+
+    for os_id in ("ios", "ipados", "macos"):
+        meta = eol_product_releases(page(os_id))
+        # release-data's Apple scraper also catches versions of other Apple
+        # products (macOS "4.1", "5.11" are Server app versions): keep only
+        # the lines the product page lists.
+        lines = {ch.name for ch in meta.channels}
+        data = release_data(os_id)
+        data = replace(data, channels=tuple(ch for ch in data.channels if ch.name in lines))
+        if not any(ch.default for ch in data.channels):
+            raise ReleaseDataError(f"{os_id}.json", "channels", "newest line missing from the page")
+        # The release-data file lists every version (build granularity): it is
+        # the base; the product page adds codenames, line ends and its newest dates.
+        out[os_id] = _combine(os_id, [meta], base=data)
+    out["windows"] = _combine("windows", [eol_product_releases(page("windows"))])
+    out["android"] = _combine("android", [eol_product_releases(page("android"))])
+    return {k: _revalidate(v, origin=f"{k}.json") for k, v in sorted(out.items())}
+
+
+def rebuild(shared: Path, out_dir: Path) -> list[tuple[str, bool]]:
+    """Write every :func:`build_release_data` product to ``out_dir``; (file, changed) pairs."""
+    built = build_release_data(shared)
+    return [
+        (f"{product}.json", write_product(Path(out_dir) / f"{product}.json", data))
+        for product, data in built.items()
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m server.release_import rebuild SHARED_DATA OUT_DIR``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m server.release_import")
+    sub = parser.add_subparsers(dest="command", required=True)
+    rb = sub.add_parser("rebuild", help="rebuild the shipped release data from the real feeds")
+    rb.add_argument("shared", type=Path, help="the shared data directory (../shared/data)")
+    rb.add_argument("out", type=Path, help="the releases directory (rules/data/releases)")
+    ns = parser.parse_args(argv)
+    for name, changed in rebuild(ns.shared, ns.out):
+        product = load_product(ns.out / name)
+        count = sum(len(c.releases) for c in product.channels)
+        print(
+            f"{name:13} as_of {format_instant(product.as_of, date_when_midnight=False):27} "
+            f"{product.granularity:6} {count:4} releases  {'written' if changed else 'unchanged'}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -39,6 +39,15 @@ def av(rules: RuleSet, facts: AntivirusFacts | None, os: str = "windows") -> tup
         (AntivirusFacts("ESET", wsc_product_state=0x061000), ("PASS", "antivirus_ok")),
         (AntivirusFacts("ESET", wsc_product_state=0x061010), ("FAIL", "signatures_out_of_date")),
         (AntivirusFacts("ESET", wsc_product_state=0x060000), ("FAIL", "antivirus_not_running")),
+        # productState's state nibble is a value: 0x2000 snoozed, 0x3000 expired
+        # (which has the 0x1000 bit set and used to read as "running").
+        (AntivirusFacts("ESET", wsc_product_state=0x062000), ("FAIL", "antivirus_snoozed")),
+        (AntivirusFacts("ESET", wsc_product_state=0x063000), ("FAIL", "antivirus_expired")),
+        (
+            AntivirusFacts("ESET", running=True, wsc_product_state=0x063000),
+            ("FAIL", "antivirus_expired"),
+        ),
+        (AntivirusFacts("ESET", wsc_product_state=0x064000), ("UNKNOWN", "wsc_state_unknown")),
         (None, ("UNKNOWN", "antivirus_not_reported")),
     ],
     ids=[
@@ -52,6 +61,10 @@ def av(rules: RuleSet, facts: AntivirusFacts | None, os: str = "windows") -> tup
         "wsc-on-current",
         "wsc-out-of-date",
         "wsc-off",
+        "wsc-snoozed",
+        "wsc-expired",
+        "wsc-expired-although-reported-running",
+        "wsc-undefined-state",
         "not-reported",
     ],
 )
@@ -80,19 +93,32 @@ def test_hnb_p2_builtin_accepted_when_configured(rules: RuleSet) -> None:
 
 
 @pytest.mark.parametrize(
-    ("state", "enabled", "current"),
+    ("state", "decoded_state", "current", "microsoft"),
     [
-        (0x061000, True, True),
-        (0x061010, True, False),
-        (0x060100, False, True),
-        (0x041000, True, True),
-        (0x051000, True, True),
-        (0x000010, False, False),
+        (0x061000, "on", True, False),
+        (0x061010, "on", False, False),
+        (0x060100, "off", True, True),
+        (0x041000, "on", True, False),
+        (0x051000, "on", True, False),
+        (0x000010, "off", False, False),
+        (0x061100, "on", True, True),  # Microsoft Defender, on
+        (0x062000, "snoozed", True, False),
+        (0x063000, "expired", True, False),
+        (0x063010, "expired", False, False),
+        (0x064000, "unknown", True, False),
+        (0x061020, "on", None, False),  # a signature nibble WSC does not define
     ],
 )
-def test_wsc_product_state_decoding(state: int, enabled: bool, current: bool) -> None:
+def test_wsc_product_state_decoding(
+    state: int, decoded_state: str, current: bool | None, microsoft: bool
+) -> None:
     decoded = decode_wsc_product_state(state)
-    assert (decoded.enabled, decoded.signatures_up_to_date) == (enabled, current)
+    assert (decoded.state, decoded.signatures_up_to_date, decoded.microsoft) == (
+        decoded_state,
+        current,
+        microsoft,
+    )
+    assert decoded.enabled is (decoded_state == "on")
 
 
 def pw(
@@ -169,3 +195,16 @@ def test_hnb_p2_phishwall_stale_without_imported_data(rules: RuleSet) -> None:
 def test_hnb_p3_token(token: TokenStatus, expected: str) -> None:
     out = check_token(token)
     assert out.status.value == expected and out.clause_ids == ("HNB-P3",)
+
+
+@pytest.mark.parametrize(
+    ("facts", "status"),
+    [(None, CheckStatus.UNKNOWN), (PhishwallFacts(False), CheckStatus.FAIL)],
+    ids=["unreported", "not-installed"],
+)
+def test_hnb_p2_phishwall_messages_tell_the_customer_what_to_do(
+    rules: RuleSet, facts: PhishwallFacts | None, status: CheckStatus
+) -> None:
+    out = check_phishwall(facts, "windows", AT, rules.posture.settings, rules.posture.releases)
+    assert out.status is status
+    assert "PhishWallプレミアム" in out.message_ja and "インストール" in out.message_ja

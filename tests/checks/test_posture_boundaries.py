@@ -5,7 +5,12 @@
   for at most 14 days, i.e. up to 2025-04-15 00:00:00 UTC inclusive.
 - Matrix revision (HNB-P4): Windows 10 leaves the matrix at
   2025-10-15 00:00 JST (= 2025-10-14 15:00 UTC).
-- Staleness: Chrome data as_of 2025-06-30 + 30 days = 2025-07-30 00:00 UTC.
+- Coverage (HNB-P1, issue 20): Chrome data as_of 2026-11-12T14:10:29.391Z
+  (browser-compat-data's timestamp); with a 14-day grace a PASS needs
+  as_of >= at - 14 days, i.e. at <= 2026-11-26T14:10:29.391Z. FAIL needs
+  only a release the data shows.
+- Vendor end of support (HNB-P1, data): Windows 10 ended 2025-10-14 00:00 UTC;
+  the bank's matrix keeps it until its revision (a WARN in between).
 """
 
 from __future__ import annotations
@@ -91,23 +96,37 @@ def test_hnb_p1_remediation_names_exact_version(rules: RuleSet) -> None:
 
 
 WIN10_OUT = datetime(2025, 10, 15, 0, 0, tzinfo=UTC) - timedelta(hours=9)  # 00:00 JST
+WIN10_EOL = datetime(2025, 10, 14, tzinfo=UTC)  # Microsoft's end of support (endoflife.date)
 
 
 @pytest.mark.parametrize(
-    ("at", "os_status"),
-    [(WIN10_OUT - US, CheckStatus.PASS), (WIN10_OUT, CheckStatus.FAIL)],
-    ids=["2025-10-14T23:59:59.999999JST", "2025-10-15T00:00JST"],
+    ("at", "os_status", "reason"),
+    [
+        (WIN10_EOL - US, CheckStatus.PASS, "os_supported"),
+        (WIN10_EOL, CheckStatus.WARN, "os_vendor_support_ended"),
+        (WIN10_OUT - US, CheckStatus.WARN, "os_vendor_support_ended"),
+        (WIN10_OUT, CheckStatus.FAIL, "os_version_not_supported"),
+    ],
+    ids=[
+        "vendor-support-until-2025-10-13T23:59:59.999999Z",
+        "vendor-support-ended-2025-10-14T00:00Z",
+        "2025-10-14T23:59:59.999999JST",
+        "2025-10-15T00:00JST",
+    ],
 )
 def test_hnb_p4_windows_10_leaves_matrix_at_revision_effective_instant(
-    rules: RuleSet, at: datetime, os_status: CheckStatus
+    rules: RuleSet, at: datetime, os_status: CheckStatus, reason: str
 ) -> None:
+    # The bank's matrix decides (HNB-P4); the vendor's end of support only warns.
     result = evaluate_login(facts(at, 138, platform_version="10.0.0"), rules.posture)
     os_check = next(c for c in result.checks if c.check_id == "os.supported")
-    assert os_check.status is os_status
+    assert (os_check.status, os_check.reason) == (os_status, reason)
     assert result.matrix_revision is not None
-    assert result.matrix_revision.id == ("2024-10" if os_status is CheckStatus.PASS else "2025-10")
+    assert result.matrix_revision.id == ("2025-10" if os_status is CheckStatus.FAIL else "2024-10")
     if os_status is CheckStatus.FAIL:
         assert result.verdict is Verdict.NON_COMPLIANT
+    if os_status is CheckStatus.WARN:
+        assert "Windows 10" in os_check.message_ja and "サポート" in os_check.message_ja
 
 
 def test_windows_without_hints_is_unknown_once_only_11_is_supported(rules: RuleSet) -> None:
@@ -118,20 +137,34 @@ def test_windows_without_hints_is_unknown_once_only_11_is_supported(rules: RuleS
     assert status(rules, earlier, "os.supported") == (CheckStatus.PASS, "os_supported")
 
 
-STALE_AT = datetime(2025, 6, 30, tzinfo=UTC) + timedelta(days=30)
+CHROME_AS_OF = datetime(2026, 11, 12, 14, 10, 29, 391000, tzinfo=UTC)
+COVERED_UNTIL = CHROME_AS_OF + timedelta(days=14)  # as_of >= at - grace
 
 
 @pytest.mark.parametrize(
-    ("at", "expected_reason"),
-    [(STALE_AT, "latest"), (STALE_AT + US, "release_data_stale")],
-    ids=["as_of+30d", "as_of+30d+1us"],
+    ("at", "major", "expected"),
+    [
+        # Chrome 157 (2026-11-03) is the newest the data shows.
+        (COVERED_UNTIL, 157, (CheckStatus.PASS, "latest")),
+        (COVERED_UNTIL + US, 157, (CheckStatus.UNKNOWN, "release_data_stale")),
+        # An older client fails on what the data shows, covered or not.
+        (COVERED_UNTIL, 156, (CheckStatus.FAIL, "newer_release_past_grace")),
+        (COVERED_UNTIL + US, 156, (CheckStatus.FAIL, "newer_release_past_grace")),
+        (datetime(2027, 6, 1, tzinfo=UTC), 156, (CheckStatus.FAIL, "newer_release_past_grace")),
+    ],
+    ids=["157-covered", "157-not-covered", "156-covered", "156-not-covered", "156-long-after"],
 )
-def test_release_data_staleness_boundary(
-    rules: RuleSet, at: datetime, expected_reason: str
+def test_hnb_p1_pass_needs_data_covering_the_login_minus_grace(
+    rules: RuleSet, at: datetime, major: int, expected: tuple[CheckStatus, str]
 ) -> None:
-    st, reason = status(rules, facts(at, 138), "browser.latest")
-    assert reason == expected_reason
-    assert st is (CheckStatus.PASS if reason == "latest" else CheckStatus.UNKNOWN)
+    result = evaluate_login(facts(at, major), rules.posture)
+    latest = next(c for c in result.checks if c.check_id == "browser.latest")
+    assert (latest.status, latest.reason) == expected
+    if latest.status is not CheckStatus.PASS:
+        assert latest.message_ja and "Google Chrome" in latest.message_ja
+    if latest.status is CheckStatus.FAIL:
+        # The data ends before the login: the newest it knows may not be the newest.
+        assert "157 以降" in latest.message_ja
 
 
 def test_replay_is_stable_when_newer_releases_are_known(rules: RuleSet) -> None:

@@ -28,6 +28,7 @@ from checks.releases import (
     is_end_of_life,
     is_stale,
     latest_at,
+    line_channel,
     parse_instant,
     product_from_dict,
     product_to_dict,
@@ -269,7 +270,9 @@ class TestChannels:
         assert channel_for(firefox, "128.0").name == "esr128"
         assert channel_for(firefox, "115").name == "esr115"
         assert channel_for(firefox, "136.0").name == "release"
-        assert channel_for(firefox, "102.0").name == "release"  # a dead ESR line: no channel
+        assert channel_for(firefox, "140").name == "esr140"
+        assert channel_for(firefox, "141").name == "release"
+        assert channel_for(firefox, "102.0").name == "esr102"  # an ended ESR line
         assert channel_for(firefox, "not a version").name == "release"
 
     def test_esr_channel_latest(self) -> None:
@@ -280,9 +283,28 @@ class TestChannels:
 
     def test_channel_by_name(self) -> None:
         safari = shipped("safari")
-        assert safari.channel("ios") is not None
-        assert safari.channel("android") is None
+        assert safari.channel("macos") is not None
+        # Safari on iPhone/iPad is judged from the iOS / iPadOS data.
+        assert safari.channel("ios") is None
         assert safari.default_channel.name == "macos"
+
+    @pytest.mark.parametrize(
+        ("product", "version", "line"),
+        [
+            ("ios", "18.7.2", "18"),
+            ("ios", "10.3.4", "10"),  # iOS 10 is one line, unlike macOS 10
+            ("ios", "26.0", "26"),
+            ("ios", "27.1", None),  # beyond the data: no line, never the default
+            ("macos", "10.15.7", "10.15"),
+            ("macos", "14.6", "14"),
+            ("macos", "26", "26"),
+            ("windows", "8.1", "8.1"),
+            ("ios", "not a version", None),
+        ],
+    )
+    def test_line_channel(self, product: str, version: str, line: str | None) -> None:
+        found = line_channel(shipped(product), version)
+        assert (found.name if found else None) == line
 
     def test_end_of_life_boundary(self) -> None:
         win10 = shipped("windows").channel("10")
@@ -339,29 +361,30 @@ class TestVersionKnown:
         assert k == 1
         assert classify_version(stable, "131.0.6778.86", k) == "known"
         assert classify_version(stable, "131", 1) == "known"
-        assert classify_version(stable, "139", 1) == "newer_than_data"
-        assert classify_version(stable, "95.0.4638.69", k) == "older_than_data"
+        assert classify_version(stable, "158", 1) == "newer_than_data"
+        assert classify_version(stable, "95.0.4638.69", k) == "known"  # the data starts at 1
+        assert classify_version(stable, "0.2", k) == "older_than_data"
         # Without the cap the data cannot vouch for a build it does not list: never FAIL.
         assert classify_version(stable, "131.0.6778.86", 4) == "unknown"
 
     def test_minor_data(self) -> None:
-        ios = shipped("safari").channel("ios")
-        assert ios is not None
-        assert classify_version(ios, "18.3.1", 2) == "known"
-        assert classify_version(ios, "18.3.1", 3) == "unknown"
-        assert classify_version(ios, "18", 1) == "known"
-        assert classify_version(ios, "27.0", 2) == "newer_than_data"
-        assert classify_version(ios, "18.7", 2) == "unknown"  # not listed (see the file's notes)
-        assert not version_known(ios, "18.7", 2)
+        macos = shipped("safari").channel("macos")
+        assert macos is not None
+        assert classify_version(macos, "18.3.1", 2) == "known"
+        assert classify_version(macos, "18.3.1", 3) == "unknown"
+        assert classify_version(macos, "18", 1) == "known"
+        assert classify_version(macos, "28.0", 2) == "newer_than_data"
+        assert classify_version(macos, "18.7", 2) == "unknown"  # no Safari 18.7 release
+        assert not version_known(macos, "18.7", 2)
 
     def test_build_data(self) -> None:
-        release = shipped("firefox").channel("release")
-        assert release is not None
-        assert version_known(release, "136.0.2", 3)
-        assert version_known(release, "136.0", 1)
-        assert classify_version(release, "136.0.3", 3) == "newer_than_data"
-        assert classify_version(release, "135.0.7", 3) == "unknown"
-        assert classify_version(release, "137.0", 2) == "newer_than_data"
+        line = shipped("ios").channel("18")
+        assert line is not None
+        assert version_known(line, "18.3.2", 3)
+        assert version_known(line, "18.3", 2)
+        assert classify_version(line, "18.7.11", 3) == "newer_than_data"
+        assert classify_version(line, "18.3.9", 3) == "unknown"
+        assert classify_version(line, "17.7", 2) == "older_than_data"
 
     def test_nothing_known(self) -> None:
         assert classify_version(CH, "131", 0) == "unknown"
@@ -371,7 +394,9 @@ class TestVersionKnown:
     def test_effective_components(self) -> None:
         assert effective_components(shipped("chrome"), 4) == 1
         assert effective_components(shipped("safari"), 3) == 2
-        assert effective_components(shipped("firefox"), 3) == 3
+        # Firefox's newest source (browser-compat-data) lists majors only.
+        assert effective_components(shipped("firefox"), 3) == 1
+        assert effective_components(shipped("ios"), 3) == 3
 
 
 # --------------------------------------------------------------------------- file format
@@ -603,5 +628,6 @@ def test_all_expected_products_are_shipped() -> None:
         "macos",
         "ios",
         "android",
+        "ipados",
         "phishwall",
     } <= names

@@ -500,7 +500,7 @@ CASES: list[Case] = [
     Case(
         "iphone-ios-17.5",
         IPHONE_17_5,
-        exp(B, "safari", "17.5", MM, "ios", "17.5", MM, mobile=True),
+        exp(B, "safari", "17.5", MM, "ios", "17.5", EXACT, mobile=True),
     ),
     Case(
         "iphone-ios-17.5.1",
@@ -510,12 +510,12 @@ CASES: list[Case] = [
     Case(
         "iphone-ios-18.3",
         IPHONE_18_3,
-        exp(B, "safari", "18.3", MM, "ios", "18.3", MM),
+        exp(B, "safari", "18.3", MM, "ios", "18.3", EXACT),
     ),
     Case(
         "iphone-ios-18.6-real",
         IPHONE_18_6_REAL,
-        exp(B, "safari", "18.6", MM, "ios", "18.6", MM),
+        exp(B, "safari", "18.6", MM, "ios", "18.6", EXACT),
         no_note="frozen",
     ),
     Case(
@@ -533,7 +533,7 @@ CASES: list[Case] = [
     Case(
         "ipad-ios-17.5",
         IPAD_17_5,
-        exp(B, "safari", "17.5", MM, "ipados", "17.5", MM, mobile=False),
+        exp(B, "safari", "17.5", MM, "ipados", "17.5", EXACT, mobile=False),
     ),
     Case(
         "ipad-ios-18.3.1",
@@ -543,7 +543,7 @@ CASES: list[Case] = [
     Case(
         "iphone-chrome-ios",
         IPHONE_CRIOS,
-        exp(B, "chrome_ios", "131.0.6778.73", EXACT, "ios", "18.1", MM),
+        exp(B, "chrome_ios", "131.0.6778.73", EXACT, "ios", "18.1", EXACT),
     ),
     Case(
         "iphone-chrome-ios-on-ios26-ambiguous-token",
@@ -554,12 +554,12 @@ CASES: list[Case] = [
     Case(
         "iphone-firefox-ios",
         IPHONE_FXIOS,
-        exp(B, "firefox_ios", "133.0", MM, "ios", "18.1", MM),
+        exp(B, "firefox_ios", "133.0", MM, "ios", "18.1", EXACT),
     ),
     Case(
         "iphone-edge-ios",
         IPHONE_EDGIOS,
-        exp(B, "edge_ios", "131.2903.68", EXACT, "ios", "18.1", MM),
+        exp(B, "edge_ios", "131.2903.68", EXACT, "ios", "18.1", EXACT),
     ),
     # ---------------------------------------------------------------- Android
     Case(
@@ -597,7 +597,7 @@ CASES: list[Case] = [
             mobile="?0",
             model='"SO-51D"',
         ),
-        note="disagrees with Sec-CH-UA-Platform",
+        note="refined by Sec-CH-UA-Platform",
     ),
     Case(
         "android-chrome-109-unreduced",
@@ -639,7 +639,7 @@ CASES: list[Case] = [
     Case(
         "line-ios",
         LINE_IOS,
-        exp(IAB, "ios_webview", "17.5", INF, "ios", "17.5", MM, in_app="LINE", mobile=True),
+        exp(IAB, "ios_webview", "17.5", INF, "ios", "17.5", EXACT, in_app="LINE", mobile=True),
     ),
     Case(
         "line-ios-26-ambiguous-token",
@@ -679,7 +679,7 @@ CASES: list[Case] = [
     Case(
         "facebook-ios",
         FACEBOOK_IOS,
-        exp(IAB, "ios_webview", "18.1", INF, "ios", "18.1", MM, in_app="Facebook"),
+        exp(IAB, "ios_webview", "18.1", INF, "ios", "18.1", EXACT, in_app="Facebook"),
     ),
     Case(
         "facebook-android",
@@ -690,17 +690,17 @@ CASES: list[Case] = [
     Case(
         "instagram-ios",
         INSTAGRAM_IOS,
-        exp(IAB, "ios_webview", "18.1", INF, "ios", "18.1", MM, in_app="Instagram"),
+        exp(IAB, "ios_webview", "18.1", INF, "ios", "18.1", EXACT, in_app="Instagram"),
     ),
     Case(
         "twitter-ios",
         TWITTER_IOS,
-        exp(IAB, "ios_webview", "18.1", INF, "ios", "18.1", MM, in_app="Twitter"),
+        exp(IAB, "ios_webview", "18.1", INF, "ios", "18.1", EXACT, in_app="Twitter"),
     ),
     Case(
         "wechat-ios",
         WECHAT_IOS,
-        exp(IAB, "ios_webview", "18.1", INF, "ios", "18.1", MM, in_app="WeChat"),
+        exp(IAB, "ios_webview", "18.1", INF, "ios", "18.1", EXACT, in_app="WeChat"),
     ),
     Case(
         "android-webview-generic",

@@ -183,7 +183,8 @@ async def test_release_health_turns_not_serving_when_data_is_stale(server: Runni
     health = health_pb2_grpc.HealthStub(server.channel)
     req = health_pb2.HealthCheckRequest(service="anshin.release_data")
     assert (await health.Check(req)).status == health_pb2.HealthCheckResponse.SERVING
-    server.clock.now = TEST_NOW + timedelta(days=400)
+    # The shipped browser data is as of 2026-11-12: stale 30 days later.
+    server.clock.now = TEST_NOW + timedelta(days=1000)
     await server.app.refresh_release_health()  # type: ignore[attr-defined]
     assert (await health.Check(req)).status == health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -194,9 +195,14 @@ async def test_stale_release_data_is_logged_once_a_minute_not_per_login(
     from structlog.testing import capture_logs
 
     stub = posture_pb2_grpc.PostureServiceStub(server.channel)
-    stale_at = TEST_NOW + timedelta(days=400)
+    stale_at = TEST_NOW + timedelta(days=1000)
     server.clock.now = stale_at
-    req = valid_request(login_time=ts(stale_at - timedelta(minutes=1)))
+    # The newest Edge the data knows (157): an older one would FAIL on what the
+    # data shows; this one can only be UNKNOWN while the data is not current.
+    req = valid_request(
+        login_time=ts(stale_at - timedelta(minutes=1)),
+        user_agent=WIN11_EDGE_UA.replace("137.0.0.0", "157.0.0.0"),
+    )
     with capture_logs() as logs:
         replies = [await stub.CheckLogin(req) for _ in range(3)]
     assert all(any(c.reason == "release_data_stale" for c in r.checks) for r in replies), (
