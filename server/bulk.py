@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from server.clock import from_us, to_us
-from server.store.events_sql import EventRow
+from server.store.records import EventRow
 
 _SERVICE: Any = None
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.state import LOG_KEY_NAME, PHONE_KEY_NAME, default_key_dir
-from server.store.base import (
+from server.store.settings import (
     DEFAULT_PG_LOCK_TIMEOUT_MS,
     DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
     StoreSettings,
@@ -56,7 +56,7 @@ class Config:
     # Prometheus exposition HOST:PORT (None: not served).
     metrics_listen: str | None = None
     # How long a call waits for a locked database before it is UNAVAILABLE
-    # (why 5 s: server/store/base.py). SQLite's busy timeout; PostgreSQL's
+    # (why 5 s: server/store/settings.py). SQLite's busy timeout; PostgreSQL's
     # lock_timeout on the store's connections (0: none).
     sqlite_busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_TIMEOUT_MS
     pg_lock_timeout_ms: int = DEFAULT_PG_LOCK_TIMEOUT_MS

@@ -33,7 +33,7 @@ from server.metrics import RpcMetrics
 from server.request_context import RequestContext, set_request
 from server.security.auth import Denied, Gate
 from server.security.identity import LOCAL_CALLER
-from server.store.base import StoreError
+from server.store.errors import StoreError
 
 log = get_logger("anshin.rpc")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

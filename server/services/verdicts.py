@@ -1,7 +1,7 @@
 """anshin.v1.VerdictLogService: find, read and resolve verdict-log entries.
 
 Queries are keyset pages on the log sequence (see
-``server/store/verdicts_query_sql.py``); a page token is opaque to clients
+``server/store/sql/verdict_queries.py``); a page token is opaque to clients
 and bound to the filters and order it was issued for. Resolving a REVIEW
 decision appends a ``review_resolution`` entry that points at it and, for an
 APPROVE, reserves the amount against the claim's cap scopes — all in one
@@ -35,15 +35,16 @@ from server.pii import contains_pan
 from server.request_context import current_request
 from server.ruleset_holder import RulesHolder
 from server.services.claims import ClaimService
-from server.store.base import Store, VerdictRecord
-from server.store.claims_sql import LedgerEntry, Usage
-from server.store.review_sql import (
-    AlreadyResolved,
-    NotUnderReview,
+from server.store.errors import AlreadyResolved, NotUnderReview, ReviewNotFound
+from server.store.ports import Store
+from server.store.records import (
+    CLAUSE_ID,
+    LedgerEntry,
     ResolutionWrite,
-    ReviewNotFound,
+    Usage,
+    VerdictFilter,
+    VerdictRecord,
 )
-from server.store.verdicts_query_sql import CLAUSE_ID, VerdictFilter
 from server.verdict_pages import decode_token, encode_token, page_batch
 
 DEFAULT_PAGE_SIZE = 100

@@ -24,7 +24,7 @@ from anshin.v1 import (
     posture_pb2_grpc,
 )
 from server import logverify
-from server.log_cli import connect_sqlite_readonly
+from server.store import open_log_reader
 from server.store.chain import LogSigner
 from tests.conftest import TEST_NOW, RunningServer, db_rows
 from tests.service.test_check_login_table import WIN_CHROME, Case, chrome_hints, request_for
@@ -123,18 +123,11 @@ def assert_claims_whole(rows: Rows) -> None:
 
 
 def assert_log_verifies(db_url: str, key_file: Path) -> None:
-    if db_url.startswith("sqlite:"):
-        from server.store.url import sqlite_path
-
-        conn: Any = connect_sqlite_readonly(str(sqlite_path(db_url)))
-    else:
-        from server.store.postgres import connect_sync_readonly
-
-        conn = connect_sync_readonly(db_url)
+    reader = open_log_reader(db_url)
     try:
-        report = logverify.verify(conn, LogSigner.from_file(key_file, create=False), workers=1)
+        report = logverify.verify(reader, LogSigner.from_file(key_file, create=False), workers=1)
     finally:
-        (conn.raw if hasattr(conn, "raw") else conn).close()
+        reader.close()
     assert report.ok, report.problem
 
 

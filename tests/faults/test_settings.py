@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from server.config import Config
-from server.store.base import StoreError, StoreSettings
+from server.store.errors import StoreError
 from server.store.postgres import PostgresStore, split_url
+from server.store.settings import StoreSettings
 from server.store.sqlite import SqliteStore
 from server.store.url import open_store
 from tests.e2e.conftest import ANSHIN, ROOT, free_port, server_env

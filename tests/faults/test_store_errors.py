@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from server.store.base import StoreError
+from server.store.errors import StoreError
 from server.store.postgres import PgConn, PostgresStore
 from server.store.sqlite import SqliteStore
 from tests.store.test_sqlite_store import record

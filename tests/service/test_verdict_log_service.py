@@ -570,7 +570,8 @@ async def test_two_stores_on_one_database_resolve_once(
     server: RunningServer, tmp_path: Path
 ) -> None:
     """Two writers (as two processes would be) racing: the table's key decides."""
-    from server.store.review_sql import AlreadyResolved, ResolutionWrite
+    from server.store.errors import AlreadyResolved
+    from server.store.records import ResolutionWrite
     from server.store.url import open_store
 
     await enrol(server)
