@@ -48,7 +48,7 @@ from server.services.events import EventService, register_event_service
 from server.services.operator import OperatorService, RulesReloader
 from server.services.posture import PostureService
 from server.services.verdicts import VerdictLogService, register_verdict_log_service
-from server.state import require_private
+from server.state import phone_key_secret, require_private
 from server.store import Store, open_store
 
 log = get_logger("anshin.server")
@@ -64,7 +64,9 @@ SERVICE_NAMES = (
     operator_pb2.DESCRIPTOR.services_by_name["OperatorService"].full_name,
 )
 RELEASE_DATA = "anshin.release_data"
-BROWSER_PRODUCTS = ("chrome", "edge", "firefox", "safari")
+# Release data the browser checks read: Safari on iPhone/iPad is judged from
+# the iOS / iPadOS data (checks/platform.py), so those count for freshness too.
+BROWSER_PRODUCTS = ("chrome", "edge", "firefox", "safari", "ios", "ipados")
 
 
 @dataclass
@@ -127,8 +129,13 @@ async def build_app(
     require_private(config.resolved_phone_key_file(), "the phone-hash key")
     if config.tls_key is not None:
         require_private(config.tls_key, "the TLS private key")
+    # Both keys are bound to the database as it opens: a lost or swapped key
+    # is refused, never silently replaced (server/state.py).
     store = open_store(
-        config.db, log_key_file=config.resolved_log_key_file(), settings=config.store_settings()
+        config.db,
+        log_key_file=config.resolved_log_key_file(),
+        settings=config.store_settings(),
+        secrets=(phone_key_secret(config.resolved_phone_key_file()),),
     )
     store = metered_store(store)  # store latency and verdict outcomes in the metrics
     holder = RulesHolder(ruleset)

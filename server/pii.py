@@ -80,15 +80,30 @@ class PhoneHasher:
         """For the bulk worker processes, which must hash exactly as the server does."""
         return self._key
 
+    @staticmethod
+    def create_key_file(path: Path) -> None:
+        """A new random key (mode 0600); an existing file is never overwritten."""
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return  # another process made it meanwhile: use theirs
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+
     @classmethod
     def from_file(cls, path: Path) -> PhoneHasher:
-        """Load the key, creating a random one (mode 0600) on first use."""
+        """Load the key, creating a random one (mode 0600) on first use.
+
+        A server binds the key to its database before loading it
+        (``server.state.phone_key_secret``), so a lost or swapped key is
+        refused rather than replaced."""
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32) + "\n")
-        return cls(bytes.fromhex(path.read_text().strip()))
+            cls.create_key_file(path)
+        try:
+            return cls(bytes.fromhex(path.read_text().strip()))
+        except ValueError:
+            raise ValueError(f"{path} is not a phone-hash key (64 hex digits)") from None
 
     @staticmethod
     def normalise(number: str) -> str | None:

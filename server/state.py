@@ -27,6 +27,7 @@ from pathlib import Path
 
 # The store's own (it creates its database and key files, and refuses a
 # mislaid key, with no import of the server around it); the same here.
+from server.store.chain import SecretFile
 from server.store.errors import StateError
 from server.store.files import LOG_KEY_NAME, create_private_file, make_private_dir
 
@@ -37,6 +38,7 @@ __all__ = [
     "create_private_file",
     "default_key_dir",
     "make_private_dir",
+    "phone_key_secret",
     "require_database",
     "require_private",
     "require_unswappable_dir",
@@ -95,8 +97,7 @@ def require_private(path: Path, what: str) -> None:
     mode = stat.S_IMODE(st.st_mode)
     if mode & 0o077:
         raise StateError(
-            f"{what} {path} is accessible to other users (mode {mode:04o}); "
-            f"run `chmod 600 {path}`"
+            f"{what} {path} is accessible to other users (mode {mode:04o}); run `chmod 600 {path}`"
         )
     if st.st_uid != os.geteuid():
         raise StateError(
@@ -114,3 +115,12 @@ def require_unswappable_dir(directory: Path, what: str) -> None:
             f"the directory {directory} of {what} is writable by other users "
             f"(mode {stat.S_IMODE(st.st_mode):04o}): run `chmod go-w {directory}`"
         )
+
+
+def phone_key_secret(path: Path) -> SecretFile:
+    """The phone-hash key as a secret bound to the database it hashes for
+    (``server.store.chain.bind_secrets``): a server given a new or another key
+    where one was used before is refused at start-up."""
+    from server.pii import PhoneHasher
+
+    return SecretFile("phone-hash", path, PhoneHasher.create_key_file)

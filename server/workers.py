@@ -30,17 +30,20 @@ def prepare_once(config: Config) -> None:
 
     The log key is created (for a log never signed) or checked against the log
     by opening the store, never beforehand: see server/state.py."""
-    from server.pii import PhoneHasher
-    from server.store.url import open_store
-
-    PhoneHasher.from_file(config.resolved_phone_key_file())
     import asyncio
 
+    from server.state import phone_key_secret
+    from server.store.url import open_store
+
     async def migrate() -> None:
+        # Both keys are created (for a new database) or checked against it
+        # here, once, before any worker starts: nothing is made before the
+        # store has agreed (a refused start leaves no stray key behind).
         store = open_store(
             config.db,
             log_key_file=config.resolved_log_key_file(),
             settings=config.store_settings(),
+            secrets=(phone_key_secret(config.resolved_phone_key_file()),),
         )
         await store.close()
 

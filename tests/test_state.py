@@ -256,3 +256,120 @@ def test_log_verify_finds_the_key_in_the_state_dir(pg_url: str, tmp_path: Path) 
         env={**env, "PYTHONPATH": str(ROOT), "ANSHIN_STATE_DIR": str(state)},
     )  # fmt: skip
     assert by_env.returncode == 0, by_env.stdout + by_env.stderr
+
+
+# -- found by the outside attack on issue 15 ----------------------------------------
+
+
+def test_an_empty_schema_first_in_search_path_is_not_the_database(pg_url: str) -> None:
+    """With an empty schema first in search_path, CREATE writes there: migrating
+    or serving would start a new, empty log beside the real one."""
+    from tests.conftest import _pg_admin, pg_schema
+
+    create_database(pg_url)
+    real = pg_url.rsplit("search_path%3D", 1)[1]
+    with pg_schema() as empty_url:
+        empty = empty_url.rsplit("search_path%3D", 1)[1]
+        both = pg_url.replace(f"search_path%3D{real}", f"search_path%3D{empty},{real}")
+        with pytest.raises(StateError, match="no Anshin database"):
+            require_database(both)
+        with pytest.raises(StateError, match="--create"):
+            migrate_url(both)
+        tables = _pg_admin().execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = %s", (empty,)
+        ).fetchone()
+        assert tables == (0,)  # nothing was created in the empty schema
+
+
+async def test_a_blanked_head_is_never_signed_by_a_server(db_url: str, tmp_path: Path) -> None:
+    """Blanking the head's signature and key id (to have the server sign a
+    rewritten log with whatever key it has) is refused at open; only the
+    operator's explicit `db migrate` with the key signs an unsigned head."""
+    from tests.conftest import db_rows
+    from tests.store.test_sqlite_store import record
+
+    key = tmp_path / "a" / "log-signing.key"
+    store = open_store(db_url, log_key_file=key)
+    await store.append_verdict(record(device="d1", subject_us=100))
+    await store.close()
+    db_rows(db_url, "UPDATE log_head SET key_id = '', signature = ''")
+    other = tmp_path / "b" / "log-signing.key"
+    with pytest.raises(StateError, match="carries no signature"):
+        open_store(db_url, log_key_file=other)
+    assert not other.exists()  # and no key was made for it
+    with pytest.raises(StateError, match="carries no signature"):
+        open_store(db_url, log_key_file=key)
+    # The operator's explicit command signs it.
+    import asyncio
+
+    # The CLI is synchronous; from this async test, as from a thread.
+    assert "bound to the key" in await asyncio.to_thread(migrate_url, db_url, log_key_file=key)
+    await open_store(db_url, log_key_file=key).close()
+
+
+async def test_a_missing_head_row_is_refused(db_url: str, tmp_path: Path) -> None:
+    from tests.conftest import db_rows
+
+    key = tmp_path / "log-signing.key"
+    await open_store(db_url, log_key_file=key).close()
+    db_rows(db_url, "DELETE FROM log_head")
+    with pytest.raises(StateError, match="no head row"):
+        open_store(db_url, log_key_file=key)
+
+
+async def test_the_phone_key_is_bound_like_the_log_key(db_url: str, tmp_path: Path) -> None:
+    from server.state import phone_key_secret
+
+    log_key = tmp_path / "log-signing.key"
+    phone = tmp_path / "keys" / "phone-hash.key"
+    await open_store(db_url, log_key_file=log_key, secrets=[phone_key_secret(phone)]).close()
+    assert phone.is_file() and mode(phone) == 0o600  # made and bound on first use
+    bound = phone.read_bytes()
+    phone.unlink()
+    with pytest.raises(KeyMismatch, match="no key at"):
+        open_store(db_url, log_key_file=log_key, secrets=[phone_key_secret(phone)])
+    assert not phone.exists()  # not silently replaced
+    from server.pii import PhoneHasher
+
+    PhoneHasher.create_key_file(phone)  # another valid key
+    with pytest.raises(KeyMismatch, match="phone-hash key"):
+        open_store(db_url, log_key_file=log_key, secrets=[phone_key_secret(phone)])
+    phone.write_bytes(bound)
+    await open_store(db_url, log_key_file=log_key, secrets=[phone_key_secret(phone)]).close()
+
+
+def test_two_servers_starting_at_once_on_a_new_log_cannot_both_bind(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The key is bound under the head lock: of two stores opening a new log
+    with different keys at the same moment, exactly one opens."""
+    import asyncio
+    import threading
+
+    create_database(pg_url)
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def start(name: str) -> None:
+        barrier.wait()
+        try:
+            store = open_store(pg_url, log_key_file=tmp_path / name / "log-signing.key")
+        except KeyMismatch:
+            results.append("refused")
+        else:
+            asyncio.run(store.close())
+            results.append("opened")
+
+    threads = [threading.Thread(target=start, args=(n,)) for n in ("r1", "r2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["opened", "refused"]
+
+
+def test_a_garbage_key_file_is_a_clear_refusal(tmp_path: Path) -> None:
+    key = tmp_path / "log-signing.key"
+    key.write_text("not a key\n")
+    with pytest.raises(StateError, match="not an Ed25519 private key"):
+        LogSigner.from_file(key)

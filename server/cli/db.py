@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
 from server.cli.args import default_db
 
 
 def migrate(ns: argparse.Namespace) -> int:
+    from server.config import Config
+    from server.state import StateError
     from server.store.url import migrate_url
 
     os.umask(0o077)
-    print(migrate_url(ns.db, create=ns.create))
+    # The key the server would use, when one is known: the log is bound to it
+    # (and a head an upgrade left unsigned is signed) by this explicit command.
+    try:
+        key: Path | None = Config.from_env(
+            db=ns.db, state_dir=ns.state_dir, log_key_file=ns.log_key_file
+        ).resolved_log_key_file()
+    except StateError:
+        key = None  # PostgreSQL without --state-dir: the first serve binds it
+    print(migrate_url(ns.db, create=ns.create, log_key_file=key))
     return 0
 
 
@@ -27,4 +38,8 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="create the database if it does not exist (without it, a missing one is refused)",
     )
+    m.add_argument(
+        "--state-dir", type=Path, help="the server's state directory (env ANSHIN_STATE_DIR)"
+    )
+    m.add_argument("--log-key-file", type=Path, help="log-signing key (env ANSHIN_LOG_KEY_FILE)")
     m.set_defaults(func=migrate)

@@ -21,7 +21,7 @@ import base64
 import hashlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -180,9 +180,14 @@ class LogSigner(LogVerifier):
             else:
                 with os.fdopen(fd, "wb") as f:
                     f.write(pem)
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not path.is_file():
+            raise StateError(f"log signing key {path} is not a regular file")
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (ValueError, TypeError):
+            key = None
         if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} is not an Ed25519 private key")
+            raise StateError(f"log signing key {path} is not an Ed25519 private key (PEM)")
         return cls(key)
 
     def sign(self, message: bytes) -> str:
@@ -304,54 +309,124 @@ class LogChain:
         )
 
 
-def sign_unsigned_head(conn: Connection, signer: LogSigner) -> bool:
-    """Sign a head left unsigned (by the migration that introduced the chain).
-
-    Returns whether it signed. Run inside a write transaction.
-    """
-    row = conn.execute("SELECT seq, entry_hash, signature FROM log_head WHERE id = 1").fetchone()
-    if row is None or row[2]:
-        return False
-    now = time.time_ns() // 1000
-    conn.execute(
-        "UPDATE log_head SET signed_us = ?, key_id = ?, signature = ? WHERE id = 1",
-        (now, signer.key_id, signer.sign(head_message(int(row[0]), str(row[1]), now))),
-    )
-    return True
-
-
-def head_key_id(conn: Connection) -> str:
-    """The id of the key that signed the stored head ('' for a log never signed)."""
-    row = conn.execute("SELECT key_id FROM log_head WHERE id = 1").fetchone()
-    return str(row[0]) if row is not None and row[0] else ""
-
-
-def signer_for_log(
-    conn: Connection, where: str, *, key_file: Path | None, signer: LogSigner | None = None
+def bind_log_key(
+    conn: Connection,
+    where: str,
+    *,
+    key_file: Path | None,
+    signer: LogSigner | None = None,
+    adopt_unsigned_head: bool = False,
 ) -> LogSigner:
     """The signer for the log read through ``conn``, refusing a mislaid key.
 
-    A key file is created only for a log that was never signed (a new
-    database). A log whose head was signed by another key, or whose key file
-    is missing, is refused with both key ids: writing on with a new key would
-    leave a log that neither key verifies (server/state.py says where keys live).
+    Run inside the write transaction that holds the log head (SQLite's
+    ``BEGIN IMMEDIATE``, PostgreSQL's ``LOCK_HEAD``), so that two servers
+    starting at once on a new log cannot each bind a key of their own: the
+    first signs the head, the second then finds it signed by another key.
+
+    - A new log (no entry, head never signed): the key file is created if
+      missing, and the head is signed with it now, which binds the key.
+    - A signed head: the key must be the one that signed it; a missing key
+      file, or another key, is refused naming both key ids.
+    - A head without a signature or key id while the log has entries: either
+      the migration that introduced the chain left it for the operator to
+      sign (``anshin db migrate`` with the key does, ``adopt_unsigned_head``),
+      or someone blanked it to make the server sign a rewritten log; a
+      server never signs it on its own.
+    - No head row at all: the database is damaged; refused.
     """
-    signed_by = head_key_id(conn)
+    row = conn.execute(
+        "SELECT seq, entry_hash, key_id, signature FROM log_head WHERE id = 1"
+    ).fetchone()
+    if row is None:
+        raise StateError(
+            f"the verdict log in {where} has no head row: the database is damaged or "
+            "was altered by hand (run `anshin log verify`); refusing to open it"
+        )
+    seq, head_hash, signed_by, signature = int(row[0]), str(row[1]), str(row[2] or ""), row[3]
+    unsigned = not signed_by or not signature
+    if unsigned:
+        entries = int(conn.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0])
+        if (seq or entries) and not adopt_unsigned_head:
+            raise StateError(
+                f"the verdict log in {where} has {entries} entries but its head carries no "
+                "signature: a server never signs such a head by itself (it may have been "
+                "blanked to hide a rewrite). Check it with `anshin log verify`; if it is an "
+                "upgrade from a log without a chain, sign it with `anshin db migrate` and "
+                "the signing key"
+            )
     if signer is None:
         if key_file is None:
             raise StateError(f"no log-signing key given for {where}")
-        if signed_by and not key_file.exists():
+        if not unsigned and not key_file.exists():
             raise KeyMismatch(
                 f"the verdict log in {where} was signed by key {signed_by}, but there is "
                 f"no key at {key_file}: point --state-dir or --log-key-file at the key "
                 "that signed it (a new key would leave a log that no key verifies)"
             )
         signer = LogSigner.from_file(key_file)
-    if signed_by and signed_by != signer.key_id:
+    if not unsigned and signed_by != signer.key_id:
         source = key_file if key_file is not None else "the given signer"
         raise KeyMismatch(
             f"the verdict log in {where} was signed by key {signed_by}, but the key at "
             f"{source} is key {signer.key_id}: refusing to open it; point --state-dir or "
             "--log-key-file at the key that signed it"
         )
+    if unsigned:
+        now = time.time_ns() // 1000
+        conn.execute(
+            "UPDATE log_head SET signed_us = ?, key_id = ?, signature = ? WHERE id = 1",
+            (now, signer.key_id, signer.sign(head_message(seq, head_hash, now))),
+        )
     return signer
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    """A secret kept outside the database that the database's contents depend
+    on (the phone-number hashing key): where it is, and how to make a new one."""
+
+    name: str
+    path: Path
+    create: Callable[[Path], None]
+
+    def key_id(self) -> str:
+        """A digest naming the key, never revealing it."""
+        raw = self.path.read_bytes().strip()
+        return hashlib.sha256(b"anshin.secret.v1\n" + self.name.encode() + b"\n" + raw).hexdigest()[
+            :16
+        ]
+
+
+def bind_secrets(conn: Connection, where: str, secrets: Sequence[SecretFile]) -> None:
+    """Refuse a mislaid secret the way ``bind_log_key`` refuses a mislaid log key.
+
+    Run in the same locked transaction. The first server to use a database
+    records each secret's key id (creating a missing key file first); later
+    servers must hold the same key: a missing file where a key was bound, or
+    another key, is refused naming both ids (a new phone-hash key would make
+    every stored phone hash unmatchable without a sign)."""
+    for secret in secrets:
+        row = conn.execute(
+            "SELECT key_id FROM key_bindings WHERE name = ?", (secret.name,)
+        ).fetchone()
+        if row is None:
+            if not secret.path.exists():
+                secret.create(secret.path)
+            conn.execute(
+                "INSERT INTO key_bindings (name, key_id, bound_us) VALUES (?, ?, ?)",
+                (secret.name, secret.key_id(), time.time_ns() // 1000),
+            )
+            continue
+        bound = str(row[0])
+        if not secret.path.exists():
+            raise KeyMismatch(
+                f"{where} was used with the {secret.name} key {bound}, but there is no key "
+                f"at {secret.path}: point --state-dir (or the key-file setting) at that key"
+            )
+        if secret.key_id() != bound:
+            raise KeyMismatch(
+                f"{where} was used with the {secret.name} key {bound}, but the key at "
+                f"{secret.path} is key {secret.key_id()}: refusing to start; point "
+                "--state-dir (or the key-file setting) at the key it was used with"
+            )

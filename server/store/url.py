@@ -3,9 +3,11 @@ the administration of the database behind one (its schema, migrating it)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
+from server.store.chain import SecretFile
 from server.store.errors import StateError
 from server.store.files import make_private_dir
 from server.store.ports import LogReader, Store
@@ -41,6 +43,8 @@ def open_store(
     auto_migrate: bool = True,
     log_key_file: Path | None = None,
     settings: StoreSettings | None = None,
+    adopt_unsigned_head: bool = False,
+    secrets: Sequence[SecretFile] = (),
 ) -> Store:
     """The store at ``url``; ``log_key_file`` is the log's signing key (default:
     ``log-signing.key`` next to a SQLite database; PostgreSQL has no default,
@@ -56,6 +60,8 @@ def open_store(
             auto_migrate=auto_migrate,
             log_key_file=log_key_file,
             busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            adopt_unsigned_head=adopt_unsigned_head,
+            secrets=secrets,
         )
     if scheme in POSTGRES_SCHEMES:
         from server.store.postgres import PostgresStore
@@ -65,6 +71,8 @@ def open_store(
             auto_migrate=auto_migrate,
             log_key_file=log_key_file,
             lock_timeout_ms=settings.pg_lock_timeout_ms,
+            adopt_unsigned_head=adopt_unsigned_head,
+            secrets=secrets,
         )
     raise _unsupported(url)
 
@@ -105,12 +113,18 @@ def schema_version(url: str) -> int | None:
     raise ValueError(f"unsupported --db URL scheme {scheme!r}")
 
 
-def migrate_url(url: str, *, create: bool = False) -> str:
+def migrate_url(url: str, *, create: bool = False, log_key_file: Path | None = None) -> str:
     """``anshin db migrate``: apply pending migrations; a one-line summary.
 
     Without ``create``, a database that does not exist yet (a missing SQLite
     file, a PostgreSQL schema with no Anshin tables) is refused rather than
     created: a typo in ``--db`` must not start a new, empty log.
+
+    With ``log_key_file``, the log is then opened with that key, which binds
+    it to a new log and signs a head that a migration left unsigned (an
+    upgrade from a log without a chain): the one place a head with entries is
+    signed without having been signed before, on the operator's explicit
+    command (``chain.bind_log_key``).
     """
     if not create and not schema_version(url):
         raise StateError(
@@ -142,9 +156,16 @@ def migrate_url(url: str, *, create: bool = False) -> str:
             pg.raw.close()
     else:
         raise ValueError(f"unsupported --db URL scheme {scheme!r}")
-    return f"{where(url)}: schema {before} -> {after}" + (
+    summary = f"{where(url)}: schema {before} -> {after}" + (
         f" (applied {', '.join(map(str, applied))})" if applied else " (up to date)"
     )
+    if log_key_file is not None:
+        import asyncio
+
+        store = open_store(url, log_key_file=log_key_file, adopt_unsigned_head=True)
+        asyncio.run(store.close())
+        summary += f"; log bound to the key in {log_key_file}"
+    return summary
 
 
 def where(url: str) -> str:

@@ -84,11 +84,16 @@ def split_url(url: str) -> tuple[str, dict[str, float]]:
     return urlunparse(parsed._replace(scheme=scheme, query=query_text)), pool
 
 
-def where(url: str) -> str:
-    """The database a URL names, for messages: host, port and database, never a password."""
+def where(url: str, conn: PgConn | None = None) -> str:
+    """The database a URL names, for messages: host, port and database, never a
+    password; with a connection, also the schema its tables are made in (two
+    schemas of one database are two logs)."""
     parsed = urlparse(url)
     port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.hostname or 'localhost'}{port}{parsed.path or ''}"
+    text = f"{parsed.hostname or 'localhost'}{port}{parsed.path or ''}"
+    if conn is not None:
+        text += f" (schema {_scalar(conn, 'SELECT current_schema()')})"
+    return text
 
 
 def connect(url: str) -> PgConn:
@@ -154,7 +159,15 @@ def _scalar(conn: PgConn, sql: str) -> Any:
 
 
 def current_schema_version(conn: PgConn) -> int:
-    if not _scalar(conn, "SELECT to_regclass('schema_migrations') IS NOT NULL"):
+    """The version in the schema that ``CREATE`` writes to (the first existing
+    schema of ``search_path``), not wherever ``search_path`` happens to find a
+    ``schema_migrations`` table: with an empty schema first in the path, the
+    tables would be created anew there, and a new, empty log served."""
+    if not _scalar(
+        conn,
+        "SELECT current_schema() IS NOT NULL AND "
+        "to_regclass(format('%I.schema_migrations', current_schema())) IS NOT NULL",
+    ):
         return 0
     return int(_scalar(conn, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
 

@@ -37,7 +37,7 @@ import contextlib
 import functools
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,8 +50,9 @@ from server.store.chain import (
     DEFAULT_CHECKPOINT_EVERY,
     LogChain,
     LogSigner,
-    sign_unsigned_head,
-    signer_for_log,
+    SecretFile,
+    bind_log_key,
+    bind_secrets,
 )
 from server.store.errors import SchemaMismatch, StoreError
 from server.store.postgres.claims import PostgresClaimsMixin
@@ -101,6 +102,8 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
         log_key_file: Path | None = None,
         checkpoint_every: int | None = None,
         lock_timeout_ms: int = DEFAULT_PG_LOCK_TIMEOUT_MS,
+        adopt_unsigned_head: bool = False,
+        secrets: Sequence[SecretFile] = (),
     ) -> None:
         if lock_timeout_ms < 0:
             raise ValueError(f"lock timeout must be >= 0 ms, not {lock_timeout_ms}")
@@ -118,11 +121,19 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
                 )
             check_collation(admin)
             # Never a default location: a key created in whichever directory
-            # the server happened to start in is a mislaid key (chain.signer_for_log).
-            self.signer = signer_for_log(admin, where(url), key_file=log_key_file, signer=signer)
+            # the server happened to start in is a mislaid key. Bound under the
+            # head lock, so two servers starting at once cannot each bind their
+            # own key to a new log (chain.bind_log_key).
             with admin.raw.transaction():
                 admin.execute(LOCK_HEAD)
-                sign_unsigned_head(admin, self.signer)
+                self.signer = bind_log_key(
+                    admin,
+                    where(url, admin),
+                    key_file=log_key_file,
+                    signer=signer,
+                    adopt_unsigned_head=adopt_unsigned_head,
+                )
+                bind_secrets(admin, where(url, admin), secrets)
         finally:
             admin.raw.close()
         self._version = version

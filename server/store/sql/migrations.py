@@ -375,4 +375,27 @@ MIGRATIONS = (
     ),
 )
 
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        6,
+        "key bindings",
+        (
+            # Which key each secret kept outside the database had when this
+            # database first used it (by id: a digest, never the key). A server
+            # given another key, or none where one was bound, is refused at
+            # start-up (chain.bind_secrets): phone numbers hashed with another
+            # key would silently stop matching earlier events.
+            """
+            CREATE TABLE key_bindings (
+                name     TEXT    PRIMARY KEY,
+                key_id   TEXT    NOT NULL,
+                bound_us BIGINT  NOT NULL
+            )
+            """,
+        ),
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

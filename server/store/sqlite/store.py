@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,8 +28,9 @@ from server.store.chain import (
     DEFAULT_CHECKPOINT_EVERY,
     LogChain,
     LogSigner,
-    sign_unsigned_head,
-    signer_for_log,
+    SecretFile,
+    bind_log_key,
+    bind_secrets,
 )
 from server.store.errors import SchemaMismatch, StoreError
 from server.store.files import make_private_dir
@@ -182,6 +183,8 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         log_key_file: Path | None = None,
         checkpoint_every: int | None = None,
         busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
+        adopt_unsigned_head: bool = False,
+        secrets: Sequence[SecretFile] = (),
     ) -> None:
         self.path = path
         self._busy_rate = busy_rate
@@ -210,29 +213,28 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
             )
         self._version = version
         # The log's signing key: by default next to the database (created for a
-        # log never signed), never inside it; another key than the one that
-        # signed the log is refused (chain.signer_for_log).
+        # new log), never inside it; bound under the write lock, so that two
+        # processes starting at once cannot each bind a key of their own, and
+        # another key than the one that signed the log is refused
+        # (chain.bind_log_key).
+        self._writer_conn.execute("BEGIN IMMEDIATE")
         try:
-            self.signer = signer_for_log(
+            self.signer = bind_log_key(
                 self._writer_conn,
                 str(path),
                 key_file=None if signer is not None else log_key_file or default_log_key_file(path),
                 signer=signer,
+                adopt_unsigned_head=adopt_unsigned_head,
             )
-        except BaseException:
-            self._writer_conn.close()
-            raise
-        self._chain = LogChain(  # the writer thread's
-            self.signer, checkpoint_every=checkpoint_every or DEFAULT_CHECKPOINT_EVERY
-        )
-        self._writer_conn.execute("BEGIN IMMEDIATE")
-        try:
-            sign_unsigned_head(self._writer_conn, self.signer)
+            bind_secrets(self._writer_conn, str(path), secrets)
             self._writer_conn.execute("COMMIT")
         except BaseException:
             self._writer_conn.execute("ROLLBACK")
             self._writer_conn.close()
             raise
+        self._chain = LogChain(  # the writer thread's
+            self.signer, checkpoint_every=checkpoint_every or DEFAULT_CHECKPOINT_EVERY
+        )
         # Items are lists of jobs: what one event-loop iteration submitted.
         self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         # Jobs submitted during the current iteration of each event loop, not
