@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from server.errors import ConfigError
 from server.state import LOG_KEY_NAME, PHONE_KEY_NAME, default_key_dir
 from server.store.settings import (
     DEFAULT_PG_LOCK_TIMEOUT_MS,
     DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
     StoreSettings,
 )
+
+if TYPE_CHECKING:  # not at run time: keeps httpx & co. out of every CLI command's start
+    from server.refresh_task import RefreshSettings
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_DB = "sqlite:///var/anshin.db"
@@ -60,6 +65,9 @@ class Config:
     # lock_timeout on the store's connections (0: none).
     sqlite_busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_TIMEOUT_MS
     pg_lock_timeout_ms: int = DEFAULT_PG_LOCK_TIMEOUT_MS
+    # `serve --refresh-releases`: refresh the release feeds in the background
+    # (server/refresh_task.py); None: off.
+    release_refresh: RefreshSettings | None = None
 
     def __post_init__(self) -> None:
         # Refuse a bad value at start-up, naming where it is set, rather than
@@ -67,7 +75,7 @@ class Config:
         try:
             self.store_settings()
         except ValueError as exc:
-            raise ValueError(
+            raise ConfigError(
                 f"{exc} (flags --sqlite-busy-timeout-ms / --pg-lock-timeout-ms, "
                 "env ANSHIN_SQLITE_BUSY_TIMEOUT_MS / ANSHIN_PG_LOCK_TIMEOUT_MS)"
             ) from None
@@ -141,7 +149,9 @@ def _state_dir_defaults(
 
     layout = StateLayout(state_dir)
     found: dict[str, object] = {}
-    if layout.server_cert.is_file() and layout.server_key.is_file():
+    if layout.server_cert.exists() or layout.server_key.exists():
+        # Both or neither: a missing or unreadable half is an error at start-up,
+        # never a silent fall back to plaintext.
         found["tls_cert"], found["tls_key"] = layout.server_cert, layout.server_key
     if layout.auth_config.is_file():
         found["auth_config"] = layout.auth_config
@@ -163,4 +173,4 @@ def _env_int(name: str) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r}: expected a whole number") from None
+        raise ConfigError(f"{name}={raw!r}: expected a whole number") from None

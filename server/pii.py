@@ -91,6 +91,17 @@ class PhoneHasher:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32) + "\n")
 
+    @staticmethod
+    def read_key(path: Path) -> bytes:
+        """The key's 32 bytes; ValueError for anything but 64 hex digits."""
+        text = path.read_text(encoding="ascii", errors="replace").strip()
+        if len(text) != 64:
+            raise ValueError(f"{path} is not a phone-hash key (64 hex digits)")
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            raise ValueError(f"{path} is not a phone-hash key (64 hex digits)") from None
+
     @classmethod
     def from_file(cls, path: Path) -> PhoneHasher:
         """Load the key, creating a random one (mode 0600) on first use.
@@ -100,10 +111,7 @@ class PhoneHasher:
         refused rather than replaced."""
         if not path.exists():
             cls.create_key_file(path)
-        try:
-            return cls(bytes.fromhex(path.read_text().strip()))
-        except ValueError:
-            raise ValueError(f"{path} is not a phone-hash key (64 hex digits)") from None
+        return cls(cls.read_key(path))
 
     @staticmethod
     def normalise(number: str) -> str | None:

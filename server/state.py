@@ -110,6 +110,11 @@ def require_private(path: Path, what: str) -> None:
 def require_unswappable_dir(directory: Path, what: str) -> None:
     """Refuse a directory others may write into: they could replace what is in it."""
     st = directory.stat()
+    if st.st_uid not in (os.geteuid(), 0):
+        raise StateError(
+            f"the directory {directory} of {what} belongs to uid {st.st_uid}, who could "
+            f"replace what is in it: `chown` it to the user that runs anshin (or root)"
+        )
     if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
         raise StateError(
             f"the directory {directory} of {what} is writable by other users "
@@ -123,4 +128,4 @@ def phone_key_secret(path: Path) -> SecretFile:
     where one was used before is refused at start-up."""
     from server.pii import PhoneHasher
 
-    return SecretFile("phone-hash", path, PhoneHasher.create_key_file)
+    return SecretFile("phone-hash", path, PhoneHasher.create_key_file, PhoneHasher.read_key)

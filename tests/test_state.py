@@ -176,7 +176,7 @@ async def test_serve_from_another_directory_with_the_wrong_state_dir_is_refused(
 
 @pytest.mark.parametrize("which", ["log-signing.key", "phone-hash.key"])
 async def test_serve_refuses_a_key_others_can_read(tmp_path: Path, which: str) -> None:
-    from server.app import build_app
+    from server.main import build_app
 
     url = f"sqlite:///{tmp_path}/a.db"
     create_database(url)
@@ -275,9 +275,15 @@ def test_an_empty_schema_first_in_search_path_is_not_the_database(pg_url: str) -
             require_database(both)
         with pytest.raises(StateError, match="--create"):
             migrate_url(both)
-        tables = _pg_admin().execute(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = %s", (empty,)
-        ).fetchone()
+        # Not even on request (the container's first start asks for it): the
+        # real log is right behind the empty schema.
+        with pytest.raises(StateError, match="second, empty log"):
+            migrate_url(both, create=True)
+        tables = (
+            _pg_admin()
+            .execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s", (empty,))
+            .fetchone()
+        )
         assert tables == (0,)  # nothing was created in the empty schema
 
 
@@ -373,3 +379,132 @@ def test_a_garbage_key_file_is_a_clear_refusal(tmp_path: Path) -> None:
     key.write_text("not a key\n")
     with pytest.raises(StateError, match="not an Ed25519 private key"):
         LogSigner.from_file(key)
+
+
+# -- found by the second outside attack ------------------------------------------------
+
+
+async def test_a_head_altered_after_signing_is_refused(db_url: str, tmp_path: Path) -> None:
+    """Deleting the last entry, moving the head back and writing a junk signature
+    (or forging the key id) must not make the server sign over it."""
+    from tests.conftest import db_rows
+    from tests.store.test_sqlite_store import record
+
+    key = tmp_path / "a" / "log-signing.key"
+    store = open_store(db_url, log_key_file=key)
+    for i in range(2):
+        await store.append_verdict(record(device=f"d{i}", subject_us=100 + i))
+    await store.close()
+    db_rows(db_url, "UPDATE log_head SET signature = 'eA=='")
+    with pytest.raises(StateError, match="does not carry a valid signature"):
+        open_store(db_url, log_key_file=key)
+    other = tmp_path / "b" / "log-signing.key"
+    other_id = LogSigner.from_file(other).key_id
+    db_rows(db_url, "UPDATE log_head SET key_id = ?", (other_id,))
+    with pytest.raises(StateError):
+        open_store(db_url, log_key_file=other)  # the stored id is not the signature
+
+
+async def test_migrate_never_adopts_a_blanked_head_with_a_new_or_other_key(
+    db_url: str, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from tests.conftest import db_rows
+    from tests.store.test_sqlite_store import record
+
+    key = tmp_path / "a" / "log-signing.key"
+    store = open_store(db_url, log_key_file=key)
+    await store.append_verdict(record(device="d1", subject_us=100))
+    await store.close()
+    db_rows(db_url, "UPDATE log_head SET key_id = '', signature = ''")
+    fresh = tmp_path / "empty" / "log-signing.key"
+    with pytest.raises(KeyMismatch, match="no key at"):
+        await asyncio.to_thread(migrate_url, db_url, log_key_file=fresh)
+    assert not fresh.exists()
+    other = tmp_path / "b" / "log-signing.key"
+    LogSigner.from_file(other)
+    with pytest.raises(KeyMismatch, match="checkpoint"):
+        await asyncio.to_thread(migrate_url, db_url, log_key_file=other)
+    await asyncio.to_thread(migrate_url, db_url, log_key_file=key)  # its own key: adopted
+
+
+async def test_a_file_that_is_not_a_phone_key_is_refused_before_it_is_bound(
+    tmp_path: Path,
+) -> None:
+    from server.state import phone_key_secret
+    from tests.conftest import db_rows
+
+    url = f"sqlite:///{tmp_path}/a.db"
+    phone = tmp_path / "phone-hash.key"
+    phone.write_text("not-hex\n")
+    os.chmod(phone, 0o600)
+    with pytest.raises(StateError, match="64 hex digits"):
+        open_store(url, secrets=[phone_key_secret(phone)])
+    assert db_rows(url, "SELECT count(*) FROM key_bindings") == [(0,)]  # nothing bound
+    phone.unlink()
+    await open_store(url, secrets=[phone_key_secret(phone)]).close()  # a real key then binds
+
+
+async def test_a_database_with_data_never_gets_a_new_phone_key(tmp_path: Path) -> None:
+    """No binding row (a database from before bindings, or a row removed by
+    hand) and no key file: refused when the database holds data."""
+    from server.state import phone_key_secret
+    from tests.store.test_sqlite_store import record
+
+    url = f"sqlite:///{tmp_path}/a.db"
+    store = open_store(url)
+    await store.append_verdict(record(device="d1", subject_us=100))
+    await store.close()
+    phone = tmp_path / "phone-hash.key"
+    with pytest.raises(KeyMismatch, match="holds data"):
+        open_store(url, secrets=[phone_key_secret(phone)])
+    assert not phone.exists()
+
+
+def test_key_bindings_are_append_only(db_url: str, tmp_path: Path) -> None:
+    import asyncio
+
+    from server.state import phone_key_secret
+    from tests.conftest import db_rows
+
+    async def bind() -> None:
+        await open_store(
+            db_url,
+            log_key_file=tmp_path / "log-signing.key",
+            secrets=[phone_key_secret(tmp_path / "phone-hash.key")],
+        ).close()
+
+    asyncio.run(bind())
+    for sql in ("DELETE FROM key_bindings", "UPDATE key_bindings SET key_id = 'x'"):
+        with pytest.raises(Exception, match="append-only"):
+            db_rows(db_url, sql)
+
+
+def test_an_empty_state_dir_flag_is_refused(tmp_path: Path) -> None:
+    for args in (["serve", "--state-dir", ""], ["db", "migrate", "--state-dir", ""]):
+        done = run(*args, cwd=tmp_path)
+        assert done.returncode == 2 and "must not be empty" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_state_dir_flag_names_the_database_too(tmp_path: Path) -> None:
+    """`log verify --state-dir DIR` checks DIR/anshin.db, as serve would."""
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSHIN_")}
+    made = run("db", "migrate", "--create", "--state-dir", str(state), cwd=tmp_path, env=env)
+    assert made.returncode == 0, made.stderr
+    assert (state / "anshin.db").is_file() and (state / "log-signing.key").is_file()
+    verified = run("log", "verify", "--state-dir", str(state), cwd=tmp_path, env=env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_a_state_dir_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    from server.state import require_private
+
+    key = tmp_path / "keys" / "log-signing.key"
+    LogSigner.from_file(key)
+    os.chown(key.parent, 65534, -1)
+    with pytest.raises(StateError, match="belongs to uid 65534"):
+        require_private(key, "the log-signing key")

@@ -15,15 +15,26 @@ from server.config import DEFAULT_DB
 DEFAULT_SERVER = os.environ.get("ANSHIN_SERVER", "127.0.0.1:50051")
 
 
-def default_db() -> str:
+def default_db(state_dir: Path | None = None) -> str:
     """``--db``'s default, as ``serve`` picks it: ``$ANSHIN_DB``, else the state
-    directory's database (``$ANSHIN_STATE_DIR/anshin.db``, as in the container),
-    else the development database."""
+    directory's database (``--state-dir`` or ``$ANSHIN_STATE_DIR``/anshin.db,
+    as in the container), else the development database."""
     if os.environ.get("ANSHIN_DB"):
         return os.environ["ANSHIN_DB"]
-    if os.environ.get("ANSHIN_STATE_DIR"):
-        return f"sqlite:///{Path(os.environ['ANSHIN_STATE_DIR']) / 'anshin.db'}"
+    state = state_dir or (
+        Path(os.environ["ANSHIN_STATE_DIR"]) if os.environ.get("ANSHIN_STATE_DIR") else None
+    )
+    if state is not None:
+        return f"sqlite:///{state / 'anshin.db'}"
     return DEFAULT_DB
+
+
+def nonempty_path(value: str) -> Path:
+    """A path flag's value; an empty one is refused (it would mean the working
+    directory, where keys must never silently land)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return Path(value)
 
 
 def instant(value: str) -> datetime:

@@ -1,5 +1,5 @@
 """``anshin log verify | checkpoints | public-key``: the operator's side of the
-tamper-evident verdict log (see ``server/logverify.py``).
+tamper-evident verdict log (see ``server/usecases/verify_log.py``).
 
 * ``anshin log public-key`` prints the PEM public key of the signing key, to
   keep wherever verification happens (an auditor needs no private key).
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from server.cli.args import default_db
+from server.cli.args import default_db, nonempty_path
 
 if TYPE_CHECKING:
     from server.store.ports import LogReader
@@ -59,6 +59,7 @@ def _verifier(ns: argparse.Namespace) -> Any:
 
 
 def public_key(ns: argparse.Namespace) -> int:
+    ns.db = ns.db or default_db(ns.state_dir)
     from server.store.chain import LogSigner
 
     key = _key_file(ns)
@@ -69,7 +70,8 @@ def public_key(ns: argparse.Namespace) -> int:
 
 
 def checkpoints(ns: argparse.Namespace) -> int:
-    from server.logverify import read_checkpoints
+    ns.db = ns.db or default_db(ns.state_dir)
+    from server.usecases.verify_log import read_checkpoints
 
     for cp in read_checkpoints(_reader(ns.db), ns.since_seq):
         sys.stdout.write(orjson.dumps(cp.to_json()).decode() + "\n")
@@ -77,7 +79,8 @@ def checkpoints(ns: argparse.Namespace) -> int:
 
 
 def verify(ns: argparse.Namespace) -> int:
-    from server import logverify
+    ns.db = ns.db or default_db(ns.state_dir)
+    from server.usecases import verify_log as logverify
 
     try:
         verifier = _verifier(ns)
@@ -121,7 +124,7 @@ def add_parser(sub: Any) -> None:
     lsub = lg.add_subparsers(dest="log_command", required=True)
 
     def db_and_key(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--db", default=default_db())
+        p.add_argument("--db", help="default: $ANSHIN_DB, else the state directory's anshin.db")
         p.add_argument(
             "--key",
             default=os.environ.get("ANSHIN_LOG_KEY_FILE"),
@@ -130,7 +133,7 @@ def add_parser(sub: Any) -> None:
         )
         p.add_argument(
             "--state-dir",
-            type=Path,
+            type=nonempty_path,
             help="the server's state directory (env ANSHIN_STATE_DIR): its log-signing.key",
         )
 

@@ -324,54 +324,80 @@ def bind_log_key(
     starting at once on a new log cannot each bind a key of their own: the
     first signs the head, the second then finds it signed by another key.
 
-    - A new log (no entry, head never signed): the key file is created if
-      missing, and the head is signed with it now, which binds the key.
-    - A signed head: the key must be the one that signed it; a missing key
-      file, or another key, is refused naming both key ids.
-    - A head without a signature or key id while the log has entries: either
-      the migration that introduced the chain left it for the operator to
-      sign (``anshin db migrate`` with the key does, ``adopt_unsigned_head``),
-      or someone blanked it to make the server sign a rewritten log; a
-      server never signs it on its own.
+    - A new log (no entry, no checkpoint, head never signed): the key file is
+      created if missing, and the head is signed with it now, which binds it.
+    - A signed head: its signature must verify with the given key — not just
+      its stored key id, which anyone with the database can rewrite. Another
+      key, a missing key file, or a head altered after it was signed (a
+      deleted entry with the head moved back and a junk signature) is refused.
+    - A head without a signature while the log has entries or checkpoints:
+      either the migration that introduced the chain left it for the operator
+      to sign (``anshin db migrate``, ``adopt_unsigned_head``: only with an
+      existing key, and only one whose signature every stored checkpoint
+      carries), or someone blanked it to make a server sign a rewritten log;
+      a server never signs it on its own.
     - No head row at all: the database is damaged; refused.
     """
     row = conn.execute(
-        "SELECT seq, entry_hash, key_id, signature FROM log_head WHERE id = 1"
+        "SELECT seq, entry_hash, key_id, signature, signed_us FROM log_head WHERE id = 1"
     ).fetchone()
     if row is None:
         raise StateError(
             f"the verdict log in {where} has no head row: the database is damaged or "
             "was altered by hand (run `anshin log verify`); refusing to open it"
         )
-    seq, head_hash, signed_by, signature = int(row[0]), str(row[1]), str(row[2] or ""), row[3]
-    unsigned = not signed_by or not signature
-    if unsigned:
-        entries = int(conn.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0])
-        if (seq or entries) and not adopt_unsigned_head:
-            raise StateError(
-                f"the verdict log in {where} has {entries} entries but its head carries no "
-                "signature: a server never signs such a head by itself (it may have been "
-                "blanked to hide a rewrite). Check it with `anshin log verify`; if it is an "
-                "upgrade from a log without a chain, sign it with `anshin db migrate` and "
-                "the signing key"
-            )
+    seq, head_hash = int(row[0]), str(row[1])
+    signed_by, signature, signed_us = str(row[2] or ""), str(row[3] or ""), int(row[4] or 0)
+    unsigned = not signed_by and not signature
+    entries = int(conn.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0])
+    checkpoints = conn.execute("SELECT seq, entry_hash, created_us, key_id, signature "
+                               "FROM log_checkpoints ORDER BY seq").fetchall()  # fmt: skip
+    fresh = unsigned and not seq and not entries and not checkpoints
+    if unsigned and not fresh and not adopt_unsigned_head:
+        raise StateError(
+            f"the verdict log in {where} has {entries} entries but its head carries no "
+            "signature: a server never signs such a head by itself (it may have been "
+            "blanked to hide a rewrite). Check it with `anshin log verify`; if it is an "
+            "upgrade from a log without a chain, sign it with `anshin db migrate` and "
+            "the signing key"
+        )
     if signer is None:
         if key_file is None:
             raise StateError(f"no log-signing key given for {where}")
-        if not unsigned and not key_file.exists():
+        # A new key only for a new log, or for the legacy upgrade (a log from
+        # before the chain, which never had a key or a checkpoint).
+        legacy = unsigned and adopt_unsigned_head and not checkpoints
+        if not fresh and not legacy and not key_file.exists():
             raise KeyMismatch(
-                f"the verdict log in {where} was signed by key {signed_by}, but there is "
-                f"no key at {key_file}: point --state-dir or --log-key-file at the key "
-                "that signed it (a new key would leave a log that no key verifies)"
+                f"the verdict log in {where} was signed by key {signed_by or '(blanked)'}, "
+                f"but there is no key at {key_file}: point --state-dir or --log-key-file at "
+                "the key that signed it (a new key would leave a log that no key verifies)"
             )
         signer = LogSigner.from_file(key_file)
-    if not unsigned and signed_by != signer.key_id:
-        source = key_file if key_file is not None else "the given signer"
-        raise KeyMismatch(
-            f"the verdict log in {where} was signed by key {signed_by}, but the key at "
-            f"{source} is key {signer.key_id}: refusing to open it; point --state-dir or "
-            "--log-key-file at the key that signed it"
+    source = key_file if key_file is not None else "the given signer"
+    if not unsigned and not signer.valid(signature, head_message(seq, head_hash, signed_us)):
+        if signed_by != signer.key_id:
+            raise KeyMismatch(
+                f"the verdict log in {where} was signed by key {signed_by}, but the key at "
+                f"{source} is key {signer.key_id}: refusing to open it; point --state-dir or "
+                "--log-key-file at the key that signed it"
+            )
+        raise StateError(
+            f"the head of the verdict log in {where} does not carry a valid signature of "
+            f"the key at {source} (key {signer.key_id}): the head was altered after it was "
+            "signed; refusing to open it (run `anshin log verify`)"
         )
+    if unsigned and not fresh:
+        # Adoption on the operator's command: the key must be the one every
+        # stored checkpoint was signed with (a legacy log has none).
+        for cp in checkpoints:
+            message = checkpoint_message(int(cp[0]), str(cp[1]), int(cp[2]))
+            if not signer.valid(str(cp[4]), message):
+                raise KeyMismatch(
+                    f"the verdict log in {where} has a checkpoint at seq {cp[0]} signed by "
+                    f"key {cp[3]}, not by the key at {source} (key {signer.key_id}): "
+                    "refusing to sign its blanked head with another key"
+                )
     if unsigned:
         now = time.time_ns() // 1000
         conn.execute(
@@ -384,38 +410,56 @@ def bind_log_key(
 @dataclass(frozen=True)
 class SecretFile:
     """A secret kept outside the database that the database's contents depend
-    on (the phone-number hashing key): where it is, and how to make a new one."""
+    on (the phone-number hashing key): where it is, how to make a new one, and
+    how to read it (raising ValueError for a file that is not such a key)."""
 
     name: str
     path: Path
     create: Callable[[Path], None]
+    load: Callable[[Path], bytes]
 
     def key_id(self) -> str:
-        """A digest naming the key, never revealing it."""
-        raw = self.path.read_bytes().strip()
-        return hashlib.sha256(b"anshin.secret.v1\n" + self.name.encode() + b"\n" + raw).hexdigest()[
-            :16
-        ]
+        """A digest naming the key (of its canonical bytes), never revealing it."""
+        try:
+            raw = self.load(self.path)
+        except ValueError as exc:
+            raise StateError(f"{self.name} key {self.path}: {exc}") from None
+        digest = hashlib.sha256(b"anshin.secret.v1\n" + self.name.encode() + b"\n" + raw)
+        return digest.hexdigest()[:16]
 
 
 def bind_secrets(conn: Connection, where: str, secrets: Sequence[SecretFile]) -> None:
     """Refuse a mislaid secret the way ``bind_log_key`` refuses a mislaid log key.
 
-    Run in the same locked transaction. The first server to use a database
-    records each secret's key id (creating a missing key file first); later
-    servers must hold the same key: a missing file where a key was bound, or
-    another key, is refused naming both ids (a new phone-hash key would make
-    every stored phone hash unmatchable without a sign)."""
+    Run in the same locked transaction, after ``bind_log_key``. The first
+    server to use a new database creates a missing key file and records its
+    key id (the file is read and checked first: a file that is not a key is
+    refused, never bound). A database that already holds data but no binding
+    (one from before bindings existed, or a row deleted by hand) binds only an
+    existing key, never a new one. Later servers must hold the bound key: a
+    missing file or another key is refused naming both ids (a new phone-hash
+    key would make every stored phone hash unmatchable without a sign).
+    """
     for secret in secrets:
         row = conn.execute(
             "SELECT key_id FROM key_bindings WHERE name = ?", (secret.name,)
         ).fetchone()
         if row is None:
             if not secret.path.exists():
+                has_data = conn.execute(
+                    "SELECT EXISTS (SELECT 1 FROM verdicts) OR EXISTS (SELECT 1 FROM events)"
+                ).fetchone()[0]
+                if has_data:
+                    raise KeyMismatch(
+                        f"{where} holds data but records no {secret.name} key, and there is "
+                        f"no key at {secret.path}: a new key would not match what is stored; "
+                        "point --state-dir (or the key-file setting) at the key it was used with"
+                    )
                 secret.create(secret.path)
+            key_id = secret.key_id()  # refuses a file that is not a key, before binding
             conn.execute(
                 "INSERT INTO key_bindings (name, key_id, bound_us) VALUES (?, ?, ?)",
-                (secret.name, secret.key_id(), time.time_ns() // 1000),
+                (secret.name, key_id, time.time_ns() // 1000),
             )
             continue
         bound = str(row[0])

@@ -149,6 +149,14 @@ def migrate_url(url: str, *, create: bool = False, log_key_file: Path | None = N
 
         pg = postgres.connect(url)
         try:
+            shadowed = postgres.shadowed_schema(pg)
+            if shadowed is not None and not postgres.current_schema_version(pg):
+                raise StateError(
+                    f"{where(url)}: search_path reaches an Anshin database in schema "
+                    f"{shadowed!r}, but tables would be created in the first schema of "
+                    "search_path, which has none: refusing to start a second, empty log "
+                    "there (fix search_path or drop the empty schema)"
+                )
             before = postgres.current_schema_version(pg)
             applied = postgres.migrate(pg)
             after = postgres.current_schema_version(pg)

@@ -12,12 +12,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from server import logverify
 from server.store.chain import LogSigner, entry_hash
 from server.store.errors import StateError
 from server.store.records import VerdictRecord
 from server.store.sql.verdicts import VERDICT_COLUMNS
 from server.store.sqlite import SqliteLogReader, SqliteStore
+from server.usecases import verify_log as logverify
 
 N = 20
 EVERY = 5  # a checkpoint every 5 entries: 4 of them for 20 entries

@@ -8,6 +8,7 @@ from server.store.postgres.connection import (
     connect_readonly,
     current_schema_version,
     migrate,
+    shadowed_schema,
     split_url,
     where,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "connect_readonly",
     "current_schema_version",
     "migrate",
+    "shadowed_schema",
     "split_url",
     "where",
 ]

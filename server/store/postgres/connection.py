@@ -228,3 +228,16 @@ def check_collation(conn: PgConn) -> None:
             "LC_COLLATE 'C.UTF-8' (e.g. CREATE DATABASE anshin TEMPLATE template0 "
             "LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8')"
         )
+
+
+def shadowed_schema(conn: PgConn) -> str | None:
+    """The schema where ``search_path`` finds Anshin's tables when that is not
+    the schema ``CREATE`` writes to (an empty schema placed before the real
+    one): creating there would start a second, empty log beside the first."""
+    found = _scalar(
+        conn,
+        "SELECT (SELECT n.nspname FROM pg_class c JOIN pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE c.oid = to_regclass('schema_migrations'))",
+    )
+    current = _scalar(conn, "SELECT current_schema()")
+    return str(found) if found is not None and found != current else None

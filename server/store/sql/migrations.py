@@ -395,6 +395,18 @@ MIGRATIONS = (
             )
             """,
         ),
+        # Append-only like the log: a binding is never moved to another key.
+        sqlite_only=(
+            """
+            CREATE TRIGGER key_bindings_no_update BEFORE UPDATE ON key_bindings
+            BEGIN SELECT RAISE(ABORT, 'key_bindings is append-only'); END
+            """,
+            """
+            CREATE TRIGGER key_bindings_no_delete BEFORE DELETE ON key_bindings
+            BEGIN SELECT RAISE(ABORT, 'key_bindings is append-only'); END
+            """,
+        ),
+        postgres_only=_pg_append_only("key_bindings", "key_bindings"),
     ),
 )
 
