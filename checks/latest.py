@@ -15,6 +15,16 @@ Never claiming more than the data shows (issue 20):
   coverage the answer is UNKNOWN (``release_data_stale``).
 * A client whose version is known only to the major (Firefox's UA) is
   warned about a newer release in its grace period like any other.
+
+Schedules (``schedule_margin``, posture.toml ``[release_data]``): where the
+vendor's published schedule is in the data (``Channel.scheduled``, from
+browser-compat-data), a release newer than the client cannot reach users
+before its scheduled date minus the early-release margin. So when the data
+lists nothing newer than the client, coverage extends to the earliest
+scheduled newer version's date minus the margin, and never past it. A
+client on a scheduled version whose date has come (Chrome 158 after its
+2026-11-17) is on a version the data knows of. A schedule never makes a
+FAIL or a WARN: those still need a release the data shows.
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ from checks.releases import (
     compare_at_precision,
     effective_components,
     latest_at,
+    scheduled_after,
+    scheduled_on,
 )
 
 
@@ -97,6 +109,8 @@ def _thresholds(channel: Channel, grace: timedelta) -> _Thresholds:
     if hit is not None and hit.channel is channel:
         return hit
     inclusive = [r.released_at for r in channel.releases]
+    # A client on a scheduled version is known from its scheduled date on.
+    inclusive.extend(p.scheduled_at for p in channel.scheduled)
     if channel.end_of_life is not None:
         inclusive.append(channel.end_of_life)
     found = _Thresholds(
@@ -120,6 +134,7 @@ def judge_latest(
     same_major_at_lower_precision: str,
     *,
     name: str = "version",
+    schedule_margin: timedelta | None = None,
 ) -> LatestJudgement:
     """Whether ``version`` is the latest of ``channel`` at ``at`` (see the module docstring).
 
@@ -132,7 +147,7 @@ def judge_latest(
     """
     args = (version, precision, at, grace, same_major_at_lower_precision)
     if grace < timedelta(0) or not covers(product, at, grace):
-        return _judge_latest(product, channel, *args, name=name)
+        return _judge_latest(product, channel, *args, name=name, schedule_margin=schedule_margin)
     th = _thresholds(channel, grace)
     key = (
         id(product),
@@ -142,6 +157,7 @@ def judge_latest(
         grace,
         same_major_at_lower_precision,
         name,
+        schedule_margin,
         bisect_right(th.inclusive, at),
         bisect_left(th.exclusive, at),
         at <= product.as_of,
@@ -149,7 +165,7 @@ def judge_latest(
     hit = _JUDGED.get(key)
     if hit is not None and hit[0] is product and hit[1] is channel:
         return hit[2]
-    judged = _judge_latest(product, channel, *args, name=name)
+    judged = _judge_latest(product, channel, *args, name=name, schedule_margin=schedule_margin)
     if len(_JUDGED) >= _CACHE_SIZE:
         _JUDGED.clear()
     _JUDGED[key] = (product, channel, judged)
@@ -180,6 +196,7 @@ def _judge_latest(
     same_major_at_lower_precision: str,
     *,
     name: str = "version",
+    schedule_margin: timedelta | None = None,
 ) -> LatestJudgement:
     covered = covers(product, at, grace)
     at_least = at > product.as_of
@@ -219,6 +236,23 @@ def _judge_latest(
         standing = classify_version(channel, version, kc, at=at)
     except ValueError:
         standing = "unknown"
+    schedule: list[Compared] = []
+    if schedule_margin is not None and standing in ("known", "newer_than_data"):
+        if standing == "newer_than_data" and scheduled_on(channel, version, kc, at) is not None:
+            standing = "known"  # Chrome 158 after its scheduled date: a version the data knows of
+        if not covered:
+            nxt = scheduled_after(channel, version, kc, at=at)
+            bound = at - grace + schedule_margin
+            if nxt is not None and nxt.scheduled_at >= bound:
+                # Nothing newer can have reached users before at - grace: covered.
+                covered = True
+                schedule.append(
+                    Compared(
+                        "release_schedule",
+                        f"{nxt.version} scheduled {nxt.scheduled_at.isoformat()}",
+                        f">= {bound.isoformat()} (login instant - grace + early-release margin)",
+                    )
+                )
     install = newest.version if newest is not None else None
     if standing == "older_than_data" and required is not None:
         # Below every release the data lists, so below the required one too.
@@ -267,6 +301,7 @@ def _judge_latest(
         # Not older than anything the data shows, but the data ends before
         # at - grace: an unseen release may already be past its grace period.
         return _stale(product, at, grace)
+    compared.extend(schedule)  # why it is covered, when the schedule says so
     if verdict == "indeterminate" and same_major_at_lower_precision != "PASS":
         return LatestJudgement(
             CheckStatus.UNKNOWN,
@@ -299,4 +334,6 @@ def _judge_latest(
             install_version=install,
             install_at_least=at_least,
         )
-    return LatestJudgement(CheckStatus.PASS, "latest", tuple(compared))
+    return LatestJudgement(
+        CheckStatus.PASS, "latest_per_schedule" if schedule else "latest", tuple(compared)
+    )

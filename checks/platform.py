@@ -392,6 +392,12 @@ def _restricted(
         channel,
         releases=releases,
         end_of_life=channel.end_of_life if keep_end_of_life else None,
+        # The schedule beyond the cut is not this OS's (Chrome 159 never comes to Windows 7).
+        scheduled=tuple(
+            p
+            for p in channel.scheduled
+            if (p.key[0] <= majors if isinstance(majors, int) else p.key[0] in majors)
+        ),
     )
     if len(_RESTRICTED) >= _MEMO_SIZE:
         _RESTRICTED.clear()
@@ -775,6 +781,7 @@ def check_browser_latest(
                 settings.browser_grace,
                 settings.same_major_at_lower_precision,
                 name="browser_version",
+                schedule_margin=settings.release_schedule_margin,
             )
         pairs.append((target, judged))
     if any(j.reason == "release_data_stale" for _, j in pairs):  # names ``at``

@@ -38,7 +38,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Final, Literal
@@ -54,6 +54,7 @@ __all__ = [
     "Release",
     "ReleaseCatalog",
     "ReleaseDataError",
+    "ScheduledRelease",
     "VersionStanding",
     "channel_for",
     "classify_version",
@@ -69,7 +70,10 @@ __all__ = [
     "parse_version",
     "product_from_dict",
     "product_to_dict",
+    "prune_schedule",
     "release_for_platform_version",
+    "scheduled_after",
+    "scheduled_on",
     "version_key",
     "version_known",
 ]
@@ -301,14 +305,44 @@ class Release:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduledRelease:
+    """A version the vendor's published schedule dates after ``as_of`` (not evidence).
+
+    Browser vendors publish their release calendar ahead (browser-compat-data
+    carries it as beta / nightly / planned dates). A schedule never makes a
+    client out of date; it only bounds when a newer version can appear
+    (checks/latest.py, "schedule").
+    """
+
+    version: str
+    scheduled_at: datetime
+
+    def __post_init__(self) -> None:
+        if not _is_data_version(self.version):
+            raise ValueError(f"scheduled version must be dotted integers: {self.version!r}")
+        _require_aware(self.scheduled_at, "scheduled_at")
+        if self.scheduled_at.utcoffset() != timedelta(0):
+            object.__setattr__(self, "scheduled_at", self.scheduled_at.astimezone(UTC))
+
+    @property
+    def key(self) -> tuple[int, ...]:
+        return _strip(tuple(int(p) for p in self.version.split(".")))
+
+
+@dataclass(frozen=True, slots=True)
 class Channel:
-    """A release line of a product. ``releases`` are sorted by version, no duplicates."""
+    """A release line of a product. ``releases`` are sorted by version, no duplicates.
+
+    ``scheduled``: the vendor's published schedule of versions newer than
+    every release, sorted by version (empty for most channels).
+    """
 
     name: str
     releases: tuple[Release, ...]
     match_majors: tuple[int, ...] = ()
     end_of_life: datetime | None = None
     default: bool = False
+    scheduled: tuple[ScheduledRelease, ...] = ()
 
     def __post_init__(self) -> None:
         keys = [r.key for r in self.releases]
@@ -318,6 +352,15 @@ class Channel:
                     f"channel {self.name!r}: releases must be sorted by version without "
                     f"duplicates ({'.'.join(map(str, before))} then {'.'.join(map(str, after))})"
                 )
+        planned = [s.key for s in self.scheduled]
+        for before, after in itertools.pairwise(planned):
+            if not before < after:
+                raise ValueError(f"channel {self.name!r}: scheduled must be sorted, no duplicates")
+        if planned and keys and planned[0] <= keys[-1]:
+            raise ValueError(
+                f"channel {self.name!r}: scheduled {'.'.join(map(str, planned[0]))} is not newer "
+                f"than release {'.'.join(map(str, keys[-1]))}"
+            )
         if self.end_of_life is not None:
             _require_aware(self.end_of_life, "end_of_life")
 
@@ -563,6 +606,62 @@ def version_known(
     return classify_version(channel, version, known_components, at=at) == "known"
 
 
+def scheduled_on(
+    channel: Channel, version: str, known_components: int, at: datetime
+) -> ScheduledRelease | None:
+    """The scheduled version a client is on, once its date has come (``scheduled_at <= at``).
+
+    Compares the first ``known_components`` (capped as for
+    :func:`classify_version`). Before its date a client on a scheduled
+    version runs a pre-release, and nothing is said about it.
+    """
+    client = _parse_client(version)
+    k = min(max(known_components, 0), len(client.parts))
+    if k == 0:
+        return None
+    mine = _prefix(client.parts, k)
+    for planned in channel.scheduled:
+        if planned.scheduled_at <= at and _prefix(planned.key, k) == mine:
+            return planned
+    return None
+
+
+def scheduled_after(
+    channel: Channel, version: str, known_components: int, *, at: datetime | None = None
+) -> ScheduledRelease | None:
+    """The earliest-scheduled version newer than ``version``, if the data lists none released.
+
+    None when a release the data shows (dated up to ``at``) is newer than
+    the client (the data itself then says what is newer), or when nothing
+    newer is scheduled. Compares the first ``known_components``.
+    """
+    client = _parse_client(version)
+    k = min(max(known_components, 0), len(client.parts))
+    if k == 0:
+        return None
+    mine = _prefix(client.parts, k)
+    releases = channel.releases if at is None else tuple(_visible(channel, at))
+    if any(_prefix(r.key, k) > mine for r in releases):
+        return None
+    newer = [p for p in channel.scheduled if _prefix(p.key, k) > mine]
+    return min(newer, key=lambda p: p.scheduled_at, default=None)
+
+
+def prune_schedule(product: ProductReleases) -> ProductReleases:
+    """Drop scheduled versions already released or dated up to ``as_of`` (a plan that passed).
+
+    A schedule only says something about the future of the data: a version
+    the data now lists is evidence, and one whose date passed without
+    appearing has slipped (the plan no longer holds).
+    """
+    channels = []
+    for ch in product.channels:
+        newest = ch.releases[-1].key if ch.releases else ()
+        kept = tuple(p for p in ch.scheduled if p.key > newest and p.scheduled_at > product.as_of)
+        channels.append(ch if kept == ch.scheduled else replace(ch, scheduled=kept))
+    return replace(product, channels=tuple(channels))
+
+
 def release_for_platform_version(channel: Channel, platform_version: str) -> Release | None:
     """The release reporting this ``Sec-CH-UA-Platform-Version`` major (Windows 11 ``"15.0.0"``)."""
     major = _major(platform_version)
@@ -590,7 +689,10 @@ _TOP_KEYS: Final = frozenset(
         "channels",
     }
 )
-_CHANNEL_KEYS: Final = frozenset({"default", "releases", "match_majors", "end_of_life"})
+_CHANNEL_KEYS: Final = frozenset(
+    {"default", "releases", "match_majors", "end_of_life", "scheduled"}
+)
+_SCHEDULED_KEYS: Final = frozenset({"version", "scheduled_at"})
 _RELEASE_KEYS: Final = frozenset(
     {"version", "released_at", "note", "label", "platform_version_major"}
 )
@@ -782,13 +884,49 @@ def _channel_from_dict(
         seen[release.key] = release.version
         releases.append(release)
     releases.sort(key=lambda rel: rel.key)
+    scheduled = _scheduled_from_dict(r, ch.get("scheduled", []), f"{path}.scheduled", as_of)
+    newest = releases[-1] if releases else None
+    if scheduled and newest is not None and scheduled[0].key <= newest.key:
+        raise r.fail(
+            f"{path}.scheduled",
+            f"{scheduled[0].version!r} is not newer than the release {newest.version!r}: "
+            "a schedule lists only versions still to come",
+        )
     return Channel(
         name=name,
         releases=tuple(releases),
         match_majors=tuple(majors),
         end_of_life=end_of_life,
         default=default,
+        scheduled=scheduled,
     )
+
+
+def _scheduled_from_dict(
+    r: _Reader, raw: Any, path: str, as_of: datetime
+) -> tuple[ScheduledRelease, ...]:
+    if not isinstance(raw, list):
+        raise r.fail(path, f"expected an array, got {_json_type(raw)}")
+    out: dict[tuple[int, ...], ScheduledRelease] = {}
+    for i, item in enumerate(raw):
+        ipath = f"{path}[{i}]"
+        entry = r.obj(item, ipath)
+        r.keys(entry, _SCHEDULED_KEYS, ipath)
+        version = r.required(entry, "version", ipath)
+        if not isinstance(version, str) or not _is_data_version(version):
+            raise r.fail(f"{ipath}.version", f"expected dotted integers, got {version!r}")
+        when = r.instant(r.required(entry, "scheduled_at", ipath), f"{ipath}.scheduled_at")
+        if when <= as_of:
+            raise r.fail(
+                f"{ipath}.scheduled_at",
+                f"{format_instant(when)} is not after the document's as_of "
+                f"{format_instant(as_of, date_when_midnight=False)}: a passed plan is not kept",
+            )
+        planned = ScheduledRelease(version, when)
+        if planned.key in out:
+            raise r.fail(f"{ipath}.version", f"duplicate version {version!r}")
+        out[planned.key] = planned
+    return tuple(sorted(out.values(), key=lambda p: p.key))
 
 
 def _release_from_dict(r: _Reader, raw: Any, path: str, as_of: datetime) -> Release:
@@ -837,6 +975,11 @@ def product_to_dict(product: ProductReleases) -> dict[str, Any]:
         body["releases"] = [
             _release_to_dict(rel) for rel in sorted(ch.releases, key=lambda x: x.key)
         ]
+        if ch.scheduled:
+            body["scheduled"] = [
+                {"version": p.version, "scheduled_at": format_instant(p.scheduled_at)}
+                for p in ch.scheduled
+            ]
         channels[ch.name] = body
     out: dict[str, Any] = {
         "schema": SCHEMA_VERSION,

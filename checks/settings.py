@@ -25,6 +25,10 @@ class PostureSettings:
     phishwall_required_on: frozenset[str]
     phishwall_grace: timedelta
     lookback: timedelta
+    # [release_data] use_schedule / schedule_early_days: how much earlier than
+    # its published date a scheduled release may reach users; None: the
+    # vendors' schedules are not used (checks/latest.py, "schedule").
+    release_schedule_margin: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,18 @@ def settings_from_dict(doc: Mapping[str, Any], *, origin: str) -> PostureSetting
         phishwall_required_on=frozenset(_get(doc, origin, "phishwall", "required_on", list)),
         phishwall_grace=timedelta(days=_get(doc, origin, "phishwall", "grace_days", int)),
         lookback=timedelta(days=_get(doc, origin, "lookback", "days", int)),
+        release_schedule_margin=_schedule_margin(doc, origin),
     )
+
+
+def _schedule_margin(doc: Mapping[str, Any], origin: str) -> timedelta | None:
+    """Off unless ``[release_data] use_schedule = true`` (a rules copy made before it: off)."""
+    section = doc.get("release_data")
+    if not isinstance(section, Mapping) or "use_schedule" not in section:
+        return None
+    if not _get(doc, origin, "release_data", "use_schedule", bool):
+        return None
+    return timedelta(days=_get(doc, origin, "release_data", "schedule_early_days", int))
 
 
 def antivirus_from_dict(doc: Mapping[str, Any], *, origin: str) -> tuple[AntivirusProduct, ...]:

@@ -38,6 +38,7 @@ from checks.releases import (
     ProductReleases,
     Release,
     ReleaseDataError,
+    ScheduledRelease,
     format_instant,
     parse_instant,
 )
@@ -172,7 +173,10 @@ def parse_bcd_browsers(
     ``as_of`` is ``__meta.timestamp`` (when the package was built): bcd
     lists every major (Safari: every ``x.y``) that had shipped by then.
     Versions whose status is beta, nightly or planned, or whose date is after
-    the timestamp (scheduled dates), never reached users and are left out.
+    the timestamp (scheduled dates), never reached users and are not
+    releases; those dated after the timestamp are the vendor's published
+    schedule, kept as the default channel's ``scheduled`` (never evidence:
+    checks/latest.py uses them only to bound when a newer version can come).
     Firefox versions with status ``esr`` also open an ``esrM`` channel
     (``match_majors: [M]``). Granularity: ``major`` (``minor`` for Safari):
     bcd never lists patch releases.
@@ -202,26 +206,40 @@ def parse_bcd_browsers(
         if not isinstance(entry, Mapping) or not isinstance(entry.get("releases"), Mapping):
             raise ReleaseDataError(origin, f"browsers.{target.browser}", "missing or no releases")
         releases: dict[str, datetime] = {}
+        planned: dict[str, datetime] = {}
         esr: set[int] = set()
         for version, raw in entry["releases"].items():
             path = f"browsers.{target.browser}.releases.{version}"
             if not isinstance(raw, Mapping):
                 raise ReleaseDataError(origin, path, "expected an object")
-            if raw.get("status") not in _BCD_RELEASED or "release_date" not in raw:
-                continue
-            if _DATA_VERSION.match(version) is None:
-                raise ReleaseDataError(origin, path, "not a dotted numeric version")
+            if "release_date" not in raw or _DATA_VERSION.match(version) is None:
+                if raw.get("status") in _BCD_RELEASED and "release_date" in raw:
+                    raise ReleaseDataError(origin, path, "not a dotted numeric version")
+                continue  # undated plans, preview names ("TP"): nothing to keep
             when = _day(origin, f"{path}.release_date", raw["release_date"])
             if when > as_of:
-                continue  # a scheduled date: not shipped when the package was built
+                # A scheduled date (beta / nightly / planned, or "current" dated
+                # after the build): the vendor's plan, kept apart as a schedule.
+                planned[version] = when
+                continue
+            if raw.get("status") not in _BCD_RELEASED:
+                continue  # a plan whose date passed before the build: not evidence
             _earliest(releases, version, when)
             if raw.get("status") == "esr":
                 esr.add(int(version.split(".")[0]))
+        stable = _sorted(Release(v, d) for v, d in releases.items())
+        newest = stable[-1].key if stable else ()
         channels = [
             Channel(
                 target.channel,
-                _sorted(Release(v, d) for v, d in releases.items()),
+                stable,
                 default=True,
+                scheduled=tuple(
+                    sorted(
+                        (ScheduledRelease(v, d) for v, d in planned.items() if _key(v) > newest),
+                        key=lambda p: p.key,
+                    )
+                ),
             )
         ]
         for major in sorted(esr):

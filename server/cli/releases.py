@@ -1,8 +1,9 @@
-"""``anshin releases status | import``: release-data freshness; merge vendor feeds."""
+"""``anshin releases status | import | refresh``: release-data freshness; merge vendor feeds."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,20 +13,81 @@ from server.cli.args import instant
 
 def import_(ns: argparse.Namespace) -> int:
     from rules.load import BUILTIN_RULES_DIR
-    from server.release_import import import_feed
+    from server.release_import import FeedAsOfError, import_feeds
 
     data_dir = (ns.rules or BUILTIN_RULES_DIR) / "releases"
-    s = import_feed(ns.format, [Path(p) for p in ns.files], data_dir, ns.as_of)
-    print(
-        f"{s.product}: {len(s.added)} added, {s.unchanged} unchanged, "
-        f"{len(s.conflicts)} date conflicts (earlier date kept), as_of {s.new_as_of.date()}; "
-        f"{s.path} {'written' if s.written else 'unchanged'}"
-    )
-    for conflict in s.conflicts:
-        print(f"  conflict: {conflict}")
-    for note in s.notes:
-        print(f"  note: {note}")
+    try:
+        summaries = import_feeds(
+            ns.format, [Path(p) for p in ns.files], data_dir, ns.as_of, force=ns.force
+        )
+    except FeedAsOfError as exc:
+        # A refused --as-of is the operator's call to make, not a crash: one
+        # line saying why and what to do, exit 2 like a usage error.
+        print(f"anshin releases import: {exc}", file=sys.stderr)
+        return 2
+    # One line per product: a bcd feed writes chrome, edge, firefox and safari.
+    for s in summaries:
+        print(
+            f"{s.product}: {len(s.added)} added, {s.unchanged} unchanged, "
+            f"{len(s.conflicts)} date conflicts (earlier date kept), as_of {s.new_as_of.date()}; "
+            f"{s.path} {'written' if s.written else 'unchanged'}"
+        )
+        for conflict in s.conflicts:
+            print(f"  conflict: {conflict.describe()}")
+        for note in s.notes:
+            print(f"  note: {note}")
     return 0
+
+
+def refresh(ns: argparse.Namespace) -> int:
+    """Fetch the live feeds into a rules directory (server/release_refresh.py)."""
+    import os
+
+    from rules.load import BUILTIN_RULES_DIR
+    from server.feed_http import FeedFetcher, FetchPolicy
+    from server.release_refresh import (
+        BASE_URLS_ENV,
+        RefreshError,
+        parse_base_urls,
+        refresh_releases,
+    )
+
+    rules_dir = ns.rules or (
+        Path(os.environ["ANSHIN_RULES"]) if os.environ.get("ANSHIN_RULES") else BUILTIN_RULES_DIR
+    )
+    try:
+        bases = parse_base_urls([os.environ.get(BASE_URLS_ENV, ""), *(ns.base_url or [])])
+    except ValueError as exc:
+        print(f"anshin releases refresh: {exc}", file=sys.stderr)
+        return 2
+    policy = FetchPolicy(connect_timeout=ns.timeout, read_timeout=ns.timeout, attempts=ns.attempts)
+    try:
+        with FeedFetcher(policy) as fetcher:
+            report = refresh_releases(
+                rules_dir, sources=ns.sources, base_urls=bases, fetcher=fetcher
+            )
+    except (RefreshError, ValueError) as exc:
+        print(f"anshin releases refresh: {exc}", file=sys.stderr)
+        return 2
+    print_refresh(report)
+    return 1 if report.failed else 0
+
+
+def print_refresh(report: Any) -> None:
+    """One line per source, then one per product it touched (what `ops status` keeps too)."""
+    from checks.releases import format_instant
+
+    for o in report.outcomes:
+        print(f"{o.source:17} {o.result:13} {o.detail}")
+        for p in o.products:
+            print(
+                f"  {p.product:9} {p.added:3} added {p.unchanged:4} unchanged "
+                f"{p.conflicts:2} date conflicts (earlier kept)  "
+                f"as_of {format_instant(p.as_of, date_when_midnight=False):27} "
+                f"{'written' if p.written else 'unchanged'}"
+            )
+            for note in p.notes:
+                print(f"    note: {note}")
 
 
 def status(ns: argparse.Namespace) -> int:
@@ -51,11 +113,61 @@ def add_parser(sub: Any) -> None:
     r = sub.add_parser("releases", help="release-history data")
     rsub = r.add_subparsers(dest="releases_command", required=True)
     ri = rsub.add_parser("import", help="merge a vendor feed into the release data")
-    ri.add_argument("--format", required=True, choices=["mozilla", "chrome", "anshin"])
+    from server.release_import import FORMATS
+
+    ri.add_argument(
+        "--format",
+        required=True,
+        choices=sorted(FORMATS),
+        help="; ".join(f"{name}: {FORMATS[name].summary}" for name in sorted(FORMATS)),
+    )
     ri.add_argument("--rules", type=Path, help="rules directory to update (default built-in)")
-    ri.add_argument("--as-of", type=instant, help="the instant the feed is complete for")
+    ri.add_argument(
+        "--as-of",
+        type=instant,
+        help="the instant the feed is complete for (default: the feed's own newest evidence; "
+        "a later one is refused unless --force)",
+    )
+    ri.add_argument(
+        "--force",
+        action="store_true",
+        help="accept an --as-of later than the feed's newest evidence (only for a feed "
+        "fetched complete at that instant)",
+    )
     ri.add_argument("files", nargs="+")
     ri.set_defaults(func=import_)
+    rr = rsub.add_parser(
+        "refresh",
+        help="fetch the live vendor feeds over HTTPS and merge them (docs/release-data.md)",
+    )
+    from server.feed_sources import SOURCE_ORDER, SOURCES
+
+    rr.add_argument(
+        "--rules",
+        type=Path,
+        help="rules directory to update (env ANSHIN_RULES; not the built-in rules)",
+    )
+    rr.add_argument(
+        "--sources",
+        action="append",
+        metavar="NAME[,NAME]",
+        help="only these sources (default all): "
+        + "; ".join(f"{n}: {SOURCES[n].summary}" for n in SOURCE_ORDER),
+    )
+    rr.add_argument(
+        "--base-url",
+        action="append",
+        metavar="SOURCE=URL",
+        help="fetch SOURCE from a mirror (env ANSHIN_FEED_BASE_URLS=SOURCE=URL,...): "
+        + ", ".join(f"{n}={SOURCES[n].default_base}" for n in SOURCE_ORDER),
+    )
+    rr.add_argument(
+        "--timeout", type=float, default=30.0, help="connect / read timeout, seconds (30)"
+    )
+    rr.add_argument(
+        "--attempts", type=int, default=4, help="tries per document on network errors (4)"
+    )
+    rr.set_defaults(func=refresh)
     rs = rsub.add_parser("status", help="as-of date and staleness of each product")
     rs.add_argument("--rules", type=Path)
     rs.add_argument("--at", type=instant)

@@ -26,7 +26,7 @@ from anshin.v1 import common_pb2 as anshin_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61nshin/v1/operator.proto\x12\tanshin.v1\x1a\x16\x61nshin/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"+\n\x12ReloadRulesRequest\x12\x15\n\rvalidate_only\x18\x01 \x01(\x08\"\xa7\x01\n\x13ReloadRulesResponse\x12\x17\n\x0fprevious_digest\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x03 \x01(\x08\x12\x11\n\tdirectory\x18\x04 \x01(\t\x12\x14\n\x0crelease_data\x18\x05 \x03(\t\x12-\n\tloaded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x12\n\x10GetStatusRequest\"s\n\rReloadAttempt\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07trigger\x18\x02 \x01(\t\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x0e\n\x06\x64igest\x18\x05 \x01(\t\"\xb5\x02\n\x11GetStatusResponse\x12\x14\n\x0crules_digest\x18\x01 \x01(\t\x12\x17\n\x0frules_directory\x18\x02 \x01(\t\x12\x33\n\x0frules_loaded_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0crelease_data\x18\x04 \x03(\t\x12\x16\n\x0estale_products\x18\x05 \x03(\t\x12-\n\x0blast_reload\x18\x06 \x01(\x0b\x32\x18.anshin.v1.ReloadAttempt\x12\x17\n\x0freload_failures\x18\x07 \x01(\x03\x12\x0b\n\x03pid\x18\x08 \x01(\x05\x12!\n\x06\x63\x61ller\x18\t \x01(\x0b\x32\x11.anshin.v1.Caller\x12\x16\n\x0eschema_version\x18\n \x01(\x05\x32\xa7\x01\n\x0fOperatorService\x12L\n\x0bReloadRules\x12\x1d.anshin.v1.ReloadRulesRequest\x1a\x1e.anshin.v1.ReloadRulesResponse\x12\x46\n\tGetStatus\x12\x1b.anshin.v1.GetStatusRequest\x1a\x1c.anshin.v1.GetStatusResponseB\x14Z\x12\x61nshin/v1;anshinv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61nshin/v1/operator.proto\x12\tanshin.v1\x1a\x16\x61nshin/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"+\n\x12ReloadRulesRequest\x12\x15\n\rvalidate_only\x18\x01 \x01(\x08\"\xa7\x01\n\x13ReloadRulesResponse\x12\x17\n\x0fprevious_digest\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x03 \x01(\x08\x12\x11\n\tdirectory\x18\x04 \x01(\t\x12\x14\n\x0crelease_data\x18\x05 \x03(\t\x12-\n\tloaded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x12\n\x10GetStatusRequest\"s\n\rReloadAttempt\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07trigger\x18\x02 \x01(\t\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x0e\n\x06\x64igest\x18\x05 \x01(\t\"\x9d\x01\n\x0eReleaseRefresh\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06result\x18\x02 \x01(\t\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x33\n\x0flast_success_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x93\x03\n\x11GetStatusResponse\x12\x14\n\x0crules_digest\x18\x01 \x01(\t\x12\x17\n\x0frules_directory\x18\x02 \x01(\t\x12\x33\n\x0frules_loaded_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0crelease_data\x18\x04 \x03(\t\x12\x16\n\x0estale_products\x18\x05 \x03(\t\x12-\n\x0blast_reload\x18\x06 \x01(\x0b\x32\x18.anshin.v1.ReloadAttempt\x12\x17\n\x0freload_failures\x18\x07 \x01(\x03\x12\x0b\n\x03pid\x18\x08 \x01(\x05\x12!\n\x06\x63\x61ller\x18\t \x01(\x0b\x32\x11.anshin.v1.Caller\x12\x16\n\x0eschema_version\x18\n \x01(\x05\x12\x32\n\x0frelease_refresh\x18\x0b \x03(\x0b\x32\x19.anshin.v1.ReleaseRefresh\x12(\n release_refresh_interval_seconds\x18\x0c \x01(\x03\x32\xa7\x01\n\x0fOperatorService\x12L\n\x0bReloadRules\x12\x1d.anshin.v1.ReloadRulesRequest\x1a\x1e.anshin.v1.ReloadRulesResponse\x12\x46\n\tGetStatus\x12\x1b.anshin.v1.GetStatusRequest\x1a\x1c.anshin.v1.GetStatusResponseB\x14Z\x12\x61nshin/v1;anshinv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,8 +42,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSTATUSREQUEST']._serialized_end=329
   _globals['_RELOADATTEMPT']._serialized_start=331
   _globals['_RELOADATTEMPT']._serialized_end=446
-  _globals['_GETSTATUSRESPONSE']._serialized_start=449
-  _globals['_GETSTATUSRESPONSE']._serialized_end=758
-  _globals['_OPERATORSERVICE']._serialized_start=761
-  _globals['_OPERATORSERVICE']._serialized_end=928
+  _globals['_RELEASEREFRESH']._serialized_start=449
+  _globals['_RELEASEREFRESH']._serialized_end=606
+  _globals['_GETSTATUSRESPONSE']._serialized_start=609
+  _globals['_GETSTATUSRESPONSE']._serialized_end=1012
+  _globals['_OPERATORSERVICE']._serialized_start=1015
+  _globals['_OPERATORSERVICE']._serialized_end=1182
 # @@protoc_insertion_point(module_scope)

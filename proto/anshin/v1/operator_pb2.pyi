@@ -104,7 +104,7 @@ class ReloadAttempt(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     DIGEST_FIELD_NUMBER: _builtins.int
     trigger: _builtins.str
-    """"sighup" or "rpc"."""
+    """"sighup", "rpc" or "refresh" (serve --refresh-releases)."""
     ok: _builtins.bool
     error: _builtins.str
     """Why the new version was refused (empty when ok)."""
@@ -130,6 +130,46 @@ class ReloadAttempt(_message.Message):
 Global___ReloadAttempt: _TypeAlias = ReloadAttempt  # noqa: Y015
 
 @_typing.final
+class ReleaseRefresh(_message.Message):
+    """The last background refresh of one release feed (`serve --refresh-releases`)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    LAST_SUCCESS_AT_FIELD_NUMBER: _builtins.int
+    source: _builtins.str
+    """The feed: bcd, chrome, mozilla, eol-release-data, eol."""
+    result: _builtins.str
+    """updated, unchanged, not_modified, refused or error."""
+    detail: _builtins.str
+    """Why it was refused or failed; otherwise what was fetched."""
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_success_at(self) -> _timestamp_pb2.Timestamp:
+        """The last attempt that succeeded (updated, unchanged or not_modified); unset: none yet."""
+
+    def __init__(
+        self,
+        *,
+        source: _builtins.str = ...,
+        result: _builtins.str = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        detail: _builtins.str = ...,
+        last_success_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "last_success_at", b"last_success_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "detail", b"detail", "last_success_at", b"last_success_at", "result", b"result", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseRefresh: _TypeAlias = ReleaseRefresh  # noqa: Y015
+
+@_typing.final
 class GetStatusResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -143,11 +183,15 @@ class GetStatusResponse(_message.Message):
     PID_FIELD_NUMBER: _builtins.int
     CALLER_FIELD_NUMBER: _builtins.int
     SCHEMA_VERSION_FIELD_NUMBER: _builtins.int
+    RELEASE_REFRESH_FIELD_NUMBER: _builtins.int
+    RELEASE_REFRESH_INTERVAL_SECONDS_FIELD_NUMBER: _builtins.int
     rules_digest: _builtins.str
     rules_directory: _builtins.str
     reload_failures: _builtins.int
     pid: _builtins.int
     schema_version: _builtins.int
+    release_refresh_interval_seconds: _builtins.int
+    """Its interval in seconds (0: off in this process)."""
     @_builtins.property
     def rules_loaded_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -164,6 +208,12 @@ class GetStatusResponse(_message.Message):
     def caller(self) -> _common_pb2.Caller:
         """Who the server believes is calling."""
 
+    @_builtins.property
+    def release_refresh(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReleaseRefresh]:
+        """Background release-data refresh of this process, one entry per feed
+        (empty: `serve --refresh-releases` is off, or no refresh has run yet).
+        """
+
     def __init__(
         self,
         *,
@@ -177,10 +227,12 @@ class GetStatusResponse(_message.Message):
         pid: _builtins.int = ...,
         caller: _common_pb2.Caller | None = ...,
         schema_version: _builtins.int = ...,
+        release_refresh: _abc.Iterable[Global___ReleaseRefresh] | None = ...,
+        release_refresh_interval_seconds: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "last_reload", b"last_reload", "rules_loaded_at", b"rules_loaded_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "last_reload", b"last_reload", "pid", b"pid", "release_data", b"release_data", "reload_failures", b"reload_failures", "rules_digest", b"rules_digest", "rules_directory", b"rules_directory", "rules_loaded_at", b"rules_loaded_at", "schema_version", b"schema_version", "stale_products", b"stale_products"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "last_reload", b"last_reload", "pid", b"pid", "release_data", b"release_data", "release_refresh", b"release_refresh", "release_refresh_interval_seconds", b"release_refresh_interval_seconds", "reload_failures", b"reload_failures", "rules_digest", b"rules_digest", "rules_directory", b"rules_directory", "rules_loaded_at", b"rules_loaded_at", "schema_version", b"schema_version", "stale_products", b"stale_products"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
