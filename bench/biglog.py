@@ -68,9 +68,9 @@ CACHE = ROOT / "var" / "bench"
 
 async def _record_examples(db: Path, rules_dir: Path | None) -> None:
     from rules.load import load_rules
-    from server.app import build_app
     from server.cli import main
     from server.config import Config
+    from server.main import build_app
     from tests.e2e.test_claim_cli import HNB_LOGIN
 
     app = await build_app(
@@ -138,9 +138,9 @@ class ClaimMaker:
 
         from anshin.v1 import claims_pb2
         from rules import engine as eng
-        from server.claim_context import FactsSnapshot, context_from_facts
         from server.clock import from_us, to_us
-        from server.convert import claims as conv
+        from server.usecases.claim_facts import FactsSnapshot, context_from_facts
+        from server.wire import claims as conv
 
         rng = self.rng
         name = rng.choices(self.names, self.weights)[0]

@@ -26,13 +26,14 @@ from loadgen import make_requests
 
 from anshin.v1 import posture_pb2_grpc
 from rules.load import load_rules
+from server.api.interceptors import RequestInterceptor
+from server.api.posture import PostureService
 from server.clock import system_clock
-from server.interceptors import RequestInterceptor
 from server.logs import configure_logging
 from server.metrics import RpcMetrics
 from server.ruleset_holder import RulesHolder
 from server.security.auth import Gate
-from server.services.posture import PostureService
+from server.usecases.check_login import CheckLogin
 
 METHOD = "/anshin.v1.PostureService/CheckLogin"
 
@@ -95,7 +96,7 @@ def main() -> None:
         with open(Path(tmp) / "access.log", "w") as log:
             configure_logging("info", stream=log)
             holder = RulesHolder(load_rules(rules_dir))
-            service = PostureService(InstantStore(), holder, system_clock)  # type: ignore[arg-type]
+            service = PostureService(CheckLogin(InstantStore(), holder), system_clock)  # type: ignore[arg-type]
             registry = Registry()
             posture_pb2_grpc.add_PostureServiceServicer_to_server(service, registry)
             handler = registry.handlers["CheckLogin"]

@@ -92,12 +92,13 @@ class _Capture:
 async def sample_record(rules_dir: Path) -> Any:
     """The VerdictRecord CheckLogin itself writes for a load-generator request."""
     from rules.load import load_rules
+    from server.api.posture import PostureService
     from server.clock import system_clock
     from server.ruleset_holder import RulesHolder
-    from server.services.posture import PostureService
+    from server.usecases.check_login import CheckLogin
 
     store = _Capture()
-    service = PostureService(store, RulesHolder(load_rules(rules_dir)), system_clock)  # type: ignore[arg-type]
+    service = PostureService(CheckLogin(store, RulesHolder(load_rules(rules_dir))), system_clock)  # type: ignore[arg-type]
     await service.CheckLogin(make_requests(1)[0], None)
     return store.record
 

@@ -3,9 +3,11 @@
 Decoding, validating and judging a stream message is pure and CPU-bound,
 and one Python process runs Python on one core at a time. The serving
 process receives (undecoded) and writes; workers — spawned, never forked,
-since gRPC must not be forked — convert messages with the same EventService
-code, the same rules directory and the same phone-hash key, so their rows
-are exactly the rows the server would have built itself.
+since gRPC must not be forked — convert messages with the same code
+(``usecases.record_events.EventJudge``), the same rules directory and the
+same phone-hash key, so their rows are exactly the rows the server would
+have built itself. Built by the composition root (server/main.py); the use
+case sees it as a ``BatchConverter``.
 """
 
 from __future__ import annotations
@@ -18,39 +20,35 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rules.load import load_rules
 from server.clock import from_us, to_us
+from server.parent_watch import watch_parent
+from server.pii import PhoneHasher
+from server.ruleset_holder import RulesHolder
 from server.store.records import EventRow
+from server.usecases.record_events import BatchResult, EventJudge, Origin
 
-_SERVICE: Any = None
+# The worker process's judge (set by its initializer).
+_JUDGE: EventJudge | None = None
 
-Rows = list[tuple[int, tuple[Any, ...]]]
-Converted = tuple[Rows, list[tuple[int, str, str, str]], int]
+# Rows as plain tuples: they pickle faster than dataclass instances.
+PlainRows = list[tuple[int, tuple[Any, ...]]]
+Converted = tuple[PlainRows, list[tuple[int, str, str, str]], int]
 
 
 def _init(rules_dir: str, phone_key: bytes, parent_pid: int) -> None:
-    global _SERVICE
-    from rules.load import load_rules
-    from server.clock import system_clock
-    from server.parent_watch import watch_parent
-    from server.pii import PhoneHasher
-    from server.ruleset_holder import RulesHolder
-    from server.services.events import EventService
-
+    global _JUDGE
     # The serving process died without shutting the pool down: nobody will
     # ever send work or read a result, so leave at once.
     watch_parent(lambda: os._exit(0), parent_pid)
 
-    store: Any = None  # workers never touch the store
-    _SERVICE = EventService(
-        store, RulesHolder(load_rules(rules_dir)), system_clock, PhoneHasher(phone_key)
-    )
+    # Workers never touch the store: they judge and build rows.
+    _JUDGE = EventJudge(RulesHolder(load_rules(rules_dir)), PhoneHasher(phone_key))
 
 
-def _convert(data: bytes, now_us: int, origin: tuple[str, str]) -> Converted:
-    from server.services.events import _decode
-
-    rows, rejects, count = _SERVICE.convert_batch(_decode(data), from_us(now_us), origin)
-    # Plain tuples pickle faster than dataclass instances.
+def _convert(data: bytes, now_us: int, origin: Origin) -> Converted:
+    assert _JUDGE is not None, "a worker process of BulkPool"
+    rows, rejects, count = _JUDGE.convert_raw(data, from_us(now_us), origin)
     plain = [
         (
             i,
@@ -74,7 +72,7 @@ def _convert(data: bytes, now_us: int, origin: tuple[str, str]) -> Converted:
     return plain, rejects, count
 
 
-async def _rows(inner: asyncio.Future[Converted]) -> Any:
+async def _rows(inner: asyncio.Future[Converted]) -> BatchResult:
     rows, rejects, count = await inner
     return [(i, EventRow(*t)) for i, t in rows], rejects, count
 
@@ -101,7 +99,7 @@ class BulkPool:
         old, self._executor = self._executor, self._start(rules_dir)
         old.shutdown(wait=False)
 
-    def convert(self, raw: bytes, now: datetime, origin: tuple[str, str]) -> asyncio.Future[Any]:
+    def convert(self, raw: bytes, now: datetime, origin: Origin) -> asyncio.Future[BatchResult]:
         loop = asyncio.get_running_loop()
         inner = loop.run_in_executor(self._executor, _convert, raw, to_us(now), origin)
         return asyncio.ensure_future(_rows(inner))

@@ -12,7 +12,10 @@ Series:
 * ``anshin_release_data_age_seconds{product}``: now minus the release data's
   ``as_of`` (the data the server is using right now);
 * ``anshin_rules_reloads_total{result}``, ``anshin_rules_reload_failures_total``,
-  ``anshin_rules_info{digest}``: hot reloads.
+  ``anshin_rules_info{digest}``: hot reloads;
+* ``anshin_release_refresh_total{source,result}``,
+  ``anshin_release_refresh_last_success_timestamp_seconds{source}``: the
+  background refresh of the release feeds.
 
 The metric objects are process-wide (prometheus_client's default registry);
 several apps in one process (the tests) share them.
@@ -148,6 +151,17 @@ RULES_RELOAD_FAILURES = Counter(
     "anshin_rules_reload_failures", "Rules reloads refused (the previous rules kept serving)"
 )
 RULES_INFO = Gauge("anshin_rules_info", "The rules in force (value 1)", ["digest"])
+# Background release-feed refresh (server/refresh_task.py, `serve --refresh-releases`):
+# each source's outcome (updated, unchanged, not_modified, refused, error) and its
+# last success, so "no good refresh for a day" can be alerted on.
+RELEASE_REFRESHES = Counter(
+    "anshin_release_refresh", "Release-feed refreshes by source and outcome", ["source", "result"]
+)
+RELEASE_REFRESH_LAST_SUCCESS = Gauge(
+    "anshin_release_refresh_last_success_timestamp_seconds",
+    "Unix time of each source's last successful refresh",
+    ["source"],
+)
 
 
 class _ReleaseAge(Collector):

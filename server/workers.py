@@ -100,6 +100,8 @@ def run_workers(config: Config, workers: int) -> int:
     # Flags or environment: each worker waits for a locked store as long.
     env["ANSHIN_SQLITE_BUSY_TIMEOUT_MS"] = str(config.sqlite_busy_timeout_ms)
     env["ANSHIN_PG_LOCK_TIMEOUT_MS"] = str(config.pg_lock_timeout_ms)
+    if config.release_refresh is not None:  # worker 0 refreshes (server/refresh_task.py)
+        env.update(config.release_refresh.to_env())
     # Inherited through exec: a worker still starting ignores a reload signal
     # (its rules are being loaded anyway) instead of dying of it.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)

@@ -223,8 +223,8 @@ def key_files(db_url: str, directory: Path) -> dict[str, Path]:
 
 @pytest.fixture
 async def server(db_url: str, tmp_path: Path, rules: RuleSet) -> AsyncIterator[RunningServer]:
-    from server.app import build_app
     from server.config import Config
+    from server.main import build_app
 
     clock = FixedClock(TEST_NOW)
     app = await build_app(

@@ -18,6 +18,7 @@ from rules.engine.evaluate import (
     evaluate_in,
     ledger_scopes,
     outline,
+    reservations_for,
 )
 from rules.engine.kinds import KINDS, KindSpec, ParamSpec
 from rules.engine.load import BUILTIN_POLICIES_DIR, PolicyError, load_policies, validate_dir
@@ -87,5 +88,6 @@ __all__ = [
     "ledger_scopes",
     "load_policies",
     "outline",
+    "reservations_for",
     "validate_dir",
 ]

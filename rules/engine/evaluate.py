@@ -51,6 +51,7 @@ __all__ = [
     "evaluate_in",
     "ledger_scopes",
     "outline",
+    "reservations_for",
 ]
 
 PASS = CheckStatus.PASS
@@ -179,6 +180,29 @@ def _reservations(
         Reservation(key, tuple(m.cap_ids), payable, 1, m.limit_yen, m.max_count, m.person)
         for key, m in merged.items()
     )
+
+
+def reservations_for(
+    policy: Policy, claim: ClaimFacts, context: EvaluationContext, payable: int
+) -> tuple[Reservation, ...]:
+    """What an APPROVE of ``claim`` paying ``payable`` reserves (a human's
+    approval of a REVIEW decision): the same findings ``evaluate`` collects its
+    reservations from — the clauses with ledger scopes — and the same merge."""
+    specs: list[tuple[str, ReservationSpec]] = []
+    loss = claim.amounts.loss_yen
+    for clause in policy.clauses:
+        kind = KINDS[clause.kind]
+        if kind.scopes is None or not _applies(clause, claim):
+            continue
+        if kind.amount is not None:
+            finding = kind.amount(clause, claim, context, loss).finding
+        elif kind.check is not None:
+            finding = kind.check(clause, claim, context)
+        else:
+            continue
+        if finding.reservation is not None:
+            specs.append((clause.id, finding.reservation))
+    return _reservations(specs, payable)
 
 
 def _summary(

@@ -60,16 +60,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. What the layers below expect to fail with — a family
+    of ``server.errors`` (or a lower layer's error ``errors.lift`` maps onto
+    one), or the operating system refusing a file or a socket — is one line
+    and exit 1. Anything else is a bug: one line naming its type, and the
+    traceback with ANSHIN_DEBUG=1."""
     ns = build_parser().parse_args(argv)
     try:
         return int(ns.func(ns))
     except KeyboardInterrupt:
         return 130
-    # The one broad catch of the command line: the layers below raise their own
-    # error types (no common root yet), and whichever reaches here is reported
-    # as one readable line, not a traceback (ANSHIN_DEBUG=1: the traceback).
     except Exception as exc:
         if os.environ.get("ANSHIN_DEBUG"):
             raise
-        print(f"anshin: {type(exc).__name__}: {exc}", file=sys.stderr)
+        from server.errors import lift
+
+        known = lift(exc)
+        if known is not None:
+            print(f"anshin: {known}", file=sys.stderr)
+        elif isinstance(exc, OSError):
+            print(f"anshin: {exc}", file=sys.stderr)
+        else:
+            print(
+                f"anshin: unexpected {type(exc).__name__}: {exc} (ANSHIN_DEBUG=1 shows where)",
+                file=sys.stderr,
+            )
         return 1

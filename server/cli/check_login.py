@@ -62,24 +62,10 @@ def evaluate_locally(
     req: posture_pb2.CheckLoginRequest, rules_dir: Path | None
 ) -> posture_pb2.CheckLoginResponse:
     """The verdict under ``rules_dir`` (default built-in), in-process; recorded nowhere."""
-    from anshin.v1 import posture_pb2
-    from checks.posture import evaluate_login
     from rules.load import load_rules
-    from server.convert import posture as conv
-    from server.ruleset_holder import rules_version_json
+    from server.usecases.check_login import evaluate_unrecorded
 
-    rules = load_rules(rules_dir)
-    facts = conv.login_facts(req, datetime.now(UTC))
-    result = evaluate_login(facts, rules.posture)
-    d = conv.result_dict(result)
-    revision = result.matrix_revision.id if result.matrix_revision else None
-    return posture_pb2.CheckLoginResponse(
-        verdict_id="(local: not recorded)",
-        verdict=conv.verdict_pb(result.verdict.value),
-        checks=[conv.check_pb(c) for c in d["checks"]],
-        client=conv.client_pb(d["client"]),
-        rules=conv.rules_version_pb(rules_version_json(rules, revision, result.release_products)),
-    )
+    return evaluate_unrecorded(req, load_rules(rules_dir), datetime.now(UTC))
 
 
 def render(resp: posture_pb2.CheckLoginResponse) -> None:

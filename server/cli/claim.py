@@ -54,12 +54,13 @@ def read_request(path: Path, *, dry_run: bool) -> claims_pb2.EvaluateClaimReques
     from google.protobuf import json_format
 
     from anshin.v1 import claims_pb2
+    from server.errors import InvalidArgument
 
     req = claims_pb2.EvaluateClaimRequest()
     try:
         json_format.Parse(path.read_text(encoding="utf-8"), req)
     except json_format.ParseError as exc:
-        raise ValueError(f"{path}: not an EvaluateClaimRequest: {exc}") from None
+        raise InvalidArgument.of(str(path), f"not an EvaluateClaimRequest: {exc}") from None
     if dry_run:
         req.dry_run = True
     return req
@@ -70,7 +71,7 @@ def evaluate_locally(
 ) -> claims_pb2.EvaluateClaimResponse:
     """Decide under ``rules_dir`` (default built-in) on an empty history; record nothing.
 
-    Raises ``server.errors.ValidationError`` for a claim the server would
+    Raises ``server.errors.InvalidArgument`` for a claim the server would
     refuse with INVALID_ARGUMENT.
     """
     from rules.load import load_rules
@@ -200,13 +201,13 @@ def run(ns: argparse.Namespace) -> int:
     import grpc
 
     from anshin.v1 import claims_pb2_grpc
-    from server.errors import ValidationError
+    from server.errors import InvalidArgument
 
     req = read_request(Path(ns.json), dry_run=ns.dry_run)
     if ns.local:
         try:
             resp = evaluate_locally(req, ns.rules)
-        except ValidationError as exc:
+        except InvalidArgument as exc:
             print_invalid([(v.field, v.description) for v in exc.violations], str(exc))
             return EXIT_INVALID
         source = f"local, {ns.rules or 'built-in rules'}, empty history"

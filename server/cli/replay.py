@@ -5,7 +5,7 @@ decision instants, and ``--policy``) from the facts recorded with it, under
 the rules in ``--rules DIR``, and prints how many outcomes and amounts
 change, by policy and by clause, then the changed claims. ``--json`` prints
 one JSON document instead. The database is opened read-only: nothing is
-written. See ``server/replay.py`` and docs/analysts.md ("Replay").
+written. See ``server/usecases/replay.py`` and docs/analysts.md ("Replay").
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ NO_CASCADE = (
 def run(ns: argparse.Namespace) -> int:
     from rules.load import load_rules
     from server.clock import to_us
-    from server.replay import replay
+    from server.usecases.replay import replay
 
     rules = load_rules(ns.rules)
     since_us = to_us(ns.since) if ns.since else None

@@ -9,11 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from server.cli.args import nonempty_path
+
 
 def run(ns: argparse.Namespace) -> int:
-    from server.app import serve
     from server.config import Config
     from server.logs import configure_logging
+    from server.main import serve
+    from server.refresh_task import RefreshSettings
     from server.state import StateError, require_database
 
     # Whatever the server creates (database, WAL, keys, imported rules) is for
@@ -23,6 +26,12 @@ def run(ns: argparse.Namespace) -> int:
     # database: on any later start a missing database is a mistyped ANSHIN_DB
     # (or a lost one), refused below like everywhere else.
     creating = first_run(ns) if ns.init else False
+    try:  # --refresh-releases and friends (server/refresh_task.py), else their env
+        release_refresh = RefreshSettings.resolve(
+            ns.refresh_releases, ns.refresh_sources, ns.feed_base_url
+        )
+    except ValueError as exc:
+        raise SystemExit(f"anshin serve: {exc}") from None
     config = Config.from_env(
         state_dir=ns.state_dir,
         log_key_file=ns.log_key_file,
@@ -41,6 +50,7 @@ def run(ns: argparse.Namespace) -> int:
         max_message_bytes=ns.max_message_bytes,
         sqlite_busy_timeout_ms=ns.sqlite_busy_timeout_ms,
         pg_lock_timeout_ms=ns.pg_lock_timeout_ms,
+        release_refresh=release_refresh,
     )
     if creating:
         from server.store.url import migrate_url, schema_version
@@ -83,12 +93,16 @@ def add_parser(sub: Any) -> None:
     s = sub.add_parser("serve", help="serve the gRPC API")
     s.add_argument(
         "--state-dir",
-        type=Path,
+        type=nonempty_path,
         help="directory of the keys (and, if made by `anshin init`, TLS, auth config, rules, "
         "database) (env ANSHIN_STATE_DIR; default for SQLite: the database's directory)",
     )
-    s.add_argument("--log-key-file", type=Path, help="log-signing key (env ANSHIN_LOG_KEY_FILE)")
-    s.add_argument("--phone-key-file", type=Path, help="phone-hash key (env ANSHIN_PHONE_KEY_FILE)")
+    s.add_argument(
+        "--log-key-file", type=nonempty_path, help="log-signing key (env ANSHIN_LOG_KEY_FILE)"
+    )
+    s.add_argument(
+        "--phone-key-file", type=nonempty_path, help="phone-hash key (env ANSHIN_PHONE_KEY_FILE)"
+    )
     s.add_argument(
         "--init",
         action="store_true",
@@ -144,5 +158,24 @@ def add_parser(sub: Any) -> None:
         metavar="MS",
         help="PostgreSQL lock_timeout of the store's connections, then UNAVAILABLE "
         "(env ANSHIN_PG_LOCK_TIMEOUT_MS; default 5000; 0 = none)",
+    )
+    s.add_argument(
+        "--refresh-releases",
+        metavar="INTERVAL",
+        help="refresh the release feeds every INTERVAL (6h, 30m, 1d; env ANSHIN_REFRESH_RELEASES; "
+        "default off) into the rules directory and swap them in (docs/operations.md)",
+    )
+    s.add_argument(
+        "--refresh-sources",
+        action="append",
+        metavar="NAME[,NAME]",
+        help="feeds to refresh (env ANSHIN_REFRESH_SOURCES; default all: "
+        "bcd, chrome, mozilla, eol-release-data, eol)",
+    )
+    s.add_argument(
+        "--feed-base-url",
+        action="append",
+        metavar="SOURCE=URL",
+        help="fetch a feed from a mirror (env ANSHIN_FEED_BASE_URLS=SOURCE=URL,...)",
     )
     s.set_defaults(func=run)

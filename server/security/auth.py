@@ -20,9 +20,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
 import grpc
-from google.protobuf import any_pb2, duration_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
 
+from server.errors import AccessDenied
 from server.logs import get_logger
 from server.security.config import AuthConfig, Principal
 from server.security.identity import ANONYMOUS, LOCAL_CALLER, Caller
@@ -35,20 +34,19 @@ _NO_ROLE = "none"
 _NO_CREDENTIALS = "no credentials: present a client certificate or 'authorization: Bearer <token>'"
 
 
-class Denied(Exception):
-    """The call is refused before its handler runs."""
+class Denied(AccessDenied):
+    """The call is refused before its handler runs (its status: server/api/status.py)."""
 
     def __init__(
         self,
         code: grpc.StatusCode,
         message: str,
-        status: status_pb2.Status | None = None,
+        *,
+        retry_after: float | None = None,
         caller: Caller | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(code.name, message, retry_after=retry_after)
         self.code = code
-        self.message = message
-        self.status = status
         self.caller = caller  # None: not authenticated
 
 
@@ -58,15 +56,6 @@ class _Unauthenticated(Exception):
 
 def _values(ctx: Mapping[str, Iterable[bytes]], key: str) -> list[str]:
     return [v.decode("utf-8", "replace") for v in ctx.get(key, ())]
-
-
-def retry_status(message: str, retry_after: float) -> status_pb2.Status:
-    """RESOURCE_EXHAUSTED with google.rpc.RetryInfo (AIP-194)."""
-    seconds = max(retry_after, 0.001)
-    delay = duration_pb2.Duration(seconds=int(seconds), nanos=int((seconds % 1) * 1e9))
-    packed = any_pb2.Any()
-    packed.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
-    return status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=message, details=[packed])
 
 
 class Gate:
@@ -131,11 +120,12 @@ class Gate:
                     peer=peer,
                     retry_after=round(retry_after, 3),
                 )
+                # Answered with google.rpc.RetryInfo (AIP-194).
                 raise Denied(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
                     message,
-                    retry_status(message, retry_after),
-                    caller,
+                    retry_after=retry_after,
+                    caller=caller,
                 )
         return caller
 

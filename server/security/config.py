@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from server.errors import ConfigError
 from server.security.roles import Role
 
 _IDENTITY = re.compile(r"^[A-Za-z0-9._:@/+-]{1,128}$")
@@ -54,7 +55,7 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 TOKEN_PREFIX = "anshin_"
 
 
-class AuthConfigError(ValueError):
+class AuthConfigError(ConfigError):
     """The auth configuration file is invalid (every problem, one per line)."""
 
 

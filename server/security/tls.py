@@ -14,8 +14,10 @@ from pathlib import Path
 
 import grpc
 
+from server.errors import ConfigError
 
-class TransportConfigError(ValueError):
+
+class TransportConfigError(ConfigError):
     """The TLS / listen configuration is incomplete or unsafe."""
 
 

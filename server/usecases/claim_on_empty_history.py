@@ -3,7 +3,7 @@
 Nothing on record — no posture verdict, no enrolment or other event, no
 earlier payout — and nothing recorded: the decision a server with an empty
 database would give a dry run of the same request, made with the same
-conversion, context and engine as ``ClaimService.EvaluateClaim``.
+conversion, context and engine as ``DecideClaim``.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from anshin.v1 import claims_pb2, common_pb2
+from anshin.v1 import claims_pb2
 from rules import engine as eng
 from rules.load import RuleSet
-from server.claim_context import FactsSnapshot, context_from_facts
 from server.clock import to_us
-from server.convert import claims as conv
-from server.errors import ValidationError, Violation
+from server.usecases.claim_facts import FactsSnapshot, context_from_facts, ledger_scopes
+from server.wire import claims as wire
 
 
 def evaluate_on_empty_history(
@@ -26,18 +25,12 @@ def evaluate_on_empty_history(
     """The dry-run reply to ``request`` under ``rules`` at ``now``, as if
     nothing had ever been recorded (every cap scope unused).
 
-    Raises ``ValidationError`` for a claim a server refuses with INVALID_ARGUMENT.
+    Raises ``InvalidArgument`` for a claim a server refuses with INVALID_ARGUMENT.
     """
-    facts = conv.claim_facts(request, now, frozenset(rules.policies.policies))
+    facts = wire.claim_request(request, now, rules.policies.policies).facts
     policy = rules.policies.get(facts.policy_id)
     ctx = context_from_facts(FactsSnapshot(to_us(now)), facts, policy, rules)
-    try:
-        scopes = eng.ledger_scopes(policy, facts, ctx)
-    except eng.ClaimError as exc:
-        raise ValidationError([Violation(exc.field, str(exc))]) from exc
+    scopes = ledger_scopes(policy, facts, ctx)
     ledger = {scope: eng.LedgerUsage(0, 0, frozenset()) for scope in scopes}
     decision = eng.evaluate(policy, facts, replace(ctx, ledger=ledger))
-    version = common_pb2.RulesVersion(
-        digest=rules.digest, policies=[f"{policy.id}@{policy.version}"]
-    )
-    return conv.response(decision, version, dry_run=True)
+    return wire.response(decision, wire.rules_version(rules.digest, policy), dry_run=True)

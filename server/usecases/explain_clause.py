@@ -21,6 +21,7 @@ from pathlib import Path
 from rules.engine.kinds import KINDS
 from rules.engine.policy import Clause, Policy
 from rules.load import RuleSet
+from server.errors import NotFound
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 # Where a clause's logic lives; the edge (server/) only names ids as examples.
@@ -28,7 +29,7 @@ CODE_DIRS = ("checks", "rules", "timing")
 CLAUSE_ID = re.compile(r"^[A-Z]{3}-[A-Z]+\d*[a-z]?$")
 
 
-class UnknownClause(LookupError):
+class UnknownClause(NotFound, LookupError):
     """No clause of the loaded rules has this id."""
 
 

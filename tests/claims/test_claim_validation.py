@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from anshin.v1 import claims_pb2
-from server.convert import claims as conv
-from server.convert.events import _PAN_PREFILTER, _may_hold_pan
-from server.errors import ValidationError
+from server.errors import InvalidArgument
+from server.wire import claims as conv
+from server.wire.events import _PAN_PREFILTER, _may_hold_pan
 
 NOW = datetime(2025, 4, 10, 3, 0, tzinfo=UTC)
 POLICIES = frozenset({"HNB", "DCM", "KDN", "JPE", "ISA"})
@@ -51,7 +51,7 @@ def request(**kw: object) -> claims_pb2.EvaluateClaimRequest:
 def violations(req: claims_pb2.EvaluateClaimRequest) -> list[tuple[str, str]]:
     try:
         conv.claim_facts(req, NOW, POLICIES)
-    except ValidationError as exc:
+    except InvalidArgument as exc:
         return [(v.field, v.description) for v in exc.violations]
     return []
 

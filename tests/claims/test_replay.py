@@ -21,9 +21,9 @@ import pytest
 
 from rules.load import load_rules
 from server.clock import to_us
-from server.replay import NO_FACTS, Tally, replay
 from server.store.records import VerdictRecord
 from server.store.url import sqlite_path
+from server.usecases.replay import NO_FACTS, Tally, replay
 from tests.conftest import TEST_NOW, RunningServer, db_rows
 from tests.service.test_claims_service import (
     CUSTOMER,
@@ -238,7 +238,7 @@ def test_fast_request_parser_matches_json_format() -> None:
     from google.protobuf import json_format
 
     from anshin.v1 import claims_pb2
-    from server.replay import parse_request
+    from server.wire.claim_json import parse_request
 
     examples = Path(__file__).resolve().parents[2] / "docs" / "examples" / "claims"
     docs = []

@@ -180,8 +180,8 @@ def test_hash_chain_verifies_after_concurrent_writes_from_several_processes(
     signer = LogSigner.from_file(tmp_path / "log-signing.key", create=False)
     assert signer.valid(signature, head_message(head_seq, head_hash, signed_us))
     # And the operator's verifier agrees (checkpoints included).
-    from server.logverify import verify
     from server.store import open_log_reader
+    from server.usecases.verify_log import verify
 
     reader = open_log_reader(db_url)
     try:

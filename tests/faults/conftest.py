@@ -19,8 +19,8 @@ StartServer = Callable[..., Awaitable[RunningServer]]
 @pytest.fixture
 async def start_server(tmp_path: Path, rules: RuleSet) -> AsyncIterator[StartServer]:
     """``await start_server(db_url, **config)``: a served in-process app; stopped after."""
-    from server.app import build_app
     from server.config import Config
+    from server.main import build_app
 
     running: list[RunningServer] = []
 

@@ -23,9 +23,9 @@ from anshin.v1 import (
     posture_pb2,
     posture_pb2_grpc,
 )
-from server import logverify
 from server.store import open_log_reader
 from server.store.chain import LogSigner
+from server.usecases import verify_log as logverify
 from tests.conftest import TEST_NOW, RunningServer, db_rows
 from tests.service.test_check_login_table import WIN_CHROME, Case, chrome_hints, request_for
 from tests.service.test_claims_service import CUSTOMER, hnb_claim

@@ -105,7 +105,7 @@ class ThreadServer:
     """An app serving on its own event loop thread, so sync tests can share it."""
 
     def __init__(self, config: Any, rules_dir: Path) -> None:
-        from server.app import build_app
+        from server.main import build_app
 
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)

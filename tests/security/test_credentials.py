@@ -196,8 +196,8 @@ def test_non_loopback_needs_tls_and_auth_or_insecure(pki: PKI) -> None:
 
 
 async def test_build_app_refuses_an_exposed_plaintext_server(tmp_path: Path) -> None:
-    from server.app import build_app
     from server.config import Config
+    from server.main import build_app
 
     with pytest.raises(TransportConfigError):
         await build_app(Config(listen="0.0.0.0:0", db=f"sqlite:///{tmp_path}/a.db"))

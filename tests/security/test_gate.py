@@ -8,7 +8,7 @@ import grpc
 import pytest
 from structlog.testing import capture_logs
 
-from server.interceptors import RequestInterceptor
+from server.api.interceptors import RequestInterceptor
 from server.request_context import current_request
 from server.security.auth import Denied, Gate
 from server.security.config import RateLimit, auth_config_from_dict, token_digest

@@ -1,5 +1,5 @@
 """The CheckLogin reply and its log form are the same whether they come from
-the per-combination memo or are assembled afresh (server/convert/posture.py)."""
+the per-combination memo or are assembled afresh (server/wire/posture.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from anshin.v1 import common_pb2, posture_pb2
 from checks.posture import evaluate_login
 from rules.load import load_rules
-from server.convert import posture as conv
+from server.wire import posture as conv
 from tests.service.test_check_login_table import CASES, request_for
 
 

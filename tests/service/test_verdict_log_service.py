@@ -674,7 +674,7 @@ def test_pages_stay_under_the_message_budget() -> None:
     """Entries with large stored inputs split a batch into several pages, each
     resuming exactly after its last entry."""
     from server.errors import Violations
-    from server.verdict_pages import PAGE_BYTES, decode_token, split_pages
+    from server.wire.pages import PAGE_BYTES, decode_token, split_pages
 
     big = "x" * (PAGE_BYTES // 3)
     rows = [

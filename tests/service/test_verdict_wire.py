@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from anshin.v1 import common_pb2, verdicts_pb2
-from server.convert import verdicts as conv
-from server.verdict_pages import split_pages
+from server.wire import verdicts as conv
+from server.wire.pages import split_pages
 
 RULES = '{"digest":"dg","matrix_revision":"2025-04","release_data":{"chrome":"2025-06-01"}}'
 

@@ -241,7 +241,7 @@ async def test_events_through_two_stores_are_stored_once(
 async def test_chain_intact_after_concurrent_appends_through_three_stores(
     stores: Callable[[], PostgresStore], pg_url: str, key: Path
 ) -> None:
-    from server.logverify import verify
+    from server.usecases.verify_log import verify
 
     many = [stores() for _ in range(3)]
     await asyncio.gather(

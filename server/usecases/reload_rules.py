@@ -1,4 +1,4 @@
-"""anshin.v1.OperatorService and the rules reload it shares with SIGHUP.
+"""Reload the rules: on SIGHUP and ``OperatorService/ReloadRules``.
 
 A reload loads the configured rules directory again in a worker thread
 (the event loop keeps serving), validates it exactly as start-up does, and
@@ -18,19 +18,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import grpc
-from google.protobuf import any_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
-
-from anshin.v1 import common_pb2, operator_pb2, operator_pb2_grpc
 from rules.load import RuleSet, load_rules
 from server import metrics
 from server.clock import Clock, system_clock
+from server.errors import FailedPrecondition, PreconditionViolation
 from server.logs import get_logger
 from server.ruleset_holder import RulesHolder
-from server.security.identity import current_caller
 
 log = get_logger("anshin.operator")
 
@@ -48,10 +41,6 @@ class ReloadOutcome:
     @property
     def changed(self) -> bool:
         return self.ok and self.digest != self.previous_digest
-
-
-def _release_data(rules: RuleSet) -> list[str]:
-    return [f"{p}={at.isoformat()}" for p, at in sorted(rules.release_as_of().items())]
 
 
 class RulesReloader:
@@ -118,91 +107,29 @@ class RulesReloader:
             self.last = outcome
             return outcome
 
-
-def _ts(dt: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(dt)
-    return ts
-
-
-def _refused_status(outcome: ReloadOutcome, directory: str) -> status_pb2.Status:
-    detail = error_details_pb2.PreconditionFailure(
-        violations=[
-            error_details_pb2.PreconditionFailure.Violation(
-                type="RULES_INVALID", subject=directory, description=outcome.error
-            )
-        ]
-    )
-    packed = any_pb2.Any()
-    packed.Pack(detail)
-    return status_pb2.Status(
-        code=code_pb2.FAILED_PRECONDITION,
-        message=(f"rules in {directory} refused, still serving {outcome.digest}: {outcome.error}"),
-        details=[packed],
-    )
-
-
-class OperatorService(operator_pb2_grpc.OperatorServiceServicer):
-    def __init__(
-        self,
-        holder: RulesHolder,
-        reloader: RulesReloader,
-        *,
-        stale_products: Callable[[], list[str]],
-        schema_version: Callable[[], int],
-    ) -> None:
-        self._holder = holder
-        self._reloader = reloader
-        self._stale_products = stale_products
-        self._schema_version = schema_version
-
-    async def ReloadRules(
-        self, request: operator_pb2.ReloadRulesRequest, context: grpc.aio.ServicerContext
-    ) -> operator_pb2.ReloadRulesResponse:
-        outcome = await self._reloader.reload("rpc", validate_only=request.validate_only)
-        directory = str(self._holder.current.directory)
+    async def reload_by_request(self, *, validate_only: bool) -> ReloadOutcome:
+        """A reload a caller asked for (OperatorService/ReloadRules); ``RulesRefused``
+        when the directory does not load. Under ``serve --workers N`` the parent
+        is told, and forwards SIGHUP to every worker."""
+        outcome = await self.reload("rpc", validate_only=validate_only)
         if not outcome.ok:
-            await context.abort_with_status(
-                rpc_status.to_status(_refused_status(outcome, directory))
-            )
+            raise RulesRefused.of(outcome, str(self._holder.current.directory))
         if outcome.changed and os.environ.get("ANSHIN_WORKER") is not None:
-            # `serve --workers N`: the parent forwards SIGHUP to every worker.
             os.kill(os.getppid(), signal.SIGHUP)
-        rules = outcome.rules or self._holder.current
-        return operator_pb2.ReloadRulesResponse(
-            previous_digest=outcome.previous_digest,
-            digest=outcome.digest,
-            changed=outcome.changed and not request.validate_only,
-            directory=str(rules.directory),
-            release_data=_release_data(rules),
-            loaded_at=_ts(outcome.at),
+        return outcome
+
+
+class RulesRefused(FailedPrecondition):
+    """A reload asked for by a caller was refused: the last good rules still serve."""
+
+    @classmethod
+    def of(cls, outcome: ReloadOutcome, directory: str) -> RulesRefused:
+        return cls(
+            f"rules in {directory} refused, still serving {outcome.digest}: {outcome.error}",
+            [PreconditionViolation("RULES_INVALID", directory, outcome.error)],
         )
 
-    async def GetStatus(
-        self, request: operator_pb2.GetStatusRequest, context: grpc.aio.ServicerContext
-    ) -> operator_pb2.GetStatusResponse:
-        rules = self._holder.current
-        caller = current_caller()
-        resp = operator_pb2.GetStatusResponse(
-            rules_digest=rules.digest,
-            rules_directory=str(rules.directory),
-            rules_loaded_at=_ts(self._reloader.loaded_at),
-            release_data=_release_data(rules),
-            stale_products=self._stale_products(),
-            reload_failures=self._reloader.failures,
-            pid=os.getpid(),
-            caller=common_pb2.Caller(identity=caller.identity, role=caller.role),
-            schema_version=self._schema_version(),
-        )
-        last = self._reloader.last
-        if last is not None:
-            resp.last_reload.CopyFrom(
-                operator_pb2.ReloadAttempt(
-                    at=_ts(last.at),
-                    trigger=last.trigger,
-                    ok=last.ok,
-                    error=last.error,
-                    digest=last.digest,
-                )
-            )
-        return resp
+
+def release_data(rules: RuleSet) -> list[str]:
+    """``product=as_of`` of each product's release data."""
+    return [f"{p}={at.isoformat()}" for p, at in sorted(rules.release_as_of().items())]

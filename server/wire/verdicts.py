@@ -279,7 +279,7 @@ def review_facts(result: str) -> tuple[list[str], list[str], int]:
     return list(missing), [c for c in review if c], computed
 
 
-def claim_request(inputs: str) -> dict[str, Any]:
+def claim_request(inputs: str | bytes) -> dict[str, Any]:
     """The claim request of a claim entry's inputs: ``{"request": …}`` or the request itself."""
     d = orjson.loads(inputs)
     if not isinstance(d, dict):

@@ -2,7 +2,8 @@
 
 A page token is opaque to clients: the seq the next page starts after, bound
 (by a digest) to the filters and order it was issued for. Pure functions:
-QueryVerdicts runs them off the event loop, on a thread.
+QueryVerdicts runs them off the event loop, on a thread. And the review
+queue's items (ListReviews).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 
 import orjson
 
-from server.convert import verdicts as conv
+from anshin.v1 import verdicts_pb2
 from server.errors import Violations
 from server.store.records import Row
+from server.wire import verdicts as conv
 
 # --------------------------------------------------------------------------- page tokens
 
@@ -90,3 +92,34 @@ def page_batch(
     more = len(rows) > size
     rows = rows[:size]
     return split_pages(rows, more, key), int(rows[-1][0]) if more else None
+
+
+# --------------------------------------------------------------------------- review queue
+
+
+def review_items(
+    rows: Sequence[Row], more: bool, key: tuple[Any, ...]
+) -> list[verdicts_pb2.ReviewItem]:
+    """Open REVIEW decisions as ReviewItems; the last carries the token
+    resuming after it when ``more`` follow."""
+    items = []
+    last = len(rows) - 1
+    for i, row in enumerate(rows):
+        missing, review_clauses, computed = conv.review_facts(row[13])
+        try:
+            claimed = int(conv.claim_request(row[12]).get("amounts", {}).get("lossYen", 0))
+        except (ValueError, TypeError, AttributeError, orjson.JSONDecodeError):
+            claimed = 0
+        items.append(
+            verdicts_pb2.ReviewItem(
+                decision=conv.entry_pb(row),
+                missing_facts=missing,
+                review_clause_ids=review_clauses,
+                claimed_yen=claimed,
+                computed_yen=computed,
+                next_page_token=""
+                if i == last and not more
+                else encode_token("reviews", key, int(row[0])),
+            )
+        )
+    return items

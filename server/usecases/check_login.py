@@ -1,25 +1,34 @@
-"""anshin.v1.PostureService: thin servicer; the decision lives in checks/."""
+"""Judge a login's security posture (HNB-P1..P4), record the verdict, answer.
+
+The decision itself is ``checks.posture.evaluate_login`` (pure); this use
+case adds the rules version, the verdict log entry (durable before the
+reply) and the throttled "release data stale" warning. ``latest_postures``
+is the read side (GetPosture); ``evaluate_unrecorded`` the same verdict
+in-process, recorded nowhere (``anshin check-login --local``).
+
+The reply is assembled from memoised encoded fields (``wire.posture``): this
+is the hottest path of the service (docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import orjson
 import uuid_utils
-from google.protobuf.timestamp_pb2 import Timestamp
 
-from anshin.v1 import posture_pb2, posture_pb2_grpc
+from anshin.v1 import posture_pb2
+from checks.model import LoginFacts
 from checks.posture import evaluate_login
 from rules.load import RuleSet
-from server import validate
-from server.clock import Clock, to_us
-from server.convert import posture as conv
-from server.errors import Violations
+from server.clock import to_us
 from server.log_throttle import LogThrottle
 from server.logs import emit, get_logger
 from server.request_context import current_request
 from server.ruleset_holder import RulesHolder, rules_version_json
-from server.store import Store, VerdictRecord
+from server.store.ports import VerdictLog
+from server.store.records import VerdictRecord
+from server.wire import posture as wire
 
 log = get_logger("anshin.posture")
 # The health status (anshin.release_data) and the metrics say "stale" at all
@@ -27,17 +36,10 @@ log = get_logger("anshin.posture")
 STALE_LOG_INTERVAL = 60.0
 
 
-def _ts(us: int) -> Timestamp:
-    ts = Timestamp()
-    ts.FromMicroseconds(us)
-    return ts
-
-
-class PostureService(posture_pb2_grpc.PostureServiceServicer):
-    def __init__(self, store: Store, rules: RulesHolder, clock: Clock) -> None:
+class CheckLogin:
+    def __init__(self, store: VerdictLog, rules: RulesHolder) -> None:
         self._store = store
         self._rules = rules
-        self._clock = clock
         self._stale_log = LogThrottle(STALE_LOG_INTERVAL)
         # (id(rules), matrix revision, products) -> (rules, JSON for the log, encoded
         # reply field). The entry holds the RuleSet, so its id is not reused while cached.
@@ -52,24 +54,21 @@ class PostureService(posture_pb2_grpc.PostureServiceServicer):
         if hit is not None and hit[0] is rules:
             return hit[1], hit[2]
         raw = rules_version_json(rules, revision, products)
-        field = conv.encoded_rules(conv.rules_version_pb(raw))
+        field = wire.encoded_rules(wire.rules_version_pb(raw))
         if len(self._rules_versions) >= 256:
             self._rules_versions.clear()
         self._rules_versions[key] = (rules, raw, field)
         return raw, field
 
-    async def CheckLogin(
-        self, request: posture_pb2.CheckLoginRequest, context: object
-    ) -> posture_pb2.CheckLoginResponse:
-        now = self._clock()
-        facts = conv.login_facts(request, now)
+    async def __call__(self, facts: LoginFacts, now: datetime) -> posture_pb2.CheckLoginResponse:
+        """The verdict on ``facts`` (validated at ``now``), recorded before it is returned."""
         rules = self._rules.current
         result = evaluate_login(facts, rules.posture)
         revision = result.matrix_revision.id if result.matrix_revision else None
         rules_json, rules_field = self._rules_version(rules, revision, result.release_products)
         verdict_id = str(uuid_utils.uuid7())
         recorded_us = to_us(now)
-        logged_result, reply = conv.check_login_reply(verdict_id, result, rules_field, recorded_us)
+        logged_result, reply = wire.check_login_reply(verdict_id, result, rules_field, recorded_us)
         ctx = current_request()
         await self._store.append_verdict(
             VerdictRecord(
@@ -83,7 +82,7 @@ class PostureService(posture_pb2_grpc.PostureServiceServicer):
                 rules=rules_json,
                 outcome=result.verdict.value,
                 clause_ids=result.clause_ids,
-                inputs=orjson.dumps(conv.inputs_for_log(facts)),
+                inputs=orjson.dumps(wire.inputs_for_log(facts)),
                 result=logged_result,
                 request_id=ctx.request_id,
                 caller=ctx.caller,
@@ -102,40 +101,25 @@ class PostureService(posture_pb2_grpc.PostureServiceServicer):
             )
         return reply
 
-    async def GetPosture(
-        self, request: posture_pb2.GetPostureRequest, context: object
-    ) -> posture_pb2.GetPostureResponse:
-        now = self._clock()
-        v = Violations()
-        customer = validate.identifier(v, "customer_id", request.customer_id)
-        as_of = (
-            validate.instant(
-                v, "as_of", request.as_of, request.HasField("as_of"), required=False, now=now
-            )
-            or now
-        )
-        if request.lookback_days < 0 or request.lookback_days > 3660:
-            v.add("lookback_days", "must be between 0 and 3660")
-        v.raise_if_any()
-        assert customer is not None
-        lookback = (
-            timedelta(days=request.lookback_days)
-            if request.lookback_days
-            else self._rules.current.posture.settings.lookback
-        )
-        records = await self._store.latest_posture_by_device(
+    async def latest_postures(
+        self, customer: str, as_of: datetime, lookback: timedelta | None
+    ) -> list[VerdictRecord]:
+        """The last verdict of each of the customer's devices within ``lookback``
+        (default: the rules' own) before ``as_of``."""
+        if lookback is None:
+            lookback = self._rules.current.posture.settings.lookback
+        return await self._store.latest_posture_by_device(
             customer, to_us(as_of - lookback), to_us(as_of)
         )
-        devices = []
-        for r in records:
-            d = orjson.loads(r.result)
-            devices.append(
-                posture_pb2.DevicePosture(
-                    device_id=r.device_id or "",
-                    verdict_id=r.id,
-                    login_time=_ts(r.subject_us),
-                    verdict=conv.verdict_pb(d["verdict"]),
-                    checks=[conv.check_pb(c) for c in d["checks"]],
-                )
-            )
-        return posture_pb2.GetPostureResponse(devices=devices)
+
+
+def evaluate_unrecorded(
+    request: posture_pb2.CheckLoginRequest, rules: RuleSet, now: datetime
+) -> posture_pb2.CheckLoginResponse:
+    """The verdict on ``request`` under ``rules``, in-process; recorded nowhere."""
+    facts = wire.login_facts(request, now)
+    result = evaluate_login(facts, rules.posture)
+    revision = result.matrix_revision.id if result.matrix_revision else None
+    return wire.unrecorded_reply(
+        result, rules_version_json(rules, revision, result.release_products)
+    )

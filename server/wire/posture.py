@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from anshin.v1 import common_pb2, posture_pb2
 from checks.model import (
@@ -22,9 +24,10 @@ from checks.model import (
     Verdict,
 )
 from checks.posture import PostureResult
-from server import validate
-from server.convert.common import CHECK_STATUS, PRECISION
 from server.errors import Violations
+from server.store.records import VerdictRecord
+from server.wire import validate
+from server.wire.common import CHECK_STATUS, PRECISION
 
 USER_AGENT_MAX_BYTES = 4096
 HINT_MAX_BYTES = 1024
@@ -353,3 +356,51 @@ def check_login_reply(
     resp.verdict = VERDICT[result.verdict]
     resp.recorded_at.FromMicroseconds(recorded_us)
     return logged, resp
+
+
+def unrecorded_reply(result: PostureResult, rules_json: bytes) -> posture_pb2.CheckLoginResponse:
+    """The reply of a verdict made in-process and recorded nowhere (``--local``)."""
+    d = result_dict(result)
+    return posture_pb2.CheckLoginResponse(
+        verdict_id="(local: not recorded)",
+        verdict=verdict_pb(result.verdict.value),
+        checks=[check_pb(c) for c in d["checks"]],
+        client=client_pb(d["client"]),
+        rules=rules_version_pb(rules_json),
+    )
+
+
+def device_postures(records: Iterable[VerdictRecord]) -> posture_pb2.GetPostureResponse:
+    """The latest login-posture verdict of each device, as logged."""
+    devices = []
+    for r in records:
+        d = orjson.loads(r.result)
+        ts = Timestamp()
+        ts.FromMicroseconds(r.subject_us)
+        devices.append(
+            posture_pb2.DevicePosture(
+                device_id=r.device_id or "",
+                verdict_id=r.id,
+                login_time=ts,
+                verdict=verdict_pb(d["verdict"]),
+                checks=[check_pb(c) for c in d["checks"]],
+            )
+        )
+    return posture_pb2.GetPostureResponse(devices=devices)
+
+
+def posture_query(
+    req: posture_pb2.GetPostureRequest, now: datetime
+) -> tuple[str, datetime, timedelta | None]:
+    """(customer, as of, look-back or None for the rules' own) of a GetPosture request."""
+    v = Violations()
+    customer = validate.identifier(v, "customer_id", req.customer_id)
+    as_of = (
+        validate.instant(v, "as_of", req.as_of, req.HasField("as_of"), required=False, now=now)
+        or now
+    )
+    if req.lookback_days < 0 or req.lookback_days > 3660:
+        v.add("lookback_days", "must be between 0 and 3660")
+    v.raise_if_any()
+    assert customer is not None
+    return customer, as_of, timedelta(days=req.lookback_days) if req.lookback_days else None

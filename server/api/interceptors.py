@@ -7,10 +7,10 @@ without doing any work. The caller, as ``"identity (role)"``, goes into the
 request context, so every log entry records who asked. Every call is
 counted and timed in the Prometheus metrics by the status the caller saw.
 
-Domain exceptions become gRPC statuses here, once, instead of in every
-servicer: ValidationError → INVALID_ARGUMENT with BadRequest details,
-ConflictError → ALREADY_EXISTS, StoreError → UNAVAILABLE. Anything else is
-logged with its traceback and answered INTERNAL without internals.
+Every error a handler (or the gate) ends with becomes its gRPC status here,
+through ``server/api/status.py``: the families of ``server.errors`` with
+their google.rpc details. Anything else is logged with its traceback and
+answered INTERNAL without internals.
 """
 
 from __future__ import annotations
@@ -25,22 +25,18 @@ from typing import Any
 import grpc
 import structlog
 import uuid_utils
-from grpc_status import rpc_status
 
-from server.errors import ConflictError, NotFoundError, ValidationError, bad_request_status
+from server.api.status import Answer, abort, answer
 from server.logs import emit, get_logger
 from server.metrics import RpcMetrics
 from server.request_context import RequestContext, set_request
 from server.security.auth import Denied, Gate
 from server.security.identity import LOCAL_CALLER
-from server.store.errors import StoreError
 
 log = get_logger("anshin.rpc")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _QUIET = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 _LOCAL = str(LOCAL_CALLER)
-# Exceptions that map to a status without being a server fault.
-_EXPECTED = (ValidationError, ConflictError, NotFoundError, StoreError, NotImplementedError)
 
 
 def _request_id(metadata: Any) -> str:
@@ -48,35 +44,6 @@ def _request_id(metadata: Any) -> str:
         if key == "x-request-id" and isinstance(value, str) and _REQUEST_ID.match(value):
             return value
     return str(uuid_utils.uuid7())
-
-
-def _code_name(exc: Exception) -> str:
-    """The gRPC status the caller sees, as the access log records it."""
-    if isinstance(exc, ValidationError):
-        return "INVALID_ARGUMENT"
-    if isinstance(exc, ConflictError):
-        return "ALREADY_EXISTS"
-    if isinstance(exc, NotFoundError):
-        return "NOT_FOUND"
-    if isinstance(exc, StoreError):
-        return "UNAVAILABLE"
-    if isinstance(exc, NotImplementedError):
-        return "UNIMPLEMENTED"
-    return "INTERNAL"
-
-
-async def _abort_for(exc: Exception, context: grpc.aio.ServicerContext) -> None:
-    if isinstance(exc, ValidationError):
-        await context.abort_with_status(rpc_status.to_status(bad_request_status(exc)))
-    if isinstance(exc, ConflictError):
-        await context.abort(grpc.StatusCode.ALREADY_EXISTS, str(exc))
-    if isinstance(exc, NotFoundError):
-        await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
-    if isinstance(exc, StoreError):
-        await context.abort(grpc.StatusCode.UNAVAILABLE, "store unavailable, retry later")
-    if isinstance(exc, NotImplementedError):  # e.g. grpc.aio's health servicer has no List
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "method not implemented")
-    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
 
 def _handler_code(context: grpc.aio.ServicerContext) -> str:
@@ -126,6 +93,12 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
             elif not quiet:
                 emit(log, "info", "rpc", method=method, code=code, ms=ms)
 
+        async def fail(exc: Exception, context: grpc.aio.ServicerContext, started: float) -> None:
+            """End the call with the status ``exc`` maps to (raises AbortError)."""
+            told: Answer = answer(exc)
+            end(told.code.name, started, None if told.expected else exc)
+            await abort(context, told)
+
         async def begin(context: grpc.aio.ServicerContext) -> float:
             """Bind the request; refuse it (abort) before any work if it may not run."""
             started = time.perf_counter()
@@ -142,12 +115,13 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 except Denied as denied:
                     who = str(denied.caller) if denied.caller else "unauthenticated"
                     structlog.contextvars.bind_contextvars(caller=who)
-                    end(denied.code.name, started)
-                    trailing: tuple[tuple[str, str | bytes], ...] = (("x-request-id", rid),)
-                    if denied.status is not None:
-                        details = denied.status.SerializeToString()
-                        trailing += (("grpc-status-details-bin", details),)
-                    await context.abort(denied.code, denied.message, trailing_metadata=trailing)
+                    refused = answer(denied)
+                    end(refused.code.name, started)
+                    trailing: tuple[tuple[str, str | bytes], ...] = (
+                        ("x-request-id", rid),
+                        *refused.trailing(),
+                    )
+                    await context.abort(refused.code, refused.message, trailing_metadata=trailing)
             structlog.contextvars.bind_contextvars(caller=caller)
             set_request(RequestContext(request_id=rid, method=method, caller=caller))
             remaining = context.time_remaining()
@@ -165,10 +139,6 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 started = await begin(context)
                 try:
                     response = await inner(request, context)
-                except _EXPECTED as exc:
-                    end(_code_name(exc), started)
-                    await _abort_for(exc, context)
-                    raise
                 except grpc.aio.AbortError:
                     end(_handler_code(context), started)
                     raise
@@ -176,8 +146,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                     end("CANCELLED", started)  # the caller's deadline passed or it went away
                     raise
                 except Exception as exc:
-                    end("INTERNAL", started, exc)
-                    await _abort_for(exc, context)
+                    await fail(exc, context, started)
                     raise
                 end("OK", started)
                 return response
@@ -198,9 +167,6 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                     else:
                         async for item in stream:
                             yield item
-                except _EXPECTED as exc:
-                    end(_code_name(exc), started)
-                    await _abort_for(exc, context)
                 except grpc.aio.AbortError:
                     end(_handler_code(context), started)
                     raise
@@ -208,8 +174,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                     end("CANCELLED", started)
                     raise
                 except Exception as exc:
-                    end("INTERNAL", started, exc)
-                    await _abort_for(exc, context)
+                    await fail(exc, context, started)
                 end("OK", started)
 
             return grpc.unary_stream_rpc_method_handler(
@@ -223,10 +188,6 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 started = await begin(context)
                 try:
                     response = await inner_su(request_iter, context)
-                except _EXPECTED as exc:
-                    end(_code_name(exc), started)
-                    await _abort_for(exc, context)
-                    raise
                 except grpc.aio.AbortError:
                     end(_handler_code(context), started)
                     raise
@@ -234,8 +195,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                     end("CANCELLED", started)
                     raise
                 except Exception as exc:
-                    end("INTERNAL", started, exc)
-                    await _abort_for(exc, context)
+                    await fail(exc, context, started)
                     raise
                 end("OK", started)
                 return response
@@ -263,8 +223,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                     end("CANCELLED", started)
                     raise
                 except Exception as exc:
-                    end("INTERNAL", started, exc)
-                    await _abort_for(exc, context)
+                    await fail(exc, context, started)
                 end("OK", started)
 
             return grpc.stream_stream_rpc_method_handler(

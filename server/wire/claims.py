@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
+from google.protobuf import json_format
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from anshin.v1 import claims_pb2, common_pb2
 from checks.event_model import FundingSource
 from checks.security_standard import PaymentMethod
 from rules import engine as eng
-from server import validate
-from server.convert.common import CHECK_STATUS, compared_pb
-from server.convert.events import pan_violations
 from server.errors import Violations
+from server.wire import validate
+from server.wire import verdicts as verdict_wire
+from server.wire.common import CHECK_STATUS, compared_pb
+from server.wire.events import pan_violations
 
 MAX_YEN = 10**12  # a trillion yen: anything larger is a typo, not a claim
 _EFFECT = {
@@ -350,6 +357,43 @@ def incident_instant(facts: eng.ClaimFacts) -> datetime:
     return facts.incident.occurred_at
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """An EvaluateClaim request, validated: the facts, and the message as the
+    log records it (its fingerprint decides idempotency)."""
+
+    facts: eng.ClaimFacts
+    message: claims_pb2.EvaluateClaimRequest
+
+    @property
+    def dry_run(self) -> bool:
+        return bool(self.message.dry_run)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(fingerprint_of(self.message)).hexdigest()
+
+    def logged(self) -> dict[str, Any]:
+        """The request as JSON, for the decision's log entry."""
+        return json_format.MessageToDict(self.message)
+
+
+def claim_request(
+    req: claims_pb2.EvaluateClaimRequest, now: datetime, policy_ids: Collection[str]
+) -> ClaimRequest:
+    """Validate and convert; raises InvalidArgument listing every bad field."""
+    return ClaimRequest(claim_facts(req, now, frozenset(policy_ids)), req)
+
+
+def logged_claim_request(
+    inputs: str | bytes, at: datetime, policy_ids: Collection[str]
+) -> ClaimRequest:
+    """The claim request a decision's log entry recorded (``inputs.request``),
+    validated again as of the instant it was decided."""
+    msg = claims_pb2.EvaluateClaimRequest()
+    json_format.ParseDict(verdict_wire.claim_request(inputs), msg, ignore_unknown_fields=True)
+    return ClaimRequest(claim_facts(msg, at, frozenset(policy_ids)), msg)
+
+
 # --------------------------------------------------------------------------- replies
 
 
@@ -365,6 +409,40 @@ def clause_pb(c: eng.ClauseResult) -> common_pb2.ClauseResult:
         kind=c.kind,
         compared=compared_pb(c.compared),
     )
+
+
+def rules_version(digest: str, policy: eng.Policy) -> common_pb2.RulesVersion:
+    """The rules a claim decision was made under: the digest and the policy's version."""
+    return common_pb2.RulesVersion(digest=digest, policies=[f"{policy.id}@{policy.version}"])
+
+
+def rules_version_json(digest: str, policy: eng.Policy) -> bytes:
+    """``rules_version`` as the log records it."""
+    return orjson.dumps({"digest": digest, "policies": [f"{policy.id}@{policy.version}"]})
+
+
+def recorded_response(
+    decision: eng.Decision, rules: common_pb2.RulesVersion, decision_id: str, recorded_us: int
+) -> claims_pb2.EvaluateClaimResponse:
+    """The reply of a recorded decision (stored, and sent again to a retry)."""
+    resp = response(decision, rules, dry_run=False)
+    resp.decision_id = decision_id
+    ts = Timestamp()
+    ts.FromMicroseconds(recorded_us)
+    resp.recorded_at.CopyFrom(ts)
+    return resp
+
+
+def logged_response(resp: claims_pb2.EvaluateClaimResponse) -> bytes:
+    """A reply as the decision's log entry records it (``result``)."""
+    return orjson.dumps(json_format.MessageToDict(resp))
+
+
+def stored_response(reply: bytes, *, replayed: bool) -> claims_pb2.EvaluateClaimResponse:
+    resp = claims_pb2.EvaluateClaimResponse.FromString(reply)
+    if replayed:
+        resp.replayed = True
+    return resp
 
 
 def response(

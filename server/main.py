@@ -1,8 +1,15 @@
-"""The grpc.aio application: wiring, health, reflection, graceful drain.
+"""The composition root: the one place that builds the server from its parts.
+
+It opens the store (``open_store`` picks the backend from the ``--db``
+URL), builds the use cases on the store's ports, the servicers on the use
+cases, and the grpc.aio server with the guard, health and reflection; the
+bulk worker pool; then serves with graceful drain (docs/architecture.md).
+Nothing else imports ``server.api``.
 
 Security and operations (docs/security.md): TLS / mutual TLS, the auth gate
 in the request interceptor, Prometheus metrics on their own port, and hot
 reload of the rules on SIGHUP or ``OperatorService/ReloadRules``.
+``serve --workers N`` runs N processes of this (server/workers.py).
 """
 
 from __future__ import annotations
@@ -31,25 +38,33 @@ from anshin.v1 import (
 )
 from checks.releases import is_stale
 from rules.load import RuleSet, load_rules
+from server.api.claims import ClaimService
+from server.api.events import EventService, register_event_service
+from server.api.interceptors import GuardedServer, RequestInterceptor
+from server.api.operator import OperatorService
+from server.api.posture import PostureService
+from server.api.verdicts import VerdictLogService, register_verdict_log_service
 from server.bulk import BulkPool
 from server.clock import Clock, system_clock
 from server.config import Config
-from server.interceptors import GuardedServer, RequestInterceptor
 from server.logs import get_logger
 from server.metrics import RpcMetrics, metered_store, serve_metrics, watch_release_data
 from server.parent_watch import watch_parent
 from server.pii import PhoneHasher
+from server.refresh_task import ReleaseRefresher
 from server.ruleset_holder import RulesHolder
 from server.security.auth import Gate
 from server.security.config import load_auth_config
 from server.security.tls import Transport, exposure_warnings
-from server.services.claims import ClaimService
-from server.services.events import EventService, register_event_service
-from server.services.operator import OperatorService, RulesReloader
-from server.services.posture import PostureService
-from server.services.verdicts import VerdictLogService, register_verdict_log_service
 from server.state import phone_key_secret, require_private
 from server.store import Store, open_store
+from server.usecases.check_login import CheckLogin
+from server.usecases.decide_claim import DecideClaim
+from server.usecases.event_queries import EventQueries
+from server.usecases.find_verdicts import FindVerdicts
+from server.usecases.record_events import EventJudge, RecordEvents
+from server.usecases.reload_rules import RulesReloader
+from server.usecases.reviews import Reviews
 
 log = get_logger("anshin.server")
 
@@ -81,6 +96,8 @@ class App:
     reloader: RulesReloader | None = None
     # Why this configuration is not fully protected (said loudly at start-up).
     warnings: tuple[str, ...] = field(default=())
+    # `serve --refresh-releases` (server/refresh_task.py); None when off.
+    refresher: ReleaseRefresher | None = None
 
     def stale_products(self, at: datetime | None = None) -> list[str]:
         now = at or self.clock()
@@ -104,10 +121,12 @@ class App:
             log.warning(
                 "release_data_stale",
                 products=stale,
-                hint="run `anshin releases import` with current vendor feeds",
+                hint="run `anshin releases refresh` (or serve --refresh-releases)",
             )
 
     async def stop(self, grace: float) -> None:
+        if self.refresher is not None:  # release refresh: no new fetch while draining
+            await self.refresher.stop()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         if self.bulk_pool is not None:
@@ -151,7 +170,7 @@ async def build_app(
     # error mapping), wrapped once per method rather than intercepted per call.
     guarded = GuardedServer(server, RequestInterceptor(Gate(auth), RpcMetrics()))
     posture_pb2_grpc.add_PostureServiceServicer_to_server(
-        PostureService(store, holder, clock), guarded
+        PostureService(CheckLogin(store, holder), clock), guarded
     )
     hasher = PhoneHasher.from_file(config.resolved_phone_key_file())
     bulk_pool = (
@@ -159,9 +178,14 @@ async def build_app(
         if config.bulk_workers > 0
         else None
     )
-    register_event_service(EventService(store, holder, clock, hasher, bulk_pool), guarded)
-    claims_pb2_grpc.add_ClaimServiceServicer_to_server(ClaimService(store, holder, clock), guarded)
-    register_verdict_log_service(VerdictLogService(store, holder, clock), guarded)
+    record_events = RecordEvents(store, EventJudge(holder, hasher), clock, bulk_pool)
+    register_event_service(EventService(record_events, EventQueries(store, holder), clock), guarded)
+    claims_pb2_grpc.add_ClaimServiceServicer_to_server(
+        ClaimService(DecideClaim(store), holder, clock), guarded
+    )
+    register_verdict_log_service(
+        VerdictLogService(FindVerdicts(store, clock), Reviews(store, holder, clock), clock), guarded
+    )
 
     async def after_swap(new: RuleSet) -> None:
         if bulk_pool is not None:
@@ -169,12 +193,18 @@ async def build_app(
         await app.refresh_release_health()
 
     reloader = RulesReloader(holder, clock=clock, after_swap=after_swap)
+    # Release refresh (server/refresh_task.py): writes the rules directory in
+    # force, then swaps it in through the reloader above; started by serve().
+    refresher = ReleaseRefresher.for_app(
+        config.release_refresh, lambda: holder.current.directory, reloader.reload, clock
+    )
     operator_pb2_grpc.add_OperatorServiceServicer_to_server(
         OperatorService(
             holder,
             reloader,
             stale_products=lambda: app.stale_products(),
             schema_version=store.schema_version,
+            refresh_status=refresher.operator_status if refresher is not None else None,
         ),
         guarded,
     )
@@ -200,6 +230,7 @@ async def build_app(
     app = App(
         server, store, holder, health_servicer, port, clock, bulk_pool, reloader, tuple(warnings)
     )
+    app.refresher = refresher  # release refresh (server/refresh_task.py)
     watch_release_data(lambda: holder.current.release_as_of(), clock)
     await app.refresh_release_health()
     return app
@@ -218,6 +249,8 @@ async def serve(config: Config) -> None:
         metrics_port = serve_metrics(config.metrics_listen)
         log.info("metrics_serving", listen=config.metrics_listen, port=metrics_port)
     await app.server.start()
+    if app.refresher is not None:  # serve --refresh-releases: first run after a short delay
+        app.refresher.start()
     log.info(
         "serving",
         listen=config.listen,

@@ -1,15 +1,16 @@
-"""What a claim decision read, and the ``EvaluationContext`` built from it.
+"""What a claim decision reads, and the ``EvaluationContext`` built from it.
 
-EvaluateClaim reads three things from the store before it decides: the login
-posture verdicts of the customer's devices before the fraud, the recorded
-events the claim can depend on (``EventLog.claim_events``), and, inside the write
-transaction, the ledger usage of the claim's cap scopes. ``FactsSnapshot``
+A claim decision reads three things from the store: the login posture
+verdicts of the customer's devices before the fraud and the recorded events
+the claim can depend on (``EventLog.claim_events``), both read by
+``gather_facts`` through the store's ports before the write transaction, and,
+inside it, the ledger usage of the claim's cap scopes. ``FactsSnapshot``
 holds exactly that, plus ``now`` (the decision instant the request was
 validated at). It is recorded in the claim's verdict-log entry
 (``inputs.facts``, see ``facts_json``), so a decision can be re-made later —
 under the same rules to audit it, or under a candidate rules directory to see
-what a change would have done (``server/replay.py``) — without reconstructing
-the past from the store.
+what a change would have done (``server/usecases/replay.py``) — without
+reconstructing the past from the store.
 
 ``context_from_facts`` is the one pure function, shared by the live decision
 and by replay, that turns a snapshot into the engine's ``EvaluationContext``
@@ -32,19 +33,34 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 import orjson
 
 from checks import event_model as em
+from checks.cover import Cover
 from checks.coverage import Period, monitoring_state, policy_periods
 from checks.model import CheckStatus, Verdict
 from rules import engine as eng
 from rules.load import RuleSet
 from server.clock import from_us, to_us
-from server.convert.events import event_from_payload
+from server.errors import InvalidArgument
+from server.store.ports import EventLog, VerdictLog
+from server.store.records import ClaimEventQuery, Usage
+from server.wire.events import event_from_payload
 
 FACTS_VERSION = 1
+# How far back before the fraud posture verdicts are gathered; the policy's
+# own look-back (HNB posture_required) then picks what counts.
+POSTURE_WINDOW = timedelta(days=400)
+_SEVERITY = {
+    CheckStatus.FAIL: 4,
+    CheckStatus.UNKNOWN: 3,
+    CheckStatus.WARN: 2,
+    CheckStatus.PASS: 1,
+    CheckStatus.NOT_APPLICABLE: 0,
+}
 # Enum members by value: a dict lookup instead of an Enum call (which raises
 # the same ValueError for anything else: ``or`` falls back to it).
 _VERDICTS = {v.value: v for v in Verdict}
@@ -183,3 +199,91 @@ def context_from_facts(
         monitoring=monitoring,
         ledger=dict(snapshot.ledger or {}),
     )
+
+
+def ledger_scopes(
+    policy: eng.Policy, facts: eng.ClaimFacts, ctx: eng.EvaluationContext
+) -> tuple[str, ...]:
+    """The cap scopes whose ledger usage the decision reads; a claim the policy
+    cannot evaluate (``eng.ClaimError``) is ``InvalidArgument`` naming its field."""
+    try:
+        return eng.ledger_scopes(policy, facts, ctx)
+    except eng.ClaimError as exc:
+        raise InvalidArgument.of(exc.field, str(exc)) from exc
+
+
+def with_ledger(ctx: eng.EvaluationContext, usage: Mapping[str, Usage]) -> eng.EvaluationContext:
+    """``ctx`` with the ledger usage the store read (inside its transaction)."""
+    return replace(
+        ctx,
+        ledger={k: eng.LedgerUsage(u.amount_yen, u.count, u.persons) for k, u in usage.items()},
+    )
+
+
+def clause_statuses(result: Mapping[str, Any]) -> dict[str, CheckStatus]:
+    """The worst status of the checks serving each clause (HNB-P1..P4) of a
+    logged posture verdict's result."""
+    worst: dict[str, CheckStatus] = {}
+    for check in result.get("checks", []):
+        status = CheckStatus(check["status"])
+        for clause in check["clause_ids"]:
+            if clause not in worst or _SEVERITY[status] > _SEVERITY[worst[clause]]:
+                worst[clause] = status
+    return worst
+
+
+class ClaimReads(VerdictLog, EventLog, Protocol):
+    """The ports a claim's facts are read through."""
+
+
+async def gather_facts(
+    store: ClaimReads, policy: eng.Policy, facts: eng.ClaimFacts, now: datetime
+) -> FactsSnapshot:
+    """What a decision reads from the store before its transaction: the
+    posture verdicts of the customer's devices before the fraud, and the
+    recorded events it can depend on (the ledger is read inside it)."""
+    fraud_at = facts.incident.occurred_at
+    postures = []
+    for rec in await store.latest_posture_by_device(
+        facts.customer_id, to_us(fraud_at - POSTURE_WINDOW), to_us(fraud_at)
+    ):
+        postures.append(
+            eng.PostureRecord(
+                device_id=rec.device_id or "",
+                login_at=from_us(rec.subject_us),
+                verdict=Verdict(rec.outcome),
+                verdict_id=rec.id,
+                clause_statuses=clause_statuses(orjson.loads(rec.result)),
+            )
+        )
+    rows = await claim_event_rows(store, policy.cover, facts)
+    return FactsSnapshot.from_rows(to_us(now), postures, rows)
+
+
+async def claim_event_rows(
+    events: EventLog, cover: Cover | None, facts: eng.ClaimFacts
+) -> list[tuple[str, bytes]]:
+    """The recorded events this claim's decision can read, oldest first: only
+    what the engine looks at (``EventLog.claim_events``). The events the
+    policy file's ``[cover]`` builds periods from (activations cover whatever
+    they activated; an enrolment, its policy): one query each, the first also
+    loading the instrument, service and card parts."""
+    inc = facts.incident
+    fraud_at = inc.occurred_at
+    reads = cover.reads if cover is not None else (("enrolment", facts.policy_id),)
+    rows: list[tuple[str, bytes]] = []
+    for i, (cover_kind, cover_subject) in enumerate(reads):
+        first = i == 0
+        rows += await events.claim_events(
+            ClaimEventQuery(
+                customer_id=facts.customer_id,
+                as_of_us=to_us(facts.claimed_at),
+                incident_us=to_us(fraud_at),
+                cover_kind=cover_kind,
+                cover_subject=cover_subject,
+                instrument=str(getattr(inc, "instrument_token", "") or "") if first else "",
+                service=str(getattr(inc, "payment_service_id", "") or "") if first else "",
+                card=str(getattr(inc, "card_token", "") or "") if first else "",
+            )
+        )
+    return rows

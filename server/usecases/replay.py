@@ -2,7 +2,7 @@
 
 Every claim entry of the verdict log (kind ``claim``) records the request and
 what the decision read (``inputs.facts``: posture verdicts, raw events,
-ledger usage, the decision instant; see ``server/claim_context.py``). Replay
+ledger usage, the decision instant; see ``server/usecases/claim_facts.py``). Replay
 decides each claim again from exactly those facts under the candidate
 ``RuleSet`` and compares outcome, payable amount and the clauses that fired
 (pushed DENY or REVIEW) with what was logged.
@@ -30,30 +30,25 @@ each with its own read-only reader and its own chunks of the log.
 
 from __future__ import annotations
 
-import calendar
 import os
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any
 
 import orjson
-from google.protobuf import json_format
-from google.protobuf.descriptor import FieldDescriptor
 
-from anshin.v1 import claims_pb2
 from rules import engine as eng
 from rules.load import RuleSet, load_rules
-from server.claim_context import FactsSnapshot, context_from_facts
 from server.clock import from_us
-from server.convert import claims as conv
-from server.errors import ValidationError
+from server.errors import InvalidArgument
 from server.store import open_log_reader
 from server.store.ports import ClaimHistory
+from server.usecases.claim_facts import FactsSnapshot, context_from_facts
+from server.wire import claims as conv
+from server.wire.claim_json import parse_request
 
 NO_FACTS = "logged before facts were recorded (no inputs.facts)"
 CHUNK = 1000  # claims per fetch / per task of a worker process
@@ -240,185 +235,14 @@ class Tally:
 # --------------------------------------------------------------------------- reading
 
 
-def ledger_before(reader: ClaimHistory, seq: int, scopes: Sequence[str]) -> dict[str, Any]:
+def ledger_before(
+    reader: ClaimHistory, seq: int, scopes: Sequence[str]
+) -> dict[str, eng.LedgerUsage]:
     """Usage of ``scopes`` from the ledger entries of decisions logged before ``seq``."""
     return {
         s: eng.LedgerUsage(u.amount_yen, u.count, u.persons)
         for s, u in reader.ledger_before(seq, scopes).items()
     }
-
-
-# --------------------------------------------------------------------------- requests
-
-
-class _Unsupported(Exception):
-    """A JSON shape the fast path does not handle: ``json_format`` does it instead."""
-
-
-_TIMESTAMP = "google.protobuf.Timestamp"
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:Z|([+-])(\d\d):(\d\d))\Z"
-)
-_PLANS: dict[str, dict[str, Callable[[Any, Any], None]]] = {}
-
-
-def _scalar(field: Any) -> Callable[[Any], Any]:
-    cpp = field.cpp_type
-    fd = FieldDescriptor
-    if cpp in (fd.CPPTYPE_INT32, fd.CPPTYPE_INT64, fd.CPPTYPE_UINT32, fd.CPPTYPE_UINT64):
-        return _int
-    if cpp == fd.CPPTYPE_BOOL:
-        return _bool
-    if cpp == fd.CPPTYPE_STRING and field.type == fd.TYPE_STRING:
-        return _str
-    raise _Unsupported(field.full_name)
-
-
-def _int(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int | str):
-        raise _Unsupported(v)
-    return int(v)
-
-
-def _bool(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise _Unsupported(v)
-    return v
-
-
-def _str(v: Any) -> str:
-    if not isinstance(v, str):
-        raise _Unsupported(v)
-    return v
-
-
-def _repeated(f: Any) -> bool:
-    is_repeated = getattr(f, "is_repeated", None)  # protobuf >= 6: label is gone
-    if is_repeated is not None:
-        return bool(is_repeated)
-    return bool(f.label == FieldDescriptor.LABEL_REPEATED)
-
-
-_Setter = Callable[[Any, Any], None]
-
-
-def _plan_of(desc: Any) -> dict[str, _Setter]:
-    """JSON key (and field name) → how to set that field from its JSON value,
-    per message type."""
-    plan = _PLANS.get(desc.full_name)
-    if plan is not None:
-        return plan
-    plan = {}
-    for f in desc.fields:
-        try:
-            setter = _setter(f)
-        except _Unsupported:
-            setter = _unsupported(f.name)
-        plan[f.json_name] = plan[f.name] = setter
-    _PLANS[desc.full_name] = plan
-    return plan
-
-
-def _setter(f: Any) -> _Setter:
-    name = f.name
-    if f.message_type is not None and f.message_type.GetOptions().map_entry:
-        key_f, value_f = (
-            f.message_type.fields_by_name["key"],
-            f.message_type.fields_by_name["value"],
-        )
-        if key_f.type != FieldDescriptor.TYPE_STRING:
-            raise _Unsupported(f.full_name)
-        conv = _scalar(value_f)
-
-        def set_map(msg: Any, value: Any) -> None:
-            target = getattr(msg, name)
-            for k, v in value.items():
-                target[k] = conv(v)
-
-        return set_map
-    if _repeated(f):
-        conv = _scalar(f)
-
-        def set_repeated(msg: Any, value: Any) -> None:
-            getattr(msg, name).extend([conv(v) for v in value])
-
-        return set_repeated
-    if f.message_type is not None and f.message_type.full_name == _TIMESTAMP:
-
-        def set_timestamp(msg: Any, value: Any) -> None:
-            ts = getattr(msg, name)
-            ts.seconds, ts.nanos = _timestamp(value)
-
-        return set_timestamp
-    if f.message_type is not None:
-
-        def set_message(msg: Any, value: Any) -> None:
-            sub = getattr(msg, name)
-            sub.SetInParent()
-            _fill(sub, value)
-
-        return set_message
-    if f.enum_type is not None:
-        numbers = {v.name: v.number for v in f.enum_type.values}
-
-        def set_enum(msg: Any, value: Any) -> None:
-            setattr(msg, name, numbers[value] if isinstance(value, str) else _int(value))
-
-        return set_enum
-    conv = _scalar(f)
-
-    def set_scalar(msg: Any, value: Any) -> None:
-        setattr(msg, name, conv(value))
-
-    return set_scalar
-
-
-def _unsupported(name: str) -> _Setter:
-    def refuse(msg: Any, value: Any) -> None:
-        raise _Unsupported(name)
-
-    return refuse
-
-
-@lru_cache(maxsize=4096)
-def _timestamp(value: Any) -> tuple[int, int]:
-    """(seconds, nanos) of an RFC 3339 instant (pure: memoised, claims share instants)."""
-    m = _RFC3339.match(value) if isinstance(value, str) else None
-    if m is None:
-        raise _Unsupported(value)
-    y, mo, day, h, mi, sec, frac, sign, oh, om = m.groups()
-    seconds = calendar.timegm((int(y), int(mo), int(day), int(h), int(mi), int(sec)))
-    if sign:
-        offset = int(oh) * 3600 + int(om) * 60
-        seconds -= offset if sign == "+" else -offset
-    return seconds, int(frac.ljust(9, "0")) if frac else 0
-
-
-def _fill(msg: Any, d: Any) -> None:
-    if not isinstance(d, dict):
-        raise _Unsupported(d)
-    desc = msg.DESCRIPTOR
-    plan = _PLANS.get(desc.full_name) or _plan_of(desc)
-    for key, value in d.items():
-        plan[key](msg, value)  # an unknown key: KeyError, json_format decides
-
-
-def parse_request(d: dict[str, Any]) -> claims_pb2.EvaluateClaimRequest:
-    """The logged request (protobuf JSON, as ``MessageToDict`` wrote it) as a message.
-
-    A direct walk over the message descriptors for the shapes MessageToDict
-    writes (scalars, enums by name, UTC timestamps, nested messages, maps and
-    lists of scalars), several times faster than ``json_format.ParseDict``;
-    anything else goes through ``ParseDict``. The two give identical messages
-    (tests/claims/test_replay.py checks it).
-    """
-    msg = claims_pb2.EvaluateClaimRequest()
-    try:
-        _fill(msg, d)
-    except (_Unsupported, KeyError, ValueError, TypeError, AttributeError):
-        msg = claims_pb2.EvaluateClaimRequest()
-        json_format.ParseDict(d, msg, ignore_unknown_fields=True)
-    return msg
 
 
 # --------------------------------------------------------------------------- replaying
@@ -462,7 +286,7 @@ class Replayer:
         request = parse_request(inputs["request"])
         try:
             claim = conv.claim_facts(request, from_us(snapshot.now_us), self.policy_ids)
-        except ValidationError as exc:
+        except InvalidArgument as exc:
             tally.refuse(f"refused under the candidate rules: {exc}", decision_id)
             return
         policy = self.rules.policies.get(claim.policy_id)
@@ -568,7 +392,7 @@ def replay(
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if "forkserver" in methods:
-        ctx.set_forkserver_preload(["server.replay"])
+        ctx.set_forkserver_preload(["server.usecases.replay"])
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=ctx,

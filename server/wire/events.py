@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from anshin.v1 import common_pb2, events_pb2
 from checks import event_model as em
+from checks.coverage import MonitoringState, Period
 from checks.model import CheckStatus
-from server import validate
-from server.convert.common import CHECK_STATUS, compared_pb
-from server.errors import Violations
+from server.errors import InvalidArgument, Violations
 from server.pii import PhoneHasher, contains_pan, fingerprint
+from server.wire import validate
+from server.wire.common import CHECK_STATUS, compared_pb
 
 _LAST4 = re.compile(r"^\d{4}$")
 _3DS_VERSION = re.compile(r"^\d{1,2}\.\d{1,2}(\.\d{1,2})?$")
@@ -555,3 +557,159 @@ def clause_result(j: em.Judgement) -> common_pb2.ClauseResult:
         explanation_ja=j.explanation_ja,
         compared=compared_pb(j.compared),
     )
+
+
+class AckEncoder:
+    """An EventAck in wire form, from its head (id, time) and its judgements.
+
+    Protobuf fields concatenate: ``head(...) + judgements(...)`` is exactly the
+    serialization of the whole EventAck. Judging is memoised
+    (``checks.event_acks``), so identical facts return the very same tuple;
+    its serialized form is kept by identity, so each distinct result is
+    encoded once.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._cache: dict[int, tuple[tuple[em.Judgement, ...], bytes]] = {}
+
+    @staticmethod
+    def head(event_id: str, recorded_us: int) -> bytes:
+        ts = Timestamp()
+        ts.FromMicroseconds(recorded_us)
+        head: bytes = events_pb2.EventAck(event_id=event_id, recorded_at=ts).SerializeToString(
+            deterministic=True
+        )
+        return head
+
+    def judgements(self, judgements: tuple[em.Judgement, ...]) -> bytes:
+        """Field 4 (judgements) of EventAck, in wire form."""
+        hit = self._cache.get(id(judgements))
+        if hit is not None and hit[0] is judgements:
+            return hit[1]
+        wire: bytes = events_pb2.EventAck(
+            judgements=[clause_result(j) for j in judgements]
+        ).SerializeToString(deterministic=True)
+        if len(self._cache) >= self._size:
+            self._cache.clear()
+        self._cache[id(judgements)] = (judgements, wire)
+        return wire
+
+
+def ack(reply: bytes, *, replayed: bool) -> events_pb2.EventAck:
+    """The reply to a report: the stored ack, marked when it is a replay."""
+    out = events_pb2.EventAck.FromString(reply)
+    out.replayed = replayed
+    return out
+
+
+# --------------------------------------------------------------------------- bulk
+
+# One converter per oneof field of EventEnvelope (the enrolment's takes the
+# policy ids of the rules in force as well).
+CONVERTERS = {
+    "registration": registration,
+    "payment_login": payment_login,
+    "activation": activation,
+    "monitoring": monitoring,
+    "enrolment": enrolment,
+}
+NO_EVENT = (
+    "event: one of registration, payment_login, activation, monitoring, enrolment is required"
+)
+
+
+def decode_ingest(raw: bytes) -> events_pb2.IngestEventsRequest:
+    """One IngestEvents stream message, received undecoded (api/events.py)."""
+    try:
+        return events_pb2.IngestEventsRequest.FromString(raw)
+    except DecodeError as exc:
+        raise InvalidArgument.of("events", "not a valid IngestEventsRequest") from exc
+
+
+def ingest_response(
+    accepted: int, replayed: int, rejected: list[tuple[int, str, str, str]]
+) -> events_pb2.IngestEventsResponse:
+    resp = events_pb2.IngestEventsResponse(accepted=accepted, replayed=replayed)
+    for index, event_id, code, message in rejected:
+        resp.rejected.add(index=index, client_event_id=event_id, code=code, message=message)
+    return resp
+
+
+# --------------------------------------------------------------------------- queries
+
+# How far ahead a query's instant may lie (a claim handler asking "as of
+# next month"): ten years.
+QUERY_FUTURE = timedelta(days=3660)
+
+
+def _customer_at(
+    customer_id: str, ts: Timestamp, present: bool, field: str, now: datetime
+) -> tuple[str, datetime]:
+    v = Violations()
+    customer = validate.identifier(v, "customer_id", customer_id)
+    at = validate.instant(v, field, ts, present, required=False, now=now, allow_future=QUERY_FUTURE)
+    v.raise_if_any()
+    assert customer is not None
+    return customer, at or now
+
+
+def coverage_query(req: events_pb2.GetCoverageRequest, now: datetime) -> tuple[str, datetime]:
+    """(customer, as of) of a GetCoverage request (the policy id is the use case's to check)."""
+    return _customer_at(req.customer_id, req.as_of, req.HasField("as_of"), "as_of", now)
+
+
+def security_standard_query(
+    req: events_pb2.GetSecurityStandardRequest, now: datetime
+) -> tuple[str, str, str, datetime]:
+    """(customer, payment service, instrument token or "", before)."""
+    customer, before = _customer_at(
+        req.customer_id, req.before, req.HasField("before"), "before", now
+    )
+    v = Violations()
+    service = validate.identifier(v, "payment_service_id", req.payment_service_id)
+    token = validate.identifier(v, "instrument_token", req.instrument_token, required=False)
+    v.raise_if_any()
+    assert service is not None
+    return customer, service, token or "", before
+
+
+def alerts_query(req: events_pb2.GetAlertsRequest, now: datetime) -> tuple[str, str, datetime]:
+    """(customer, card token, before)."""
+    customer, before = _customer_at(
+        req.customer_id, req.before, req.HasField("before"), "before", now
+    )
+    v = Violations()
+    token = validate.identifier(v, "card_token", req.card_token)
+    v.raise_if_any()
+    assert token is not None
+    return customer, token, before
+
+
+def coverage_response(periods: Iterable[Period]) -> events_pb2.GetCoverageResponse:
+    resp = events_pb2.GetCoverageResponse()
+    for p in periods:
+        out = resp.periods.add(clause_ids=p.clause_ids, basis=p.basis)
+        out.starts_at.FromDatetime(p.starts_at)
+        if p.ends_at is not None:
+            out.ends_at.FromDatetime(p.ends_at)
+    return resp
+
+
+def security_standard_response(
+    registrations: Iterable[bytes], logins: Iterable[bytes]
+) -> events_pb2.GetSecurityStandardResponse:
+    """From the stored acks, as they were sent."""
+    return events_pb2.GetSecurityStandardResponse(
+        registrations=[events_pb2.EventAck.FromString(r) for r in registrations],
+        logins=[events_pb2.EventAck.FromString(r) for r in logins],
+    )
+
+
+def alerts_response(state: MonitoringState) -> events_pb2.GetAlertsResponse:
+    resp = events_pb2.GetAlertsResponse()
+    if state.registered_at is not None:
+        resp.registered_at.FromDatetime(state.registered_at)
+    for at in state.alerts_delivered_at:
+        resp.alerts_delivered_at.add().FromDatetime(at)
+    return resp

@@ -1,0 +1,116 @@
+"""Decide a claim: gather what Anshin recorded, let the pure engine decide,
+record the decision and its ledger reservations in one transaction.
+
+The path of a claim (docs/architecture.md): ``api/claims.py`` converts the
+request (``wire.claims.claim_request``) and calls ``DecideClaim``, which
+
+1. reads the facts through the store's ports (``claim_facts.gather_facts``:
+   posture verdicts, the events the policy reads),
+2. builds the engine's context from them (``claim_facts.context_from_facts``)
+   and the cap scopes it will read,
+3. in the store's write transaction (``ClaimLedger.decide_claim``), on the
+   ledger usage read there: ``rules.engine.evaluate``, the reply, the log
+   entry (with the facts, so the decision can be re-made: replay) and the
+   reservations of an APPROVE,
+4. answers with the stored reply — the first one again for a retried claim
+   id with the same request, ``AlreadyExists`` for one with another.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+import orjson
+import uuid_utils
+
+from anshin.v1 import claims_pb2
+from rules import engine as eng
+from rules.load import RuleSet
+from server.clock import to_us
+from server.errors import AlreadyExists
+from server.request_context import current_request
+from server.store.ports import ClaimLedger
+from server.store.records import ClaimWrite, LedgerEntry, Usage, VerdictRecord
+from server.usecases.claim_facts import (
+    ClaimReads,
+    context_from_facts,
+    gather_facts,
+    ledger_scopes,
+    with_ledger,
+)
+from server.wire import claims as wire
+
+
+class ClaimStore(ClaimReads, ClaimLedger, Protocol):
+    """The ports a claim decision uses."""
+
+
+class DecideClaim:
+    def __init__(self, store: ClaimStore) -> None:
+        self._store = store
+
+    async def __call__(
+        self, claim: wire.ClaimRequest, rules: RuleSet, now: datetime
+    ) -> claims_pb2.EvaluateClaimResponse:
+        """Decide ``claim`` under ``rules`` (the rules it was validated under) at ``now``."""
+        facts = claim.facts
+        policy = rules.policies.get(facts.policy_id)
+        snapshot = await gather_facts(self._store, policy, facts, now)
+        ctx = context_from_facts(snapshot, facts, policy, rules)
+        scopes = ledger_scopes(policy, facts, ctx)
+        version = wire.rules_version(rules.digest, policy)
+        if claim.dry_run:
+            usage = await self._store.ledger_usage(scopes)
+            decision = eng.evaluate(policy, facts, with_ledger(ctx, usage))
+            return wire.response(decision, version, dry_run=True)
+
+        fingerprint = claim.fingerprint()
+        origin = current_request()
+        request_json = claim.logged()
+        fraud_us = to_us(facts.incident.occurred_at)
+        recorded_us = to_us(now)
+
+        def decide(usage: dict[str, Usage]) -> ClaimWrite:
+            # Runs inside the store's write transaction, on the usage read there.
+            context = with_ledger(ctx, usage)
+            decision = eng.evaluate(policy, facts, context)
+            decision_id = str(uuid_utils.uuid7())
+            # What the decision read, so that it can be re-made (usecases/replay.py).
+            inputs = orjson.dumps(
+                {"request": request_json, "facts": snapshot.with_ledger(context.ledger).to_json()}
+            )
+            resp = wire.recorded_response(decision, version, decision_id, recorded_us)
+            entries: tuple[LedgerEntry, ...] = ()
+            if decision.outcome is eng.Outcome.APPROVE:
+                entries = tuple(
+                    LedgerEntry(r.scope_key, r.amount_yen, r.count, r.insured_person_ref)
+                    for r in decision.reservations
+                )
+            verdict = VerdictRecord(
+                id=decision_id,
+                kind="claim",
+                customer_id=facts.customer_id,
+                device_id=None,
+                policy_id=policy.id,
+                subject_us=fraud_us,
+                recorded_us=recorded_us,
+                rules_digest=rules.digest,
+                rules=wire.rules_version_json(rules.digest, policy),
+                outcome=decision.outcome.value,
+                clause_ids=wire.fired_clause_ids(decision),
+                inputs=inputs,
+                result=wire.logged_response(resp),
+                request_id=origin.request_id,
+                caller=origin.caller,
+            )
+            return ClaimWrite(
+                verdict, resp.SerializeToString(deterministic=True), fingerprint, entries
+            )
+
+        decided, stored = await self._store.decide_claim(facts.claim_id, scopes, decide)
+        if not decided and stored.fingerprint != fingerprint:
+            raise AlreadyExists(
+                f"claim_id {facts.claim_id} was already decided for a different claim"
+            )
+        return wire.stored_response(stored.reply, replayed=not decided)

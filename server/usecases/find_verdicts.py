@@ -1,0 +1,125 @@
+"""Find and read verdict-log entries; every read is itself recorded.
+
+Queries are keyset pages on the log sequence (``server/store/sql/
+verdict_queries.py``). Who read what is appended to the log, durably, before
+any of it is sent (issue 7: analysts' queries are themselves recorded); only
+accepted requests are recorded, since a refused one reads nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from typing import Protocol
+
+import orjson
+import uuid_utils
+
+from server.clock import Clock, to_us
+from server.errors import NotFound
+from server.request_context import current_request
+from server.store.ports import LogQueries, VerdictLog
+from server.store.records import Row, VerdictRecord
+from server.wire.pages import page_batch
+from server.wire.verdict_requests import VerdictQuery
+
+
+class LogReads(VerdictLog, LogQueries, Protocol):
+    """The ports reading the log uses."""
+
+
+async def record_access(
+    store: VerdictLog,
+    clock: Clock,
+    rpc: str,
+    logged_request: bytes,
+    customer_id: str,
+    *,
+    refers_to: str | None = None,
+) -> None:
+    """Append who read what (``logged_request``: the request as JSON)."""
+    ctx = current_request()
+    now_us = to_us(clock())
+    await store.append_verdict(
+        VerdictRecord(
+            id=str(uuid_utils.uuid7()),
+            kind="analyst_access",
+            customer_id=customer_id,
+            device_id=None,
+            subject_us=now_us,
+            recorded_us=now_us,
+            rules_digest="",
+            rules=b"{}",
+            outcome="RECORDED",
+            clause_ids=(),
+            inputs=logged_request,
+            result=orjson.dumps({"rpc": rpc}),
+            request_id=ctx.request_id,
+            caller=ctx.caller,
+            refers_to=refers_to,
+        )
+    )
+
+
+class FindVerdicts:
+    def __init__(self, store: LogReads, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def pages(
+        self, query: VerdictQuery, logged_request: bytes
+    ) -> AsyncGenerator[bytes, None]:
+        """The matching entries as encoded VerdictPage messages. The record of
+        this read is made durable while the first page is read (its commit
+        wait overlaps the query); nothing is sent before both. The next batch
+        is read while the current one is being sent."""
+        f, size, max_pages = query.filter, query.page_size, query.max_pages
+        recorded = asyncio.ensure_future(
+            record_access(
+                self._store, self._clock, "QueryVerdicts", logged_request, f.customer_id or ""
+            )
+        )
+        loop = asyncio.get_running_loop()
+        store = self._store
+        key = f.key()
+
+        async def batch(after_seq: int | None) -> tuple[list[bytes], int | None]:
+            """(pages, the seq the next batch starts after, None at the end)."""
+            rows = await store.query_verdicts(f, after_seq, size + 1)
+            return await loop.run_in_executor(None, page_batch, rows, size, key)
+
+        pending = asyncio.ensure_future(batch(query.after_seq))
+        sent = 0
+        try:
+            await recorded
+            while True:
+                pages, resume = await pending
+                more = resume is not None
+                if more and (not max_pages or sent + len(pages) < max_pages):
+                    pending = asyncio.ensure_future(batch(resume))
+                for page in pages:
+                    yield page
+                    sent += 1
+                    if max_pages and sent >= max_pages:
+                        return
+                if not more:
+                    return
+        finally:
+            if not pending.done():
+                pending.cancel()
+            if not recorded.done():
+                recorded.cancel()
+
+    async def get(self, verdict_id: str, logged_request: bytes) -> Row:
+        row = await self._store.verdict_row(verdict_id)
+        if row is None:
+            raise NotFound(f"no verdict {verdict_id}")
+        await record_access(
+            self._store,
+            self._clock,
+            "GetVerdict",
+            logged_request,
+            str(row[3]),
+            refers_to=verdict_id,
+        )
+        return row
