@@ -65,18 +65,56 @@ def _resolve(current: str, is_package: bool, level: int, module: str | None) -> 
 def imports_of(name: str, path: Path, modules: dict[str, Path]) -> Iterator[Import]:
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     is_package = path.name == "__init__.py"
+    aliases: dict[str, str] = {}  # local name -> module of ours it is bound to
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+        if isinstance(node, ast.Call) and _dynamic_import(node) is not None:
+            # importlib.import_module("x"), __import__("x"): an import all the same.
+            yield Import(name, str(_dynamic_import(node)), (), node.lineno)
+        elif isinstance(node, ast.Import):
             for alias in node.names:
                 yield Import(name, alias.name, (), node.lineno)
+                if alias.asname and alias.name in modules:
+                    aliases[alias.asname] = alias.name
         elif isinstance(node, ast.ImportFrom):
             target = _resolve(name, is_package, node.level, node.module)
             names = tuple(a.name for a in node.names)
             # `from pkg import module` imports a module of ours.
-            for n in names:
-                if f"{target}.{n}" in modules:
-                    yield Import(name, f"{target}.{n}", (), node.lineno)
-            yield Import(name, target, names, node.lineno)
+            plain = []
+            for a in node.names:
+                if f"{target}.{a.name}" in modules:
+                    yield Import(name, f"{target}.{a.name}", (), node.lineno)
+                    aliases[a.asname or a.name] = f"{target}.{a.name}"
+                else:
+                    plain.append(a.name)
+            # `from pkg import submodule` needs the submodule, not the package's names.
+            if plain or not names:
+                yield Import(name, target, tuple(plain), node.lineno)
+    # `module._private` through a module bound above: a private name all the same.
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+        ):
+            yield Import(name, aliases[node.value.id], (node.attr,), node.lineno)
+
+
+def _dynamic_import(node: ast.Call) -> str | None:
+    """The module a literal ``importlib.import_module("x")`` / ``__import__("x")`` names."""
+    func = node.func
+    called = (
+        func.attr
+        if isinstance(func, ast.Attribute)
+        else func.id
+        if isinstance(func, ast.Name)
+        else ""
+    )
+    if called not in ("import_module", "__import__") or not node.args:
+        return None
+    arg = node.args[0]
+    return arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
 
 
 def graph() -> dict[str, list[Import]]:
@@ -144,9 +182,9 @@ def module_edges() -> dict[str, set[str]]:
     for name, imports in graph().items():
         for imp in imports:
             target = ours(imp.target, modules)
-            # A package's __init__ importing its own submodules is not a cycle
-            # with them in any sense that matters to a reader.
-            if target and target != name and not in_room(target, name):
+            # A package's __init__ importing its own submodules counts too: a
+            # submodule that imports the package back closes a real cycle.
+            if target and target != name:
                 edges.setdefault(name, set()).add(target)
     return edges
 
@@ -177,9 +215,25 @@ def violations_of(rule: str) -> list[str]:
         for imp in imports:
             where = f"{modules[name].relative_to(ROOT)}:{imp.line}"
             target = ours(imp.target, modules)
-            if rule == "io_in_usecases" and in_room(name, "server.usecases"):
+            if rule == "io_in_usecases" and any(
+                in_room(name, r) for r in ("server.usecases", "server.wire")
+            ):
                 if imp.target.split(".")[0] in IO_MODULES:
                     bad.append(f"{where} imports {imp.target}")
+            elif rule == "api_only_from_main" and target and in_room(target, "server.api"):
+                if not in_room(name, "server.api") and name != "server.main":
+                    bad.append(f"{where} imports {target}")
+            elif rule == "layers_point_down" and target:
+                # wire is below the use cases; store.sql is the backends'; ports and
+                # records know no backend.
+                if in_room(name, "server.wire") and in_room(target, "server.usecases"):
+                    bad.append(f"{where} imports {target}")
+                if in_room(target, "server.store.sql") and not in_room(name, "server.store"):
+                    bad.append(f"{where} imports {target}")
+                if name in ("server.store.ports", "server.store.records") and any(
+                    in_room(target, f"server.store.{b}") for b in ("sqlite", "postgres", "sql")
+                ):
+                    bad.append(f"{where} imports {target}")
             elif rule == "edge_from_below" and any(in_room(name, r) for r in LOWER_ROOMS):
                 if target and any(in_room(target, r) for r in EDGE_ROOMS):
                     bad.append(f"{where} imports {target}")
@@ -200,7 +254,14 @@ def violations_of(rule: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "rule",
-    ["io_in_usecases", "edge_from_below", "private_names", "backend_only_in_main"],
+    [
+        "io_in_usecases",
+        "edge_from_below",
+        "private_names",
+        "backend_only_in_main",
+        "api_only_from_main",
+        "layers_point_down",
+    ],
 )
 def test_dependency_rule(rule: str) -> None:
     bad = violations_of(rule)
@@ -219,3 +280,37 @@ def test_relative_imports_resolve() -> None:
     assert _resolve("server.store.sqlite", False, 1, "chain") == "server.store.chain"
     assert _resolve("server.store", True, 1, "chain") == "server.store.chain"
     assert _resolve("server.store.sqlite.events", False, 2, "sql") == "server.store.sql"
+
+
+def test_dynamic_imports_and_private_attributes_are_imports(tmp_path: Path) -> None:
+    source = tmp_path / "mod.py"
+    source.write_text(
+        "import importlib\n"
+        "import server.wire.claims as wc\n"
+        "def f():\n"
+        "    importlib.import_module('grpc')\n"
+        "    __import__('sqlite3')\n"
+        "    return wc._EFFECT\n"
+    )
+    modules = {"server.wire.claims": source, "server.usecases.mod": source}
+    found = list(imports_of("server.usecases.mod", source, modules))
+    targets = {i.target for i in found}
+    assert {"grpc", "sqlite3", "server.wire.claims"} <= targets
+    assert any(i.names == ("_EFFECT",) for i in found)
+
+
+def test_a_cycle_through_a_package_init_is_a_cycle(tmp_path: Path) -> None:
+    init = tmp_path / "__init__.py"
+    init.write_text("from server.wire.claims import claim_request\n")
+    claims = tmp_path / "claims.py"
+    claims.write_text("from server.errors import Violations\n")
+    errors = tmp_path / "errors.py"
+    errors.write_text("import server.wire\n")
+    modules = {"server.wire": init, "server.wire.claims": claims, "server.errors": errors}
+    edges: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        for imp in imports_of(name, path, modules):
+            target = ours(imp.target, modules)
+            if target and target != name:
+                edges.setdefault(name, set()).add(target)
+    assert cycles(edges) == [["server.errors", "server.wire", "server.wire.claims"]]

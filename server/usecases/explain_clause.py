@@ -24,8 +24,8 @@ from rules.load import RuleSet
 from server.errors import NotFound
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
-# Where a clause's logic lives; the edge (server/) only names ids as examples.
-CODE_DIRS = ("checks", "rules", "timing")
+# Where code may name a clause (lines giving an id only "e.g." are skipped).
+CODE_DIRS = ("checks", "rules", "timing", "server")
 CLAUSE_ID = re.compile(r"^[A-Z]{3}-[A-Z]+\d*[a-z]?$")
 
 
@@ -74,7 +74,8 @@ def _policy_of(rules: RuleSet, clause_id: str) -> Policy:
 def _rules_lines(policy: Policy, clause_id: str) -> Iterator[Location]:
     if policy.path is None:
         return
-    pattern = re.compile(rf'^\s*id\s*=\s*"{re.escape(clause_id)}"')
+    # Any TOML spelling of the key and the string: id = "X", "id" = 'X', …
+    pattern = re.compile(rf"""^\s*["']?id["']?\s*=\s*["']{re.escape(clause_id)}["']""")
     for n, line in enumerate(policy.path.read_text(encoding="utf-8").splitlines(), 1):
         if pattern.match(line):
             yield Location(policy.path, n)
@@ -112,17 +113,21 @@ def _cited_by(clause_id: str, root: Path) -> Iterator[Location]:
 
 def _tests(clause_id: str, root: Path) -> Iterator[Location]:
     """Test functions whose source names the clause, or whose name does
-    (``test_hnb_x5_…`` for HNB-X5)."""
+    (``test_hnb_x5_…`` for HNB-X5), and the case tables that name it outside
+    any test function (a parametrized test's rows, a builder's facts)."""
     snake = clause_id.lower().replace("-", "_")
     for path in sorted((root / "tests").rglob("test_*.py")):
         source = path.read_text(encoding="utf-8")
         if clause_id not in source and snake not in source:
             continue
         tree = ast.parse(source, str(path))
+        inside: set[int] = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
                 "test"
             ):
+                end = node.end_lineno or node.lineno
+                inside.update(range(node.lineno - len(node.decorator_list), end + 1))
                 segment = ast.get_source_segment(source, node) or ""
                 decorators = "".join(
                     ast.get_source_segment(source, d) or "" for d in node.decorator_list
@@ -132,6 +137,9 @@ def _tests(clause_id: str, root: Path) -> Iterator[Location]:
                     or re.search(rf"(^|_){snake}(_|$)", node.name) is not None
                 ):
                     yield Location(path, node.lineno, node.name)
+        for n, line in enumerate(source.splitlines(), 1):
+            if n not in inside and _mentions(line, clause_id):
+                yield Location(path, n, "case table: " + line.strip()[:70])
 
 
 def explain_clause(
