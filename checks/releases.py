@@ -644,7 +644,14 @@ def scheduled_after(
     if any(_prefix(r.key, k) > mine for r in releases):
         return None
     newer = [p for p in channel.scheduled if _prefix(p.key, k) > mine]
-    return min(newer, key=lambda p: p.scheduled_at, default=None)
+    if not newer:
+        return None
+    # Only the very next version counts: if the schedule skips a major (one
+    # listed without a date was dropped), nothing says when that one ships.
+    nxt = min(newer, key=lambda p: p.key)
+    if nxt.key[0] > mine[0] + 1:
+        return None
+    return min(newer, key=lambda p: p.scheduled_at)
 
 
 def prune_schedule(product: ProductReleases) -> ProductReleases:

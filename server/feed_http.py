@@ -59,6 +59,10 @@ class FetchPolicy:
 
     connect_timeout: float = 10.0
     read_timeout: float = 30.0  # between bytes, not for the whole body
+    # The whole body, however it trickles: a server sending a byte a second
+    # never trips the read timeout, and would hold the refresh (and the next
+    # one, behind its lock) for as long as it liked.
+    body_deadline: float = 300.0
     attempts: int = 4  # first try + 3 retries
     backoff: float = 1.0  # seconds before the first retry; doubles, with jitter
     max_backoff: float = 30.0
@@ -250,7 +254,13 @@ class FeedFetcher:
             )
         chunks: list[bytes] = []
         size = 0
+        deadline = time.monotonic() + max(self.policy.body_deadline, self.policy.read_timeout)
         for chunk in response.iter_bytes():  # decoded: the cap bounds what is held in memory
+            if time.monotonic() > deadline:
+                raise FeedHttpError(
+                    url,
+                    f"response still arriving after {self.policy.body_deadline:g} s: cut off",
+                )
             size += len(chunk)
             if size > cap:
                 raise FeedHttpError(url, f"response larger than the {cap}-byte cap: cut off")

@@ -27,7 +27,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -820,8 +820,22 @@ def import_feeds(
     data_dir = Path(data_dir)
     read = feed.read(paths)
     by_product: dict[str, list[ProductReleases]] = {}
+    # Evidence from the future is refused even with --force: a merge never
+    # moves as_of back, so a wrong date (a document claiming 2099) would make
+    # the data look fresh for good. Five minutes allow for clock skew.
+    limit = datetime.now(UTC) + timedelta(minutes=5)
     for incoming in read.products:
         check_as_of(incoming, as_of, force=force)
+        future = [
+            r.version for ch in incoming.channels for r in ch.releases if r.released_at > limit
+        ]
+        if incoming.as_of > limit or (as_of is not None and as_of > limit) or future:
+            raise FeedAsOfError(
+                f"{incoming.product}: the feed claims evidence from the future "
+                f"(as_of {format_instant(incoming.as_of, date_when_midnight=False)}"
+                + (f"; releases dated later than now: {', '.join(future[:5])}" if future else "")
+                + "): refused, a feed cannot show what has not happened yet"
+            )
         by_product.setdefault(incoming.product, []).append(incoming)
     planned = [
         _plan_import(product_id, incoming, data_dir, as_of, list(read.notes))

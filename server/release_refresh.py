@@ -42,7 +42,13 @@ from server.feed_http import FeedFetcher, FeedHttpError
 from server.feed_sources import SOURCE_ORDER, SOURCES, FeedSource
 from server.feed_state import FeedState, SourceState, load_state, save_state
 from server.release_import import load_product, render_product
-from server.release_refresh_plan import PlannedProduct, plan_product, regression, version_set
+from server.release_refresh_plan import (
+    PlannedProduct,
+    implausible,
+    plan_product,
+    regression,
+    version_set,
+)
 
 __all__ = [
     "BASE_URLS_ENV",
@@ -150,6 +156,12 @@ def releases_dir_for(rules_dir: Path) -> Path:
     releases = rules_dir / "releases"
     if not releases.is_dir():
         raise RefreshError(f"{releases}: not a directory (is {rules_dir} a rules directory?)")
+    if releases.resolve().is_relative_to(BUILTIN_RULES_DIR.resolve()):
+        # A copy whose releases/ is a link into the shipped data would write it.
+        raise RefreshError(
+            f"{releases} resolves into the built-in rules ({BUILTIN_RULES_DIR}): refresh a "
+            "rules directory of your own whose releases/ is a real directory"
+        )
     try:  # a real probe: os.access says yes to root on a read-only mount
         fd, probe = tempfile.mkstemp(prefix=".refresh-probe.", dir=releases)
         os.close(fd)
@@ -230,6 +242,11 @@ def _refresh_source(
     except (ReleaseDataError, ValueError) as exc:
         return out("refused", f"malformed feed, data unchanged: {exc}")
     incoming = tuple(replace(p, sources=(source.provenance(base),)) for p in parsed)
+    for p in incoming:
+        stored = releases / f"{p.product}.json"
+        why_not = implausible(p, load_product(stored) if stored.exists() else None, at)
+        if why_not is not None:
+            return out("refused", f"implausible feed, data unchanged: {p.product}: {why_not}")
     backwards: dict[str, list[str]] = {}  # reason -> the products it applies to
     for p in incoming:
         why = regression(

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from checks.releases import Channel, ProductReleases, Release, format_instant
@@ -227,3 +227,50 @@ def _with_default(channels: list[Channel], existing: ProductReleases) -> tuple[C
         return tuple(channels)
     first, *rest = channels
     return (replace(first, default=True), *rest)
+
+
+# How far a feed's clock may run ahead of ours (a feed is published, then
+# fetched: its evidence cannot be later than now, give or take clock skew).
+FUTURE_SKEW: Final = timedelta(minutes=5)
+# How many majors a product may gain between two refreshes. Browsers ship a
+# major every four weeks; a refresh interval is hours. A bigger jump is a
+# typo or a hostile mirror (a fake "999999999999" would be told to every
+# customer as the version to install, and could never be removed, since a
+# later feed that lacks it "goes backwards").
+MAX_NEW_MAJORS: Final = 3
+
+
+def implausible(
+    incoming: ProductReleases, existing: ProductReleases | None, now: datetime
+) -> str | None:
+    """Why ``incoming`` cannot be true; None if it can.
+
+    Evidence from the future (a feed's as_of or a release dated after now) and
+    a major far beyond the newest already known are refused before anything
+    is merged: a merge never removes a release or moves as_of back, so a wrong
+    one would stay for good.
+    """
+    limit = now + FUTURE_SKEW
+    if incoming.as_of > limit:
+        return (
+            f"newest evidence {format_instant(incoming.as_of, date_when_midnight=False)} is "
+            "in the future: a feed cannot show what has not happened yet"
+        )
+    for ch in incoming.channels:
+        for rel in ch.releases:
+            if rel.released_at > limit:
+                return (
+                    f"release {rel.version} is dated "
+                    f"{format_instant(rel.released_at, date_when_midnight=False)}, in the "
+                    "future (a scheduled version is not a release)"
+                )
+    if existing is not None:
+        known = max((r.key[0] for ch in existing.channels for r in ch.releases if r.key), default=0)
+        for ch in incoming.channels:
+            for rel in ch.releases:
+                if rel.key and known and rel.key[0] > known + MAX_NEW_MAJORS:
+                    return (
+                        f"release {rel.version} jumps more than {MAX_NEW_MAJORS} majors past "
+                        f"the newest known ({known}): a typo or a wrong mirror?"
+                    )
+    return None

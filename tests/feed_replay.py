@@ -27,6 +27,7 @@ class Reply:
     etag: str | None = None
     last_modified: str | None = None
     delay: float = 0.0  # seconds before answering (a server slower than the client's timeout)
+    drip: float = 0.0  # seconds between single bytes of the body (a trickling server)
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -157,7 +158,14 @@ class FeedReplay:
                 else:  # promises more than it sends: hang up after the body (a cut transfer)
                     handler.close_connection = True
             handler.end_headers()
-            if reply.status != 304:
+            if reply.status != 304 and reply.drip:
+                import time
+
+                for i in range(len(reply.body)):
+                    handler.wfile.write(reply.body[i : i + 1])
+                    handler.wfile.flush()
+                    time.sleep(reply.drip)
+            elif reply.status != 304:
                 handler.wfile.write(reply.body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)

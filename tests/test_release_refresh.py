@@ -13,9 +13,11 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -383,3 +385,88 @@ def test_cli_refuses_the_built_in_rules(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["releases", "refresh", "--rules", str(BUILTIN_RULES_DIR)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "built-in rules" in err
+
+
+# -- found by the outside attack: implausible feeds, trickling servers, links -----------
+
+
+def test_a_trickling_server_is_cut_off_at_the_body_deadline(
+    rules_copy: Path, feeds: FeedReplay
+) -> None:
+    """A byte every 0.2 s never trips the 1 s read timeout; the body deadline ends it."""
+    before = (rules_copy / "releases" / "chrome.json").read_bytes()
+    feeds.script("/bcd/data.json", Reply(b"{" + b" " * 200 + b"}", drip=0.2))
+    policy = FetchPolicy(read_timeout=1.0, attempts=1, backoff=0.01, body_deadline=1.5)
+    started = time.monotonic()
+    out = run(rules_copy, feeds, sources=["bcd"], policy=policy)
+    assert out["bcd"].result == "error" and "still arriving" in out["bcd"].detail
+    assert time.monotonic() - started < 10
+    assert (rules_copy / "releases" / "chrome.json").read_bytes() == before
+
+
+def _bcd_with(mutate: Callable[[dict[str, Any]], None]) -> bytes:
+    doc = json.loads(fixture("bcd", "data-2026-12-06.json"))
+    mutate(doc)
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "mutate", "reason"),
+    [
+        (
+            "timestamp from the future",
+            lambda d: d["__meta"].update(timestamp="2099-01-01T00:00:00.000Z"),
+            "in the future",
+        ),
+        (
+            "a fake major far beyond the newest",
+            lambda d: d["browsers"]["chrome"]["releases"].update(
+                {"999999999999": {"release_date": "2026-12-01", "status": "current"}}
+            ),
+            "jumps more than",
+        ),
+    ],
+)
+def test_an_implausible_feed_is_refused_and_changes_nothing(
+    rules_copy: Path,
+    feeds: FeedReplay,
+    name: str,
+    mutate: Callable[[dict[str, Any]], None],
+    reason: str,
+) -> None:
+    before = {p.name: p.read_bytes() for p in (rules_copy / "releases").glob("*.json")}
+    feeds.script("/bcd/data.json", Reply(_bcd_with(mutate)))
+    out = run(rules_copy, feeds, sources=["bcd"])
+    assert out["bcd"].result == "refused" and reason in out["bcd"].detail, name
+    after = {p.name: p.read_bytes() for p in (rules_copy / "releases").glob("*.json")}
+    assert after == before
+    # An honest feed afterwards still applies (nothing was locked in).
+    feeds.script("/bcd/data.json", Reply(fixture("bcd", "data-2026-12-06.json")))
+    assert run(rules_copy, feeds, sources=["bcd"])["bcd"].result == "updated"
+
+
+def test_releases_linked_into_the_built_in_rules_are_refused(tmp_path: Path) -> None:
+    from rules.load import BUILTIN_RULES_DIR
+    from server.release_refresh import RefreshError, releases_dir_for
+
+    copy = tmp_path / "rules"
+    copy.mkdir()
+    (copy / "releases").symlink_to(BUILTIN_RULES_DIR / "releases")
+    with pytest.raises(RefreshError, match="resolves into the built-in rules"):
+        releases_dir_for(copy)
+
+
+def test_an_import_claiming_evidence_from_the_future_is_refused_even_forced(
+    tmp_path: Path,
+) -> None:
+    from server.release_import import FeedAsOfError, import_feeds
+
+    data = tmp_path / "releases"
+    shutil.copytree(BUILTIN_RULES_DIR / "releases", data)
+    before = {p.name: p.read_bytes() for p in data.glob("*.json")}
+    feed = tmp_path / "browsers.json"
+    feed.write_bytes(_bcd_with(lambda d: d["__meta"].update(timestamp="2099-01-01T00:00:00.000Z")))
+    for force in (False, True):
+        with pytest.raises(FeedAsOfError, match="from the future"):
+            import_feeds("bcd", [feed], data, None, force=force)
+    assert {p.name: p.read_bytes() for p in data.glob("*.json")} == before

@@ -183,6 +183,17 @@ def test_scheduled_on_and_after() -> None:
     assert scheduled_after(ch, "159", 1) is None, "nothing newer is scheduled"
 
 
+def test_a_schedule_that_skips_the_next_major_covers_nothing() -> None:
+    """159 listed without a date (dropped) and 160 dated: nothing says when 159
+    ships, so 158 gets no coverage from the schedule (both sides)."""
+    gap = channel(("158", utc(2026, 11, 17)), ("160", utc(2027, 1, 12)))
+    assert scheduled_after(gap, "158", 1) is None
+    whole = channel(
+        ("158", utc(2026, 11, 17)), ("159", utc(2026, 12, 8)), ("160", utc(2027, 1, 12))
+    )
+    assert scheduled_after(whole, "158", 1) == whole.scheduled[1]
+
+
 def test_file_format_round_trip_and_validation() -> None:
     product = ProductReleases(
         "chrome",
