@@ -270,12 +270,14 @@ def check_browser_listed(
             "ご利用環境の確認基準(動作確認状況)が定められていない日時のため、確認できませんでした。"
             "当行までお問い合わせください。",
         )
-    conflict = client.conflict("browser")
+    # Which browsers are listed depends on the OS: a contradicted OS decides
+    # nothing here either (neither source is believed).
+    conflict = client.conflict("browser", "os")
     if conflict is not None:
         return out(
             CheckStatus.UNKNOWN,
             "ua_hints_conflict",
-            _CONFLICT_MESSAGE.format(what="ブラウザ"),
+            _CONFLICT_MESSAGE.format(what="OS" if conflict.field == "os" else "ブラウザ"),
             _conflict_compared(conflict),
         )
     if client.browser is None or client.kind is ClientKind.UNRECOGNISED:
@@ -567,12 +569,15 @@ def _latest_targets(
     limits: Sequence[BrowserOsLimit],
 ) -> _Targets:
     name = browser_label(client.browser)
-    conflict = client.conflict("browser", "browser_version")
+    # The newest version a client can install depends on its OS and OS
+    # version: a contradiction about either leaves "latest" undecided too.
+    conflict = client.conflict("browser", "browser_version", "os", "os_version")
     if conflict is not None:
+        what = "OS" if conflict.field in ("os", "os_version") else f"{name}のバージョン"
         return _latest_out(
             CheckStatus.UNKNOWN,
             "ua_hints_conflict",
-            _CONFLICT_MESSAGE.format(what=f"{name}のバージョン"),
+            _CONFLICT_MESSAGE.format(what=what),
             (_conflict_compared(conflict),),
         )
     if client.browser == "safari" and client.os in _SAFARI_OS_DATA:

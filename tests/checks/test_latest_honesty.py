@@ -279,3 +279,38 @@ def test_march_2025_firefox_data_cannot_pass_firefox_136_in_mid_april() -> None:
         "136.0.2",
         True,
     )
+
+
+@pytest.mark.parametrize(
+    ("platform", "contradicted"),
+    [("macOS", True), ("Windows", False)],
+    ids=["windows-ua-macos-hint", "windows-ua-windows-hint"],
+)
+def test_a_contradicted_os_decides_neither_listing_nor_latest(
+    rules: RuleSet, platform: str, contradicted: bool
+) -> None:
+    """An Edge UA on Windows with a macOS platform hint: neither source is
+    believed, so the browser's listing for the OS and its latest version for
+    the OS are UNKNOWN too, never a FAIL naming one OS (found by the outside
+    attack: 「Microsoft Edge はmacOSの対象ブラウザではありません」)."""
+    at = datetime(2026, 12, 7, 1, tzinfo=UTC)
+    facts = LoginFacts(
+        customer_id="c",
+        device_id="d",
+        login_time=at,
+        user_agent=(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/158.0.0.0 Safari/537.36 Edg/158.0.3600.10"
+        ),
+        hints=ClientHints(platform=f'"{platform}"', platform_version='"19.0.0"'),
+        antivirus=AntivirusFacts("ESET", True, at - timedelta(hours=1)),
+        phishwall=PhishwallFacts(True, "4.3.0", "2.1.0"),
+        token_status=TokenStatus.ACTIVE,
+    )
+    checks = {c.check_id: c for c in evaluate_login(facts, rules.posture).checks}
+    for check_id in ("os.supported", "browser.supported", "browser.latest"):
+        status, reason = checks[check_id].status, checks[check_id].reason
+        if contradicted:
+            assert (status, reason) == (CheckStatus.UNKNOWN, "ua_hints_conflict"), check_id
+        else:
+            assert reason != "ua_hints_conflict", check_id
