@@ -178,7 +178,11 @@ def migrate(conn: PgConn) -> list[int]:
     Safe to run from several processes at once: each migration's transaction
     locks ``schema_migrations`` and re-reads the version under that lock.
     """
-    with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
+    with contextlib.suppress(
+        psycopg.errors.UniqueViolation,
+        psycopg.errors.DuplicateTable,
+        psycopg.errors.DuplicateObject,  # the table's row type, created by the other one
+    ):
         # Two processes creating it at once: one of them finds it there.
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
