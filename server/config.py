@@ -158,7 +158,7 @@ def _state_dir_defaults(
     if layout.rules.is_dir():
         found["rules"] = layout.rules
     if not db_given:
-        found["db"] = f"sqlite:///{layout.db}"
+        found["db"] = layout.db_url
     merged = {**found, **values}
     if not db_given:
         merged["db"] = found["db"]

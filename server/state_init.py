@@ -83,6 +83,11 @@ class StateLayout:
     def db(self) -> Path:
         return self.root / DB_NAME
 
+    @property
+    def db_url(self) -> str:
+        """The ``--db`` a server given this state directory and no ``--db`` uses."""
+        return f"sqlite:///{self.db}"
+
     def token(self, role: Role) -> Path:
         return self.root / "tokens" / f"{role.value}.token"
 

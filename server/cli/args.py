@@ -25,7 +25,9 @@ def default_db(state_dir: Path | None = None) -> str:
         Path(os.environ["ANSHIN_STATE_DIR"]) if os.environ.get("ANSHIN_STATE_DIR") else None
     )
     if state is not None:
-        return f"sqlite:///{state / 'anshin.db'}"
+        from server.state_init import StateLayout
+
+        return StateLayout(state).db_url
     return DEFAULT_DB
 
 

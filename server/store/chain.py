@@ -349,9 +349,15 @@ def bind_log_key(
     seq, head_hash = int(row[0]), str(row[1])
     signed_by, signature, signed_us = str(row[2] or ""), str(row[3] or ""), int(row[4] or 0)
     unsigned = not signed_by and not signature
-    entries = int(conn.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0])
-    checkpoints = conn.execute("SELECT seq, entry_hash, created_us, key_id, signature "
-                               "FROM log_checkpoints ORDER BY seq").fetchall()  # fmt: skip
+    # Only an unsigned head needs the log's contents judged (a signed one is
+    # judged by its signature): a start never counts a large log's entries.
+    entries, checkpoints = 0, []
+    if unsigned:
+        entries = int(conn.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0])
+        checkpoints = conn.execute(
+            "SELECT seq, entry_hash, created_us, key_id, signature FROM log_checkpoints "
+            "ORDER BY seq"
+        ).fetchall()
     fresh = unsigned and not seq and not entries and not checkpoints
     if unsigned and not fresh and not adopt_unsigned_head:
         raise StateError(
@@ -468,9 +474,10 @@ def bind_secrets(conn: Connection, where: str, secrets: Sequence[SecretFile]) ->
                 f"{where} was used with the {secret.name} key {bound}, but there is no key "
                 f"at {secret.path}: point --state-dir (or the key-file setting) at that key"
             )
-        if secret.key_id() != bound:
+        held = secret.key_id()
+        if held != bound:
             raise KeyMismatch(
                 f"{where} was used with the {secret.name} key {bound}, but the key at "
-                f"{secret.path} is key {secret.key_id()}: refusing to start; point "
+                f"{secret.path} is key {held}: refusing to start; point "
                 "--state-dir (or the key-file setting) at the key it was used with"
             )
