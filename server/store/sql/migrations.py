@@ -410,4 +410,8 @@ MIGRATIONS = (
     ),
 )
 
+# --- v7: the Merkle log, entry MACs and checkpoint roots (issue 17, log core) ---
+
+# --- v8: events, ledger and claims bound to the log; compact facts (issue 17, coverage) ---
+
 LATEST_VERSION = MIGRATIONS[-1].version
