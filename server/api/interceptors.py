@@ -2,9 +2,13 @@
 
 Before a handler runs: the request id is bound, the caller is authenticated
 and authorized by the role table and rate-limited (:mod:`server.security.auth`),
-and a call whose deadline has already passed is answered DEADLINE_EXCEEDED
-without doing any work. The caller, as ``"identity (role)"``, goes into the
-request context, so every log entry records who asked. Every call is
+a call whose deadline has already passed is answered DEADLINE_EXCEEDED
+without doing any work, and the request is parsed here, not by grpc
+(``server/api/deserialize.py``: malformed bytes are INVALID_ARGUMENT like any
+bad field) and screened for card numbers, metadata included
+(``server/wire/card_guard.py``), before anything reads, logs or stores it.
+The caller, as ``"identity (role)"``, goes into the request context, so
+every log entry records who asked. Every call is
 counted and timed in the Prometheus metrics by the status the caller saw.
 
 Every error a handler (or the gate) ends with becomes its gRPC status here,
@@ -19,29 +23,42 @@ import asyncio
 import inspect
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 import structlog
 import uuid_utils
+from google.protobuf.message import Message
 
+from server.api.deserialize import message_class, parse
 from server.api.status import Answer, abort, answer
+from server.errors import Violations
 from server.logs import emit, get_logger
 from server.metrics import RpcMetrics
+from server.pii import contains_pan
 from server.request_context import RequestContext, set_request
 from server.security.auth import Denied, Gate
 from server.security.identity import LOCAL_CALLER
+from server.wire.card_guard import metadata_violations, request_violations
 
 log = get_logger("anshin.rpc")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _QUIET = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+# How health checks and reflection end when nothing is wrong: a Watch or a
+# reflection stream ends by the client cancelling it.
+_QUIET_CODES = frozenset({"OK", "CANCELLED"})
 _LOCAL = str(LOCAL_CALLER)
 
 
 def _request_id(metadata: Any) -> str:
     for key, value in metadata or ():
-        if key == "x-request-id" and isinstance(value, str) and _REQUEST_ID.match(value):
+        if (
+            key == "x-request-id"
+            and isinstance(value, str)
+            and _REQUEST_ID.match(value)
+            and not contains_pan(value)  # refused by screen_metadata, never logged
+        ):
             return value
     return str(uuid_utils.uuid7())
 
@@ -50,6 +67,38 @@ def _handler_code(context: grpc.aio.ServicerContext) -> str:
     """The status a handler's own abort set (as the caller sees it)."""
     code = context.code()
     return code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+
+
+def screen_metadata(metadata: Any) -> None:
+    """INVALID_ARGUMENT when a metadata key or value holds a card number."""
+    v = Violations()
+    metadata_violations(metadata or (), v)
+    v.raise_if_any()
+
+
+def _admit(request_type: type[Message] | None) -> Callable[[Any], Any]:
+    """What turns a received request into what the handler is given: parsed
+    (:func:`parse`) and screened for card numbers, or the bytes unchanged for
+    a method that takes them undecoded (IngestEvents: its bulk workers parse
+    and screen each event)."""
+    if request_type is None:
+        return lambda raw: raw
+
+    def admit(raw: bytes) -> Message:
+        request = parse(request_type, raw)
+        v = Violations()
+        request_violations(request, raw, v)
+        v.raise_if_any()
+        return request
+
+    return admit
+
+
+async def _admitted(requests: AsyncIterator[Any], admit: Callable[[Any], Any]) -> Any:
+    """A client stream, each message admitted as it is read: a malformed one
+    ends the stream with INVALID_ARGUMENT."""
+    async for raw in requests:
+        yield admit(raw)
 
 
 class RequestInterceptor(grpc.aio.ServerInterceptor):
@@ -82,6 +131,10 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
         quiet = method.startswith(_QUIET)
         gate = self._gate
         metrics = self._metrics
+        request_type = message_class(handler.request_deserializer)
+        admit = _admit(request_type)
+        # Parsed in the call (admit), not by grpc; a custom deserializer stays.
+        deserializer = None if request_type is not None else handler.request_deserializer
 
         def end(code: str, started: float, exc: BaseException | None = None) -> None:
             seconds = time.perf_counter() - started
@@ -90,7 +143,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
             ms = round(seconds * 1000, 3)
             if exc is not None:
                 log.error("rpc", method=method, code=code, ms=ms, exc_info=exc)
-            elif not quiet:
+            elif not quiet or code not in _QUIET_CODES:  # a refused probe is worth a line
                 emit(log, "info", "rpc", method=method, code=code, ms=ms)
 
         async def fail(exc: Exception, context: grpc.aio.ServicerContext, started: float) -> None:
@@ -132,13 +185,17 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 )
             return started
 
+        def screen(context: grpc.aio.ServicerContext) -> None:
+            screen_metadata(context.invocation_metadata())
+
         if handler.unary_unary is not None:
             inner = handler.unary_unary
 
             async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 started = await begin(context)
                 try:
-                    response = await inner(request, context)
+                    screen(context)
+                    response = await inner(admit(request), context)
                 except grpc.aio.AbortError:
                     end(_handler_code(context), started)
                     raise
@@ -152,7 +209,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 return response
 
             return grpc.unary_unary_rpc_method_handler(
-                unary, handler.request_deserializer, handler.response_serializer
+                unary, deserializer, handler.response_serializer
             )
 
         if handler.unary_stream is not None:
@@ -161,7 +218,8 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
             async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 started = await begin(context)
                 try:
-                    stream = inner_us(request, context)
+                    screen(context)
+                    stream = inner_us(admit(request), context)
                     if inspect.isawaitable(stream):  # a handler writing with context.write
                         await stream
                     else:
@@ -178,7 +236,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 end("OK", started)
 
             return grpc.unary_stream_rpc_method_handler(
-                unary_stream, handler.request_deserializer, handler.response_serializer
+                unary_stream, deserializer, handler.response_serializer
             )
 
         if handler.stream_unary is not None:
@@ -187,7 +245,11 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
             async def stream_unary(request_iter: Any, context: grpc.aio.ServicerContext) -> Any:
                 started = await begin(context)
                 try:
-                    response = await inner_su(request_iter, context)
+                    screen(context)
+                    requests = (
+                        request_iter if request_type is None else _admitted(request_iter, admit)
+                    )
+                    response = await inner_su(requests, context)
                 except grpc.aio.AbortError:
                     end(_handler_code(context), started)
                     raise
@@ -201,7 +263,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 return response
 
             return grpc.stream_unary_rpc_method_handler(
-                stream_unary, handler.request_deserializer, handler.response_serializer
+                stream_unary, deserializer, handler.response_serializer
             )
 
         if handler.stream_stream is not None:
@@ -210,7 +272,11 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
             async def stream_stream(request_iter: Any, context: grpc.aio.ServicerContext) -> Any:
                 started = await begin(context)
                 try:
-                    stream = inner_ss(request_iter, context)
+                    screen(context)
+                    requests = (
+                        request_iter if request_type is None else _admitted(request_iter, admit)
+                    )
+                    stream = inner_ss(requests, context)
                     if inspect.isawaitable(stream):
                         await stream
                     else:
@@ -227,7 +293,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 end("OK", started)
 
             return grpc.stream_stream_rpc_method_handler(
-                stream_stream, handler.request_deserializer, handler.response_serializer
+                stream_stream, deserializer, handler.response_serializer
             )
         return handler
 

@@ -9,7 +9,7 @@ accepted requests are recorded, since a refused one reads nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Protocol
 
 import orjson
@@ -20,8 +20,12 @@ from server.errors import NotFound
 from server.request_context import current_request
 from server.store.ports import LogQueries, VerdictLog
 from server.store.records import Row, VerdictRecord
-from server.wire.pages import page_batch
+from server.wire.pages import PAGE_BYTES, page_batch
 from server.wire.verdict_requests import VerdictQuery
+
+# What an encoded entry is taken to weigh before a stream has read any: a
+# login-posture entry with its inputs is ~1-3 KiB, a claim with its facts more.
+ENTRY_BYTES_GUESS = 4 << 10
 
 
 class LogReads(VerdictLog, LogQueries, Protocol):
@@ -65,14 +69,29 @@ class FindVerdicts:
     def __init__(self, store: LogReads, clock: Clock) -> None:
         self._store = store
         self._clock = clock
+        # One batch encoded at a time, whatever the number of streams: a
+        # thread encoding pages holds the GIL for most of its run, and many at
+        # once starve the event loop (300 open streams: health checks waited
+        # 300 ms). One stream never encodes two batches at once anyway.
+        self._encoding = asyncio.Semaphore(1)
 
     async def pages(
-        self, query: VerdictQuery, logged_request: bytes
+        self,
+        query: VerdictQuery,
+        logged_request: bytes,
+        batch_bytes: Callable[[], int] = lambda: PAGE_BYTES,
     ) -> AsyncGenerator[bytes, None]:
         """The matching entries as encoded VerdictPage messages. The record of
         this read is made durable while the first page is read (its commit
         wait overlaps the query); nothing is sent before both. The next batch
-        is read while the current one is being sent."""
+        is read while the current one is being sent, and no further: a reader
+        that stops reading stops the reads.
+
+        A batch holds at most ``page_size`` entries and about ``batch_bytes()``
+        bytes (the stream's share of the read-ahead budget, asked at each
+        read; server/security/stream_limits.py), estimated from the entries
+        read so far: a page may then hold fewer entries than ``page_size``,
+        with a token to resume after it, as AIP-158 allows."""
         f, size, max_pages = query.filter, query.page_size, query.max_pages
         recorded = asyncio.ensure_future(
             record_access(
@@ -80,13 +99,20 @@ class FindVerdicts:
             )
         )
         loop = asyncio.get_running_loop()
-        store = self._store
+        store, encoding = self._store, self._encoding
         key = f.key()
+        entry_bytes = ENTRY_BYTES_GUESS  # running estimate of an encoded entry
 
         async def batch(after_seq: int | None) -> tuple[list[bytes], int | None]:
             """(pages, the seq the next batch starts after, None at the end)."""
-            rows = await store.query_verdicts(f, after_seq, size + 1)
-            return await loop.run_in_executor(None, page_batch, rows, size, key)
+            nonlocal entry_bytes
+            limit = max(1, min(size, batch_bytes() // entry_bytes))
+            rows = await store.query_verdicts(f, after_seq, limit + 1)
+            async with encoding:
+                pages, resume = await loop.run_in_executor(None, page_batch, rows, limit, key)
+            if resume is not None:  # a full batch of ``limit`` entries
+                entry_bytes = max(1, sum(map(len, pages)) // limit)
+            return pages, resume
 
         pending = asyncio.ensure_future(batch(query.after_seq))
         sent = 0

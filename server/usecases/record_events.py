@@ -27,12 +27,16 @@ from anshin.v1 import events_pb2
 from checks.event_acks import judge_event
 from server.clock import Clock, to_us
 from server.errors import AlreadyExists, InvalidArgument
+from server.logs import get_logger
 from server.pii import PhoneHasher, contains_pan
 from server.request_context import current_request
 from server.ruleset_holder import RulesHolder
 from server.store.ports import EventLog
 from server.store.records import EventRow
+from server.usecases.rejections import RejectionTally
 from server.wire import events as wire
+
+log = get_logger("anshin.events")
 
 # (stream offset, row) of the events a message holds, its rejects as
 # (offset, client event id, status name, message), and its event count.
@@ -42,6 +46,11 @@ Converter = Callable[[Message, datetime, PhoneHasher], wire.ConvertedEvent]
 Origin = tuple[str, str]  # (request id, caller)
 
 BULK_CHUNK = 1000  # rows per write transaction of a stream
+# Stream messages being converted ahead of the one written (bulk pool only).
+CONVERT_AHEAD = 2
+# What the caller is told about an event whose conversion failed unexpectedly
+# (a bug, logged with its traceback): the rest of the stream goes on.
+EVENT_FAULT = "the server could not judge this event (a server fault, logged); nothing was stored"
 
 
 class EventJudge:
@@ -97,16 +106,35 @@ class EventJudge:
             body = getattr(item, which)
             try:
                 ev = convert[which](body, now, hasher)
+                row = self.row(ev, now, origin)
             except InvalidArgument as exc:
-                event_id = body.header.client_event_id
-                shown = "" if contains_pan(event_id) else event_id[:64]
-                rejects.append((index, shown, "INVALID_ARGUMENT", str(exc)))
+                rejects.append((index, _shown_id(body), "INVALID_ARGUMENT", str(exc)))
                 continue
-            rows.append((index, self.row(ev, now, origin)))
+            except Exception:
+                # One event nobody foresaw must not take the stream (or, in a
+                # bulk worker, the pool) with it: reject it, keep the rest.
+                log.exception("ingest_event_fault", kind=which, offset=index)
+                rejects.append((index, _shown_id(body), "INTERNAL", EVENT_FAULT))
+                continue
+            rows.append((index, row))
         return rows, rejects, len(message.events)
 
     def convert_raw(self, raw: bytes, now: datetime, origin: Origin) -> BatchResult:
         return self.convert_batch(wire.decode_ingest(raw), now, origin)
+
+
+def _drop(fut: asyncio.Future[object] | asyncio.Future[None] | asyncio.Future[BatchResult]) -> None:
+    """Cancel ``fut``, or take its error if it has one: the call ends with its
+    own error, and asyncio must not log this one as never retrieved."""
+    if not fut.done():
+        fut.cancel()
+    elif not fut.cancelled():
+        fut.exception()
+
+
+def _shown_id(body: Message) -> str:
+    event_id = str(getattr(getattr(body, "header", None), "client_event_id", ""))
+    return "" if contains_pan(event_id) else event_id[:64]
 
 
 class BatchConverter(Protocol):
@@ -153,9 +181,10 @@ class RecordEvents:
         """A stream of undecoded IngestEventsRequest messages. With a worker
         pool, other processes decode and judge while this one receives and
         writes; results are taken in stream order, and one chunk is written
-        while the next is judged."""
+        while the next is judged. Rejections are summarised past the first
+        ones (usecases/rejections.py), so the reply fits any default client."""
         accepted = replayed = 0
-        rejected: list[Reject] = []
+        rejected = RejectionTally()
         pending: list[tuple[int, EventRow]] = []
         inflight: asyncio.Future[None] | None = None
         store, judge, pool = self._store, self._judge, self._pool
@@ -167,7 +196,7 @@ class RecordEvents:
                 try:
                     first = first_delivery(row, inserted, stored)
                 except AlreadyExists as exc:
-                    rejected.append((index, row.client_event_id, "ALREADY_EXISTS", str(exc)))
+                    rejected.add((index, row.client_event_id, "ALREADY_EXISTS", str(exc)))
                     continue
                 if first:
                     accepted += 1
@@ -183,7 +212,7 @@ class RecordEvents:
             nonlocal base, pending, inflight
             rows, rejects, count = result
             pending.extend((base + offset, row) for offset, row in rows)
-            rejected.extend((base + o, event_id, code, msg) for o, event_id, code, msg in rejects)
+            rejected.extend([(base + o, event_id, code, msg) for o, event_id, code, msg in rejects])
             base += count
             if len(pending) >= BULK_CHUNK:
                 # At most one chunk in flight.
@@ -192,18 +221,31 @@ class RecordEvents:
                 inflight = asyncio.ensure_future(flush(pending))
                 pending = []
 
-        async for raw in stream:
-            now = self._clock()
-            if pool is not None:
-                converting.append(pool.convert(raw, now, origin))
-                if len(converting) > 2:
-                    await take(await converting.pop(0))
-            else:
-                await take(judge.convert_raw(raw, now, origin))
-        for fut in converting:
-            await take(await fut)
-        if inflight is not None:
-            await inflight
-        if pending:
-            await flush(pending)
-        return wire.ingest_response(accepted, replayed, rejected)
+        try:
+            async for raw in stream:
+                now = self._clock()
+                if pool is not None:
+                    converting.append(pool.convert(raw, now, origin))
+                    if len(converting) > CONVERT_AHEAD:
+                        await take(await converting.pop(0))
+                else:
+                    await take(judge.convert_raw(raw, now, origin))
+            while converting:
+                await take(await converting.pop(0))
+            if inflight is not None:
+                await inflight
+                inflight = None
+            if pending:
+                await flush(pending)
+        finally:
+            # The call failed (a malformed message, the caller gone): batches
+            # still converting are dropped, and a chunk being written finishes
+            # — its rows are stored or not, a retry of the stream is idempotent.
+            for fut in converting:
+                _drop(fut)
+            if inflight is not None:
+                await asyncio.wait([inflight])
+                _drop(inflight)
+        return wire.ingest_response(
+            accepted, replayed, rejected.listed(), rejected.total, rejected.counted()
+        )

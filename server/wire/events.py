@@ -16,16 +16,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from anshin.v1 import common_pb2, events_pb2
 from checks import event_model as em
 from checks.coverage import MonitoringState, Period
 from checks.model import CheckStatus
-from server.errors import InvalidArgument, Violations
-from server.pii import PhoneHasher, contains_pan, fingerprint
-from server.wire import validate
+from server.errors import Violations
+from server.pii import PhoneHasher, fingerprint
+from server.wire import card_guard, strict_decode, validate
 from server.wire.common import CHECK_STATUS, compared_pb
 
 _LAST4 = re.compile(r"^\d{4}$")
@@ -51,51 +51,14 @@ class ConvertedEvent:
 # --------------------------------------------------------------------------- PAN scan
 
 
-# Any 13 digits, single spaces or hyphens allowed between them. Every string
-# field appears verbatim in the wire form, so when the serialized request has
-# no such stretch no field can hold a card number and the walk is skipped.
-_PAN_PREFILTER = re.compile(rb"[0-9](?:[ -]?[0-9]){12}")
-# Cheaper necessary condition for the prefilter: with every space and hyphen
-# deleted, a stretch it matches becomes 13 consecutive digits (deleting more
-# separators can only join more digits, never part them), so bytes without 13
-# digits in a row after the deletion cannot match and the regex scan is spared.
-_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= c <= 0x39 else 0x78 for c in range(256))  # else "x"
-
-
-def _may_hold_pan(wire: bytes) -> bool:
-    # contains_pan reads any Unicode digit (a card number typed in full-width
-    # digits, "４１１１…", is still one), which neither byte pattern sees:
-    # anything beyond ASCII is walked field by field.
-    if not wire.isascii():
-        return True
-    if b"0000000000000" not in wire.translate(_DIGITS_AS_ZERO, b" -"):
-        return False
-    return _PAN_PREFILTER.search(wire) is not None
-
-
 def pan_violations(msg: Message, v: Violations, prefix: str = "") -> None:
-    """Refuse any string field, at any depth, that carries a card number."""
-    if not prefix and not _may_hold_pan(msg.SerializeToString()):
-        return
-    for field, value in msg.ListFields():
-        path = f"{prefix}{field.name}"
-        if field.type == field.TYPE_STRING:
-            values = value if field.is_repeated else [value]
-            if any(contains_pan(x) for x in values):
-                # Never echo the value: the description must not carry the number.
-                v.add(
-                    path,
-                    "looks like a card number (PAN): send the instrument token and "
-                    "the last four digits only",
-                )
-        elif field.type == field.TYPE_MESSAGE:
-            if field.message_type is not None and field.message_type.GetOptions().map_entry:
-                continue  # no maps in the event API
-            if field.is_repeated:
-                for i, item in enumerate(value):
-                    pan_violations(item, v, f"{path}[{i}].")
-            else:
-                pan_violations(value, v, f"{path}.")
+    """Refuse any value, at any depth, that carries a card number: the edge's
+    guard (server/wire/card_guard.py), which IngestEvents' undecoded stream
+    messages reach only here, event by event, in the bulk workers."""
+    if prefix:
+        card_guard.card_violations(msg, v, prefix)
+    else:
+        card_guard.request_violations(msg, msg.SerializeToString(), v)
 
 
 # --------------------------------------------------------------------------- pieces
@@ -620,19 +583,29 @@ NO_EVENT = (
 
 
 def decode_ingest(raw: bytes) -> events_pb2.IngestEventsRequest:
-    """One IngestEvents stream message, received undecoded (api/events.py)."""
-    try:
-        return events_pb2.IngestEventsRequest.FromString(raw)
-    except DecodeError as exc:
-        raise InvalidArgument.of("events", "not a valid IngestEventsRequest") from exc
+    """One IngestEvents stream message, received undecoded (api/events.py),
+    decoded as strictly as every other request (a known field with the wrong
+    wire type is refused, not dropped as unknown): InvalidArgument naming the
+    field, which ends the stream."""
+    return strict_decode.parse(events_pb2.IngestEventsRequest, raw, root="events")
 
 
 def ingest_response(
-    accepted: int, replayed: int, rejected: list[tuple[int, str, str, str]]
+    accepted: int,
+    replayed: int,
+    rejected: list[tuple[int, str, str, str]],
+    rejected_total: int,
+    beyond: list[tuple[str, str, int, int]],
 ) -> events_pb2.IngestEventsResponse:
-    resp = events_pb2.IngestEventsResponse(accepted=accepted, replayed=replayed)
+    """``rejected`` in full; ``beyond`` as (code, field, count, first index)
+    (usecases/rejections.py keeps the reply bounded)."""
+    resp = events_pb2.IngestEventsResponse(
+        accepted=accepted, replayed=replayed, rejected_total=rejected_total
+    )
     for index, event_id, code, message in rejected:
         resp.rejected.add(index=index, client_event_id=event_id, code=code, message=message)
+    for code, field, count, first_index in beyond:
+        resp.rejected_beyond.add(code=code, field=field, count=count, first_index=first_index)
     return resp
 
 

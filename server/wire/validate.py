@@ -7,6 +7,7 @@ the field path instead of raising, so one reply lists every problem.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -46,8 +47,80 @@ def text(v: Violations, field: str, value: str, *, required: bool, max_bytes: in
     return value
 
 
+IDENTIFIER_MAX_BYTES = 128
+# Combining marks one base character may carry (Vietnamese needs two).
+_MAX_MARKS = 2
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Characters that render as nothing or as a blank although Unicode calls
+# them letters, symbols or marks (a value of them looks empty, or like
+# another identifier): the Hangul fillers (U+3164 and U+FFA0 are U+1160 after
+# NFKC), the Braille blank, the combining grapheme joiner, the Khmer
+# inherent vowels, the Mongolian variation selectors and the variation
+# selectors.
+_INVISIBLE = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0"
+    + "".join(chr(c) for c in range(0xFE00, 0xFE10))
+    + "".join(chr(c) for c in range(0xE0100, 0xE01F0))
+)
+
+
 def identifier(v: Violations, field: str, value: str, *, required: bool = True) -> str | None:
-    return text(v, field, value, required=required, max_bytes=128)
+    """An identifier of any RPC (customer, device, client event, token,
+    service, analyst, series, verdict …) in its NFKC form, which is what is
+    stored and compared: full-width "ｃ１" and "c1" are the same identifier.
+
+    The alphabet, checked after normalising: letters, digits, marks after a
+    base character (at most two in a row), punctuation, symbols, and the
+    plain space between other characters. Refused: controls (C0, C1, NEL),
+    format characters (bidi controls, zero-width space and joiners, soft
+    hyphen, BOM), invisible characters of other categories (Hangul fillers,
+    the Braille blank, the combining grapheme joiner, variation selectors:
+    ``_INVISIBLE``), private-use and unassigned code points, any other space or
+    line separator, leading or trailing spaces, a value of spaces only, and
+    more than 128 bytes of UTF-8."""
+    if not value:
+        if required:
+            v.add(field, "required")
+        return None
+    normal = unicodedata.normalize("NFKC", value) if not value.isascii() else value
+    problem = identifier_problem(normal)
+    if problem is not None:
+        v.add(field, problem)
+        return None
+    return normal
+
+
+def identifier_problem(value: str) -> str | None:
+    """Why ``value`` (already NFKC) is not an identifier, or None."""
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > IDENTIFIER_MAX_BYTES:
+        return f"too long: {size} bytes, at most {IDENTIFIER_MAX_BYTES}"
+    if not value.strip(" "):
+        return "spaces only"
+    if value.isascii():
+        if _ASCII_CONTROL.search(value):
+            return "contains control characters"
+    else:
+        marks = 0
+        for position, char in enumerate(value):
+            if char in _INVISIBLE:
+                return f"contains U+{ord(char):04X} (an invisible or blank character)"
+            kind = unicodedata.category(char)
+            if kind[0] == "C":
+                return f"contains U+{ord(char):04X} (a control, format or unassigned character)"
+            if kind[0] == "Z" and char != " ":
+                return f"contains U+{ord(char):04X} (a space or separator other than U+0020)"
+            if kind[0] == "M":
+                marks += 1
+                if position == 0:
+                    return "starts with a combining mark"
+                if marks > _MAX_MARKS:
+                    return f"more than {_MAX_MARKS} combining marks on one character"
+            else:
+                marks = 0
+    if value != value.strip(" "):
+        return "leading or trailing spaces"
+    return None
 
 
 def version(v: Violations, field: str, value: str) -> str | None:

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf import message_factory
+from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
 import anshin.v1
+from server.api.reflection import V1, register_v1
 
 
 def _service_descriptors() -> list[ServiceDescriptor]:
@@ -26,6 +27,10 @@ def _service_descriptors() -> list[ServiceDescriptor]:
     for module in [*modules, health_pb2, reflection_pb2]:
         for svc in module.DESCRIPTOR.services_by_name.values():
             services[svc.full_name] = svc
+    # Reflection v1: served from v1alpha's descriptors renamed (server/api/reflection.py).
+    register_v1()
+    v1 = descriptor_pool.Default().FindServiceByName(V1)
+    services[v1.full_name] = v1
     return [services[k] for k in sorted(services)]
 
 

@@ -127,15 +127,15 @@ def test_secured_serve_cli_metrics_and_sighup(
 
     # The CLI clients speak TLS and send the token.
     assert run_cli("health", *tls).stdout.strip() == "SERVING"
-    status = run_cli("ops", "status", *tls, "--auth-token-file", str(token_file))
+    status = run_cli("ops", "status", *tls, "--auth-token-file", str(token_file), "-o", "json")
     assert status.returncode == 0, status.stderr
     assert '"identity": "operator-1"' in status.stdout
     denied = run_cli("ops", "status", *tls, env={"ANSHIN_TOKEN": tokens["analyst"]})
-    assert denied.returncode == 1 and "PERMISSION_DENIED" in denied.stderr
+    assert denied.returncode == 3 and "PERMISSION_DENIED" in denied.stderr
     unauth = run_cli("ops", "status", *tls)
     assert "UNAUTHENTICATED" in unauth.stderr
     plaintext = run_cli("health", "--server", address, "--timeout", "2")
-    assert plaintext.returncode == 2
+    assert plaintext.returncode == 3 and "give --ca" in plaintext.stderr
 
     # The metrics port: requests by RPC and code, latency, release-data age.
     text = scrape(metrics_port)

@@ -733,26 +733,75 @@ class RejectedEvent(_message.Message):
 Global___RejectedEvent: _TypeAlias = RejectedEvent  # noqa: Y015
 
 @_typing.final
+class RejectionCount(_message.Message):
+    """Rejections past the ones listed in full, counted per reason."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    FIRST_INDEX_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """google.rpc.Code name, e.g. "INVALID_ARGUMENT"."""
+    field: _builtins.str
+    """The first field the rejections name, indices and map keys dropped
+    ("registration.header.event_time", "exclusions[]"); "*" for any other.
+    """
+    count: _builtins.int
+    first_index: _builtins.int
+    """Stream position of the first of them."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        field: _builtins.str = ...,
+        count: _builtins.int = ...,
+        first_index: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "count", b"count", "field", b"field", "first_index", b"first_index"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RejectionCount: _TypeAlias = RejectionCount  # noqa: Y015
+
+@_typing.final
 class IngestEventsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ACCEPTED_FIELD_NUMBER: _builtins.int
     REPLAYED_FIELD_NUMBER: _builtins.int
     REJECTED_FIELD_NUMBER: _builtins.int
+    REJECTED_TOTAL_FIELD_NUMBER: _builtins.int
+    REJECTED_BEYOND_FIELD_NUMBER: _builtins.int
     accepted: _builtins.int
     replayed: _builtins.int
+    rejected_total: _builtins.int
+    """Every rejected event: `rejected` plus those counted in `rejected_beyond`."""
     @_builtins.property
-    def rejected(self) -> _containers.RepeatedCompositeFieldContainer[Global___RejectedEvent]: ...
+    def rejected(self) -> _containers.RepeatedCompositeFieldContainer[Global___RejectedEvent]:
+        """The first rejections found (at most 100), in full, in stream order."""
+
+    @_builtins.property
+    def rejected_beyond(self) -> _containers.RepeatedCompositeFieldContainer[Global___RejectionCount]:
+        """The rejections not listed in `rejected`, counted per reason, most
+        frequent first: the reply stays small whatever the stream held.
+        """
+
     def __init__(
         self,
         *,
         accepted: _builtins.int = ...,
         replayed: _builtins.int = ...,
         rejected: _abc.Iterable[Global___RejectedEvent] | None = ...,
+        rejected_total: _builtins.int = ...,
+        rejected_beyond: _abc.Iterable[Global___RejectionCount] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "rejected", b"rejected", "replayed", b"replayed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "rejected", b"rejected", "rejected_beyond", b"rejected_beyond", "rejected_total", b"rejected_total", "replayed", b"replayed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
