@@ -118,6 +118,20 @@ def _enrolment(e: em.Enrolment, rules: EventRules) -> tuple[em.Judgement, ...]:
             ),
         )
     clause = cover.enrolment.acked_by
+    if e.action is em.EnrolmentAction.LEFT:
+        # Judged from the event alone (the JOINED it closes arrived earlier, or
+        # will): a LEFT is where the cover ends, not an enrolment without a match.
+        ends = e.ends_at or e.event_time
+        return (
+            em.Judgement(
+                clause,
+                CheckStatus.PASS,
+                "coverage_ends",
+                f"{e.policy_id} の脱退・解約を記録しました。補償期間は {_jst(ends)} に終了し、"
+                "それ以後の事故は補償の対象外です。",
+                (Compared("cover_ends_at", ends.isoformat(), "LEFT ends the cover"),),
+            ),
+        )
     as_of = max(e.event_time, e.starts_at or e.event_time, e.ends_at or e.event_time)
     coverage = enrolment_coverage([e], cover, as_of)
     if coverage.ignored:

@@ -10,6 +10,7 @@ registrations and logins, monitoring, and the ledger usage of every scope in
 
 from __future__ import annotations
 
+from rules.engine.attestations import attestation_keys, codes_read, unknown_attestations
 from rules.engine.evaluate import (
     ClaimError,
     Outline,
@@ -82,6 +83,8 @@ __all__ = [
     "RegistrationRecord",
     "Reservation",
     "SkimmingPhishingLoss",
+    "attestation_keys",
+    "codes_read",
     "empty_ledger",
     "evaluate",
     "evaluate_in",
@@ -89,5 +92,6 @@ __all__ = [
     "load_policies",
     "outline",
     "reservations_for",
+    "unknown_attestations",
     "validate_dir",
 ]

@@ -51,6 +51,7 @@ from checks.event_model import FundingSource
 from checks.security_standard import PaymentMethod, PaymentMethodRow
 from rules.engine.cover import parse_cover, refs_in
 from rules.engine.kinds import KINDS, KindSpec, ParamSpec
+from rules.engine.kinds.facts import parse_atom
 from rules.engine.model import (
     INCIDENT_FIELDS,
     INCIDENT_TYPES,
@@ -571,6 +572,9 @@ def _check_fields_defined(
         value = clause.params.get(p.name)
         if p.relevant_if and not clause.params.get(p.relevant_if):
             continue
+        if p.name == "when" and isinstance(value, tuple):  # facts_combine's formula
+            _check_formula(name, clause, value, targets, errors)
+            continue
         if p.type == "fields" and isinstance(value, tuple):
             names = tuple(n for n in value if isinstance(n, str))
         elif p.name == "fact" and isinstance(value, str) and value and "." not in value:
@@ -583,6 +587,28 @@ def _check_fields_defined(
                     f"{name}: clause {clause.label}: params.{p.name}: {' / '.join(names)} is "
                     f"not a field of {inc} claims (restrict the clause with applies_to)"
                 )
+
+
+def _check_formula(
+    name: str, clause: Clause, terms: tuple[Any, ...], targets: list[str], errors: list[str]
+) -> None:
+    """Every term of a ``when`` formula is a boolean field (``name``, ``!name``) or an
+    integer field compared (``name<=N``) of every incident type the clause applies to."""
+    for term in terms:
+        for text in str(term).split("+"):
+            try:
+                atom = parse_atom(text)
+            except ValueError:
+                errors.append(f"{name}: clause {clause.label}: params.when: bad term {text!r}")
+                continue
+            want = "int" if atom.at_most is not None else "bool"
+            for inc in targets:
+                got = INCIDENT_FIELDS[inc].get(atom.name) or TOP_LEVEL_FIELDS.get(atom.name)
+                if got != want:
+                    errors.append(
+                        f"{name}: clause {clause.label}: params.when: {atom.name} is not a "
+                        f"{want} field of {inc} claims"
+                    )
 
 
 def _used_refs(raw_clauses: list[Any]) -> set[str]:

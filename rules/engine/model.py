@@ -101,6 +101,11 @@ class IssuerAnswerKind(enum.Enum):
     REFUSED_NEGLIGENCE = 3  # refused for the insured's fault (KDN-X3 reasons, DCM-C1 過失)
     ISSUER_BANKRUPT = 4
     PENDING = 5
+    NOT_RECOGNISED = 6  # the operator did not recognise the use as fraud (DCM-C1)
+    REFUSED_RECEIVING_AGENT = 7  # KDN-X3 ② 受領代理人による不正利用
+    REFUSED_DUTY_NEGLECTED = 8  # KDN-X3 ③ 義務(名義・住所変更等)を怠った
+    REFUSED_FALSE_REPORT = 9  # KDN-X3 ④ 被害届の内容が虚偽
+    REFUSED_TERMS_BREACH = 10  # KDN-X3 ⑤ その他カード会員規約違反
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +151,9 @@ class IbTransferFraud:
     alternative_measures_asserted: bool | None = None
     alternative_measures_note: str = ""
     used_in_japan: bool | None = None  # (proposed) HNB-X14
+    police_consulted: bool | None = None  # HNB-X4: False = not consulted
+    token_compromised: bool | None = None  # HNB-P3: forged, stolen or lost
+    token_compromise_reported: bool | None = None  # HNB-P3: reported to the bank promptly
 
     def __post_init__(self) -> None:
         _aware_fields(self)
@@ -180,6 +188,8 @@ class CardFraud:
     payment_method: PaymentMethod | None = None  # (proposed) DCM-T 決済手段
     funding: FundingSource | None = None  # (proposed) DCM-T チャージ元／引き落とし先
     payment_service_id: str = ""  # (proposed) service the card was misused through, if any
+    police_reported: bool | None = None  # KDN-C4, DCM-X12: False = not reported
+    issuer_report_date_confirmable: bool | None = None  # KDN-C7: False = cannot be confirmed
 
     def __post_init__(self) -> None:
         _aware_fields(self)
@@ -214,6 +224,7 @@ class QrPaymentFraud:
     event_kind: str = ""  # "DCM-E1" | "DCM-E2"
     funding: FundingSource | None = None  # (proposed) DCM-T
     issued_in_japan: bool | None = None  # (proposed) DCM-C4
+    police_reported: bool | None = None  # DCM-X12: False = not reported
 
     def __post_init__(self) -> None:
         _aware_fields(self)
@@ -265,6 +276,8 @@ class SkimmingPhishingLoss:
 
     ``negligence``: the JPE-G*/JPE-N* codes found, ``None`` when the
     negligence facts were not assessed (every G/N clause then answers REVIEW).
+    The typed facts after it are what the seed lists (each None = not stated);
+    the policy file classifies them into its clauses (``facts_combine``).
     """
 
     NAME: ClassVar[str] = "skimming_phishing"
@@ -274,6 +287,16 @@ class SkimmingPhishingLoss:
     fraud_at: datetime
     kind: str  # phishing | skimming | malicious_signup
     negligence: frozenset[str] | None = None
+    pin_told_to_others: bool | None = None
+    pin_written_on_card: bool | None = None
+    card_handed_to_others: bool | None = None
+    other_gross_negligence: bool | None = None
+    guessable_pin: bool | None = None
+    kept_with_pin_revealing_document: bool | None = None
+    pin_memo_kept_with_card: bool | None = None
+    pin_reused_elsewhere: bool | None = None
+    card_left_exposed: bool | None = None
+    card_easily_taken_while_incapacitated: bool | None = None
 
     def __post_init__(self) -> None:
         _aware_fields(self)
@@ -298,7 +321,17 @@ class LegalCost:
     incurred_at: datetime
     cause_at: datetime | None = None
     insured_person_ref: str = ""
+    # ISA-X28: only true answers the clause (a prospect found); see clearly_no_prospect.
     success_prospect_found: bool | None = None
+    # ISA-I1: the insured person's relation to the subscriber (None = not stated).
+    insured_is_subscriber: bool | None = None
+    relative_degree: int | None = None  # 親等; a spouse is 0
+    lives_with_subscriber: bool | None = None
+    shares_livelihood: bool | None = None
+    is_child: bool | None = None
+    unmarried: bool | None = None
+    # ISA-X28 「…見込みのないことが明らかな場合」: True fires the exclusion.
+    clearly_no_prospect: bool | None = None
 
     def __post_init__(self) -> None:
         _aware_fields(self)
@@ -400,6 +433,7 @@ _PY_TYPE_NAMES: Mapping[str, str] = {
     "datetime": "instant",
     "datetime | None": "instant",
     "bool | None": "bool",
+    "int | None": "int",
     "str": "str",
     "IssuerAnswer | None": "answer",
     "frozenset[str] | None": "code_set",

@@ -1,17 +1,29 @@
 """``anshin claim``: decide one claim and print the decision as a trace.
 
-``anshin claim --json FILE`` sends the ``EvaluateClaimRequest`` in FILE
-(protobuf JSON) to a server's ``ClaimService/EvaluateClaim`` and prints the
+``anshin claim FILE`` (``-`` reads standard input; ``--json FILE`` is the
+older spelling) sends the ``EvaluateClaimRequest`` in FILE (protobuf JSON)
+to a server's ``ClaimService/EvaluateClaim`` and prints the
 decision as a trace a claims lead can follow: outcome and payable amount, the
 computation (loss → minus recovered → percentage → caps) and every clause
 with its id, status, effect, the values compared and the Japanese
-explanation (``--verbose`` adds the Japanese clause text).
+explanation (``--verbose`` adds the Japanese clause text); ``-o json|yaml`` prints the
+reply in the protobuf JSON mapping instead. Exit status
+(``server/cli/exit_codes.py``): 0 for any decision unless ``--fail-on
+DENY,REVIEW`` names it (then 1), 2 for a claim refused as invalid, 3 when the
+server cannot be reached or the call fails.
 
 ``--local`` decides in-process instead, with the built-in rules (or
 ``--rules DIR``) and an **empty history**: no posture verdict, no enrolment,
 no event and no earlier payout on record, exactly as a server with an empty
 database would answer a dry run
 (``server.usecases.claim_on_empty_history``). Nothing is recorded.
+
+``anshin claim form POLICY KIND`` prints the claim form
+(``ClaimService/GetClaimForm``): the facts a decision under POLICY needs for
+an incident KIND (``card_fraud``, ``qr_payment:DCM-E1`` …), each with its
+request path, type, the clauses that read it, the Japanese question and what
+leaving it out means. ``--local`` derives it from the built-in rules (or
+``--rules DIR``) without a server.
 """
 
 from __future__ import annotations
@@ -21,20 +33,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from server.cli.channel import add_server_args, open_channel
+from server.cli.exit_codes import Exit, add_fail_on, decision_exit
+from server.cli.failures import CommandFailed, Failure
+from server.cli.output import add_output_arg, emit_one
 from server.cli.render import (
     OUTCOME_STYLE,
     STATUS_STYLE,
     console,
     print_invalid,
-    print_message,
-    print_rpc_error,
+    rpc_exit,
     yen,
 )
+from server.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from anshin.v1 import claims_pb2, common_pb2
-
-EXIT_INVALID = 2  # the claim was refused (INVALID_ARGUMENT) or the server failed
 
 EFFECT_STYLE = {"APPROVE": "green", "DENY": "bold red", "REVIEW": "yellow", "NONE": "dim"}
 STEP_NAMES = {
@@ -49,18 +62,24 @@ STEP_NAMES = {
 # --------------------------------------------------------------------------- input
 
 
-def read_request(path: Path, *, dry_run: bool) -> claims_pb2.EvaluateClaimRequest:
-    """The EvaluateClaimRequest in ``path`` (protobuf JSON); ``dry_run`` forces a dry run."""
+def read_request(path: str | Path, *, dry_run: bool) -> claims_pb2.EvaluateClaimRequest:
+    """The EvaluateClaimRequest in ``path`` (protobuf JSON; ``-`` is standard
+    input); ``dry_run`` forces a dry run. A missing or unreadable file is an
+    OSError (the CLI's one handler explains it)."""
+    import sys
+
     from google.protobuf import json_format
 
     from anshin.v1 import claims_pb2
     from server.errors import InvalidArgument
 
     req = claims_pb2.EvaluateClaimRequest()
+    text = sys.stdin.read() if str(path) == "-" else Path(path).read_text(encoding="utf-8")
+    name = "standard input" if str(path) == "-" else str(path)
     try:
-        json_format.Parse(path.read_text(encoding="utf-8"), req)
+        json_format.Parse(text, req)
     except json_format.ParseError as exc:
-        raise InvalidArgument.of(str(path), f"not an EvaluateClaimRequest: {exc}") from None
+        raise InvalidArgument.of(name, f"not an EvaluateClaimRequest: {exc}") from None
     if dry_run:
         req.dry_run = True
     return req
@@ -197,19 +216,126 @@ def render_decision(
 # --------------------------------------------------------------------------- command
 
 
+def form_locally(
+    policy_id: str, incident: str, rules_dir: Path | None
+) -> claims_pb2.GetClaimFormResponse:
+    """The claim form under ``rules_dir`` (default built-in), as the server answers it."""
+    from rules.load import load_rules
+    from server.usecases.claim_form import form_for
+    from server.wire.claims import claim_form_response
+
+    form = form_for(load_rules(rules_dir), policy_id, incident)
+    return claim_form_response(form.policy, form.incident, form.fields, form.digest)
+
+
+def render_form(resp: claims_pb2.GetClaimFormResponse, *, source: str) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console(140)
+    out.print(Text(f"claim form  {resp.policy_id}  {resp.incident}", style="bold"))
+    r = resp.rules
+    out.print(
+        Text(
+            f"rules   {', '.join(r.policies) or '-'}  digest {r.digest or '-'}  ({source})",
+            style="dim",
+        )
+    )
+    table = Table(box=box.SIMPLE, show_lines=False)
+    for name in ("field", "type", "clauses", "question", "if absent"):
+        table.add_column(name, overflow="fold")
+    for f in resp.fields:
+        kind = f.type + (f" ({' | '.join(f.allowed)})" if f.allowed else "")
+        table.add_row(f.path, kind, ", ".join(f.clause_ids), f.question_ja, f.if_absent)
+    out.print(table)
+
+
+def _refused(exc: InvalidArgument) -> int:
+    """A claim (or form request) refused with INVALID_ARGUMENT, decided locally."""
+    print_invalid([(v.field, v.description) for v in exc.violations], str(exc))
+    return int(Exit.USAGE)
+
+
+def run_form(ns: argparse.Namespace, policy_id: str, incident: str) -> int:
+    import grpc
+
+    from anshin.v1 import claims_pb2, claims_pb2_grpc
+    from server.errors import InvalidArgument
+
+    if ns.local:
+        try:
+            resp = form_locally(policy_id, incident, ns.rules)
+        except InvalidArgument as exc:
+            return _refused(exc)
+        source = f"local, {ns.rules or 'built-in rules'}"
+    else:
+        with open_channel(ns) as channel:
+            try:
+                resp = claims_pb2_grpc.ClaimServiceStub(channel).GetClaimForm(
+                    claims_pb2.GetClaimFormRequest(policy_id=policy_id, incident=incident),
+                    timeout=ns.timeout,
+                )
+            except grpc.RpcError as exc:
+                return rpc_exit(exc, ns)
+        source = ns.server
+    emit_one(resp, ns.output, table=lambda: render_form(resp, source=source))
+    return int(Exit.OK)
+
+
+def _input(ns: argparse.Namespace) -> str:
+    """Where the claim comes from: the positional FILE (``-`` is stdin), or the
+    older ``--json FILE``; exactly one of them."""
+    words = list(ns.words)
+    if ns.json is not None:
+        if words:
+            raise CommandFailed(
+                Failure(
+                    Exit.USAGE,
+                    "give the claim either as FILE or with --json FILE, not both",
+                    "anshin claim FILE  (or - to read standard input)",
+                )
+            )
+        return str(ns.json)
+    if len(words) != 1:
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                "expected one claim FILE (or - for standard input), or: claim form POLICY KIND",
+                "anshin claim docs/examples/claims/hnb.json --dry-run",
+            )
+        )
+    return str(words[0])
+
+
 def run(ns: argparse.Namespace) -> int:
     import grpc
 
     from anshin.v1 import claims_pb2_grpc
     from server.errors import InvalidArgument
 
-    req = read_request(Path(ns.json), dry_run=ns.dry_run)
+    if ns.json_output:
+        ns.output = "json"
+    if ns.words and ns.words[0] == "form":
+        if len(ns.words) != 3:
+            raise CommandFailed(
+                Failure(
+                    Exit.USAGE,
+                    "expected: claim form POLICY KIND",
+                    "anshin claim form DCM qr_payment:DCM-E1 --local",
+                )
+            )
+        return run_form(ns, ns.words[1], ns.words[2])
+    source_file = _input(ns)
+    try:
+        req = read_request(source_file, dry_run=ns.dry_run)
+    except InvalidArgument as exc:
+        return _refused(exc)
     if ns.local:
         try:
             resp = evaluate_locally(req, ns.rules)
         except InvalidArgument as exc:
-            print_invalid([(v.field, v.description) for v in exc.violations], str(exc))
-            return EXIT_INVALID
+            return _refused(exc)
         source = f"local, {ns.rules or 'built-in rules'}, empty history"
     else:
         with open_channel(ns) as channel:
@@ -218,27 +344,47 @@ def run(ns: argparse.Namespace) -> int:
                     req, timeout=ns.timeout
                 )
             except grpc.RpcError as exc:
-                print_rpc_error(exc, ns.server)
-                return EXIT_INVALID
+                return rpc_exit(exc, ns)
         source = ns.server
-    if ns.json_output:
-        print_message(resp)
-    else:
-        render_decision(resp, verbose=ns.verbose, local=ns.local, source=source)
-    return 0
+    emit_one(
+        resp,
+        ns.output,
+        table=lambda: render_decision(resp, verbose=ns.verbose, local=ns.local, source=source),
+    )
+    return int(decision_exit(_name_outcome(resp), ns.fail_on))
+
+
+def _name_outcome(resp: claims_pb2.EvaluateClaimResponse) -> str:
+    from anshin.v1 import common_pb2
+
+    return _name(common_pb2.Outcome, resp.outcome, "OUTCOME_")
 
 
 def add_parser(sub: Any) -> None:
-    c = sub.add_parser("claim", help="decide one claim (EvaluateClaim) and print its trace")
-    c.add_argument("--json", required=True, metavar="FILE", help="an EvaluateClaimRequest (JSON)")
+    c = sub.add_parser(
+        "claim",
+        help="decide one claim (EvaluateClaim) from FILE (- for stdin) and print its trace; "
+        "`claim form POLICY KIND`: the claim form (GetClaimForm)",
+    )
+    c.add_argument(
+        "words",
+        nargs="*",
+        metavar="FILE | form POLICY KIND",
+        help="an EvaluateClaimRequest (protobuf JSON; - reads standard input), or "
+        "`form POLICY KIND` for the claim form (e.g. form DCM qr_payment:DCM-E1)",
+    )
+    c.add_argument("--json", metavar="FILE", help="older spelling of the claim FILE argument")
     c.add_argument(
         "--local",
         action="store_true",
-        help="decide in-process on an empty history (nothing on record); record nothing",
+        help="decide in-process on an empty history (nothing on record); record nothing "
+        "(with form: derive the form from the rules, no server)",
     )
     c.add_argument("--rules", type=Path, help="rules directory for --local (default built-in)")
     c.add_argument("--dry-run", action="store_true", help="evaluate without recording/reserving")
-    c.add_argument("--json-output", action="store_true", help="print the raw reply as JSON")
+    add_output_arg(c)
+    c.add_argument("--json-output", action="store_true", help="same as -o json (older spelling)")
+    add_fail_on(c, ("APPROVE", "DENY", "REVIEW"), "DENY,REVIEW")
     c.add_argument("--verbose", "-v", action="store_true", help="also the Japanese clause text")
     add_server_args(c, timeout=30.0)
     c.set_defaults(func=run)

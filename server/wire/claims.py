@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,7 @@ from anshin.v1 import claims_pb2, common_pb2
 from checks.event_model import FundingSource
 from checks.security_standard import PaymentMethod
 from rules import engine as eng
+from rules.engine.form import FormField
 from server.errors import Violations
 from server.wire import validate
 from server.wire import verdicts as verdict_wire
@@ -61,8 +62,19 @@ _REPORTED_AFTER_INCIDENT = frozenset(
         "police_reported_at",
         "notified_at",
         "third_party_claim_at",
+        # An issuer's / operator's answer is about the fraud: it cannot precede it.
+        "answered_at",
     }
 )
+# A typed instant and the boolean saying whether it happened at all: an instant
+# stated with the boolean false is a contradiction, refused for every policy alike
+# (each clause would otherwise pick one of the two).
+_INSTANT_AND_FACT = (
+    ("police_reported_at", "police_reported"),
+    ("police_consulted_at", "police_consulted"),
+)
+# Answers given after a report to the one who answers: not before that report.
+_ANSWERED_AFTER = (("issuer_answer", "reported_to_issuer_at"),)
 # A UUID already in canonical form (lower-case hex, hyphenated): uuid.UUID
 # accepts it and str() gives it back unchanged. Other spellings take uuid.UUID.
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -102,6 +114,11 @@ class _Reader:
         if value is not None:
             self.instants[path] = value
         return value
+
+    def ident(self, msg: Message, name: str, path: str, *, required: bool = False) -> str:
+        """An identifier field in its NFKC form (``validate.identifier``): the form the
+        events store, so a claim's token, service or person compares as they do."""
+        return validate.identifier(self.v, path, getattr(msg, name), required=required) or ""
 
     @staticmethod
     def opt_bool(msg: Message, name: str) -> bool | None:
@@ -151,7 +168,23 @@ class _Reader:
             return None
 
 
-def _incident(r: _Reader, req: claims_pb2.EvaluateClaimRequest) -> eng.Incident | None:
+_NEGLIGENCE_FACTS = (
+    "pin_told_to_others",
+    "pin_written_on_card",
+    "card_handed_to_others",
+    "other_gross_negligence",
+    "guessable_pin",
+    "kept_with_pin_revealing_document",
+    "pin_memo_kept_with_card",
+    "pin_reused_elsewhere",
+    "card_left_exposed",
+    "card_easily_taken_while_incapacitated",
+)
+
+
+def _incident(
+    r: _Reader, req: claims_pb2.EvaluateClaimRequest, policy: eng.Policy | None
+) -> eng.Incident | None:
     which = req.WhichOneof("incident")
     if which is None:
         r.v.add(
@@ -176,10 +209,13 @@ def _incident(r: _Reader, req: claims_pb2.EvaluateClaimRequest) -> eng.Incident 
                     m, "alternative_measures_note", f"{p}.alternative_measures_note", max_bytes=4096
                 ),
                 used_in_japan=r.opt_bool(m, "used_in_japan"),
+                police_consulted=r.opt_bool(m, "police_consulted"),
+                token_compromised=r.opt_bool(m, "token_compromised"),
+                token_compromise_reported=r.opt_bool(m, "token_compromise_reported"),
             )
         )
     if which == "card_fraud":
-        token = r.text(m, "card_token", f"{p}.card_token", required=True)
+        token = r.ident(m, "card_token", f"{p}.card_token", required=True)
         fraud = r.instant(m, "fraud_at", f"{p}.fraud_at", required=True)
         method = None
         if m.payment_method:
@@ -203,12 +239,14 @@ def _incident(r: _Reader, req: claims_pb2.EvaluateClaimRequest) -> eng.Incident 
                 issued_in_japan=r.opt_bool(m, "issued_in_japan"),
                 payment_method=method,
                 funding=r.funding(m, f"{p}.funding"),
-                payment_service_id=r.text(m, "payment_service_id", f"{p}.payment_service_id"),
+                payment_service_id=r.ident(m, "payment_service_id", f"{p}.payment_service_id"),
+                police_reported=r.opt_bool(m, "police_reported"),
+                issuer_report_date_confirmable=r.opt_bool(m, "issuer_report_date_confirmable"),
             )
         )
     if which == "qr_payment":
-        service = r.text(m, "payment_service_id", f"{p}.payment_service_id", required=True)
-        token = r.text(m, "instrument_token", f"{p}.instrument_token", required=True)
+        service = r.ident(m, "payment_service_id", f"{p}.payment_service_id", required=True)
+        token = r.ident(m, "instrument_token", f"{p}.instrument_token", required=True)
         fraud = r.instant(m, "fraud_at", f"{p}.fraud_at", required=True)
         kind = r.choice(m, "event_kind", f"{p}.event_kind", ("DCM-E1", "DCM-E2"), required=False)
         return (
@@ -225,6 +263,7 @@ def _incident(r: _Reader, req: claims_pb2.EvaluateClaimRequest) -> eng.Incident 
                 event_kind=kind,
                 funding=r.funding(m, f"{p}.funding"),
                 issued_in_japan=r.opt_bool(m, "issued_in_japan"),
+                police_reported=r.opt_bool(m, "police_reported"),
             )
         )
     if which == "liability":
@@ -249,15 +288,23 @@ def _incident(r: _Reader, req: claims_pb2.EvaluateClaimRequest) -> eng.Incident 
             )
         )
     if which == "skimming_phishing":
-        token = r.text(m, "card_token", f"{p}.card_token", required=True)
+        token = r.ident(m, "card_token", f"{p}.card_token", required=True)
         fraud = r.instant(m, "fraud_at", f"{p}.fraud_at", required=True)
         kind = r.choice(m, "kind", f"{p}.kind", _INCIDENT_KINDS["skimming_phishing"])
         codes = [c for c in m.negligence]
+        # The codes a policy file classifies negligence into (its clauses reading them).
+        known = eng.codes_read(policy, "negligence") if policy is not None else None
         for i, code in enumerate(codes):
-            if code not in ("JPE-G1", "JPE-G2", "JPE-G3", "JPE-G4", "JPE-N1", "JPE-N2"):
-                r.v.add(f"{p}.negligence[{i}]", "one of JPE-G1..G4, JPE-N1..N2")
+            if known is not None and code not in known:
+                r.v.add(f"{p}.negligence[{i}]", f"one of {', '.join(known)}")
         if codes and not m.negligence_assessed:
             r.v.add(f"{p}.negligence_assessed", "must be true when negligence codes are given")
+        facts = {name: r.opt_bool(m, name) for name in _NEGLIGENCE_FACTS}
+        if m.negligence_assessed and any(v is not None for v in facts.values()):
+            r.v.add(
+                f"{p}.negligence_assessed",
+                "send the negligence facts or the pre-classified codes, not both",
+            )
         return (
             None
             if fraud is None
@@ -266,6 +313,7 @@ def _incident(r: _Reader, req: claims_pb2.EvaluateClaimRequest) -> eng.Incident 
                 fraud_at=fraud,
                 kind=kind,
                 negligence=frozenset(codes) if m.negligence_assessed else None,
+                **facts,
             )
         )
     # legal_cost
@@ -278,16 +326,82 @@ def _incident(r: _Reader, req: claims_pb2.EvaluateClaimRequest) -> eng.Incident 
             kind=kind,
             incurred_at=at,
             cause_at=r.instant(m, "cause_at", f"{p}.cause_at"),
-            insured_person_ref=r.text(m, "insured_person_ref", f"{p}.insured_person_ref"),
+            insured_person_ref=r.ident(m, "insured_person_ref", f"{p}.insured_person_ref"),
             success_prospect_found=r.opt_bool(m, "success_prospect_found"),
+            insured_is_subscriber=r.opt_bool(m, "insured_is_subscriber"),
+            relative_degree=_degree(r, m, f"{p}.relative_degree"),
+            lives_with_subscriber=r.opt_bool(m, "lives_with_subscriber"),
+            shares_livelihood=r.opt_bool(m, "shares_livelihood"),
+            is_child=r.opt_bool(m, "is_child"),
+            unmarried=r.opt_bool(m, "unmarried"),
+            clearly_no_prospect=r.opt_bool(m, "clearly_no_prospect"),
         )
     )
 
 
+def _consistent(
+    v: Violations, req: claims_pb2.EvaluateClaimRequest, instants: Mapping[str, datetime]
+) -> None:
+    """Facts of one incident that cannot all be true: refused, naming each field."""
+    which = req.WhichOneof("incident")
+    m = getattr(req, which)
+    for at_name, fact_name in _INSTANT_AND_FACT:
+        if (
+            at_name in m.DESCRIPTOR.fields_by_name
+            and fact_name in m.DESCRIPTOR.fields_by_name
+            and m.HasField(at_name)
+            and m.HasField(fact_name)
+            and not getattr(m, fact_name)
+        ):
+            v.add(
+                f"{which}.{fact_name}",
+                f"false contradicts {which}.{at_name} (an instant says it was done): "
+                "send one of the two",
+            )
+    for answer, report in _ANSWERED_AFTER:
+        answered = instants.get(f"{which}.{answer}.answered_at")
+        reported = instants.get(f"{which}.{report}")
+        if answered is not None and reported is not None and answered < reported:
+            v.add(f"{which}.{answer}.answered_at", f"before {which}.{report}")
+    # 子 is the first degree of kinship (民法726条): any other degree contradicts it.
+    if (
+        which == "legal_cost"
+        and m.HasField("is_child")
+        and m.is_child
+        and m.HasField("relative_degree")
+        and m.relative_degree != 1
+    ):
+        v.add(
+            "legal_cost.relative_degree",
+            f"{m.relative_degree} contradicts legal_cost.is_child (a child is of the "
+            "first degree, 1親等)",
+        )
+
+
+def _degree(r: _Reader, m: Message, path: str) -> int | None:
+    """親等: 0 (a spouse) to 6 (the widest 親族 of the Civil Code, 民法725条)."""
+    if not m.HasField("relative_degree"):
+        return None
+    value = int(m.relative_degree)  # type: ignore[attr-defined]
+    if not 0 <= value <= 6:
+        r.v.add(path, "a degree of kinship from 0 (spouse) to 6")
+        return None
+    return value
+
+
 def claim_facts(
-    req: claims_pb2.EvaluateClaimRequest, now: datetime, policy_ids: frozenset[str]
+    req: claims_pb2.EvaluateClaimRequest,
+    now: datetime,
+    policy_ids: frozenset[str],
+    policies: Mapping[str, eng.Policy] | None = None,
 ) -> eng.ClaimFacts:
-    """Validate and convert; raises ValidationError listing every bad field."""
+    """Validate and convert; raises ValidationError listing every bad field.
+
+    With ``policies``, every exclusions key must be an attestation some clause
+    of the claim's policy reads (``rules.engine.attestation_keys``): a key it
+    does not read would be accepted and silently ignored. Replay passes ids
+    only, so a logged request is re-decided as it was accepted.
+    """
     v = Violations()
     pan_violations(req, v)
     r = _Reader(v, now)
@@ -320,8 +434,21 @@ def claim_facts(
     for key in [k for k in exclusions if k not in _CLAUSE_KEYS and not _is_clause_key(k)]:
         v.add(f"exclusions[{key[:32]}]", "not a clause id")
         del exclusions[key]
+    policy = policies.get(req.policy_id) if policies is not None else None
+    if policy is not None and exclusions:
+        unknown = eng.unknown_attestations(policy, list(exclusions))
+        if unknown:
+            valid = ", ".join(sorted(eng.attestation_keys(policy)))
+            for key in unknown:
+                v.add(
+                    f"exclusions[{key}]",
+                    f"not an attestation of {policy.id} (no clause of it reads this key): "
+                    f"one of {valid}",
+                )
     series = validate.identifier(v, "series_id", req.series_id, required=False) or ""
-    incident = _incident(r, req)
+    incident = _incident(r, req, policy)
+    if incident is not None:
+        _consistent(v, req, r.instants)
     # Times in order: nothing after the claim, nothing reported before the incident.
     if incident is not None and claimed is not None:
         name, at = incident.OCCURRED, incident.occurred_at
@@ -378,10 +505,14 @@ class ClaimRequest:
 
 
 def claim_request(
-    req: claims_pb2.EvaluateClaimRequest, now: datetime, policy_ids: Collection[str]
+    req: claims_pb2.EvaluateClaimRequest, now: datetime, policies: Collection[str]
 ) -> ClaimRequest:
-    """Validate and convert; raises InvalidArgument listing every bad field."""
-    return ClaimRequest(claim_facts(req, now, frozenset(policy_ids)), req)
+    """Validate and convert; raises InvalidArgument listing every bad field.
+
+    ``policies``: the loaded policies by id (exclusions keys are then checked
+    against the claim's policy) or just their ids."""
+    by_id = policies if isinstance(policies, Mapping) else None
+    return ClaimRequest(claim_facts(req, now, frozenset(policies), by_id), req)
 
 
 def logged_claim_request(
@@ -485,3 +616,27 @@ def fingerprint_of(req: claims_pb2.EvaluateClaimRequest) -> bytes:
     copy.CopyFrom(req)
     copy.dry_run = False
     return orjson.dumps(copy.SerializeToString(deterministic=True).hex())
+
+
+# --------------------------------------------------------------------------- claim form
+
+
+def claim_form_response(
+    policy: eng.Policy, incident: str, fields: Sequence[FormField], digest: str
+) -> claims_pb2.GetClaimFormResponse:
+    return claims_pb2.GetClaimFormResponse(
+        policy_id=policy.id,
+        incident=incident,
+        fields=[
+            claims_pb2.ClaimFormField(
+                path=f.path,
+                type=f.type,
+                clause_ids=f.clause_ids,
+                question_ja=f.question_ja,
+                if_absent=f.if_absent,
+                allowed=f.allowed,
+            )
+            for f in fields
+        ],
+        rules=rules_version(digest, policy),
+    )

@@ -80,3 +80,17 @@ def test_3ds_1_judged_on_each_side_of_retirement_despite_memo() -> None:
 
     us = timedelta(microseconds=1)
     assert [s1(RETIRED - us), s1(RETIRED), s1(RETIRED - us)] == ["PASS", "FAIL", "PASS"]
+
+
+def test_dcm_x4_left_enrolment_reply_says_where_the_cover_ends() -> None:
+    """A LEFT ends the membership (保険責任期間…脱退した時に終わります): the reply says
+    so, it does not say that no JOINED enrolment matched."""
+    left_at = datetime(2026, 5, 10, 3, 1, tzinfo=UTC)
+    left = em.Enrolment("e-2", "c-dcm", left_at, "DCM", em.EnrolmentAction.LEFT)
+    (j,) = judge_event(left, RULES)
+    assert (j.clause_id, j.status.value, j.reason) == ("DCM-X4", "PASS", "coverage_ends")
+    assert "2026-05-10 12:01" in j.explanation_ja and "終了" in j.explanation_ja
+    assert "見つからない" not in j.explanation_ja
+    joined = em.Enrolment("e-1", "c-dcm", left_at, "DCM", em.EnrolmentAction.JOINED)
+    (k,) = judge_event(joined, RULES)
+    assert k.reason == "coverage_period"

@@ -119,7 +119,7 @@ def test_the_builtin_covers() -> None:
         ),
         (
             'begins_months_after_start = "@delay"\nbegins_clause',
-            'begins_months_after_start = -1\nbegins_clause',
+            "begins_months_after_start = -1\nbegins_clause",
             "xyz.toml: cover.begins_months_after_start: expected a whole number of months "
             "(>= 0), got -1",
         ),
@@ -147,9 +147,7 @@ def test_the_builtin_covers() -> None:
         ),
     ],
 )
-def test_a_bad_cover_names_file_and_key(
-    tmp_path: Path, old: str, new: str, expected: str
-) -> None:
+def test_a_bad_cover_names_file_and_key(tmp_path: Path, old: str, new: str, expected: str) -> None:
     assert old in GOOD, old
     assert expected in errors_for(tmp_path, GOOD.replace(old, new, 1))
 
@@ -174,9 +172,10 @@ def test_activation_cover_is_read_and_checked(tmp_path: Path) -> None:
     assert cover.activation.apps == frozenset({SecurityApp.J_SAFE, SecurityApp.J_SAFE_3})
     assert (cover.activation.ended_by, cover.activation.other_apps) == ("XYZ-P1", "skip")
     assert cover.reads == (("activation", None), ("enrolment", "XYZ"))
-    assert "xyz.toml: cover.activation.apps: unknown app 'J_SAFE_4' (known: " in errors_for(
-        tmp_path, no_delay + ACTIVATION.replace('"J_SAFE_3"', '"J_SAFE_4"')
-    )[0]
+    assert (
+        "xyz.toml: cover.activation.apps: unknown app 'J_SAFE_4' (known: "
+        in errors_for(tmp_path, no_delay + ACTIVATION.replace('"J_SAFE_3"', '"J_SAFE_4"'))[0]
+    )
     assert errors_for(tmp_path, GOOD + ACTIVATION) == [
         "xyz.toml: cover.begins_months_after_start: a start delay applies to enrolment "
         "periods only; this cover follows activations"

@@ -13,6 +13,8 @@ Baselines (``builders``):
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from checks.event_model import (
@@ -24,6 +26,7 @@ from checks.event_model import (
     PaymentLoginMethod,
     ThreeDSecure,
 )
+from checks.model import CheckStatus
 from checks.security_standard import PaymentMethod
 from rules.engine import IssuerAnswer, IssuerAnswerKind, LoginRecord, RegistrationRecord
 from tests.claims.builders import (
@@ -35,6 +38,7 @@ from tests.claims.builders import (
     US,
     Case,
     ContextEdit,
+    both,
     case_ids,
     cover,
     ctx,
@@ -42,6 +46,7 @@ from tests.claims.builders import (
     dcm_card,
     dcm_login,
     dcm_registration,
+    decide,
     inc,
     money,
     no_cover_record,
@@ -131,6 +136,21 @@ def test_dcm_e2_is_not_held_to_the_registration_standard() -> None:
 
 CONDITIONS = [
     # DCM-C1: the operator recognised the fraud but did not compensate
+    Case(
+        "dcm_c1_operator_did_not_recognise_the_fraud_denies",
+        "DCM-C1",
+        True,
+        DENY,
+        inc(operator_answer=answer(K.NOT_RECOGNISED)),
+    ),
+    Case(
+        "dcm_c1_refused_for_a_reason_the_text_does_not_name_reviews",
+        "DCM-C1",
+        True,
+        REVIEW,
+        inc(operator_answer=answer(K.REFUSED_FALSE_REPORT)),
+        missing="qr_payment.operator_answer",
+    ),
     Case(
         "dcm_c1_refused_for_the_insureds_negligence_denies",
         "DCM-C1",
@@ -422,10 +442,16 @@ def test_dcm_s1_carrier_line_registration_explains_itself_in_japanese() -> None:
 
 MEMBER_FROM = at_jst(2025, 1, 1)
 
+# DCM-X4 「④ 保険責任期間の開始前に生じていた不正使用または不正登録の発生。」: the misuse
+# (part "use", every insured event) and, under DCM-E1 only, the fraudulent
+# registration (part "registration"). Misuse after leaving is the insured
+# events' own 「保険責任期間中に不正使用されたこと」 (part "period").
+E2 = inc(event_kind="DCM-E2")
+
 MEMBERSHIP = [
     Case(
         "dcm_x4_card_fraud_at_the_instant_membership_began_approves",
-        "DCM-X4",
+        "DCM-X4.use",
         False,
         APPROVE,
         context=cover("DCM", period(DCM_FRAUD)),
@@ -433,52 +459,127 @@ MEMBERSHIP = [
     ),
     Case(
         "dcm_x4_card_fraud_one_microsecond_before_membership_denies",
-        "DCM-X4",
+        "DCM-X4.use",
         True,
         DENY,
         context=cover("DCM", period(DCM_FRAUD + US)),
         scenario=dcm_card,
     ),
     Case(
-        "dcm_x4_fraud_at_the_instant_membership_ended_denies",
-        "DCM-X4",
+        "dcm_e3_fraud_at_the_instant_membership_ended_denies_under_e3_not_x4",
+        "DCM-E3.period",
         True,
         DENY,
         context=cover("DCM", period(MEMBER_FROM, DCM_FRAUD)),
         scenario=dcm_card,
     ),
     Case(
-        "dcm_x4_fraud_one_microsecond_before_membership_ended_approves",
-        "DCM-X4",
+        "dcm_x4_fraud_one_minute_after_leaving_is_not_x4_but_e3",
+        "DCM-X4.use",
+        False,
+        DENY,
+        context=cover("DCM", period(MEMBER_FROM, DCM_FRAUD - timedelta(minutes=1))),
+        scenario=dcm_card,
+    ),
+    Case(
+        "dcm_e3_fraud_one_microsecond_before_membership_ended_approves",
+        "DCM-E3.period",
         False,
         APPROVE,
         context=cover("DCM", period(MEMBER_FROM, DCM_FRAUD + US)),
         scenario=dcm_card,
     ),
     Case(
-        "dcm_x4_fraudulent_registration_before_membership_denies",
-        "DCM-X4",
+        "dcm_e1_misuse_after_leaving_denies_under_e1",
+        "DCM-E1.period",
+        True,
+        DENY,
+        context=cover("DCM", period(MEMBER_FROM, DCM_FRAUD)),
+    ),
+    Case(
+        "dcm_e2_misuse_after_leaving_denies_under_e2",
+        "DCM-E2.period",
+        True,
+        DENY,
+        E2,
+        context=cover("DCM", period(MEMBER_FROM, DCM_FRAUD)),
+    ),
+    Case(
+        "dcm_x4_e1_fraudulent_registration_before_membership_denies",
+        "DCM-X4.registration",
         True,
         DENY,
         context=cover("DCM", period(DCM_REGISTERED + US)),
     ),
     Case(
-        "dcm_x4_registration_at_the_instant_membership_began_approves",
-        "DCM-X4",
+        "dcm_x4_e1_registration_at_the_instant_membership_began_approves",
+        "DCM-X4.registration",
         False,
         APPROVE,
         context=cover("DCM", period(DCM_REGISTERED)),
     ),
-    Case("dcm_x4_no_membership_on_record_denies", "DCM-X4", True, DENY, context=cover("DCM")),
+    Case(
+        "dcm_x4_e1_no_registration_on_record_reviews",
+        "DCM-X4.registration",
+        True,
+        REVIEW,
+        context=regs(),
+        missing="context.registrations",
+    ),
+    Case(
+        "dcm_x4_e2_own_registration_before_membership_approves",
+        "DCM-X4",
+        False,
+        APPROVE,
+        E2,
+        context=cover("DCM", period(DCM_REGISTERED + US)),
+    ),
+    Case(
+        "dcm_x4_e2_no_registration_on_record_approves",
+        "DCM-X4",
+        False,
+        APPROVE,
+        E2,
+        context=regs(),
+    ),
+    Case(
+        "dcm_x4_e2_misuse_before_membership_denies",
+        "DCM-X4.use",
+        True,
+        DENY,
+        E2,
+        context=cover("DCM", period(DCM_FRAUD + US)),
+    ),
+    Case("dcm_x4_no_membership_on_record_denies", "DCM-X4.use", True, DENY, context=cover("DCM")),
     Case(
         "dcm_x4_membership_not_provided_reviews",
-        "DCM-X4",
+        "DCM-X4.use",
         True,
         REVIEW,
         context=no_cover_record("DCM"),
         missing="context.coverage[DCM]",
     ),
 ]
+
+
+def test_dcm_x4_registration_part_applies_to_e1_only() -> None:
+    """Under E2 the registration is the member's own: X4.registration is NOT_APPLICABLE."""
+    base = dcm()
+    d = decide(E2(base.claim), regs()(base.context))
+    assert d.clause("DCM-X4.registration").status is CheckStatus.NOT_APPLICABLE, d.trace()
+    e1 = decide(base.claim, base.context)
+    assert e1.clause("DCM-X4.registration").status is CheckStatus.PASS, e1.trace()
+
+
+def test_dcm_e3_after_leaving_says_the_cover_ended() -> None:
+    base = dcm_card()
+    ended = DCM_FRAUD - timedelta(minutes=1)
+    d = decide(base.claim, cover("DCM", period(MEMBER_FROM, ended))(base.context))
+    assert d.outcome is DENY
+    assert {c.label for c in d.fired} == {"DCM-E3.period"}, d.trace()
+    assert "終了した後" in d.clause("DCM-E3.period").explanation_ja
+    assert "開始前" not in d.clause("DCM-X4.use").explanation_ja
+
 
 FACTS = ["DCM-X1", "DCM-X2", "DCM-X3", "DCM-X5", "DCM-X7", "DCM-X8", "DCM-X9", "DCM-X10"]
 FACTS += ["DCM-X11", "DCM-X12", "DCM-X13"]
@@ -488,22 +589,134 @@ def _slug(cid: str) -> str:
     return cid.lower().replace("-", "_")
 
 
+# DCM-X12 is attested only when a report is not shown made (the baseline shows both).
+NO_POLICE = inc(police_reported_at=None, police_reported=False)
+_BEFORE = {"DCM-X12": NO_POLICE}
+
 EXCLUSIONS = [
     row
     for cid in FACTS
     for row in (
-        Case(f"{_slug(cid)}_stated_true_denies", cid, True, DENY, stated(cid)),
+        Case(
+            f"{_slug(cid)}_stated_true_denies",
+            cid,
+            True,
+            DENY,
+            both(_BEFORE.get(cid, top()), stated(cid)),
+        ),
         Case(f"{_slug(cid)}_stated_false_approves", cid, False, APPROVE),
         Case(
             f"{_slug(cid)}_not_stated_reviews",
             cid,
             True,
             REVIEW,
-            unstated(cid),
+            both(_BEFORE.get(cid, top()), unstated(cid)),
             missing=f"facts.exclusions[{cid}]",
         ),
     )
 ] + [
+    # DCM-X12 ① police ② operator: reports shown made and nothing attested → it cannot apply.
+    Case(
+        "dcm_x12_police_report_instant_and_operator_answer_approve_unattested",
+        "DCM-X12",
+        False,
+        APPROVE,
+        unstated("DCM-X12"),
+    ),
+    Case(
+        "dcm_x12_police_reported_without_the_instant_approves_unattested",
+        "DCM-X12",
+        False,
+        APPROVE,
+        both(inc(police_reported_at=None, police_reported=True), unstated("DCM-X12")),
+    ),
+    Case(
+        "dcm_x12_card_police_and_issuer_reports_approve_unattested",
+        "DCM-X12",
+        False,
+        APPROVE,
+        unstated("DCM-X12"),
+        scenario=dcm_card,
+    ),
+    Case(
+        "dcm_x12_card_not_reported_to_the_issuer_is_attested",
+        "DCM-X12",
+        True,
+        REVIEW,
+        both(inc(reported_to_issuer_at=None), unstated("DCM-X12")),
+        scenario=dcm_card,
+        missing="facts.exclusions[DCM-X12]",
+    ),
+    # DCM-X12: a stated attestation decides, whatever report instants are sent.
+    Case(
+        "dcm_x12_attested_true_denies_beside_a_police_report_instant",
+        "DCM-X12.attested",
+        True,
+        DENY,
+        stated("DCM-X12"),
+    ),
+    Case(
+        "dcm_x12_card_attested_true_denies_beside_police_and_issuer_reports",
+        "DCM-X12.attested",
+        True,
+        DENY,
+        stated("DCM-X12"),
+        scenario=dcm_card,
+    ),
+    # DCM-X12 遅滞なく (ASSUMPTION report_delay_days = 30, counted from the day after
+    # the fraud of 2026-05-10): 2026-06-09 24:00 JST is the last moment in time.
+    Case(
+        "dcm_x12_police_report_on_the_thirtieth_day_approves",
+        "DCM-X12.police_delay",
+        False,
+        APPROVE,
+        both(
+            inc(police_reported_at=at_jst(2026, 6, 9, 23, 59)),
+            top(claimed_at=at_jst(2026, 6, 20, 12)),
+            unstated("DCM-X12"),
+        ),
+    ),
+    Case(
+        "dcm_x12_police_report_on_the_thirty_first_day_reviews",
+        "DCM-X12.police_delay",
+        True,
+        REVIEW,
+        both(
+            inc(police_reported_at=at_jst(2026, 6, 10, 0)),
+            top(claimed_at=at_jst(2026, 6, 20, 12)),
+            unstated("DCM-X12"),
+        ),
+    ),
+    Case(
+        "dcm_x12_late_police_report_attested_false_still_reviews",
+        "DCM-X12.police_delay",
+        True,
+        REVIEW,
+        both(
+            inc(police_reported_at=at_jst(2026, 6, 19, 12)),
+            top(claimed_at=at_jst(2026, 6, 20, 12)),
+            stated("DCM-X12", False),
+        ),
+    ),
+    Case(
+        "dcm_x12_card_issuer_report_forty_days_late_reviews",
+        "DCM-X12.issuer_delay",
+        True,
+        REVIEW,
+        both(
+            inc(reported_to_issuer_at=at_jst(2026, 6, 19, 12)),
+            top(claimed_at=at_jst(2026, 6, 20, 12)),
+            unstated("DCM-X12"),
+        ),
+        scenario=dcm_card,
+    ),
+    Case(
+        "dcm_x12_police_reported_without_an_instant_is_not_timed",
+        "DCM-X12.police_delay",
+        False,
+        APPROVE,
+        both(inc(police_reported_at=None, police_reported=True), unstated("DCM-X12")),
+    ),
     Case(
         "dcm_x13_does_not_apply_to_card_fraud",
         "DCM-X13",

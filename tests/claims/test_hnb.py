@@ -23,6 +23,7 @@ from tests.claims.builders import (
     case_ids,
     cover,
     ctx,
+    decide,
     hnb,
     inc,
     money,
@@ -104,6 +105,38 @@ MEASURES = [
         APPROVE,
         context=only(posture("pc-1", BEFORE, OK)),
     ),
+    # HNB-P3 「…偽造、盗難、紛失等により他人に使用されるおそれが生じた場合…すみやかに当行に通知」
+    Case("hnb_p3_token_not_compromised_approves", "HNB-P3.reported", False, APPROVE),
+    Case(
+        "hnb_p3_lost_token_never_reported_denies",
+        "HNB-P3.reported",
+        True,
+        DENY,
+        inc(token_compromised=True, token_compromise_reported=False),
+    ),
+    Case(
+        "hnb_p3_lost_token_reported_promptly_approves",
+        "HNB-P3.reported",
+        False,
+        APPROVE,
+        inc(token_compromised=True, token_compromise_reported=True),
+    ),
+    Case(
+        "hnb_p3_token_loss_not_stated_reviews",
+        "HNB-P3.reported",
+        True,
+        REVIEW,
+        inc(token_compromised=None),
+        missing="ib_transfer.token_compromised",
+    ),
+    Case(
+        "hnb_p3_lost_token_report_not_stated_reviews",
+        "HNB-P3.reported",
+        True,
+        REVIEW,
+        inc(token_compromised=True),
+        missing="ib_transfer.token_compromise_reported",
+    ),
     # HNB-P4: new measures from their effective date (the verdict judged the rules in force)
     Case(
         "hnb_p4_measure_in_force_at_the_login_not_taken_denies",
@@ -163,8 +196,26 @@ MEASURES = [
         "HNB-R1",
         True,
         REVIEW,
+        claim=inc(alternative_measures_asserted=None),
         context=only(),
         missing="ib_transfer.alternative_measures_asserted",
+    ),
+    # unset vs false: only an unset excuse is "missing", and unset never gives DENY
+    Case(
+        "hnb_p2_measure_not_taken_excuse_unset_reviews_not_denies",
+        "HNB-P2",
+        True,
+        REVIEW,
+        claim=inc(alternative_measures_asserted=None),
+        context=only(posture("pc-1", BEFORE, NC, HNB_P2=FAIL)),
+        missing="ib_transfer.alternative_measures_asserted",
+    ),
+    Case(
+        "hnb_p2_measure_not_taken_excuse_stated_false_denies",
+        "HNB-P2",
+        True,
+        DENY,
+        context=only(posture("pc-1", BEFORE, NC, HNB_P2=FAIL)),
     ),
     Case(
         "hnb_r1_does_not_apply_when_measures_were_taken",
@@ -313,15 +364,29 @@ def test_hnb_timing(case: Case) -> None:
 FACTS = ["HNB-X3", "HNB-X4", "HNB-X6", "HNB-X7", "HNB-X8", "HNB-X9", "HNB-X10", "HNB-X11"]
 FACTS += ["HNB-X12", "HNB-X15", "HNB-X16", "HNB-X17"]
 
+# HNB-X4's attestation is its documents-and-cooperation part; the police part is typed.
+_LABEL = {"HNB-X4": "HNB-X4.cooperation"}
+
 EXCLUSIONS = [
     row
     for cid in FACTS
     for row in (
-        Case(f"{cid.lower().replace('-', '_')}_stated_true_denies", cid, True, DENY, stated(cid)),
-        Case(f"{cid.lower().replace('-', '_')}_stated_false_approves", cid, False, APPROVE),
+        Case(
+            f"{cid.lower().replace('-', '_')}_stated_true_denies",
+            _LABEL.get(cid, cid),
+            True,
+            DENY,
+            stated(cid),
+        ),
+        Case(
+            f"{cid.lower().replace('-', '_')}_stated_false_approves",
+            _LABEL.get(cid, cid),
+            False,
+            APPROVE,
+        ),
         Case(
             f"{cid.lower().replace('-', '_')}_not_stated_reviews",
-            cid,
+            _LABEL.get(cid, cid),
             True,
             REVIEW,
             unstated(cid),
@@ -329,6 +394,30 @@ EXCLUSIONS = [
         ),
     )
 ] + [
+    # HNB-X4 「契約者が警察への被害の相談を行わない … 場合」: the police instant satisfies it.
+    Case("hnb_x4_police_consulted_at_stated_approves", "HNB-X4.police", False, APPROVE),
+    Case(
+        "hnb_x4_police_consulted_without_the_instant_approves",
+        "HNB-X4.police",
+        False,
+        APPROVE,
+        inc(police_consulted_at=None, police_consulted=True),
+    ),
+    Case(
+        "hnb_x4_police_not_consulted_denies",
+        "HNB-X4.police",
+        True,
+        DENY,
+        inc(police_consulted_at=None, police_consulted=False),
+    ),
+    Case(
+        "hnb_x4_police_consultation_not_stated_reviews",
+        "HNB-X4.police",
+        True,
+        REVIEW,
+        inc(police_consulted_at=None),
+        missing="ib_transfer.police_consulted",
+    ),
     # HNB-X13: lived outside Japan (resident_in_japan)
     Case("hnb_x13_resident_abroad_denies", "HNB-X13", True, DENY, top(resident_in_japan=False)),
     Case("hnb_x13_resident_in_japan_approves", "HNB-X13", False, APPROVE),
@@ -447,3 +536,11 @@ def test_hnb_approve_reserves_the_year_scope() -> None:
         1_200_000,
         10_000_000,
     )
+
+
+def test_hnb_r1_an_excuse_stated_false_is_not_listed_as_missing() -> None:
+    """No posture on record: REVIEW (nothing to judge), but the answer false is an answer."""
+    base = hnb()
+    d = decide(base.claim, only()(base.context))
+    assert d.outcome is REVIEW
+    assert "ib_transfer.alternative_measures_asserted" not in d.missing_facts, d.trace()

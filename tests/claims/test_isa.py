@@ -10,7 +10,7 @@ Baselines (``builders``): a listed security product subscribed (cover from
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -39,7 +39,16 @@ from timing import at_jst
 
 CONSULTATION_YEAR_2026 = "ISA-A1/customer:c-isa/year:2026"
 FEES_YEAR_2026 = "ISA-A2/customer:c-isa/year:2026"
-PERSONS = "ISA-I1/customer:c-isa/period:2024-04-01T00:00:00+09:00"
+# ISA-I1's 補償期間: the insurance year from April 1 (the claim's cost, 2026-05-01, is in 2026).
+PERSONS = "ISA-I1/customer:c-isa/year:2026"
+PERSONS_2025 = "ISA-I1/customer:c-isa/year:2025"
+# A one-second gap in the subscription before the cost was incurred.
+GAP_ENDS = at_jst(2026, 4, 20, 10)
+GAP = cover(
+    "ISA",
+    period(at_jst(2024, 4, 1), GAP_ENDS),
+    period(GAP_ENDS + timedelta(seconds=1)),
+)
 
 
 def incurred(t: datetime) -> ClaimEdit:
@@ -47,6 +56,12 @@ def incurred(t: datetime) -> ClaimEdit:
 
 
 # --------------------------------------------------------------------------- who and when
+
+
+def relative(degree: int, **facts: bool) -> ClaimEdit:
+    """The insured person is a relative of this degree (親等), not the subscriber."""
+    return inc(insured_is_subscriber=False, relative_degree=degree, **facts)
+
 
 COVER = [
     # ISA-P1: an active subscription to a listed product when the cost is incurred
@@ -113,6 +128,49 @@ COVER = [
         inc(insured_person_ref="person-2"),
         ledger={PERSONS: used(20_000, 1, frozenset({"person-1"}))},
     ),
+    # 「※1補償期間で対象となるのは1名のみ」: a gap in the cover does not reset it.
+    Case(
+        "isa_i1_a_second_person_after_a_one_second_gap_in_the_same_year_denies",
+        "ISA-I1",
+        True,
+        DENY,
+        inc(insured_person_ref="person-2"),
+        GAP,
+        ledger={PERSONS: used(20_000, 1, frozenset({"person-1"}))},
+    ),
+    Case(
+        "isa_i1_a_second_person_in_the_next_insurance_year_approves",
+        "ISA-I1",
+        False,
+        APPROVE,
+        inc(insured_person_ref="person-2"),
+        GAP,
+        ledger={PERSONS_2025: used(20_000, 1, frozenset({"person-1"})), PERSONS: used()},
+    ),
+    Case(
+        "isa_i1_a_second_enrolled_person_after_a_gap_in_the_same_year_denies",
+        "ISA-I1",
+        True,
+        DENY,
+        inc(insured_person_ref="person-2"),
+        cover(
+            "ISA",
+            period(at_jst(2024, 4, 1), GAP_ENDS, "person-1"),
+            period(GAP_ENDS + timedelta(seconds=1), None, "person-2"),
+        ),
+    ),
+    Case(
+        "isa_i1_the_person_enrolled_from_the_next_insurance_year_approves",
+        "ISA-I1",
+        False,
+        APPROVE,
+        inc(insured_person_ref="person-2"),
+        cover(
+            "ISA",
+            period(at_jst(2024, 4, 1), at_jst(2026, 3, 31, 23), "person-1"),
+            period(at_jst(2026, 4, 1), None, "person-2"),
+        ),
+    ),
     Case(
         "isa_i1_the_same_person_again_approves",
         "ISA-I1",
@@ -127,6 +185,73 @@ COVER = [
         REVIEW,
         inc(insured_person_ref=""),
         missing="legal_cost.insured_person_ref",
+    ),
+    # ISA-I1 「サービス加入者と生計を同一にし、同居する2親等以内の親族(別居の未婚の子を含みます。)」
+    Case("isa_i1_the_subscriber_themself_approves", "ISA-I1.relation", False, APPROVE),
+    Case(
+        "isa_i1_nephew_third_degree_living_together_denies",
+        "ISA-I1.relation",
+        True,
+        DENY,
+        relative(3, lives_with_subscriber=True, shares_livelihood=True),
+    ),
+    Case(
+        "isa_i1_grandchild_second_degree_living_together_approves",
+        "ISA-I1.relation",
+        False,
+        APPROVE,
+        relative(2, lives_with_subscriber=True, shares_livelihood=True),
+    ),
+    Case(
+        "isa_i1_spouse_living_together_approves",
+        "ISA-I1.relation",
+        False,
+        APPROVE,
+        relative(0, lives_with_subscriber=True, shares_livelihood=True),
+    ),
+    Case(
+        "isa_i1_second_degree_living_together_own_livelihood_denies",
+        "ISA-I1.relation",
+        True,
+        DENY,
+        relative(2, lives_with_subscriber=True, shares_livelihood=False),
+    ),
+    Case(
+        "isa_i1_sibling_living_apart_denies",
+        "ISA-I1.relation",
+        True,
+        DENY,
+        relative(2, lives_with_subscriber=False, shares_livelihood=True, is_child=False),
+    ),
+    Case(
+        "isa_i1_unmarried_child_living_apart_approves",
+        "ISA-I1.relation",
+        False,
+        APPROVE,
+        relative(1, lives_with_subscriber=False, is_child=True, unmarried=True),
+    ),
+    Case(
+        "isa_i1_married_child_living_apart_denies",
+        "ISA-I1.relation",
+        True,
+        DENY,
+        relative(1, lives_with_subscriber=False, is_child=True, unmarried=False),
+    ),
+    Case(
+        "isa_i1_relation_not_stated_reviews",
+        "ISA-I1.relation",
+        True,
+        REVIEW,
+        inc(insured_is_subscriber=None),
+        missing="legal_cost.insured_is_subscriber",
+    ),
+    Case(
+        "isa_i1_living_together_but_livelihood_not_stated_reviews",
+        "ISA-I1.relation",
+        True,
+        REVIEW,
+        relative(1, lives_with_subscriber=True),
+        missing="legal_cost.shares_livelihood",
     ),
     # ISA-X22: a cause before the first-year cover start (2024-04-01 00:00 JST)
     Case(
@@ -158,22 +283,44 @@ COVER = [
         APPROVE,
         lambda c: stated("ISA-X22", False)(inc(cause_at=None)(c)),
     ),
-    # ISA-X28: clearly no prospect of success (2(2))
+    # ISA-X28: 「勝訴の見込み…のないことが明らかな場合」 — only *clearly* no prospect (2(2))
     Case(
-        "isa_x28_no_prospect_of_success_found_denies",
+        "isa_x28_clearly_no_prospect_denies",
         "ISA-X28",
         True,
         DENY,
-        inc(success_prospect_found=False),
+        inc(success_prospect_found=None, clearly_no_prospect=True),
     ),
-    Case("isa_x28_prospect_of_success_approves", "ISA-X28", False, APPROVE),
+    Case(
+        "isa_x28_not_clearly_without_prospect_approves",
+        "ISA-X28",
+        False,
+        APPROVE,
+        inc(success_prospect_found=None, clearly_no_prospect=False),
+    ),
+    Case(
+        "isa_x28_no_prospect_found_is_not_clearly_none_reviews",
+        "ISA-X28",
+        True,
+        REVIEW,
+        inc(success_prospect_found=False),
+        missing="legal_cost.clearly_no_prospect",
+    ),
+    Case(
+        "isa_x28_none_found_but_not_clearly_none_approves",
+        "ISA-X28",
+        False,
+        APPROVE,
+        inc(success_prospect_found=False, clearly_no_prospect=False),
+    ),
+    Case("isa_x28_prospect_of_success_found_approves", "ISA-X28", False, APPROVE),
     Case(
         "isa_x28_finding_not_stated_reviews",
         "ISA-X28",
         True,
         REVIEW,
         inc(success_prospect_found=None),
-        missing="legal_cost.success_prospect_found",
+        missing="legal_cost.clearly_no_prospect",
     ),
     # ISA-X27: abusive claims (2(1)①–④) — the insurer's finding
     Case("isa_x27_abusive_claim_found_denies", "ISA-X27", True, DENY, stated("ISA-X27")),

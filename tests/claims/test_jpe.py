@@ -21,6 +21,7 @@ from tests.claims.builders import (
     ClaimEdit,
     case_ids,
     cover,
+    decide,
     inc,
     jpe,
     money,
@@ -173,7 +174,7 @@ NEGLIGENCE = (
             True,
             REVIEW,
             inc(negligence=None),
-            missing="skimming_phishing.negligence",
+            missing="skimming_phishing.pin_told_to_others",
         ),
         Case(
             "jpe_g1_gross_negligence_outranks_negligence_denies",
@@ -254,7 +255,142 @@ AMOUNTS = [
 ]
 
 
-ALL = COVER + EVENTS + NEGLIGENCE + AMOUNTS
+# The negligence facts the seed lists, typed: the policy file classifies them
+# (JPE-G1..G4 重大な過失 → DENY; JPE-N1, N2 過失となりうる場合 → REVIEW).
+NEGLIGENCE_FACTS = (
+    "pin_told_to_others",
+    "pin_written_on_card",
+    "card_handed_to_others",
+    "other_gross_negligence",
+    "guessable_pin",
+    "kept_with_pin_revealing_document",
+    "pin_memo_kept_with_card",
+    "pin_reused_elsewhere",
+    "card_left_exposed",
+    "card_easily_taken_while_incapacitated",
+)
+
+
+def facts(**true_or_unset: bool | None) -> ClaimEdit:
+    """Every negligence fact stated false (no codes sent), except these."""
+    stated = {name: False for name in NEGLIGENCE_FACTS}
+    stated.update(true_or_unset)
+    return inc(negligence=None, **stated)
+
+
+TYPED = [
+    Case("jpe_g1_typed_none_of_the_facts_approves", "JPE-G1", False, APPROVE, facts()),
+    Case("jpe_g1_pin_told_to_others_denies", "JPE-G1", True, DENY, facts(pin_told_to_others=True)),
+    Case(
+        "jpe_g2_pin_written_on_the_card_denies",
+        "JPE-G2",
+        True,
+        DENY,
+        facts(pin_written_on_card=True),
+    ),
+    Case("jpe_g2_typed_not_written_approves", "JPE-G2", False, APPROVE, facts()),
+    Case(
+        "jpe_g3_card_handed_to_others_denies",
+        "JPE-G3",
+        True,
+        DENY,
+        facts(card_handed_to_others=True),
+    ),
+    Case("jpe_g3_typed_not_handed_approves", "JPE-G3", False, APPROVE, facts()),
+    Case(
+        "jpe_g4_other_gross_negligence_denies",
+        "JPE-G4",
+        True,
+        DENY,
+        facts(other_gross_negligence=True),
+    ),
+    Case("jpe_g4_typed_none_approves", "JPE-G4", False, APPROVE, facts()),
+    Case(
+        "jpe_g1_typed_fact_not_stated_reviews",
+        "JPE-G1",
+        True,
+        REVIEW,
+        facts(pin_told_to_others=None),
+        missing="skimming_phishing.pin_told_to_others",
+    ),
+    # N1 (1): a guessable PIN carried with a document revealing it; (2) a PIN memo with the card
+    Case(
+        "jpe_n1_guessable_pin_with_a_revealing_document_reviews",
+        "JPE-N1",
+        True,
+        REVIEW,
+        facts(guessable_pin=True, kept_with_pin_revealing_document=True),
+    ),
+    Case(
+        "jpe_n1_guessable_pin_without_a_revealing_document_approves",
+        "JPE-N1",
+        False,
+        APPROVE,
+        facts(guessable_pin=True),
+    ),
+    Case(
+        "jpe_n1_pin_memo_kept_with_the_card_reviews",
+        "JPE-N1",
+        True,
+        REVIEW,
+        facts(pin_memo_kept_with_card=True),
+    ),
+    # N2: a PIN-management fact and a card-management fact together, never one alone
+    Case(
+        "jpe_n2_guessable_pin_and_wallet_left_visible_in_a_car_reviews",
+        "JPE-N2",
+        True,
+        REVIEW,
+        facts(guessable_pin=True, card_left_exposed=True),
+    ),
+    Case(
+        "jpe_n2_reused_pin_and_card_taken_while_drunk_reviews",
+        "JPE-N2",
+        True,
+        REVIEW,
+        facts(pin_reused_elsewhere=True, card_easily_taken_while_incapacitated=True),
+    ),
+    Case(
+        "jpe_n2_wallet_left_visible_alone_approves",
+        "JPE-N2",
+        False,
+        APPROVE,
+        facts(card_left_exposed=True),
+    ),
+    Case(
+        "jpe_n2_reused_pin_alone_approves",
+        "JPE-N2",
+        False,
+        APPROVE,
+        facts(pin_reused_elsewhere=True),
+    ),
+    Case(
+        "jpe_n2_pin_fact_unstated_with_a_card_lapse_reviews",
+        "JPE-N2",
+        True,
+        REVIEW,
+        facts(guessable_pin=None, card_left_exposed=True),
+        missing="skimming_phishing.guessable_pin",
+    ),
+    Case(
+        "jpe_n2_pin_fact_unstated_without_a_card_lapse_approves",
+        "JPE-N2",
+        False,
+        APPROVE,
+        facts(guessable_pin=None),
+    ),
+]
+
+
+def test_jpe_only_really_absent_facts_are_missing() -> None:
+    """A fact stated false is never listed as missing; an unset one is, and gives REVIEW."""
+    base = jpe()
+    d = decide(facts(guessable_pin=None, card_left_exposed=True)(base.claim), base.context)
+    assert d.outcome is REVIEW
+    assert d.missing_facts == ("skimming_phishing.guessable_pin",), d.trace()
+
+
+ALL = COVER + EVENTS + NEGLIGENCE + TYPED + AMOUNTS
 
 
 @pytest.mark.parametrize("case", ALL, ids=case_ids(ALL))

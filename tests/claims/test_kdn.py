@@ -19,6 +19,7 @@ from datetime import datetime
 import pytest
 
 from checks.event_model import PaymentLoginMethod, ThreeDSecure
+from checks.model import CheckStatus
 from rules.engine import IssuerAnswer, IssuerAnswerKind
 from tests.claims.builders import (
     APPROVE,
@@ -36,6 +37,7 @@ from tests.claims.builders import (
     ctx,
     dcm_login,
     dcm_registration,
+    decide,
     inc,
     kdn,
     kdn_liability,
@@ -220,6 +222,20 @@ CARD = [
         missing="card_fraud.police_reported_at",
     ),
     Case("kdn_c4_police_report_stated_approves", "KDN-C4", False, APPROVE),
+    Case(
+        "kdn_c4_police_not_notified_denies",
+        "KDN-C4",
+        True,
+        DENY,
+        inc(police_reported_at=None, police_reported=False),
+    ),
+    Case(
+        "kdn_c4_police_notified_without_the_instant_approves",
+        "KDN-C4",
+        False,
+        APPROVE,
+        inc(police_reported_at=None, police_reported=True),
+    ),
     # KDN-C5: claimed to the issuer within 365 days, no compensation, known reason
     Case(
         "kdn_c5_issuer_claim_on_day_365_approves",
@@ -289,6 +305,14 @@ CARD = [
         missing="card_fraud.reported_to_issuer_at",
     ),
     Case("kdn_c7_issuer_report_stated_approves", "KDN-C7", False, APPROVE),
+    # C7's own fact, apart from C5's date: the report date cannot be confirmed
+    Case(
+        "kdn_c7_issuer_report_date_cannot_be_confirmed_denies",
+        "KDN-C7",
+        True,
+        DENY,
+        inc(issuer_report_date_confirmable=False),
+    ),
     # KDN-X1: registration without 3-D Secure / login without OTP
     Case(
         "kdn_x1_card_registered_to_a_payment_service_without_3ds_denies",
@@ -337,6 +361,29 @@ CARD = [
         inc(issuer_answer=issuer(K.REFUSED_NEGLIGENCE, "暗証番号の管理不備")),
     ),
     Case("kdn_x3_refusal_not_for_the_insureds_fault_approves", "KDN-X3", False, APPROVE),
+    # KDN-X3 ②–⑤: 受領代理人, 義務を怠った, 虚偽の被害届, その他の規約違反
+    *(
+        Case(
+            f"kdn_x3_issuer_refused_{kind.name.lower()}_denies",
+            "KDN-X3",
+            True,
+            DENY,
+            inc(issuer_answer=issuer(kind)),
+        )
+        for kind in (
+            K.REFUSED_RECEIVING_AGENT,
+            K.REFUSED_DUTY_NEGLECTED,
+            K.REFUSED_FALSE_REPORT,
+            K.REFUSED_TERMS_BREACH,
+        )
+    ),
+    Case(
+        "kdn_x3_issuer_did_not_recognise_the_fraud_approves",
+        "KDN-X3",
+        False,
+        APPROVE,
+        inc(issuer_answer=issuer(K.NOT_RECOGNISED)),
+    ),
     # KDN-N1 (card): reported on the member page within 30 days (ASSUMPTION) → else REVIEW
     Case(
         "kdn_n1_card_report_on_day_30_approves",
@@ -619,3 +666,12 @@ def test_kdn_liability_approve_reserves_the_shared_policy_year_once() -> None:
     assert len(year) == 1
     assert set(year[0].cap_ids) == {"KDN-L2", "KDN-Y1"}
     assert (year[0].count, year[0].max_count) == (1, 1)
+
+
+def test_kdn_c7_date_unconfirmable_is_c7s_own_fact_not_c5s() -> None:
+    """C5's claim date stays usable; only C7 (お客様が…報告を行った日を確認できること) fires."""
+    base = kdn()
+    d = decide(inc(issuer_report_date_confirmable=False)(base.claim), base.context)
+    assert d.outcome is DENY
+    assert [c.label for c in d.fired] == ["KDN-C7"], d.trace()
+    assert d.clause("KDN-C5").status is CheckStatus.PASS

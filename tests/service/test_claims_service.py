@@ -78,6 +78,7 @@ def hnb_claim(
             police_consulted_at=ts(FRAUD + timedelta(days=1)),
             alternative_measures_asserted=False,
             used_in_japan=True,
+            token_compromised=False,
         ),
     )
     for k, v in kw.items():

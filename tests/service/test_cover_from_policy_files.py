@@ -72,6 +72,7 @@ def isa_claim(
             cause_at=ts(incurred_at - timedelta(days=10)),
             insured_person_ref="person-1",
             success_prospect_found=True,
+            insured_is_subscriber=True,
         ),
         dry_run=dry_run,
     )

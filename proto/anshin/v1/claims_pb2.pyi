@@ -68,6 +68,16 @@ class IssuerAnswer(_message.Message):
         KIND_REFUSED_NEGLIGENCE: IssuerAnswer._Kind.ValueType  # 3
         KIND_ISSUER_BANKRUPT: IssuerAnswer._Kind.ValueType  # 4
         KIND_PENDING: IssuerAnswer._Kind.ValueType  # 5
+        KIND_NOT_RECOGNISED: IssuerAnswer._Kind.ValueType  # 6
+        """DCM-C1: the operator did not recognise the use as fraud (不正使用の認定なし)."""
+        KIND_REFUSED_RECEIVING_AGENT: IssuerAnswer._Kind.ValueType  # 7
+        """KDN-X3 ②–⑤: refused for misuse by a receiving agent (受領代理人), a duty the
+        insured neglected (name / address change …), a false damage report, or
+        another breach of the card terms.
+        """
+        KIND_REFUSED_DUTY_NEGLECTED: IssuerAnswer._Kind.ValueType  # 8
+        KIND_REFUSED_FALSE_REPORT: IssuerAnswer._Kind.ValueType  # 9
+        KIND_REFUSED_TERMS_BREACH: IssuerAnswer._Kind.ValueType  # 10
 
     class Kind(_Kind, metaclass=_KindEnumTypeWrapper): ...
     KIND_UNSPECIFIED: IssuerAnswer.Kind.ValueType  # 0
@@ -76,6 +86,16 @@ class IssuerAnswer(_message.Message):
     KIND_REFUSED_NEGLIGENCE: IssuerAnswer.Kind.ValueType  # 3
     KIND_ISSUER_BANKRUPT: IssuerAnswer.Kind.ValueType  # 4
     KIND_PENDING: IssuerAnswer.Kind.ValueType  # 5
+    KIND_NOT_RECOGNISED: IssuerAnswer.Kind.ValueType  # 6
+    """DCM-C1: the operator did not recognise the use as fraud (不正使用の認定なし)."""
+    KIND_REFUSED_RECEIVING_AGENT: IssuerAnswer.Kind.ValueType  # 7
+    """KDN-X3 ②–⑤: refused for misuse by a receiving agent (受領代理人), a duty the
+    insured neglected (name / address change …), a false damage report, or
+    another breach of the card terms.
+    """
+    KIND_REFUSED_DUTY_NEGLECTED: IssuerAnswer.Kind.ValueType  # 8
+    KIND_REFUSED_FALSE_REPORT: IssuerAnswer.Kind.ValueType  # 9
+    KIND_REFUSED_TERMS_BREACH: IssuerAnswer.Kind.ValueType  # 10
 
     KIND_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
@@ -111,10 +131,25 @@ class IbTransferFraud(_message.Message):
     ALTERNATIVE_MEASURES_ASSERTED_FIELD_NUMBER: _builtins.int
     ALTERNATIVE_MEASURES_NOTE_FIELD_NUMBER: _builtins.int
     USED_IN_JAPAN_FIELD_NUMBER: _builtins.int
+    POLICE_CONSULTED_FIELD_NUMBER: _builtins.int
+    TOKEN_COMPROMISED_FIELD_NUMBER: _builtins.int
+    TOKEN_COMPROMISE_REPORTED_FIELD_NUMBER: _builtins.int
     alternative_measures_asserted: _builtins.bool
     """HNB-R1: the customer asserts measures beyond the bank's."""
     alternative_measures_note: _builtins.str
     used_in_japan: _builtins.bool
+    police_consulted: _builtins.bool
+    """HNB-X4 (police part): false = the police were not consulted. A stated
+    police_consulted_at means true.
+    """
+    token_compromised: _builtins.bool
+    """HNB-P3: the transaction-authentication token was forged, stolen or lost
+    (or someone else might use it) before the fraud; false = it was not.
+    """
+    token_compromise_reported: _builtins.bool
+    """HNB-P3: when it was, the customer notified the bank promptly (すみやかに);
+    false = never (or not promptly) reported.
+    """
     @_builtins.property
     def fraud_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -130,17 +165,32 @@ class IbTransferFraud(_message.Message):
         alternative_measures_asserted: _builtins.bool | None = ...,
         alternative_measures_note: _builtins.str = ...,
         used_in_japan: _builtins.bool | None = ...,
+        police_consulted: _builtins.bool | None = ...,
+        token_compromised: _builtins.bool | None = ...,
+        token_compromise_reported: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_alternative_measures_asserted", b"_alternative_measures_asserted", "_used_in_japan", b"_used_in_japan", "alternative_measures_asserted", b"alternative_measures_asserted", "fraud_at", b"fraud_at", "notified_bank_at", b"notified_bank_at", "police_consulted_at", b"police_consulted_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_alternative_measures_asserted", b"_alternative_measures_asserted", "_police_consulted", b"_police_consulted", "_token_compromise_reported", b"_token_compromise_reported", "_token_compromised", b"_token_compromised", "_used_in_japan", b"_used_in_japan", "alternative_measures_asserted", b"alternative_measures_asserted", "fraud_at", b"fraud_at", "notified_bank_at", b"notified_bank_at", "police_consulted", b"police_consulted", "police_consulted_at", b"police_consulted_at", "token_compromise_reported", b"token_compromise_reported", "token_compromised", b"token_compromised", "used_in_japan", b"used_in_japan"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_alternative_measures_asserted", b"_alternative_measures_asserted", "_used_in_japan", b"_used_in_japan", "alternative_measures_asserted", b"alternative_measures_asserted", "alternative_measures_note", b"alternative_measures_note", "fraud_at", b"fraud_at", "notified_bank_at", b"notified_bank_at", "police_consulted_at", b"police_consulted_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_alternative_measures_asserted", b"_alternative_measures_asserted", "_police_consulted", b"_police_consulted", "_token_compromise_reported", b"_token_compromise_reported", "_token_compromised", b"_token_compromised", "_used_in_japan", b"_used_in_japan", "alternative_measures_asserted", b"alternative_measures_asserted", "alternative_measures_note", b"alternative_measures_note", "fraud_at", b"fraud_at", "notified_bank_at", b"notified_bank_at", "police_consulted", b"police_consulted", "police_consulted_at", b"police_consulted_at", "token_compromise_reported", b"token_compromise_reported", "token_compromised", b"token_compromised", "used_in_japan", b"used_in_japan"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__alternative_measures_asserted: _TypeAlias = _typing.Literal["alternative_measures_asserted"]  # noqa: Y015
     _WhichOneofArgType__alternative_measures_asserted: _TypeAlias = _typing.Literal["_alternative_measures_asserted", b"_alternative_measures_asserted"]  # noqa: Y015
+    _WhichOneofReturnType__police_consulted: _TypeAlias = _typing.Literal["police_consulted"]  # noqa: Y015
+    _WhichOneofArgType__police_consulted: _TypeAlias = _typing.Literal["_police_consulted", b"_police_consulted"]  # noqa: Y015
+    _WhichOneofReturnType__token_compromise_reported: _TypeAlias = _typing.Literal["token_compromise_reported"]  # noqa: Y015
+    _WhichOneofArgType__token_compromise_reported: _TypeAlias = _typing.Literal["_token_compromise_reported", b"_token_compromise_reported"]  # noqa: Y015
+    _WhichOneofReturnType__token_compromised: _TypeAlias = _typing.Literal["token_compromised"]  # noqa: Y015
+    _WhichOneofArgType__token_compromised: _TypeAlias = _typing.Literal["_token_compromised", b"_token_compromised"]  # noqa: Y015
     _WhichOneofReturnType__used_in_japan: _TypeAlias = _typing.Literal["used_in_japan"]  # noqa: Y015
     _WhichOneofArgType__used_in_japan: _TypeAlias = _typing.Literal["_used_in_japan", b"_used_in_japan"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__alternative_measures_asserted) -> _WhichOneofReturnType__alternative_measures_asserted | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__police_consulted) -> _WhichOneofReturnType__police_consulted | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__token_compromise_reported) -> _WhichOneofReturnType__token_compromise_reported | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__token_compromised) -> _WhichOneofReturnType__token_compromised | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__used_in_japan) -> _WhichOneofReturnType__used_in_japan | None: ...
 
@@ -164,6 +214,8 @@ class CardFraud(_message.Message):
     PAYMENT_METHOD_FIELD_NUMBER: _builtins.int
     FUNDING_FIELD_NUMBER: _builtins.int
     PAYMENT_SERVICE_ID_FIELD_NUMBER: _builtins.int
+    POLICE_REPORTED_FIELD_NUMBER: _builtins.int
+    ISSUER_REPORT_DATE_CONFIRMABLE_FIELD_NUMBER: _builtins.int
     card_token: _builtins.str
     card_in_hand: _builtins.bool
     used_in_japan: _builtins.bool
@@ -171,6 +223,14 @@ class CardFraud(_message.Message):
     payment_method: Global___PaymentMethod.ValueType
     funding: _events_pb2.FundingSource.ValueType
     payment_service_id: _builtins.str
+    police_reported: _builtins.bool
+    """KDN-C4 / DCM-X12: false = the police were not notified. A stated
+    police_reported_at means true.
+    """
+    issuer_report_date_confirmable: _builtins.bool
+    """KDN-C7: false = the date the insured reported to the issuer cannot be
+    confirmed. A stated reported_to_issuer_at means true.
+    """
     @_builtins.property
     def fraud_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -198,21 +258,31 @@ class CardFraud(_message.Message):
         payment_method: Global___PaymentMethod.ValueType = ...,
         funding: _events_pb2.FundingSource.ValueType = ...,
         payment_service_id: _builtins.str = ...,
+        police_reported: _builtins.bool | None = ...,
+        issuer_report_date_confirmable: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_card_in_hand", b"_card_in_hand", "_issued_in_japan", b"_issued_in_japan", "_used_in_japan", b"_used_in_japan", "card_in_hand", b"card_in_hand", "fraud_at", b"fraud_at", "issued_in_japan", b"issued_in_japan", "issuer_answer", b"issuer_answer", "notified_at", b"notified_at", "police_reported_at", b"police_reported_at", "reported_to_issuer_at", b"reported_to_issuer_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_card_in_hand", b"_card_in_hand", "_issued_in_japan", b"_issued_in_japan", "_issuer_report_date_confirmable", b"_issuer_report_date_confirmable", "_police_reported", b"_police_reported", "_used_in_japan", b"_used_in_japan", "card_in_hand", b"card_in_hand", "fraud_at", b"fraud_at", "issued_in_japan", b"issued_in_japan", "issuer_answer", b"issuer_answer", "issuer_report_date_confirmable", b"issuer_report_date_confirmable", "notified_at", b"notified_at", "police_reported", b"police_reported", "police_reported_at", b"police_reported_at", "reported_to_issuer_at", b"reported_to_issuer_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_card_in_hand", b"_card_in_hand", "_issued_in_japan", b"_issued_in_japan", "_used_in_japan", b"_used_in_japan", "card_in_hand", b"card_in_hand", "card_token", b"card_token", "fraud_at", b"fraud_at", "funding", b"funding", "issued_in_japan", b"issued_in_japan", "issuer_answer", b"issuer_answer", "notified_at", b"notified_at", "payment_method", b"payment_method", "payment_service_id", b"payment_service_id", "police_reported_at", b"police_reported_at", "reported_to_issuer_at", b"reported_to_issuer_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_card_in_hand", b"_card_in_hand", "_issued_in_japan", b"_issued_in_japan", "_issuer_report_date_confirmable", b"_issuer_report_date_confirmable", "_police_reported", b"_police_reported", "_used_in_japan", b"_used_in_japan", "card_in_hand", b"card_in_hand", "card_token", b"card_token", "fraud_at", b"fraud_at", "funding", b"funding", "issued_in_japan", b"issued_in_japan", "issuer_answer", b"issuer_answer", "issuer_report_date_confirmable", b"issuer_report_date_confirmable", "notified_at", b"notified_at", "payment_method", b"payment_method", "payment_service_id", b"payment_service_id", "police_reported", b"police_reported", "police_reported_at", b"police_reported_at", "reported_to_issuer_at", b"reported_to_issuer_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__card_in_hand: _TypeAlias = _typing.Literal["card_in_hand"]  # noqa: Y015
     _WhichOneofArgType__card_in_hand: _TypeAlias = _typing.Literal["_card_in_hand", b"_card_in_hand"]  # noqa: Y015
     _WhichOneofReturnType__issued_in_japan: _TypeAlias = _typing.Literal["issued_in_japan"]  # noqa: Y015
     _WhichOneofArgType__issued_in_japan: _TypeAlias = _typing.Literal["_issued_in_japan", b"_issued_in_japan"]  # noqa: Y015
+    _WhichOneofReturnType__issuer_report_date_confirmable: _TypeAlias = _typing.Literal["issuer_report_date_confirmable"]  # noqa: Y015
+    _WhichOneofArgType__issuer_report_date_confirmable: _TypeAlias = _typing.Literal["_issuer_report_date_confirmable", b"_issuer_report_date_confirmable"]  # noqa: Y015
+    _WhichOneofReturnType__police_reported: _TypeAlias = _typing.Literal["police_reported"]  # noqa: Y015
+    _WhichOneofArgType__police_reported: _TypeAlias = _typing.Literal["_police_reported", b"_police_reported"]  # noqa: Y015
     _WhichOneofReturnType__used_in_japan: _TypeAlias = _typing.Literal["used_in_japan"]  # noqa: Y015
     _WhichOneofArgType__used_in_japan: _TypeAlias = _typing.Literal["_used_in_japan", b"_used_in_japan"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__card_in_hand) -> _WhichOneofReturnType__card_in_hand | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__issued_in_japan) -> _WhichOneofReturnType__issued_in_japan | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__issuer_report_date_confirmable) -> _WhichOneofReturnType__issuer_report_date_confirmable | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__police_reported) -> _WhichOneofReturnType__police_reported | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__used_in_japan) -> _WhichOneofReturnType__used_in_japan | None: ...
 
@@ -234,6 +304,7 @@ class QrPaymentFraud(_message.Message):
     EVENT_KIND_FIELD_NUMBER: _builtins.int
     FUNDING_FIELD_NUMBER: _builtins.int
     ISSUED_IN_JAPAN_FIELD_NUMBER: _builtins.int
+    POLICE_REPORTED_FIELD_NUMBER: _builtins.int
     payment_service_id: _builtins.str
     instrument_token: _builtins.str
     used_in_japan: _builtins.bool
@@ -241,6 +312,10 @@ class QrPaymentFraud(_message.Message):
     """"DCM-E1" (registered by someone else) or "DCM-E2" (device / ID stolen)."""
     funding: _events_pb2.FundingSource.ValueType
     issued_in_japan: _builtins.bool
+    police_reported: _builtins.bool
+    """DCM-X12: false = the police were not notified. A stated police_reported_at
+    means true.
+    """
     @_builtins.property
     def fraud_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -262,17 +337,22 @@ class QrPaymentFraud(_message.Message):
         event_kind: _builtins.str = ...,
         funding: _events_pb2.FundingSource.ValueType = ...,
         issued_in_japan: _builtins.bool | None = ...,
+        police_reported: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_issued_in_japan", b"_issued_in_japan", "_used_in_japan", b"_used_in_japan", "fraud_at", b"fraud_at", "issued_in_japan", b"issued_in_japan", "notified_at", b"notified_at", "operator_answer", b"operator_answer", "police_reported_at", b"police_reported_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_issued_in_japan", b"_issued_in_japan", "_police_reported", b"_police_reported", "_used_in_japan", b"_used_in_japan", "fraud_at", b"fraud_at", "issued_in_japan", b"issued_in_japan", "notified_at", b"notified_at", "operator_answer", b"operator_answer", "police_reported", b"police_reported", "police_reported_at", b"police_reported_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_issued_in_japan", b"_issued_in_japan", "_used_in_japan", b"_used_in_japan", "event_kind", b"event_kind", "fraud_at", b"fraud_at", "funding", b"funding", "instrument_token", b"instrument_token", "issued_in_japan", b"issued_in_japan", "notified_at", b"notified_at", "operator_answer", b"operator_answer", "payment_service_id", b"payment_service_id", "police_reported_at", b"police_reported_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_issued_in_japan", b"_issued_in_japan", "_police_reported", b"_police_reported", "_used_in_japan", b"_used_in_japan", "event_kind", b"event_kind", "fraud_at", b"fraud_at", "funding", b"funding", "instrument_token", b"instrument_token", "issued_in_japan", b"issued_in_japan", "notified_at", b"notified_at", "operator_answer", b"operator_answer", "payment_service_id", b"payment_service_id", "police_reported", b"police_reported", "police_reported_at", b"police_reported_at", "used_in_japan", b"used_in_japan"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__issued_in_japan: _TypeAlias = _typing.Literal["issued_in_japan"]  # noqa: Y015
     _WhichOneofArgType__issued_in_japan: _TypeAlias = _typing.Literal["_issued_in_japan", b"_issued_in_japan"]  # noqa: Y015
+    _WhichOneofReturnType__police_reported: _TypeAlias = _typing.Literal["police_reported"]  # noqa: Y015
+    _WhichOneofArgType__police_reported: _TypeAlias = _typing.Literal["_police_reported", b"_police_reported"]  # noqa: Y015
     _WhichOneofReturnType__used_in_japan: _TypeAlias = _typing.Literal["used_in_japan"]  # noqa: Y015
     _WhichOneofArgType__used_in_japan: _TypeAlias = _typing.Literal["_used_in_japan", b"_used_in_japan"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__issued_in_japan) -> _WhichOneofReturnType__issued_in_japan | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__police_reported) -> _WhichOneofReturnType__police_reported | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__used_in_japan) -> _WhichOneofReturnType__used_in_japan | None: ...
 
@@ -347,11 +427,47 @@ class SkimmingPhishingLoss(_message.Message):
     KIND_FIELD_NUMBER: _builtins.int
     NEGLIGENCE_FIELD_NUMBER: _builtins.int
     NEGLIGENCE_ASSESSED_FIELD_NUMBER: _builtins.int
+    PIN_TOLD_TO_OTHERS_FIELD_NUMBER: _builtins.int
+    PIN_WRITTEN_ON_CARD_FIELD_NUMBER: _builtins.int
+    CARD_HANDED_TO_OTHERS_FIELD_NUMBER: _builtins.int
+    OTHER_GROSS_NEGLIGENCE_FIELD_NUMBER: _builtins.int
+    GUESSABLE_PIN_FIELD_NUMBER: _builtins.int
+    KEPT_WITH_PIN_REVEALING_DOCUMENT_FIELD_NUMBER: _builtins.int
+    PIN_MEMO_KEPT_WITH_CARD_FIELD_NUMBER: _builtins.int
+    PIN_REUSED_ELSEWHERE_FIELD_NUMBER: _builtins.int
+    CARD_LEFT_EXPOSED_FIELD_NUMBER: _builtins.int
+    CARD_EASILY_TAKEN_WHILE_INCAPACITATED_FIELD_NUMBER: _builtins.int
     card_token: _builtins.str
     kind: _builtins.str
     """phishing | skimming | malicious_signup"""
     negligence_assessed: _builtins.bool
     """False: negligence was not assessed (→ REVIEW); true with an empty list: none found."""
+    pin_told_to_others: _builtins.bool
+    """The negligence facts the seed lists, each true / false / unset (not
+    stated). Anshin classifies them: G1–G4 (DENY), N1–N2 (REVIEW). Send these
+    instead of the codes above (not both).
+    G1 他人に暗証番号を知らせた
+    """
+    pin_written_on_card: _builtins.bool
+    """G2 キャッシュカード上に書き記していた"""
+    card_handed_to_others: _builtins.bool
+    """G3 他人にキャッシュカードを渡した"""
+    other_gross_negligence: _builtins.bool
+    """G4 同程度の著しい注意義務違反"""
+    guessable_pin: _builtins.bool
+    """The PIN was a birthday, home address / lot number / phone, work phone or a car number."""
+    kept_with_pin_revealing_document: _builtins.bool
+    """The card was carried or kept with a document that reveals such a PIN
+    (licence, health-insurance card, passport …).
+    """
+    pin_memo_kept_with_card: _builtins.bool
+    """The PIN was written on a memo a third party could easily read, kept with the card."""
+    pin_reused_elsewhere: _builtins.bool
+    """The PIN was also used for lockers, safe boxes, a phone … (N2 PIN management)."""
+    card_left_exposed: _builtins.bool
+    """A wallet with the card left where others easily see it (e.g. in a car) (N2 card management)."""
+    card_easily_taken_while_incapacitated: _builtins.bool
+    """Drunk or otherwise unable to take ordinary care, so the card was easily taken (N2)."""
     @_builtins.property
     def fraud_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -366,12 +482,61 @@ class SkimmingPhishingLoss(_message.Message):
         kind: _builtins.str = ...,
         negligence: _abc.Iterable[_builtins.str] | None = ...,
         negligence_assessed: _builtins.bool = ...,
+        pin_told_to_others: _builtins.bool | None = ...,
+        pin_written_on_card: _builtins.bool | None = ...,
+        card_handed_to_others: _builtins.bool | None = ...,
+        other_gross_negligence: _builtins.bool | None = ...,
+        guessable_pin: _builtins.bool | None = ...,
+        kept_with_pin_revealing_document: _builtins.bool | None = ...,
+        pin_memo_kept_with_card: _builtins.bool | None = ...,
+        pin_reused_elsewhere: _builtins.bool | None = ...,
+        card_left_exposed: _builtins.bool | None = ...,
+        card_easily_taken_while_incapacitated: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["fraud_at", b"fraud_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_card_easily_taken_while_incapacitated", b"_card_easily_taken_while_incapacitated", "_card_handed_to_others", b"_card_handed_to_others", "_card_left_exposed", b"_card_left_exposed", "_guessable_pin", b"_guessable_pin", "_kept_with_pin_revealing_document", b"_kept_with_pin_revealing_document", "_other_gross_negligence", b"_other_gross_negligence", "_pin_memo_kept_with_card", b"_pin_memo_kept_with_card", "_pin_reused_elsewhere", b"_pin_reused_elsewhere", "_pin_told_to_others", b"_pin_told_to_others", "_pin_written_on_card", b"_pin_written_on_card", "card_easily_taken_while_incapacitated", b"card_easily_taken_while_incapacitated", "card_handed_to_others", b"card_handed_to_others", "card_left_exposed", b"card_left_exposed", "fraud_at", b"fraud_at", "guessable_pin", b"guessable_pin", "kept_with_pin_revealing_document", b"kept_with_pin_revealing_document", "other_gross_negligence", b"other_gross_negligence", "pin_memo_kept_with_card", b"pin_memo_kept_with_card", "pin_reused_elsewhere", b"pin_reused_elsewhere", "pin_told_to_others", b"pin_told_to_others", "pin_written_on_card", b"pin_written_on_card"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_token", b"card_token", "fraud_at", b"fraud_at", "kind", b"kind", "negligence", b"negligence", "negligence_assessed", b"negligence_assessed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_card_easily_taken_while_incapacitated", b"_card_easily_taken_while_incapacitated", "_card_handed_to_others", b"_card_handed_to_others", "_card_left_exposed", b"_card_left_exposed", "_guessable_pin", b"_guessable_pin", "_kept_with_pin_revealing_document", b"_kept_with_pin_revealing_document", "_other_gross_negligence", b"_other_gross_negligence", "_pin_memo_kept_with_card", b"_pin_memo_kept_with_card", "_pin_reused_elsewhere", b"_pin_reused_elsewhere", "_pin_told_to_others", b"_pin_told_to_others", "_pin_written_on_card", b"_pin_written_on_card", "card_easily_taken_while_incapacitated", b"card_easily_taken_while_incapacitated", "card_handed_to_others", b"card_handed_to_others", "card_left_exposed", b"card_left_exposed", "card_token", b"card_token", "fraud_at", b"fraud_at", "guessable_pin", b"guessable_pin", "kept_with_pin_revealing_document", b"kept_with_pin_revealing_document", "kind", b"kind", "negligence", b"negligence", "negligence_assessed", b"negligence_assessed", "other_gross_negligence", b"other_gross_negligence", "pin_memo_kept_with_card", b"pin_memo_kept_with_card", "pin_reused_elsewhere", b"pin_reused_elsewhere", "pin_told_to_others", b"pin_told_to_others", "pin_written_on_card", b"pin_written_on_card"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__card_easily_taken_while_incapacitated: _TypeAlias = _typing.Literal["card_easily_taken_while_incapacitated"]  # noqa: Y015
+    _WhichOneofArgType__card_easily_taken_while_incapacitated: _TypeAlias = _typing.Literal["_card_easily_taken_while_incapacitated", b"_card_easily_taken_while_incapacitated"]  # noqa: Y015
+    _WhichOneofReturnType__card_handed_to_others: _TypeAlias = _typing.Literal["card_handed_to_others"]  # noqa: Y015
+    _WhichOneofArgType__card_handed_to_others: _TypeAlias = _typing.Literal["_card_handed_to_others", b"_card_handed_to_others"]  # noqa: Y015
+    _WhichOneofReturnType__card_left_exposed: _TypeAlias = _typing.Literal["card_left_exposed"]  # noqa: Y015
+    _WhichOneofArgType__card_left_exposed: _TypeAlias = _typing.Literal["_card_left_exposed", b"_card_left_exposed"]  # noqa: Y015
+    _WhichOneofReturnType__guessable_pin: _TypeAlias = _typing.Literal["guessable_pin"]  # noqa: Y015
+    _WhichOneofArgType__guessable_pin: _TypeAlias = _typing.Literal["_guessable_pin", b"_guessable_pin"]  # noqa: Y015
+    _WhichOneofReturnType__kept_with_pin_revealing_document: _TypeAlias = _typing.Literal["kept_with_pin_revealing_document"]  # noqa: Y015
+    _WhichOneofArgType__kept_with_pin_revealing_document: _TypeAlias = _typing.Literal["_kept_with_pin_revealing_document", b"_kept_with_pin_revealing_document"]  # noqa: Y015
+    _WhichOneofReturnType__other_gross_negligence: _TypeAlias = _typing.Literal["other_gross_negligence"]  # noqa: Y015
+    _WhichOneofArgType__other_gross_negligence: _TypeAlias = _typing.Literal["_other_gross_negligence", b"_other_gross_negligence"]  # noqa: Y015
+    _WhichOneofReturnType__pin_memo_kept_with_card: _TypeAlias = _typing.Literal["pin_memo_kept_with_card"]  # noqa: Y015
+    _WhichOneofArgType__pin_memo_kept_with_card: _TypeAlias = _typing.Literal["_pin_memo_kept_with_card", b"_pin_memo_kept_with_card"]  # noqa: Y015
+    _WhichOneofReturnType__pin_reused_elsewhere: _TypeAlias = _typing.Literal["pin_reused_elsewhere"]  # noqa: Y015
+    _WhichOneofArgType__pin_reused_elsewhere: _TypeAlias = _typing.Literal["_pin_reused_elsewhere", b"_pin_reused_elsewhere"]  # noqa: Y015
+    _WhichOneofReturnType__pin_told_to_others: _TypeAlias = _typing.Literal["pin_told_to_others"]  # noqa: Y015
+    _WhichOneofArgType__pin_told_to_others: _TypeAlias = _typing.Literal["_pin_told_to_others", b"_pin_told_to_others"]  # noqa: Y015
+    _WhichOneofReturnType__pin_written_on_card: _TypeAlias = _typing.Literal["pin_written_on_card"]  # noqa: Y015
+    _WhichOneofArgType__pin_written_on_card: _TypeAlias = _typing.Literal["_pin_written_on_card", b"_pin_written_on_card"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__card_easily_taken_while_incapacitated) -> _WhichOneofReturnType__card_easily_taken_while_incapacitated | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__card_handed_to_others) -> _WhichOneofReturnType__card_handed_to_others | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__card_left_exposed) -> _WhichOneofReturnType__card_left_exposed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__guessable_pin) -> _WhichOneofReturnType__guessable_pin | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__kept_with_pin_revealing_document) -> _WhichOneofReturnType__kept_with_pin_revealing_document | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__other_gross_negligence) -> _WhichOneofReturnType__other_gross_negligence | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__pin_memo_kept_with_card) -> _WhichOneofReturnType__pin_memo_kept_with_card | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__pin_reused_elsewhere) -> _WhichOneofReturnType__pin_reused_elsewhere | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__pin_told_to_others) -> _WhichOneofReturnType__pin_told_to_others | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__pin_written_on_card) -> _WhichOneofReturnType__pin_written_on_card | None: ...
 
 Global___SkimmingPhishingLoss: _TypeAlias = SkimmingPhishingLoss  # noqa: Y015
 
@@ -386,11 +551,40 @@ class LegalCost(_message.Message):
     CAUSE_AT_FIELD_NUMBER: _builtins.int
     INSURED_PERSON_REF_FIELD_NUMBER: _builtins.int
     SUCCESS_PROSPECT_FOUND_FIELD_NUMBER: _builtins.int
+    INSURED_IS_SUBSCRIBER_FIELD_NUMBER: _builtins.int
+    RELATIVE_DEGREE_FIELD_NUMBER: _builtins.int
+    LIVES_WITH_SUBSCRIBER_FIELD_NUMBER: _builtins.int
+    SHARES_LIVELIHOOD_FIELD_NUMBER: _builtins.int
+    IS_CHILD_FIELD_NUMBER: _builtins.int
+    UNMARRIED_FIELD_NUMBER: _builtins.int
+    CLEARLY_NO_PROSPECT_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
     """consultation | lawyer_fees"""
     insured_person_ref: _builtins.str
     success_prospect_found: _builtins.bool
-    """ISA-X28: the lawyer found a prospect of success."""
+    """ISA-X28 (「勝訴の見込みまたは委任の目的を達成する見込みのないことが明らかな
+    場合」): use clearly_no_prospect. This older fact only answers the clause
+    when it is true (a prospect was found, so it is not clear there is none);
+    false (none found) is not "clearly none" and leaves ISA-X28 to
+    clearly_no_prospect (unstated → REVIEW).
+    """
+    insured_is_subscriber: _builtins.bool
+    """ISA-I1: who the insured person is to the subscriber. The subscriber
+    themself, or a relative within the second degree (親等; a spouse is
+    degree 0) living with the subscriber and sharing their livelihood, or
+    an unmarried child living apart.
+    """
+    relative_degree: _builtins.int
+    lives_with_subscriber: _builtins.bool
+    shares_livelihood: _builtins.bool
+    is_child: _builtins.bool
+    unmarried: _builtins.bool
+    clearly_no_prospect: _builtins.bool
+    """ISA-X28: it is clear that there is no prospect of winning or of achieving
+    the purpose of the mandate. true → DENY; false → the clause does not apply;
+    not stated → REVIEW (unless success_prospect_found is true). When stated it
+    decides, whatever success_prospect_found says.
+    """
     @_builtins.property
     def incurred_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -403,14 +597,50 @@ class LegalCost(_message.Message):
         cause_at: _timestamp_pb2.Timestamp | None = ...,
         insured_person_ref: _builtins.str = ...,
         success_prospect_found: _builtins.bool | None = ...,
+        insured_is_subscriber: _builtins.bool | None = ...,
+        relative_degree: _builtins.int | None = ...,
+        lives_with_subscriber: _builtins.bool | None = ...,
+        shares_livelihood: _builtins.bool | None = ...,
+        is_child: _builtins.bool | None = ...,
+        unmarried: _builtins.bool | None = ...,
+        clearly_no_prospect: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_success_prospect_found", b"_success_prospect_found", "cause_at", b"cause_at", "incurred_at", b"incurred_at", "success_prospect_found", b"success_prospect_found"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_clearly_no_prospect", b"_clearly_no_prospect", "_insured_is_subscriber", b"_insured_is_subscriber", "_is_child", b"_is_child", "_lives_with_subscriber", b"_lives_with_subscriber", "_relative_degree", b"_relative_degree", "_shares_livelihood", b"_shares_livelihood", "_success_prospect_found", b"_success_prospect_found", "_unmarried", b"_unmarried", "cause_at", b"cause_at", "clearly_no_prospect", b"clearly_no_prospect", "incurred_at", b"incurred_at", "insured_is_subscriber", b"insured_is_subscriber", "is_child", b"is_child", "lives_with_subscriber", b"lives_with_subscriber", "relative_degree", b"relative_degree", "shares_livelihood", b"shares_livelihood", "success_prospect_found", b"success_prospect_found", "unmarried", b"unmarried"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_success_prospect_found", b"_success_prospect_found", "cause_at", b"cause_at", "incurred_at", b"incurred_at", "insured_person_ref", b"insured_person_ref", "kind", b"kind", "success_prospect_found", b"success_prospect_found"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_clearly_no_prospect", b"_clearly_no_prospect", "_insured_is_subscriber", b"_insured_is_subscriber", "_is_child", b"_is_child", "_lives_with_subscriber", b"_lives_with_subscriber", "_relative_degree", b"_relative_degree", "_shares_livelihood", b"_shares_livelihood", "_success_prospect_found", b"_success_prospect_found", "_unmarried", b"_unmarried", "cause_at", b"cause_at", "clearly_no_prospect", b"clearly_no_prospect", "incurred_at", b"incurred_at", "insured_is_subscriber", b"insured_is_subscriber", "insured_person_ref", b"insured_person_ref", "is_child", b"is_child", "kind", b"kind", "lives_with_subscriber", b"lives_with_subscriber", "relative_degree", b"relative_degree", "shares_livelihood", b"shares_livelihood", "success_prospect_found", b"success_prospect_found", "unmarried", b"unmarried"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__clearly_no_prospect: _TypeAlias = _typing.Literal["clearly_no_prospect"]  # noqa: Y015
+    _WhichOneofArgType__clearly_no_prospect: _TypeAlias = _typing.Literal["_clearly_no_prospect", b"_clearly_no_prospect"]  # noqa: Y015
+    _WhichOneofReturnType__insured_is_subscriber: _TypeAlias = _typing.Literal["insured_is_subscriber"]  # noqa: Y015
+    _WhichOneofArgType__insured_is_subscriber: _TypeAlias = _typing.Literal["_insured_is_subscriber", b"_insured_is_subscriber"]  # noqa: Y015
+    _WhichOneofReturnType__is_child: _TypeAlias = _typing.Literal["is_child"]  # noqa: Y015
+    _WhichOneofArgType__is_child: _TypeAlias = _typing.Literal["_is_child", b"_is_child"]  # noqa: Y015
+    _WhichOneofReturnType__lives_with_subscriber: _TypeAlias = _typing.Literal["lives_with_subscriber"]  # noqa: Y015
+    _WhichOneofArgType__lives_with_subscriber: _TypeAlias = _typing.Literal["_lives_with_subscriber", b"_lives_with_subscriber"]  # noqa: Y015
+    _WhichOneofReturnType__relative_degree: _TypeAlias = _typing.Literal["relative_degree"]  # noqa: Y015
+    _WhichOneofArgType__relative_degree: _TypeAlias = _typing.Literal["_relative_degree", b"_relative_degree"]  # noqa: Y015
+    _WhichOneofReturnType__shares_livelihood: _TypeAlias = _typing.Literal["shares_livelihood"]  # noqa: Y015
+    _WhichOneofArgType__shares_livelihood: _TypeAlias = _typing.Literal["_shares_livelihood", b"_shares_livelihood"]  # noqa: Y015
     _WhichOneofReturnType__success_prospect_found: _TypeAlias = _typing.Literal["success_prospect_found"]  # noqa: Y015
     _WhichOneofArgType__success_prospect_found: _TypeAlias = _typing.Literal["_success_prospect_found", b"_success_prospect_found"]  # noqa: Y015
+    _WhichOneofReturnType__unmarried: _TypeAlias = _typing.Literal["unmarried"]  # noqa: Y015
+    _WhichOneofArgType__unmarried: _TypeAlias = _typing.Literal["_unmarried", b"_unmarried"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__clearly_no_prospect) -> _WhichOneofReturnType__clearly_no_prospect | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__insured_is_subscriber) -> _WhichOneofReturnType__insured_is_subscriber | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__is_child) -> _WhichOneofReturnType__is_child | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__lives_with_subscriber) -> _WhichOneofReturnType__lives_with_subscriber | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__relative_degree) -> _WhichOneofReturnType__relative_degree | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__shares_livelihood) -> _WhichOneofReturnType__shares_livelihood | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__success_prospect_found) -> _WhichOneofReturnType__success_prospect_found | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__unmarried) -> _WhichOneofReturnType__unmarried | None: ...
 
 Global___LegalCost: _TypeAlias = LegalCost  # noqa: Y015
 
@@ -548,6 +778,107 @@ class EvaluateClaimRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_incident) -> _WhichOneofReturnType_incident | None: ...
 
 Global___EvaluateClaimRequest: _TypeAlias = EvaluateClaimRequest  # noqa: Y015
+
+@_typing.final
+class GetClaimFormRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_ID_FIELD_NUMBER: _builtins.int
+    INCIDENT_FIELD_NUMBER: _builtins.int
+    policy_id: _builtins.str
+    """Required. A loaded policy id ("HNB", "DCM", …)."""
+    incident: _builtins.str
+    """Required. The incident kind: the oneof name of EvaluateClaimRequest.incident
+    (ib_transfer, card_fraud, …), optionally with its sub-kind after a colon
+    ("qr_payment:DCM-E1", "legal_cost:lawyer_fees").
+    """
+    def __init__(
+        self,
+        *,
+        policy_id: _builtins.str = ...,
+        incident: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["incident", b"incident", "policy_id", b"policy_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetClaimFormRequest: _TypeAlias = GetClaimFormRequest  # noqa: Y015
+
+@_typing.final
+class ClaimFormField(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    CLAUSE_IDS_FIELD_NUMBER: _builtins.int
+    QUESTION_JA_FIELD_NUMBER: _builtins.int
+    IF_ABSENT_FIELD_NUMBER: _builtins.int
+    ALLOWED_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    """The request path: "card_fraud.police_reported_at", "exclusions[HNB-X10]"."""
+    type: _builtins.str
+    """instant | bool | str | int | answer | code_set | payment_method | funding"""
+    question_ja: _builtins.str
+    """The question to ask the claimant."""
+    if_absent: _builtins.str
+    """What leaving it out gives (a REVIEW naming the field, or nothing)."""
+    @_builtins.property
+    def clause_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The clauses that read it."""
+
+    @_builtins.property
+    def allowed(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The values accepted, where the type is a closed set."""
+
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        type: _builtins.str = ...,
+        clause_ids: _abc.Iterable[_builtins.str] | None = ...,
+        question_ja: _builtins.str = ...,
+        if_absent: _builtins.str = ...,
+        allowed: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed", b"allowed", "clause_ids", b"clause_ids", "if_absent", b"if_absent", "path", b"path", "question_ja", b"question_ja", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimFormField: _TypeAlias = ClaimFormField  # noqa: Y015
+
+@_typing.final
+class GetClaimFormResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_ID_FIELD_NUMBER: _builtins.int
+    INCIDENT_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    RULES_FIELD_NUMBER: _builtins.int
+    policy_id: _builtins.str
+    incident: _builtins.str
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClaimFormField]: ...
+    @_builtins.property
+    def rules(self) -> _common_pb2.RulesVersion: ...
+    def __init__(
+        self,
+        *,
+        policy_id: _builtins.str = ...,
+        incident: _builtins.str = ...,
+        fields: _abc.Iterable[Global___ClaimFormField] | None = ...,
+        rules: _common_pb2.RulesVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "incident", b"incident", "policy_id", b"policy_id", "rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetClaimFormResponse: _TypeAlias = GetClaimFormResponse  # noqa: Y015
 
 @_typing.final
 class ComputationStep(_message.Message):

@@ -35,6 +35,11 @@ class ClaimServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.GetClaimForm = channel.unary_unary(
+                '/anshin.v1.ClaimService/GetClaimForm',
+                request_serializer=anshin_dot_v1_dot_claims__pb2.GetClaimFormRequest.SerializeToString,
+                response_deserializer=anshin_dot_v1_dot_claims__pb2.GetClaimFormResponse.FromString,
+                _registered_method=True)
         self.EvaluateClaim = channel.unary_unary(
                 '/anshin.v1.ClaimService/EvaluateClaim',
                 request_serializer=anshin_dot_v1_dot_claims__pb2.EvaluateClaimRequest.SerializeToString,
@@ -45,6 +50,16 @@ class ClaimServiceStub:
 class ClaimServiceServicer:
     """Claim decisions under the five policies (HNB, DCM, KDN, JPE, ISA).
     """
+
+    def GetClaimForm(self, request, context):
+        """The facts a decision under a policy needs for one incident kind, derived
+        from the policy file: each with its clause IDs, type, the Japanese
+        question to ask the claimant and what leaving it out means. A claims
+        system builds its intake form from it instead of hard-coding clause IDs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def EvaluateClaim(self, request, context):
         """APPROVE with the payable amount, DENY or REVIEW, citing every clause
@@ -59,6 +74,11 @@ class ClaimServiceServicer:
 
 def add_ClaimServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'GetClaimForm': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetClaimForm,
+                    request_deserializer=anshin_dot_v1_dot_claims__pb2.GetClaimFormRequest.FromString,
+                    response_serializer=anshin_dot_v1_dot_claims__pb2.GetClaimFormResponse.SerializeToString,
+            ),
             'EvaluateClaim': grpc.unary_unary_rpc_method_handler(
                     servicer.EvaluateClaim,
                     request_deserializer=anshin_dot_v1_dot_claims__pb2.EvaluateClaimRequest.FromString,
@@ -75,6 +95,33 @@ def add_ClaimServiceServicer_to_server(servicer, server):
 class ClaimService:
     """Claim decisions under the five policies (HNB, DCM, KDN, JPE, ISA).
     """
+
+    @staticmethod
+    def GetClaimForm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/anshin.v1.ClaimService/GetClaimForm',
+            anshin_dot_v1_dot_claims__pb2.GetClaimFormRequest.SerializeToString,
+            anshin_dot_v1_dot_claims__pb2.GetClaimFormResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def EvaluateClaim(request,

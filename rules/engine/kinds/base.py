@@ -121,6 +121,7 @@ class AmountFinding:
 CheckFn: TypeAlias = Callable[[Clause, ClaimFacts, EvaluationContext], Finding]
 AmountFn: TypeAlias = Callable[[Clause, ClaimFacts, EvaluationContext, int], AmountFinding]
 ScopeFn: TypeAlias = Callable[[Clause, ClaimFacts, EvaluationContext], tuple[str, ...]]
+AttestsFn: TypeAlias = Callable[[Clause], tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,12 @@ class KindSpec:
     amount: AmountFn | None = None
     stage: int = 0
     scopes: ScopeFn | None = None
+    # The ``facts.exclusions`` keys a clause of this kind reads (attestations the
+    # claimant states): what the API accepts for the clause's policy, no more.
+    attests: AttestsFn | None = None
+    # Claim fields a clause of this kind reads that no parameter names (the
+    # claim form lists them): e.g. the payment method and funding of DCM-T.
+    reads: AttestsFn | None = None
     # True when ``check`` returns the very same Finding object for the same
     # inputs (it is built by a memoised pure function): the engine may then
     # reuse the ClauseResult it built from that object.

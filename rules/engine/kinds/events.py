@@ -41,6 +41,7 @@ from rules.engine.kinds.cached import (
     days_counted_from_next_day,
     describe_end,
     lookback_from_midnight_days_before,
+    period_year_containing,
     within_days_of,
 )
 from rules.engine.model import (
@@ -56,6 +57,7 @@ from rules.engine.model import (
 )
 from rules.engine.policy import Clause, ClauseEffect
 from timing.jst import jst_date
+from timing.years import PeriodYear, YearAnchor
 
 ALL_EFFECTS = frozenset(ClauseEffect)
 INSTANT = frozenset({"instant"})
@@ -170,18 +172,15 @@ def covered_at(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Fin
     if latest is None:
         first = f"（最初の補償開始は{fmt(spans[0].start)}）" if spans else "（補償期間の記録なし）"
         return Finding(FAIL, f"{fmt(at)}の事故は補償期間の開始前です{first}。", tuple(compared))
-    inside = latest.contains(at)
-    if bound == "start":
-        return Finding(
-            PASS, f"{fmt(at)}の事故は{fmt(latest.start)}の補償開始後です。", tuple(compared)
-        )
-    if not inside:
+    if bound != "start" and not latest.contains(at):
         assert latest.end is not None
         return Finding(
             FAIL,
             f"{fmt(at)}の事故は{fmt(latest.end)}に補償期間が終了した後です。",
             tuple(compared),
         )
+    # The registration is judged against the start of the cover the misuse fell
+    # in (DCM-X4 不正登録: a registration made before that cover began).
     if clause.bool_param("check_registration") and isinstance(claim.incident, QrPaymentFraud):
         reg = _last_registration(ctx.registrations, claim.incident, at)
         if reg is None:
@@ -197,9 +196,25 @@ def covered_at(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Fin
                 f"{fmt(reg.registered_at)}の登録は補償期間の開始（{fmt(latest.start)}）前です。",
                 tuple(compared),
             )
+        return Finding(
+            PASS,
+            f"{fmt(reg.registered_at)}の登録は補償期間の開始（{fmt(latest.start)}）以後です。",
+            tuple(compared),
+        )
+    if bound == "start":
+        return Finding(
+            PASS, f"{fmt(at)}の事故は{fmt(latest.start)}の補償開始後です。", tuple(compared)
+        )
     return Finding(
         PASS, f"{fmt(at)}の事故は補償期間中（{_describe_span(latest)}）です。", tuple(compared)
     )
+
+
+def _registration_reads(clause: Clause) -> tuple[str, ...]:
+    """covered_at with check_registration finds the QR registration by these (DCM-X4)."""
+    if clause.bool_param("check_registration"):
+        return ("instrument_token", "payment_service_id")
+    return ()
 
 
 def _last_registration(
@@ -280,14 +295,45 @@ def before_cover_start(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext
     return Finding(PASS, f"{fmt(value)}は{label}（{fmt(start)}）以後です。", compared)
 
 
+def _person_year(clause: Clause, claim: ClaimFacts) -> PeriodYear | None:
+    """The year that is the 補償期間 (``year_anchor``), or None: each cover period is one."""
+    anchor = clause.params.get("year_anchor")
+    if not isinstance(anchor, YearAnchor):
+        return None
+    return period_year_containing(claim.occurred_at, anchor)
+
+
 def _person_scope(clause: Clause, claim: ClaimFacts, period: Period) -> str:
     name = clause.str_param("scope_name") or clause.id
+    year = _person_year(clause, claim)
+    if year is not None:  # a gap in the cover does not start a new 補償期間
+        return f"{name}/customer:{claim.customer_id}/year:{year.label}"
     return f"{name}/customer:{claim.customer_id}/period:{period.starts_at.isoformat()}"
 
 
 def _person_period(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Period | None:
     periods = ctx.coverage.get(clause.str_param("coverage"), ())
     return next((p for p in periods if p.contains(claim.occurred_at)), None)
+
+
+def _enrolled_persons(
+    clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, period: Period
+) -> tuple[str, ...]:
+    """The persons enrolments name for the 補償期間: the period's own, or with a
+    ``year_anchor`` those of every period overlapping the year, earliest first."""
+    year = _person_year(clause, claim)
+    if year is None:
+        return period.insured_person_refs
+    periods = ctx.coverage.get(clause.str_param("coverage"), ())
+    overlapping = sorted(
+        (
+            p
+            for p in periods
+            if p.starts_at < year.end and (p.ends_at is None or p.ends_at > year.start)
+        ),
+        key=lambda p: p.starts_at,
+    )
+    return tuple(dict.fromkeys(ref for p in overlapping for ref in p.insured_person_refs))
 
 
 def one_insured_person(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Finding:
@@ -303,7 +349,7 @@ def one_insured_person(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext
     person = pr.value if isinstance(pr.value, str) else ""
     if not person:
         return missing(pr.path, "被保険者")
-    refs = period.insured_person_refs
+    refs = _enrolled_persons(clause, claim, ctx, period)
     if refs:
         compared = (cmp(pr.path, person, refs[0]),)
         if person == refs[0]:
@@ -337,7 +383,7 @@ def one_insured_person_scopes(
     clause: Clause, claim: ClaimFacts, ctx: EvaluationContext
 ) -> tuple[str, ...]:
     period = _person_period(clause, claim, ctx)
-    if period is None or period.insured_person_refs:
+    if period is None or _enrolled_persons(clause, claim, ctx, period):
         return ()
     return (_person_scope(clause, claim, period),)
 
@@ -419,7 +465,8 @@ def posture_required(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) 
             f"不正利用前の{days}日間（{fmt(fraud_at)}まで）にログイン時の確認記録がないため、"
             f"{scope}を講じていたか確認できません（{excused_by}により人が判断します）。",
             (cmp("postures", "none", f"a verdict in the {days} days before the fraud"),),
-            () if excused else (excuse_path,),
+            # Only a really absent excuse is missing: one stated false is an answer.
+            (excuse_path,) if excused is None else (),
             effect=Effect.REVIEW,
         )
     statuses = [_record_status(r, checks) for r in recs]
@@ -443,6 +490,17 @@ def posture_required(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) 
             (*compared, cmp(excuse_path, "true", "")),
             effect=Effect.REVIEW,
         )
+    if excused is None:
+        # Not stated is REVIEW, never DENY: the customer may yet explain measures
+        # beyond the bank's (the excuse clause), and nobody asked.
+        return Finding(
+            FAIL,
+            f"不正利用前の端末の最後の確認で{scope}が講じられていません。当行が求める以上の"
+            f"対策の説明の有無が申告されていないため、判断できません（要確認: {excuse_path}）。",
+            (*compared, cmp(excuse_path, "", "stated")),
+            (excuse_path,),
+            effect=Effect.REVIEW,
+        )
     return Finding(FAIL, f"不正利用前の端末の最後の確認で{scope}が講じられていません。", compared)
 
 
@@ -458,7 +516,8 @@ def posture_excuse(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) ->
             f"不正利用前の{days}日間にログイン時の確認記録がないため、当行が求める以上の対策を"
             "とっていたかの契約者の説明により補償を検討します。",
             (cmp("postures", "none", "a verdict before the fraud"), excuse_cmp),
-            () if excused else (excuse_path,),
+            # Only a really absent excuse is missing: one stated false is an answer.
+            (excuse_path,) if excused is None else (),
             effect=Effect.REVIEW,
         )
     statuses = [_record_status(r, ()) for r in recs]
@@ -703,14 +762,17 @@ KINDS = (
             ParamSpec(
                 "check_registration",
                 "bool",
-                "For QR incidents: the last registration of the instrument before the fraud "
-                "must also be inside the period (DCM-X4 不正登録 before membership).",
+                "For QR incidents: the last registration of the instrument to the service "
+                "before the fraud must not precede the start of the cover the fraud falls in "
+                "(DCM-X4 不正登録; restrict the clause with applies_to to the events where the "
+                "registration is the fraudulent one).",
                 required=False,
                 default=False,
             ),
         ),
         ALL_EFFECTS,
         check=covered_at,
+        reads=_registration_reads,
     ),
     KindSpec(
         "notified_before_cover_ended",
@@ -741,12 +803,13 @@ KINDS = (
         ),
         ALL_EFFECTS,
         check=before_cover_start,
+        attests=lambda clause: (clause.id,),  # the fallback when the instant is not stated
     ),
     KindSpec(
         "one_insured_person",
-        "Only one insured person per coverage period: the period's first enrolled person, "
-        "or (without enrolment persons) the person already paid in the period's ledger "
-        "scope; an APPROVE reserves the person.",
+        "Only one insured person per coverage period (or per anchored year): its first "
+        "enrolled person, or (without enrolment persons) the person already paid in its "
+        "ledger scope; an APPROVE reserves the person.",
         (
             _COVERAGE,
             ParamSpec("person", "fields", "The person field.", field_types=frozenset({"str"})),
@@ -756,6 +819,15 @@ KINDS = (
                 "Ledger scope name; default the clause id.",
                 required=False,
                 default="",
+            ),
+            ParamSpec(
+                "year_anchor",
+                "anchor",
+                'The 補償期間 is the year beginning at this JST anchor ("MM-DD HH:MM") that '
+                "contains the incident, whatever gaps the cover has in it; absent, each "
+                "continuous cover period is one.",
+                required=False,
+                default=None,
             ),
         ),
         ALL_EFFECTS,
@@ -830,6 +902,7 @@ KINDS = (
         ),
         ALL_EFFECTS,
         check=security_standard,
+        reads=lambda clause: ("instrument_token", "payment_service_id"),
     ),
     KindSpec(
         "alert_window",
@@ -846,6 +919,7 @@ KINDS = (
         ),
         ALL_EFFECTS,
         check=alert_window,
+        reads=lambda clause: ("card_token",),
     ),
     KindSpec(
         "payment_method_covered",
@@ -871,6 +945,7 @@ KINDS = (
         ),
         ALL_EFFECTS,
         check=payment_method_covered,
+        reads=lambda clause: ("payment_method", "funding"),
     ),
     KindSpec(
         "issuer_answer",

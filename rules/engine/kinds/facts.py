@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 from checks.model import Compared
@@ -18,7 +19,15 @@ from rules.engine.kinds.base import (
     not_defined,
     per_clause,
 )
-from rules.engine.model import INCIDENT_TYPES, ClaimFacts, Effect, EvaluationContext, resolve
+from rules.engine.kinds.cached import format_jst
+from rules.engine.model import (
+    INCIDENT_TYPES,
+    ClaimFacts,
+    Effect,
+    EvaluationContext,
+    IssuerAnswer,
+    resolve,
+)
 from rules.engine.policy import Clause, ClauseEffect
 
 ALL_EFFECTS = frozenset(ClauseEffect)
@@ -51,6 +60,14 @@ def _fact_spec(clause: Clause) -> _FactSpec:
     )
 
 
+def attested_keys(clause: Clause) -> tuple[str, ...]:
+    """The facts.exclusions keys the clause reads: its fact (when stated there) and
+    the rebuttal that turns a fired exclusion into REVIEW (DCM-X6.unrelated)."""
+    spec = _fact_spec(clause)
+    keys = (spec.key,) if spec.exclusion else ()
+    return (*keys, spec.rebuttal) if spec.rebuttal else keys
+
+
 def _fact_value(
     clause: Clause, claim: ClaimFacts, spec: _FactSpec | None = None
 ) -> tuple[str, bool | None, bool]:
@@ -71,8 +88,61 @@ def _fact_value(
     raise TypeError(f"clause {clause.label}: fact {name} is not a boolean fact")
 
 
+def _done(value: object) -> bool:
+    """A report shown as made: an instant or an answer stated, or a fact stated true."""
+    return value is True or (value is not None and not isinstance(value, bool))
+
+
+def _unless(clause: Clause, claim: ClaimFacts) -> tuple[tuple[str, str], ...] | None:
+    """The claim fields that show what the clause sanctions was done (``unless``):
+    (path, value shown) of each when every one this incident defines is stated, else None."""
+    compared: list[tuple[str, str]] = []
+    for item in clause.list_param("unless"):
+        names = tuple(item.split("|"))
+        r = resolve(claim, names)
+        if not r.defined:
+            continue
+        done = None
+        for name in names:
+            alt = resolve(claim, (name,))
+            if alt.defined and _done(alt.value):
+                done = alt
+                break
+        if done is None:
+            return None
+        value = done.value
+        if isinstance(value, datetime):
+            shown = format_jst(value)
+        elif isinstance(value, IssuerAnswer):
+            shown = value.kind.name
+        else:
+            shown = str(value).lower()
+        compared.append((done.path, shown))
+    return tuple(compared) if compared else None
+
+
+@lru_cache(maxsize=1024)
+def _unless_finding(shown: tuple[tuple[str, str], ...], explanation_ja: str) -> Finding:
+    """The clause cannot apply: what it sanctions was done (memoised, like every
+    finding of this kind, so the engine reuses its result)."""
+    return Finding(
+        PASS,
+        explanation_ja or _UNLESS_DEFAULT_JA,
+        tuple(cmp(path, value, "stated") for path, value in shown),
+    )
+
+
+_UNLESS_DEFAULT_JA = "届出・通知が行われているため、この条項は適用されません。"
+
+
 def boolean_fact(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
     spec = _fact_spec(clause)
+    # A stated fact decides; ``unless`` (reports shown made) answers only for an
+    # unstated one: an attested DCM-X12 is not overridden by a report instant.
+    if clause.list_param("unless") and _fact_value(clause, claim, spec)[1] is None:
+        shown = _unless(clause, claim)
+        if shown is not None:
+            return _unless_finding(shown, clause.str_param("unless_ja"))
     if spec.exclusion:  # stated in facts.exclusions (most of them): no claim field
         value = claim.exclusions.get(spec.key)
         rebuttal = spec.rebuttal if value is not None and value == spec.fires_when else ""
@@ -152,8 +222,37 @@ def required_instant(clause: Clause, claim: ClaimFacts, _: EvaluationContext) ->
     r = resolve(claim, clause.list_param("field"))
     if not r.defined:
         return not_defined(r.path)
+    fact_name = clause.str_param("or_fact")
+    if fact_name:
+        f = resolve(claim, (fact_name,))
+        # Stated false, the fact decides even beside an instant: a date the claimant
+        # gives but says cannot be confirmed (KDN-C7) is not a confirmed date.
+        if f.defined and (r.value is None or f.value is False):
+            value = f.value if isinstance(f.value, bool) else None
+            shown = "" if r.value is None else str(r.value)
+            return _instant_or_fact_finding(r.path, shown, f.path, value)
     # Keyed on the text shown, not the datetime: equal instants in other zones print otherwise.
     return _instant_finding(r.path, None if r.value is None else str(r.value))
+
+
+@lru_cache(maxsize=1024)
+def _instant_or_fact_finding(path: str, shown: str, fact_path: str, value: bool | None) -> Finding:
+    """No instant, or one beside a fact stated false: the typed fact says whether it
+    was done (False: it was not, or its date cannot be confirmed). ``shown``: the
+    instant as stated ("" when not), so the trace shows what the claim said."""
+    compared = (
+        cmp(path, shown, "stated"),
+        cmp(fact_path, "" if value is None else str(value).lower(), "true"),
+    )
+    if value is None:
+        return missing((path, fact_path), "この条項が求める届出・報告の有無と日時", *compared)
+    if value:
+        return Finding(PASS, "申告によれば、この条項が求める届出・報告は行われています。", compared)
+    return Finding(
+        FAIL,
+        "申告によれば、この条項が求める届出・報告は行われていません（または確認できません）。",
+        compared,
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -162,6 +261,109 @@ def _instant_finding(path: str, shown: str | None) -> Finding:
     if shown is None:
         return missing(path, "この条項が求める届出・報告の日時", *compared)
     return Finding(PASS, "この条項が求める届出・報告の日時が確認できます。", compared)
+
+
+# --------------------------------------------------------------------------- facts_combine
+
+
+@dataclass(frozen=True, slots=True)
+class _Atom:
+    """One term of a ``when`` formula: a boolean field (negated with "!") or an
+    integer field compared with ``<=`` a bound."""
+
+    name: str
+    negated: bool = False
+    at_most: int | None = None
+
+    def value(self, claim: ClaimFacts) -> tuple[str, bool | None, str]:
+        """(request path, the term's truth or None when unstated, the value as stated)."""
+        r = resolve(claim, (self.name,))
+        v = r.value if r.defined else None
+        shown = "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+        if self.at_most is not None:
+            ok = None if not isinstance(v, int) or isinstance(v, bool) else v <= self.at_most
+            return r.path, ok, shown
+        if not isinstance(v, bool):
+            return r.path, None, shown
+        return r.path, (not v) if self.negated else v, shown
+
+
+def parse_atom(text: str) -> _Atom:
+    """``name``, ``!name`` or ``name<=N`` (the ``when`` syntax; checked by the loader)."""
+    if "<=" in text:
+        name, _, bound = text.partition("<=")
+        return _Atom(name.strip(), at_most=int(bound))
+    if text.startswith("!"):
+        return _Atom(text[1:].strip(), negated=True)
+    return _Atom(text.strip())
+
+
+@per_clause
+def _formula(clause: Clause) -> tuple[tuple[_Atom, ...], ...]:
+    return tuple(
+        tuple(parse_atom(t) for t in term.split("+")) for term in clause.list_param("when")
+    )
+
+
+def formula_fields(clause: Clause) -> tuple[str, ...]:
+    """Every field a ``facts_combine`` clause reads, in order (for the claim form)."""
+    seen: dict[str, None] = {}
+    for term in _formula(clause):
+        for atom in term:
+            seen.setdefault(atom.name)
+    return tuple(seen)
+
+
+def facts_combine(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
+    """Kleene's three-valued logic over the stated facts: a formula that is true,
+    false, or undecided because a fact it needs is not stated (→ REVIEW naming it)."""
+    terms = _formula(clause)
+    read = tuple(tuple(a.value(claim) for a in term) for term in terms)
+    values = tuple(tuple((path, v) for path, v, _ in term) for term in read)
+    # The trace shows each fact once, as the claim stated it (not a term's truth:
+    # "!x" of a stated false is true, "degree<=2" of a stated 3 is false).
+    stated = tuple(dict.fromkeys((path, shown) for term in read for path, _, shown in term))
+    codes = clause.str_param("codes")
+    if codes and all(v is None for term in values for _, v in term):
+        r = resolve(claim, (codes,))
+        if r.defined and isinstance(r.value, frozenset):  # the legacy codes were sent
+            code = clause.id
+            found = code in r.value
+            compared = (cmp(f"{r.path}[{code}]", str(found).lower(), "false"),)
+            if found:
+                return Finding(FAIL, "申告された区分によれば、この条項に当たります。", compared)
+            return Finding(PASS, "申告された区分によれば、この条項には当たりません。", compared)
+    return _combined_finding(values, stated, clause.bool_param("passes"))
+
+
+@lru_cache(maxsize=4096)
+def _combined_finding(
+    values: tuple[tuple[tuple[str, bool | None], ...], ...],
+    stated: tuple[tuple[str, str], ...],
+    passes: bool,
+) -> Finding:
+    compared = tuple(cmp(path, shown, "") for path, shown in stated)
+    result: bool | None = False
+    unknown: dict[str, None] = {}
+    for term in values:
+        if any(v is False for _, v in term):
+            continue
+        if all(v is True for _, v in term):
+            result = True
+            break
+        result = None
+        for path, v in term:
+            if v is None:
+                unknown.setdefault(path)
+    if result is None:
+        return missing(tuple(unknown), "この条項の判断に必要な事実", *compared)
+    if result is passes:
+        if passes:
+            return Finding(PASS, "申告された事実によれば、この条項の要件を満たします。", compared)
+        return Finding(PASS, "申告された事実によれば、この条項には当たりません。", compared)
+    if passes:
+        return Finding(FAIL, "申告された事実によれば、この条項の要件を満たしません。", compared)
+    return Finding(FAIL, "申告された事実によれば、この条項に当たります。", compared)
 
 
 def value_in(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
@@ -268,24 +470,47 @@ _CODE = ParamSpec(
     default="",
 )
 
+_UNLESS = ParamSpec(
+    "unless",
+    "str_list",
+    "Claim fields showing that what the clause sanctions was done (a report instant, a "
+    "fact stated true, an answer); alternatives joined with '|'. When the clause's own "
+    "fact is not stated and every item this incident defines is stated, the clause does "
+    "not apply (PASS); a stated fact always decides (DCM-X12: police_reported_at|"
+    "police_reported, the issuer / operator notified).",
+    required=False,
+    default=(),
+)
+
+_UNLESS_JA = ParamSpec(
+    "unless_ja",
+    "str",
+    "The explanation (Japanese) when ``unless`` answers the clause; default: the "
+    "reports were made (届出・通知が行われているため…).",
+    required=False,
+    default="",
+)
+
 KINDS = (
     KindSpec(
         "exclusion_fact",
         "A boolean fact stated on the claim: fires → the clause's effect (DENY for an "
         "exclusion); does not fire → PASS; not stated → REVIEW naming the fact.",
-        (_FACT, _FIRES_WHEN, _REBUTTAL, _CODE),
+        (_FACT, _FIRES_WHEN, _REBUTTAL, _CODE, _UNLESS, _UNLESS_JA),
         ALL_EFFECTS,
         check=boolean_fact,
         memoised=True,
+        attests=attested_keys,
     ),
     KindSpec(
         "review_fact",
         "Like exclusion_fact, for clauses where the insurer 'may' reduce or refuse: "
         "fires → REVIEW.",
-        (_FACT, _FIRES_WHEN, _REBUTTAL, _CODE),
+        (_FACT, _FIRES_WHEN, _REBUTTAL, _CODE, _UNLESS, _UNLESS_JA),
         frozenset({ClauseEffect.REVIEW}),
         check=boolean_fact,
         memoised=True,
+        attests=attested_keys,
     ),
     KindSpec(
         "required_fact",
@@ -304,10 +529,49 @@ KINDS = (
         "required_instant",
         "An instant the clause requires to be known (a police report, an issuer report): "
         "stated → PASS; not stated → REVIEW naming it.",
-        (ParamSpec("field", "fields", "The instant field.", field_types=frozenset({"instant"})),),
+        (
+            ParamSpec("field", "fields", "The instant field.", field_types=frozenset({"instant"})),
+            ParamSpec(
+                "or_fact",
+                "str",
+                "A boolean claim field saying whether it was done at all: true (or the "
+                "instant stated) → PASS; false → FAIL, even beside an instant (not done, or "
+                "the date cannot be confirmed); neither stated → REVIEW naming both.",
+                required=False,
+                default="",
+            ),
+        ),
         ALL_EFFECTS,
         check=required_instant,
         memoised=True,
+    ),
+    KindSpec(
+        "facts_combine",
+        "A formula over typed facts, in Kleene's three-valued logic: ``when`` is a list of "
+        "alternatives, each a conjunction of terms joined with '+' (``name``, ``!name``, "
+        "``name<=N``). True → the clause fires (FAIL), false → PASS; with ``passes`` the "
+        "formula is the condition instead (true → PASS, false → FAIL). A formula left "
+        "undecided by an unstated fact → REVIEW naming each such fact (never DENY).",
+        (
+            ParamSpec("when", "str_list", "The alternatives (disjunctive normal form)."),
+            ParamSpec(
+                "passes",
+                "bool",
+                "The formula is the condition that must hold (default: the formula fires).",
+                required=False,
+                default=False,
+            ),
+            ParamSpec(
+                "codes",
+                "str",
+                "A code-set field with pre-classified clause ids (JPE negligence codes): used "
+                "when none of the formula's facts is stated.",
+                required=False,
+                default="",
+            ),
+        ),
+        ALL_EFFECTS,
+        check=facts_combine,
     ),
     KindSpec(
         "value_in",

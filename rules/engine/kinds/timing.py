@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from rules.engine.kinds.base import (
     FAIL,
@@ -67,6 +68,8 @@ def notice_within_days_after(clause: Clause, claim: ClaimFacts, _: EvaluationCon
         return missing(ev.path, "起算となる日時")
     days = clause.int_param("days")
     if notice is None:
+        if clause.str_param("if_absent") == "not_applicable":
+            return _no_notice_instant(nt.path)
         return missing(nt.path, "通知・届出の日時")
     window = _days_window(clause.str_param("counting"), event, days)
     compared = (
@@ -78,6 +81,17 @@ def notice_within_days_after(clause: Clause, claim: ClaimFacts, _: EvaluationCon
     if window.deadline.contains(notice):
         return Finding(PASS, f"{fmt(notice)}の通知は{head}に行われています。", compared)
     return Finding(FAIL, f"{fmt(notice)}の通知は{head}に行われていません。", compared)
+
+
+@lru_cache(maxsize=64)
+def _no_notice_instant(path: str) -> Finding:
+    """No instant to time: another part of the clause judges whether it was done."""
+    return Finding(
+        NOT_APPLICABLE,
+        f"{path} の日時が申告されていないため、期限の判断は行いません"
+        "（届出の有無は別に判断します）。",
+        (cmp(path, "", "stated"),),
+    )
 
 
 def lookback_from_midnight(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
@@ -187,6 +201,15 @@ KINDS = (
                 "The instant of the notice (e.g. notified_bank_at, notified_at).",
                 field_types=INSTANT,
             ),
+            ParamSpec(
+                "if_absent",
+                "choice",
+                "No notice instant stated: review (REVIEW naming it) or not_applicable "
+                "(another part judges whether the notice was made at all: DCM-X12).",
+                required=False,
+                default="review",
+                choices=("review", "not_applicable"),
+            ),
         ),
         ALL_EFFECTS,
         check=notice_within_days_after,
@@ -238,5 +261,9 @@ KINDS = (
         ),
         ALL_EFFECTS,
         check=until_end_of_next_day,
+        # monitoring.first_alert is the first alert for the claim's card.
+        reads=lambda clause: (
+            ("card_token",) if clause.str_param("reference") == "monitoring.first_alert" else ()
+        ),
     ),
 )

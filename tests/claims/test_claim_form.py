@@ -1,0 +1,205 @@
+"""GetClaimForm: the questions a decision needs, derived from the policy files.
+
+For every policy × incident kind: every path of the form is a field of
+``EvaluateClaimRequest`` (or an exclusions key the claim's policy accepts);
+a claim that answers every question, and nothing else beyond what the
+request requires, decides without a claim fact missing; and a claim that
+answers none misses only facts the form asks for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from anshin.v1 import claims_pb2
+from checks.coverage import Period
+from rules.engine import attestation_keys, load_policies
+from rules.engine.form import REQUIRED_ABSENT, FormError, claim_form, incident_kinds
+from rules.engine.model import INCIDENT_FIELDS, EvaluationContext
+from server.errors import InvalidArgument
+from server.usecases.claim_form import form_for
+from server.wire import claims as wire
+from tests.claims.builders import decide
+from timing import at_jst
+
+POLICIES = load_policies().policies
+FRAUD = at_jst(2026, 5, 10, 12)
+NOW = FRAUD + timedelta(days=30)
+KINDS = [(pid, kind) for pid, p in POLICIES.items() for kind in incident_kinds(p)]
+
+
+def ts(dt: object) -> Timestamp:
+    t = Timestamp()
+    t.FromDatetime(dt)  # type: ignore[arg-type]
+    return t
+
+
+def envelope(policy_id: str) -> claims_pb2.EvaluateClaimRequest:
+    """The claim's envelope, no incident fact: ids, the claim instant, the loss."""
+    return claims_pb2.EvaluateClaimRequest(
+        claim_id="0f8fad5b-d9cb-469f-a165-70867728950e",
+        policy_id=policy_id,
+        customer_id="c-form",
+        claimed_at=ts(FRAUD + timedelta(days=2)),
+        amounts=claims_pb2.Amounts(loss_yen=10_000),
+    )
+
+
+def bare_request(policy_id: str, kind: str) -> claims_pb2.EvaluateClaimRequest:
+    """The envelope and only what the form marks required (nothing added by hand)."""
+    req = envelope(policy_id)
+    for f in claim_form(POLICIES[policy_id], kind):
+        if f.if_absent == REQUIRED_ABSENT:
+            answer(req, f.path, f.type, list(f.allowed))
+    return req
+
+
+def answer(req: claims_pb2.EvaluateClaimRequest, path: str, type_: str, allowed: list[str]) -> None:
+    """Answer one question (any answer will do: the point is that it is stated)."""
+    if path.startswith("exclusions["):
+        req.exclusions[path[len("exclusions[") : -1]] = False
+        return
+    msg: Message = req
+    *parents, name = path.split(".")
+    for part in parents:
+        msg = getattr(msg, part)
+    if type_ == "instant":
+        if not msg.HasField(name):
+            getattr(msg, name).CopyFrom(ts(FRAUD))
+    elif type_ == "bool":
+        setattr(msg, name, True)
+    elif type_ == "int":
+        setattr(msg, name, 1)
+    elif type_ == "str":
+        if not getattr(msg, name):
+            setattr(msg, name, allowed[0] if allowed else "person-1")
+    elif type_ == "answer":
+        getattr(msg, name).kind = claims_pb2.IssuerAnswer.KIND_NOT_COMPENSATED
+        getattr(msg, name).reason = "補償対象外"
+    elif type_ == "payment_method":
+        setattr(msg, name, claims_pb2.PAYMENT_METHOD_CREDIT_CARD)
+    elif type_ == "funding":
+        setattr(msg, name, 2)  # FUNDING_SOURCE_BANK_ACCOUNT
+    else:
+        raise AssertionError(f"no answer for {path} of type {type_}")
+
+
+def context_for(policy_id: str) -> EvaluationContext:
+    return EvaluationContext(coverage={policy_id: (Period(at_jst(2024, 4, 1), None, (), "test"),)})
+
+
+def claim_paths(missing: tuple[str, ...]) -> list[str]:
+    """The missing facts the claimant could have stated (not the store's records)."""
+    return [m for m in missing if not m.startswith("context.")]
+
+
+@pytest.mark.parametrize(("policy_id", "kind"), KINDS, ids=[f"{p}-{k}" for p, k in KINDS])
+def test_every_question_names_a_request_field_or_an_accepted_attestation(
+    policy_id: str, kind: str
+) -> None:
+    policy = POLICIES[policy_id]
+    form = claim_form(policy, kind)
+    assert form, kind
+    incident = kind.partition(":")[0]
+    for f in form:
+        # A field the request requires may be read by no clause (the card's token).
+        assert (f.clause_ids or f.if_absent == REQUIRED_ABSENT) and f.question_ja, f
+        assert all(cid in policy.clause_ids for cid in f.clause_ids), f
+        if f.path.startswith("exclusions["):
+            assert f.path[len("exclusions[") : -1] in attestation_keys(policy), f
+            continue
+        head, _, name = f.path.rpartition(".")
+        if head:
+            assert head == incident and name in INCIDENT_FIELDS[incident], f
+            descriptor = getattr(claims_pb2.EvaluateClaimRequest(), incident).DESCRIPTOR
+            assert name in descriptor.fields_by_name, f"{f.path}: not in the proto"
+        else:
+            assert name in claims_pb2.EvaluateClaimRequest.DESCRIPTOR.fields_by_name, f
+
+
+@pytest.mark.parametrize(("policy_id", "kind"), KINDS, ids=[f"{p}-{k}" for p, k in KINDS])
+def test_a_claim_built_from_the_form_misses_no_claim_fact(policy_id: str, kind: str) -> None:
+    form = claim_form(POLICIES[policy_id], kind)
+    req = envelope(policy_id)  # the form alone: no incident field added by hand
+    for f in form:
+        answer(req, f.path, f.type, list(f.allowed))
+    facts = wire.claim_request(req, NOW, POLICIES).facts
+    d = decide(facts, context_for(policy_id))
+    assert claim_paths(d.missing_facts) == [], d.trace()
+
+
+@pytest.mark.parametrize(("policy_id", "kind"), KINDS, ids=[f"{p}-{k}" for p, k in KINDS])
+def test_an_unanswered_claim_misses_only_what_the_form_asks(policy_id: str, kind: str) -> None:
+    form = claim_form(POLICIES[policy_id], kind)
+    asked = {f.path for f in form}
+    facts = wire.claim_request(bare_request(policy_id, kind), NOW, POLICIES).facts
+    d = decide(facts, context_for(policy_id))
+    # The engine names an attestation facts.exclusions[KEY]; the request field is exclusions.
+    missing = [m.removeprefix("facts.") for m in claim_paths(d.missing_facts)]
+    assert missing, d.trace()  # nothing answered: something must be missing
+    assert set(missing) <= asked, sorted(set(missing) - asked)
+
+
+def test_the_form_follows_the_sub_kind() -> None:
+    e1 = {f.path for f in claim_form(POLICIES["DCM"], "qr_payment:DCM-E1")}
+    card = {f.path for f in claim_form(POLICIES["DCM"], "card_fraud")}
+    assert "qr_payment.event_kind" in e1 and "exclusions[DCM-X13]" in e1
+    assert "exclusions[DCM-X13]" not in card  # X13 applies to QR claims only
+    isa = {f.path: f for f in claim_form(POLICIES["ISA"], "legal_cost:lawyer_fees")}
+    assert isa["legal_cost.relative_degree"].type == "int"
+    assert isa["legal_cost.relative_degree"].clause_ids == ("ISA-I1",)
+    jpe = {f.path: f for f in claim_form(POLICIES["JPE"], "skimming_phishing")}
+    assert jpe["skimming_phishing.guessable_pin"].clause_ids == ("JPE-N1", "JPE-N2")
+    assert "skimming_phishing.negligence" not in jpe  # the legacy codes are not asked
+
+
+def test_a_proviso_key_is_optional_and_says_so() -> None:
+    dcm = {f.path: f for f in claim_form(POLICIES["DCM"], "card_fraud")}
+    assert "但し書き" in dcm["exclusions[DCM-X6.unrelated]"].if_absent
+    assert dcm["exclusions[DCM-X6]"].if_absent.startswith("REVIEW")
+
+
+def test_alternatives_say_what_stands_in() -> None:
+    kdn = {f.path: f for f in claim_form(POLICIES["KDN"], "card_fraud")}
+    assert "card_fraud.police_reported" in kdn["card_fraud.police_reported_at"].if_absent
+
+
+@pytest.mark.parametrize(
+    ("policy_id", "incident", "field"),
+    [
+        ("XYZ", "card_fraud", "policy_id"),
+        ("HNB", "card_fraud", "incident"),
+        ("DCM", "qr_payment:DCM-E9", "incident"),
+    ],
+)
+def test_a_bad_policy_or_incident_kind_is_invalid_argument(
+    policy_id: str, incident: str, field: str
+) -> None:
+    from rules.load import load_rules
+
+    with pytest.raises(InvalidArgument) as exc:
+        form_for(load_rules(), policy_id, incident)
+    assert [v.field for v in exc.value.violations] == [field]
+
+
+def test_form_error_names_the_incident() -> None:
+    with pytest.raises(FormError) as exc:
+        claim_form(POLICIES["HNB"], "legal_cost")
+    assert exc.value.field == "incident"
+
+
+def test_the_reply_carries_every_field_and_the_rules() -> None:
+    from rules.load import load_rules
+
+    rules = load_rules()
+    form = form_for(rules, "kdn", "card_fraud")
+    resp = wire.claim_form_response(form.policy, form.incident, form.fields, form.digest)
+    assert resp.policy_id == "KDN" and resp.incident == "card_fraud"
+    assert len(resp.fields) == len(form.fields)
+    assert resp.rules.digest == rules.digest and resp.rules.policies[0].startswith("KDN@")
+    assert replace(form, fields=()).fields == ()
