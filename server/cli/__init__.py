@@ -2,8 +2,11 @@
 
 ``build_parser`` gathers the commands (``COMMANDS``, each module's
 ``add_parser``); ``main`` runs one. Shared by the commands: ``args`` (the
-instant parser, defaults), ``channel`` (``--server`` and the connection to
-it) and ``render`` (amounts, instants, JSON, colours, failed calls).
+instant parser, defaults), ``channel`` and ``profile`` (``--server``, TLS,
+token and the connection to it), ``output`` and ``table`` (``-o
+table|json|csv|yaml``), ``render`` (amounts, instants, colours, failed
+calls), ``exit_codes`` and ``failures`` (what a failure prints and returns),
+``progress`` (the one progress bar).
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from server.cli import (
     auth,
     check_login,
     claim,
+    completion,
     db,
     events,
     health,
     init,
     log,
     ops,
+    posture,
     releases,
     replay,
     reviews,
@@ -30,11 +35,13 @@ from server.cli import (
     serve,
     verdicts,
 )
+from server.version import version
 
 # In the order `anshin --help` lists them.
 COMMANDS = (
     serve,
     check_login,
+    posture,
     events,
     claim,
     rules,
@@ -48,41 +55,51 @@ COMMANDS = (
     replay,
     ops,
     auth,
+    completion,
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="anshin", description="The ``anshin`` command line.")
+    p.add_argument("--version", action="version", version=f"anshin {version()}")
     sub = p.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_parser(sub)
+    p.set_defaults(root_parser=p)  # for `completion`, which prints the whole tree
     return p
 
 
+def _quiet_stdout() -> None:
+    """After the reader of stdout went away (``| head``): point stdout at
+    /dev/null, so the interpreter's final flush does not complain."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command. What the layers below expect to fail with — a family
-    of ``server.errors`` (or a lower layer's error ``errors.lift`` maps onto
-    one), or the operating system refusing a file or a socket — is one line
-    and exit 1. Anything else is a bug: one line naming its type, and the
-    traceback with ANSHIN_DEBUG=1."""
+    """Run one command; the one place a failure becomes words and an exit
+    status (``failures.explain``, ``exit_codes``). Usage errors are argparse's
+    (exit 2). A closed pipe is quiet. ``ANSHIN_DEBUG=1`` shows the traceback of
+    anything unexpected instead."""
+    from server.cli.exit_codes import Exit
+    from server.cli.failures import explain
+    from server.cli.profile import apply
+
     ns = build_parser().parse_args(argv)
     try:
-        return int(ns.func(ns))
+        apply(ns)
+        code = int(ns.func(ns))
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
-        return 130
+        return int(Exit.INTERRUPTED)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return int(Exit.CLOSED_PIPE)
     except Exception as exc:
         if os.environ.get("ANSHIN_DEBUG"):
             raise
-        from server.errors import lift
-
-        known = lift(exc)
-        if known is not None:
-            print(f"anshin: {known}", file=sys.stderr)
-        elif isinstance(exc, OSError):
-            print(f"anshin: {exc}", file=sys.stderr)
-        else:
-            print(
-                f"anshin: unexpected {type(exc).__name__}: {exc} (ANSHIN_DEBUG=1 shows where)",
-                file=sys.stderr,
-            )
-        return 1
+        failure = explain(exc)
+        for line in failure.lines():
+            print(line, file=sys.stderr)
+        return int(failure.code)

@@ -1,15 +1,17 @@
 """What several ``anshin`` commands accept: the default server and database,
-the one parser of instants, amounts in yen, and instants for a request."""
+the one parser of instants (``instant``; ``instant_or_date`` where a plain
+date means JST midnight), amounts in yen, and instants for a request."""
 
 from __future__ import annotations
 
 import argparse
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from server.cli.render import JST
 from server.config import DEFAULT_DB
 
 DEFAULT_SERVER = os.environ.get("ANSHIN_SERVER", "127.0.0.1:50051")
@@ -58,6 +60,19 @@ def instant(value: str) -> datetime:
             f"{value!r}: give a UTC offset (e.g. 2025-03-10T09:00:00+09:00)"
         )
     return dt.astimezone(UTC)
+
+
+def instant_or_date(value: str) -> datetime:
+    """``instant``, or a plain date (``2025-04-10``) meaning midnight JST of
+    that day — for the flags whose help says so (``--as-of``, ``--before``):
+    the policies' days are Japanese calendar days (docs/architecture.md)."""
+    if len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r}: not a date (e.g. 2025-03-10)") from None
+        return datetime.combine(day, time(0), tzinfo=JST).astimezone(UTC)
+    return instant(value)
 
 
 def yen_amount(value: str) -> int:

@@ -20,9 +20,27 @@ def new_token(ns: argparse.Namespace) -> int:
 
 
 def hash_token(ns: argparse.Namespace) -> int:
-    from server.security.config import token_digest
+    """The digest of the one token on stdin: the bare token, or new-token's
+    stderr line (``# give the caller this token (shown once): anshin_…``).
+    Anything else is refused rather than hashed into a digest that matches
+    no token."""
+    from server.cli.exit_codes import Exit
+    from server.cli.failures import CommandFailed, Failure
+    from server.security.config import TOKEN_PREFIX, token_digest
 
-    print(token_digest(sys.stdin.readline().strip()))
+    words = sys.stdin.read().split()
+    tokens = [w for w in words if w.startswith(TOKEN_PREFIX)]
+    if len(tokens) != 1 or (len(words) > 1 and words[0] != "#"):
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                f"expected one token ({TOKEN_PREFIX}…) on standard input, "
+                f"found {len(tokens)} among {len(words)} words",
+                "anshin auth hash-token < token.txt   (the token alone, or new-token's "
+                "stderr line)",
+            )
+        )
+    print(token_digest(tokens[0]))
     return 0
 
 

@@ -8,6 +8,9 @@ certificate (mutual TLS); the bearer token comes from ``--auth-token-file``,
 ``ANSHIN_TOKEN_FILE``, ``ANSHIN_TOKEN`` or (visible to other local users in
 the process list, so discouraged) ``--auth-token``. Without any of them the
 channel is plaintext, as for a loopback development server.
+
+Every setting but the token itself may also come from the client profile
+(``server.cli.profile``): flag > environment > profile > default.
 """
 
 from __future__ import annotations
@@ -20,18 +23,19 @@ from typing import Any
 
 import grpc
 
-from server.cli.args import DEFAULT_SERVER
+from server.cli.profile import DEFAULT_SERVER
 
 
 def add_server_args(
     parser: argparse.ArgumentParser,
     *,
     timeout: float | None,
-    server_help: str = "default %(default)s",
+    server_help: str = f"HOST:PORT (env ANSHIN_SERVER, profile, default {DEFAULT_SERVER})",
 ) -> None:
-    """``--server`` (default ``$ANSHIN_SERVER`` or 127.0.0.1:50051), ``--timeout``
-    in seconds (unless ``timeout`` is None) and the connection-security flags."""
-    parser.add_argument("--server", default=DEFAULT_SERVER, help=server_help)
+    """``--server`` (default ``$ANSHIN_SERVER``, the profile's, or 127.0.0.1:50051),
+    ``--timeout`` in seconds (unless ``timeout`` is None) and the
+    connection-security flags. ``server.cli.profile.apply`` fills the defaults."""
+    parser.add_argument("--server", default=None, help=server_help)
     if timeout is not None:
         parser.add_argument("--timeout", type=float, default=timeout, help="seconds")
     add_client_args(parser)
@@ -52,6 +56,22 @@ def add_client_args(parser: argparse.ArgumentParser) -> None:
         help="file holding the bearer token (env ANSHIN_TOKEN_FILE, or ANSHIN_TOKEN itself)",
     )
     g.add_argument("--auth-token", help="the bearer token (prefer --auth-token-file)")
+    g.add_argument(
+        "--profile", help="the client profile to use (env ANSHIN_PROFILE; default: default)"
+    )
+    g.add_argument(
+        "--profile-file",
+        type=Path,
+        help="client profiles, TOML (env ANSHIN_PROFILE_FILE; default ~/.config/anshin/profile.toml)",  # noqa: E501
+    )
+
+
+def uses_tls(ns: argparse.Namespace) -> bool:
+    """Whether the channel of these flags is TLS (for the hint on a mismatch)."""
+    return any(
+        _path(ns, attr, env) is not None
+        for attr, env in (("ca", "ANSHIN_CA"), ("cert", "ANSHIN_CERT"))
+    )
 
 
 def _path(ns: argparse.Namespace, attr: str, env: str) -> Path | None:
@@ -113,7 +133,7 @@ def open_channel(
     options: Sequence[tuple[str, Any]] = (),
 ) -> grpc.Channel:
     """A channel to ``server`` (default ``ns.server``) secured as the flags say."""
-    address = server or ns.server
+    address = server or ns.server or DEFAULT_SERVER
     ca = _path(ns, "ca", "ANSHIN_CA")
     cert = _path(ns, "cert", "ANSHIN_CERT")
     key = _path(ns, "key", "ANSHIN_KEY")

@@ -1,5 +1,14 @@
 """``anshin check-login``: build a CheckLoginRequest from flags, show the verdict
-of a server (recorded in its log) or of ``--local`` rules (recorded nowhere)."""
+of a server (recorded in its log) or of ``--local`` rules (recorded nowhere).
+
+Against a server, ``--customer``, ``--device`` and ``--token`` are required:
+the log records them as facts of the login, so none is made up. ``--local``
+records nothing, and there they default to ``local-customer``,
+``local-device`` and ``active``.
+
+Exit status 0 whatever the verdict, unless ``--fail-on`` names it
+(``--fail-on NON_COMPLIANT,UNKNOWN``: exit 1 then; ``exit_codes``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from server.cli.args import instant, timestamp
 from server.cli.channel import add_server_args, open_channel
-from server.cli.render import STATUS_STYLE, console, print_message, print_rpc_error
+from server.cli.exit_codes import Exit, add_fail_on, decision_exit
+from server.cli.failures import CommandFailed, Failure
+from server.cli.output import View, add_output_arg, emit_one, emit_rows
+from server.cli.render import console, rpc_exit
+from server.cli.table import Column
 
 if TYPE_CHECKING:
     from anshin.v1 import posture_pb2
@@ -23,6 +36,27 @@ HINT_FIELDS = {
     "sec-ch-ua-mobile": "mobile",
     "sec-ch-ua-model": "model",
 }
+
+
+VERDICTS = ("COMPLIANT", "NON_COMPLIANT", "UNKNOWN")
+LOCAL_DEFAULTS = {"customer": "local-customer", "device": "local-device", "token": "active"}
+
+
+def recorded_facts(ns: argparse.Namespace) -> None:
+    """Fill ``--customer``/``--device``/``--token``: required against a server
+    (they are recorded), placeholders with ``--local`` (nothing is)."""
+    missing = [f"--{k}" for k in LOCAL_DEFAULTS if getattr(ns, k) is None]
+    if missing and not ns.local:
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                f"check-login against a server records the login: give {', '.join(missing)}",
+                "or evaluate without recording: --local",
+            )
+        )
+    for key, value in LOCAL_DEFAULTS.items():
+        if getattr(ns, key) is None:
+            setattr(ns, key, value)
 
 
 def build_request(ns: argparse.Namespace) -> posture_pb2.CheckLoginRequest:
@@ -39,7 +73,13 @@ def build_request(ns: argparse.Namespace) -> posture_pb2.CheckLoginRequest:
         name, _, value = line.partition(":")
         field = HINT_FIELDS.get(name.strip().lower())
         if field is None:
-            raise SystemExit(f"--hint {line!r}: not a Sec-CH-UA header ({', '.join(HINT_FIELDS)})")
+            raise CommandFailed(
+                Failure(
+                    Exit.USAGE,
+                    f"--hint {line!r}: not a Sec-CH-UA header",
+                    f"one of {', '.join(HINT_FIELDS)}",
+                )
+            )
         setattr(req.client_hints, field, value.strip())
     if ns.av_product or ns.av_running or ns.av_updated_at or ns.wsc_state is not None:
         req.antivirus.product = ns.av_product or ""
@@ -69,12 +109,10 @@ def evaluate_locally(
 
 
 def render(resp: posture_pb2.CheckLoginResponse) -> None:
-    from rich.table import Table
-
     from anshin.v1 import common_pb2, posture_pb2
 
     out = console()
-    verdict = posture_pb2.PostureVerdict.Name(resp.verdict).removeprefix("POSTURE_VERDICT_")
+    verdict = verdict_name(resp)
     c = resp.client
     prec = common_pb2.Precision.Name
     out.print(f"[bold]verdict[/bold] {verdict}   id {resp.verdict_id}")
@@ -93,29 +131,47 @@ def render(resp: posture_pb2.CheckLoginResponse) -> None:
         f"rules   digest {r.digest}  matrix {r.matrix_revision or '-'}  "
         f"releases {', '.join(r.release_data) or '-'}"
     )
-    table = Table(show_lines=False)
-    for col in ("check", "status", "clauses", "compared", "reason / 案内"):
-        table.add_column(col)
-    for chk in resp.checks:
-        status = common_pb2.CheckStatus.Name(chk.status).removeprefix("CHECK_STATUS_")
-        compared = "\n".join(
-            f"{x.name}: {x.observed} vs {x.expected}"
-            + (
-                ""
-                if x.precision in (0, common_pb2.PRECISION_EXACT)
-                else f" [{prec(x.precision).removeprefix('PRECISION_').lower()}]"
-            )
-            for x in chk.compared
-        )
-        reason = chk.reason + (f"\n{chk.message_ja}" if chk.message_ja else "")
-        table.add_row(
-            chk.check_id,
-            f"[{STATUS_STYLE.get(status, '')}]{status}[/]",
-            " ".join(chk.clause_ids),
-            compared,
-            reason,
-        )
-    out.print(table)
+    # The checks as a plain table that wraps the Japanese guidance, never cuts it.
+    emit_rows(resp.checks, "table", CHECKS)
+
+
+def _compared(x: Any) -> str:
+    from anshin.v1 import common_pb2
+
+    exact = x.precision in (0, common_pb2.PRECISION_EXACT)
+    how = str(common_pb2.Precision.Name(x.precision)).removeprefix("PRECISION_").lower()
+    return f"{x.name}: {x.observed} vs {x.expected}" + ("" if exact else f" [{how}]")
+
+
+def check_row(chk: Any) -> list[str]:
+    from anshin.v1 import common_pb2
+
+    return [
+        chk.check_id,
+        str(common_pb2.CheckStatus.Name(chk.status)).removeprefix("CHECK_STATUS_"),
+        " ".join(chk.clause_ids),
+        "\n".join(_compared(x) for x in chk.compared),
+        chk.reason + (f"\n{chk.message_ja}" if chk.message_ja else ""),
+    ]
+
+
+# -o csv: one row per check (the verdict is in -o json/yaml and the table).
+CHECKS = View(
+    columns=(
+        Column("check", keep=True),
+        Column("status", keep=True),
+        Column("clauses"),
+        Column("compared"),
+        Column("reason / 案内"),
+    ),
+    row=check_row,
+)
+
+
+def verdict_name(resp: posture_pb2.CheckLoginResponse) -> str:
+    from anshin.v1 import posture_pb2
+
+    return str(posture_pb2.PostureVerdict.Name(resp.verdict)).removeprefix("POSTURE_VERDICT_")
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -123,6 +179,7 @@ def run(ns: argparse.Namespace) -> int:
 
     from anshin.v1 import posture_pb2_grpc
 
+    recorded_facts(ns)
     req = build_request(ns)
     if ns.local:
         resp = evaluate_locally(req, ns.rules)
@@ -133,13 +190,12 @@ def run(ns: argparse.Namespace) -> int:
                     req, timeout=ns.timeout
                 )
             except grpc.RpcError as exc:
-                print_rpc_error(exc, ns.server)
-                return 2
-    if ns.json:
-        print_message(resp)
+                return rpc_exit(exc, ns)
+    if ns.output == "csv":
+        emit_rows(resp.checks, "csv", CHECKS)
     else:
-        render(resp)
-    return 0
+        emit_one(resp, ns.output, table=lambda: render(resp))
+    return int(decision_exit(verdict_name(resp), ns.fail_on))
 
 
 def add_parser(sub: Any) -> None:
@@ -153,8 +209,8 @@ def add_parser(sub: Any) -> None:
         help="a client-hint header line as received (repeatable)",
     )
     c.add_argument("--at", type=instant, help="login instant (default now)")
-    c.add_argument("--customer", default="cli-customer")
-    c.add_argument("--device", default="cli-device")
+    c.add_argument("--customer", help="customer id (required unless --local)")
+    c.add_argument("--device", help="device id (required unless --local)")
     c.add_argument("--av-product")
     c.add_argument("--av-running", choices=["true", "false"])
     c.add_argument("--av-updated-at", type=instant)
@@ -164,15 +220,16 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--phishwall-extension-version", default="")
     c.add_argument(
         "--token",
-        default="active",
         choices=["active", "reported_lost", "not_issued", "suspended", "unknown"],
+        help="transaction token status (required unless --local)",
     )
     c.add_argument("--touch-points", type=int)
     c.add_argument(
         "--local", action="store_true", help="evaluate in-process with --rules, record nothing"
     )
     c.add_argument("--rules", type=Path)
-    c.add_argument("--json", action="store_true", help="print the reply as JSON")
+    add_output_arg(c, legacy_json=True)
+    add_fail_on(c, VERDICTS, "NON_COMPLIANT,UNKNOWN")
     add_server_args(
         c, timeout=10.0, server_help="call this server (recorded in its log); default %(default)s"
     )

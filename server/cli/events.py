@@ -1,4 +1,10 @@
-"""``anshin events ingest``: stream a JSON-lines file of events to the server.
+"""``anshin events ingest | coverage | security-standard | alerts``.
+
+``ingest`` streams a JSON-lines file of events to the server; the others show
+what the server believes from the events it holds (EventService GetCoverage,
+GetSecurityStandard, GetAlerts), read-only.
+
+``ingest``:
 
 Each line is one ``anshin.v1.EventEnvelope`` in protobuf JSON. Lines are sent
 in batches over the client-streaming ``IngestEvents`` RPC, so the server
@@ -10,14 +16,18 @@ number, and never sent.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from server.cli.args import instant_or_date, timestamp
 from server.cli.channel import add_server_args, open_channel
-from server.cli.render import print_rpc_error
+from server.cli.exit_codes import Exit
+from server.cli.output import View, add_output_arg, emit_one
+from server.cli.progress import progress as progress_bar
+from server.cli.render import SECONDS, format_instant, rpc_exit
+from server.cli.table import Column
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -41,10 +51,10 @@ def batches(
     batch = events_pb2.IngestEventsRequest()
     with path.open("rb") as f:
         for number, raw in enumerate(f, start=1):
-            bar.update(len(raw))
             line = raw.strip()
             if not line:
                 continue
+            bar.update(1)
             env = batch.events.add()
             try:
                 json_format.Parse(line, env)
@@ -62,29 +72,21 @@ def batches(
 
 def ingest(ns: argparse.Namespace) -> int:
     import grpc
-    from tqdm import tqdm
 
     from anshin.v1 import events_pb2_grpc
 
     path = Path(ns.file)
+    path.stat()  # a missing file is the user's to fix, before any stream opens
     progress = Progress()
     with (
-        tqdm(
-            total=path.stat().st_size,
-            unit="B",
-            unit_scale=True,
-            desc="ingest",
-            disable=ns.quiet,
-            file=sys.stderr,
-        ) as bar,
+        progress_bar("ingest", unit="events", quiet=ns.quiet) as bar,
         open_channel(ns, options=[("grpc.max_send_message_length", 64 << 20)]) as channel,
     ):
         stub = events_pb2_grpc.EventServiceStub(channel)
         try:
             resp = stub.IngestEvents(batches(path, ns.batch, progress, bar), timeout=ns.timeout)
         except grpc.RpcError as exc:
-            print_rpc_error(exc, ns.server)
-            return 2
+            return rpc_exit(exc, ns)
     rejected = [
         (progress.sent_lines[r.index], r.code, r.client_event_id, r.message) for r in resp.rejected
     ]
@@ -98,7 +100,98 @@ def ingest(ns: argparse.Namespace) -> int:
         print(f"  line {line}: {code} {event_id} {message}")
     if len(rejected) > ns.show:
         print(f"  … {len(rejected) - ns.show} more (use --show N)")
-    return 1 if rejected else 0
+    return int(Exit.FAILED) if rejected else 0
+
+
+# --------------------------------------------------------------------------- what is held
+
+
+def _instants(values: Any) -> str:
+    return "\n".join(format_instant(v, SECONDS) for v in values) or "-"
+
+
+def _status(common_pb2: Any, value: int) -> str:
+    return str(common_pb2.CheckStatus.Name(value)).removeprefix("CHECK_STATUS_")
+
+
+def _judgements(acks: Any) -> str:
+    from anshin.v1 import common_pb2
+
+    return (
+        "\n".join(
+            f"{format_instant(a.recorded_at, SECONDS)} {a.event_id}: "
+            + ", ".join(f"{j.clause_id} {_status(common_pb2, j.status)}" for j in a.judgements)
+            for a in acks
+        )
+        or "-"
+    )
+
+
+COVERAGE = View(
+    columns=(
+        Column("starts (JST)", keep=True),
+        Column("ends (JST)", keep=True),
+        Column("clauses"),
+        Column("basis"),
+    ),
+    row=lambda p: [
+        format_instant(p.starts_at, SECONDS),
+        format_instant(p.ends_at, SECONDS) if p.HasField("ends_at") else "open",
+        " ".join(p.clause_ids),
+        p.basis,
+    ],
+)
+STANDARD = View(
+    columns=(Column("registrations"), Column("logins")),
+    row=lambda r: [_judgements(r.registrations), _judgements(r.logins)],
+)
+ALERTS = View(
+    columns=(Column("registered (JST)", keep=True), Column("alerts delivered (JST)", keep=True)),
+    row=lambda r: [
+        format_instant(r.registered_at, SECONDS) if r.HasField("registered_at") else "-",
+        _instants(r.alerts_delivered_at),
+    ],
+)
+
+
+def held(ns: argparse.Namespace) -> int:
+    import grpc
+
+    from anshin.v1 import events_pb2, events_pb2_grpc
+    from server.cli.output import emit_rows
+
+    with open_channel(ns) as channel:
+        stub = events_pb2_grpc.EventServiceStub(channel)
+        try:
+            if ns.events_command == "coverage":
+                creq = events_pb2.GetCoverageRequest(customer_id=ns.customer, policy_id=ns.policy)
+                if ns.as_of is not None:
+                    creq.as_of.CopyFrom(timestamp(ns.as_of))
+                cov = stub.GetCoverage(creq, timeout=ns.timeout)
+                if ns.output in ("json", "yaml"):
+                    emit_one(cov, ns.output, table=COVERAGE)
+                else:
+                    emit_rows(cov.periods, ns.output, COVERAGE)
+                return 0
+            if ns.events_command == "security-standard":
+                sreq = events_pb2.GetSecurityStandardRequest(
+                    customer_id=ns.customer,
+                    payment_service_id=ns.payment_service,
+                    instrument_token=ns.instrument,
+                )
+                if ns.before is not None:
+                    sreq.before.CopyFrom(timestamp(ns.before))
+                emit_one(
+                    stub.GetSecurityStandard(sreq, timeout=ns.timeout), ns.output, table=STANDARD
+                )
+                return 0
+            areq = events_pb2.GetAlertsRequest(customer_id=ns.customer, card_token=ns.card)
+            if ns.before is not None:
+                areq.before.CopyFrom(timestamp(ns.before))
+            emit_one(stub.GetAlerts(areq, timeout=ns.timeout), ns.output, table=ALERTS)
+            return 0
+        except grpc.RpcError as exc:
+            return rpc_exit(exc, ns)
 
 
 def add_parser(sub: Any) -> None:
@@ -108,6 +201,26 @@ def add_parser(sub: Any) -> None:
     ei.add_argument("file")
     ei.add_argument("--batch", type=int, default=500, help="events per stream message")
     ei.add_argument("--show", type=int, default=50, help="rejected lines to list")
-    ei.add_argument("--quiet", action="store_true", help="no progress bar")
+    ei.add_argument("--quiet", action="store_true", help="no progress bar (none off a terminal)")
     add_server_args(ei, timeout=3600.0)
     ei.set_defaults(func=ingest)
+    date_help = "instant, or a date = JST midnight; default now"
+    c = esub.add_parser("coverage", help="a customer's coverage periods under a policy")
+    c.add_argument("--customer", required=True)
+    c.add_argument("--policy", required=True, help="policy id, e.g. DCM")
+    c.add_argument("--as-of", type=instant_or_date, help=date_help)
+    s = esub.add_parser(
+        "security-standard", help="registration and login judgements of an instrument"
+    )
+    s.add_argument("--customer", required=True)
+    s.add_argument("--payment-service", required=True, help="payment service id")
+    s.add_argument("--instrument", required=True, help="instrument token")
+    s.add_argument("--before", type=instant_or_date, help=date_help)
+    a = esub.add_parser("alerts", help="a card's monitoring registration and leak alerts")
+    a.add_argument("--customer", required=True)
+    a.add_argument("--card", required=True, help="card token")
+    a.add_argument("--before", type=instant_or_date, help=date_help)
+    for p in (c, s, a):
+        add_output_arg(p)
+        add_server_args(p, timeout=30.0)
+        p.set_defaults(func=held)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from server.cli.args import instant
+from server.cli.exit_codes import Exit
 
 
 def import_(ns: argparse.Namespace) -> int:
@@ -70,7 +71,7 @@ def refresh(ns: argparse.Namespace) -> int:
         print(f"anshin releases refresh: {exc}", file=sys.stderr)
         return 2
     print_refresh(report)
-    return 1 if report.failed else 0
+    return int(Exit.FAILED) if report.failed else 0
 
 
 def print_refresh(report: Any) -> None:
@@ -106,7 +107,7 @@ def status(ns: argparse.Namespace) -> int:
             f"{name:10} as_of {product.as_of.date()}  {count:4} releases  "
             f"{'STALE' if stale else 'fresh'}"
         )
-    return 1 if stale_any else 0
+    return int(Exit.FAILED) if stale_any else 0  # stale data (exit_codes)
 
 
 def add_parser(sub: Any) -> None:

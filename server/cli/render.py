@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
 if TYPE_CHECKING:
@@ -88,8 +87,11 @@ def print_json(doc: Any, *, indent: bool = True) -> None:
 
 
 def print_message(msg: Message) -> None:
-    """A protobuf reply as indented JSON (protobuf field names)."""
-    print_json(json_format.MessageToDict(msg))
+    """A protobuf reply as indented JSON, in the one JSON mapping every command
+    uses (``server.cli.output.message_dict``)."""
+    from server.cli.output import message_dict
+
+    print_json(message_dict(msg))
 
 
 # --------------------------------------------------------------------------- failures
@@ -119,14 +121,34 @@ def print_invalid(found: Sequence[tuple[str, str]], message: str) -> None:
         print(f"  {field}: {description}", file=sys.stderr)
 
 
-def print_rpc_error(exc: grpc.RpcError, server: str) -> None:
+def print_rpc_error(exc: grpc.RpcError, server: str, *, tls: bool | None = None) -> int:
     """A failed call on stderr: the fields of an INVALID_ARGUMENT, else
-    ``SERVER: CODE: details``."""
+    ``SERVER: CODE: details`` and a hint; the exit status for it (3).
+
+    ``tls``: whether the client used TLS (default: whether ``$ANSHIN_CA`` is
+    set), for the hint on a TLS mismatch."""
+    import os
+
     import grpc
 
+    from server.cli.exit_codes import Exit
+    from server.cli.failures import rpc_failure
+
     code = exc.code()
-    details = exc.details()
+    details = exc.details() or ""
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         print_invalid(violations(exc), details)
-    else:
-        print(f"{server}: {code.name}: {details}", file=sys.stderr)
+        return int(Exit.RPC)
+    used_tls = bool(os.environ.get("ANSHIN_CA")) if tls is None else tls
+    failure = rpc_failure(code.name, details, server, tls=used_tls)
+    print(f"{failure.message}", file=sys.stderr)
+    if failure.hint:
+        print(f"hint: {failure.hint}", file=sys.stderr)
+    return int(failure.code)
+
+
+def rpc_exit(exc: grpc.RpcError, ns: Any) -> int:
+    """``print_rpc_error`` for a command's flags: its server, whether it used TLS."""
+    from server.cli.channel import uses_tls
+
+    return print_rpc_error(exc, ns.server, tls=uses_tls(ns))

@@ -6,13 +6,47 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
 from server.cli.args import yen_amount
 from server.cli.channel import add_server_args, open_channel
-from server.cli.render import MINUTES, console, format_instant, print_json, yen
-from server.cli.verdicts import EXIT_FAILED, WIDTH, entry_json, explain, fail
+from server.cli.exit_codes import Exit
+from server.cli.failures import CommandFailed, Failure
+from server.cli.output import View, add_output_arg, emit_one, emit_rows
+from server.cli.render import MINUTES, format_instant, rpc_exit, yen
+from server.cli.table import Column
+from server.cli.verdicts import explain
+
+
+def review_row(item: Any) -> list[str]:
+    d = item.decision
+    return [
+        str(d.seq),
+        format_instant(d.recorded_at, MINUTES),
+        d.customer_id,
+        d.policy_id,
+        yen(item.claimed_yen),
+        yen(item.computed_yen),
+        " ".join(item.review_clause_ids),
+        "\n".join(item.missing_facts) or "-",
+        d.id,
+    ]
+
+
+REVIEWS = View(
+    columns=(
+        Column("seq", keep=True, right=True),
+        Column("recorded (JST)", keep=True),
+        Column("customer", keep=True),
+        Column("policy", keep=True),
+        Column("claimed", keep=True, right=True),
+        Column("computed", keep=True, right=True),
+        Column("review clauses"),
+        Column("missing facts"),
+        Column("decision id", keep=True),
+    ),
+    row=review_row,
+)
 
 
 def reviews(ns: argparse.Namespace) -> int:
@@ -28,48 +62,9 @@ def reviews(ns: argparse.Namespace) -> int:
         try:
             items = list(stub.ListReviews(req, timeout=ns.timeout))
         except grpc.RpcError as exc:
-            return fail(exc, ns.server)
-    if ns.json:
-        from google.protobuf import json_format
-
-        for item in items:
-            d = json_format.MessageToDict(item, preserving_proto_field_name=True)
-            d["decision"] = entry_json(item.decision)
-            print_json(d, indent=False)
-        return 0
-    from rich import box
-    from rich.table import Table
-
-    out = console(WIDTH)
-    if not items:
-        out.print("no open reviews", style="dim")
-        return 0
-    table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
-    table.add_column("seq", justify="right", no_wrap=True)
-    table.add_column("recorded (JST)", no_wrap=True)
-    table.add_column("customer", no_wrap=True)
-    table.add_column("policy", no_wrap=True)
-    table.add_column("claimed", justify="right", no_wrap=True)
-    table.add_column("computed", justify="right", no_wrap=True)
-    table.add_column("review clauses", overflow="fold")
-    table.add_column("missing facts", overflow="fold", min_width=20)
-    table.add_column("decision id", no_wrap=True, min_width=36)
-    for item in items:
-        d = item.decision
-        table.add_row(
-            str(d.seq),
-            format_instant(d.recorded_at, MINUTES),
-            d.customer_id,
-            d.policy_id,
-            yen(item.claimed_yen),
-            yen(item.computed_yen),
-            " ".join(item.review_clause_ids),
-            "\n".join(item.missing_facts) or "-",
-            d.id,
-        )
-    out.print(table)
+            return rpc_exit(exc, ns)
     more = "; more: raise --limit" if items and items[-1].next_page_token else ""
-    out.print(f"{len(items)} open review(s), oldest first{more}", style="dim")
+    emit_rows(items, ns.output, REVIEWS, footer=lambda n: f"{n} open review(s), oldest first{more}")
     return 0
 
 
@@ -79,8 +74,13 @@ def resolve(ns: argparse.Namespace) -> int:
     from anshin.v1 import common_pb2, verdicts_pb2, verdicts_pb2_grpc
 
     if not ns.analyst:
-        print("anshin: give --analyst (or set ANSHIN_ANALYST)", file=sys.stderr)
-        return EXIT_FAILED
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                "reviews resolve: who resolves?",
+                "give --analyst (or set ANSHIN_ANALYST)",
+            )
+        )
     req = verdicts_pb2.ResolveReviewRequest(
         verdict_id=ns.id,
         outcome=common_pb2.OUTCOME_APPROVE if ns.approve else common_pb2.OUTCOME_DENY,
@@ -94,11 +94,8 @@ def resolve(ns: argparse.Namespace) -> int:
         try:
             e = stub.ResolveReview(req, timeout=ns.timeout)
         except grpc.RpcError as exc:
-            return fail(exc, ns.server)
-    if ns.json:
-        print_json(entry_json(e))
-    else:
-        explain(e)
+            return rpc_exit(exc, ns)
+    emit_one(e, ns.output, table=lambda: explain(e))
     return 0
 
 
@@ -108,7 +105,7 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--policy")
     r.add_argument("--customer")
     r.add_argument("--limit", type=int, default=100, help="at most 1000; default %(default)s")
-    r.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_output_arg(r, legacy_json=True)
     add_server_args(r, timeout=30.0)
     r.set_defaults(func=reviews)
     rsub = r.add_subparsers(dest="reviews_command")
@@ -124,6 +121,6 @@ def add_parser(sub: Any) -> None:
         default=os.environ.get("ANSHIN_ANALYST", ""),
         help="who resolves (default $ANSHIN_ANALYST)",
     )
-    x.add_argument("--json", action="store_true", help="the resolution entry as JSON")
+    add_output_arg(x, legacy_json=True)
     add_server_args(x, timeout=30.0)
     x.set_defaults(func=resolve)

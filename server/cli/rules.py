@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from server.cli.exit_codes import Exit
+
 
 def explain(ns: argparse.Namespace) -> int:
     from rules.load import load_rules
@@ -21,19 +23,19 @@ def explain(ns: argparse.Namespace) -> int:
         print(render(explain_clause(load_rules(ns.rules), ns.clause_id)))
     except UnknownClause as exc:
         print(f"anshin rules explain: {exc}", file=sys.stderr)
-        return 1
+        return int(Exit.USAGE)
     return 0
 
 
 def validate(ns: argparse.Namespace) -> int:
-    """Every problem of a rules directory (file, clause, key); 1 when there is any."""
+    """Every problem of a rules directory (file, clause, key); exit 5 when there is any."""
     from rules.engine import validate_dir
     from rules.load import RulesError, load_rules
 
     root = Path(ns.dir)
     if not root.is_dir():
-        print(f"{root}: not a directory", file=sys.stderr)
-        return 1
+        print(f"anshin: {root}: not a directory", file=sys.stderr)
+        return int(Exit.USAGE)
     problems: list[str] = []
     policies_dir = root / "policies"
     raw = validate_dir(policies_dir) if policies_dir.is_dir() else []
@@ -53,7 +55,7 @@ def validate(ns: argparse.Namespace) -> int:
         for problem in problems:
             print(problem)
         print(f"{root}: {len(problems)} problem(s); the server would refuse to load these rules")
-        return 1
+        return int(Exit.FAILED)
     policies = rules.policies.policies
     clauses = sum(len(p.clauses) for p in policies.values())
     clause_ids = sum(len(p.clause_ids) for p in policies.values())

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from server.cli.args import nonempty_path
+from server.cli.exit_codes import Exit
+from server.cli.failures import CommandFailed, Failure
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -31,7 +33,7 @@ def run(ns: argparse.Namespace) -> int:
             ns.refresh_releases, ns.refresh_sources, ns.feed_base_url
         )
     except ValueError as exc:
-        raise SystemExit(f"anshin serve: {exc}") from None
+        raise CommandFailed(Failure(Exit.USAGE, f"serve: {exc}")) from None
     config = Config.from_env(
         state_dir=ns.state_dir,
         log_key_file=ns.log_key_file,
@@ -48,8 +50,14 @@ def run(ns: argparse.Namespace) -> int:
         insecure=ns.insecure or None,
         metrics_listen=ns.metrics_listen,
         max_message_bytes=ns.max_message_bytes,
+        max_streams_per_identity=ns.max_streams_per_identity,
+        stream_idle_seconds=ns.stream_idle_seconds,
+        stream_buffer_bytes=ns.stream_buffer_bytes,
         sqlite_busy_timeout_ms=ns.sqlite_busy_timeout_ms,
         pg_lock_timeout_ms=ns.pg_lock_timeout_ms,
+        checkpoint_interval_ms=ns.checkpoint_interval_ms,
+        checkpoint_every=ns.checkpoint_every,
+        log_origin=ns.log_origin,
         release_refresh=release_refresh,
     )
     if creating:
@@ -60,7 +68,7 @@ def run(ns: argparse.Namespace) -> int:
     try:
         require_database(config.db)
     except StateError as exc:
-        raise SystemExit(f"anshin serve: {exc}") from None
+        raise CommandFailed(Failure(Exit.USAGE, f"serve: {exc}")) from None
     configure_logging(config.log_level)
     workers = ns.workers if ns.workers is not None else int(os.environ.get("ANSHIN_WORKERS", "1"))
     if workers > 1:
@@ -79,7 +87,13 @@ def first_run(ns: argparse.Namespace) -> bool:
 
     raw = ns.state_dir or os.environ.get("ANSHIN_STATE_DIR")
     if not raw:
-        raise SystemExit("anshin serve --init: needs --state-dir (or ANSHIN_STATE_DIR)")
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                "serve --init: needs a state directory",
+                "give --state-dir (or ANSHIN_STATE_DIR)",
+            )
+        )
     layout = StateLayout(Path(raw))
     if not layout.initialised():
         hosts = [h for h in os.environ.get("ANSHIN_TLS_HOSTS", "").split(",") if h.strip()]
@@ -146,6 +160,27 @@ def add_parser(sub: Any) -> None:
     )
     s.add_argument("--max-message-bytes", type=int, help="largest request or reply (default 4 MiB)")
     s.add_argument(
+        "--max-streams-per-identity",
+        type=int,
+        metavar="N",
+        help="QueryVerdicts/ListReviews streams open at once per caller "
+        "(env ANSHIN_MAX_STREAMS_PER_IDENTITY; default 8)",
+    )
+    s.add_argument(
+        "--stream-idle-seconds",
+        type=float,
+        metavar="S",
+        help="end a server stream whose reader took no data for S seconds "
+        "(env ANSHIN_STREAM_IDLE_SECONDS; default 30)",
+    )
+    s.add_argument(
+        "--stream-buffer-bytes",
+        type=int,
+        metavar="BYTES",
+        help="read-ahead all open server streams share "
+        "(env ANSHIN_STREAM_BUFFER_BYTES; default 16 MiB)",
+    )
+    s.add_argument(
         "--sqlite-busy-timeout-ms",
         type=int,
         metavar="MS",
@@ -158,6 +193,26 @@ def add_parser(sub: Any) -> None:
         metavar="MS",
         help="PostgreSQL lock_timeout of the store's connections, then UNAVAILABLE "
         "(env ANSHIN_PG_LOCK_TIMEOUT_MS; default 5000; 0 = none)",
+    )
+    s.add_argument(
+        "--checkpoint-interval-ms",
+        type=int,
+        metavar="MS",
+        help="sign a verdict-log checkpoint at least this often while the log is written, "
+        "and once after it goes quiet (env ANSHIN_CHECKPOINT_INTERVAL_MS; default 1000, "
+        "at most 60000)",
+    )
+    s.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
+        help="also sign one every N entries (env ANSHIN_CHECKPOINT_EVERY; default 1000)",
+    )
+    s.add_argument(
+        "--log-origin",
+        metavar="NAME",
+        help="the checkpoints' origin line, the log's name that witnesses and receipts pin "
+        "(env ANSHIN_LOG_ORIGIN; default anshin/<key id>)",
     )
     s.add_argument(
         "--refresh-releases",

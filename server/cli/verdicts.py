@@ -1,9 +1,10 @@
 """``anshin verdicts``: the analyst's view of the verdict log.
 
-* ``anshin verdicts [filters] [--json | --csv]`` — entries matching every
-  filter, newest first (``--oldest-first``), as a table (``--json``: one JSON
-  object per line with the stored inputs and result embedded; ``--csv``: one
-  row per entry). ``--limit 0`` streams everything (an export).
+* ``anshin verdicts [filters] [-o table|json|csv|yaml]`` — entries matching
+  every filter, newest first (``--oldest-first``), as a table, a JSON array
+  of entries in the protobuf JSON mapping (``server.cli.output``), YAML, or
+  CSV with one row per entry (``--json``/``--csv`` are kept as aliases).
+  ``--limit 0`` streams everything (an export).
 * ``anshin verdicts show ID`` — one entry as a readable explanation: what it is
   about, why it was decided (the claim trace, the posture checks, or the
   analyst's resolution), what was recorded (``--inputs``) and its chain hashes.
@@ -16,15 +17,14 @@ instant of the command line (``server.cli.args.instant``).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from server.cli.args import instant, timestamp
 from server.cli.channel import add_server_args, open_channel
 from server.cli.claim import render_decision
+from server.cli.output import View, add_output_arg, emit_one, emit_rows
 from server.cli.render import (
     MINUTES,
     OUTCOME_STYLE,
@@ -32,15 +32,14 @@ from server.cli.render import (
     STATUS_STYLE,
     console,
     format_instant,
-    print_json,
-    print_rpc_error,
+    rpc_exit,
     yen,
 )
+from server.cli.table import Column
 
 if TYPE_CHECKING:
     from anshin.v1 import verdicts_pb2
 
-EXIT_FAILED = 2
 WIDTH = 160  # columns of the tables when piped
 KINDS = {"login_posture": 1, "claim": 2, "review_resolution": 3}
 CSV_COLUMNS = (
@@ -91,23 +90,6 @@ def query_request(ns: argparse.Namespace) -> verdicts_pb2.QueryVerdictsRequest:
 # --------------------------------------------------------------------------- output helpers
 
 
-def fail(exc: Any, server: str) -> int:
-    """A failed call, reported; the exit status."""
-    print_rpc_error(exc, server)
-    return EXIT_FAILED
-
-
-def entry_json(e: verdicts_pb2.VerdictEntry) -> dict[str, Any]:
-    """An entry as JSON with its stored inputs and result embedded (not as text)."""
-    from google.protobuf import json_format
-
-    d = json_format.MessageToDict(e, preserving_proto_field_name=True)
-    for key in ("inputs_json", "result_json"):
-        text = d.pop(key, "")
-        d[key.removesuffix("_json")] = json.loads(text) if text else None
-    return d
-
-
 def csv_row(e: verdicts_pb2.VerdictEntry) -> list[str]:
     return [
         str(e.seq),
@@ -149,6 +131,41 @@ def _entries(stub: Any, req: Any, limit: int, timeout: float) -> Iterator[Any]:
                 return
 
 
+def table_row(e: verdicts_pb2.VerdictEntry) -> list[str]:
+    kind = {"review_resolution": "resolved", "login_posture": "posture"}.get(e.kind, e.kind)
+    return [
+        str(e.seq),
+        format_instant(e.recorded_at, MINUTES),
+        format_instant(e.subject_time, MINUTES),
+        kind,
+        e.customer_id,
+        e.policy_id or e.device_id,
+        e.outcome,
+        yen(e.payable_yen) if e.payable_yen else "",
+        " ".join(e.clause_ids),
+        e.id,
+    ]
+
+
+ENTRIES = View(
+    columns=(
+        Column("seq", keep=True, right=True),
+        Column("recorded (JST)", keep=True),
+        Column("subject (JST)", keep=True),
+        Column("kind", keep=True),
+        Column("customer", keep=True),
+        Column("policy/device", keep=True),
+        Column("outcome", keep=True),
+        Column("payable", keep=True, right=True),
+        Column("clauses"),
+        Column("id", keep=True),
+    ),
+    row=table_row,
+)
+# CSV keeps its documented columns: whole values, UTC instants, for spreadsheets.
+CSV = View(columns=tuple(Column(c) for c in CSV_COLUMNS), row=csv_row)
+
+
 def verdicts(ns: argparse.Namespace) -> int:
     import grpc
 
@@ -158,56 +175,21 @@ def verdicts(ns: argparse.Namespace) -> int:
     with open_channel(ns) as channel:
         stub = verdicts_pb2_grpc.VerdictLogServiceStub(channel)
         try:
-            if ns.json:
-                for e in _entries(stub, req, ns.limit, ns.timeout):
-                    print_json(entry_json(e), indent=False)
-                return 0
-            if ns.csv:
-                out = csv.writer(sys.stdout, lineterminator="\n")
-                out.writerow(CSV_COLUMNS)
-                for e in _entries(stub, req, ns.limit, ns.timeout):
-                    out.writerow(csv_row(e))
-                return 0
-            rows = list(_entries(stub, req, ns.limit, ns.timeout))
+            entries = _entries(stub, req, ns.limit, ns.timeout)
+            emit_rows(
+                entries,
+                ns.output,
+                CSV if ns.output == "csv" else ENTRIES,
+                footer=lambda n: _footer(n, ns.limit),
+            )
         except grpc.RpcError as exc:
-            return fail(exc, ns.server)
-    render_table(rows, ns.limit)
+            return rpc_exit(exc, ns)
     return 0
 
 
-def render_table(rows: list[Any], limit: int) -> None:
-    from rich import box
-    from rich.table import Table
-
-    table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
-    table.add_column("seq", justify="right", no_wrap=True)
-    table.add_column("recorded (JST)", no_wrap=True)
-    table.add_column("subject (JST)", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("customer", no_wrap=True)
-    table.add_column("policy/device", no_wrap=True)
-    table.add_column("outcome", no_wrap=True)
-    table.add_column("payable", justify="right", no_wrap=True)
-    table.add_column("clauses", overflow="fold", min_width=14)
-    table.add_column("id", no_wrap=True, min_width=36)
-    for e in rows:
-        kind = {"review_resolution": "resolved", "login_posture": "posture"}.get(e.kind, e.kind)
-        table.add_row(
-            str(e.seq),
-            format_instant(e.recorded_at, MINUTES),
-            format_instant(e.subject_time, MINUTES),
-            kind,
-            e.customer_id,
-            e.policy_id or e.device_id,
-            styled(e.outcome),
-            yen(e.payable_yen) if e.payable_yen else "",
-            " ".join(e.clause_ids),
-            e.id,
-        )
-    out = console(WIDTH)
-    out.print(table)
-    more = " (--limit reached: narrow the filters or raise --limit)" if len(rows) == limit else ""
-    out.print(f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'}{more}", style="dim")
+def _footer(n: int, limit: int) -> str:
+    more = " (--limit reached: narrow the filters or raise --limit)" if n == limit else ""
+    return f"{n} entr{'y' if n == 1 else 'ies'}{more}"
 
 
 # --------------------------------------------------------------------------- show
@@ -224,11 +206,8 @@ def show(ns: argparse.Namespace) -> int:
             e = stub.GetVerdict(verdicts_pb2.GetVerdictRequest(id=ns.id), timeout=ns.timeout)
             review_state = _review_state(stub, e, ns.timeout) if e.outcome == "REVIEW" else ""
         except grpc.RpcError as exc:
-            return fail(exc, ns.server)
-    if ns.json:
-        print_json(entry_json(e))
-        return 0
-    explain(e, inputs=ns.inputs, review_state=review_state)
+            return rpc_exit(exc, ns)
+    emit_one(e, ns.output, table=lambda: explain(e, inputs=ns.inputs, review_state=review_state))
     return 0
 
 
@@ -407,15 +386,14 @@ def add_parser(sub: Any) -> None:
         description="Entries matching every filter; `anshin verdicts show ID` explains one.",
     )
     _query_flags(v)
-    fmt = v.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="one JSON object per line")
-    fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
+    add_output_arg(v, legacy_json=True)
+    v.add_argument("--csv", dest="output", action="store_const", const="csv", help="same as -o csv")
     add_server_args(v, timeout=600.0)
     v.set_defaults(func=verdicts)
     vsub = v.add_subparsers(dest="verdicts_command")
     s = vsub.add_parser("show", help="one entry as a readable explanation")
     s.add_argument("id")
     s.add_argument("--inputs", action="store_true", help="also the stored inputs")
-    s.add_argument("--json", action="store_true", help="the entry as JSON")
+    add_output_arg(s, legacy_json=True)
     add_server_args(s, timeout=30.0)
     s.set_defaults(func=show)

@@ -42,6 +42,8 @@ HNB_LOGIN = [
     "hnb-contract-0001",
     "--device",
     "mac-1",
+    "--token",
+    "active",
     "--ua",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/18.4 Safari/605.1.15",
@@ -140,7 +142,7 @@ def test_bad_claim_is_invalid_argument_naming_the_field(
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad), encoding="utf-8")
     code, out, err = cli(capsys, "claim", "--server", served.address, "--json", str(path))
-    assert code == 2 and out == ""
+    assert code == 3 and out == ""  # Exit.RPC: the server refused it
     assert "INVALID_ARGUMENT" in err and "amounts.loss_yen: must not be negative" in err
 
 
@@ -171,7 +173,7 @@ def test_rules_validate_refuses_an_unknown_clause_kind(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     proc = run(*ANSHIN, "rules", "validate", str(broken))
-    assert proc.returncode == 1, proc.stdout
+    assert proc.returncode == 5, proc.stdout  # ran and found problems (exit_codes)
     line = next(x for x in proc.stdout.splitlines() if "notice_within_dayz_after" in x)
     assert line.startswith(f"{broken / 'policies' / 'hnb.toml'}: clause HNB-X5: kind: ")
     assert "unknown clause kind" in line

@@ -73,7 +73,7 @@ def test_events_ingest_cli_reports_rejected_lines(served: ServerProcess, tmp_pat
         cwd=ROOT,
         timeout=120,
     )
-    assert out.returncode == 1, out.stderr
+    assert out.returncode == 5, out.stderr  # rejected lines (exit_codes)
     assert "1198 accepted, 1 already stored (retries), 3 rejected" in out.stdout
     assert "line 4: INVALID_JSON" in out.stdout
     assert "line 8: INVALID_ARGUMENT" in out.stdout and "instrument.token" in out.stdout

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import grpc
-import orjson
 
 from anshin.v1 import (
     claims_pb2_grpc,
@@ -25,6 +24,7 @@ from anshin.v1 import (
 )
 from tests.conftest import TEST_NOW
 from tests.e2e.conftest import ROOT, ServerProcess, server_env
+from tests.faults.support import logged_json
 from tests.service.test_check_login_table import WIN_CHROME, Case, chrome_hints, request_for
 from tests.service.test_claims_service import FRAUD, hnb_claim, ts
 
@@ -154,7 +154,7 @@ def test_kill9_at_random_moments_under_mixed_load(served: ServerProcess) -> None
     event_rows = [r[0] for r in served.rows("SELECT client_event_id FROM events")]
     claim_rows = dict(served.rows("SELECT claim_id, decision_id FROM claims"))
     decisions = {
-        r[0]: (r[1], orjson.loads(r[2]))
+        r[0]: (r[1], logged_json(served.rows, r[2]))
         for r in served.rows("SELECT id, outcome, result FROM verdicts WHERE kind = 'claim'")
     }
     ledger: dict[str, int] = {}
@@ -188,7 +188,7 @@ def test_kill9_at_random_moments_under_mixed_load(served: ServerProcess) -> None
         "SELECT customer_id, result FROM verdicts WHERE kind = 'claim' AND outcome = 'APPROVE'"
     ):
         per_customer[customer] = per_customer.get(customer, 0) + int(
-            orjson.loads(result)["payableYen"]
+            logged_json(served.rows, result)["payableYen"]
         )
     assert max(per_customer.values()) <= 10_000_000
     # And the log verifies.

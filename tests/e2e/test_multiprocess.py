@@ -21,7 +21,13 @@ import grpc
 import pytest
 
 from anshin.v1 import claims_pb2_grpc, common_pb2, events_pb2, events_pb2_grpc
-from server.store.chain import CHAIN_COLUMNS, GENESIS_HASH, LogSigner, entry_hash, head_message
+from server.store.chain import (
+    CHAIN_COLUMNS,
+    GENESIS_HASH,
+    LogSigner,
+    entry_hash,
+    head_message_v2,
+)
 from tests.conftest import db_rows
 from tests.e2e.conftest import ServerProcess, free_port
 from tests.e2e.test_fault_kill9 import Acks, _claim, _event, _history, _login
@@ -171,14 +177,17 @@ def test_hash_chain_verifies_after_concurrent_writes_from_several_processes(
     ids = {r[1] for r in rows}
     assert not set(acks.verdicts) - ids
     assert {d for d, _ in acks.claims.values()} <= ids
-    ((head_seq, head_hash, signed_us, signature),) = db_rows(
-        db_url, "SELECT seq, entry_hash, signed_us, signature FROM log_head WHERE id = 1"
+    ((head_seq, head_hash, signed_us, signature, root_hex, cp_seq),) = db_rows(
+        db_url,
+        "SELECT seq, entry_hash, signed_us, signature, root_hash, checkpoint_seq "
+        "FROM log_head WHERE id = 1",
     )
     assert (head_seq, head_hash) == (len(rows), prev)
     # Every process signed with the one key (SQLite: next to the file; PostgreSQL:
     # ANSHIN_LOG_KEY_FILE, both in tmp_path here).
     signer = LogSigner.from_file(tmp_path / "log-signing.key", create=False)
-    assert signer.valid(signature, head_message(head_seq, head_hash, signed_us))
+    root = bytes.fromhex(root_hex)
+    assert signer.valid(signature, head_message_v2(head_seq, head_hash, root, cp_seq, signed_us))
     # And the operator's verifier agrees (checkpoints included).
     from server.store import open_log_reader
     from server.usecases.verify_log import verify

@@ -141,5 +141,5 @@ def test_replay_refuses_a_missing_database(
     code, _, err = cli(
         capsys, "replay", "--db", f"sqlite:///{tmp_path}/none.db", "--rules", str(rules_dir)
     )
-    assert code == 1 and "no such database" in err
+    assert code == 2 and "no such database" in err  # a --db that cannot be used: usage
     assert not (tmp_path / "none.db").exists()

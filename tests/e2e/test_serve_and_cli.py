@@ -11,6 +11,7 @@ import grpc
 import pytest
 
 from anshin.v1 import posture_pb2_grpc
+from server.version import version
 from tests.conftest import create_database, db_rows
 from tests.e2e.conftest import ANSHIN, ROOT, ServerProcess
 
@@ -23,6 +24,12 @@ UA = (
 CHECK = [
     *ANSHIN,
     "check-login",
+    "--customer",
+    "hnb-contract-0001",
+    "--device",
+    "win-1",
+    "--token",
+    "active",
     "--ua",
     UA,
     "--at",
@@ -88,7 +95,8 @@ def test_logs_are_json_with_request_id(served: ServerProcess) -> None:
     assert lines, served.log_lines()
     rpc = [x for x in lines if x.get("event") == "rpc"]
     assert rpc and all(x.get("request_id") for x in rpc)
-    assert any(x.get("event") == "serving" for x in lines)
+    serving = [x for x in lines if x.get("event") == "serving"]
+    assert serving and serving[0]["version"] == version()  # which build answers, in its log
 
 
 def test_sigterm_drains_and_exits_cleanly(served: ServerProcess) -> None:
@@ -167,12 +175,13 @@ def test_invalid_argument_from_cli_names_field(served: ServerProcess) -> None:
         "-m",
         "server.cli",
         "check-login",
+        *("--customer", "c-1", "--device", "d-1", "--token", "active"),
         "--ua",
         "x" * 5000,
         "--server",
         served.address,
     )
-    assert out.returncode == 2 and "INVALID_ARGUMENT" in out.stderr and "user_agent" in out.stderr
+    assert out.returncode == 3 and "INVALID_ARGUMENT" in out.stderr and "user_agent" in out.stderr
     # The access log records the status the caller saw.
     rpc = [json.loads(x) for x in served.log_lines() if '"event":"rpc"' in x]
     assert rpc[-1]["code"] == "INVALID_ARGUMENT" and rpc[-1]["request_id"]
@@ -201,4 +210,4 @@ def test_releases_import_and_status_cli(tmp_path: object) -> None:
         *ANSHIN, "releases", "status", "--rules", str(rules), "--at", "2025-04-01T00:00:00Z"
     )
     assert "firefox    as_of 2025-03-18" in status.stdout
-    assert status.returncode == 1  # phishwall is stale until the bank's export is imported
+    assert status.returncode == 5  # stale data: phishwall, until the bank's export is imported

@@ -185,6 +185,8 @@ class GetStatusResponse(_message.Message):
     SCHEMA_VERSION_FIELD_NUMBER: _builtins.int
     RELEASE_REFRESH_FIELD_NUMBER: _builtins.int
     RELEASE_REFRESH_INTERVAL_SECONDS_FIELD_NUMBER: _builtins.int
+    LOG_INTEGRITY_FIELD_NUMBER: _builtins.int
+    SERVER_VERSION_FIELD_NUMBER: _builtins.int
     rules_digest: _builtins.str
     rules_directory: _builtins.str
     reload_failures: _builtins.int
@@ -192,6 +194,8 @@ class GetStatusResponse(_message.Message):
     schema_version: _builtins.int
     release_refresh_interval_seconds: _builtins.int
     """Its interval in seconds (0: off in this process)."""
+    server_version: _builtins.str
+    """This server's version (its package version, as `anshin --version` prints)."""
     @_builtins.property
     def rules_loaded_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -214,6 +218,12 @@ class GetStatusResponse(_message.Message):
         (empty: `serve --refresh-releases` is off, or no refresh has run yet).
         """
 
+    @_builtins.property
+    def log_integrity(self) -> Global___LogIntegrity:
+        """What this process's store found when it checked the verdict log at
+        start-up (unset: the log passed, writes are accepted).
+        """
+
     def __init__(
         self,
         *,
@@ -229,11 +239,48 @@ class GetStatusResponse(_message.Message):
         schema_version: _builtins.int = ...,
         release_refresh: _abc.Iterable[Global___ReleaseRefresh] | None = ...,
         release_refresh_interval_seconds: _builtins.int = ...,
+        log_integrity: Global___LogIntegrity | None = ...,
+        server_version: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "last_reload", b"last_reload", "rules_loaded_at", b"rules_loaded_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "last_reload", b"last_reload", "log_integrity", b"log_integrity", "rules_loaded_at", b"rules_loaded_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "last_reload", b"last_reload", "pid", b"pid", "release_data", b"release_data", "release_refresh", b"release_refresh", "release_refresh_interval_seconds", b"release_refresh_interval_seconds", "reload_failures", b"reload_failures", "rules_digest", b"rules_digest", "rules_directory", b"rules_directory", "rules_loaded_at", b"rules_loaded_at", "schema_version", b"schema_version", "stale_products", b"stale_products"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "last_reload", b"last_reload", "log_integrity", b"log_integrity", "pid", b"pid", "release_data", b"release_data", "release_refresh", b"release_refresh", "release_refresh_interval_seconds", b"release_refresh_interval_seconds", "reload_failures", b"reload_failures", "rules_digest", b"rules_digest", "rules_directory", b"rules_directory", "rules_loaded_at", b"rules_loaded_at", "schema_version", b"schema_version", "server_version", b"server_version", "stale_products", b"stale_products"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetStatusResponse: _TypeAlias = GetStatusResponse  # noqa: Y015
+
+@_typing.final
+class LogIntegrity(_message.Message):
+    """The verdict log failed the start-up check (docs/security.md): the process
+    serves reads only and refuses every write with FAILED_PRECONDITION.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    FIRST_BAD_SEQ_FIELD_NUMBER: _builtins.int
+    FIRST_BAD_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    read_only: _builtins.bool
+    first_bad_seq: _builtins.int
+    """The first entry the start-up check found wrong (`anshin log verify`
+    with the private key names the first changed one).
+    """
+    first_bad_id: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        read_only: _builtins.bool = ...,
+        first_bad_seq: _builtins.int = ...,
+        first_bad_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["first_bad_id", b"first_bad_id", "first_bad_seq", b"first_bad_seq", "read_only", b"read_only", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LogIntegrity: _TypeAlias = LogIntegrity  # noqa: Y015

@@ -1,0 +1,122 @@
+"""``-o table|json|csv|yaml``: how every command that prints data prints it.
+
+* ``table`` (the default): for people; wraps to the terminal's width
+  (``$COLUMNS``, else 80 when piped) and never cuts an id or an amount
+  (``server.cli.table``).
+* ``json``: the protobuf JSON mapping of the reply, with one choice of options
+  everywhere (``message_dict``): lowerCamelCase field names, enums by name,
+  64-bit integers as strings, timestamps in RFC 3339 UTC, and fields at their
+  default value printed rather than left out (so ``payableYen`` is there when
+  it is ``"0"``). A list is one JSON array, streamed.
+* ``yaml``: the same document as YAML (a list: one sequence, streamed).
+* ``csv``: the table's columns, values whole, with a header row.
+
+``--json``, where a command had it, still means ``-o json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from server.cli.table import Column, layout
+
+FORMATS = ("table", "json", "csv", "yaml")
+
+
+def add_output_arg(parser: argparse.ArgumentParser, *, legacy_json: bool = False) -> None:
+    """``-o/--output`` (and ``--json``, kept as its alias where it existed)."""
+    parser.add_argument(
+        "-o", "--output", choices=FORMATS, default="table", help="output format; default table"
+    )
+    if legacy_json:
+        parser.add_argument(
+            "--json", dest="output", action="store_const", const="json", help="same as -o json"
+        )
+
+
+def message_dict(msg: Message) -> dict[str, Any]:
+    """A reply in the protobuf JSON mapping, as every command prints it."""
+    return json_format.MessageToDict(msg, always_print_fields_with_no_presence=True)
+
+
+def width() -> int:
+    """The terminal's columns; ``$COLUMNS`` or 80 when not a terminal."""
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """How one kind of item is a table row (and a CSV row)."""
+
+    columns: Sequence[Column]
+    row: Callable[[Any], Sequence[str]]
+
+
+def _yaml(doc: Any) -> str:
+    import yaml
+
+    return str(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=1 << 16))
+
+
+def emit_one(msg: Message, fmt: str, *, table: Callable[[], None] | View) -> None:
+    """One reply: ``table`` (a view of the reply as a one-row table, or a
+    function printing the human view) for ``table`` and ``csv``."""
+    if fmt == "json":
+        print(json.dumps(message_dict(msg), ensure_ascii=False, indent=2))
+    elif fmt == "yaml":
+        sys.stdout.write(_yaml(message_dict(msg)))
+    elif isinstance(table, View):
+        emit_rows([msg], fmt, table)
+    elif fmt == "csv":
+        raise ValueError("-o csv: this reply is not a table; use -o json or -o yaml")
+    else:
+        table()
+
+
+def emit_rows(
+    items: Iterable[Any],
+    fmt: str,
+    view: View,
+    *,
+    to_dict: Callable[[Any], dict[str, Any]] = message_dict,
+    footer: Callable[[int], str] | None = None,
+) -> int:
+    """A list, streamed for json, yaml and csv; the number of items."""
+    n = 0
+    if fmt == "json":
+        sys.stdout.write("[")
+        for item in items:
+            sys.stdout.write(
+                ("," if n else "") + "\n" + json.dumps(to_dict(item), ensure_ascii=False)
+            )
+            n += 1
+        sys.stdout.write("\n]\n" if n else "]\n")
+    elif fmt == "yaml":
+        for item in items:
+            sys.stdout.write(_yaml([to_dict(item)]))
+            n += 1
+        if not n:
+            sys.stdout.write("[]\n")
+    elif fmt == "csv":
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow([c.name for c in view.columns])
+        for item in items:
+            out.writerow(view.row(item))
+            n += 1
+    else:
+        rows = [list(view.row(item)) for item in items]
+        n = len(rows)
+        print("\n".join(layout(view.columns, rows, width())))
+        if footer is not None:
+            print(footer(n), file=sys.stderr)
+    return n
