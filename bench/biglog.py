@@ -4,12 +4,13 @@
 database whose verdict log holds ``entries`` entries: login-posture verdicts
 and, at random positions, ``claims`` claim decisions carrying realistic facts
 (``inputs.facts``, as EvaluateClaim records them), with the ledger rows of
-the approved ones. The hash chain (``prev_hash``, ``entry_hash``) is filled
-exactly as the store computes it (``server.store.chain.entry_hash`` over
-``CHAIN_COLUMNS``, as ``_chain_existing_verdicts`` does) and ``log_head``
-points at the last entry, signed by opening the store once at the end (the
-key is ``log-signing.key`` beside the database): ``anshin log verify`` accepts
-the log.
+the approved ones. The hash chain (``prev_hash``, ``entry_hash``), the entry
+MACs and the Merkle tree's kept nodes are filled exactly as the store
+computes them (``server.store.chain``: ``entry_hash`` over ``CHAIN_COLUMNS``,
+``LogSigner.entry_mac``, ``merkle.Frontier``), with the key
+``log-signing.key`` beside the database, and ``log_head`` is signed at the
+last entry with a signed checkpoint there (``chain.write_head``): the store
+opens it writable and ``anshin log verify`` accepts it.
 
 Where the entries come from:
 
@@ -98,15 +99,18 @@ async def _record_examples(db: Path, rules_dir: Path | None) -> None:
 def templates(rules_dir: Path | None = None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """(the posture entry, {example name: claim entry}) as a real server logged them."""
     from server.store.chain import CHAIN_COLUMNS
+    from server.store.sql.blobs import expand_rows as expand_blob_rows
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "templates.db"
         asyncio.run(_record_examples(db, rules_dir))
         with contextlib.closing(sqlite3.connect(db)) as conn:
             cols = ", ".join(CHAIN_COLUMNS)
+            stored = conn.execute(f"SELECT seq, {cols} FROM verdicts ORDER BY seq").fetchall()
+            # As the log gives them back: compacted columns expanded (``blobs``).
             rows = [
-                dict(zip(CHAIN_COLUMNS, r, strict=True))
-                for r in conn.execute(f"SELECT {cols} FROM verdicts ORDER BY seq")
+                dict(zip(CHAIN_COLUMNS, r[1 : 1 + len(CHAIN_COLUMNS)], strict=True))
+                for r in expand_blob_rows(conn, stored)
             ]
     posture = next(r for r in rows if r["kind"] == "login_posture")
     claims = [r for r in rows if r["kind"] == "claim"]
@@ -270,7 +274,18 @@ def build(
 ) -> Path:
     """Write the log to ``path`` (replaced if it exists); returns ``path``."""
     from rules.load import load_rules
-    from server.store.chain import CHAIN_COLUMNS, GENESIS_HASH, entry_hash
+    from server.log import merkle
+    from server.store.chain import (
+        CHAIN_COLUMNS,
+        GENESIS_HASH,
+        INSERT_TREE_NODE,
+        LogSigner,
+        default_origin,
+        entry_hash,
+        kept_node,
+        write_head,
+    )
+    from server.store.sql.blobs import compact_columns
     from server.store.sqlite import connect, migrate
 
     if claims > entries:
@@ -289,17 +304,31 @@ def build(
     conn.execute("PRAGMA journal_mode=DELETE")
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("PRAGMA cache_size=-200000")
-    cols = ", ".join(("seq", *CHAIN_COLUMNS, "prev_hash", "entry_hash"))
-    insert = f"INSERT INTO verdicts ({cols}) VALUES ({','.join('?' * (len(CHAIN_COLUMNS) + 3))})"
+    cols = ", ".join(("seq", *CHAIN_COLUMNS, "prev_hash", "entry_hash", "entry_mac"))
+    insert = f"INSERT INTO verdicts ({cols}) VALUES ({','.join('?' * (len(CHAIN_COLUMNS) + 4))})"
+    signer = LogSigner.from_file(path.parent / "log-signing.key")
+    frontier = merkle.Frontier()
+    nodes: list[tuple[int, int, bytes]] = []
+
+    def keep(level: int, idx: int, node: bytes) -> None:
+        if kept_node(level):
+            nodes.append((level, idx, node))
+
     ledger: list[tuple[Any, ...]] = []
     prev, seq = GENESIS_HASH, 0
     batch: list[tuple[Any, ...]] = []
     conn.execute("BEGIN")
     for row in _entries(entries, claims, posture, maker, rng, ledger):
         seq += 1
+        if row["kind"] == "claim":  # compacted as the service stores them
+            inputs, result = compact_columns(
+                conn, "claim", row["policy_id"], row["inputs"].encode(), row["result"].encode()
+            )
+            row = {**row, "inputs": inputs.decode(), "result": result.decode()}
         values = tuple(row[c] for c in CHAIN_COLUMNS)
         h = entry_hash(seq, values, prev)
-        batch.append((seq, *values, prev, h))
+        batch.append((seq, *values, prev, h, signer.entry_mac(h)))
+        frontier.append(merkle.entry_leaf(h), keep)
         prev = h
         if len(batch) >= 10_000:
             conn.executemany(insert, batch)
@@ -313,34 +342,49 @@ def build(
         "recorded_us) VALUES (?,?,?,?,?,?)",
         ledger,
     )
-    conn.execute(
-        "UPDATE log_head SET seq = ?, entry_hash = ?, signed_us = 0, key_id = '', signature = '' "
-        "WHERE id = 1",
-        (seq, prev),
+    conn.executemany(INSERT_TREE_NODE, nodes)
+    write_head(
+        conn,
+        signer,
+        default_origin(signer.key_id),
+        seq,
+        prev,
+        frontier,
+        time.time_ns() // 1000,
+        checkpoint=True,
+        checkpoint_seq=0,
+        checkpoint_us=0,
     )
     conn.execute("COMMIT")
     conn.execute("PRAGMA journal_mode=WAL")  # as the store runs it
     conn.close()
-    asyncio.run(_sign_head(path))
+    asyncio.run(_check_opens(path))
     if progress:
         print(f"\r  {entries:,} entries in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return path
 
 
-async def _sign_head(path: Path) -> None:
-    """Open the store once: it signs the head (key ``log-signing.key`` beside the file)."""
+async def _check_opens(path: Path) -> None:
+    """Open the store once, as a server would: it must find the log intact."""
     from server.store.url import open_store
 
     store = open_store(f"sqlite:///{path.resolve()}")
+    problem = store.log_problem()
     await store.close()
+    if problem is not None:
+        raise RuntimeError(f"the built log fails the store's start-up check: {problem}")
 
 
 def cached(entries: int = 1_000_000, claims: int = 50_000, *, seed: int = 7) -> Path:
     """The log of these parameters under var/bench/, built on first use."""
     from rules.load import BUILTIN_RULES_DIR, digest_of
     from server.store.chain import CANONICAL_VERSION
+    from server.store.sql.migrations import LATEST_VERSION
 
-    tag = f"biglog-{entries}-{claims}-{seed}-{digest_of(BUILTIN_RULES_DIR)}-c{CANONICAL_VERSION}"
+    tag = (
+        f"biglog-{entries}-{claims}-{seed}-{digest_of(BUILTIN_RULES_DIR)}"
+        f"-c{CANONICAL_VERSION}-s{LATEST_VERSION}"
+    )
     path = CACHE / f"{tag}.db"
     done = CACHE / f"{tag}.done"
     if not done.exists():

@@ -349,7 +349,51 @@ def server_phase(ns: argparse.Namespace) -> dict[str, object]:
             stored = conn.execute(
                 "SELECT COUNT(*) FROM events WHERE customer_id = ?", (CUSTOMER,)
             ).fetchone()[0]
-    return {"ingest": ingest, "stored": stored, "dry": dry, "recorded": recorded}
+            footprint = claim_footprint(conn)
+            if ns.keep_db:  # for inspecting what a decision stores
+                with sqlite3.connect(ns.keep_db) as kept:
+                    conn.backup(kept)
+    return {
+        "ingest": ingest,
+        "stored": stored,
+        "dry": dry,
+        "recorded": recorded,
+        "footprint": footprint,
+    }
+
+
+def _row_bytes(conn: object, table: str, where: str = "") -> tuple[int, int]:
+    """(rows, bytes of their values as stored: text/blob lengths, 8 per integer)."""
+    cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]  # type: ignore[attr-defined]
+    size = " + ".join(
+        f"(CASE WHEN typeof({c}) IN ('text','blob') THEN length(CAST({c} AS BLOB)) "
+        f"WHEN {c} IS NULL THEN 0 ELSE 8 END)"
+        for c in cols
+    )
+    row = conn.execute(f"SELECT COUNT(*), COALESCE(SUM({size}), 0) FROM {table} {where}").fetchone()  # type: ignore[attr-defined]
+    return int(row[0]), int(row[1])
+
+
+def claim_footprint(conn: object) -> dict[str, float]:
+    """Average stored bytes per recorded claim decision: its log entry, the
+    log blobs (all of them — compacted inputs and results and their preset
+    dictionaries, server/log/compact.py — shared out over the decisions),
+    its ledger rows and its claims row. Index and page overhead are not counted."""
+    decisions, entry = _row_bytes(conn, "verdicts", "WHERE kind = 'claim'")
+    _, ledger = _row_bytes(conn, "ledger")
+    _, claims = _row_bytes(conn, "claims")
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}  # type: ignore[attr-defined]
+    blob_rows, blobs = _row_bytes(conn, "log_blobs") if "log_blobs" in tables else (0, 0)
+    n = max(decisions, 1)
+    return {
+        "decisions": decisions,
+        "entry": entry / n,
+        "blob_rows": blob_rows,
+        "blobs": blobs / n,
+        "ledger": ledger / n,
+        "claims": claims / n,
+        "total": (entry + blobs + ledger + claims) / n,
+    }
 
 
 # --------------------------------------------------------------------------- (b) engine
@@ -509,6 +553,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=5, help="per engine round")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--keep-db", help="copy the served SQLite database here at the end")
     ns = p.parse_args()
     print(f"machine: {machine()}")
     a = server_phase(ns)
@@ -533,6 +578,13 @@ def main() -> None:
             f"{pid} {o}": n for pid, v in r["policies"].items() for o, n in v["outcomes"].items()
         }
         print(f"  outcomes: {json.dumps(mix, sort_keys=True)}")
+    f = a["footprint"]
+    print(
+        f"stored per claim decision: {f['total']:,.0f} bytes on average over "
+        f"{f['decisions']} decisions (entry row {f['entry']:,.0f}, log blobs {f['blobs']:,.0f} "
+        f"[{f['blob_rows']} rows], "
+        f"ledger {f['ledger']:,.0f}, claims row {f['claims']:,.0f}); target <= 4,096"
+    )
     rates = b["rates"]
     print(
         f"engine evaluate, one core (CPU {b['cpu']}): {statistics.median(rates):,.0f} claims/s "

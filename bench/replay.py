@@ -73,11 +73,19 @@ def x5_candidate(days: int) -> Path:
 def expected_x5_changes(db: Path) -> tuple[int, int]:
     """HNB claims notified on JST days 15..30 counted from the day after the fraud:
     (all of them, the APPROVEd ones). Each gains HNB-X5; the APPROVEd become DENY."""
+    from server.store.sql.blobs import expand_claim_rows
+
     n = approved = 0
     with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True) as conn:
-        for outcome, inputs in conn.execute(
-            "SELECT outcome, inputs FROM verdicts WHERE kind = 'claim' AND policy_id = 'HNB'"
-        ):
+        rows = conn.execute(
+            "SELECT seq, outcome, inputs FROM verdicts WHERE kind = 'claim' AND policy_id = 'HNB'"
+        ).fetchall()
+        # Compacted entries: their inputs as written (server/store/sql/blobs.py).
+        shaped = [
+            (seq, None, None, None, None, outcome, None, inputs, 0) for seq, outcome, inputs in rows
+        ]
+        for row in expand_claim_rows(conn, shaped):
+            outcome, inputs = row[5], row[7]
             ib = json.loads(inputs)["request"]["ibTransfer"]
             fraud = datetime.fromisoformat(ib["fraudAt"].replace("Z", "+00:00")) + JST
             notified = datetime.fromisoformat(ib["notifiedBankAt"].replace("Z", "+00:00")) + JST

@@ -8,8 +8,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from server.errors import ConfigError
+from server.security.stream_limits import (
+    DEFAULT_BUFFER_BYTES,
+    DEFAULT_IDLE_SECONDS,
+    DEFAULT_MAX_PER_IDENTITY,
+    StreamSettings,
+)
 from server.state import LOG_KEY_NAME, PHONE_KEY_NAME, default_key_dir
 from server.store.settings import (
+    DEFAULT_CHECKPOINT_EVERY,
+    DEFAULT_CHECKPOINT_INTERVAL_MS,
     DEFAULT_PG_LOCK_TIMEOUT_MS,
     DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
     StoreSettings,
@@ -58,6 +66,12 @@ class Config:
     client_ca: Path | None = None
     auth_config: Path | None = None
     insecure: bool = False
+    # Server streams (QueryVerdicts, ListReviews; server/security/stream_limits.py):
+    # streams open at once per caller identity, the seconds a stream waits for
+    # its reader to take data, and the read-ahead bytes all open streams share.
+    max_streams_per_identity: int = DEFAULT_MAX_PER_IDENTITY
+    stream_idle_seconds: float = DEFAULT_IDLE_SECONDS
+    stream_buffer_bytes: int = DEFAULT_BUFFER_BYTES
     # Prometheus exposition HOST:PORT (None: not served).
     metrics_listen: str | None = None
     # How long a call waits for a locked database before it is UNAVAILABLE
@@ -65,6 +79,10 @@ class Config:
     # lock_timeout on the store's connections (0: none).
     sqlite_busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_TIMEOUT_MS
     pg_lock_timeout_ms: int = DEFAULT_PG_LOCK_TIMEOUT_MS
+    # The verdict log's signed checkpoints (server/store/settings.py).
+    checkpoint_interval_ms: int = DEFAULT_CHECKPOINT_INTERVAL_MS
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
+    log_origin: str | None = None
     # `serve --refresh-releases`: refresh the release feeds in the background
     # (server/refresh_task.py); None: off.
     release_refresh: RefreshSettings | None = None
@@ -73,17 +91,37 @@ class Config:
         # Refuse a bad value at start-up, naming where it is set, rather than
         # at the first call that reaches the store.
         try:
+            self.stream_settings()
+        except ValueError as exc:
+            raise ConfigError(
+                f"{exc} (flags --max-streams-per-identity / --stream-idle-seconds / "
+                "--stream-buffer-bytes, env ANSHIN_MAX_STREAMS_PER_IDENTITY / "
+                "ANSHIN_STREAM_IDLE_SECONDS / ANSHIN_STREAM_BUFFER_BYTES)"
+            ) from None
+        try:
             self.store_settings()
         except ValueError as exc:
             raise ConfigError(
-                f"{exc} (flags --sqlite-busy-timeout-ms / --pg-lock-timeout-ms, "
-                "env ANSHIN_SQLITE_BUSY_TIMEOUT_MS / ANSHIN_PG_LOCK_TIMEOUT_MS)"
+                f"{exc} (flags --sqlite-busy-timeout-ms / --pg-lock-timeout-ms / "
+                "--checkpoint-interval-ms / --checkpoint-every / --log-origin, env "
+                "ANSHIN_SQLITE_BUSY_TIMEOUT_MS / ANSHIN_PG_LOCK_TIMEOUT_MS / "
+                "ANSHIN_CHECKPOINT_INTERVAL_MS / ANSHIN_CHECKPOINT_EVERY / ANSHIN_LOG_ORIGIN)"
             ) from None
+
+    def stream_settings(self) -> StreamSettings:
+        return StreamSettings(
+            max_per_identity=self.max_streams_per_identity,
+            idle_seconds=self.stream_idle_seconds,
+            buffer_bytes=self.stream_buffer_bytes,
+        )
 
     def store_settings(self) -> StoreSettings:
         return StoreSettings(
             sqlite_busy_timeout_ms=self.sqlite_busy_timeout_ms,
             pg_lock_timeout_ms=self.pg_lock_timeout_ms,
+            checkpoint_interval_ms=self.checkpoint_interval_ms,
+            checkpoint_every=self.checkpoint_every,
+            log_origin=self.log_origin,
         )
 
     def resolved_phone_key_file(self) -> Path:
@@ -126,11 +164,27 @@ class Config:
             env = os.environ.get(f"ANSHIN_{key.upper()}")
             values[key] = Path(env) if env else None
         values["metrics_listen"] = os.environ.get("ANSHIN_METRICS_LISTEN") or None
+        values["log_origin"] = os.environ.get("ANSHIN_LOG_ORIGIN") or None
         values["insecure"] = os.environ.get("ANSHIN_INSECURE") == "1" or None
         if os.environ.get("ANSHIN_MAX_MESSAGE_BYTES"):
             values["max_message_bytes"] = int(os.environ["ANSHIN_MAX_MESSAGE_BYTES"])
-        for key in ("sqlite_busy_timeout_ms", "pg_lock_timeout_ms"):
+        for key in (
+            "sqlite_busy_timeout_ms",
+            "pg_lock_timeout_ms",
+            "checkpoint_interval_ms",
+            "checkpoint_every",
+            "max_streams_per_identity",
+            "stream_buffer_bytes",
+        ):
             values[key] = _env_int(f"ANSHIN_{key.upper()}")
+        idle = os.environ.get("ANSHIN_STREAM_IDLE_SECONDS", "").strip()
+        if idle:
+            try:
+                values["stream_idle_seconds"] = float(idle)
+            except ValueError:
+                raise ConfigError(
+                    f"ANSHIN_STREAM_IDLE_SECONDS={idle!r}: expected seconds"
+                ) from None
         db_given = bool(os.environ.get("ANSHIN_DB")) or overrides.get("db") is not None
         values.update({k: v for k, v in overrides.items() if v is not None})
         values = {k: v for k, v in values.items() if v is not None}

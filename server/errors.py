@@ -18,6 +18,7 @@ knows about gRPC. Two places read the families, each once:
     ├── AlreadyExists        an id reused for something else (idempotency)
     ├── FailedPrecondition   valid, but the state of things refuses it
     ├── Unavailable          the store cannot serve now; retry
+    │   └── WorkersUnavailable   the bulk worker processes failed on a batch; retry
     ├── AccessDenied         the gate refused the caller (server/security/auth.Denied)
     └── ConfigError          what the process was given (flags, rules, keys, database)
                              cannot be used: a start-up refusal (also a ValueError)
@@ -35,6 +36,7 @@ from typing import ClassVar
 
 from server.store.errors import (
     AlreadyResolved,
+    LogIntegrityError,
     NotUnderReview,
     ReviewNotFound,
     StateError,
@@ -110,6 +112,13 @@ class Unavailable(AnshinError):
     wire_message = "store unavailable, retry later"
 
 
+class WorkersUnavailable(Unavailable):
+    """Bulk ingestion's worker processes broke twice on one batch (server/bulk.py):
+    nothing of it was stored, and retrying the same events is idempotent."""
+
+    wire_message = "bulk ingestion workers unavailable, retry later"
+
+
 class AccessDenied(AnshinError):
     """The call may not run: not authenticated, not permitted, or over its rate.
 
@@ -122,6 +131,14 @@ class AccessDenied(AnshinError):
         self.message = message
         self.retry_after = retry_after
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_access_denied, (self.status_name, self.message, self.retry_after))
+
+
+def _access_denied(status_name: str, message: str, retry_after: float | None) -> AccessDenied:
+    # Unpickling: the keyword-only ``retry_after`` cannot travel in ``args``.
+    return AccessDenied(status_name, message, retry_after=retry_after)
 
 
 class ConfigError(AnshinError, ValueError):
@@ -153,9 +170,16 @@ def lift(exc: BaseException) -> AnshinError | None:
     # Here, not at the top: loading the rules package costs a command-line
     # start ~0.3 s, and only a failure needs its error class.
     from rules.load import RulesError
+    from server.log.compact import BlobError
 
     lifted: AnshinError
-    if isinstance(exc, StoreError):
+    if isinstance(exc, LogIntegrityError):  # read-only until the log is dealt with
+        lifted = FailedPrecondition(str(exc))
+    elif isinstance(exc, BlobError):  # a compacted entry whose blob was damaged or deleted
+        lifted = FailedPrecondition(
+            f"a log entry cannot be read as it was written ({exc}): run `anshin log verify`"
+        )
+    elif isinstance(exc, StoreError):
         lifted = Unavailable(str(exc))
     elif isinstance(exc, ReviewNotFound):
         lifted = NotFound(str(exc))

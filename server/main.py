@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
+from grpc_health.v1 import health, health_pb2
 
 from anshin.v1 import (
     claims_pb2,
@@ -43,18 +42,26 @@ from server.api.events import EventService, register_event_service
 from server.api.interceptors import GuardedServer, RequestInterceptor
 from server.api.operator import OperatorService
 from server.api.posture import PostureService
+from server.api.reflection import add_health_and_reflection
 from server.api.verdicts import VerdictLogService, register_verdict_log_service
 from server.bulk import BulkPool
 from server.clock import Clock, system_clock
 from server.config import Config
 from server.logs import get_logger
-from server.metrics import RpcMetrics, metered_store, serve_metrics, watch_release_data
+from server.metrics import (
+    LOG_READ_ONLY,
+    RpcMetrics,
+    metered_store,
+    serve_metrics,
+    watch_release_data,
+)
 from server.parent_watch import watch_parent
 from server.pii import PhoneHasher
 from server.refresh_task import ReleaseRefresher
 from server.ruleset_holder import RulesHolder
 from server.security.auth import Gate
 from server.security.config import load_auth_config
+from server.security.stream_limits import StreamLimits
 from server.security.tls import Transport, exposure_warnings
 from server.state import phone_key_secret, require_private
 from server.store import Store, open_store
@@ -62,9 +69,11 @@ from server.usecases.check_login import CheckLogin
 from server.usecases.decide_claim import DecideClaim
 from server.usecases.event_queries import EventQueries
 from server.usecases.find_verdicts import FindVerdicts
+from server.usecases.prove_entry import ProveEntry
 from server.usecases.record_events import EventJudge, RecordEvents
 from server.usecases.reload_rules import RulesReloader
 from server.usecases.reviews import Reviews
+from server.version import version
 
 log = get_logger("anshin.server")
 
@@ -79,6 +88,15 @@ SERVICE_NAMES = (
     operator_pb2.DESCRIPTOR.services_by_name["OperatorService"].full_name,
 )
 RELEASE_DATA = "anshin.release_data"
+# NOT_SERVING while the verdict log failed its start-up check (it was changed
+# outside the service): the store refuses every write, and so do the services
+# that write (WRITING_SERVICES, and the whole server "").
+LOG_INTEGRITY = "anshin.log_integrity"
+WRITING_SERVICES = (
+    posture_pb2.DESCRIPTOR.services_by_name["PostureService"].full_name,
+    events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    claims_pb2.DESCRIPTOR.services_by_name["ClaimService"].full_name,
+)
 # Release data the browser checks read: Safari on iPhone/iPad is judged from
 # the iOS / iPadOS data (checks/platform.py), so those count for freshness too.
 BROWSER_PRODUCTS = ("chrome", "edge", "firefox", "safari", "ios", "ipados")
@@ -184,7 +202,14 @@ async def build_app(
         ClaimService(DecideClaim(store), holder, clock), guarded
     )
     register_verdict_log_service(
-        VerdictLogService(FindVerdicts(store, clock), Reviews(store, holder, clock), clock), guarded
+        VerdictLogService(
+            FindVerdicts(store, clock),
+            Reviews(store, holder, clock),
+            clock,
+            ProveEntry(store),
+            StreamLimits(config.stream_settings()),
+        ),
+        guarded,
     )
 
     async def after_swap(new: RuleSet) -> None:
@@ -205,19 +230,12 @@ async def build_app(
             stale_products=lambda: app.stale_products(),
             schema_version=store.schema_version,
             refresh_status=refresher.operator_status if refresher is not None else None,
+            log_integrity=lambda: log_integrity(store),
         ),
         guarded,
     )
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, guarded)
-    # What enable_server_reflection does for a grpc.aio server, through the
-    # guard (it would take the guard for a synchronous server).
-    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
-        reflection.aio.ReflectionServicer(
-            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME)
-        ),
-        guarded,
-    )
+    # Health (with List) and reflection v1 + v1alpha, through the guard.
+    health_servicer = add_health_and_reflection(guarded, SERVICE_NAMES)
     if credentials is not None:
         port = server.add_secure_port(config.listen, credentials)
     else:
@@ -227,6 +245,7 @@ async def build_app(
         raise OSError(f"cannot listen on {config.listen}")
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    await report_log_integrity(store, health_servicer)
     app = App(
         server, store, holder, health_servicer, port, clock, bulk_pool, reloader, tuple(warnings)
     )
@@ -234,6 +253,46 @@ async def build_app(
     watch_release_data(lambda: holder.current.release_as_of(), clock)
     await app.refresh_release_health()
     return app
+
+
+def log_integrity(store: Store) -> operator_pb2.LogIntegrity | None:
+    """GetStatus's account of the store's start-up check of the log (None: passed)."""
+    problem = store.log_problem()
+    if problem is None:
+        return None
+    return operator_pb2.LogIntegrity(
+        read_only=True,
+        first_bad_seq=problem.seq,
+        first_bad_id=problem.entry_id or "",
+        reason=problem.reason,
+    )
+
+
+async def report_log_integrity(store: Store, health_servicer: health.aio.HealthServicer) -> None:
+    """A log that failed the store's start-up check: the process serves reads
+    only (the store refuses writes with FAILED_PRECONDITION). Health says so
+    for the services that write and for the whole server, so a load balancer
+    sends them elsewhere; the verdict-log and operator services stay SERVING
+    for auditors (ResolveReview, which writes, is refused by the store)."""
+    problem = store.log_problem()
+    serving = health_pb2.HealthCheckResponse.SERVING
+    not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+    LOG_READ_ONLY.set(0 if problem is None else 1)
+    if problem is None:
+        await health_servicer.set(LOG_INTEGRITY, serving)
+        return
+    for name in ("", *WRITING_SERVICES, LOG_INTEGRITY):
+        await health_servicer.set(name, not_serving)
+    # The store logged the one critical line (verdict_log_tampered); this says
+    # what the server does about it.
+    log.warning(
+        "serving_read_only",
+        first_bad_seq=problem.seq,
+        first_bad_id=problem.entry_id,
+        reason=problem.reason,
+        not_serving=["", *WRITING_SERVICES, LOG_INTEGRITY],
+        hint="run `anshin log verify` with the private key; see docs/security.md",
+    )
 
 
 async def serve(config: Config) -> None:
@@ -253,6 +312,7 @@ async def serve(config: Config) -> None:
         app.refresher.start()
     log.info(
         "serving",
+        version=version(),
         listen=config.listen,
         port=app.port,
         db=config.db,

@@ -151,6 +151,10 @@ RULES_RELOAD_FAILURES = Counter(
     "anshin_rules_reload_failures", "Rules reloads refused (the previous rules kept serving)"
 )
 RULES_INFO = Gauge("anshin_rules_info", "The rules in force (value 1)", ["digest"])
+LOG_READ_ONLY = Gauge(
+    "anshin_log_read_only",
+    "1 while the verdict log failed its start-up check and every write is refused",
+)
 # Background release-feed refresh (server/refresh_task.py, `serve --refresh-releases`):
 # each source's outcome (updated, unchanged, not_modified, refused, error) and its
 # last success, so "no good refresh for a day" can be alerted on.

@@ -199,4 +199,4 @@ def test_a_real_proto_change_is_caught(tmp_path: Path) -> None:
     common.write_text(
         common.read_text() + "\nmessage AddedByTest {\n  string note = 1;\n}\n", encoding="utf-8"
     )
-    assert protogen.check(root) == ["common_pb2.py", "common_pb2.pyi"]
+    assert protogen.check(root) == ["common_pb2.py", "common_pb2.pyi", "source_info.py"]

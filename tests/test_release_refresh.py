@@ -376,7 +376,7 @@ def test_cli_exits_1_when_a_source_is_refused(
     rules_copy: Path, feeds: FeedReplay, capsys: pytest.CaptureFixture[str]
 ) -> None:
     feeds.script("/bcd/data.json", Reply(b"{", etag='"bad"'))
-    assert main(cli_args(rules_copy, feeds, "--sources", "bcd,eol")) == 1
+    assert main(cli_args(rules_copy, feeds, "--sources", "bcd,eol")) == 5  # exit_codes.FAILED
     out = capsys.readouterr().out
     assert "bcd               refused" in out and "eol               updated" in out
 

@@ -289,8 +289,10 @@ def test_an_empty_schema_first_in_search_path_is_not_the_database(pg_url: str) -
 
 async def test_a_blanked_head_is_never_signed_by_a_server(db_url: str, tmp_path: Path) -> None:
     """Blanking the head's signature and key id (to have the server sign a
-    rewritten log with whatever key it has) is refused at open; only the
-    operator's explicit `db migrate` with the key signs an unsigned head."""
+    rewritten log with whatever key it has) never gets it signed (issue 17):
+    without the key the server refuses to start, with it the log opens
+    read-only, and `db migrate` adopts only a log from before the signed
+    chain (whose entries carry no MACs), never a blanked one."""
     from tests.conftest import db_rows
     from tests.store.test_sqlite_store import record
 
@@ -300,17 +302,19 @@ async def test_a_blanked_head_is_never_signed_by_a_server(db_url: str, tmp_path:
     await store.close()
     db_rows(db_url, "UPDATE log_head SET key_id = '', signature = ''")
     other = tmp_path / "b" / "log-signing.key"
-    with pytest.raises(StateError, match="carries no signature"):
+    with pytest.raises(KeyMismatch, match="no key at"):
         open_store(db_url, log_key_file=other)
     assert not other.exists()  # and no key was made for it
-    with pytest.raises(StateError, match="carries no signature"):
-        open_store(db_url, log_key_file=key)
-    # The operator's explicit command signs it.
+    store = open_store(db_url, log_key_file=key)
+    problem = store.log_problem()
+    await store.close()
+    assert problem is not None and "carries no signature" in problem.reason
     import asyncio
 
     # The CLI is synchronous; from this async test, as from a thread.
-    assert "bound to the key" in await asyncio.to_thread(migrate_url, db_url, log_key_file=key)
-    await open_store(db_url, log_key_file=key).close()
+    with pytest.raises(StateError, match="blanked, not left for adoption"):
+        await asyncio.to_thread(migrate_url, db_url, log_key_file=key)
+    assert db_rows(db_url, "SELECT signature FROM log_head") == [("",)]
 
 
 async def test_a_missing_head_row_is_refused(db_url: str, tmp_path: Path) -> None:
@@ -396,13 +400,19 @@ async def test_a_head_altered_after_signing_is_refused(db_url: str, tmp_path: Pa
         await store.append_verdict(record(device=f"d{i}", subject_us=100 + i))
     await store.close()
     db_rows(db_url, "UPDATE log_head SET signature = 'eA=='")
-    with pytest.raises(StateError, match="does not carry a valid signature"):
-        open_store(db_url, log_key_file=key)
+    # Opened read-only (issue 17): nothing is signed over it, every write refused.
+    store = open_store(db_url, log_key_file=key)
+    problem = store.log_problem()
+    await store.close()
+    assert problem is not None and "no valid signature" in problem.reason
     other = tmp_path / "b" / "log-signing.key"
     other_id = LogSigner.from_file(other).key_id
     db_rows(db_url, "UPDATE log_head SET key_id = ?", (other_id,))
-    with pytest.raises(StateError):
-        open_store(db_url, log_key_file=other)  # the stored id is not the signature
+    store = open_store(db_url, log_key_file=other)  # the stored id is not the signature
+    problem = store.log_problem()
+    await store.close()
+    assert problem is not None and "no valid signature" in problem.reason
+    assert db_rows(db_url, "SELECT signature FROM log_head") == [("eA==",)]
 
 
 async def test_migrate_never_adopts_a_blanked_head_with_a_new_or_other_key(
@@ -419,14 +429,17 @@ async def test_migrate_never_adopts_a_blanked_head_with_a_new_or_other_key(
     await store.close()
     db_rows(db_url, "UPDATE log_head SET key_id = '', signature = ''")
     fresh = tmp_path / "empty" / "log-signing.key"
-    with pytest.raises(KeyMismatch, match="no key at"):
+    # Its entries carry MACs: blanked, not a log from before the chain. Not
+    # adopted with any key, its own included (issue 17).
+    with pytest.raises(StateError, match="blanked"):
         await asyncio.to_thread(migrate_url, db_url, log_key_file=fresh)
     assert not fresh.exists()
     other = tmp_path / "b" / "log-signing.key"
     LogSigner.from_file(other)
-    with pytest.raises(KeyMismatch, match="checkpoint"):
+    with pytest.raises(StateError, match="blanked"):
         await asyncio.to_thread(migrate_url, db_url, log_key_file=other)
-    await asyncio.to_thread(migrate_url, db_url, log_key_file=key)  # its own key: adopted
+    with pytest.raises(StateError, match="blanked"):
+        await asyncio.to_thread(migrate_url, db_url, log_key_file=key)
 
 
 async def test_a_file_that_is_not_a_phone_key_is_refused_before_it_is_bound(

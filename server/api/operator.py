@@ -13,6 +13,7 @@ from anshin.v1 import common_pb2, operator_pb2, operator_pb2_grpc
 from server.ruleset_holder import RulesHolder
 from server.security.identity import current_caller
 from server.usecases.reload_rules import RulesReloader, release_data
+from server.version import version
 
 
 def _ts(dt: datetime) -> Timestamp:
@@ -32,12 +33,15 @@ class OperatorService(operator_pb2_grpc.OperatorServiceServicer):
         # Background release refresh (server/refresh_task.py): its last attempt
         # per feed and its interval in seconds, for GetStatus; none when off.
         refresh_status: Callable[[], tuple[list[operator_pb2.ReleaseRefresh], int]] | None = None,
+        # The verdict log's start-up check, when it failed (None: passed).
+        log_integrity: Callable[[], operator_pb2.LogIntegrity | None] = lambda: None,
     ) -> None:
         self._holder = holder
         self._reloader = reloader
         self._stale_products = stale_products
         self._schema_version = schema_version
         self._refresh_status = refresh_status
+        self._log_integrity = log_integrity
 
     async def ReloadRules(
         self, request: operator_pb2.ReloadRulesRequest, context: grpc.aio.ServicerContext
@@ -68,11 +72,15 @@ class OperatorService(operator_pb2_grpc.OperatorServiceServicer):
             pid=os.getpid(),
             caller=common_pb2.Caller(identity=caller.identity, role=caller.role),
             schema_version=self._schema_version(),
+            server_version=version(),
         )
         if self._refresh_status is not None:  # serve --refresh-releases
             refreshes, interval = self._refresh_status()
             resp.release_refresh.extend(refreshes)
             resp.release_refresh_interval_seconds = interval
+        integrity = self._log_integrity()
+        if integrity is not None:
+            resp.log_integrity.CopyFrom(integrity)
         last = self._reloader.last
         if last is not None:
             resp.last_reload.CopyFrom(

@@ -110,3 +110,13 @@ class Frontier:
 def subtree_sizes(size: int) -> list[int]:
     """Sizes of the frontier's subtrees, largest first (the set bits of ``size``)."""
     return [1 << b for b in reversed(range(size.bit_length())) if size >> b & 1]
+
+
+def root_from_frontier(hashes: Sequence[bytes]) -> bytes:
+    """The root of a tree given its frontier's subtree roots, largest first."""
+    if not hashes:
+        return EMPTY_ROOT
+    acc = hashes[-1]
+    for h in reversed(hashes[:-1]):
+        acc = node_hash(h, acc)
+    return acc

@@ -60,6 +60,7 @@ ADMITTED: Final[Mapping[str, frozenset[Role] | Open]] = {
     # ClaimService: the bank's claim intake (through its IB server identity)
     # and analysts.
     "/anshin.v1.ClaimService/EvaluateClaim": frozenset({_IB, _ANALYST}),
+    "/anshin.v1.ClaimService/GetClaimForm": frozenset({_IB, _ANALYST}),
     # VerdictLogService: analysts; operators may read, never resolve.
     "/anshin.v1.VerdictLogService/QueryVerdicts": frozenset({_ANALYST, _OPS}),
     "/anshin.v1.VerdictLogService/GetVerdict": frozenset({_ANALYST, _OPS}),
@@ -73,6 +74,7 @@ ADMITTED: Final[Mapping[str, frozenset[Role] | Open]] = {
     "/grpc.health.v1.Health/List": OPEN,
     "/grpc.health.v1.Health/Watch": OPEN,
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": OPEN,
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": OPEN,
 }
 
 

@@ -23,6 +23,22 @@ class KeyMismatch(StateError):
     """The log was signed by another key than the one this process was given."""
 
 
+class LogIntegrityError(Exception):
+    """The store found its verdict log changed behind its back when it opened
+    and serves reads only: every write is refused (FAILED_PRECONDITION),
+    naming the first entry the start-up check found wrong."""
+
+    def __init__(self, seq: int, entry_id: str | None, reason: str) -> None:
+        self.seq = seq
+        self.entry_id = entry_id
+        self.reason = reason
+        named = f"seq {seq}" + (f" (id {entry_id})" if entry_id else "")
+        super().__init__(
+            f"the verdict log is read-only: it was changed outside the service at {named}: "
+            f"{reason}; run `anshin log verify` to name the first changed entry"
+        )
+
+
 class ReviewError(Exception):
     """The review cannot be resolved; the subclass says why."""
 

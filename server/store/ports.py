@@ -10,7 +10,7 @@ and picklable, is what replay, verify and the checkpoint export read
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from server.store.records import (
     ChainRow,
@@ -20,6 +20,7 @@ from server.store.records import (
     ClaimWrite,
     EventRow,
     LogHead,
+    LogProblem,
     ResolutionWrite,
     Row,
     StoredClaim,
@@ -125,11 +126,28 @@ class LogQueries(Protocol):
 
     async def verdict_row(self, verdict_id: str) -> Row | None: ...
 
+    async def subtree_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """The RFC 9162 hash of each aligned 0-based leaf range ``[lo, hi)``
+        (``hi - lo`` a power of two, ``lo`` a multiple of it); leaf i is entry
+        seq i+1. ``StateError`` for a range beyond the log."""
+        ...
+
+    async def checkpoint_covering(self, seq: int) -> Checkpoint | None:
+        """The oldest signed-note checkpoint whose tree size is >= ``seq``."""
+        ...
+
+    async def latest_checkpoint(self) -> Checkpoint | None: ...
+
 
 class Store(VerdictLog, EventLog, ClaimLedger, ReviewQueue, LogQueries, Protocol):
     """A running store: every port, on one database."""
 
     def schema_version(self) -> int: ...
+
+    def log_problem(self) -> LogProblem | None:
+        """What the start-up check found wrong with the log (then every write is
+        refused with ``LogIntegrityError``), or None: the log is writable."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -151,9 +169,37 @@ class ChainReader(Protocol):
         computed from its stored content (``chain.entry_hash``)."""
         ...
 
+    def blob_problems(self, lo: int, hi: int | None) -> list[tuple[int, str, str]]:
+        """(seq, entry id, what is wrong) for each entry with lo <= seq (< hi)
+        whose compacted column's blob is missing or does not decode to the
+        content its digest names (server/log/compact.py), in seq order."""
+        ...
+
+    def blob_contents(self, columns: Sequence[Any]) -> dict[str, bytes]:
+        """The contents of the blobs stored columns refer to, by digest (receipts)."""
+        ...
+
     def head(self) -> LogHead | None: ...
 
     def checkpoints(self, since_seq: int = 0) -> list[Checkpoint]: ...
+
+    def checkpoint_covering(self, seq: int) -> Checkpoint | None:
+        """The oldest signed-note checkpoint whose tree size is >= ``seq``."""
+        ...
+
+    def latest_checkpoint(self) -> Checkpoint | None: ...
+
+    def subtree_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """As ``LogQueries.subtree_hashes``."""
+        ...
+
+    def verdict_row(self, verdict_id: str) -> Row | None:
+        """One entry as stored, in ``VERDICT_COLUMNS`` order (``anshin log prove``)."""
+        ...
+
+    def tree_nodes(self, level: int, lo: int, hi: int) -> dict[int, bytes]:
+        """The kept subtree hashes of ``level`` (8, 16, …) with lo <= idx < hi."""
+        ...
 
 
 class ClaimHistory(Protocol):
@@ -175,7 +221,33 @@ class ClaimHistory(Protocol):
         ...
 
 
-class LogReader(ChainReader, ClaimHistory, Protocol):
+@runtime_checkable
+class CoverageReader(Protocol):
+    """What ``anshin log verify`` reads to check the tables the log covers:
+    the entries that bind them and the rows as stored (server/log/coverage.py)."""
+
+    def binding_entries(self) -> Iterable[tuple[int, str, str, str]]:
+        """(seq, id, kind, inputs) of every claim and review-resolution entry, in seq order."""
+        ...
+
+    def events_entries(self) -> Iterable[tuple[int, str, str]]:
+        """(seq, id, inputs) of every ``events`` entry, in seq order."""
+        ...
+
+    def ledger_rows(self) -> Iterable[tuple[str, str, int, int, str]]:
+        """(scope_key, decision_id, amount_yen, count, insured_person_ref) of every row."""
+        ...
+
+    def claims_rows(self) -> Iterable[tuple[str, str, str, bytes]]:
+        """(claim_id, fingerprint, decision_id, reply) of every claims row."""
+        ...
+
+    def bound_event_rows(self) -> Iterable[tuple[int | None, int, EventRow]]:
+        """(log_seq, events.seq, row) of every event: unbound ones first, then by log_seq."""
+        ...
+
+
+class LogReader(ChainReader, ClaimHistory, CoverageReader, Protocol):
     """A read-only view of one database's log (SQLite ``mode=ro``, PostgreSQL
     read-only sessions): synchronous, and picklable, so worker processes each
     open their own connection from it."""

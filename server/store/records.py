@@ -84,22 +84,35 @@ class VerdictFilter:
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """A signed checkpoint of the log: its head at ``seq``, as exported (JSON lines)."""
+    """A signed checkpoint of the log at ``seq`` entries, as exported (JSON lines).
+
+    Since schema 7 a checkpoint is a C2SP tlog-checkpoint signed note
+    (``note``: origin, tree size, base64 Merkle root, signature line) over the
+    RFC 9162 root of entries 1..seq (``root_hash``); ``signature`` is then
+    empty. Before, it was an Ed25519 ``signature`` over seq, the last entry's
+    hash and ``created_us`` (``chain.checkpoint_message``), and ``note`` and
+    ``root_hash`` are empty: both are still verified, each by its own rule."""
 
     seq: int
     entry_hash: str
     created_us: int
     key_id: str
     signature: str
+    root_hash: bytes = b""
+    note: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "seq": self.seq,
             "entry_hash": self.entry_hash,
             "created_us": self.created_us,
             "key_id": self.key_id,
             "signature": self.signature,
         }
+        if self.note:
+            doc["root_hash"] = self.root_hash.hex()
+            doc["note"] = self.note
+        return doc
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Checkpoint:
@@ -108,24 +121,41 @@ class Checkpoint:
             str(d["entry_hash"]),
             int(d["created_us"]),
             str(d["key_id"]),
-            str(d["signature"]),
+            str(d.get("signature", "")),
+            bytes.fromhex(str(d.get("root_hash", ""))),
+            str(d.get("note", "")),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class LogHead:
-    """The log's signed head: its last entry when it was last appended to."""
+    """The log's signed head: its last entry when it was last appended to.
+
+    Since schema 7 (``root_hash`` non-empty) the signature also covers the
+    Merkle root and the seq of the latest checkpoint (``chain.head_message_v2``)."""
 
     seq: int
     entry_hash: str
     signed_us: int
     key_id: str
     signature: str
+    root_hash: bytes = b""
+    checkpoint_seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LogProblem:
+    """What the store found wrong with its log when it opened: the first entry
+    concerned (as far as the start-up check can tell) and why."""
+
+    seq: int
+    entry_id: str | None
+    reason: str
 
 
 # (seq, id, stored prev_hash, stored entry_hash, the hash computed from the
-# stored content): one entry as ``anshin log verify`` checks it.
-ChainRow = tuple[int, str, str, str, str]
+# stored content, stored entry_mac): one entry as ``anshin log verify`` checks it.
+ChainRow = tuple[int, str, str, str, str, str]
 
 # (seq, id, customer_id, policy_id, recorded_us, outcome, clause_ids JSON,
 # inputs JSON, the logged payable amount or None): one claim entry as replay
@@ -208,6 +238,10 @@ class ClaimWrite:
     reply: bytes
     fingerprint: str
     entries: tuple[LedgerEntry, ...]
+    # What the claims row keeps of the reply: None, the reply; b"", nothing —
+    # the reply is rebuilt from the entry's ``result`` on a retry and checked
+    # against the SHA-256 the entry binds (server/log/coverage.py).
+    stored_reply: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,9 @@ def open_store(
             busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             adopt_unsigned_head=adopt_unsigned_head,
             secrets=secrets,
+            checkpoint_every=settings.checkpoint_every,
+            checkpoint_interval_us=settings.checkpoint_interval_ms * 1000,
+            log_origin=settings.log_origin,
         )
     if scheme in POSTGRES_SCHEMES:
         from server.store.postgres import PostgresStore
@@ -73,16 +76,32 @@ def open_store(
             lock_timeout_ms=settings.pg_lock_timeout_ms,
             adopt_unsigned_head=adopt_unsigned_head,
             secrets=secrets,
+            checkpoint_every=settings.checkpoint_every,
+            checkpoint_interval_us=settings.checkpoint_interval_ms * 1000,
+            log_origin=settings.log_origin,
         )
     raise _unsupported(url)
 
 
-def open_log_reader(url: str) -> LogReader:
+def open_log_reader(url: str, *, check_schema: bool = True) -> LogReader:
     """A read-only reader of the log at ``url`` (replay, verify, checkpoint
     export): it never writes, and a picklable copy of it in another process
     reads through a connection of its own. A missing SQLite file is a
-    ``FileNotFoundError``."""
+    ``FileNotFoundError``; a database at an older schema is a ``StateError``
+    saying to migrate it (the reader never migrates: it only reads);
+    ``check_schema=False`` skips that (a unit test's hand-made table)."""
     scheme = urlparse(url).scheme
+    if check_schema and scheme in ("sqlite", *POSTGRES_SCHEMES):
+        from server.store.sql.migrations import LATEST_VERSION
+
+        version = schema_version(url)
+        if version is not None and version < LATEST_VERSION:
+            raise StateError(
+                f"{where(url)} is at schema {version}, this build reads schema "
+                f"{LATEST_VERSION}: run `anshin db migrate --db URL` (with the state "
+                "directory or --log-key-file) first"
+                + ("" if version else "; it holds no Anshin database at all")
+            )
     if scheme == "sqlite":
         from server.store.sqlite import SqliteLogReader
 
@@ -124,7 +143,9 @@ def migrate_url(url: str, *, create: bool = False, log_key_file: Path | None = N
     it to a new log and signs a head that a migration left unsigned (an
     upgrade from a log without a chain): the one place a head with entries is
     signed without having been signed before, on the operator's explicit
-    command (``chain.bind_log_key``).
+    command (``chain.bind_log_key``). Opening it also upgrades a log from
+    before schema 7 (entry MACs, Merkle tree, signed-note checkpoints:
+    ``log_open``); a log that fails the start-up check is an error here.
     """
     if not create and not schema_version(url):
         raise StateError(
@@ -171,7 +192,13 @@ def migrate_url(url: str, *, create: bool = False, log_key_file: Path | None = N
         import asyncio
 
         store = open_store(url, log_key_file=log_key_file, adopt_unsigned_head=True)
+        problem = store.log_problem()
         asyncio.run(store.close())
+        if problem is not None:
+            raise StateError(
+                f"{where(url)}: the verdict log failed its check at seq {problem.seq}: "
+                f"{problem.reason}; a server would serve it read-only (run `anshin log verify`)"
+            )
         summary += f"; log bound to the key in {log_key_file}"
     return summary
 

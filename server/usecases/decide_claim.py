@@ -14,6 +14,13 @@ request (``wire.claims.claim_request``) and calls ``DecideClaim``, which
    reservations of an APPROVE,
 4. answers with the stored reply — the first one again for a retried claim
    id with the same request, ``AlreadyExists`` for one with another.
+
+The claims row keeps no copy of the reply when the entry's ``result`` (the
+reply in JSON) rebuilds it byte for byte, which is checked before it is
+stored: the entry binds the reply's SHA-256 (server/log/coverage.py), so a
+retry answers only a reply that matches its entry in the log — a claims row
+pointing at another decision, carrying another fingerprint or a forged
+reply is refused (``FailedPrecondition``), never answered.
 """
 
 from __future__ import annotations
@@ -23,15 +30,17 @@ from typing import Protocol
 
 import orjson
 import uuid_utils
+from google.protobuf import json_format
 
 from anshin.v1 import claims_pb2
 from rules import engine as eng
 from rules.load import RuleSet
 from server.clock import to_us
-from server.errors import AlreadyExists
+from server.errors import AlreadyExists, FailedPrecondition
+from server.log import coverage
 from server.request_context import current_request
 from server.store.ports import ClaimLedger
-from server.store.records import ClaimWrite, LedgerEntry, Usage, VerdictRecord
+from server.store.records import ClaimWrite, LedgerEntry, StoredClaim, Usage, VerdictRecord
 from server.usecases.claim_facts import (
     ClaimReads,
     context_from_facts,
@@ -104,13 +113,52 @@ class DecideClaim:
                 request_id=origin.request_id,
                 caller=origin.caller,
             )
-            return ClaimWrite(
-                verdict, resp.SerializeToString(deterministic=True), fingerprint, entries
-            )
+            reply = resp.SerializeToString(deterministic=True)
+            # Nothing kept beside the entry when its result rebuilds the reply exactly.
+            kept = b"" if reply_from_result(verdict.result) == reply else None
+            return ClaimWrite(verdict, reply, fingerprint, entries, stored_reply=kept)
 
         decided, stored = await self._store.decide_claim(facts.claim_id, scopes, decide)
-        if not decided and stored.fingerprint != fingerprint:
+        if decided:
+            return wire.stored_response(stored.reply, replayed=False)
+        if stored.fingerprint != fingerprint:
             raise AlreadyExists(
                 f"claim_id {facts.claim_id} was already decided for a different claim"
             )
-        return wire.stored_response(stored.reply, replayed=not decided)
+        entry = await self._store.get_verdict(stored.decision_id)
+        return wire.stored_response(checked_reply(facts.claim_id, stored, entry), replayed=True)
+
+
+def reply_from_result(result: bytes) -> bytes:
+    """The EvaluateClaimResponse a claim entry's ``result`` (its JSON form) records."""
+    msg = json_format.ParseDict(orjson.loads(result), claims_pb2.EvaluateClaimResponse())
+    reply: bytes = msg.SerializeToString(deterministic=True)
+    return reply
+
+
+def checked_reply(claim_id: str, stored: StoredClaim, entry: VerdictRecord | None) -> bytes:
+    """The reply to send again for ``claim_id``: the claims row's, checked against
+    its decision entry in the log (or rebuilt from it); ``FailedPrecondition``
+    when they disagree — the row was changed behind the service's back."""
+
+    def refuse(why: str) -> FailedPrecondition:
+        return FailedPrecondition(
+            f"claim_id {claim_id}: its stored record disagrees with the verdict log ({why}); "
+            "refusing to answer from it — run `anshin log verify`"
+        )
+
+    if entry is None or entry.kind != "claim":
+        raise refuse(f"decision {stored.decision_id} is not a claim entry of the log")
+    bound = coverage.read_bound(orjson.loads(entry.inputs))
+    if bound is None or bound.claim is None:  # an entry from before claims were bound
+        if not stored.reply:
+            raise refuse(f"decision {entry.id} binds no reply and the row keeps none")
+        return stored.reply
+    if bound.claim.claim_id != claim_id:
+        raise refuse(f"decision {entry.id} decided claim_id {bound.claim.claim_id}")
+    if bound.claim.fingerprint != stored.fingerprint:
+        raise refuse(f"the request fingerprint differs from decision {entry.id}'s")
+    reply = stored.reply or reply_from_result(entry.result)
+    if coverage.reply_digest(reply) != bound.claim.reply_sha256:
+        raise refuse(f"the reply differs from the one decision {entry.id} recorded")
+    return reply

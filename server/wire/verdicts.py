@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from anshin.v1 import common_pb2, verdicts_pb2
+from server.log.receipt import EntryProof, Pending
 
 KIND_NAMES = {
     verdicts_pb2.VERDICT_KIND_LOGIN_POSTURE: "login_posture",
@@ -106,6 +107,7 @@ _T_INPUTS, _T_RESULT, _T_CALLER, _T_REQUEST, _T_REFERS = (_tag(f, 2) for f in (1
 _T_HASH, _T_PREV = _tag(17, 2), _tag(18, 2)
 _T_PAYABLE = _tag(19, 0)
 _T_RULES_JSON, _T_RULES_DIGEST = _tag(20, 2), _tag(21, 2)
+_T_STORED_INPUTS, _T_STORED_RESULT = _tag(23, 2), _tag(24, 2)
 _T_ENTRIES, _T_TOKEN = _tag(1, 2), _tag(2, 2)
 _T_IDENTITY = _tag(1, 2)
 
@@ -152,9 +154,12 @@ def payable_of(outcome: str | bytes, result: str | bytes) -> int:
 def entry_parts(row: Sequence[Any]) -> tuple[list[bytes], int]:
     """A ``SELECT {VERDICT_COLUMNS}`` row as VerdictEntry wire bytes (text columns
     as ``str`` or as the stored UTF-8 ``bytes``): the pieces, in order, and
-    their total length. The pieces are concatenated once, by whoever holds the
-    whole page: an entry is mostly its JSON columns, and every intermediate
-    join would copy them again.
+    their total length. A row whose JSON columns the store expanded from blobs
+    (server/store/sql/blobs.py) carries the stored texts after ``entry_hash``
+    (None for a column stored inline): they go out as ``stored_inputs`` /
+    ``stored_result``, what the chain hash covers. The pieces are concatenated
+    once, by whoever holds the whole page: an entry is mostly its JSON
+    columns, and every intermediate join would copy them again.
 
     The small scalar fields and the two timestamps go through one upb
     message (C is faster than Python at a dozen fields and their varints);
@@ -180,6 +185,7 @@ def entry_parts(row: Sequence[Any]) -> tuple[list[bytes], int]:
         refers_to,
         prev_hash,
         entry_hash,
+        *stored,
     ) = row
     subject_s, subject_u = divmod(subject_us, 1_000_000)
     recorded_s, recorded_u = divmod(recorded_us, 1_000_000)
@@ -216,7 +222,11 @@ def entry_parts(row: Sequence[Any]) -> tuple[list[bytes], int]:
         caller_field,
     ]
     size = sum(map(len, parts))
-    for tag, value in ((_T_INPUTS, inputs), (_T_RESULT, result), (_T_RULES_JSON, rules)):
+    columns = [(_T_INPUTS, inputs), (_T_RESULT, result), (_T_RULES_JSON, rules)]
+    columns += [
+        (t, v) for t, v in zip((_T_STORED_INPUTS, _T_STORED_RESULT), stored, strict=False) if v
+    ]
+    for tag, value in columns:
         b = value.encode() if isinstance(value, str) else value
         n = len(b)
         prefix = tag + (_SMALL[n] if n < 0x80 else _varint(n))
@@ -233,6 +243,18 @@ def encode_entry(row: Sequence[Any]) -> bytes:
 def entry_pb(row: Sequence[Any]) -> verdicts_pb2.VerdictEntry:
     """A ``SELECT {VERDICT_COLUMNS}`` row as a VerdictEntry."""
     return verdicts_pb2.VerdictEntry.FromString(encode_entry(row))
+
+
+def inclusion_proof_pb(found: EntryProof | Pending) -> verdicts_pb2.InclusionProof:
+    """GetVerdict's proof: the audit path and signed checkpoint, or pending."""
+    if isinstance(found, Pending):
+        return verdicts_pb2.InclusionProof(pending=True)
+    return verdicts_pb2.InclusionProof(
+        leaf_index=found.leaf_index,
+        tree_size=found.tree_size,
+        hashes=found.proof,
+        checkpoint=found.checkpoint,
+    )
 
 
 def encode_page(entries: Sequence[bytes], next_token: str) -> bytes:

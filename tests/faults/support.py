@@ -100,12 +100,32 @@ def server_rows(server: RunningServer) -> Rows:
     return lambda sql: db_rows(server.db_url, sql)
 
 
+def logged_json(rows: Rows, stored: str) -> Any:
+    """A stored JSON column as it was written: a compacted one (a reference,
+    docs/claims.md "What a decision stores") read from its blob."""
+    from server.log import compact
+
+    digest = compact.reference_of(stored)
+    if digest is None:
+        return orjson.loads(stored)
+
+    def blob(d: str) -> compact.Blob:
+        ((codec, body),) = rows(f"SELECT codec, body FROM log_blobs WHERE digest = '{d}'")
+        return compact.Blob(d, str(codec), bytes(body))
+
+    found = blob(digest)
+    named = compact.dictionary_of(found.codec)
+    dictionaries = {} if named is None else {named: compact.decode(blob(named), {})}
+    content = compact.decode(found, dictionaries)
+    return orjson.loads(compact.expand(stored, {digest: content}))
+
+
 def assert_claims_whole(rows: Rows) -> None:
     """Every claim decision in the log has its claim row and exactly its ledger
     reservation; no claim row, and no reservation, without its decision."""
     claims = dict(rows("SELECT claim_id, decision_id FROM claims"))
     decisions = {
-        str(r[0]): (str(r[1]), orjson.loads(r[2]))
+        str(r[0]): (str(r[1]), logged_json(rows, r[2]))
         for r in rows("SELECT id, outcome, result FROM verdicts WHERE kind = 'claim'")
     }
     reserved: dict[str, int] = {}
@@ -144,12 +164,13 @@ async def assert_writes_succeed(
 
 
 def assert_served_once(rows: Rows, before: dict[str, int], claim: Any) -> None:
-    """Since ``before``: exactly one login verdict, one event, one claim with its
-    decision and reservations — what one ``Writes`` stores, nothing more."""
+    """Since ``before``: exactly one login verdict, one event (and the ``events``
+    entry binding it to the log), one claim with its decision and reservations —
+    what one ``Writes`` stores, nothing more."""
     reserved = rows(f"SELECT COUNT(*) FROM ledger WHERE decision_id = '{claim.decision_id}'")
     assert reserved[0][0] >= 1
     after = counts(rows)
-    assert grew_by(before, after, verdicts=2, events=1, claims=1, ledger=reserved[0][0]), (
+    assert grew_by(before, after, verdicts=3, events=1, claims=1, ledger=reserved[0][0]), (
         before,
         after,
     )

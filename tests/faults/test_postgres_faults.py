@@ -194,7 +194,7 @@ def test_unreachable_database_at_start_up_is_a_clear_refusal(tmp_path: Path) -> 
         check=False,
         env=server_env(url, tmp_path),
     )
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 5, done.stdout + done.stderr  # ran and failed (exit_codes)
     assert "cannot connect to PostgreSQL" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert time.monotonic() - started < 30

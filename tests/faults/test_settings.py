@@ -99,6 +99,6 @@ def test_bad_timeouts_are_refused_at_start_up(
         timeout=60,
         check=False,
     )
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr  # usage (exit_codes)
     assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert not (tmp_path / "anshin.db").exists(), "opened the store before refusing"

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from server.store.chain import LogSigner, entry_hash
+from server.store.chain import LogSigner, LogVerifier, entry_hash
 from server.store.errors import StateError
 from server.store.records import VerdictRecord
 from server.store.sql.verdicts import VERDICT_COLUMNS
@@ -56,6 +56,13 @@ async def log_db(tmp_path: Path) -> Path:
 def _verify(path: Path, **kw: object) -> logverify.Report:
     signer = LogSigner.from_file(path.parent / "log-signing.key", create=False)
     return logverify.verify(_reader(path), signer, **kw)  # type: ignore[arg-type]
+
+
+def _verify_public(path: Path, **kw: object) -> logverify.Report:
+    """As an auditor holding only the public key verifies."""
+    signer = LogSigner.from_file(path.parent / "log-signing.key", create=False)
+    public = LogVerifier.from_pem(signer.public_pem())
+    return logverify.verify(_reader(path), public, **kw)  # type: ignore[arg-type]
 
 
 def _reader(path: Path, *, hash_in_sql: bool = True) -> SqliteLogReader:
@@ -188,6 +195,10 @@ async def test_correctly_chained_append_is_caught_by_the_signed_head(log_db: Pat
     _tamper(log_db, (f"INSERT INTO verdicts ({VERDICT_COLUMNS}) VALUES ({marks})", tuple(forged)))
     report = _verify(log_db)
     assert _bad(report) == N + 1
+    # With the private key: the forged entry carries no MAC of the log key.
+    assert report.problem is not None and "entry_mac" in report.problem.reason
+    report = _verify_public(log_db)
+    assert _bad(report) == N + 1
     assert report.problem is not None and "beyond the signed head" in report.problem.reason
 
 
@@ -214,9 +225,13 @@ async def test_rewritten_history_with_recomputed_chain_is_caught_by_checkpoints(
         )
         prev = h
     _tamper(log_db, *stmts)
-    report = _verify(log_db)
+    # With the private key, the rewritten entry itself (its MAC is not one of
+    # the key's); with the public key only, the first checkpoint after it.
+    assert _bad(_verify(log_db)) == 3
+    report = _verify_public(log_db)
     assert report.problem is not None
-    assert report.problem.seq == EVERY  # the first checkpoint after the rewrite
+    assert report.problem.seq == EVERY
+    assert not report.macs_checked and report.notes
 
 
 async def test_database_swapped_for_older_copy_is_caught_by_exported_checkpoints(
@@ -300,7 +315,7 @@ async def test_cli_verify_names_first_bad_entry(log_db: Path) -> None:
         text=True,
         check=False,
     )
-    assert bad.returncode == 1
+    assert bad.returncode == 4  # Exit.INTEGRITY
     doc = orjson.loads(bad.stdout)
     assert doc["ok"] is False and doc["first_bad"]["seq"] == 11
 
@@ -344,18 +359,32 @@ async def test_log_written_before_the_chain_is_chained_by_the_migration(tmp_path
         )
     conn.commit()
     conn.close()
-    # A server alone refuses a head with entries and no signature (it could be
-    # a blanked one hiding a rewrite): the operator's `db migrate` with the key
-    # signs it (adopt_unsigned_head), after which it serves as usual.
-    with pytest.raises(StateError, match="carries no signature"):
+    # A server alone never signs a head with entries and no signature (it could
+    # be a blanked one hiding a rewrite): without a key it refuses to make one;
+    # with the key it opens read-only. The operator's `db migrate` with the key
+    # signs it (adopt_unsigned_head); the store then upgrades the log (MACs,
+    # tree, a v2 head and checkpoint) and serves as usual.
+    with pytest.raises(StateError, match="no key at"):
         SqliteStore(path)
-    await SqliteStore(path, adopt_unsigned_head=True).close()
+    # Such a log never had a key: one that exists already (perhaps the key of
+    # a signed log someone stripped back to look like this) never adopts it.
+    other = tmp_path / "other" / "log-signing.key"
+    LogSigner.from_file(other)
+    store = SqliteStore(path, log_key_file=other)
+    assert store.log_problem() is not None
+    assert "no signature" in store.log_problem().reason  # type: ignore[union-attr]
+    await store.close()
+    with pytest.raises(StateError, match="already exists"):
+        SqliteStore(path, log_key_file=other, adopt_unsigned_head=True)
+    await SqliteStore(path, adopt_unsigned_head=True).close()  # creates log-signing.key
+    assert (tmp_path / "log-signing.key").exists()
     store = SqliteStore(path)
+    assert store.log_problem() is None
     await store.append_verdict(_record(4))
     await store.close()
     report = _verify(path)
     assert report.ok, report.problem
-    assert report.entries == 4
+    assert report.entries == 4 and report.macs_checked
 
 
 def test_canonical_form_is_pinned_and_unambiguous() -> None:

@@ -26,7 +26,7 @@ from anshin.v1 import common_pb2 as anshin_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61nshin/v1/verdicts.proto\x12\tanshin.v1\x1a\x16\x61nshin/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x03\n\x0cVerdictEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x04 \x01(\t\x12\x11\n\tdevice_id\x18\x05 \x01(\t\x12\x11\n\tpolicy_id\x18\x06 \x01(\t\x12\x30\n\x0csubject_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07outcome\x18\t \x01(\t\x12\x12\n\nclause_ids\x18\n \x03(\t\x12&\n\x05rules\x18\x0b \x01(\x0b\x32\x17.anshin.v1.RulesVersion\x12\x13\n\x0binputs_json\x18\x0c \x01(\t\x12\x13\n\x0bresult_json\x18\r \x01(\t\x12!\n\x06\x63\x61ller\x18\x0e \x01(\x0b\x32\x11.anshin.v1.Caller\x12\x12\n\nrequest_id\x18\x0f \x01(\t\x12\x11\n\trefers_to\x18\x10 \x01(\t\x12\x12\n\nentry_hash\x18\x11 \x01(\t\x12\x11\n\tprev_hash\x18\x12 \x01(\t\x12\x13\n\x0bpayable_yen\x18\x13 \x01(\x03\x12\x12\n\nrules_json\x18\x14 \x01(\t\x12\x14\n\x0crules_digest\x18\x15 \x01(\t\"\xa4\x03\n\x14QueryVerdictsRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x11\n\tpolicy_id\x18\x02 \x01(\t\x12$\n\x04kind\x18\x03 \x01(\x0e\x32\x16.anshin.v1.VerdictKind\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12\x11\n\tclause_id\x18\x05 \x01(\t\x12\x30\n\x0csubject_from\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rsubject_until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rrecorded_from\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0erecorded_until\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0coldest_first\x18\n \x01(\x08\x12\x11\n\tpage_size\x18\x0b \x01(\x05\x12\x12\n\npage_token\x18\x0c \x01(\t\x12\x11\n\tmax_pages\x18\r \x01(\x05\"P\n\x0bVerdictPage\x12(\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.anshin.v1.VerdictEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\x11GetVerdictRequest\x12\n\n\x02id\x18\x01 \x01(\t\"c\n\x12ListReviewsRequest\x12\x11\n\tpolicy_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"\xad\x01\n\nReviewItem\x12)\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x17.anshin.v1.VerdictEntry\x12\x15\n\rmissing_facts\x18\x02 \x03(\t\x12\x19\n\x11review_clause_ids\x18\x03 \x03(\t\x12\x13\n\x0b\x63laimed_yen\x18\x04 \x01(\x03\x12\x14\n\x0c\x63omputed_yen\x18\x05 \x01(\x03\x12\x17\n\x0fnext_page_token\x18\x06 \x01(\t\"\x97\x01\n\x14ResolveReviewRequest\x12\x12\n\nverdict_id\x18\x01 \x01(\t\x12#\n\x07outcome\x18\x02 \x01(\x0e\x32\x12.anshin.v1.Outcome\x12\x13\n\x0bpayable_yen\x18\x03 \x01(\x03\x12\x12\n\nclause_ids\x18\x04 \x03(\t\x12\x0c\n\x04note\x18\x05 \x01(\t\x12\x0f\n\x07\x61nalyst\x18\x06 \x01(\t*\xa8\x01\n\x0bVerdictKind\x12\x1c\n\x18VERDICT_KIND_UNSPECIFIED\x10\x00\x12\x1e\n\x1aVERDICT_KIND_LOGIN_POSTURE\x10\x01\x12\x16\n\x12VERDICT_KIND_CLAIM\x10\x02\x12\"\n\x1eVERDICT_KIND_REVIEW_RESOLUTION\x10\x03\x12\x1f\n\x1bVERDICT_KIND_ANALYST_ACCESS\x10\x04\x32\xb6\x02\n\x11VerdictLogService\x12J\n\rQueryVerdicts\x12\x1f.anshin.v1.QueryVerdictsRequest\x1a\x16.anshin.v1.VerdictPage0\x01\x12\x43\n\nGetVerdict\x12\x1c.anshin.v1.GetVerdictRequest\x1a\x17.anshin.v1.VerdictEntry\x12\x45\n\x0bListReviews\x12\x1d.anshin.v1.ListReviewsRequest\x1a\x15.anshin.v1.ReviewItem0\x01\x12I\n\rResolveReview\x12\x1f.anshin.v1.ResolveReviewRequest\x1a\x17.anshin.v1.VerdictEntryB\x14Z\x12\x61nshin/v1;anshinv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61nshin/v1/verdicts.proto\x12\tanshin.v1\x1a\x16\x61nshin/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x04\n\x0cVerdictEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x04 \x01(\t\x12\x11\n\tdevice_id\x18\x05 \x01(\t\x12\x11\n\tpolicy_id\x18\x06 \x01(\t\x12\x30\n\x0csubject_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07outcome\x18\t \x01(\t\x12\x12\n\nclause_ids\x18\n \x03(\t\x12&\n\x05rules\x18\x0b \x01(\x0b\x32\x17.anshin.v1.RulesVersion\x12\x13\n\x0binputs_json\x18\x0c \x01(\t\x12\x13\n\x0bresult_json\x18\r \x01(\t\x12!\n\x06\x63\x61ller\x18\x0e \x01(\x0b\x32\x11.anshin.v1.Caller\x12\x12\n\nrequest_id\x18\x0f \x01(\t\x12\x11\n\trefers_to\x18\x10 \x01(\t\x12\x12\n\nentry_hash\x18\x11 \x01(\t\x12\x11\n\tprev_hash\x18\x12 \x01(\t\x12\x13\n\x0bpayable_yen\x18\x13 \x01(\x03\x12\x12\n\nrules_json\x18\x14 \x01(\t\x12\x14\n\x0crules_digest\x18\x15 \x01(\t\x12\x32\n\x0finclusion_proof\x18\x16 \x01(\x0b\x32\x19.anshin.v1.InclusionProof\x12\x15\n\rstored_inputs\x18\x17 \x01(\t\x12\x15\n\rstored_result\x18\x18 \x01(\t\"\xa4\x03\n\x14QueryVerdictsRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x11\n\tpolicy_id\x18\x02 \x01(\t\x12$\n\x04kind\x18\x03 \x01(\x0e\x32\x16.anshin.v1.VerdictKind\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12\x11\n\tclause_id\x18\x05 \x01(\t\x12\x30\n\x0csubject_from\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rsubject_until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rrecorded_from\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0erecorded_until\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0coldest_first\x18\n \x01(\x08\x12\x11\n\tpage_size\x18\x0b \x01(\x05\x12\x12\n\npage_token\x18\x0c \x01(\t\x12\x11\n\tmax_pages\x18\r \x01(\x05\"P\n\x0bVerdictPage\x12(\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.anshin.v1.VerdictEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"6\n\x11GetVerdictRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rinclude_proof\x18\x02 \x01(\x08\"l\n\x0eInclusionProof\x12\x0f\n\x07pending\x18\x01 \x01(\x08\x12\x12\n\nleaf_index\x18\x02 \x01(\x03\x12\x11\n\ttree_size\x18\x03 \x01(\x03\x12\x0e\n\x06hashes\x18\x04 \x03(\x0c\x12\x12\n\ncheckpoint\x18\x05 \x01(\t\"c\n\x12ListReviewsRequest\x12\x11\n\tpolicy_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"\xad\x01\n\nReviewItem\x12)\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x17.anshin.v1.VerdictEntry\x12\x15\n\rmissing_facts\x18\x02 \x03(\t\x12\x19\n\x11review_clause_ids\x18\x03 \x03(\t\x12\x13\n\x0b\x63laimed_yen\x18\x04 \x01(\x03\x12\x14\n\x0c\x63omputed_yen\x18\x05 \x01(\x03\x12\x17\n\x0fnext_page_token\x18\x06 \x01(\t\"\x97\x01\n\x14ResolveReviewRequest\x12\x12\n\nverdict_id\x18\x01 \x01(\t\x12#\n\x07outcome\x18\x02 \x01(\x0e\x32\x12.anshin.v1.Outcome\x12\x13\n\x0bpayable_yen\x18\x03 \x01(\x03\x12\x12\n\nclause_ids\x18\x04 \x03(\t\x12\x0c\n\x04note\x18\x05 \x01(\t\x12\x0f\n\x07\x61nalyst\x18\x06 \x01(\t*\xa8\x01\n\x0bVerdictKind\x12\x1c\n\x18VERDICT_KIND_UNSPECIFIED\x10\x00\x12\x1e\n\x1aVERDICT_KIND_LOGIN_POSTURE\x10\x01\x12\x16\n\x12VERDICT_KIND_CLAIM\x10\x02\x12\"\n\x1eVERDICT_KIND_REVIEW_RESOLUTION\x10\x03\x12\x1f\n\x1bVERDICT_KIND_ANALYST_ACCESS\x10\x04\x32\xb6\x02\n\x11VerdictLogService\x12J\n\rQueryVerdicts\x12\x1f.anshin.v1.QueryVerdictsRequest\x1a\x16.anshin.v1.VerdictPage0\x01\x12\x43\n\nGetVerdict\x12\x1c.anshin.v1.GetVerdictRequest\x1a\x17.anshin.v1.VerdictEntry\x12\x45\n\x0bListReviews\x12\x1d.anshin.v1.ListReviewsRequest\x1a\x15.anshin.v1.ReviewItem0\x01\x12I\n\rResolveReview\x12\x1f.anshin.v1.ResolveReviewRequest\x1a\x17.anshin.v1.VerdictEntryB\x14Z\x12\x61nshin/v1;anshinv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,22 +34,24 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'anshin.v1.verdicts_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\022anshin/v1;anshinv1'
-  _globals['_VERDICTKIND']._serialized_start=1575
-  _globals['_VERDICTKIND']._serialized_end=1743
+  _globals['_VERDICTKIND']._serialized_start=1806
+  _globals['_VERDICTKIND']._serialized_end=1974
   _globals['_VERDICTENTRY']._serialized_start=97
-  _globals['_VERDICTENTRY']._serialized_end=603
-  _globals['_QUERYVERDICTSREQUEST']._serialized_start=606
-  _globals['_QUERYVERDICTSREQUEST']._serialized_end=1026
-  _globals['_VERDICTPAGE']._serialized_start=1028
-  _globals['_VERDICTPAGE']._serialized_end=1108
-  _globals['_GETVERDICTREQUEST']._serialized_start=1110
-  _globals['_GETVERDICTREQUEST']._serialized_end=1141
-  _globals['_LISTREVIEWSREQUEST']._serialized_start=1143
-  _globals['_LISTREVIEWSREQUEST']._serialized_end=1242
-  _globals['_REVIEWITEM']._serialized_start=1245
-  _globals['_REVIEWITEM']._serialized_end=1418
-  _globals['_RESOLVEREVIEWREQUEST']._serialized_start=1421
-  _globals['_RESOLVEREVIEWREQUEST']._serialized_end=1572
-  _globals['_VERDICTLOGSERVICE']._serialized_start=1746
-  _globals['_VERDICTLOGSERVICE']._serialized_end=2056
+  _globals['_VERDICTENTRY']._serialized_end=701
+  _globals['_QUERYVERDICTSREQUEST']._serialized_start=704
+  _globals['_QUERYVERDICTSREQUEST']._serialized_end=1124
+  _globals['_VERDICTPAGE']._serialized_start=1126
+  _globals['_VERDICTPAGE']._serialized_end=1206
+  _globals['_GETVERDICTREQUEST']._serialized_start=1208
+  _globals['_GETVERDICTREQUEST']._serialized_end=1262
+  _globals['_INCLUSIONPROOF']._serialized_start=1264
+  _globals['_INCLUSIONPROOF']._serialized_end=1372
+  _globals['_LISTREVIEWSREQUEST']._serialized_start=1374
+  _globals['_LISTREVIEWSREQUEST']._serialized_end=1473
+  _globals['_REVIEWITEM']._serialized_start=1476
+  _globals['_REVIEWITEM']._serialized_end=1649
+  _globals['_RESOLVEREVIEWREQUEST']._serialized_start=1652
+  _globals['_RESOLVEREVIEWREQUEST']._serialized_end=1803
+  _globals['_VERDICTLOGSERVICE']._serialized_start=1977
+  _globals['_VERDICTLOGSERVICE']._serialized_end=2287
 # @@protoc_insertion_point(module_scope)

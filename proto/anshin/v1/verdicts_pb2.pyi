@@ -73,6 +73,9 @@ class VerdictEntry(_message.Message):
     PAYABLE_YEN_FIELD_NUMBER: _builtins.int
     RULES_JSON_FIELD_NUMBER: _builtins.int
     RULES_DIGEST_FIELD_NUMBER: _builtins.int
+    INCLUSION_PROOF_FIELD_NUMBER: _builtins.int
+    STORED_INPUTS_FIELD_NUMBER: _builtins.int
+    STORED_RESULT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     seq: _builtins.int
     """Position in the log, from 1, without gaps."""
@@ -104,6 +107,15 @@ class VerdictEntry(_message.Message):
     stored column is here and a client can recompute entry_hash.
     """
     rules_digest: _builtins.str
+    stored_inputs: _builtins.str
+    """Set only when inputs_json / result_json is stored compacted (a content-
+    addressed blob, docs/claims.md "What a decision stores"): the column as
+    stored, {"$blob":"sha256:<hex>"} — inputs keep their last "bound" member
+    inline after the reference. The hash chain covers this text: recompute
+    entry_hash with it, and check <hex> is the SHA-256 of result_json (of
+    inputs_json without its last "bound" member) to tie the JSON to it.
+    """
+    stored_result: _builtins.str
     @_builtins.property
     def subject_time(self) -> _timestamp_pb2.Timestamp:
         """The instant the entry is about (login instant, incident instant)."""
@@ -118,6 +130,12 @@ class VerdictEntry(_message.Message):
     def rules(self) -> _common_pb2.RulesVersion: ...
     @_builtins.property
     def caller(self) -> _common_pb2.Caller: ...
+    @_builtins.property
+    def inclusion_proof(self) -> Global___InclusionProof:
+        """GetVerdict with include_proof only: the proof that the signed log holds
+        this entry.
+        """
+
     def __init__(
         self,
         *,
@@ -142,10 +160,13 @@ class VerdictEntry(_message.Message):
         payable_yen: _builtins.int = ...,
         rules_json: _builtins.str = ...,
         rules_digest: _builtins.str = ...,
+        inclusion_proof: Global___InclusionProof | None = ...,
+        stored_inputs: _builtins.str = ...,
+        stored_result: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "recorded_at", b"recorded_at", "rules", b"rules", "subject_time", b"subject_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "inclusion_proof", b"inclusion_proof", "recorded_at", b"recorded_at", "rules", b"rules", "subject_time", b"subject_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "clause_ids", b"clause_ids", "customer_id", b"customer_id", "device_id", b"device_id", "entry_hash", b"entry_hash", "id", b"id", "inputs_json", b"inputs_json", "kind", b"kind", "outcome", b"outcome", "payable_yen", b"payable_yen", "policy_id", b"policy_id", "prev_hash", b"prev_hash", "recorded_at", b"recorded_at", "refers_to", b"refers_to", "request_id", b"request_id", "result_json", b"result_json", "rules", b"rules", "rules_digest", b"rules_digest", "rules_json", b"rules_json", "seq", b"seq", "subject_time", b"subject_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller", b"caller", "clause_ids", b"clause_ids", "customer_id", b"customer_id", "device_id", b"device_id", "entry_hash", b"entry_hash", "id", b"id", "inclusion_proof", b"inclusion_proof", "inputs_json", b"inputs_json", "kind", b"kind", "outcome", b"outcome", "payable_yen", b"payable_yen", "policy_id", b"policy_id", "prev_hash", b"prev_hash", "recorded_at", b"recorded_at", "refers_to", b"refers_to", "request_id", b"request_id", "result_json", b"result_json", "rules", b"rules", "rules_digest", b"rules_digest", "rules_json", b"rules_json", "seq", b"seq", "stored_inputs", b"stored_inputs", "stored_result", b"stored_result", "subject_time", b"subject_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -248,19 +269,74 @@ class GetVerdictRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
+    INCLUDE_PROOF_FIELD_NUMBER: _builtins.int
     id: _builtins.str
+    include_proof: _builtins.bool
+    """Also return the entry's inclusion proof (VerdictEntry.inclusion_proof):
+    with only the log's public key a client checks that the signed log holds
+    exactly this entry (docs/analysts.md, "Receipts, consistency and witnesses").
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
+        include_proof: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "include_proof", b"include_proof"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetVerdictRequest: _TypeAlias = GetVerdictRequest  # noqa: Y015
+
+@_typing.final
+class InclusionProof(_message.Message):
+    """An entry's RFC 9162 inclusion proof against a signed checkpoint. To check
+    it: recompute entry_hash from the entry's stored columns, take the leaf
+    hash SHA-256(0x00 || entry_hash bytes), fold it with `hashes` (RFC 9162
+    §2.1.3.2) and compare with the root of `checkpoint`, a C2SP
+    tlog-checkpoint signed note whose signature verifies with the public key
+    and whose size is `tree_size`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PENDING_FIELD_NUMBER: _builtins.int
+    LEAF_INDEX_FIELD_NUMBER: _builtins.int
+    TREE_SIZE_FIELD_NUMBER: _builtins.int
+    HASHES_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
+    pending: _builtins.bool
+    """No signed checkpoint covers the entry yet (they are signed every second
+    of write activity): ask again shortly. The other fields are then empty.
+    """
+    leaf_index: _builtins.int
+    """seq - 1."""
+    tree_size: _builtins.int
+    """The number of entries in the tree the checkpoint signs."""
+    checkpoint: _builtins.str
+    """The signed checkpoint note text."""
+    @_builtins.property
+    def hashes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """The audit path, leaf end first, 32 bytes each."""
+
+    def __init__(
+        self,
+        *,
+        pending: _builtins.bool = ...,
+        leaf_index: _builtins.int = ...,
+        tree_size: _builtins.int = ...,
+        hashes: _abc.Iterable[_builtins.bytes] | None = ...,
+        checkpoint: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "hashes", b"hashes", "leaf_index", b"leaf_index", "pending", b"pending", "tree_size", b"tree_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InclusionProof: _TypeAlias = InclusionProof  # noqa: Y015
 
 @_typing.final
 class ListReviewsRequest(_message.Message):

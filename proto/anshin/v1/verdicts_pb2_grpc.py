@@ -76,7 +76,8 @@ class VerdictLogServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetVerdict(self, request, context):
-        """One entry with its full trace and inputs, redacted as stored.
+        """One entry with its full trace and inputs, redacted as stored; with
+        include_proof, also its inclusion proof against a signed checkpoint.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

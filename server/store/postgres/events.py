@@ -1,12 +1,11 @@
 """Event storage for the PostgreSQL backend (mixed into PostgresStore).
 
-Idempotency holds across processes: the insert is ``ON CONFLICT
-(client_event_id) DO NOTHING RETURNING client_event_id``, so when two
-processes store the same id at once exactly one inserts it, and the other
-learns so from what came back and reads the row that was stored first (its
-statement waited for the first one's commit; READ COMMITTED lets the next
-statement see it). Rows are written in id order so that two transactions
-with overlapping ids take their locks in the same order.
+Idempotency holds across processes: an event transaction locks the log head
+first (it appends the ``events`` entry listing its new rows), so two
+processes storing the same id run one after the other, and the second finds
+the first one's row (READ COMMITTED: each statement sees what was committed
+before it) and returns it. The insert stays ``ON CONFLICT (client_event_id)
+DO NOTHING`` as a guard.
 
 Concurrent calls share transactions (see ``group_commit.py``).
 """
@@ -18,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from server.store.chain import LogChain
-from server.store.postgres.connection import PgConn
+from server.store.postgres.connection import LOCK_HEAD, PgConn
 from server.store.postgres.group_commit import GroupCommit
 from server.store.records import ClaimEventQuery, EventRow
 from server.store.sql import events as events_sql
@@ -28,33 +27,41 @@ T = TypeVar("T")
 Result = list[tuple[bool, EventRow]]
 
 _CONFLICT = " ON CONFLICT (client_event_id) DO NOTHING RETURNING client_event_id"
-_ROWS_PER_INSERT = 1000  # 12 parameters each
+_ROWS_PER_INSERT = 1000  # 13 parameters each
 # Rows of all callers' events written in one transaction at most.
 _EVENT_ROWS_PER_TXN = 5000
 
 
-def insert_rows(conn: PgConn, rows: Sequence[EventRow], known_sets: set[str]) -> Result:
-    """``sql.events.insert_rows`` for PostgreSQL: correct against other processes."""
+def insert_rows(
+    conn: PgConn, chain: LogChain, rows: Sequence[EventRow], known_sets: set[str]
+) -> Result:
+    """``sql.events.insert_rows`` for PostgreSQL: correct against other processes.
+
+    The log head is locked first: the new rows are listed in an ``events``
+    entry appended in this transaction, so event transactions of every
+    process serialize on it (as claims and verdicts do), and the ids found
+    stored under the lock are exactly the ones another transaction committed.
+    """
+    conn.execute(LOCK_HEAD)
     fresh: dict[str, EventRow] = {}
     for r in rows:
         fresh.setdefault(r.client_event_id, r)
-    sets = events_sql.new_sets(list(fresh.values()), known_sets)
-    if sets:
-        conn.executemany(events_sql.INSERT_SET, sorted(sets.items()))
-    ordered = sorted(fresh.values(), key=lambda r: r.client_event_id)
-    inserted: set[str] = set()
-    for start in range(0, len(ordered), _ROWS_PER_INSERT):
-        chunk = ordered[start : start + _ROWS_PER_INSERT]
-        params = [value for r in chunk for value in events_sql.insert_params(r)]
-        sql = insert_many(events_sql.INSERT_HEAD, events_sql.INSERT_WIDTH, len(chunk))
-        cur = conn.execute(sql + _CONFLICT, params)
-        inserted.update(row[0] for row in cur.fetchall())
-    stored_before = [i for i in fresh if i not in inserted]
-    first = events_sql.existing(conn, stored_before) if stored_before else {}
-    for event_id in stored_before:
-        if event_id not in first:  # pragma: no cover - the id conflicted, so it is there
-            raise RuntimeError(f"event {event_id} conflicted but is not stored")
-    first.update({i: fresh[i] for i in inserted})
+    first = events_sql.existing(conn, list(fresh))
+    new = [fresh[i] for i in sorted(fresh) if i not in first]
+    if new:
+        sets = events_sql.new_sets(new, known_sets)
+        if sets:
+            conn.executemany(events_sql.INSERT_SET, sorted(sets.items()))
+        log_seq = events_sql.bind_events(conn, chain, new)
+        inserted = 0
+        for start in range(0, len(new), _ROWS_PER_INSERT):
+            chunk = new[start : start + _ROWS_PER_INSERT]
+            params = [value for r in chunk for value in events_sql.insert_params(r, log_seq)]
+            sql = insert_many(events_sql.INSERT_HEAD, events_sql.INSERT_WIDTH, len(chunk))
+            inserted += len(conn.execute(sql + _CONFLICT, params).fetchall())
+        if inserted != len(new):  # pragma: no cover - the head lock excludes it
+            raise RuntimeError("events were stored meanwhile by a writer not holding the log head")
+        first.update({r.client_event_id: r for r in new})
     return [(first[r.client_event_id] is r, first[r.client_event_id]) for r in rows]
 
 
@@ -79,7 +86,7 @@ class PostgresEventsMixin:
         """One transaction for every caller's rows (on a worker thread)."""
         rows = [row for chunk in chunks for row in chunk]
         known = self._known_sets
-        result = self.transact(lambda conn, _chain: insert_rows(conn, rows, known))
+        result = self.transact(lambda conn, chain: insert_rows(conn, chain, rows, known))
         # Committed: these judgement sets are stored; never write them again.
         known |= events_sql.stored_sets([row for inserted, row in result if inserted])
         out: list[tuple[bool, Any]] = []

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from server.store.postgres.connection import PgConn, connect_readonly
 from server.store.records import ClaimRow
+from server.store.sql.blobs import expand_claim_rows
 from server.store.sql.connection import marks
 from server.store.sql.log_reader import CLAIM_ROW_SQL, SqlLogReader
 
@@ -22,4 +23,4 @@ class PostgresLogReader(SqlLogReader):
         sql = CLAIM_ROW_SQL.format("result::json ->> 'payableYen'", marks(len(seqs)))
         rows = [tuple(r) for r in self.conn.execute(sql, list(seqs)).fetchall()]
         rows.sort(key=lambda r: r[0])
-        return rows
+        return expand_claim_rows(self.conn, rows)  # compacted entries' inputs and amounts

@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import functools
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -48,13 +49,16 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from server.store.chain import (
     DEFAULT_CHECKPOINT_EVERY,
+    DEFAULT_CHECKPOINT_INTERVAL_US,
     LogChain,
     LogSigner,
     SecretFile,
     bind_log_key,
     bind_secrets,
+    default_origin,
 )
-from server.store.errors import SchemaMismatch, StoreError
+from server.store.errors import LogIntegrityError, SchemaMismatch, StoreError
+from server.store.log_open import UpdateGuard, check_at_open
 from server.store.postgres.claims import PostgresClaimsMixin
 from server.store.postgres.connection import (
     DEFAULT_POOL_MAX,
@@ -74,10 +78,12 @@ from server.store.postgres.connection import (
 from server.store.postgres.events import PostgresEventsMixin
 from server.store.postgres.group_commit import GroupCommit
 from server.store.postgres.verdicts import PostgresVerdictsMixin
-from server.store.records import VerdictRecord
+from server.store.read_only import log_unrecorded_access, report_problem
+from server.store.records import Checkpoint, LogProblem, VerdictRecord
 from server.store.settings import DEFAULT_PG_LOCK_TIMEOUT_MS
+from server.store.sql import log_tree
 from server.store.sql import verdicts as verdicts_sql
-from server.store.sql.migrations import LATEST_VERSION
+from server.store.sql.migrations import LATEST_VERSION, POSTGRES_VERDICTS_UPDATE_GUARD
 
 T = TypeVar("T")
 
@@ -101,9 +107,11 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
         signer: LogSigner | None = None,
         log_key_file: Path | None = None,
         checkpoint_every: int | None = None,
+        checkpoint_interval_us: int = DEFAULT_CHECKPOINT_INTERVAL_US,
         lock_timeout_ms: int = DEFAULT_PG_LOCK_TIMEOUT_MS,
         adopt_unsigned_head: bool = False,
         secrets: Sequence[SecretFile] = (),
+        log_origin: str | None = None,
     ) -> None:
         if lock_timeout_ms < 0:
             raise ValueError(f"lock timeout must be >= 0 ms, not {lock_timeout_ms}")
@@ -132,12 +140,23 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
                     key_file=log_key_file,
                     signer=signer,
                     adopt_unsigned_head=adopt_unsigned_head,
+                    origin=log_origin,
                 )
                 bind_secrets(admin, where(url, admin), secrets)
+                self._origin = log_origin or default_origin(self.signer.key_id)
+                # The log since its last checkpoint, under the head lock: a log
+                # changed behind the service's back is served read-only.
+                self._log_problem = check_at_open(
+                    admin, self.signer, self._origin, UpdateGuard(*POSTGRES_VERDICTS_UPDATE_GUARD)
+                )
+            place = where(url, admin)
         finally:
             admin.raw.close()
+        if self._log_problem is not None:
+            report_problem(self._log_problem, place)
         self._version = version
         self._checkpoint_every = checkpoint_every or DEFAULT_CHECKPOINT_EVERY
+        self._checkpoint_interval_us = checkpoint_interval_us
         max_size = max(1, int(pool.get("pool_max", DEFAULT_POOL_MAX)))
         min_size = min(max_size, max(0, int(pool.get("pool_min", DEFAULT_POOL_MIN))))
         self._pool_timeout = pool.get("pool_timeout", DEFAULT_POOL_TIMEOUT)
@@ -177,6 +196,27 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
             self._append_batch, self._executor, max_batch=_VERDICT_BATCH
         )
         self._init_events(self._executor)
+        # A quiet log still gets its last entries checkpointed within about
+        # one interval (chain.LogChain.checkpoint_if_due), by each process
+        # that appended them.
+        self._appended_unchecked = False
+        self._stop_ticks = threading.Event()
+        self._ticker = threading.Thread(
+            target=self._checkpoint_ticks, name="pg-log-checkpoint", daemon=True
+        )
+        self._ticker.start()
+
+    def log_problem(self) -> LogProblem | None:
+        return self._log_problem
+
+    def _checkpoint_ticks(self) -> None:
+        while not self._stop_ticks.wait(max(self._checkpoint_interval_us / 1_000_000, 0.01)):
+            if not self._appended_unchecked:
+                continue
+            try:
+                self._appended_unchecked = self._transact_raw(_checkpoint_if_due)
+            except Exception as exc:  # retried at the next tick
+                log.warning("log_checkpoint_failed", backend="postgresql", error=str(exc))
 
     # -- connections -------------------------------------------------------
 
@@ -238,7 +278,11 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
 
     def _new_chain(self) -> LogChain:
         return LogChain(
-            self.signer, lock_suffix=" FOR UPDATE", checkpoint_every=self._checkpoint_every
+            self.signer,
+            lock_suffix=" FOR UPDATE",
+            checkpoint_every=self._checkpoint_every,
+            checkpoint_interval_us=self._checkpoint_interval_us,
+            origin=self._origin,
         )
 
     def transact(self, fn: Callable[[PgConn, LogChain], T]) -> T:
@@ -246,7 +290,14 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
 
         The chain is fresh per attempt and sealed before COMMIT. A
         serialization failure or deadlock re-runs the whole transaction.
+        Refused (``LogIntegrityError``) while the log is read-only.
         """
+        problem = self._log_problem
+        if problem is not None:
+            raise LogIntegrityError(problem.seq, problem.entry_id, problem.reason)
+        return self._transact_raw(fn)
+
+    def _transact_raw(self, fn: Callable[[PgConn, LogChain], T]) -> T:
         attempt = 0
         while True:
             chain = self._new_chain()
@@ -255,6 +306,8 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
                     conn = PgConn(raw)
                     value = fn(conn, chain)
                     chain.seal(conn)
+                    if chain.dirty_since_checkpoint:
+                        self._appended_unchecked = True
             except psycopg.Error as exc:
                 chain.abort()
                 if exc.sqlstate in RETRY_SQLSTATES and attempt + 1 < _MAX_ATTEMPTS:
@@ -324,6 +377,8 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
     async def append_verdict(self, record: VerdictRecord) -> int:
         if self._closed:
             raise StoreError("store is closed")
+        if self._log_problem is not None and record.kind == "analyst_access":
+            return log_unrecorded_access(record)  # read-only: reads still work
         return int(await self._verdicts.submit(record))
 
     async def get_verdict(self, verdict_id: str) -> VerdictRecord | None:
@@ -341,6 +396,15 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
     async def count_verdicts(self) -> int:
         return await self.read(verdicts_sql.count_verdicts)
 
+    async def subtree_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        return await self.read(lambda conn: log_tree.subtree_hashes(conn, ranges))
+
+    async def checkpoint_covering(self, seq: int) -> Checkpoint | None:
+        return await self.read(lambda conn: log_tree.checkpoint_covering(conn, seq))
+
+    async def latest_checkpoint(self) -> Checkpoint | None:
+        return await self.read(log_tree.latest_checkpoint)
+
     def schema_version(self) -> int:
         return self._version
 
@@ -348,12 +412,19 @@ class PostgresStore(PostgresEventsMixin, PostgresClaimsMixin, PostgresVerdictsMi
         if self._closed:
             return
         self._closed = True
+        self._stop_ticks.set()
         # What was submitted is still written, and its callers answered.
         await self._verdicts.drain()
         await self._drain_events()
         loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._ticker.join)
         await loop.run_in_executor(None, functools.partial(self._executor.shutdown, wait=True))
         await loop.run_in_executor(None, self._pool.close)
+
+
+def _checkpoint_if_due(conn: PgConn, chain: LogChain) -> bool:
+    """A checkpoint of the head when one is due; whether entries remain uncovered."""
+    return chain.checkpoint_if_due(conn)
 
 
 def _append_one(conn: PgConn, chain: LogChain, *, record: VerdictRecord) -> int:

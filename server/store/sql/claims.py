@@ -5,14 +5,25 @@ Inside the writer's transaction the ledger usage of the claim's cap scopes
 is read, the decision is made on it, and the decision, its verdict-log
 entry and its reservations are written — so two concurrent claims can never
 both spend the same remaining cap, whatever process they run in.
+
+The entry binds what the tables beside the log hold (``bind``): its
+reservations and its claims row (claim id, fingerprint, SHA-256 of the
+reply) go into its hashed ``inputs``, so ``anshin log verify`` rebuilds the
+expected ledger and claims rows from the log and names every difference
+(server/log/coverage.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
+import orjson
+
+from server.log import coverage
 from server.store.chain import LogChain
 from server.store.records import ClaimWrite, LedgerEntry, StoredClaim, Usage, VerdictRecord
+from server.store.sql.blobs import compact_record
 from server.store.sql.connection import IN_CHUNK, Connection, marks
 from server.store.sql.verdicts import append_verdict
 
@@ -34,6 +45,30 @@ def ledger_usage(conn: Connection, scopes: Sequence[str]) -> dict[str, Usage]:
                 u.persons | ({person} if person else set()),
             )
     return usage
+
+
+def bind(
+    record: VerdictRecord,
+    entries: Sequence[LedgerEntry],
+    claim: coverage.ClaimBinding | None = None,
+    read: Mapping[str, Usage] | None = None,
+) -> VerdictRecord:
+    """``record`` with its reservations (its claims row, the ledger usage it
+    read) bound into its ``inputs``, a JSON object, under ``coverage.BOUND_KEY``
+    — as its last member, which is what lets verify parse only that
+    (``coverage.bound_of``)."""
+    inputs = orjson.loads(record.inputs)
+    if not isinstance(inputs, dict):
+        raise ValueError(f"entry {record.id}: inputs must be a JSON object")
+    # The store's binding is the one that counts: whatever the caller put there is replaced.
+    reservations = [
+        coverage.Reservation(e.scope_key, e.amount_yen, e.count, e.insured_person_ref)
+        for e in entries
+    ]
+    inputs.pop(coverage.BOUND_KEY, None)
+    usage = None if read is None else {k: (u.amount_yen, u.count) for k, u in read.items()}
+    inputs[coverage.BOUND_KEY] = coverage.bound_json(reservations, claim, usage)
+    return replace(record, inputs=orjson.dumps(inputs))
 
 
 def reserve(conn: Connection, decision: VerdictRecord, entries: Sequence[LedgerEntry]) -> None:
@@ -75,12 +110,19 @@ def decide_and_record(
     existing = stored_claim(conn, claim_id)
     if existing is not None:
         return False, existing
-    write = decide(ledger_usage(conn, scopes))
-    append_verdict(conn, chain, write.verdict)
+    usage = ledger_usage(conn, scopes)
+    write = decide(usage)
+    binding = coverage.ClaimBinding(claim_id, write.fingerprint, coverage.reply_digest(write.reply))
+    # Bound first (the binding hashes the reply as sent), then compacted: the
+    # chain covers the references, the blobs hold the JSON (server/log/compact.py).
+    append_verdict(
+        conn, chain, compact_record(conn, bind(write.verdict, write.entries, binding, usage))
+    )
+    kept = write.reply if write.stored_reply is None else write.stored_reply
     conn.execute(
         "INSERT INTO claims (claim_id, fingerprint, decision_id, reply, recorded_us) "
         "VALUES (?,?,?,?,?)",
-        (claim_id, write.fingerprint, write.verdict.id, write.reply, write.verdict.recorded_us),
+        (claim_id, write.fingerprint, write.verdict.id, kept, write.verdict.recorded_us),
     )
     reserve(conn, write.verdict, write.entries)
     return True, StoredClaim(write.fingerprint, write.verdict.id, write.reply)

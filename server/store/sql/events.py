@@ -8,6 +8,12 @@ from a conflicting reuse of the id (different fingerprint).
 A reply is stored as its head (event id, recorded-at) plus a reference to
 its judgements in wire form, shared by every event judged the same way:
 protobuf fields concatenate, so head + judgements is the whole EventAck.
+
+Every transaction that stores new events appends one ``events`` entry to the
+verdict log listing each of them (client id and row hash) in the order
+inserted, and each row records that entry's seq (``log_seq``): an event
+edited, deleted or inserted behind the service's back is then named by
+``anshin log verify`` (server/log/coverage.py says why this form).
 """
 
 from __future__ import annotations
@@ -17,9 +23,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+import uuid_utils
 
-from server.store.records import ClaimEventQuery, EventRow
+from server.log import coverage
+from server.store.chain import LogChain
+from server.store.records import ClaimEventQuery, EventRow, VerdictRecord
 from server.store.sql.connection import IN_CHUNK, Connection, marks
+from server.store.sql.verdicts import append_verdict
 
 COLUMNS = (
     "e.client_event_id, e.kind, e.customer_id, e.subject, e.event_us, e.recorded_us, "
@@ -29,9 +39,9 @@ FROM = "FROM events e JOIN judgement_sets j ON j.ref = e.judgements_ref"
 # The column list alone: PostgreSQL inserts many rows per statement after it.
 INSERT_HEAD = (
     "INSERT INTO events (client_event_id, kind, customer_id, subject, event_us, recorded_us, "
-    "fingerprint, payload, reply_head, judgements_ref, request_id, caller)"
+    "fingerprint, payload, reply_head, judgements_ref, request_id, caller, log_seq)"
 )
-INSERT_WIDTH = 12
+INSERT_WIDTH = 13
 INSERT = (
     f"{INSERT_HEAD} VALUES ({','.join('?' * INSERT_WIDTH)}) "
     "ON CONFLICT (client_event_id) DO NOTHING"
@@ -43,8 +53,9 @@ def judgements_ref(wire: bytes) -> str:
     return hashlib.sha256(wire).hexdigest()[:32]
 
 
-def insert_params(r: EventRow) -> tuple[Any, ...]:
-    """``r`` as the parameters of ``INSERT`` (in ``INSERT_HEAD`` order)."""
+def insert_params(r: EventRow, log_seq: int) -> tuple[Any, ...]:
+    """``r`` as the parameters of ``INSERT`` (in ``INSERT_HEAD`` order), bound to
+    the ``events`` entry at ``log_seq``."""
     return (
         r.client_event_id,
         r.kind,
@@ -58,7 +69,57 @@ def insert_params(r: EventRow) -> tuple[Any, ...]:
         judgements_ref(r.judgements),
         r.request_id,
         r.caller,
+        log_seq,
     )
+
+
+def row_hash(r: EventRow) -> str:
+    """The row's hash as its ``events`` entry lists it (server/log/coverage.py)."""
+    return coverage.event_row_hash(
+        r.client_event_id,
+        r.kind,
+        r.customer_id,
+        r.subject,
+        r.event_us,
+        r.recorded_us,
+        r.fingerprint,
+        r.payload,
+        r.reply_head,
+        r.judgements,
+        r.request_id,
+        r.caller,
+    )
+
+
+def events_entry(rows: Sequence[EventRow]) -> VerdictRecord:
+    """The ``events`` log entry listing ``rows`` (new ones, in insert order).
+
+    Rows of several customers and callers can share a transaction: the entry
+    names none of them (``customer_id`` empty) and takes the first row's
+    request and caller; its instants are the latest of the rows'."""
+    listed = [(r.client_event_id, row_hash(r)) for r in rows]
+    recorded_us = max(r.recorded_us for r in rows)
+    return VerdictRecord(
+        id=str(uuid_utils.uuid7()),
+        kind=coverage.EVENTS_KIND,
+        customer_id="",
+        device_id=None,
+        subject_us=recorded_us,
+        recorded_us=recorded_us,
+        rules_digest="",
+        rules=b"{}",
+        outcome=coverage.EVENTS_OUTCOME,
+        clause_ids=(),
+        inputs=orjson.dumps(coverage.events_inputs(listed)),
+        result=orjson.dumps(coverage.events_result(listed)),
+        request_id=rows[0].request_id,
+        caller=rows[0].caller,
+    )
+
+
+def bind_events(conn: Connection, chain: LogChain, rows: Sequence[EventRow]) -> int:
+    """Append the ``events`` entry listing ``rows`` (about to be inserted); its seq."""
+    return append_verdict(conn, chain, events_entry(rows))
 
 
 def row_from(t: Sequence[Any]) -> EventRow:
@@ -100,7 +161,7 @@ def new_sets(rows: Sequence[EventRow], known_sets: set[str]) -> dict[str, bytes]
 
 
 def insert_rows(
-    conn: Connection, rows: Sequence[EventRow], known_sets: set[str]
+    conn: Connection, chain: LogChain, rows: Sequence[EventRow], known_sets: set[str]
 ) -> list[tuple[bool, EventRow]]:
     """Insert what is new; for each row, (inserted?, the row now stored under its id).
 
@@ -118,7 +179,8 @@ def insert_rows(
         sets = new_sets(list(fresh.values()), known_sets)
         if sets:
             conn.executemany(INSERT_SET, list(sets.items()))
-        conn.executemany(INSERT, [insert_params(r) for r in fresh.values()])
+        log_seq = bind_events(conn, chain, list(fresh.values()))
+        conn.executemany(INSERT, [insert_params(r, log_seq) for r in fresh.values()])
     out = []
     for r in rows:
         first = before.get(r.client_event_id) or fresh[r.client_event_id]

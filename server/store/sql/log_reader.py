@@ -14,10 +14,16 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from server.store.chain import entry_hash
+from server.log import compact
+from server.store.chain import entry_hash, read_head
 from server.store.records import ChainRow, Checkpoint, ClaimRow, LogHead, Usage
+from server.store.sql import blobs, log_tree
 from server.store.sql.connection import marks
+from server.store.sql.coverage_reads import CoverageReads
 from server.store.sql.verdicts import VERDICT_COLUMNS
+
+# What verify reads of each entry: the stored columns, then the stored MAC.
+CHAIN_COLUMNS_WITH_MAC = f"{VERDICT_COLUMNS}, entry_mac"
 
 # Rows per page when walking the whole log: bounded memory, few round trips.
 CHAIN_PAGE_ROWS = 20_000
@@ -33,7 +39,7 @@ def text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-class SqlLogReader:
+class SqlLogReader(CoverageReads):
     """``ports.LogReader`` over qmark SQL; a backend supplies ``_open`` and the
     queries that differ (``claim_rows``, and a faster ``chain_rows``)."""
 
@@ -90,20 +96,52 @@ class SqlLogReader:
         return None if row is None else text(row[0])
 
     def head(self) -> LogHead | None:
-        row = self.conn.execute(
-            "SELECT seq, entry_hash, signed_us, key_id, signature FROM log_head WHERE id = 1"
-        ).fetchone()
-        if row is None:
-            return None
-        return LogHead(int(row[0]), text(row[1]), int(row[2]), text(row[3]), text(row[4]))
+        return read_head(self.conn)
 
     def checkpoints(self, since_seq: int = 0) -> list[Checkpoint]:
+        return log_tree.checkpoints(self.conn, since_seq)
+
+    def checkpoint_covering(self, seq: int) -> Checkpoint | None:
+        return log_tree.checkpoint_covering(self.conn, seq)
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        return log_tree.latest_checkpoint(self.conn)
+
+    def subtree_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        return log_tree.subtree_hashes(self.conn, ranges)
+
+    def verdict_row(self, verdict_id: str) -> tuple[Any, ...] | None:
+        """One entry as stored (``VERDICT_COLUMNS``): what ``anshin log prove`` reads."""
+        row = self.conn.execute(
+            f"SELECT {VERDICT_COLUMNS} FROM verdicts WHERE id = ?", (verdict_id,)
+        ).fetchone()
+        return None if row is None else tuple(row)
+
+    def blob_problems(self, lo: int, hi: int | None) -> list[tuple[int, str, str]]:
+        """Compacted entries of [lo, hi) whose blobs are not what they name
+        (``blobs.blob_problems``): the entries with a reference, then their blobs."""
+        bound = "" if hi is None else " AND seq < ?"
+        head = compact.REF_HEAD[:9].decode()  # '{"$blob":'
+        kinds = blobs.COMPACTED_KINDS
         rows = self.conn.execute(
-            "SELECT seq, entry_hash, created_us, key_id, signature FROM log_checkpoints "
-            "WHERE seq > ? ORDER BY seq",
-            (since_seq,),
+            f"SELECT seq, id, inputs, result "
+            f"FROM verdicts{self._indexed_by('verdicts_kind_outcome_seq')} "
+            f"WHERE kind IN ({marks(len(kinds))}) AND seq >= ?{bound} "
+            "AND (substr(inputs, 1, 9) = ? OR substr(result, 1, 9) = ?)",
+            (*kinds, lo, head, head) if hi is None else (*kinds, lo, hi, head, head),
         ).fetchall()
-        return [Checkpoint(int(r[0]), text(r[1]), int(r[2]), text(r[3]), text(r[4])) for r in rows]
+        return blobs.blob_problems(self.conn, rows)
+
+    def blob_contents(self, columns: Sequence[Any]) -> dict[str, bytes]:
+        return blobs.blob_contents(self.conn, columns)
+
+    def tree_nodes(self, level: int, lo: int, hi: int) -> dict[int, bytes]:
+        """The kept subtree hashes of ``level`` with lo <= idx < hi (verify compares them)."""
+        rows = self.conn.execute(
+            "SELECT idx, hash FROM log_tree_nodes WHERE level = ? AND idx >= ? AND idx < ?",
+            (level, lo, hi),
+        ).fetchall()
+        return {int(r[0]): bytes(r[1]) for r in rows}
 
     def _pages(self, columns: str, lo: int, hi: int | None) -> Iterator[list[Any]]:
         """The rows (``columns``) with lo <= seq (< hi), in seq order, page by page."""
@@ -125,7 +163,7 @@ class SqlLogReader:
 
     def chain_rows(self, lo: int, hi: int | None) -> Iterable[ChainRow]:
         """Each entry's canonical form assembled in Python (``chain.entry_hash``)."""
-        for rows in self._pages(VERDICT_COLUMNS, lo, hi):
+        for rows in self._pages(CHAIN_COLUMNS_WITH_MAC, lo, hi):
             for row in rows:
                 yield (
                     int(row[0]),
@@ -133,6 +171,7 @@ class SqlLogReader:
                     text(row[17]),
                     text(row[18]),
                     entry_hash(int(row[0]), row[1:17], row[17]),
+                    text(row[19]),
                 )
 
     # -- claims (replay) -------------------------------------------------------

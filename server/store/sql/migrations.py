@@ -258,8 +258,8 @@ MIGRATIONS = (
 def _chain_existing_verdicts(conn: Any) -> None:
     """Hash-chain the entries written before the chain existed, in log order.
 
-    The head is left unsigned: the store signs it with the operator's key
-    when it next opens (see ``chain.sign_unsigned_head``).
+    The head is left unsigned: only the operator signs it, with the key, by
+    ``anshin db migrate --log-key-file`` (``chain.bind_log_key``'s adoption).
     """
     cols = ", ".join(CHAIN_COLUMNS)
     prev, seq = GENESIS_HASH, 0
@@ -412,6 +412,124 @@ MIGRATIONS = (
 
 # --- v7: the Merkle log, entry MACs and checkpoint roots (issue 17, log core) ---
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        7,
+        "merkle log, entry MACs, signed-note checkpoints",
+        (
+            # HMAC of the entry hash under a key derived from the log key
+            # (chain.LogSigner.entry_mac): '' for entries written before this
+            # migration, until the store that holds the key opens the log and
+            # fills them in (server/store/log_open.py: a migration has no key).
+            "ALTER TABLE verdicts ADD COLUMN entry_mac TEXT NOT NULL DEFAULT ''",
+            # The Merkle tree's frontier (merkle.Frontier.encode) and root (hex);
+            # '' = a head from before this migration (a v1 signature).
+            "ALTER TABLE log_head ADD COLUMN frontier TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE log_head ADD COLUMN root_hash TEXT NOT NULL DEFAULT ''",
+            # A checkpoint's C2SP signed note, its root, and the frontier at its
+            # size (unsigned, but it must hash to the signed root: where the
+            # start-up check resumes the tree). '' for a v1 checkpoint.
+            "ALTER TABLE log_checkpoints ADD COLUMN root_hash TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE log_checkpoints ADD COLUMN note TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE log_checkpoints ADD COLUMN frontier TEXT NOT NULL DEFAULT ''",
+            # Every complete subtree of 256**k leaves (levels 8, 16, …; idx is
+            # its position among the subtrees of its level): one row per 256
+            # entries, from which any aligned subtree hash of a proof is read.
+            """
+            CREATE TABLE log_tree_nodes (
+                level INTEGER NOT NULL,
+                idx   BIGINT  NOT NULL,
+                hash  BLOB    NOT NULL,
+                PRIMARY KEY (level, idx)
+            )
+            """,
+        ),
+        sqlite_only=(
+            """
+            CREATE TRIGGER log_tree_nodes_no_update BEFORE UPDATE ON log_tree_nodes
+            BEGIN SELECT RAISE(ABORT, 'log_tree_nodes is append-only'); END
+            """,
+            """
+            CREATE TRIGGER log_tree_nodes_no_delete BEFORE DELETE ON log_tree_nodes
+            BEGIN SELECT RAISE(ABORT, 'log_tree_nodes is append-only'); END
+            """,
+        ),
+        postgres_only=_pg_append_only("log_tree_nodes", "log_tree_nodes"),
+    ),
+)
+
+# The append-only guard on verdicts, lifted for the one transaction that
+# fills in the MACs of a log from before v7 (server/store/log_open.py).
+# (A guard someone dropped is put back.)
+SQLITE_VERDICTS_UPDATE_GUARD = (
+    ("DROP TRIGGER IF EXISTS verdicts_no_update",),
+    (
+        """
+        CREATE TRIGGER verdicts_no_update BEFORE UPDATE ON verdicts
+        BEGIN SELECT RAISE(ABORT, 'verdicts is append-only'); END
+        """,
+    ),
+)
+POSTGRES_VERDICTS_UPDATE_GUARD = (
+    ("DROP TRIGGER IF EXISTS verdicts_no_update ON verdicts",),
+    (
+        "CREATE TRIGGER verdicts_no_update BEFORE UPDATE ON verdicts "
+        "FOR EACH ROW EXECUTE FUNCTION anshin_append_only()",
+    ),
+)
+
 # --- v8: events, ledger and claims bound to the log; compact facts (issue 17, coverage) ---
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        8,
+        "events bound to the log",
+        (
+            # The seq of the ``events`` log entry that lists this event (its id
+            # and row hash: server/log/coverage.py). NULL: stored before this
+            # version, bound to no entry (``anshin log verify`` counts them).
+            "ALTER TABLE events ADD COLUMN log_seq BIGINT",
+            "CREATE INDEX events_log_seq ON events (log_seq)",
+        ),
+    ),
+)
+
+# --- v9: compact entries: content-addressed, compressed log blobs (issue 17, item 5) ---
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        9,
+        "compact entries: log blobs",
+        (
+            # Content-addressed, compressed column texts of verdict entries
+            # (server/log/compact.py): ``digest`` is 'sha256:<hex>' of the
+            # content, ``codec`` how ``body`` encodes it ('zlib', or
+            # 'zlib-dict:<digest>' naming the dictionary blob). An entry's
+            # column holds {"$blob":"<digest>"}: the chain hash covers the
+            # reference, verify checks the blob decodes to its digest.
+            """
+            CREATE TABLE log_blobs (
+                digest TEXT PRIMARY KEY,
+                codec  TEXT NOT NULL,
+                body   BLOB NOT NULL
+            )
+            """,
+        ),
+        sqlite_only=(
+            """
+            CREATE TRIGGER log_blobs_no_update BEFORE UPDATE ON log_blobs
+            BEGIN SELECT RAISE(ABORT, 'log_blobs is append-only'); END
+            """,
+            """
+            CREATE TRIGGER log_blobs_no_delete BEFORE DELETE ON log_blobs
+            BEGIN SELECT RAISE(ABORT, 'log_blobs is append-only'); END
+            """,
+        ),
+        postgres_only=_pg_append_only("log_blobs", "log_blobs"),
+    ),
+)
 
 LATEST_VERSION = MIGRATIONS[-1].version

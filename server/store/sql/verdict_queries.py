@@ -7,7 +7,8 @@ sees entries newer than its first page, oldest-first reaches them at the end.
 
 Rows are returned as stored, in ``VERDICT_COLUMNS`` order (see
 ``server/store/sql/verdicts.py``): the service maps them to the wire without
-decoding the JSON columns.
+decoding the JSON columns. Compacted columns come expanded, the stored
+texts after the row's columns (``server/store/sql/blobs.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from server.store.records import CLAUSE_ID, Row, VerdictFilter
+from server.store.sql.blobs import expand_row, expand_rows
 from server.store.sql.connection import IN_CHUNK, Connection, marks
 from server.store.sql.verdicts import VERDICT_COLUMNS
 
@@ -33,8 +35,9 @@ def _where(f: VerdictFilter) -> tuple[list[str], list[Any]]:
             conds.append(f"{column} = ?")
             params.append(value)
     if f.kind is None:
-        # Analysts' reads are logged too, but listed only when asked for.
-        conds.append("kind <> 'analyst_access'")
+        # Analysts' reads are logged too, and so are the ``events`` entries binding
+        # stored events to the log (server/log/coverage.py): listed only when asked for.
+        conds.append("kind NOT IN ('analyst_access', 'events')")
     if f.clause_id is not None:
         if not CLAUSE_ID.match(f.clause_id):
             raise ValueError(f"not a clause id: {f.clause_id!r}")
@@ -73,14 +76,14 @@ def query_page(conn: Connection, f: VerdictFilter, after_seq: int | None, limit:
         f"(SELECT seq FROM verdicts {where} ORDER BY seq {order} LIMIT ?) "
         f"ORDER BY seq {order}"
     )
-    return [tuple(r) for r in conn.execute(sql, params).fetchall()]
+    return expand_rows(conn, conn.execute(sql, params).fetchall())
 
 
 def verdict_row(conn: Connection, verdict_id: str) -> Row | None:
     row = conn.execute(
         f"SELECT {VERDICT_COLUMNS} FROM verdicts WHERE id = ?", (verdict_id,)
     ).fetchone()
-    return None if row is None else tuple(row)
+    return expand_row(conn, row)
 
 
 def open_reviews(
@@ -108,7 +111,7 @@ def open_reviews(
         "AND NOT EXISTS (SELECT 1 FROM review_resolutions r WHERE r.verdict_id = v.id) "
         "ORDER BY seq ASC LIMIT ?"
     )
-    return [tuple(r) for r in conn.execute(sql, params).fetchall()]
+    return expand_rows(conn, conn.execute(sql, params).fetchall())
 
 
 def resolution_of(conn: Connection, verdict_id: str) -> str | None:

@@ -15,14 +15,16 @@ import orjson
 
 from server.store.chain import CHAIN_COLUMNS, LogChain
 from server.store.records import VerdictRecord
+from server.store.sql.blobs import expand_record
 from server.store.sql.connection import Connection, insert_many
 
 # Selected in this order by every read (see ``record_from_row``).
 VERDICT_COLUMNS = ", ".join(("seq", *CHAIN_COLUMNS, "prev_hash", "entry_hash"))
 # The column list alone: the writers append several VALUES groups to it to
-# insert a batch of verdicts in one statement (``insert_many``).
-INSERT_VERDICT_COLUMNS = f"INSERT INTO verdicts ({VERDICT_COLUMNS})"
-_ROW_MARKS = "(" + ",".join("?" * (len(CHAIN_COLUMNS) + 3)) + ")"
+# insert a batch of verdicts in one statement (``insert_many``). Written with
+# the entry's MAC (``chain.LogSigner.entry_mac``), which reads do not need.
+INSERT_VERDICT_COLUMNS = f"INSERT INTO verdicts ({VERDICT_COLUMNS}, entry_mac)"
+_ROW_MARKS = "(" + ",".join("?" * (len(CHAIN_COLUMNS) + 4)) + ")"
 INSERT_VERDICT = f"{INSERT_VERDICT_COLUMNS} VALUES {_ROW_MARKS}"
 
 
@@ -49,9 +51,9 @@ def chain_values(record: VerdictRecord) -> tuple[Any, ...]:
 
 
 def chained_row(conn: Connection, chain: LogChain, values: tuple[Any, ...]) -> tuple[Any, ...]:
-    """INSERT parameters for the next entry: seq, the values, prev and entry hash."""
-    seq, prev, h = chain.next(conn, values)
-    return (seq, *values, prev, h)
+    """INSERT parameters for the next entry: seq, the values, prev and entry hash, MAC."""
+    seq, prev, h, mac = chain.next(conn, values)
+    return (seq, *values, prev, h, mac)
 
 
 def append_verdict(conn: Connection, chain: LogChain, record: VerdictRecord) -> int:
@@ -102,7 +104,8 @@ def get_verdict(conn: Connection, verdict_id: str) -> VerdictRecord | None:
     row = conn.execute(
         f"SELECT {VERDICT_COLUMNS} FROM verdicts WHERE id = ?", (verdict_id,)
     ).fetchone()
-    return None if row is None else record_from_row(row)
+    # Compacted columns expanded: the caller sees the JSON as written.
+    return None if row is None else expand_record(conn, record_from_row(row))
 
 
 # The latest subject instant per device; ties broken by log order.

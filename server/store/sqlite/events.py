@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from server.store.chain import LogChain
 from server.store.records import ClaimEventQuery, EventRow
 from server.store.sql import events as events_sql
 
@@ -21,6 +22,7 @@ Result = list[tuple[bool, EventRow]]
 
 
 class SqliteEventsMixin:
+    _chain: LogChain  # the writer thread's: new events are listed in an ``events`` entry
     _known_sets: set[str]
     _event_pending: dict[
         asyncio.AbstractEventLoop, list[tuple[Sequence[EventRow], asyncio.Future[Result]]]
@@ -59,7 +61,9 @@ class SqliteEventsMixin:
             return
         rows = [row for chunk, _ in callers for row in chunk]
         try:
-            result = await self.write(lambda conn: events_sql.insert_rows(conn, rows, known))
+            result = await self.write(
+                lambda conn: events_sql.insert_rows(conn, self._chain, rows, known)
+            )
         except BaseException as exc:  # the whole transaction failed: every caller learns it
             for _, fut in callers:
                 if not fut.done():

@@ -12,6 +12,7 @@ from typing import Any
 
 from server.store.chain import CANONICAL_TAG, CHAIN_COLUMNS
 from server.store.records import ChainRow, ClaimRow
+from server.store.sql.blobs import expand_claim_rows
 from server.store.sql.connection import marks
 from server.store.sql.log_reader import CLAIM_ROW_SQL, SqlLogReader, text
 from server.store.sqlite.connection import connect_readonly
@@ -38,7 +39,7 @@ def _canonical_sql() -> str:
     return " || ".join(parts)
 
 
-_CHAIN_ROW = f"seq, id, prev_hash, entry_hash, {_canonical_sql()}"
+_CHAIN_ROW = f"seq, id, prev_hash, entry_hash, {_canonical_sql()}, entry_mac"
 _sha256 = hashlib.sha256
 # The head of a result as the service writes it (MessageToDict: fields in number
 # order, decision_id, outcome, payable_yen first). Anchored at the start, so the
@@ -74,11 +75,16 @@ class SqliteLogReader(SqlLogReader):
         if not self.hash_in_sql:
             yield from super().chain_rows(lo, hi)
             return
-        tag = CANONICAL_TAG
+        tagged = _sha256(CANONICAL_TAG)
         for rows in self._pages(_CHAIN_ROW, lo, hi):
-            for seq, id_, prev, stored, blob in rows:
-                computed = "" if blob is None else _sha256(tag + _bytes(blob)).hexdigest()
-                yield int(seq), text(id_), text(prev), text(stored), computed
+            for seq, id_, prev, stored, blob, mac in rows:
+                if blob is None:
+                    computed = ""
+                else:
+                    h = tagged.copy()  # the tag hashed once, not copied into each row
+                    h.update(blob)
+                    computed = h.hexdigest()
+                yield int(seq), text(id_), text(prev), text(stored), computed, text(mac)
 
     def claim_rows(self, seqs: Sequence[int]) -> list[ClaimRow]:
         """The payable amount is read from the head of the result when it has
@@ -109,8 +115,4 @@ class SqliteLogReader(SqlLogReader):
                 r = rows[i]
                 rows[i] = (*r[:8], payable.get(r[0]))
         rows.sort(key=lambda r: r[0])
-        return rows
-
-
-def _bytes(value: str | bytes) -> bytes:
-    return value if isinstance(value, bytes) else value.encode()
+        return expand_claim_rows(conn, rows)  # compacted entries' inputs and amounts

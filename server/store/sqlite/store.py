@@ -26,19 +26,23 @@ import structlog
 
 from server.store.chain import (
     DEFAULT_CHECKPOINT_EVERY,
+    DEFAULT_CHECKPOINT_INTERVAL_US,
     LogChain,
     LogSigner,
     SecretFile,
     bind_log_key,
     bind_secrets,
 )
-from server.store.errors import SchemaMismatch, StoreError
+from server.store.errors import LogIntegrityError, SchemaMismatch, StoreError
 from server.store.files import make_private_dir
-from server.store.records import VerdictRecord
+from server.store.log_open import UpdateGuard, check_at_open
+from server.store.read_only import log_unrecorded_access, report_problem
+from server.store.records import Checkpoint, LogProblem, VerdictRecord
 from server.store.settings import DEFAULT_SQLITE_BUSY_TIMEOUT_MS
+from server.store.sql import log_tree
 from server.store.sql import verdicts as verdicts_sql
 from server.store.sql.connection import insert_many
-from server.store.sql.migrations import LATEST_VERSION
+from server.store.sql.migrations import LATEST_VERSION, SQLITE_VERDICTS_UPDATE_GUARD
 from server.store.sql.verdicts import (
     INSERT_VERDICT_COLUMNS,
     append_verdict,
@@ -182,9 +186,11 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         signer: LogSigner | None = None,
         log_key_file: Path | None = None,
         checkpoint_every: int | None = None,
+        checkpoint_interval_us: int = DEFAULT_CHECKPOINT_INTERVAL_US,
         busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
         adopt_unsigned_head: bool = False,
         secrets: Sequence[SecretFile] = (),
+        log_origin: str | None = None,
     ) -> None:
         self.path = path
         self._busy_rate = busy_rate
@@ -225,16 +231,32 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
                 key_file=None if signer is not None else log_key_file or default_log_key_file(path),
                 signer=signer,
                 adopt_unsigned_head=adopt_unsigned_head,
+                origin=log_origin,
             )
             bind_secrets(self._writer_conn, str(path), secrets)
+            self._chain = LogChain(  # the writer thread's
+                self.signer,
+                checkpoint_every=checkpoint_every or DEFAULT_CHECKPOINT_EVERY,
+                checkpoint_interval_us=checkpoint_interval_us,
+                origin=log_origin,
+            )
+            # The log since its last checkpoint, under the same lock: a log
+            # changed behind the service's back is served read-only.
+            self._log_problem = check_at_open(
+                self._writer_conn,
+                self.signer,
+                self._chain.origin,
+                UpdateGuard(*SQLITE_VERDICTS_UPDATE_GUARD),
+            )
             self._writer_conn.execute("COMMIT")
         except BaseException:
             self._writer_conn.execute("ROLLBACK")
             self._writer_conn.close()
             raise
-        self._chain = LogChain(  # the writer thread's
-            self.signer, checkpoint_every=checkpoint_every or DEFAULT_CHECKPOINT_EVERY
-        )
+        if self._log_problem is not None:
+            report_problem(self._log_problem, str(path))
+        # (At least 10 ms: an interval of 0 must not make the writer spin.)
+        self._checkpoint_poll = max(checkpoint_interval_us / 1_000_000, 0.01)
         # Items are lists of jobs: what one event-loop iteration submitted.
         self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         # Jobs submitted during the current iteration of each event loop, not
@@ -270,6 +292,9 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
 
     # -- writing ---------------------------------------------------------
 
+    def log_problem(self) -> LogProblem | None:
+        return self._log_problem
+
     async def write(
         self, fn: Callable[[sqlite3.Connection], T], *, single_statement: bool = False
     ) -> T:
@@ -301,6 +326,9 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
     ) -> T:
         if self._closed:
             raise StoreError("store is closed")
+        problem = self._log_problem
+        if problem is not None:
+            raise LogIntegrityError(problem.seq, problem.entry_id, problem.reason)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
         job = _Job(fn, loop, fut, single_statement, insert, row, chained)
@@ -338,7 +366,13 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         last_take = last_commit = time.monotonic()
         try:
             while True:
-                batch = self._queue.get()
+                try:
+                    batch = self._queue.get(timeout=self._checkpoint_poll)
+                except queue.Empty:
+                    # A quiet log: its last entries still get a checkpoint.
+                    if self._chain.dirty_since_checkpoint:
+                        self._checkpoint_now(conn)
+                    continue
                 if batch is None:
                     return
                 now = time.monotonic()
@@ -375,6 +409,17 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
                     return
         finally:
             self._writer_gone = True
+
+    def _checkpoint_now(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            self._chain.checkpoint_if_due(conn)
+            conn.execute("COMMIT")
+        except Exception as exc:  # retried at the next quiet interval; never ends the writer
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            log.warning("log_checkpoint_failed", backend="sqlite", error=str(exc))
 
     def _gather(self, batch: list[_Job], deadline: float) -> bool:
         """Busy: let the jobs arriving until ``deadline`` join ``batch``, but
@@ -582,6 +627,8 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
         return True, value
 
     async def append_verdict(self, record: VerdictRecord) -> int:
+        if self._log_problem is not None and record.kind == "analyst_access":
+            return log_unrecorded_access(record)  # read-only: reads still work
         values = chain_values(record)
 
         def insert(conn: sqlite3.Connection) -> int:
@@ -630,6 +677,15 @@ class SqliteStore(SqliteEventsMixin, SqliteClaimsMixin, SqliteVerdictsMixin):
 
     async def count_verdicts(self) -> int:
         return await self.read(verdicts_sql.count_verdicts)
+
+    async def subtree_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        return await self.read(lambda conn: log_tree.subtree_hashes(conn, ranges))
+
+    async def checkpoint_covering(self, seq: int) -> Checkpoint | None:
+        return await self.read(lambda conn: log_tree.checkpoint_covering(conn, seq))
+
+    async def latest_checkpoint(self) -> Checkpoint | None:
+        return await self.read(log_tree.latest_checkpoint)
 
     def schema_version(self) -> int:
         return self._version
