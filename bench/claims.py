@@ -215,7 +215,9 @@ def claim_requests(rng: random.Random, dry_run: bool) -> Iterator[object]:
             policy_id="HNB",
             amounts=pb.Amounts(loss_yen=loss, recovered_yen=loss // 10),
             exclusions={f"HNB-X{n}": False for n in (3, 4, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17)},
-            ib_transfer=pb.IbTransferFraud(alternative_measures_asserted=False, used_in_japan=True),
+            ib_transfer=pb.IbTransferFraud(
+                alternative_measures_asserted=False, used_in_japan=True, token_compromised=False
+            ),
             **common,
         )
         ts(hnb.ib_transfer.fraud_at, jst(2025, 4, 12, 10))
@@ -291,6 +293,7 @@ def claim_requests(rng: random.Random, dry_run: bool) -> Iterator[object]:
             legal_cost=pb.LegalCost(
                 kind=rng.choice(("consultation", "lawyer_fees")),
                 insured_person_ref="person-1",
+                insured_is_subscriber=True,
                 success_prospect_found=True,
             ),
             **common,

@@ -291,12 +291,17 @@ def _class_body(codes: list[int]) -> str:
     )
 
 
+# 〇 (U+3007) is how Japanese writes the digit zero (二〇二五, ５１８〇); Unicode
+# files it as a letter-number, not a digit, so it is made one before NFKC.
+_IDEOGRAPHIC_ZERO = "\u3007"
+
+
 def digit_count(value: str) -> int:
     """How many digits ``value`` holds after NFKC (any script, any
     compatibility form: "⑩" is two), at C speed: what the edge's digit budget
     counts (server/wire/card_guard.py)."""
     if not value.isascii():
-        value = unicodedata.normalize("NFKC", value)
+        value = unicodedata.normalize("NFKC", value.replace(_IDEOGRAPHIC_ZERO, "0"))
         if not value.isascii():
             return len(_patterns_for(value)[0].findall(value))
     data = value.encode("ascii")
@@ -383,7 +388,7 @@ def contains_pan(value: str) -> bool:
     cannot see is listed in docs/security.md ("Input guards").
     """
     if not value.isascii():
-        value = unicodedata.normalize("NFKC", value)
+        value = unicodedata.normalize("NFKC", value.replace(_IDEOGRAPHIC_ZERO, "0"))
         if not value.isascii():
             return _unicode_holds_pan(value)
     data = value.encode("ascii")

@@ -123,7 +123,7 @@ def verify(ns: argparse.Namespace) -> int:
                 + (f" (id {p.entry_id})" if p.entry_id else "")
             )
         else:  # a row beside the log that no entry lists (e.g. an inserted event)
-            print("TAMPERED  a row that no log entry accounts for")
+            print("TAMPERED  beside the log (a table whose rows decide money)")
         print(f"  {p.reason}")
         if report.entries < p.seq:
             print(f"  {report.entries} entries before it verified (key {verifier.key_id})")

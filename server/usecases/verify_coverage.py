@@ -355,10 +355,25 @@ def check_events(reader: CoverageReader, report: CoverageReport) -> None:
 def verify_coverage(reader: CoverageReader) -> CoverageReport:
     """Check the ledger, the claims rows and the events against the log."""
     report = CoverageReport()
-    decisions = _decisions(reader)
-    check_ledger(decisions, reader.ledger_rows(), report)
-    check_claims(decisions, reader.claims_rows(), report)
-    check_events(reader, report)
+    try:
+        decisions = _decisions(reader)
+        check_ledger(decisions, reader.ledger_rows(), report)
+        check_claims(decisions, reader.claims_rows(), report)
+        check_events(reader, report)
+    except Exception as exc:  # any database error: these tables are not as migrated
+        # The store's migrations made these tables; a column or table that is
+        # gone (e.g. events.log_seq dropped, its schema version deleted, to
+        # hide an edited event) is a change to the schema, reported as such
+        # rather than a crash (second outside attack on issue 17).
+        report.problems.append(
+            Problem(
+                0,
+                None,
+                "the ledger, claims or events tables cannot be read as this build's schema "
+                f"defines them ({str(exc).splitlines()[0] if str(exc) else 'unreadable'}): "
+                "their schema was altered outside the service",
+            )
+        )
     # Earliest entry first (what the report names as the first bad one); unplaced ones last.
     report.problems.sort(key=lambda p: (p.seq == 0, p.seq))
     return report

@@ -270,3 +270,35 @@ def test_japanese_text_without_digits_is_within_budget() -> None:
     v = Violations()
     request_violations(req, req.SerializeToString(), v)
     assert v.items == []
+
+
+def test_ideographic_zero_is_a_digit() -> None:
+    """Second outside attack: 〇 (U+3007), how Japanese writes zero, was taken
+    for a separator, so 518〇 9679 29〇8 1〇〇9 was stored."""
+    from server.pii import contains_pan
+
+    assert contains_pan("518〇 9679 29〇8 1〇〇9")
+    assert contains_pan("５１８〇　９６７９　２９〇８　１〇〇９")
+    assert not contains_pan("二〇二五年四月")  # a year in kanji: no card number
+
+
+def test_a_request_past_the_non_ascii_budget_is_refused_quickly() -> None:
+    """Second outside attack: 1.95 M × "½" (NFKC: 1⁄2) cost ~0.5 s per request
+    on the event loop. Past 128 KiB of non-ASCII text a request is refused
+    before any normalisation; just under it, it is screened as usual."""
+    import time
+
+    from anshin.v1 import posture_pb2
+    from server.wire.card_guard import NON_ASCII_BUDGET, TOO_MUCH_TEXT
+
+    def refused(text: str) -> tuple[list[str], float]:
+        msg = posture_pb2.CheckLoginRequest(customer_id="c", user_agent=text)
+        v = Violations()
+        started = time.perf_counter()
+        request_violations(msg, msg.SerializeToString(), v)
+        return [x.description for x in v.items], time.perf_counter() - started
+
+    over, seconds = refused("½" * 1_950_000)
+    assert over == [TOO_MUCH_TEXT] and seconds < 0.05
+    under, _ = refused("½" * (NON_ASCII_BUDGET // 2 - 8))  # 2 bytes each: just under
+    assert TOO_MUCH_TEXT not in under

@@ -120,3 +120,38 @@ def test_verify_on_an_older_schema_says_to_migrate(tmp_path: Path) -> None:
     fresh = f"sqlite:///{tmp_path}/fresh.db"
     _signed_log(fresh, tmp_path / "fresh" / "log-signing.key")
     open_log_reader(fresh).close()
+
+
+def test_a_table_stripped_of_its_binding_is_named_not_a_crash(tmp_path: Path) -> None:
+    """Second outside attack: events.log_seq dropped (and its schema version
+    deleted) to hide an edited event made `anshin log verify` crash with
+    `no such column`; it is a change to the schema, and verify says so."""
+    from server.store import open_log_reader
+    from server.usecases import verify_log
+
+    db_url = f"sqlite:///{tmp_path}/anshin.db"
+    key = tmp_path / "state" / "log-signing.key"
+    _signed_log(db_url, key)
+    reader = open_log_reader(db_url)
+    try:
+        assert verify_log.verify(reader, LogSigner.from_file(key, create=False), workers=1).ok
+    finally:
+        reader.close()
+    with contextlib.closing(sqlite3.connect(sqlite_path(db_url))) as con, con:
+        for (name,) in con.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('trigger', 'index') "
+            "AND tbl_name = 'events' AND sql IS NOT NULL"
+        ).fetchall():
+            kind = con.execute("SELECT type FROM sqlite_master WHERE name = ?", (name,)).fetchone()[
+                0
+            ]
+            con.execute(f'DROP {kind.upper()} "{name}"')
+        con.execute("ALTER TABLE events DROP COLUMN log_seq")
+        con.execute("DELETE FROM schema_migrations WHERE version = 8")
+    reader = open_log_reader(db_url)
+    try:
+        report = verify_log.verify(reader, LogSigner.from_file(key, create=False), workers=1)
+    finally:
+        reader.close()
+    assert not report.ok and report.problem is not None
+    assert "schema was altered" in report.problem.reason
