@@ -55,10 +55,12 @@ _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # them letters, symbols or marks (a value of them looks empty, or like
 # another identifier): the Hangul fillers (U+3164 and U+FFA0 are U+1160 after
 # NFKC), the Braille blank, the combining grapheme joiner, the Khmer
-# inherent vowels, the Mongolian variation selectors and the variation
-# selectors.
+# inherent vowels, the Mongolian variation selectors, the variation
+# selectors and the musical null notehead (U+1D159, a symbol drawn as nothing;
+# found by the second outside attack).
 _INVISIBLE = frozenset(
     "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0"
+    "\U0001d159"
     + "".join(chr(c) for c in range(0xFE00, 0xFE10))
     + "".join(chr(c) for c in range(0xE0100, 0xE01F0))
 )

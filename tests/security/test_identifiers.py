@@ -40,6 +40,7 @@ def _check(value: str) -> tuple[str | None, list[str]]:
         ("\uffa0", "U+1160"),  # half-width Hangul filler
         ("a\u115fb", "U+115F"),  # Hangul choseong filler
         ("\u2800", "U+2800"),  # Braille blank
+        ("\U0001d159", "U+1D159"),  # musical null notehead (second outside attack)
         ("a\u034f", "U+034F"),  # combining grapheme joiner
         ("id\ufe0f", "U+FE0F"),  # variation selector
         ("line\nbreak", "control"),
