@@ -10,6 +10,7 @@ from typing import Any
 from checks.cover import Cover
 from checks.security_standard import SecurityStandardSettings
 from checks.settings import SettingsError
+from timing.instants import InstantError, parse_instant
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +39,13 @@ def _typed(sec: Mapping[str, Any], origin: str, table: str, key: str, kind: type
 
 
 def _instant(sec: Mapping[str, Any], origin: str, table: str, key: str) -> datetime:
-    raw = _typed(sec, origin, table, key, str)
+    """An instant with its offset (TOML text or a TOML offset date-time), as UTC."""
+    if key not in sec:
+        raise SettingsError(f"{origin}: [{table}] missing key {key!r}")
     try:
-        dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise SettingsError(f"{origin}: [{table}].{key}: not an RFC 3339 instant") from exc
-    if dt.tzinfo is None:
-        raise SettingsError(f"{origin}: [{table}].{key}: instant without a UTC offset")
-    return dt
+        return parse_instant(sec[key])
+    except InstantError as exc:
+        raise SettingsError(f"{origin}: [{table}].{key}: {exc}") from None
 
 
 def event_rules_from_dict(doc: Mapping[str, Any], *, origin: str) -> EventRules:

@@ -16,6 +16,8 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from timing.instants import InstantError, parse_instant
+
 
 class MatrixError(ValueError):
     """A matrix file is malformed; the message names the file and the key."""
@@ -66,18 +68,11 @@ class SupportMatrix:
 
 
 def _aware(value: Any, where: str) -> datetime:
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise MatrixError(f"{where}: not an ISO 8601 instant: {value!r}") from exc
-    else:
-        raise MatrixError(f"{where}: expected an ISO 8601 instant, got {value!r}")
-    if dt.tzinfo is None:
-        raise MatrixError(f"{where}: instant without a UTC offset: {value!r}")
-    return dt
+    """An instant with its offset (TOML text or a TOML offset date-time), as UTC."""
+    try:
+        return parse_instant(value)
+    except InstantError as exc:
+        raise MatrixError(f"{where}: {exc}") from None
 
 
 def matrix_from_dict(doc: Mapping[str, Any], *, origin: str) -> SupportMatrix:

@@ -43,6 +43,8 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
+from timing import instants
+
 __all__ = [
     "GRANULARITIES",
     "KINDS",
@@ -215,44 +217,18 @@ def compare_at_precision(client_version: str, known_components: int, required: s
 
 # --------------------------------------------------------------------------- instants
 
-_INSTANT: Final = re.compile(
-    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
-    r"(?:\.([0-9]+))?(Z|z|[+-][0-9]{2}:[0-9]{2})$"
-)
-_DATE: Final = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
-
 
 def parse_instant(text: str) -> datetime:
-    """Parse an RFC 3339 instant or a ``YYYY-MM-DD`` date (00:00 UTC that day).
+    """An instant of the release data: ``timing.parse_instant`` with a plain
+    ``YYYY-MM-DD`` meaning 00:00 UTC that day (the vendors' days,
+    docs/release-data.md), as an aware UTC datetime.
 
-    The result is an aware UTC datetime. Fractional seconds beyond
-    microseconds (Google APIs send nanoseconds) are truncated. Instants
-    without an offset are rejected: a release date must not depend on the
-    reader's time zone. Raises ``ValueError``.
+    Fractional seconds beyond microseconds (Google APIs send nanoseconds) are
+    truncated. Instants without an offset are rejected: a release date must
+    not depend on the reader's time zone. Raises ``ValueError``
+    (``timing.InstantError``).
     """
-    if not isinstance(text, str):
-        raise ValueError(f"expected a string, got {type(text).__name__}")
-    day = _DATE.match(text)
-    if day is not None:
-        y, m, d = (int(g) for g in day.groups())
-        return datetime(y, m, d, tzinfo=UTC)
-    inst = _INSTANT.match(text)
-    if inst is None:
-        raise ValueError(f"not an RFC 3339 instant or YYYY-MM-DD date: {text!r}")
-    y, mo, d, h, mi, s = (int(g) for g in inst.groups()[:6])
-    fraction = inst.group(7) or ""
-    micro = int((fraction + "000000")[:6])
-    offset_text = inst.group(8)
-    if offset_text in ("Z", "z"):
-        offset = timedelta(0)
-    else:
-        sign = -1 if offset_text[0] == "-" else 1
-        oh, om = int(offset_text[1:3]), int(offset_text[4:6])
-        if oh > 23 or om > 59:
-            raise ValueError(f"bad UTC offset in {text!r}")
-        offset = sign * timedelta(hours=oh, minutes=om)
-    naive = datetime(y, mo, d, h, mi, s, micro)
-    return (naive - offset).replace(tzinfo=UTC)
+    return instants.parse_instant(text, date_means=instants.DateMeaning.UTC_MIDNIGHT)
 
 
 def format_instant(value: datetime, *, date_when_midnight: bool = True) -> str:

@@ -47,7 +47,7 @@ def test_a_date_without_offset_is_refused_by_the_parser(
     with pytest.raises(SystemExit) as done:
         cli.main(["verdicts", "--since", "2025-04-01"])
     assert done.value.code == 2
-    assert "give a UTC offset" in capsys.readouterr().err
+    assert "a date without a time of day" in capsys.readouterr().err
 
 
 def test_amounts() -> None:

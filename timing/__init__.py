@@ -2,12 +2,14 @@
 
 Standard library only, pure, fully typed. Conventions (binding for every
 policy, see ``policies.md``): civil dates and times are JST (UTC+9, no DST);
-instants must be timezone-aware; windows are half-open (start inclusive, end
+instants must be timezone-aware (text is read by ``parse_instant``, the one
+parser of instants); windows are half-open (start inclusive, end
 exclusive); money is whole yen and percentages round down.
 """
 
 from timing.caps import Cap, CapResult, CapUsage, CountCap, apply_caps
 from timing.computation import Computation, compute_payout
+from timing.instants import DateMeaning, InstantError, parse_instant
 from timing.interval import Deadline, Window
 from timing.jst import (
     JST,
@@ -59,7 +61,9 @@ __all__ = [
     "CapUsage",
     "Computation",
     "CountCap",
+    "DateMeaning",
     "Deadline",
+    "InstantError",
     "PercentLike",
     "PeriodYear",
     "Step",
@@ -79,6 +83,7 @@ __all__ = [
     "last_day_of_month",
     "lookback_from_midnight_days_before",
     "minus_recovered",
+    "parse_instant",
     "parse_percent",
     "percentage_floor",
     "period_year_containing",

@@ -46,6 +46,7 @@ from typing import Any, TypeVar
 
 from checks.cover import ActivationCover, Cover, EnrolmentCover, OtherApps
 from checks.event_model import SecurityApp
+from timing.instants import InstantError, parse_instant
 
 __all__ = ["COVER_SOURCES", "parse_cover", "refs_in"]
 
@@ -180,16 +181,11 @@ def _months(value: object) -> int:
 
 
 def _instant(value: object) -> datetime:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise _Bad(f"bad date-time {value!r}") from None
-    if not isinstance(value, datetime):
-        raise _Bad(f"expected a date-time with an offset (+09:00), got {value!r}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise _Bad(f"date-time {value.isoformat()} has no offset; write it with +09:00")
-    return value
+    # The one parser of instants (timing/instants.py), as UTC; a date is refused.
+    try:
+        return parse_instant(value)
+    except InstantError as exc:
+        raise _Bad(str(exc)) from None
 
 
 def _apps(value: object) -> frozenset[SecurityApp]:

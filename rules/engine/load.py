@@ -60,6 +60,7 @@ from rules.engine.model import (
     field_type,
 )
 from rules.engine.policy import Clause, ClauseEffect, ParamValue, Policy, PolicySet
+from timing.instants import InstantError, parse_instant
 from timing.money import parse_percent
 from timing.years import YearAnchor
 
@@ -129,18 +130,11 @@ def _str_list(value: object) -> tuple[str, ...]:
 
 
 def _instant(value: object) -> datetime:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise _Bad(f"bad date-time {value!r}") from None
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise _Bad(f"date-time {value.isoformat()} has no offset; write it with +09:00")
-        return value
-    raise _Bad(
-        f"expected a date-time with an offset (e.g. 2014-12-15T09:00:00+09:00), got {value!r}"
-    )
+    # The one parser of instants (timing/instants.py), as UTC; a date is refused.
+    try:
+        return parse_instant(value)
+    except InstantError as exc:
+        raise _Bad(str(exc)) from None
 
 
 def _date(value: object) -> date:

@@ -1,18 +1,18 @@
 """What several ``anshin`` commands accept: the default server and database,
-the one parser of instants (``instant``; ``instant_or_date`` where a plain
-date means JST midnight), amounts in yen, and instants for a request."""
+instants (``instant``; ``instant_or_date`` where a plain date means JST
+midnight, both through ``timing.parse_instant``), amounts in yen, and instants for a request."""
 
 from __future__ import annotations
 
 import argparse
 import os
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from pathlib import Path
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from server.cli.render import JST
 from server.config import DEFAULT_DB
+from timing.instants import DateMeaning, InstantError, parse_instant
 
 DEFAULT_SERVER = os.environ.get("ANSHIN_SERVER", "127.0.0.1:50051")
 
@@ -45,34 +45,26 @@ def instant(value: str) -> datetime:
     """An ISO 8601 instant with its UTC offset (``2025-04-10T10:00:00+09:00``,
     ``2025-04-10T01:00:00Z``), as UTC.
 
-    Every command's instants go through this one parser. A date or a time of
-    day without an offset is refused rather than guessed: the server, the
+    Every command's instants go through the one parser of instants
+    (``timing.parse_instant``, the same as the rules files'). A date or a time
+    of day without an offset is refused rather than guessed: the server, the
     analyst and the policy may each be in another zone.
     """
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{value!r}: not an instant (e.g. 2025-03-10T09:00:00+09:00)"
-        ) from None
-    if dt.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            f"{value!r}: give a UTC offset (e.g. 2025-03-10T09:00:00+09:00)"
-        )
-    return dt.astimezone(UTC)
+    return _parsed(value, DateMeaning.REFUSE)
 
 
 def instant_or_date(value: str) -> datetime:
     """``instant``, or a plain date (``2025-04-10``) meaning midnight JST of
     that day — for the flags whose help says so (``--as-of``, ``--before``):
     the policies' days are Japanese calendar days (docs/architecture.md)."""
-    if len(value) == 10 and value[4] == "-" and value[7] == "-":
-        try:
-            day = date.fromisoformat(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r}: not a date (e.g. 2025-03-10)") from None
-        return datetime.combine(day, time(0), tzinfo=JST).astimezone(UTC)
-    return instant(value)
+    return _parsed(value, DateMeaning.JST_MIDNIGHT)
+
+
+def _parsed(value: str, date_means: DateMeaning) -> datetime:
+    try:
+        return parse_instant(value, date_means=date_means)
+    except InstantError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def yen_amount(value: str) -> int:

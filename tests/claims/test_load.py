@@ -133,7 +133,7 @@ BAD = [
         "date-time without offset",
         "after = 2014-12-15T09:00:00+09:00",
         "after = 2014-12-15T09:00:00",
-        "clause XYZ-S1: params.after: date-time 2014-12-15T09:00:00 has no offset",
+        "clause XYZ-S1: params.after: 2014-12-15T09:00:00: no UTC offset",
     ),
     (
         "bad anchor",

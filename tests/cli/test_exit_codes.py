@@ -156,7 +156,7 @@ def test_usage_errors_are_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
         cli.main(["verdicts", "--since", "yesterday"])
     assert done.value.code == Exit.USAGE
-    assert "not an instant" in capsys.readouterr().err
+    assert "not an ISO 8601 instant" in capsys.readouterr().err
     with pytest.raises(SystemExit) as done:
         cli.main(["check-login", "--local", "--ua", UA, "--fail-on", "MAYBE"])
     assert done.value.code == Exit.USAGE
