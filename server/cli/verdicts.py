@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from anshin.v1 import verdicts_pb2
 
 WIDTH = 160  # columns of the tables when piped
-KINDS = {"login_posture": 1, "claim": 2, "review_resolution": 3}
+# analyst_access: the access log (who read what), listed for the auditor role only.
+KINDS = {"login_posture": 1, "claim": 2, "review_resolution": 3, "analyst_access": 4}
 CSV_COLUMNS = (
     "seq",
     "id",
@@ -131,18 +132,27 @@ def _entries(stub: Any, req: Any, limit: int, timeout: float) -> Iterator[Any]:
                 return
 
 
+def _access_cells(e: verdicts_pb2.VerdictEntry) -> tuple[str, str]:
+    """An access-log entry's reader ("identity (role)") and what it read (RPC, entry id)."""
+    if e.kind != "analyst_access":
+        return "", ""
+    rpc = str(json.loads(e.result_json).get("rpc", "")) if e.result_json else ""
+    return e.caller.identity, " ".join(x for x in (rpc, e.refers_to) if x)
+
+
 def table_row(e: verdicts_pb2.VerdictEntry) -> list[str]:
     kind = {"review_resolution": "resolved", "login_posture": "posture"}.get(e.kind, e.kind)
+    reader, read = _access_cells(e)
     return [
         str(e.seq),
         format_instant(e.recorded_at, MINUTES),
         format_instant(e.subject_time, MINUTES),
         kind,
         e.customer_id,
-        e.policy_id or e.device_id,
+        e.policy_id or e.device_id or reader,
         e.outcome,
         yen(e.payable_yen) if e.payable_yen else "",
-        " ".join(e.clause_ids),
+        " ".join(e.clause_ids) or read,
         e.id,
     ]
 

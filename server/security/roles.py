@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Final
 
+from server.security.identity import LOCAL_ROLE
+
 
 class Role(StrEnum):
     IB_SERVER = "ib_server"  # a bank's internet-banking server (login posture)
@@ -19,6 +21,7 @@ class Role(StrEnum):
     SECURITY_VENDOR = "security_vendor"  # a security-app / dark-web-monitor vendor
     ANALYST = "analyst"  # a claims analyst: claims, log queries, review resolution
     OPERATOR = "operator"  # runs the service: reloads, status, read-only log access
+    AUDITOR = "auditor"  # reads the log, the access log included; changes nothing
 
 
 ALL_ROLES: Final = frozenset(Role)
@@ -38,11 +41,13 @@ _PAY = Role.PAYMENT_APP
 _VENDOR = Role.SECURITY_VENDOR
 _ANALYST = Role.ANALYST
 _OPS = Role.OPERATOR
+_AUDIT = Role.AUDITOR
 
 # Full method name -> the roles it admits. Reads about customers are for the
 # analysts and for the parties that report those facts; writes are for the
 # party that witnessed the fact. Operators run the service: they reload
 # rules and read the log, and can neither decide nor resolve anything.
+# Auditors read the log, and only they read the access log (READERS_OF_KIND).
 ADMITTED: Final[Mapping[str, frozenset[Role] | Open]] = {
     # PostureService: IB servers at every login; analysts read posture history.
     "/anshin.v1.PostureService/CheckLogin": frozenset({_IB}),
@@ -61,10 +66,10 @@ ADMITTED: Final[Mapping[str, frozenset[Role] | Open]] = {
     # and analysts.
     "/anshin.v1.ClaimService/EvaluateClaim": frozenset({_IB, _ANALYST}),
     "/anshin.v1.ClaimService/GetClaimForm": frozenset({_IB, _ANALYST}),
-    # VerdictLogService: analysts; operators may read, never resolve.
-    "/anshin.v1.VerdictLogService/QueryVerdicts": frozenset({_ANALYST, _OPS}),
-    "/anshin.v1.VerdictLogService/GetVerdict": frozenset({_ANALYST, _OPS}),
-    "/anshin.v1.VerdictLogService/ListReviews": frozenset({_ANALYST, _OPS}),
+    # VerdictLogService: analysts; operators and auditors may read, never resolve.
+    "/anshin.v1.VerdictLogService/QueryVerdicts": frozenset({_ANALYST, _OPS, _AUDIT}),
+    "/anshin.v1.VerdictLogService/GetVerdict": frozenset({_ANALYST, _OPS, _AUDIT}),
+    "/anshin.v1.VerdictLogService/ListReviews": frozenset({_ANALYST, _OPS, _AUDIT}),
     "/anshin.v1.VerdictLogService/ResolveReview": frozenset({_ANALYST}),
     # OperatorService: operators only.
     "/anshin.v1.OperatorService/ReloadRules": frozenset({_OPS}),
@@ -81,3 +86,29 @@ ADMITTED: Final[Mapping[str, frozenset[Role] | Open]] = {
 def admitted(method: str) -> frozenset[Role] | Open:
     """The roles ``method`` admits; no role at all for a method not in the table."""
     return ADMITTED.get(method, frozenset())
+
+
+# Verdict-log kinds that only some of the roles reading the log may read (by
+# QueryVerdicts or GetVerdict). The access log (``analyst_access``: who read
+# what, when) is an audit record of the readers themselves: an analyst or an
+# operator who could read it could learn whether their own browsing was
+# noticed and watch who looks into them. Reading it is the auditor's work.
+READERS_OF_KIND: Final[Mapping[str, frozenset[Role]]] = {
+    "analyst_access": frozenset({_AUDIT}),
+}
+
+
+def kind_refusal(role: str, kind: str | None) -> str | None:
+    """Why a caller of ``role`` may not read entries of ``kind``; None if it may.
+
+    ``role`` is the caller's role as recorded; the role of plaintext loopback
+    serving without an auth config (every role, the development mode) reads all.
+    """
+    readers = READERS_OF_KIND.get(kind or "")
+    if readers is None or role == LOCAL_ROLE or role in {r.value for r in readers}:
+        return None
+    names = ", ".join(sorted(r.value for r in readers))
+    return (
+        f"they are the access log (who read what), read by the role {names} only; "
+        "the readers it records may not read it"
+    )

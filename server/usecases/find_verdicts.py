@@ -4,6 +4,11 @@ Queries are keyset pages on the log sequence (``server/store/sql/
 verdict_queries.py``). Who read what is appended to the log, durably, before
 any of it is sent (issue 7: analysts' queries are themselves recorded); only
 accepted requests are recorded, since a refused one reads nothing.
+
+Those records (kind ``analyst_access``) are read by auditors only
+(``server/security/roles.py`` ``READERS_OF_KIND``): the readers they record
+may neither list them nor open one by id. The check is here, not in one
+servicer, so every way in (gRPC, the console) refuses alike.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ import orjson
 import uuid_utils
 
 from server.clock import Clock, to_us
-from server.errors import NotFound
+from server.errors import AccessDenied, NotFound
 from server.request_context import current_request
+from server.security.identity import current_caller
+from server.security.roles import kind_refusal
 from server.store.ports import LogQueries, VerdictLog
 from server.store.records import Row, VerdictRecord
 from server.wire.pages import PAGE_BYTES, page_batch
@@ -65,6 +72,15 @@ async def record_access(
     )
 
 
+def require_readable(kind: str | None) -> None:
+    """Refuse (PERMISSION_DENIED, naming why) a read of ``kind`` entries the
+    caller's role may not read; return when it may."""
+    caller = current_caller()
+    reason = kind_refusal(caller.role, kind)
+    if reason is not None:
+        raise AccessDenied("PERMISSION_DENIED", f"{caller} may not read {kind} entries: {reason}")
+
+
 class FindVerdicts:
     def __init__(self, store: LogReads, clock: Clock) -> None:
         self._store = store
@@ -93,6 +109,7 @@ class FindVerdicts:
         read so far: a page may then hold fewer entries than ``page_size``,
         with a token to resume after it, as AIP-158 allows."""
         f, size, max_pages = query.filter, query.page_size, query.max_pages
+        require_readable(f.kind)  # before anything is read or recorded
         recorded = asyncio.ensure_future(
             record_access(
                 self._store, self._clock, "QueryVerdicts", logged_request, f.customer_id or ""
@@ -140,6 +157,7 @@ class FindVerdicts:
         row = await self._store.verdict_row(verdict_id)
         if row is None:
             raise NotFound(f"no verdict {verdict_id}")
+        require_readable(str(row[2]))  # its kind; refused before the read is recorded
         await record_access(
             self._store,
             self._clock,
