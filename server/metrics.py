@@ -1,284 +1,439 @@
-"""Prometheus metrics, served on their own port (``serve --metrics-listen``).
+"""Prometheus metrics through prometheus_client, one scrape for every process.
 
-Series:
+gRPC, with the names and labels of go-grpc-prometheus / py-grpc-prometheus
+(so the usual gRPC dashboards and alerts work unchanged; ``grpc_code`` is the
+status name as Python spells it, ``OK``, ``INVALID_ARGUMENT``, …):
 
-* ``anshin_rpc_requests_total{method,code}``: every RPC by the status the
-  caller saw (denials and rate limiting included);
-* ``anshin_rpc_duration_seconds{method}``: latency histogram;
-* ``anshin_verdicts_total{kind,outcome}``: verdicts and claim decisions
-  durably recorded;
-* ``anshin_store_duration_seconds{operation}``: store call latency, measured
-  at the service edge (:func:`metered_store`);
-* ``anshin_release_data_age_seconds{product}``: now minus the release data's
-  ``as_of`` (the data the server is using right now);
-* ``anshin_rules_reloads_total{result}``, ``anshin_rules_reload_failures_total``,
-  ``anshin_rules_info{digest}``: hot reloads;
+* ``grpc_server_started_total{grpc_type,grpc_service,grpc_method}``;
+* ``grpc_server_handled_total{grpc_type,grpc_service,grpc_method,grpc_code}``:
+  by the status the caller saw (denials and rate limiting included);
+* ``grpc_server_msg_received_total``, ``grpc_server_msg_sent_total``: messages
+  (1 per unary request and reply; each message of a stream);
+* ``grpc_server_handling_seconds{grpc_type,grpc_service,grpc_method}``: latency.
+
+Anshin's own:
+
+* ``anshin_verdicts_total{kind,outcome}``: verdicts and claim decisions recorded;
+* ``anshin_store_duration_seconds{operation}``: store call latency at the
+  service edge (:func:`metered_store`);
+* ``anshin_store_available``: 1 while the store serves reads and writes; 0 while
+  the log is read-only (it failed its start-up check) or from a call the store
+  failed (``StoreError``: locked, full, unreachable) until a call of that kind
+  succeeds again;
+* ``anshin_log_read_only``: 1 while the verdict log refuses every write;
+* ``anshin_log_head_seq``, ``anshin_log_checkpoint_seq``,
+  ``anshin_log_checkpoint_age_seconds``: the log's head, its latest signed
+  checkpoint and that checkpoint's age (:class:`LogSampler`, every few seconds);
+* ``anshin_release_data_age_seconds{product}``: now minus the ``as_of`` of the
+  release data in force;
+* ``anshin_rules_info{digest}``, ``anshin_rules_reloads_total{result}``,
+  ``anshin_rules_reload_failures_total``: hot reloads;
 * ``anshin_release_refresh_total{source,result}``,
   ``anshin_release_refresh_last_success_timestamp_seconds{source}``: the
-  background refresh of the release feeds.
+  background refresh of the release feeds;
+* ``anshin_build_info{version,python,grpc,prometheus_client}``: 1.
 
-The metric objects are process-wide (prometheus_client's default registry);
-several apps in one process (the tests) share them.
+One process (``serve``): prometheus_client's default registry, served by
+:func:`serve_metrics`. ``serve --workers N``: prometheus_client's
+multiprocess mode. The parent gives every worker one private directory
+(``PROMETHEUS_MULTIPROC_DIR``, set before the worker's Python starts, as
+prometheus_client requires) where each process keeps its values in files,
+and serves one endpoint over all of them (:func:`serve_workers_metrics`):
+counters and histograms summed over the workers, each gauge merged as its
+``multiprocess_mode`` says. That mode forbids custom collectors and
+``set_function``, so every value computed from the state (ages, the log head)
+is a gauge set by :class:`LogSampler`; removing a label set is not
+supported either (see :func:`set_rules_digest`).
+
+The metric objects are process-wide; several apps in one process (the tests)
+share them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
+import os
+import platform
 import time
-from bisect import bisect_left
 from collections.abc import Callable
 from datetime import UTC, datetime
+from importlib import metadata
 from typing import Any, cast
 
-from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.multiprocess import MultiProcessCollector
 
+from server.errors import Unavailable
+from server.logs import get_logger
+from server.store.errors import StoreError
 from server.store.ports import Store
+from server.version import version
+
+log = get_logger("anshin.metrics")
+
+# Set by the parent of `serve --workers N` before this process started.
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 _LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 )  # fmt: skip
 
+# -- gRPC server metrics (go-grpc-prometheus names) --------------------------------
 
-class TallyCounter(Collector):
-    """A labelled counter counted by the serving thread without a lock.
-
-    prometheus_client's own Counter and Histogram take a mutex on every
-    update; four of those per request (calls, latency, store latency,
-    verdicts) cost CheckLogin measurable CPU. These tallies are plain Python
-    numbers updated on the event-loop thread only; the exposition thread reads
-    them at scrape time (under the GIL, so a scrape sees each number whole,
-    at worst one observation behind another).
-    """
-
-    def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...]) -> None:
-        self._name = name
-        self._doc = documentation
-        self._labelnames = labelnames
-        self._children: dict[tuple[str, ...], _CounterChild] = {}
-        REGISTRY.register(self)
-
-    def labels(self, *values: str) -> _CounterChild:
-        child = self._children.get(values)
-        if child is None:
-            child = self._children[values] = _CounterChild()
-        return child
-
-    def collect(self) -> Any:
-        family = CounterMetricFamily(self._name, self._doc, labels=self._labelnames)
-        for values, child in list(self._children.items()):
-            family.add_metric(list(values), child.value)
-        yield family
-
-
-class _CounterChild:
-    __slots__ = ("value",)
-
-    def __init__(self) -> None:
-        self.value = 0.0
-
-    def inc(self, amount: float = 1.0) -> None:
-        self.value += amount
-
-
-class TallyHistogram(Collector):
-    """A labelled histogram observed without a lock (see :class:`TallyCounter`)."""
-
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        labelnames: tuple[str, ...],
-        buckets: tuple[float, ...],
-    ) -> None:
-        self._name = name
-        self._doc = documentation
-        self._labelnames = labelnames
-        self._bounds = tuple(sorted(buckets))
-        self._children: dict[tuple[str, ...], _HistogramChild] = {}
-        REGISTRY.register(self)
-
-    def labels(self, *values: str) -> _HistogramChild:
-        child = self._children.get(values)
-        if child is None:
-            child = self._children[values] = _HistogramChild(self._bounds)
-        return child
-
-    def collect(self) -> Any:
-        family = HistogramMetricFamily(self._name, self._doc, labels=self._labelnames)
-        les = [floatToGoString(b) for b in self._bounds] + ["+Inf"]  # type: ignore[no-untyped-call]
-        for values, child in list(self._children.items()):
-            counts = list(child.counts)
-            cumulative, running = [], 0
-            for le, count in zip(les, counts, strict=True):
-                running += count
-                cumulative.append((le, running))
-            family.add_metric(list(values), cumulative, child.sum)
-        yield family
-
-
-class _HistogramChild:
-    __slots__ = ("bounds", "counts", "sum")
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
-        self.sum = 0.0
-
-    def observe(self, value: float) -> None:
-        # bisect_left: a value equal to a bound belongs to that bound's bucket (le).
-        self.counts[bisect_left(self.bounds, value)] += 1
-        self.sum += value
-
-
-RPC_REQUESTS = TallyCounter(
-    "anshin_rpc_requests", "RPCs by method and the gRPC status returned", ("method", "code")
+_GRPC_LABELS = ("grpc_type", "grpc_service", "grpc_method")
+GRPC_STARTED = Counter(
+    "grpc_server_started", "Total number of RPCs started on the server.", _GRPC_LABELS
 )
-RPC_DURATION = TallyHistogram(
-    "anshin_rpc_duration_seconds", "RPC latency", ("method",), _LATENCY_BUCKETS
+GRPC_HANDLED = Counter(
+    "grpc_server_handled",
+    "Total number of RPCs completed on the server, regardless of success or failure.",
+    (*_GRPC_LABELS, "grpc_code"),
 )
-VERDICTS = TallyCounter(
-    "anshin_verdicts", "Verdicts and claim decisions recorded", ("kind", "outcome")
+GRPC_MSG_RECEIVED = Counter(
+    "grpc_server_msg_received",
+    "Total number of RPC stream messages received on the server.",
+    _GRPC_LABELS,
 )
-STORE_DURATION = TallyHistogram(
-    "anshin_store_duration_seconds", "Store call latency", ("operation",), _LATENCY_BUCKETS
+GRPC_MSG_SENT = Counter(
+    "grpc_server_msg_sent", "Total number of gRPC stream messages sent by the server.", _GRPC_LABELS
 )
-RULES_RELOADS = Counter("anshin_rules_reloads", "Rules reload attempts", ["result"])
-RULES_RELOAD_FAILURES = Counter(
-    "anshin_rules_reload_failures", "Rules reloads refused (the previous rules kept serving)"
+GRPC_HANDLING = Histogram(
+    "grpc_server_handling_seconds",
+    "Histogram of response latency (seconds) of gRPC that had been application-level "
+    "handled by the server.",
+    _GRPC_LABELS,
+    buckets=_LATENCY_BUCKETS,
 )
-RULES_INFO = Gauge("anshin_rules_info", "The rules in force (value 1)", ["digest"])
+
+# -- Anshin ------------------------------------------------------------------------
+# Gauges' multiprocess modes: "live…" modes forget a worker once it is gone
+# (mark_process_dead); "max" keeps a dead worker's value (a timestamp of success).
+# A worker starting writes 0 into its unlabelled gauges before it knows better:
+# the modes below are chosen so that such a 0 says nothing false for long.
+
+VERDICTS = Counter("anshin_verdicts", "Verdicts and claim decisions recorded", ("kind", "outcome"))
+STORE_DURATION = Histogram(
+    "anshin_store_duration_seconds", "Store call latency", ("operation",), buckets=_LATENCY_BUCKETS
+)
+STORE_AVAILABLE = Gauge(
+    "anshin_store_available",
+    "1 while the store serves reads and writes; 0 while the log is read-only or the store fails",
+    # Any live worker that cannot use the store makes the whole 0.
+    multiprocess_mode="livemin",
+)
 LOG_READ_ONLY = Gauge(
     "anshin_log_read_only",
     "1 while the verdict log failed its start-up check and every write is refused",
+    multiprocess_mode="livemax",
+)
+LOG_HEAD_SEQ = Gauge(
+    "anshin_log_head_seq",
+    "Highest verdict-log sequence number appended by this process or under a signed checkpoint",
+    multiprocess_mode="livemax",
+)
+LOG_CHECKPOINT_SEQ = Gauge(
+    "anshin_log_checkpoint_seq",
+    "Tree size of the latest signed checkpoint of the verdict log",
+    multiprocess_mode="livemax",
+)
+LOG_CHECKPOINT_AGE = Gauge(
+    "anshin_log_checkpoint_age_seconds",
+    "Seconds since the latest signed checkpoint of the verdict log was made (0: none yet)",
+    # The workers read the same checkpoint a few seconds apart: the oldest view.
+    multiprocess_mode="livemax",
+)
+RELEASE_DATA_AGE = Gauge(
+    "anshin_release_data_age_seconds",
+    "Seconds since the as_of instant of each product's release data in force",
+    ("product",),
+    multiprocess_mode="livemax",
+)
+RULES_RELOADS = Counter("anshin_rules_reloads", "Rules reload attempts", ("result",))
+RULES_RELOAD_FAILURES = Counter(
+    "anshin_rules_reload_failures", "Rules reloads refused (the previous rules kept serving)"
+)
+RULES_INFO = Gauge(
+    "anshin_rules_info",
+    "The rules in force (value 1)",
+    ("digest",),
+    # Workers swap one after another: during a reload both digests show 1.
+    multiprocess_mode="livemax",
 )
 # Background release-feed refresh (server/refresh_task.py, `serve --refresh-releases`):
 # each source's outcome (updated, unchanged, not_modified, refused, error) and its
 # last success, so "no good refresh for a day" can be alerted on.
 RELEASE_REFRESHES = Counter(
-    "anshin_release_refresh", "Release-feed refreshes by source and outcome", ["source", "result"]
+    "anshin_release_refresh", "Release-feed refreshes by source and outcome", ("source", "result")
 )
 RELEASE_REFRESH_LAST_SUCCESS = Gauge(
     "anshin_release_refresh_last_success_timestamp_seconds",
     "Unix time of each source's last successful refresh",
-    ["source"],
+    ("source",),
+    multiprocess_mode="max",
+)
+BUILD_INFO = Gauge(
+    "anshin_build_info",
+    "The running Anshin's version and those of what it runs on (value 1)",
+    ("version", "python", "grpc", "prometheus_client"),
+    # One series per live worker (label pid): which version each process runs.
+    multiprocess_mode="liveall",
 )
 
 
-class _ReleaseAge(Collector):
-    """Release-data age computed at scrape time from the rules in force."""
+def _distribution(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def build_labels() -> dict[str, str]:
+    return {
+        "version": version(),
+        "python": platform.python_version(),
+        "grpc": _distribution("grpcio"),
+        "prometheus_client": _distribution("prometheus_client"),
+    }
+
+
+def publish_build_info() -> None:
+    BUILD_INFO.labels(**build_labels()).set(1)
+
+
+# -- rules and release data ------------------------------------------------------------
+
+
+class _ReleaseAge:
+    """The release data in force, whose ages :class:`LogSampler` publishes."""
 
     def __init__(self) -> None:
         self.source: Callable[[], dict[str, datetime]] | None = None
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    def collect(self) -> Any:
-        family = GaugeMetricFamily(
-            "anshin_release_data_age_seconds",
-            "Seconds since the as_of instant of each product's release data in force",
-            labels=["product"],
-        )
+    def publish(self) -> None:
         source = self.source
-        if source is not None:
-            now = self.clock()
-            for product, as_of in sorted(source().items()):
-                family.add_metric([product], (now - as_of).total_seconds())
-        yield family
+        if source is None:
+            return
+        now = self.clock()
+        for product, as_of in sorted(source().items()):
+            RELEASE_DATA_AGE.labels(product).set((now - as_of).total_seconds())
 
 
 _RELEASE_AGE = _ReleaseAge()
-REGISTRY.register(_RELEASE_AGE)
+_DIGEST: list[str] = []  # the digest this process last reported
 
 
 def watch_release_data(
     source: Callable[[], dict[str, datetime]], clock: Callable[[], datetime]
 ) -> None:
-    """Report the age of the release data ``source()`` returns (latest app wins)."""
+    """Report the age of the release data ``source()`` returns (latest app wins),
+    measured on the server's clock ``clock``."""
     _RELEASE_AGE.source = source
     _RELEASE_AGE.clock = clock
+    _RELEASE_AGE.publish()
 
 
 def set_rules_digest(digest: str) -> None:
-    RULES_INFO.clear()
+    """The rules in force changed (start-up, reload): their digest, and the
+    ages of the release data they carry."""
+    for old in _DIGEST:
+        if old != digest:
+            if MULTIPROCESS:  # prometheus_client cannot remove a label set there
+                RULES_INFO.labels(old).set(0)
+            else:
+                RULES_INFO.remove(old)
+    _DIGEST[:] = [digest]
     RULES_INFO.labels(digest).set(1)
+    _RELEASE_AGE.publish()
+
+
+# -- exposition ------------------------------------------------------------------------
+
+
+def _address(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def serve_metrics(listen: str) -> int:
-    """Start the HTTP exposition on HOST:PORT in a daemon thread; returns the port."""
-    host, _, port = listen.rpartition(":")
-    server, _thread = start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1")
+    """One process: the default registry on HOST:PORT (a daemon thread); the port."""
+    host, port = _address(listen)
+    server, _thread = start_http_server(port, addr=host)
     return int(server.server_port)
 
 
-class RpcMetrics:
-    """Per-method children cached: one dict lookup per call on the hot path."""
+def serve_workers_metrics(listen: str, directory: str) -> int:
+    """The parent of ``serve --workers N``: one endpoint over every worker's
+    files in ``directory`` (their PROMETHEUS_MULTIPROC_DIR); the port. The
+    parent's own process metrics are not in it: it serves no calls."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    host, port = _address(listen)
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    return int(server.server_port)
 
-    def __init__(self) -> None:
-        self._counters: dict[tuple[str, str], Any] = {}
-        self._histograms: dict[str, Any] = {}
 
-    def observe(self, method: str, code: str, seconds: float) -> None:
-        counter = self._counters.get((method, code))
+# -- per-call gRPC metrics ---------------------------------------------------------------
+
+
+class MethodMetrics:
+    """One method's series, resolved once: the hot path does no label lookups."""
+
+    __slots__ = ("_handled", "_labels", "handling", "received", "sent", "started")
+
+    def __init__(self, grpc_type: str, method: str) -> None:
+        service, _, name = method.lstrip("/").rpartition("/")
+        self._labels = (grpc_type, service, name)
+        self.started = GRPC_STARTED.labels(*self._labels)
+        self.received = GRPC_MSG_RECEIVED.labels(*self._labels)
+        self.sent = GRPC_MSG_SENT.labels(*self._labels)
+        self.handling = GRPC_HANDLING.labels(*self._labels)
+        self._handled: dict[str, Any] = {}
+
+    def handled(self, code: str, seconds: float) -> None:
+        counter = self._handled.get(code)
         if counter is None:
-            counter = self._counters[(method, code)] = RPC_REQUESTS.labels(method, code)
+            counter = self._handled[code] = GRPC_HANDLED.labels(*self._labels, code)
         counter.inc()
-        hist = self._histograms.get(method)
-        if hist is None:
-            hist = self._histograms[method] = RPC_DURATION.labels(method)
-        hist.observe(seconds)
+        self.handling.observe(seconds)
+
+
+class RpcMetrics:
+    """Builds each method's :class:`MethodMetrics` (the guard does, once per method)."""
+
+    def method(self, method: str, grpc_type: str) -> MethodMetrics:
+        return MethodMetrics(grpc_type, method)
+
+
+# -- the store ---------------------------------------------------------------------------
+
+# The store calls that write: a failure of one of these says nothing is
+# writable until one of them succeeds again (reads may go on meanwhile).
+_WRITES = frozenset({"append_verdict", "record_events", "decide_claim", "resolve_review"})
+
+
+class StoreHealth:
+    """``anshin_store_available`` from what the store's calls end with.
+
+    Read-only log: 0 for the life of the process. A call failing with a
+    store error (the store's own ``StoreError`` or ``Unavailable``): 0 until a
+    call of the same kind succeeds; a write's success clears both kinds (a
+    write reads too). The gauge is written only when the value changes, so
+    the hot path costs two attribute reads."""
+
+    def __init__(self, read_only: bool) -> None:
+        self.read_only = read_only
+        self.reads_failing = False
+        self.writes_failing = False
+        self._shown: float | None = None
+        LOG_READ_ONLY.set(1 if read_only else 0)
+        self._show()
+
+    @property
+    def available(self) -> bool:
+        return not (self.read_only or self.reads_failing or self.writes_failing)
+
+    def failed(self, write: bool) -> None:
+        if write:
+            self.writes_failing = True
+        else:
+            self.reads_failing = True
+        self._show()
+
+    def succeeded(self, write: bool) -> None:
+        if not (self.reads_failing or self.writes_failing):
+            return
+        if write:
+            self.writes_failing = False
+        self.reads_failing = False
+        self._show()
+
+    def _show(self) -> None:
+        value = 1.0 if self.available else 0.0
+        if value != self._shown:
+            STORE_AVAILABLE.set(value)
+            self._shown = value
 
 
 class _MeteredStore:
-    """A store whose coroutine methods are timed (and verdicts counted)."""
+    """A store whose coroutine methods are timed, whose failures say whether
+    it is available, and whose appends are counted (verdicts) and remembered
+    (the highest seq, for the log head). One wrapper per method, resolved on
+    first use: a store call pays one extra coroutine frame, no more."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self.health = StoreHealth(store.log_problem() is not None)
+        self.head_seen = 0
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._store, name)
         if not inspect.iscoroutinefunction(attr):
             return attr
-        hist = STORE_DURATION.labels(name)
+        watch = _Watch(STORE_DURATION.labels(name), self.health, name in _WRITES)
         if name == "append_verdict":
-            wrapped = _timed_append(attr, hist)
+            wrapped = _timed_append(attr, watch, self)
         elif name == "decide_claim":
-            wrapped = _timed_decide(attr, hist)
+            wrapped = _timed_decide(attr, watch)
         else:
-            wrapped = _timed(attr, hist)
+            wrapped = _timed(attr, watch)
         setattr(self, name, wrapped)  # resolved once; later calls skip __getattr__
         return wrapped
 
 
-def _timed(fn: Any, hist: Any) -> Any:
+# What a store call fails with when the store, not the request, is at fault.
+_STORE_DOWN = (StoreError, Unavailable)
+
+
+class _Watch:
+    __slots__ = ("health", "hist", "write")
+
+    def __init__(self, hist: Any, health: StoreHealth, write: bool) -> None:
+        self.hist = hist
+        self.health = health
+        self.write = write
+
+
+def _timed(fn: Any, watch: _Watch) -> Any:
     @functools.wraps(fn)
     async def call(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
         try:
-            return await fn(*args, **kwargs)
+            result = await fn(*args, **kwargs)
+        except _STORE_DOWN:
+            watch.health.failed(watch.write)
+            raise
         finally:
-            hist.observe(time.perf_counter() - started)
-
-    return call
-
-
-def _timed_append(fn: Any, hist: Any) -> Any:
-    @functools.wraps(fn)
-    async def call(record: Any, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            result = await fn(record, *args, **kwargs)
-        finally:
-            hist.observe(time.perf_counter() - started)
-        VERDICTS.labels(record.kind, record.outcome).inc()
+            watch.hist.observe(time.perf_counter() - started)
+        watch.health.succeeded(watch.write)
         return result
 
     return call
 
 
-def _timed_decide(fn: Any, hist: Any) -> Any:
+def _timed_append(fn: Any, watch: _Watch, metered: _MeteredStore) -> Any:
+    @functools.wraps(fn)
+    async def call(record: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            seq = await fn(record, *args, **kwargs)
+        except _STORE_DOWN:
+            watch.health.failed(True)
+            raise
+        finally:
+            watch.hist.observe(time.perf_counter() - started)
+        watch.health.succeeded(True)
+        VERDICTS.labels(record.kind, record.outcome).inc()
+        if isinstance(seq, int) and seq > metered.head_seen:
+            metered.head_seen = seq  # published by LogSampler: no gauge write per call
+        return seq
+
+    return call
+
+
+def _timed_decide(fn: Any, watch: _Watch) -> Any:
     @functools.wraps(fn)
     async def call(claim_id: Any, scopes: Any, decide: Any, *args: Any, **kwargs: Any) -> Any:
         written: list[Any] = []
@@ -291,8 +446,12 @@ def _timed_decide(fn: Any, hist: Any) -> Any:
         started = time.perf_counter()
         try:
             result = await fn(claim_id, scopes, deciding, *args, **kwargs)
+        except _STORE_DOWN:
+            watch.health.failed(True)
+            raise
         finally:
-            hist.observe(time.perf_counter() - started)
+            watch.hist.observe(time.perf_counter() - started)
+        watch.health.succeeded(True)
         decided = result[0] if isinstance(result, tuple) else False
         if decided and written:
             verdict = written[-1].verdict
@@ -304,3 +463,47 @@ def _timed_decide(fn: Any, hist: Any) -> Any:
 
 def metered_store(store: Store) -> Store:
     return cast(Store, _MeteredStore(store))
+
+
+# -- values read from the state, every few seconds ----------------------------------------------
+
+SAMPLE_SECONDS = 5.0
+
+
+class LogSampler:
+    """Publishes the log's head, its latest checkpoint and that checkpoint's
+    age, and the release data's ages, every ``SAMPLE_SECONDS``.
+
+    Gauges, not values computed at scrape time: under ``serve --workers N``
+    the scrape is answered by the parent from the workers' files. The head
+    is the highest seq this process appended or a signed checkpoint covers
+    (checkpoints follow the head within ``--checkpoint-interval-ms``), read
+    without counting a large log. The checkpoint's age is on the wall clock,
+    as the store stamps it (``wall``), not the server's judging clock."""
+
+    def __init__(self, store: Store, wall: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._wall = wall
+
+    async def sample(self) -> None:
+        checkpoint = await self._store.latest_checkpoint()
+        seen = self._store.head_seen if isinstance(self._store, _MeteredStore) else 0
+        if checkpoint is None:
+            LOG_CHECKPOINT_SEQ.set(0)
+            LOG_CHECKPOINT_AGE.set(0)
+            LOG_HEAD_SEQ.set(seen)
+        else:
+            LOG_CHECKPOINT_SEQ.set(checkpoint.seq)
+            LOG_CHECKPOINT_AGE.set(max(0.0, self._wall() - checkpoint.created_us / 1_000_000))
+            LOG_HEAD_SEQ.set(max(seen, checkpoint.seq))
+        _RELEASE_AGE.publish()
+
+    async def run(self, every: float = SAMPLE_SECONDS) -> None:
+        while True:
+            try:
+                await self.sample()
+            except _STORE_DOWN as exc:  # anshin_store_available says so
+                log.debug("metrics_sample_failed", error=str(exc))
+            except Exception:  # a bug here must not end the sampling, nor go unseen
+                log.warning("metrics_sample_failed", exc_info=True)
+            await asyncio.sleep(every)

@@ -7,20 +7,29 @@ the store (idempotency, ledger, the log): a worker holds no state another
 needs. The parent prepares what must happen once (schema migration, the
 phone-hash key), starts the workers, forwards SIGTERM/SIGINT so each drains
 in-flight calls, forwards SIGHUP so each reloads its rules, and stops them
-all if one dies. Worker i serves its Prometheus metrics on the
-``--metrics-listen`` port + i.
+all if one dies.
+
+Metrics (``--metrics-listen``): one endpoint, served by the parent, over all
+the workers. The parent makes a fresh private directory and hands it to every
+worker as ``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode:
+each process keeps its values in files there); a worker gone is marked dead
+(its live gauges dropped, its counts kept) and the directory is removed when
+the parent stops (server/metrics.py).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 from server.config import Config
 from server.logs import get_logger
+from server.version import version
 
 log = get_logger("anshin.workers")
 
@@ -55,6 +64,42 @@ def run_workers(config: Config, workers: int) -> int:
     if port in ("", "0"):
         raise SystemExit("--workers needs a fixed port in --listen (not :0)")
     prepare_once(config)
+    metrics_dir = _serve_metrics(config.metrics_listen, workers)
+    try:
+        return _run(config, workers, metrics_dir)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve_metrics(listen: str | None, workers: int) -> str | None:
+    """The one metrics endpoint over every worker (None: no --metrics-listen).
+
+    The directory is new and empty (prometheus_client requires it wiped
+    before the workers start) and only this user's: the files hold every
+    series."""
+    if listen is None:
+        return None
+    from server.metrics import serve_workers_metrics
+
+    directory = tempfile.mkdtemp(prefix="anshin-metrics-")
+    try:
+        port = serve_workers_metrics(listen, directory)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    log.info(
+        "metrics_serving",
+        version=version(),
+        listen=listen,
+        port=port,
+        workers=workers,
+        directory=directory,
+    )
+    return directory
+
+
+def _run(config: Config, workers: int, metrics_dir: str | None) -> int:
     env = {
         **os.environ,
         "ANSHIN_REUSEPORT": "1",
@@ -90,12 +135,12 @@ def run_workers(config: Config, workers: int) -> int:
         cmd.append("--insecure")
     cmd += ["--max-message-bytes", str(config.max_message_bytes)]
 
-    def worker_cmd(i: int) -> list[str]:
-        if config.metrics_listen is None:
-            return cmd
-        host, _, mport = config.metrics_listen.rpartition(":")
-        return [*cmd, "--metrics-listen", f"{host}:{int(mport) + i}"]
-
+    # The workers record metrics into metrics_dir and serve none themselves.
+    env.pop("ANSHIN_METRICS_LISTEN", None)
+    if metrics_dir is not None:
+        env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    else:
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env["ANSHIN_BULK_WORKERS"] = str(config.bulk_workers)
     # Flags or environment: each worker waits for a locked store as long.
     env["ANSHIN_SQLITE_BUSY_TIMEOUT_MS"] = str(config.sqlite_busy_timeout_ms)
@@ -105,13 +150,27 @@ def run_workers(config: Config, workers: int) -> int:
     # Inherited through exec: a worker still starting ignores a reload signal
     # (its rules are being loaded anyway) instead of dying of it.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    children = [
-        subprocess.Popen(worker_cmd(i), env={**env, "ANSHIN_WORKER": str(i)})
-        for i in range(workers)
-    ]
+    children = [subprocess.Popen(cmd, env={**env, "ANSHIN_WORKER": str(i)}) for i in range(workers)]
     log.info(
-        "workers_started", workers=workers, pids=[c.pid for c in children], listen=config.listen
+        "workers_started",
+        version=version(),
+        workers=workers,
+        pids=[c.pid for c in children],
+        listen=config.listen,
     )
+    marked: set[int] = set()
+
+    def mark_dead() -> None:
+        """A worker gone: its live gauges leave the scrape, its counts stay."""
+        if metrics_dir is None:
+            return
+        from prometheus_client.multiprocess import mark_process_dead
+
+        for child in children:
+            if child.returncode is not None and child.pid not in marked:
+                mark_process_dead(child.pid, metrics_dir)  # type: ignore[no-untyped-call]
+                marked.add(child.pid)
+
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:
@@ -133,6 +192,7 @@ def run_workers(config: Config, workers: int) -> int:
     status = 0
     while True:
         alive = [c for c in children if c.poll() is None]
+        mark_dead()
         if not alive:
             break
         if not stopping and len(alive) < len(children):

@@ -8,8 +8,9 @@ without doing any work, and the request is parsed here, not by grpc
 bad field) and screened for card numbers, metadata included
 (``server/wire/card_guard.py``), before anything reads, logs or stores it.
 The caller, as ``"identity (role)"``, goes into the request context, so
-every log entry records who asked. Every call is
-counted and timed in the Prometheus metrics by the status the caller saw.
+every log entry records who asked. Every call is counted and timed in the
+standard gRPC server metrics (``server/metrics.py``) by the status the caller
+saw, and its messages counted as grpc reads and writes them.
 
 Every error a handler (or the gate) ends with becomes its gRPC status here,
 through ``server/api/status.py``: the families of ``server.errors`` with
@@ -35,7 +36,7 @@ from server.api.deserialize import message_class, parse
 from server.api.status import Answer, abort, answer
 from server.errors import Violations
 from server.logs import emit, get_logger
-from server.metrics import RpcMetrics
+from server.metrics import MethodMetrics, RpcMetrics
 from server.pii import contains_pan
 from server.request_context import RequestContext, set_request
 from server.security.auth import Denied, Gate
@@ -67,6 +68,36 @@ def _handler_code(context: grpc.aio.ServicerContext) -> str:
     """The status a handler's own abort set (as the caller sees it)."""
     code = context.code()
     return code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+
+
+def _grpc_type(handler: grpc.RpcMethodHandler) -> str:
+    """The ``grpc_type`` label: go-grpc-prometheus's names for the four kinds."""
+    if handler.unary_unary is not None:
+        return "unary"
+    if handler.unary_stream is not None:
+        return "server_stream"
+    if handler.stream_unary is not None:
+        return "client_stream"
+    return "bidi_stream"
+
+
+def _counted(convert: Callable[[Any], Any] | None, counter: Any) -> Callable[[Any], Any]:
+    """A (de)serializer that counts each message it converts: grpc calls it
+    once per message received or sent, whether the handler returns, yields
+    or writes with ``context.write``."""
+    if convert is None:
+
+        def same(message: Any) -> Any:
+            counter.inc()
+            return message
+
+        return same
+
+    def counting(message: Any) -> Any:
+        counter.inc()
+        return convert(message)
+
+    return counting
 
 
 def screen_metadata(metadata: Any) -> None:
@@ -135,11 +166,17 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
         admit = _admit(request_type)
         # Parsed in the call (admit), not by grpc; a custom deserializer stays.
         deserializer = None if request_type is not None else handler.request_deserializer
+        serializer = handler.response_serializer
+        meter: MethodMetrics | None = None
+        if metrics is not None:
+            meter = metrics.method(method, _grpc_type(handler))
+            deserializer = _counted(deserializer, meter.received)
+            serializer = _counted(serializer, meter.sent)
 
         def end(code: str, started: float, exc: BaseException | None = None) -> None:
             seconds = time.perf_counter() - started
-            if metrics is not None:
-                metrics.observe(method, code, seconds)
+            if meter is not None:
+                meter.handled(code, seconds)
             ms = round(seconds * 1000, 3)
             if exc is not None:
                 log.error("rpc", method=method, code=code, ms=ms, exc_info=exc)
@@ -155,6 +192,8 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
         async def begin(context: grpc.aio.ServicerContext) -> float:
             """Bind the request; refuse it (abort) before any work if it may not run."""
             started = time.perf_counter()
+            if meter is not None:
+                meter.started.inc()
             metadata = context.invocation_metadata()
             rid = _request_id(metadata)
             structlog.contextvars.bind_contextvars(request_id=rid)
@@ -208,9 +247,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 end("OK", started)
                 return response
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary, deserializer, handler.response_serializer
-            )
+            return grpc.unary_unary_rpc_method_handler(unary, deserializer, serializer)
 
         if handler.unary_stream is not None:
             inner_us = handler.unary_stream
@@ -235,9 +272,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                     await fail(exc, context, started)
                 end("OK", started)
 
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream, deserializer, handler.response_serializer
-            )
+            return grpc.unary_stream_rpc_method_handler(unary_stream, deserializer, serializer)
 
         if handler.stream_unary is not None:
             inner_su = handler.stream_unary
@@ -262,9 +297,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 end("OK", started)
                 return response
 
-            return grpc.stream_unary_rpc_method_handler(
-                stream_unary, deserializer, handler.response_serializer
-            )
+            return grpc.stream_unary_rpc_method_handler(stream_unary, deserializer, serializer)
 
         if handler.stream_stream is not None:
             inner_ss = handler.stream_stream
@@ -292,9 +325,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                     await fail(exc, context, started)
                 end("OK", started)
 
-            return grpc.stream_stream_rpc_method_handler(
-                stream_stream, deserializer, handler.response_serializer
-            )
+            return grpc.stream_stream_rpc_method_handler(stream_stream, deserializer, serializer)
         return handler
 
 

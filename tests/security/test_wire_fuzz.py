@@ -200,9 +200,11 @@ def dump(db_url: str) -> str:
 
 
 def _count(path: str, code: str) -> float:
-    return (
-        REGISTRY.get_sample_value("anshin_rpc_requests_total", {"method": path, "code": code})
-        or 0.0
+    service, _, method = path.lstrip("/").rpartition("/")
+    labels = {"grpc_service": service, "grpc_method": method, "grpc_code": code}
+    return sum(
+        REGISTRY.get_sample_value("grpc_server_handled_total", {**labels, "grpc_type": kind}) or 0.0
+        for kind in ("unary", "server_stream", "client_stream", "bidi_stream")
     )
 
 

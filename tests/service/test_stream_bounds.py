@@ -257,12 +257,14 @@ os._exit(0)
 
 
 def _code_counts(method: str) -> dict[str, float]:
-    from server.metrics import RPC_REQUESTS
+    from prometheus_client import REGISTRY
 
     return {
-        values[1]: child.value
-        for values, child in list(RPC_REQUESTS._children.items())
-        if values[0].endswith(method)
+        sample.labels["grpc_code"]: sample.value
+        for family in REGISTRY.collect()
+        if family.name == "grpc_server_handled"
+        for sample in family.samples
+        if sample.name == "grpc_server_handled_total" and sample.labels["grpc_method"] == method
     }
 
 
