@@ -13,7 +13,7 @@ DB     ?= sqlite:///$(DB_FILE)
 # every venv has.
 UV_VERSION := 0.13.9
 
-.PHONY: run test lint typecheck unit proto lock bench clean
+.PHONY: run test lint typecheck unit browser proto lock bench clean
 
 # The venv is rebuilt from scratch whenever the lock or pyproject changes, so it
 # holds the lock and nothing else. --require-hashes: every file pip fetches must
@@ -47,8 +47,21 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy checks rules timing server
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/pytest
+
+# The console's end-to-end tests drive Debian's Chromium through Playwright's
+# executable_path (a test tool's download of its own browser cannot work on
+# these machines), with a Japanese font so the pages and screenshots show
+# Japanese; installed here when missing (sudo when not root).
+BROWSER_PACKAGES := chromium chromium-driver fonts-ipafont-gothic
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] \
+	    || [ ! -f /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ]; then \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES); \
+	fi
 
 proto: $(STAMP)
 	$(BIN)/python -m server.protogen

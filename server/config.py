@@ -74,6 +74,11 @@ class Config:
     stream_buffer_bytes: int = DEFAULT_BUFFER_BYTES
     # Prometheus exposition HOST:PORT (None: not served).
     metrics_listen: str | None = None
+    # The analysts' web console HOST:PORT (server/console; None: not served),
+    # and the candidate rules directories its replay page may name: the
+    # operator chooses them here, a browser only picks one of them.
+    console_listen: str | None = None
+    console_replay_rules: tuple[Path, ...] = ()
     # How long a call waits for a locked database before it is UNAVAILABLE
     # (why 5 s: server/store/settings.py). SQLite's busy timeout; PostgreSQL's
     # lock_timeout on the store's connections (0: none).
@@ -164,6 +169,12 @@ class Config:
             env = os.environ.get(f"ANSHIN_{key.upper()}")
             values[key] = Path(env) if env else None
         values["metrics_listen"] = os.environ.get("ANSHIN_METRICS_LISTEN") or None
+        values["console_listen"] = os.environ.get("ANSHIN_CONSOLE_LISTEN") or None
+        replay_rules = os.environ.get("ANSHIN_CONSOLE_REPLAY_RULES", "")
+        if replay_rules.strip():
+            values["console_replay_rules"] = tuple(
+                Path(p) for p in replay_rules.split(os.pathsep) if p.strip()
+            )
         values["log_origin"] = os.environ.get("ANSHIN_LOG_ORIGIN") or None
         values["insecure"] = os.environ.get("ANSHIN_INSECURE") == "1" or None
         if os.environ.get("ANSHIN_MAX_MESSAGE_BYTES"):

@@ -21,6 +21,7 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2
@@ -49,9 +50,10 @@ from server.clock import Clock, system_clock
 from server.config import Config
 from server.logs import get_logger
 from server.metrics import (
-    LOG_READ_ONLY,
+    LogSampler,
     RpcMetrics,
     metered_store,
+    publish_build_info,
     serve_metrics,
     watch_release_data,
 )
@@ -74,6 +76,9 @@ from server.usecases.record_events import EventJudge, RecordEvents
 from server.usecases.reload_rules import RulesReloader
 from server.usecases.reviews import Reviews
 from server.version import version
+
+if TYPE_CHECKING:  # the console's modules load only when it is served
+    from server.console.server import ConsoleServer
 
 log = get_logger("anshin.server")
 
@@ -116,6 +121,10 @@ class App:
     warnings: tuple[str, ...] = field(default=())
     # `serve --refresh-releases` (server/refresh_task.py); None when off.
     refresher: ReleaseRefresher | None = None
+    # `serve --console-listen` (server/console); None when off.
+    console: ConsoleServer | None = None
+    # Publishes the log head, checkpoint age and data ages (server/metrics.py).
+    metrics_sampler: LogSampler | None = None
 
     def stale_products(self, at: datetime | None = None) -> list[str]:
         now = at or self.clock()
@@ -145,6 +154,8 @@ class App:
     async def stop(self, grace: float) -> None:
         if self.refresher is not None:  # release refresh: no new fetch while draining
             await self.refresher.stop()
+        if self.console is not None:  # no new page views while draining
+            await self.console.stop()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         if self.bulk_pool is not None:
@@ -174,7 +185,9 @@ async def build_app(
         settings=config.store_settings(),
         secrets=(phone_key_secret(config.resolved_phone_key_file()),),
     )
-    store = metered_store(store)  # store latency and verdict outcomes in the metrics
+    # Store latency, availability and verdict outcomes in the metrics.
+    store = metered_store(store)
+    publish_build_info()
     holder = RulesHolder(ruleset)
     server = grpc.aio.server(
         options=[
@@ -201,12 +214,17 @@ async def build_app(
     claims_pb2_grpc.add_ClaimServiceServicer_to_server(
         ClaimService(DecideClaim(store), holder, clock), guarded
     )
+    find_verdicts, reviews, prove_entry = (
+        FindVerdicts(store, clock),
+        Reviews(store, holder, clock),
+        ProveEntry(store),
+    )
     register_verdict_log_service(
         VerdictLogService(
-            FindVerdicts(store, clock),
-            Reviews(store, holder, clock),
+            find_verdicts,
+            reviews,
             clock,
-            ProveEntry(store),
+            prove_entry,
             StreamLimits(config.stream_settings()),
         ),
         guarded,
@@ -250,7 +268,15 @@ async def build_app(
         server, store, holder, health_servicer, port, clock, bulk_pool, reloader, tuple(warnings)
     )
     app.refresher = refresher  # release refresh (server/refresh_task.py)
+    if config.console_listen:  # the analysts' console: same store, same use cases
+        from server.console.serve import console_server
+
+        app.console = console_server(
+            config, transport, auth, store, holder, clock, find_verdicts, reviews, prove_entry
+        )
     watch_release_data(lambda: holder.current.release_as_of(), clock)
+    # The log head, its latest checkpoint and the data ages, as gauges (serve()).
+    app.metrics_sampler = LogSampler(store)
     await app.refresh_release_health()
     return app
 
@@ -277,7 +303,6 @@ async def report_log_integrity(store: Store, health_servicer: health.aio.HealthS
     problem = store.log_problem()
     serving = health_pb2.HealthCheckResponse.SERVING
     not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
-    LOG_READ_ONLY.set(0 if problem is None else 1)
     if problem is None:
         await health_servicer.set(LOG_INTEGRITY, serving)
         return
@@ -304,10 +329,16 @@ async def serve(config: Config) -> None:
     for warning in app.warnings:
         log.warning("insecure_configuration", warning=warning)
         print(f"\n*** ANSHIN WARNING: {warning} ***", file=sys.stderr)
+    # (A worker of `serve --workers N` has none: its parent serves them all.)
     if config.metrics_listen:
         metrics_port = serve_metrics(config.metrics_listen)
-        log.info("metrics_serving", listen=config.metrics_listen, port=metrics_port)
+        log.info(
+            "metrics_serving", version=version(), listen=config.metrics_listen, port=metrics_port
+        )
     await app.server.start()
+    if app.console is not None:
+        console_port = await app.console.start()
+        log.info("console_serving", listen=config.console_listen, port=console_port)
     if app.refresher is not None:  # serve --refresh-releases: first run after a short delay
         app.refresher.start()
     log.info(
@@ -351,8 +382,11 @@ async def serve(config: Config) -> None:
             await app.refresh_release_health()
 
     watcher = asyncio.create_task(watch_release_data())
+    sampler = asyncio.create_task(app.metrics_sampler.run()) if app.metrics_sampler else None
     await stop.wait()
     log.info("draining", grace_seconds=config.drain_seconds)
     watcher.cancel()
+    if sampler is not None:
+        sampler.cancel()
     await app.stop(config.drain_seconds)
     log.info("stopped")

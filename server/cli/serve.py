@@ -49,6 +49,8 @@ def run(ns: argparse.Namespace) -> int:
         auth_config=ns.auth_config,
         insecure=ns.insecure or None,
         metrics_listen=ns.metrics_listen,
+        console_listen=ns.console_listen,
+        console_replay_rules=tuple(ns.console_replay_rules) if ns.console_replay_rules else None,
         max_message_bytes=ns.max_message_bytes,
         max_streams_per_identity=ns.max_streams_per_identity,
         stream_idle_seconds=ns.stream_idle_seconds,
@@ -60,6 +62,19 @@ def run(ns: argparse.Namespace) -> int:
         log_origin=ns.log_origin,
         release_refresh=release_refresh,
     )
+    workers = ns.workers if ns.workers is not None else int(os.environ.get("ANSHIN_WORKERS", "1"))
+    if workers > 1 and config.console_listen:
+        # The console is one Starlette app in one serving process (its
+        # sessions' revocations and its replay slot live in that process);
+        # N workers would each bind it, or one would serve it unannounced.
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                "serve: --console-listen (ANSHIN_CONSOLE_LISTEN) is served by one process: "
+                f"not with --workers {workers}",
+                "serve the console from a `serve --workers 1` process (docs/analysts.md, Console)",
+            )
+        )
     if creating:
         from server.store.url import migrate_url, schema_version
 
@@ -70,7 +85,6 @@ def run(ns: argparse.Namespace) -> int:
     except StateError as exc:
         raise CommandFailed(Failure(Exit.USAGE, f"serve: {exc}")) from None
     configure_logging(config.log_level)
-    workers = ns.workers if ns.workers is not None else int(os.environ.get("ANSHIN_WORKERS", "1"))
     if workers > 1:
         from server.workers import run_workers
 
@@ -157,6 +171,19 @@ def add_parser(sub: Any) -> None:
     s.add_argument(
         "--metrics-listen",
         help="Prometheus HOST:PORT, e.g. 127.0.0.1:9464 (env ANSHIN_METRICS_LISTEN)",
+    )
+    s.add_argument(
+        "--console-listen",
+        help="serve the analysts' web console on HOST:PORT, e.g. 127.0.0.1:8443 "
+        "(env ANSHIN_CONSOLE_LISTEN; docs/analysts.md, Console)",
+    )
+    s.add_argument(
+        "--console-replay-rules",
+        action="append",
+        type=nonempty_path,
+        metavar="DIR",
+        help="a candidate rules directory the console's replay page offers (repeatable; "
+        "env ANSHIN_CONSOLE_REPLAY_RULES=DIR:DIR); browsers can name no other path",
     )
     s.add_argument("--max-message-bytes", type=int, help="largest request or reply (default 4 MiB)")
     s.add_argument(

@@ -1,0 +1,255 @@
+"""A real `anshin serve --console-listen` on a temporary SQLite database, its
+log made through the real gRPC API (the `anshin` commands of the worked
+examples in docs/claims.md), and Debian's Chromium driven by Playwright.
+
+Shared by the end-to-end tests (test_console_e2e.py) and the screenshot
+script (screenshots.py). Chromium is the system's (/usr/bin/chromium,
+installed by `make browser`), never a download of Playwright's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rules.load import BUILTIN_RULES_DIR
+from server.security.config import token_digest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "docs" / "examples" / "claims"
+FIXTURES = ROOT / "tests" / "fixtures"
+CHROMIUM = "/usr/bin/chromium"
+# Headless, and nothing the browser would fetch on its own (updates, safe
+# browsing, field trials): the console must be the only party it talks to.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--metrics-recording-only",
+    "--no-sandbox",  # CI containers run as root
+]
+ROLES = {
+    "alice": "analyst",
+    "olga": "operator",
+    "hnb-ib-1": "ib_server",
+    "vendor-1": "security_vendor",
+    "pay-1": "payment_app",
+}
+HNB_LOGIN = [
+    "check-login",
+    "--customer",
+    "hnb-contract-0001",
+    "--device",
+    "mac-1",
+    "--token",
+    "active",
+    "--ua",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.4 Safari/605.1.15",
+    "--at",
+    "2025-04-10T10:00:00+09:00",
+    "--av-product",
+    "Norton 360",
+    "--av-running",
+    "true",
+    "--av-updated-at",
+    "2025-04-10T08:00:00+09:00",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    """The running server, its tokens, and what the log holds."""
+
+    root: Path
+    grpc: str
+    url: str  # the console's base URL
+    tokens: dict[str, str]
+    candidate: Path  # a replay candidate: HNB-L1's limit lowered to ¥1,000,000
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    decisions: dict[str, str]
+
+    def cli(self, who: str, *args: str) -> str:
+        """One `anshin` command against the server as ``who`` (in-process)."""
+        from server.cli import main
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main([*args, "--server", self.grpc, "--auth-token", self.tokens[who]])
+        if code != 0:
+            raise AssertionError(f"anshin {' '.join(args)}: exit {code}\n{out.getvalue()}")
+        return out.getvalue()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def _auth_config(root: Path) -> tuple[Path, dict[str, str]]:
+    tokens = {who: f"anshin_e2e_{who.replace('-', '_')}_{uuid.uuid4().hex}" for who in ROLES}
+    lines = []
+    for who, role in ROLES.items():
+        lines += [
+            "[[tokens]]",
+            f'identity = "{who}"',
+            f'role = "{role}"',
+            f'sha256 = "{token_digest(tokens[who])}"',
+            "",
+        ]
+    path = root / "auth.toml"
+    path.write_text("\n".join(lines))
+    path.chmod(0o600)
+    return path, tokens
+
+
+def _rules(root: Path) -> tuple[Path, Path]:
+    rules = root / "rules"
+    shutil.copytree(BUILTIN_RULES_DIR, rules)
+    shutil.copy(FIXTURES / "phishwall_releases.json", rules / "releases" / "phishwall.json")
+    candidate = root / "candidate-hnb-l1-1m"
+    shutil.copytree(rules, candidate)
+    hnb = candidate / "policies" / "hnb.toml"
+    text = hnb.read_text(encoding="utf-8")
+    assert "limit_yen = 10_000_000" in text
+    hnb.write_text(text.replace("limit_yen = 10_000_000", "limit_yen = 1_000_000", 1))
+    return rules, candidate
+
+
+def _wait(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"anshin serve exited:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/login", timeout=1):
+                return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.1)
+    raise TimeoutError(f"no console at {url}:\n{log_path.read_text()}")
+
+
+def _claim_file(root: Path, name: str, **changes: Any) -> Path:
+    d = json.loads((EXAMPLES / "hnb.json").read_text())
+    d["claimId"] = str(uuid.uuid4())
+    for key, value in changes.items():
+        d["exclusions"][key] = value
+    path = root / name
+    path.write_text(json.dumps(d, ensure_ascii=False))
+    return path
+
+
+def make_log(stack: Stack) -> dict[str, str]:
+    """The worked examples of docs/claims.md and docs/analysts.md, through gRPC:
+    every policy's example, two HNB claims before any login posture (REVIEW),
+    the login posture, the HNB claim again (APPROVE) and with HNB-X3 (DENY)."""
+    for events in sorted(EXAMPLES.glob("*-events.jsonl")):
+        stack.cli("vendor-1", "events", "ingest", "--quiet", str(events))
+    decisions: dict[str, str] = {}
+
+    def decide(name: str, path: Path) -> None:
+        out = stack.cli("hnb-ib-1", "claim", "-o", "json", str(path))
+        doc = json.loads(out)
+        decisions[name] = doc["decisionId"]
+
+    decide("review", EXAMPLES / "hnb.json")
+    decide("review2", _claim_file(stack.root, "hnb-2.json"))
+    for policy in ("dcm", "kdn", "jpe", "isa", "jpe-before-cover"):
+        decide(policy, EXAMPLES / f"{policy}.json")
+    stack.cli("hnb-ib-1", *HNB_LOGIN)
+    decide("approve", _claim_file(stack.root, "hnb-again.json"))
+    decide("deny", _claim_file(stack.root, "hnb-x3.json", **{"HNB-X3": True}))
+    return decisions
+
+
+@contextlib.contextmanager
+def running_stack(root: Path) -> Iterator[Stack]:
+    """`anshin serve` with gRPC and the console, and the worked examples' log."""
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)
+    auth, tokens = _auth_config(root)
+    rules, candidate = _rules(root)
+    db = f"sqlite:///{root / 'anshin.db'}"
+    from server.store.url import migrate_url
+
+    migrate_url(db, create=True)
+    grpc_addr = f"127.0.0.1:{free_port()}"
+    console_addr = f"127.0.0.1:{free_port()}"
+    log_path = root / "server.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "ANSHIN_BULK_WORKERS": "0"}
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "server.cli",
+                "serve",
+                "--listen",
+                grpc_addr,
+                "--db",
+                db,
+                "--rules",
+                str(rules),
+                "--auth-config",
+                str(auth),
+                "--console-listen",
+                console_addr,
+                "--console-replay-rules",
+                str(candidate),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+        )
+    stack = Stack(root, grpc_addr, f"http://{console_addr}", tokens, candidate, proc, log_path, {})
+    try:
+        _wait(stack.url, proc, log_path)
+        stack.decisions = make_log(stack)
+        yield stack
+    finally:
+        stack.stop()
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's Chromium, headless, with background networking off."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def log_in(page: Any, stack: Stack, who: str) -> None:
+    """Log ``who`` in with the login form, as a person would (keyboard only)."""
+    page.goto(stack.url + "/login")
+    page.locator("#token").fill(stack.tokens[who])  # labelled in either language
+    page.locator("#token").press("Enter")
+    page.wait_for_load_state()

@@ -1,0 +1,85 @@
+"""The console over mutual TLS, as `serve` runs it (uvicorn in the event
+loop): a client certificate is required at the handshake when a client CA
+is configured, and the certificate's name is mapped to a caller by the same
+auth config as gRPC; and the console's flags."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.cli import main
+from server.config import Config
+from server.console.server import ConsoleServer
+from server.security.tls import Transport
+from tests.conftest import RunningServer
+from tests.console.conftest import auth_config, console_for
+from tests.security.certs import CA
+
+
+def _context(ca: CA, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(ca.pem))
+    if cert is not None and key is not None:
+        ctx.load_cert_chain(str(cert), str(key))
+    return ctx
+
+
+@pytest.mark.sqlite_only(reason="the transport, not the store")
+async def test_mutual_tls_requires_a_certificate_and_maps_it_to_its_caller(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    ca, other = CA(tmp_path, "console-ca"), CA(tmp_path, "other-ca")
+    tls = ca.issue("server", common_name="localhost", server=True)
+    carol = ca.issue("carol", common_name="carol.analyst.example")
+    stranger = ca.issue("stranger", common_name="nobody.example")
+    forged = other.issue("forged", common_name="carol.analyst.example")
+    console = console_for(server, auth_config(), tls=True)
+    transport = Transport(tls.cert, tls.key, ca.pem)
+    running = ConsoleServer(console.app, "127.0.0.1:0", transport)  # type: ignore[arg-type]
+    port = await running.start()
+    url = f"https://127.0.0.1:{port}/search"
+    try:
+        async with httpx.AsyncClient(verify=_context(ca, carol.cert, carol.key)) as c:
+            r = await c.get(url)
+            assert r.status_code == 200 and 'id="caller">carol (analyst)<' in r.text
+            assert r.headers["strict-transport-security"].startswith("max-age=")
+            cookie = r.headers["set-cookie"]
+            assert cookie.startswith("__Host-anshin_session=") and "Secure" in cookie
+        async with httpx.AsyncClient(verify=_context(ca, stranger.cert, stranger.key)) as c:
+            r = await c.get(url)
+            assert r.status_code == 401  # a good certificate that names nobody: log in
+        for ctx in (_context(ca), _context(ca, forged.cert, forged.key)):
+            async with httpx.AsyncClient(verify=ctx) as c:
+                with pytest.raises(
+                    (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)
+                ):
+                    await c.get(url)  # refused at the handshake
+    finally:
+        await running.stop()
+
+
+def test_the_console_flags_and_their_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANSHIN_CONSOLE_LISTEN", "127.0.0.1:8080")
+    monkeypatch.setenv("ANSHIN_CONSOLE_REPLAY_RULES", "/srv/a:/srv/b")
+    config = Config.from_env()
+    assert config.console_listen == "127.0.0.1:8080"
+    assert config.console_replay_rules == (Path("/srv/a"), Path("/srv/b"))
+    monkeypatch.delenv("ANSHIN_CONSOLE_LISTEN")
+    monkeypatch.delenv("ANSHIN_CONSOLE_REPLAY_RULES")
+    assert Config.from_env().console_listen is None
+
+
+def test_serve_refuses_the_console_with_several_workers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    assert main(["db", "migrate", "--create", "--db", db]) == 0
+    code = main(
+        ["serve", "--db", db, "--listen", "127.0.0.1:0", "--workers", "2",
+         "--console-listen", "127.0.0.1:0"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code != 0 and "--console-listen" in err and "--workers 1" in err
