@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING, Any
 from server.cli.args import instant_or_date, timestamp
 from server.cli.channel import add_server_args, open_channel
 from server.cli.exit_codes import Exit
-from server.cli.output import View, add_output_arg, emit_one
+from server.cli.output import View, add_output_arg, emit_doc, emit_one, emit_rows
+from server.cli.progress import Counter
 from server.cli.progress import progress as progress_bar
 from server.cli.render import SECONDS, format_instant, rpc_exit
 from server.cli.table import Column
 
 if TYPE_CHECKING:
-    from tqdm import tqdm
-
     from anshin.v1 import events_pb2
 
 
@@ -42,7 +41,7 @@ class Progress:
 
 
 def batches(
-    path: Path, size: int, progress: Progress, bar: tqdm
+    path: Path, size: int, progress: Progress, bar: Counter
 ) -> Iterator[events_pb2.IngestEventsRequest]:
     from google.protobuf import json_format
 
@@ -92,15 +91,48 @@ def ingest(ns: argparse.Namespace) -> int:
     ]
     rejected += [(n, "INVALID_JSON", "", msg) for n, msg in progress.local_rejects]
     rejected.sort()
-    print(
-        f"{path}: {resp.accepted} accepted, {resp.replayed} already stored (retries), "
-        f"{len(rejected)} rejected"
-    )
-    for line, code, event_id, message in rejected[: ns.show]:
-        print(f"  line {line}: {code} {event_id} {message}")
-    if len(rejected) > ns.show:
-        print(f"  … {len(rejected) - ns.show} more (use --show N)")
+    doc = {
+        "file": str(path),
+        "accepted": resp.accepted,
+        "replayed": resp.replayed,
+        "rejected": [
+            {"line": line, "code": code, "clientEventId": event_id, "message": message}
+            for line, code, event_id, message in rejected
+        ],
+    }
+    emit_ingest(doc, ns.output, show=ns.show)
     return int(Exit.FAILED) if rejected else 0
+
+
+# -o csv: the rejected lines, every one.
+REJECTED = View(
+    columns=(
+        Column("line", keep=True, right=True),
+        Column("code", keep=True),
+        Column("client event id", keep=True),
+        Column("message"),
+    ),
+    row=lambda r: [str(r["line"]), r["code"], r["clientEventId"], r["message"]],
+)
+
+
+def emit_ingest(doc: dict[str, Any], fmt: str, *, show: int = 50) -> None:
+    """``events ingest``'s summary: counts, then the rejected lines (the table
+    lists ``show`` of them; json, yaml and csv all)."""
+
+    def text() -> None:
+        rejected = doc["rejected"]
+        print(
+            f"{doc['file']}: {doc['accepted']} accepted, {doc['replayed']} already stored "
+            f"(retries), {len(rejected)} rejected"
+        )
+        # One line each, "line N: CODE": what to grep for and fix the file by.
+        for r in rejected[: max(show, 0)]:
+            print(f"  line {r['line']}: {r['code']} {r['clientEventId']} {r['message']}")
+        if len(rejected) > show:
+            print(f"  … {len(rejected) - show} more (use --show N)")
+
+    emit_doc(doc, fmt, text=text, rows=(REJECTED, doc["rejected"]))
 
 
 # --------------------------------------------------------------------------- what is held
@@ -158,7 +190,6 @@ def held(ns: argparse.Namespace) -> int:
     import grpc
 
     from anshin.v1 import events_pb2, events_pb2_grpc
-    from server.cli.output import emit_rows
 
     with open_channel(ns) as channel:
         stub = events_pb2_grpc.EventServiceStub(channel)
@@ -200,7 +231,8 @@ def add_parser(sub: Any) -> None:
     ei = esub.add_parser("ingest", help="stream a JSON-lines file of EventEnvelopes (backfill)")
     ei.add_argument("file")
     ei.add_argument("--batch", type=int, default=500, help="events per stream message")
-    ei.add_argument("--show", type=int, default=50, help="rejected lines to list")
+    ei.add_argument("--show", type=int, default=50, help="rejected lines the table lists")
+    add_output_arg(ei)
     ei.add_argument("--quiet", action="store_true", help="no progress bar (none off a terminal)")
     add_server_args(ei, timeout=3600.0)
     ei.set_defaults(func=ingest)

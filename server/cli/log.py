@@ -7,8 +7,9 @@ tamper-evident verdict log (see ``server/usecases/verify_log.py``).
   JSON lines: append them to a file kept off this machine (WORM storage, a
   ticket, an e-mail to the auditor) — they are the anchor that catches even
   a whole database swapped for an older copy.
-* ``anshin log verify [--checkpoints FILE]`` walks the log and names the first
-  bad entry; exit status 0 when intact, 1 when not.
+* ``anshin log verify [--checkpoints FILE] [-o table|json|csv|yaml]`` walks
+  the log and names the first bad entry; exit status 0 when intact, 4 when
+  not (``server/cli/exit_codes.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import orjson
 from server.cli import log_proofs
 from server.cli.args import default_db, nonempty_path
 from server.cli.exit_codes import Exit
+from server.cli.output import View, add_output_arg, emit_doc
+from server.cli.table import Column
 
 if TYPE_CHECKING:
     from server.store.ports import LogReader
@@ -99,42 +102,82 @@ def verify(ns: argparse.Namespace) -> int:
     started = time.perf_counter()
     report = logverify.verify(reader, verifier, external=external, workers=ns.workers)
     elapsed = time.perf_counter() - started
-    if ns.json:
-        doc = report.to_json() | {"key_id": verifier.key_id, "seconds": round(elapsed, 3)}
-        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
-    elif report.ok:
-        rate = report.entries / elapsed if elapsed > 0 else 0.0
-        print(
-            f"OK  {report.entries} entries, chain intact"
-            + (", every entry MAC valid" if report.macs_checked else "")
-            + f", signed head at seq {report.head_seq}, "
-            f"{report.checkpoints} checkpoints"
-            + (f" + {report.external_checkpoints} exported" if report.external_checkpoints else "")
-            + f" verified (key {verifier.key_id}); {elapsed:.2f} s, {rate:,.0f} entries/s"
+    doc = report.to_json() | {"key_id": verifier.key_id, "seconds": round(elapsed, 3)}
+    emit_verify(doc, ns.output)
+    as_json = ns.output == "json"
+    witnessed = (
+        log_proofs.verify_witness(ns.witness, reader, verifier, as_json) if ns.witness else 0
+    )
+    return max(0 if report.ok else EXIT_TAMPERED, witnessed)
+
+
+# -o csv: the report as one row (first_bad_* empty when the log is intact).
+VERIFY = View(
+    columns=tuple(
+        Column(name, keep=True)
+        for name in (
+            "ok",
+            "entries",
+            "head_seq",
+            "checkpoints_checked",
+            "external_checkpoints_checked",
+            "macs_checked",
+            "key_id",
+            "first_bad_seq",
+            "first_bad_id",
+            "first_bad_reason",
         )
-        for note in report.notes:
-            print(f"  note: {note}")
+    ),
+    row=lambda d: [
+        str(d["ok"]).lower(),
+        str(d["entries"]),
+        str(d["head_seq"]),
+        str(d["checkpoints_checked"]),
+        str(d["external_checkpoints_checked"]),
+        str(d["macs_checked"]).lower(),
+        d["key_id"],
+        *(
+            ["", "", ""]
+            if d["first_bad"] is None
+            else [str(d["first_bad"]["seq"]), d["first_bad"]["id"] or "", d["first_bad"]["reason"]]
+        ),
+    ],
+)
+
+
+def emit_verify(doc: dict[str, Any], fmt: str) -> None:
+    """``log verify``'s report (``VerifyReport.to_json`` plus key id and seconds) in ``fmt``."""
+    emit_doc(doc, fmt, text=lambda: _print_verify(doc), rows=(VERIFY, [doc]))
+
+
+def _print_verify(doc: dict[str, Any]) -> None:
+    key_id, elapsed, bad = doc["key_id"], doc["seconds"], doc["first_bad"]
+    if doc["ok"]:
+        rate = doc["entries"] / elapsed if elapsed > 0 else 0.0
+        external = doc["external_checkpoints_checked"]
+        print(
+            f"OK  {doc['entries']} entries, chain intact"
+            + (", every entry MAC valid" if doc["macs_checked"] else "")
+            + f", signed head at seq {doc['head_seq']}, "
+            f"{doc['checkpoints_checked']} checkpoints"
+            + (f" + {external} exported" if external else "")
+            + f" verified (key {key_id}); {elapsed:.2f} s, {rate:,.0f} entries/s"
+        )
     else:
-        p = report.problem
-        assert p is not None
-        if p.seq > 0:
+        if bad["seq"] > 0:
             print(
-                f"TAMPERED  first bad entry: seq {p.seq}"
-                + (f" (id {p.entry_id})" if p.entry_id else "")
+                f"TAMPERED  first bad entry: seq {bad['seq']}"
+                + (f" (id {bad['id']})" if bad["id"] else "")
             )
         else:  # a row beside the log that no entry lists (e.g. an inserted event)
             print("TAMPERED  beside the log (a table whose rows decide money)")
-        print(f"  {p.reason}")
-        if report.entries < p.seq:
-            print(f"  {report.entries} entries before it verified (key {verifier.key_id})")
+        print(f"  {bad['reason']}")
+        if doc["entries"] < bad["seq"]:
+            print(f"  {doc['entries']} entries before it verified (key {key_id})")
         else:  # found after the walk: the head, a checkpoint, the tables beside the log
-            print(f"  the chain of {report.entries} entries is intact (key {verifier.key_id})")
-        for note in report.notes:
-            print(f"  note: {note}")
-    witnessed = (
-        log_proofs.verify_witness(ns.witness, reader, verifier, ns.json) if ns.witness else 0
-    )
-    return max(0 if report.ok else EXIT_TAMPERED, witnessed)
+            print(f"  the chain of {doc['entries']} entries is intact (key {key_id})")
+    for note in doc["notes"]:
+        print(f"  note: {note}")
 
 
 def add_parser(sub: Any) -> None:
@@ -160,7 +203,7 @@ def add_parser(sub: Any) -> None:
     v.add_argument("--public-key", help="PEM public key (instead of the private key file)")
     v.add_argument("--checkpoints", help="JSON lines exported by `anshin log checkpoints`")
     v.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
-    v.add_argument("--json", action="store_true")
+    add_output_arg(v, legacy_json=True, hide_legacy=True)
     v.add_argument("--witness", help="a witness file (`anshin log witness`): name the first change")
     v.set_defaults(func=verify)
 

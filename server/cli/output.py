@@ -11,7 +11,13 @@
 * ``yaml``: the same document as YAML (a list: one sequence, streamed).
 * ``csv``: the table's columns, values whole, with a header row.
 
-``--json``, where a command had it, still means ``-o json``.
+``--json``, where a command had it, still means ``-o json`` (hidden from
+``--help`` where it is kept only for old scripts).
+
+A command whose data is not a protobuf message (``replay``, ``log verify``,
+``releases status``, ``rules validate``, the ``events ingest`` summary) prints
+its own document for json and yaml (``emit_doc``), and its list (changed
+claims, products, problems, rejected lines) for csv.
 """
 
 from __future__ import annotations
@@ -33,14 +39,21 @@ from server.cli.table import Column, layout
 FORMATS = ("table", "json", "csv", "yaml")
 
 
-def add_output_arg(parser: argparse.ArgumentParser, *, legacy_json: bool = False) -> None:
-    """``-o/--output`` (and ``--json``, kept as its alias where it existed)."""
+def add_output_arg(
+    parser: argparse.ArgumentParser, *, legacy_json: bool = False, hide_legacy: bool = False
+) -> None:
+    """``-o/--output`` (and ``--json``, kept as its alias where it existed;
+    ``hide_legacy``: kept for old scripts only, not shown by ``--help``)."""
     parser.add_argument(
         "-o", "--output", choices=FORMATS, default="table", help="output format; default table"
     )
     if legacy_json:
         parser.add_argument(
-            "--json", dest="output", action="store_const", const="json", help="same as -o json"
+            "--json",
+            dest="output",
+            action="store_const",
+            const="json",
+            help=argparse.SUPPRESS if hide_legacy else "same as -o json",
         )
 
 
@@ -120,3 +133,23 @@ def emit_rows(
         if footer is not None:
             print(footer(n), file=sys.stderr)
     return n
+
+
+def emit_doc(
+    doc: dict[str, Any],
+    fmt: str,
+    *,
+    text: Callable[[], None],
+    rows: tuple[View, Iterable[Any]],
+) -> None:
+    """A document that is not a protobuf message: itself for json and yaml,
+    ``rows`` (its list, as a view and items) for csv, ``text`` for table."""
+    if fmt == "json":
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+    elif fmt == "yaml":
+        sys.stdout.write(_yaml(doc))
+    elif fmt == "csv":
+        view, items = rows
+        emit_rows(items, "csv", view)
+    else:
+        text()

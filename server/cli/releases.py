@@ -10,6 +10,8 @@ from typing import Any
 
 from server.cli.args import instant
 from server.cli.exit_codes import Exit
+from server.cli.output import View, add_output_arg, emit_doc
+from server.cli.table import Column
 
 
 def import_(ns: argparse.Namespace) -> int:
@@ -98,16 +100,45 @@ def status(ns: argparse.Namespace) -> int:
     rules = load_rules(ns.rules)
     now = ns.at or datetime.now(UTC)
     limit = rules.posture.settings.release_stale_after
-    stale_any = False
-    for name, product in sorted(rules.posture.releases.products.items()):
-        stale = is_stale(product, now, limit)
-        stale_any |= stale
-        count = sum(len(c.releases) for c in product.channels)
-        print(
-            f"{name:10} as_of {product.as_of.date()}  {count:4} releases  "
-            f"{'STALE' if stale else 'fresh'}"
-        )
+    products = [
+        {
+            "product": name,
+            "asOf": product.as_of.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "releases": sum(len(c.releases) for c in product.channels),
+            "stale": is_stale(product, now, limit),
+        }
+        for name, product in sorted(rules.posture.releases.products.items())
+    ]
+    doc = {
+        "at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "staleAfterDays": limit.days,
+        "products": products,
+    }
+    emit_status(doc, ns.output)
+    stale_any = any(p["stale"] for p in products)
     return int(Exit.FAILED) if stale_any else 0  # stale data (exit_codes)
+
+
+# The as-of instant in UTC, whole: a product's data is complete up to it.
+PRODUCTS = View(
+    columns=(
+        Column("product", keep=True),
+        Column("as_of", keep=True),
+        Column("releases", keep=True, right=True),
+        Column("state", keep=True),
+    ),
+    row=lambda p: [p["product"], p["asOf"], str(p["releases"]), "STALE" if p["stale"] else "fresh"],
+)
+
+
+def emit_status(doc: dict[str, Any], fmt: str) -> None:
+    """``releases status``: one row per product; json/yaml: the document."""
+    from server.cli.output import emit_rows
+
+    def table() -> None:
+        emit_rows(doc["products"], "table", PRODUCTS)
+
+    emit_doc(doc, fmt, text=table, rows=(PRODUCTS, doc["products"]))
 
 
 def add_parser(sub: Any) -> None:
@@ -171,5 +202,6 @@ def add_parser(sub: Any) -> None:
     rr.set_defaults(func=refresh)
     rs = rsub.add_parser("status", help="as-of date and staleness of each product")
     rs.add_argument("--rules", type=Path)
-    rs.add_argument("--at", type=instant)
+    rs.add_argument("--at", type=instant, help="judge staleness at this instant (default now)")
+    add_output_arg(rs)
     rs.set_defaults(func=status)

@@ -3,22 +3,25 @@
 Re-makes every logged claim decision (or those of ``--since``/``--until``,
 decision instants, and ``--policy``) from the facts recorded with it, under
 the rules in ``--rules DIR``, and prints how many outcomes and amounts
-change, by policy and by clause, then the changed claims. ``--json`` prints
-one JSON document instead. The database is opened read-only: nothing is
+change, by policy and by clause, then the changed claims. ``-o json`` (or
+yaml) prints one document instead (every change listed), ``-o csv`` the changed
+claims, one row each. The database is opened read-only: nothing is
 written. See ``server/usecases/replay.py`` and docs/analysts.md ("Replay").
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from server.cli.args import default_db, instant
-from server.cli.render import format_instant, print_json, yen
+from server.cli.output import View, add_output_arg, emit_doc
+from server.cli.progress import progress
+from server.cli.render import format_instant, yen
+from server.cli.table import Column
 
 NO_CASCADE = (
     "Each claim is replayed on the cap usage recorded at its decision: a changed "
@@ -35,24 +38,8 @@ def run(ns: argparse.Namespace) -> int:
     since_us = to_us(ns.since) if ns.since else None
     until_us = to_us(ns.until) if ns.until else None
 
-    from tqdm import tqdm
-
-    bar = tqdm(
-        total=0,
-        unit=" claims",
-        desc="replay",
-        disable=True if ns.quiet else None,  # None: only on a terminal
-        file=sys.stderr,
-        mininterval=0.5,
-        leave=False,
-    )
-
-    def on_total(n: int) -> None:
-        bar.total = n
-        bar.refresh()
-
     start = time.perf_counter()
-    with bar:
+    with progress("replay", unit="claims", quiet=ns.quiet) as bar:
         tally = replay(
             ns.db,
             rules,
@@ -60,7 +47,7 @@ def run(ns: argparse.Namespace) -> int:
             until_us=until_us,
             policy=ns.policy,
             workers=ns.workers,
-            on_total=on_total,
+            on_total=bar.set_total,
             on_progress=bar.update,
         )
     elapsed = time.perf_counter() - start
@@ -84,11 +71,51 @@ def run(ns: argparse.Namespace) -> int:
     }
     for change in doc["changes"]:
         change["recorded_at"] = format_instant(change["recorded_us"], tz=UTC)
-    if ns.json:
-        print_json(doc)
-    else:
-        _print_text(doc, show=ns.show)
+    emit(doc, ns.output, show=ns.show)
     return 0
+
+
+def _fired(change: dict[str, Any]) -> str:
+    return " ".join(
+        [f"+{x}" for x in change["newly_fired"]] + [f"-{x}" for x in change["no_longer_fired"]]
+    )
+
+
+# -o csv: the changed claims, whole (amounts as plain integers, for a spreadsheet).
+CHANGES = View(
+    columns=(
+        Column("decision_id", keep=True),
+        Column("recorded_at", keep=True),
+        Column("customer_id", keep=True),
+        Column("policy_id"),
+        Column("old_outcome"),
+        Column("old_payable_yen", right=True),
+        Column("new_outcome"),
+        Column("new_payable_yen", right=True),
+        Column("clauses"),
+    ),
+    row=lambda c: [
+        c["decision_id"],
+        c["recorded_at"],
+        c["customer_id"],
+        c["policy_id"],
+        c["outcome"]["old"],
+        str(c["payable_yen"]["old"]),
+        c["outcome"]["new"],
+        str(c["payable_yen"]["new"]),
+        _fired(c),
+    ],
+)
+
+
+def emit(doc: dict[str, Any], fmt: str, *, show: int = 50) -> None:
+    """A replay's document in ``fmt`` (``show``: changed claims the text lists)."""
+    emit_doc(
+        doc,
+        fmt,
+        text=lambda: _print_text(doc, show=show),
+        rows=(CHANGES, doc["changes"]),
+    )
 
 
 def _print_text(doc: dict[str, Any], *, show: int) -> None:
@@ -153,12 +180,12 @@ def _print_text(doc: dict[str, Any], *, show: int) -> None:
         more = "" if len(listed) == len(changes) else f" (first {len(listed):,}; --show 0: all)"
         out += ["", f"changed claims: {len(changes):,}{more}"]
         for c in listed:
-            fired = [f"+{x}" for x in c["newly_fired"]] + [f"-{x}" for x in c["no_longer_fired"]]
+            fired = _fired(c)
             out.append(
                 f"  {c['decision_id']}  {c['recorded_at'][:19]}  {c['customer_id']}  "
                 f"{c['policy_id']}  {c['outcome']['old']} {yen(c['payable_yen']['old'])} → "
                 f"{c['outcome']['new']} {yen(c['payable_yen']['new'])}"
-                + (f"  {' '.join(fired)}" if fired else "")
+                + (f"  {fired}" if fired else "")
             )
     out += ["", NO_CASCADE]
     if doc["ledger_reads"]:
@@ -183,9 +210,13 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--since", type=instant, help="decided at or after this instant")
     r.add_argument("--until", type=instant, help="decided before this instant")
     r.add_argument("--policy", help="only claims under this policy (HNB, DCM, …)")
-    r.add_argument("--json", action="store_true", help="print one JSON document")
+    add_output_arg(r, legacy_json=True, hide_legacy=True)
     r.add_argument(
-        "--show", type=int, default=50, help="changed claims to list (0: all); default %(default)s"
+        "--show",
+        type=int,
+        default=50,
+        help="changed claims the table lists (0: all; json, yaml and csv list all); "
+        "default %(default)s",
     )
     r.add_argument(
         "--workers",

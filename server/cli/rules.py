@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from server.cli.exit_codes import Exit
+from server.cli.output import View, add_output_arg, emit_doc, emit_rows
+from server.cli.table import Column
 
 
 def explain(ns: argparse.Namespace) -> int:
@@ -52,25 +54,70 @@ def validate(ns: argparse.Namespace) -> int:
         if str(exc) != "; ".join(raw):  # policy problems are listed above, one per line
             problems.insert(0, str(exc))
     if problems or rules is None:
-        for problem in problems:
-            print(problem)
-        print(f"{root}: {len(problems)} problem(s); the server would refuse to load these rules")
+        emit_validation(
+            {"dir": str(root), "valid": False, "problems": problems, "policies": []}, ns.output
+        )
         return int(Exit.FAILED)
     policies = rules.policies.policies
-    clauses = sum(len(p.clauses) for p in policies.values())
-    clause_ids = sum(len(p.clause_ids) for p in policies.values())
-    for pid in sorted(policies):
-        p = policies[pid]
-        file = p.path.name if p.path else "-"
-        print(
-            f"  {p.label:16} {file:10} {len(p.clause_ids):3} clauses "
-            f"({len(p.clauses)} entries)  {p.name}"
-        )
-    print(
-        f"{root}: valid — {len(policies)} policies, {clause_ids} clauses "
-        f"({clauses} entries), rules digest {rules.digest}"
-    )
+    doc = {
+        "dir": str(root),
+        "valid": True,
+        "problems": [],
+        "rulesDigest": rules.digest,
+        "policies": [
+            {
+                "policy": p.label,
+                "file": p.path.name if p.path else "",
+                "clauses": len(p.clause_ids),
+                "entries": len(p.clauses),
+                "name": p.name,
+            }
+            for p in (policies[pid] for pid in sorted(policies))
+        ],
+    }
+    emit_validation(doc, ns.output)
     return 0
+
+
+POLICIES = View(
+    columns=(
+        Column("policy", keep=True),
+        Column("file", keep=True),
+        Column("clauses", keep=True, right=True),
+        Column("entries", keep=True, right=True),
+        Column("name"),
+    ),
+    row=lambda p: [p["policy"], p["file"], str(p["clauses"]), str(p["entries"]), p["name"]],
+)
+PROBLEMS = View(columns=(Column("problem"),), row=lambda problem: [problem])
+
+
+def emit_validation(doc: dict[str, Any], fmt: str) -> None:
+    """``rules validate``: the policies of a valid directory, else its
+    problems, one per row; the table ends with the verdict line (json, yaml
+    and csv are the data alone)."""
+    items = doc["policies"] if doc["valid"] else doc["problems"]
+    view = POLICIES if doc["valid"] else PROBLEMS
+
+    def text() -> None:
+        if doc["valid"]:
+            emit_rows(items, "table", view)
+            policies = doc["policies"]
+            print(
+                f"{doc['dir']}: valid — {len(policies)} policies, "
+                f"{sum(p['clauses'] for p in policies)} clauses "
+                f"({sum(p['entries'] for p in policies)} entries), "
+                f"rules digest {doc['rulesDigest']}"
+            )
+        else:
+            for problem in items:  # whole, one per line: each names its file
+                print(problem)
+            print(
+                f"{doc['dir']}: {len(items)} problem(s); the server would refuse to load "
+                "these rules"
+            )
+
+    emit_doc(doc, fmt, text=text, rows=(view, items))
 
 
 def add_parser(sub: Any) -> None:
@@ -78,6 +125,7 @@ def add_parser(sub: Any) -> None:
     rsub = r.add_subparsers(dest="rules_command", required=True)
     v = rsub.add_parser("validate", help="load DIR as the server would; list every problem")
     v.add_argument("dir", metavar="DIR", help="a rules directory (e.g. rules/data)")
+    add_output_arg(v)
     v.set_defaults(func=validate)
     x = rsub.add_parser(
         "explain", help="a clause's text, rules file:line, deciding function and tests"

@@ -4,6 +4,7 @@ long ids, amounts in the millions."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -115,3 +116,152 @@ def status() -> operator_pb2.GetStatusResponse:
         pid=4242,
         server_version="0.1.0",
     )
+
+
+# ------------------------------------------- documents of commands that read no reply
+
+
+def replay_doc() -> dict[str, Any]:
+    """``anshin replay``'s document: one claim changed, one clause newly fired."""
+    change = {
+        "decision_id": ENTRY_ID,
+        "recorded_us": 1745130600000000,
+        "recorded_at": "2025-04-20T06:30:00Z",
+        "customer_id": "hnb-contract-0001",
+        "policy_id": "HNB",
+        "outcome": {"old": "APPROVE", "new": "DENY"},
+        "payable_yen": {"old": 12_000_000, "new": 0, "delta": -12_000_000},
+        "newly_fired": ["HNB-X5"],
+        "no_longer_fired": [],
+    }
+    return {
+        "db": "sqlite:///var/anshin.db",
+        "rules": {"dir": "/tmp/rules-x5", "digest": "c362ff6a481129f3"},
+        "window": {"since": "2025-04-01T00:00:00+09:00", "until": None},
+        "policy": "HNB",
+        "replayed": 2,
+        "unchanged": 1,
+        "changed": 1,
+        "not_replayable": {
+            "total": 1,
+            "reasons": [{"reason": "no inputs recorded", "count": 1, "examples": ["01a2"]}],
+        },
+        "outcome_changes": [{"from": "APPROVE", "to": "DENY", "count": 1}],
+        "amount": {"changed": 1, "delta_yen": -12_000_000},
+        "by_policy": {
+            "HNB": {
+                "replayed": 2,
+                "changed": 1,
+                "outcome_changed": 1,
+                "amount_changed": 1,
+                "amount_delta_yen": -12_000_000,
+            }
+        },
+        "by_clause": {"HNB-X5": {"newly_fired": 1, "no_longer_fired": 0}},
+        "changes": [change],
+        "ledger_reads": 0,
+        "cascade": False,
+        "elapsed_s": 0.5,
+        "claims_per_s": 6,
+        "cpu_s": 0.25,
+        "claims_per_cpu_s": 12,
+        "notes": ["no cascade"],
+    }
+
+
+def ingest_doc() -> dict[str, Any]:
+    """``anshin events ingest``'s summary: two lines rejected, one in Japanese."""
+    return {
+        "file": "events.jsonl",
+        "accepted": 1200,
+        "replayed": 3,
+        "rejected": [
+            {
+                "line": 7,
+                "code": "INVALID_ARGUMENT",
+                "clientEventId": "paypay-login-01a24faa-56df-74a8-8175-be999babc464",
+                "message": "occurred_at: 発生時刻がありません (occurred_at is required)",
+            },
+            {
+                "line": 12,
+                "code": "INVALID_JSON",
+                "clientEventId": "",
+                "message": "not an EventEnvelope: Failed to parse occurredAt field",
+            },
+        ],
+    }
+
+
+def releases_doc() -> dict[str, Any]:
+    """``anshin releases status``: one fresh product, one stale."""
+    return {
+        "at": "2026-12-07T00:00:00Z",
+        "staleAfterDays": 45,
+        "products": [
+            {
+                "product": "chrome",
+                "asOf": "2026-11-12T14:10:29.391000Z",
+                "releases": 156,
+                "stale": False,
+            },
+            {"product": "phishwall", "asOf": "2000-01-01T00:00:00Z", "releases": 0, "stale": True},
+        ],
+    }
+
+
+def rules_doc(valid: bool = True) -> dict[str, Any]:
+    """``anshin rules validate``: a valid directory (Japanese policy names), or one problem."""
+    if not valid:
+        return {
+            "dir": "/tmp/anshin-rules-copy",
+            "valid": False,
+            "problems": [
+                "/tmp/anshin-rules-copy/policies/hnb.toml: clause HNB-X5: kind: unknown clause "
+                "kind 'notice_within_day_after'"
+            ],
+            "policies": [],
+        }
+    return {
+        "dir": "rules/data",
+        "valid": True,
+        "problems": [],
+        "rulesDigest": "c5450114a47884d4",
+        "policies": [
+            {
+                "policy": "HNB@2024-02-20",
+                "file": "hnb.toml",
+                "clauses": 25,
+                "entries": 27,
+                "name": "東日本ビジネスIBサービス 不正利用補償",
+            },
+            {
+                "policy": "KDN@seed-001",
+                "file": "kdn.toml",
+                "clauses": 24,
+                "entries": 27,
+                "name": "ノートン セキュリティ with ダークウェブ モニタリング プラス 付帯保険",
+            },
+        ],
+    }
+
+
+def verify_doc(ok: bool = True) -> dict[str, Any]:
+    """``anshin log verify``'s report: intact, or tampered at seq 1234."""
+    return {
+        "ok": ok,
+        "entries": 2500 if ok else 1233,
+        "head_seq": 2500,
+        "checkpoints_checked": 3,
+        "external_checkpoints_checked": 0,
+        "macs_checked": True,
+        "first_bad": None
+        if ok
+        else {
+            "seq": 1234,
+            "id": "00000000-0000-7000-8000-000000001234",
+            "reason": "content does not match its entry_hash",
+        },
+        "notes": [],
+        "key_id": "5bca7f7b419588da",
+        "seconds": 0.5,
+    }
