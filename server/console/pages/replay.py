@@ -10,7 +10,6 @@ event loop), on its own read-only reader of the log, one at a time."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -22,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rules.load import load_rules
-from server.cli.args import instant
 from server.clock import to_us
 from server.usecases.find_verdicts import record_access
 from server.usecases.replay import replay
+from timing.instants import InstantError, parse_instant
 
 from ..web import ConsoleDeps, begin, check_post, deps_of, render
 
@@ -103,8 +102,8 @@ async def replay_page(request: Request) -> Response:
             bounds[name] = None
             if values[name]:
                 try:
-                    bounds[name] = to_us(instant(values[name]))
-                except argparse.ArgumentTypeError as exc:
+                    bounds[name] = to_us(parse_instant(values[name]))
+                except InstantError as exc:
                     errors[name] = str(exc)
         policy = values["policy"].upper() or None
         if policy is not None and policy not in deps.rules.current.policies.policies:

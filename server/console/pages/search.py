@@ -7,7 +7,6 @@ read is recorded as QueryVerdicts records it."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -15,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from anshin.v1 import verdicts_pb2
-from server.cli.args import instant
 from server.errors import InvalidArgument
 from server.wire import verdict_requests as wire
+from timing.instants import InstantError, parse_instant
 
 from ..web import begin, deps_of, field_errors, render
 
@@ -66,8 +65,8 @@ def query_request(
         if not raw:
             continue
         try:
-            at = instant(raw)
-        except argparse.ArgumentTypeError as exc:
+            at = parse_instant(raw)
+        except InstantError as exc:
             errors[name] = str(exc)
             continue
         ts = Timestamp()
