@@ -295,6 +295,7 @@ def claim_requests(rng: random.Random, dry_run: bool) -> Iterator[object]:
                 insured_person_ref="person-1",
                 insured_is_subscriber=True,
                 success_prospect_found=True,
+                through_internet=True,
             ),
             **common,
         )

@@ -14,6 +14,7 @@ from rules.engine.attestations import attestation_keys, codes_read, unknown_atte
 from rules.engine.evaluate import (
     ClaimError,
     Outline,
+    claim_needs,
     empty_ledger,
     evaluate,
     evaluate_in,
@@ -84,6 +85,7 @@ __all__ = [
     "Reservation",
     "SkimmingPhishingLoss",
     "attestation_keys",
+    "claim_needs",
     "codes_read",
     "empty_ledger",
     "evaluate",

@@ -27,7 +27,7 @@ from functools import lru_cache
 
 from checks.model import CheckStatus, Compared
 from rules.engine.kinds import KINDS, Finding, ReservationSpec
-from rules.engine.kinds.base import AmountFn, CheckFn, ScopeFn
+from rules.engine.kinds.base import AmountFn, CheckFn, NeedsFn, ScopeFn
 from rules.engine.model import (
     ClaimFacts,
     ClauseResult,
@@ -38,6 +38,7 @@ from rules.engine.model import (
     Outcome,
     Reservation,
 )
+from rules.engine.needs import CoverEvents, Need
 from rules.engine.policy import Clause, ClauseEffect, Policy, PolicySet
 from timing.computation import Computation
 from timing.money import format_yen
@@ -105,6 +106,22 @@ def ledger_scopes(policy: Policy, claim: ClaimFacts, context: EvaluationContext)
         for key in scopes(clause, claim, context):
             keys.setdefault(key)
     return tuple(keys)
+
+
+def claim_needs(policy: Policy, claim: ClaimFacts) -> tuple[Need, ...]:
+    """The questions about recorded events that evaluating ``claim`` reads
+    (rules/engine/needs.py), each once: the events the policy's ``[cover]``
+    builds periods from, then what each clause that applies asks of them.
+    The store answers them (``EventLog.claim_events``); nothing else is read."""
+    _check_claim(policy, claim)
+    asked: dict[Need, None] = {}
+    if policy.cover is not None:
+        for kind, subject in policy.cover.reads:
+            asked.setdefault(CoverEvents(kind, subject, claim.claimed_at))
+    for clause, fn in _plan(policy, claim).needs:
+        for need in fn(clause, claim):
+            asked.setdefault(need)
+    return tuple(asked)
 
 
 def empty_ledger(
@@ -249,6 +266,7 @@ class _Plan:
     fixed: tuple[tuple[int, Finding, ClauseResult], ...]
     groups: tuple[tuple[int, ...], ...]  # the any_of groups' members (clause indices)
     scopes: tuple[tuple[Clause, ScopeFn], ...]  # the clauses that apply and read the ledger
+    needs: tuple[tuple[Clause, NeedsFn], ...]  # the clauses that apply and read recorded events
     memo: dict[tuple[int, int], tuple[Finding, ClauseResult]] = field(default_factory=dict)
 
 
@@ -268,10 +286,13 @@ def _compile(policy: Policy, claim: ClaimFacts) -> _Plan:
     amounts: list[tuple[int, Clause, AmountFn]] = []
     fixed: list[tuple[int, Finding, ClauseResult]] = []
     scopes: list[tuple[Clause, ScopeFn]] = []
+    needs: list[tuple[Clause, NeedsFn]] = []
     for i, clause in enumerate(policy.clauses):
         spec = KINDS[clause.kind]
         if spec.scopes is not None and _applies(clause, claim):
             scopes.append((clause, spec.scopes))
+        if spec.needs is not None and _applies(clause, claim):
+            needs.append((clause, spec.needs))
         if not _applies(clause, claim):
             finding = Finding(
                 NOT_APPLICABLE,
@@ -291,6 +312,7 @@ def _compile(policy: Policy, claim: ClaimFacts) -> _Plan:
         tuple(fixed),
         _groups(conditions),
         tuple(scopes),
+        tuple(needs),
     )
 
 

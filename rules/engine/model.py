@@ -332,6 +332,8 @@ class LegalCost:
     unmarried: bool | None = None
     # ISA-X28 「…見込みのないことが明らかな場合」: True fires the exclusion.
     clearly_no_prospect: bool | None = None
+    # ISA-P1 (trouble) 「インターネットを通じて生じた」: False is not a ネットトラブル.
+    through_internet: bool | None = None
 
     def __post_init__(self) -> None:
         _aware_fields(self)

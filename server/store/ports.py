@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from rules.engine.needs import Need
 from server.store.records import (
     ChainRow,
     Checkpoint,
-    ClaimEventQuery,
     ClaimRow,
     ClaimWrite,
     EventRow,
@@ -63,14 +63,27 @@ class EventLog(Protocol):
         ``until_us``, in (event_us, client_event_id) order."""
         ...
 
-    async def claim_events(self, q: ClaimEventQuery) -> list[tuple[str, bytes]]:
-        """(kind, payload) of the events ``q`` names, each part in
-        (event_us, client_event_id) order: what one claim's decision reads."""
+    async def claim_events(
+        self, customer_id: str, needs: Sequence[Need]
+    ) -> list[tuple[str, bytes]]:
+        """(kind, payload) of the customer's events that answer ``needs``, the
+        questions a claim's decision asks (``rules.engine.claim_needs``; which
+        events answer each is defined in ``rules.engine.needs``): each
+        question's in (event_us, client_event_id) order, an event once."""
         ...
 
     async def event_replies(
         self, customer_id: str, kind: str, subject_prefix: str, before_us: int
     ) -> list[bytes]: ...
+
+    async def security_replies(
+        self, customer_id: str, service: str, token: str, before_us: int
+    ) -> tuple[list[bytes], list[bytes]]:
+        """The stored acks of the registrations to ``service`` (of instrument
+        ``token`` only, when not empty) and of the logins to it, before
+        ``before_us``, each in (event_us, client_event_id) order: exactly that
+        service and instrument, as a claim reads them."""
+        ...
 
     async def count_events(self) -> int: ...
 

@@ -187,31 +187,6 @@ class EventRow:
         return self.reply_head + self.judgements
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimEventQuery:
-    """Which of one customer's events a claim's decision reads
-    (``EventLog.claim_events``): named by what to load, never by policy.
-
-    * ``cover_kind`` events (``cover_subject`` ones only, when given): what
-      establishes cover (e.g. enrolments in one policy, or app activations);
-    * the payment registrations of ``instrument`` (its token);
-    * the last payment login, at or before the incident, to each payment
-      service the instrument was registered to, and to ``service``;
-    * the dark-web monitoring events of ``card``.
-
-    An empty ``instrument``, ``service`` or ``card`` loads none of its part.
-    """
-
-    customer_id: str
-    as_of_us: int  # the claim instant: nothing after it
-    incident_us: int  # the fraud instant
-    cover_kind: str
-    cover_subject: str | None = None
-    instrument: str = ""
-    service: str = ""
-    card: str = ""
-
-
 # --------------------------------------------------------------------------- claims and ledger
 
 

@@ -2,7 +2,8 @@
 
 A claim decision reads three things from the store: the login posture
 verdicts of the customer's devices before the fraud and the recorded events
-the claim can depend on (``EventLog.claim_events``), both read by
+the claim can depend on (the engine's questions, ``rules.engine.claim_needs``,
+answered by ``EventLog.claim_events``), both read by
 ``gather_facts`` through the store's ports before the write transaction, and,
 inside it, the ledger usage of the claim's cap scopes. ``FactsSnapshot``
 holds exactly that, plus ``now`` (the decision instant the request was
@@ -39,7 +40,6 @@ from typing import Any, Protocol
 import orjson
 
 from checks import event_model as em
-from checks.cover import Cover
 from checks.coverage import Period, monitoring_state, policy_periods
 from checks.model import CheckStatus, Verdict
 from rules import engine as eng
@@ -47,7 +47,7 @@ from rules.load import RuleSet
 from server.clock import from_us, to_us
 from server.errors import InvalidArgument
 from server.store.ports import EventLog, VerdictLog
-from server.store.records import ClaimEventQuery, Usage
+from server.store.records import Usage
 from server.wire.events import event_from_payload
 
 FACTS_VERSION = 1
@@ -241,7 +241,9 @@ async def gather_facts(
 ) -> FactsSnapshot:
     """What a decision reads from the store before its transaction: the
     posture verdicts of the customer's devices before the fraud, and the
-    recorded events it can depend on (the ledger is read inside it)."""
+    recorded events it can depend on: the questions the engine asks of them
+    (``claim_needs``), answered by the store (the ledger is read inside it).
+    A claim the policy cannot evaluate is ``InvalidArgument`` naming its field."""
     fraud_at = facts.incident.occurred_at
     postures = []
     for rec in await store.latest_posture_by_device(
@@ -256,34 +258,9 @@ async def gather_facts(
                 clause_statuses=clause_statuses(orjson.loads(rec.result)),
             )
         )
-    rows = await claim_event_rows(store, policy.cover, facts)
+    try:
+        needs = eng.claim_needs(policy, facts)
+    except eng.ClaimError as exc:
+        raise InvalidArgument.of(exc.field, str(exc)) from exc
+    rows = await store.claim_events(facts.customer_id, needs)
     return FactsSnapshot.from_rows(to_us(now), postures, rows)
-
-
-async def claim_event_rows(
-    events: EventLog, cover: Cover | None, facts: eng.ClaimFacts
-) -> list[tuple[str, bytes]]:
-    """The recorded events this claim's decision can read, oldest first: only
-    what the engine looks at (``EventLog.claim_events``). The events the
-    policy file's ``[cover]`` builds periods from (activations cover whatever
-    they activated; an enrolment, its policy): one query each, the first also
-    loading the instrument, service and card parts."""
-    inc = facts.incident
-    fraud_at = inc.occurred_at
-    reads = cover.reads if cover is not None else (("enrolment", facts.policy_id),)
-    rows: list[tuple[str, bytes]] = []
-    for i, (cover_kind, cover_subject) in enumerate(reads):
-        first = i == 0
-        rows += await events.claim_events(
-            ClaimEventQuery(
-                customer_id=facts.customer_id,
-                as_of_us=to_us(facts.claimed_at),
-                incident_us=to_us(fraud_at),
-                cover_kind=cover_kind,
-                cover_subject=cover_subject,
-                instrument=str(getattr(inc, "instrument_token", "") or "") if first else "",
-                service=str(getattr(inc, "payment_service_id", "") or "") if first else "",
-                card=str(getattr(inc, "card_token", "") or "") if first else "",
-            )
-        )
-    return rows

@@ -50,15 +50,10 @@ class EventQueries:
         self, customer: str, service: str, token: str, before: datetime
     ) -> tuple[list[bytes], list[bytes]]:
         """The stored acks (as sent) of the registrations of the service's
-        instrument (any instrument without ``token``) and of the logins to it."""
-        prefix = f"{service}/{token}" if token else f"{service}/"
-        registrations = await self._store.event_replies(
-            customer, "registration", prefix, to_us(before)
-        )
-        logins = await self._store.event_replies(
-            customer, "payment_login", f"{service}/", to_us(before)
-        )
-        return registrations, logins
+        instrument (any instrument without ``token``) and of the logins to it,
+        before ``before``: exactly that service and instrument, as a claim
+        reads them (tests/claims/test_event_query_agreement.py)."""
+        return await self._store.security_replies(customer, service, token, to_us(before))
 
     async def alerts(self, customer: str, card_token: str, before: datetime) -> MonitoringState:
         events = [

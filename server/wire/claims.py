@@ -335,6 +335,7 @@ def _incident(
             is_child=r.opt_bool(m, "is_child"),
             unmarried=r.opt_bool(m, "unmarried"),
             clearly_no_prospect=r.opt_bool(m, "clearly_no_prospect"),
+            through_internet=r.opt_bool(m, "through_internet"),
         )
     )
 

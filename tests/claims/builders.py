@@ -436,6 +436,7 @@ def isa() -> Scenario:
             insured_person_ref="person-1",
             success_prospect_found=True,
             insured_is_subscriber=True,
+            through_internet=True,
         ),
         amounts=Amounts(loss_yen=30_000),
         exclusions=dict(ISA_FACTS),

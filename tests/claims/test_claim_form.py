@@ -158,6 +158,36 @@ def test_the_form_follows_the_sub_kind() -> None:
     assert "skimming_phishing.negligence" not in jpe  # the legacy codes are not asked
 
 
+@pytest.mark.parametrize("kind", ["legal_cost:consultation", "legal_cost:lawyer_fees"])
+def test_isa_p1_trouble_through_the_internet_is_asked(kind: str) -> None:
+    """ISA-P1 (trouble) 「インターネットを通じて生じた」: a typed fact, asked for both
+    kinds, whose absence is REVIEW under ISA-P1; no other policy asks it."""
+    isa = {f.path: f for f in claim_form(POLICIES["ISA"], kind)}
+    field = isa["legal_cost.through_internet"]
+    assert (field.type, field.clause_ids) == ("bool", ("ISA-P1",))
+    assert "インターネットを通じて生じた" in field.question_ja
+    assert field.if_absent.startswith("REVIEW") and "ISA-P1" in field.if_absent
+    others = [f.path for pid, k in KINDS if pid != "ISA" for f in claim_form(POLICIES[pid], k)]
+    assert not [p for p in others if p.endswith("through_internet")]
+
+
+@pytest.mark.parametrize(("policy_id", "kind"), KINDS)
+def test_clause_ids_are_empty_only_for_a_field_the_request_requires(
+    policy_id: str, kind: str
+) -> None:
+    """As claims.proto says of ClaimFormField.clause_ids."""
+    for f in claim_form(POLICIES[policy_id], kind):
+        assert f.clause_ids or f.if_absent == REQUIRED_ABSENT, f
+
+
+def test_a_required_field_no_clause_reads_has_no_clause_ids() -> None:
+    dcm = {f.path: f for f in claim_form(POLICIES["DCM"], "card_fraud")}
+    kdn = {f.path: f for f in claim_form(POLICIES["KDN"], "card_fraud")}
+    assert dcm["card_fraud.card_token"].clause_ids == ()
+    assert dcm["card_fraud.card_token"].if_absent == REQUIRED_ABSENT
+    assert kdn["card_fraud.card_token"].clause_ids  # KDN reads the card's monitoring
+
+
 def test_a_proviso_key_is_optional_and_says_so() -> None:
     dcm = {f.path: f for f in claim_form(POLICIES["DCM"], "card_fraud")}
     assert "但し書き" in dcm["exclusions[DCM-X6.unrelated]"].if_absent

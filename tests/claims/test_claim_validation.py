@@ -316,6 +316,18 @@ def _isa(**kw: object) -> claims_pb2.EvaluateClaimRequest:
     )
 
 
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [({}, None), ({"through_internet": True}, True), ({"through_internet": False}, False)],
+)
+def test_isa_p1_trouble_through_the_internet_keeps_its_three_states(
+    sent: dict[str, bool], read: bool | None
+) -> None:
+    """Unset is "not stated" (REVIEW), distinct from a stated false (DENY)."""
+    facts = conv.claim_facts(_isa(**sent), NOW, POLICIES)
+    assert facts.incident.through_internet is read  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("degree", [0, 2, 3])
 def test_isa_child_of_a_degree_other_than_one_is_refused(degree: int) -> None:
     found = violations(_isa(is_child=True, relative_degree=degree))

@@ -67,25 +67,49 @@ COVER = [
     # ISA-P1: an active subscription to a listed product when the cost is incurred
     Case(
         "isa_p1_no_subscription_when_the_cost_was_incurred_denies",
-        "ISA-P1",
+        "ISA-P1.subscription",
         True,
         DENY,
         context=cover("ISA", period(at_jst(2024, 4, 1), at_jst(2026, 5, 1, 14))),
     ),
     Case(
         "isa_p1_subscription_ending_one_microsecond_later_approves",
-        "ISA-P1",
+        "ISA-P1.subscription",
         False,
         APPROVE,
         context=cover("ISA", period(at_jst(2024, 4, 1), at_jst(2026, 5, 1, 14) + US)),
     ),
     Case(
         "isa_p1_subscriptions_not_provided_reviews",
-        "ISA-P1",
+        "ISA-P1.subscription",
         True,
         REVIEW,
         context=no_cover_record("ISA"),
         missing="context.coverage[ISA]",
+    ),
+    # ISA-P1 (trouble), the seed's definition: 「ネットトラブルとは 1. インターネットを
+    # 通じて生じた…事由に起因して、他人との間に発生したトラブルをいいます。」
+    Case(
+        "isa_p1_trouble_through_the_internet_approves",
+        "ISA-P1.trouble",
+        False,
+        APPROVE,
+        inc(through_internet=True),
+    ),
+    Case(
+        "isa_p1_trouble_not_through_the_internet_denies",
+        "ISA-P1.trouble",
+        True,
+        DENY,
+        inc(through_internet=False),
+    ),
+    Case(
+        "isa_p1_trouble_through_the_internet_not_stated_reviews",
+        "ISA-P1.trouble",
+        True,
+        REVIEW,
+        inc(through_internet=None),
+        missing="legal_cost.through_internet",
     ),
     # ISA-P2: in force from 2024-04-01 00:00 JST, also for earlier subscribers
     Case(

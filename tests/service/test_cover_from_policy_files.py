@@ -73,6 +73,7 @@ def isa_claim(
             insured_person_ref="person-1",
             success_prospect_found=True,
             insured_is_subscriber=True,
+            through_internet=True,  # ISA-P1 (trouble)
         ),
         dry_run=dry_run,
     )

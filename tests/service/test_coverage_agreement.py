@@ -134,6 +134,7 @@ def claim(policy_id: str, customer: str, at: datetime) -> claims_pb2.EvaluateCla
         req.legal_cost.kind = "consultation"
         req.legal_cost.incurred_at.CopyFrom(ts(at))
         req.legal_cost.insured_person_ref = "person-1"
+        req.legal_cost.through_internet = True  # ISA-P1 (trouble)
     return req
 
 

@@ -21,12 +21,19 @@ from pathlib import Path
 import orjson
 import pytest
 
+from rules.engine.needs import (
+    CardMonitoring,
+    CoverEvents,
+    InstrumentRegistrations,
+    LastLogins,
+    Need,
+)
+from server.clock import from_us
 from server.store import Store, open_log_reader, open_store
 from server.store.chain import GENESIS_HASH, LogSigner, checkpoint_problem
 from server.store.errors import AlreadyResolved, NotUnderReview, ReviewNotFound
 from server.store.postgres import PostgresStore
 from server.store.records import (
-    ClaimEventQuery,
     ClaimWrite,
     EventRow,
     LedgerEntry,
@@ -208,24 +215,34 @@ async def test_claim_events_load_what_the_query_names(store: Store) -> None:
         ]
     )
 
-    async def ids(**kw: object) -> list[str]:
-        q = ClaimEventQuery(customer_id="c", as_of_us=100, incident_us=50, **kw)  # type: ignore[arg-type]
-        return [orjson.loads(p)["id"] for _, p in await store.claim_events(q)]
+    async def ids(*needs: Need) -> list[str]:
+        return [orjson.loads(p)["id"] for _, p in await store.claim_events("c", needs)]
 
-    assert await ids(cover_kind="enrolment", cover_subject="HNB") == ["enr-hnb"]
-    assert await ids(cover_kind="activation") == ["act"]
-    # Of those before the incident the first and last of each service; all after it
-    # (up to the claim); then each service's last login before the incident.
-    assert await ids(cover_kind="activation", instrument="tok") == [
+    fraud, claim = from_us(50), from_us(100)
+    assert await ids(CoverEvents("enrolment", "HNB", claim)) == ["enr-hnb"]
+    assert await ids(CoverEvents("activation", None, claim)) == ["act"]
+    # Of each service's registrations at or before the instant the first and the
+    # last (not r6, after it; not r5, another token); each service's last login.
+    by_instrument = (InstrumentRegistrations("tok", fraud), LastLogins(fraud, instrument="tok"))
+    assert await ids(CoverEvents("activation", None, claim), *by_instrument) == [
         "act",
         "r1",
         "r3",
         "r4",
-        "r6",
-        "l2",
         "l4",
+        "l2",
     ]
-    assert await ids(cover_kind="activation", service="shop", card="card") == ["act", "l5", "m1"]
+    # As of a later instant the last registration is another one.
+    assert await ids(InstrumentRegistrations("tok", from_us(60))) == ["r1", "r4", "r6"]
+    # One service's only; an event two questions select is returned once.
+    assert await ids(
+        InstrumentRegistrations("tok", fraud), InstrumentRegistrations("tok", fraud, "pay")
+    ) == ["r1", "r3", "r4"]
+    assert await ids(InstrumentRegistrations("tok", fraud, "pay")) == ["r1", "r3"]
+    assert await ids(LastLogins(fraud, service="shop"), CardMonitoring("card", claim)) == [
+        "l5",
+        "m1",
+    ]
 
 
 # -- ClaimLedger --------------------------------------------------------------------------

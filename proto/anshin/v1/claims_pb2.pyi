@@ -558,6 +558,7 @@ class LegalCost(_message.Message):
     IS_CHILD_FIELD_NUMBER: _builtins.int
     UNMARRIED_FIELD_NUMBER: _builtins.int
     CLEARLY_NO_PROSPECT_FIELD_NUMBER: _builtins.int
+    THROUGH_INTERNET_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
     """consultation | lawyer_fees"""
     insured_person_ref: _builtins.str
@@ -585,6 +586,12 @@ class LegalCost(_message.Message):
     not stated → REVIEW (unless success_prospect_found is true). When stated it
     decides, whatever success_prospect_found says.
     """
+    through_internet: _builtins.bool
+    """ISA-P1 (trouble): the trouble arose through the internet (the seed's
+    definition, 「ネットトラブルとは 1. インターネットを通じて生じた…事由に起因して、
+    他人との間に発生したトラブル」). true → the clause is met; false → not a
+    ネットトラブル, DENY; not stated → REVIEW.
+    """
     @_builtins.property
     def incurred_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -604,10 +611,11 @@ class LegalCost(_message.Message):
         is_child: _builtins.bool | None = ...,
         unmarried: _builtins.bool | None = ...,
         clearly_no_prospect: _builtins.bool | None = ...,
+        through_internet: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_clearly_no_prospect", b"_clearly_no_prospect", "_insured_is_subscriber", b"_insured_is_subscriber", "_is_child", b"_is_child", "_lives_with_subscriber", b"_lives_with_subscriber", "_relative_degree", b"_relative_degree", "_shares_livelihood", b"_shares_livelihood", "_success_prospect_found", b"_success_prospect_found", "_unmarried", b"_unmarried", "cause_at", b"cause_at", "clearly_no_prospect", b"clearly_no_prospect", "incurred_at", b"incurred_at", "insured_is_subscriber", b"insured_is_subscriber", "is_child", b"is_child", "lives_with_subscriber", b"lives_with_subscriber", "relative_degree", b"relative_degree", "shares_livelihood", b"shares_livelihood", "success_prospect_found", b"success_prospect_found", "unmarried", b"unmarried"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_clearly_no_prospect", b"_clearly_no_prospect", "_insured_is_subscriber", b"_insured_is_subscriber", "_is_child", b"_is_child", "_lives_with_subscriber", b"_lives_with_subscriber", "_relative_degree", b"_relative_degree", "_shares_livelihood", b"_shares_livelihood", "_success_prospect_found", b"_success_prospect_found", "_through_internet", b"_through_internet", "_unmarried", b"_unmarried", "cause_at", b"cause_at", "clearly_no_prospect", b"clearly_no_prospect", "incurred_at", b"incurred_at", "insured_is_subscriber", b"insured_is_subscriber", "is_child", b"is_child", "lives_with_subscriber", b"lives_with_subscriber", "relative_degree", b"relative_degree", "shares_livelihood", b"shares_livelihood", "success_prospect_found", b"success_prospect_found", "through_internet", b"through_internet", "unmarried", b"unmarried"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_clearly_no_prospect", b"_clearly_no_prospect", "_insured_is_subscriber", b"_insured_is_subscriber", "_is_child", b"_is_child", "_lives_with_subscriber", b"_lives_with_subscriber", "_relative_degree", b"_relative_degree", "_shares_livelihood", b"_shares_livelihood", "_success_prospect_found", b"_success_prospect_found", "_unmarried", b"_unmarried", "cause_at", b"cause_at", "clearly_no_prospect", b"clearly_no_prospect", "incurred_at", b"incurred_at", "insured_is_subscriber", b"insured_is_subscriber", "insured_person_ref", b"insured_person_ref", "is_child", b"is_child", "kind", b"kind", "lives_with_subscriber", b"lives_with_subscriber", "relative_degree", b"relative_degree", "shares_livelihood", b"shares_livelihood", "success_prospect_found", b"success_prospect_found", "unmarried", b"unmarried"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_clearly_no_prospect", b"_clearly_no_prospect", "_insured_is_subscriber", b"_insured_is_subscriber", "_is_child", b"_is_child", "_lives_with_subscriber", b"_lives_with_subscriber", "_relative_degree", b"_relative_degree", "_shares_livelihood", b"_shares_livelihood", "_success_prospect_found", b"_success_prospect_found", "_through_internet", b"_through_internet", "_unmarried", b"_unmarried", "cause_at", b"cause_at", "clearly_no_prospect", b"clearly_no_prospect", "incurred_at", b"incurred_at", "insured_is_subscriber", b"insured_is_subscriber", "insured_person_ref", b"insured_person_ref", "is_child", b"is_child", "kind", b"kind", "lives_with_subscriber", b"lives_with_subscriber", "relative_degree", b"relative_degree", "shares_livelihood", b"shares_livelihood", "success_prospect_found", b"success_prospect_found", "through_internet", b"through_internet", "unmarried", b"unmarried"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__clearly_no_prospect: _TypeAlias = _typing.Literal["clearly_no_prospect"]  # noqa: Y015
     _WhichOneofArgType__clearly_no_prospect: _TypeAlias = _typing.Literal["_clearly_no_prospect", b"_clearly_no_prospect"]  # noqa: Y015
@@ -623,6 +631,8 @@ class LegalCost(_message.Message):
     _WhichOneofArgType__shares_livelihood: _TypeAlias = _typing.Literal["_shares_livelihood", b"_shares_livelihood"]  # noqa: Y015
     _WhichOneofReturnType__success_prospect_found: _TypeAlias = _typing.Literal["success_prospect_found"]  # noqa: Y015
     _WhichOneofArgType__success_prospect_found: _TypeAlias = _typing.Literal["_success_prospect_found", b"_success_prospect_found"]  # noqa: Y015
+    _WhichOneofReturnType__through_internet: _TypeAlias = _typing.Literal["through_internet"]  # noqa: Y015
+    _WhichOneofArgType__through_internet: _TypeAlias = _typing.Literal["_through_internet", b"_through_internet"]  # noqa: Y015
     _WhichOneofReturnType__unmarried: _TypeAlias = _typing.Literal["unmarried"]  # noqa: Y015
     _WhichOneofArgType__unmarried: _TypeAlias = _typing.Literal["_unmarried", b"_unmarried"]  # noqa: Y015
     @_typing.overload
@@ -639,6 +649,8 @@ class LegalCost(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__shares_livelihood) -> _WhichOneofReturnType__shares_livelihood | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__success_prospect_found) -> _WhichOneofReturnType__success_prospect_found | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__through_internet) -> _WhichOneofReturnType__through_internet | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__unmarried) -> _WhichOneofReturnType__unmarried | None: ...
 
@@ -826,7 +838,12 @@ class ClaimFormField(_message.Message):
     """What leaving it out gives (a REVIEW naming the field, or nothing)."""
     @_builtins.property
     def clause_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """The clauses that read it."""
+        """The clauses that read it. Empty for a field the request requires (the
+        claim is refused without it, see if_absent) that no clause of the policy
+        reads for this incident kind: e.g. card_fraud.card_token under DCM (no
+        DCM clause looks at the card's records) or skimming_phishing.card_token
+        under JPE. Every other field names at least one clause.
+        """
 
     @_builtins.property
     def allowed(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:

@@ -19,6 +19,7 @@ from typing import Literal, TypeAlias, TypeVar
 from checks.model import CheckStatus, Compared
 from rules.engine.kinds.cached import format_jst
 from rules.engine.model import ClaimFacts, Effect, EvaluationContext, Resolved, resolve
+from rules.engine.needs import Need
 from rules.engine.policy import Clause, ClauseEffect, ParamValue
 from timing.trace import Step
 
@@ -122,6 +123,7 @@ CheckFn: TypeAlias = Callable[[Clause, ClaimFacts, EvaluationContext], Finding]
 AmountFn: TypeAlias = Callable[[Clause, ClaimFacts, EvaluationContext, int], AmountFinding]
 ScopeFn: TypeAlias = Callable[[Clause, ClaimFacts, EvaluationContext], tuple[str, ...]]
 AttestsFn: TypeAlias = Callable[[Clause], tuple[str, ...]]
+NeedsFn: TypeAlias = Callable[[Clause, ClaimFacts], tuple[Need, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,10 @@ class KindSpec:
     # Claim fields a clause of this kind reads that no parameter names (the
     # claim form lists them): e.g. the payment method and funding of DCM-T.
     reads: AttestsFn | None = None
+    # The recorded events a clause of this kind reads for a claim, as questions
+    # the store answers (rules/engine/needs.py); coverage events come from the
+    # policy's [cover] and are not asked here.
+    needs: NeedsFn | None = None
     # True when ``check`` returns the very same Finding object for the same
     # inputs (it is built by a memoised pure function): the engine may then
     # reuse the ClauseResult it built from that object.

@@ -55,6 +55,14 @@ from rules.engine.model import (
     RegistrationRecord,
     resolve,
 )
+from rules.engine.needs import (
+    CardMonitoring,
+    InstrumentRegistrations,
+    LastLogins,
+    Need,
+    judged_registrations,
+    last_of,
+)
 from rules.engine.policy import Clause, ClauseEffect
 from timing.jst import jst_date
 from timing.years import PeriodYear, YearAnchor
@@ -217,17 +225,38 @@ def _registration_reads(clause: Clause) -> tuple[str, ...]:
     return ()
 
 
+def _registration_needs(clause: Clause, claim: ClaimFacts) -> tuple[Need, ...]:
+    """DCM-X4 judges the registration of the QR incident's instrument as of its instant."""
+    inc = claim.incident
+    if not clause.bool_param("check_registration") or not isinstance(inc, QrPaymentFraud):
+        return ()
+    _, at = instant_of(claim, clause.list_param("at"))
+    if at is None:
+        return ()
+    return (InstrumentRegistrations(inc.instrument_token, at, inc.payment_service_id),)
+
+
+def _judged(
+    records: Iterable[RegistrationRecord], token: str, at: datetime, service: str
+) -> dict[str, RegistrationRecord]:
+    """service → the registration of ``token`` judged as of ``at`` (needs.judged_registrations)."""
+    spans = judged_registrations(
+        (
+            (r.instrument_token, r.payment_service_id, r.registered_at, r.client_event_id, r)
+            for r in records
+        ),
+        token,
+        at,
+        service,
+    )
+    return {svc: last for svc, (_, last) in spans.items()}
+
+
 def _last_registration(
     records: Sequence[RegistrationRecord], incident: QrPaymentFraud, at: datetime
 ) -> RegistrationRecord | None:
-    found = [
-        r
-        for r in records
-        if r.instrument_token == incident.instrument_token
-        and r.payment_service_id == incident.payment_service_id
-        and r.registered_at <= at
-    ]
-    return max(found, key=lambda r: (r.registered_at, r.client_event_id), default=None)
+    service = incident.payment_service_id
+    return _judged(records, incident.instrument_token, at, service).get(service)
 
 
 def notified_before_cover_ended(
@@ -558,16 +587,7 @@ def _judgements(
     at = claim.occurred_at
     found: list[Judgement] = []
     subjects: list[str] = []
-    regs = [
-        r
-        for r in ctx.registrations
-        if r.instrument_token == token
-        and r.registered_at <= at
-        and (not service or r.payment_service_id == service)
-    ]
-    last_reg: dict[str, RegistrationRecord] = {}
-    for r in sorted(regs, key=lambda r: (r.registered_at, r.client_event_id)):
-        last_reg[r.payment_service_id] = r
+    last_reg = _judged(ctx.registrations, token, at, service)
     if "registration" in sources:
         for r in last_reg.values():
             subjects.append(f"registration {r.client_event_id}")
@@ -575,12 +595,36 @@ def _judgements(
     if "login" in sources:
         services = {service} if service else set(last_reg)
         for svc in sorted(services):
-            logins = [lg for lg in ctx.logins if lg.payment_service_id == svc and lg.login_at <= at]
-            if logins:
-                lg = max(logins, key=lambda x: (x.login_at, x.client_event_id))
+            lg = last_of(
+                ((x.login_at, x.client_event_id), x)
+                for x in ctx.logins
+                if x.payment_service_id == svc and x.login_at <= at
+            )
+            if lg is not None:
                 subjects.append(f"login {lg.client_event_id}")
                 found.extend(j for j in lg.judgements if j.clause_id == judged)
     return found, subjects
+
+
+def _security_needs(clause: Clause, claim: ClaimFacts) -> tuple[Need, ...]:
+    """What ``_judgements`` reads: the registrations it judges, and the logins
+    (to the incident's service, or to each service the instrument was registered to)."""
+    sources = clause.list_param("sources")
+    inc = claim.incident
+    token = str(getattr(inc, "instrument_token", "") or "")
+    service = str(getattr(inc, "payment_service_id", "") or "")
+    at = claim.occurred_at
+    out: list[Need] = []
+    if token and ("registration" in sources or ("login" in sources and not service)):
+        out.append(InstrumentRegistrations(token, at, service))
+    if "login" in sources and (service or token):
+        out.append(LastLogins(at, service=service, instrument="" if service else token))
+    return tuple(out)
+
+
+def _monitoring_needs(clause: Clause, claim: ClaimFacts) -> tuple[Need, ...]:
+    token = str(getattr(claim.incident, "card_token", "") or "")
+    return (CardMonitoring(token, claim.claimed_at),) if token else ()
 
 
 def security_standard(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Finding:
@@ -773,6 +817,7 @@ KINDS = (
         ALL_EFFECTS,
         check=covered_at,
         reads=_registration_reads,
+        needs=_registration_needs,
     ),
     KindSpec(
         "notified_before_cover_ended",
@@ -902,6 +947,7 @@ KINDS = (
         ),
         ALL_EFFECTS,
         check=security_standard,
+        needs=_security_needs,
         reads=lambda clause: ("instrument_token", "payment_service_id"),
     ),
     KindSpec(
@@ -919,6 +965,7 @@ KINDS = (
         ),
         ALL_EFFECTS,
         check=alert_window,
+        needs=_monitoring_needs,
         reads=lambda clause: ("card_token",),
     ),
     KindSpec(

@@ -26,6 +26,7 @@ from rules.engine.kinds.cached import (
     within_days_of,
 )
 from rules.engine.model import ClaimFacts, EvaluationContext
+from rules.engine.needs import CardMonitoring, Need
 from rules.engine.policy import Clause, ClauseEffect
 from timing.interval import Window
 from timing.jst import jst_date
@@ -179,6 +180,14 @@ def _card_token(claim: ClaimFacts) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
+def _alert_needs(clause: Clause, claim: ClaimFacts) -> tuple[Need, ...]:
+    """monitoring.first_alert reads the monitoring events of the claim's card."""
+    token = _card_token(claim)
+    if clause.str_param("reference") != "monitoring.first_alert" or token is None:
+        return ()
+    return (CardMonitoring(token, claim.claimed_at),)
+
+
 KINDS = (
     KindSpec(
         "notice_within_days_after",
@@ -261,6 +270,7 @@ KINDS = (
         ),
         ALL_EFFECTS,
         check=until_end_of_next_day,
+        needs=_alert_needs,
         # monitoring.first_alert is the first alert for the claim's card.
         reads=lambda clause: (
             ("card_token",) if clause.str_param("reference") == "monitoring.first_alert" else ()

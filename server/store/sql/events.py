@@ -25,9 +25,17 @@ from typing import Any
 import orjson
 import uuid_utils
 
+from rules.engine.needs import (
+    CoverEvents,
+    InstrumentRegistrations,
+    LastLogins,
+    Need,
+    judged_registrations,
+)
+from server.clock import to_us
 from server.log import coverage
 from server.store.chain import LogChain
-from server.store.records import ClaimEventQuery, EventRow, VerdictRecord
+from server.store.records import EventRow, VerdictRecord
 from server.store.sql.connection import IN_CHUNK, Connection, marks
 from server.store.sql.verdicts import append_verdict
 
@@ -216,99 +224,129 @@ def replies_of(
     return [bytes(r[0]) + bytes(r[1]) for r in rows]
 
 
+def security_replies(
+    conn: Connection, customer_id: str, service: str, token: str, before_us: int
+) -> tuple[list[bytes], list[bytes]]:
+    """The stored acks of the customer's registrations to ``service`` (of the
+    instrument ``token`` only, when given) and of the logins to it, before
+    ``before_us``, in (event_us, client_event_id) order.
+
+    Exactly that service and instrument, as a claim reads them
+    (rules/engine/needs.py): a subject prefix alone would also take token
+    "tok-10" for "tok-1", and service "pay/a" for "pay" (identifiers may
+    contain "/"), so registrations are checked on the stored event itself."""
+    head = f"SELECT e.reply_head, j.wire, e.payload {FROM} WHERE e.customer_id = ? AND e.kind = ? "
+    tail = "AND e.event_us < ? ORDER BY e.event_us, e.client_event_id"
+    if token:
+        sql = head + "AND e.subject = ? " + tail
+        regs = conn.execute(sql, (customer_id, "registration", f"{service}/{token}", before_us))
+    else:
+        prefix = f"{service}/"
+        sql = head + "AND substr(e.subject, 1, length(?)) = ? " + tail
+        regs = conn.execute(sql, (customer_id, "registration", prefix, prefix, before_us))
+    registrations = []
+    for reply_head, wire, payload in regs.fetchall():
+        d = orjson.loads(payload)
+        if d["payment_service_id"] == service and (not token or d["instrument"]["token"] == token):
+            registrations.append(bytes(reply_head) + bytes(wire))
+    sql = f"SELECT e.reply_head, j.wire {FROM} WHERE e.customer_id = ? AND e.kind = ? "
+    rows = conn.execute(
+        sql + "AND e.subject = ? " + tail, (customer_id, "payment_login", f"{service}/", before_us)
+    ).fetchall()
+    return registrations, [bytes(r[0]) + bytes(r[1]) for r in rows]
+
+
 def count_events(conn: Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
 
 # -- what a claim's decision reads ---------------------------------------------
 
-_ROWS = "SELECT kind, payload FROM events WHERE customer_id = ? AND kind = ? AND event_us <= ?"
+_ROWS = (
+    "SELECT kind, payload, event_us, client_event_id FROM events"
+    " WHERE customer_id = ? AND kind = ? AND event_us <= ?"
+)
 _ORDER = " ORDER BY event_us, client_event_id"
+# (kind, payload, event_us, client_event_id) as read
+_Row = tuple[str, str, int, str]
 
 
-def claim_events(conn: Connection, q: ClaimEventQuery) -> list[tuple[str, bytes]]:
-    """The events of one customer a claim's decision reads, by the existing
-    (customer_id, kind, event_us) index, instead of every event on record.
-
-    * cover: the ``cover_kind`` events (with subject ``cover_subject``, when given);
-    * payment registrations of the claim's instrument (DCM-S1/S2, DCM-X4,
-      KDN-X1 look at no other instrument): of those at or before the
-      incident, the first and the last of each payment service (the engine
-      judges the last one and lists services in the order of their first),
-      and every one after it up to the claim;
-    * for each payment service the instrument was registered to (or the
-      claim's own service), the last login at or before the incident —
-      the only login DCM-S3 / KDN-X1 judge — chosen as the engine chooses
-      (latest instant, then the greatest client event id);
-    * the dark-web monitoring events of the claim's card (KDN-C0..C2).
-
-    Each part is in (event_us, client_event_id) order, as ``events_of`` gives
-    them. Everything is at or before the claim instant.
+def claim_events(
+    conn: Connection, customer_id: str, needs: Sequence[Need]
+) -> list[tuple[str, bytes]]:
+    """The events of one customer that answer a claim decision's questions
+    (rules/engine/needs.py), by the (customer_id, kind, event_us) index rather
+    than every event on record: each question's events in (event_us,
+    client_event_id) order, questions in the order asked, an event answering
+    several once (where first asked). The store knows no policy: which
+    registration and which login answer is decided by the needs module's
+    ``judged_registrations`` (applied to the rows read here) and, for the one
+    login per service, by the same order in SQL (the greatest (event_us,
+    client_event_id)); tests/claims/test_needs.py holds this to ``needs.answer``.
     """
     out: list[tuple[str, bytes]] = []
-    customer_id, as_of_us, fraud_us = q.customer_id, q.as_of_us, q.incident_us
+    seen: set[str] = set()
 
-    def rows(sql: str, *params: object) -> list[tuple[str, bytes]]:
-        return [(r[0], r[1].encode()) for r in conn.execute(sql, params).fetchall()]
+    def add(rows: Sequence[_Row]) -> None:
+        for kind, payload, _, event_id in rows:
+            if event_id not in seen:
+                seen.add(event_id)
+                out.append((kind, payload.encode()))
 
-    if q.cover_subject is None:
-        out += rows(_ROWS + _ORDER, customer_id, q.cover_kind, as_of_us)
-    else:
-        out += rows(
-            _ROWS + " AND subject = ?" + _ORDER,
-            customer_id,
-            q.cover_kind,
-            as_of_us,
-            q.cover_subject,
-        )
-    services = {q.service} if q.service else set()
-    instrument = q.instrument
-    if instrument:
-        # subject is "<service>/<token>"; the exact token is checked on the decoded event.
-        suffix = f"/{instrument}"
-        regs = conn.execute(
-            "SELECT kind, payload, event_us, client_event_id FROM events WHERE customer_id = ?"
-            " AND kind = ? AND event_us <= ?"
-            # The last n characters, portably (PostgreSQL's substr has no negative start).
-            " AND substr(subject, length(subject) - ? + 1) = ?" + _ORDER,
-            (customer_id, "registration", as_of_us, len(suffix), suffix),
-        ).fetchall()
-        # service → (event_us, id) of its first and last registration before the incident
-        first: dict[str, tuple[int, str]] = {}
-        last: dict[str, tuple[int, str]] = {}
-        keep: list[tuple[str, str, int, str]] = []
-        for kind, payload, event_us, event_id in regs:
-            d = orjson.loads(payload)
-            if d["instrument"]["token"] != instrument:
-                continue
-            svc = d["payment_service_id"]
-            services.add(svc)
-            keep.append((kind, svc, event_us, event_id))
-            if event_us <= fraud_us:
-                key = (event_us, event_id)
-                first[svc] = min(first.get(svc, key), key)
-                last[svc] = max(last.get(svc, key), key)
-        # Judging a registration is the costly part. Of those at or before the
-        # incident the engine reads the last of each service (and lists the
-        # services in the order of their first); later ones, up to the claim,
-        # are all kept (a clause may look at a later instant of the claim).
-        wanted = {(svc, *first[svc]) for svc in first} | {(svc, *last[svc]) for svc in last}
-        by_id = {r[3]: r for r in regs}
-        out += [
-            (kind, by_id[event_id][1].encode())
-            for kind, svc, event_us, event_id in keep
-            if event_us > fraud_us or (svc, event_us, event_id) in wanted
-        ]
-    for svc in sorted(services):
-        out += rows(
-            _ROWS + " AND subject = ? ORDER BY event_us DESC, client_event_id DESC LIMIT 1",
-            customer_id,
-            "payment_login",
-            fraud_us,
-            f"{svc}/",
-        )
-    if q.card:
-        out += rows(
-            _ROWS + " AND subject = ?" + _ORDER, customer_id, "monitoring", as_of_us, q.card
-        )
+    for need in needs:
+        if isinstance(need, CoverEvents):
+            up_to = to_us(need.up_to)
+            if need.subject is None:
+                add(_rows(conn, _ROWS + _ORDER, customer_id, need.kind, up_to))
+            else:
+                sql = _ROWS + " AND subject = ?" + _ORDER
+                add(_rows(conn, sql, customer_id, need.kind, up_to, need.subject))
+        elif isinstance(need, InstrumentRegistrations):
+            spans = _judged(conn, customer_id, need.instrument, to_us(need.at), need.service)
+            add(sorted((r for f, last in spans.values() for r in {f, last}), key=_event_order))
+        elif isinstance(need, LastLogins):
+            at_us = to_us(need.at)
+            if need.service:
+                services: Sequence[str] = (need.service,)
+            else:
+                services = list(_judged(conn, customer_id, need.instrument, at_us, ""))
+            sql = _ROWS + " AND subject = ? ORDER BY event_us DESC, client_event_id DESC LIMIT 1"
+            logins = [
+                r
+                for svc in services
+                for r in _rows(conn, sql, customer_id, "payment_login", at_us, f"{svc}/")
+            ]
+            add(sorted(logins, key=_event_order))
+        else:
+            sql = _ROWS + " AND subject = ?" + _ORDER
+            add(_rows(conn, sql, customer_id, "monitoring", to_us(need.up_to), need.card))
     return out
+
+
+def _rows(conn: Connection, sql: str, *params: object) -> list[_Row]:
+    return [(r[0], r[1], int(r[2]), r[3]) for r in conn.execute(sql, params).fetchall()]
+
+
+def _event_order(r: _Row) -> tuple[int, str]:
+    return r[2], r[3]
+
+
+def _judged(
+    conn: Connection, customer_id: str, instrument: str, at_us: int, service: str
+) -> dict[str, tuple[_Row, _Row]]:
+    """service → (first, last) registration of ``instrument`` at or before
+    ``at_us`` (``needs.judged_registrations`` on the rows read)."""
+    if service:
+        sql = _ROWS + " AND subject = ?" + _ORDER
+        regs = _rows(conn, sql, customer_id, "registration", at_us, f"{service}/{instrument}")
+    else:
+        # subject is "<service>/<token>"; the exact token is checked on the decoded event.
+        # The last n characters, portably (PostgreSQL's substr has no negative start).
+        suffix = f"/{instrument}"
+        sql = _ROWS + " AND substr(subject, length(subject) - ? + 1) = ?" + _ORDER
+        regs = _rows(conn, sql, customer_id, "registration", at_us, len(suffix), suffix)
+    decoded = []
+    for r in regs:
+        d = orjson.loads(r[1])
+        decoded.append((d["instrument"]["token"], d["payment_service_id"], r[2], r[3], r))
+    return judged_registrations(decoded, instrument, at_us, service)

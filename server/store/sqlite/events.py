@@ -13,8 +13,9 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from rules.engine.needs import Need
 from server.store.chain import LogChain
-from server.store.records import ClaimEventQuery, EventRow
+from server.store.records import EventRow
 from server.store.sql import events as events_sql
 
 T = TypeVar("T")
@@ -91,8 +92,17 @@ class SqliteEventsMixin:
             lambda conn: events_sql.replies_of(conn, customer_id, kind, subject_prefix, before_us)
         )
 
-    async def claim_events(self, q: ClaimEventQuery) -> list[tuple[str, bytes]]:
-        return await self.read(lambda conn: events_sql.claim_events(conn, q))
+    async def security_replies(
+        self, customer_id: str, service: str, token: str, before_us: int
+    ) -> tuple[list[bytes], list[bytes]]:
+        return await self.read(
+            lambda conn: events_sql.security_replies(conn, customer_id, service, token, before_us)
+        )
+
+    async def claim_events(
+        self, customer_id: str, needs: Sequence[Need]
+    ) -> list[tuple[str, bytes]]:
+        return await self.read(lambda conn: events_sql.claim_events(conn, customer_id, needs))
 
     async def count_events(self) -> int:
         return await self.read(events_sql.count_events)
