@@ -10,6 +10,7 @@ origin failures 403, rate limits 429.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,24 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.errors import AccessDenied
+
 from .pages.charts import charts_page
 from .pages.decision import decision
 from .pages.login import login_get, login_page, login_post, logout, switch_language
 from .pages.replay import ReplayRunner, replay_page
 from .pages.reviews import queue, resolve, resolve_form
 from .pages.search import search
-from .web import ConsoleDeps, CsrfRefused, Forbidden, NeedLogin, Throttled, log, render
+from .web import (
+    ConsoleDeps,
+    CsrfRefused,
+    Forbidden,
+    NeedLogin,
+    Throttled,
+    log,
+    render,
+    viewer_of,
+)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -53,7 +65,14 @@ def security_headers(tls: bool) -> list[tuple[bytes, bytes]]:
     return [(k.encode(), v.encode()) for k, v in headers.items()]
 
 
-_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+# A loopback name and an optional port, nothing else (no userinfo, no path):
+# the whole Host header must match, so ``127.0.0.1:8581@evil`` is refused.
+_LOOPBACK_HOST = re.compile(r"(?:localhost|127\.0\.0\.1|\[::1\])(?::[0-9]{1,5})?", re.IGNORECASE)
+
+
+def loopback_host(host: str) -> bool:
+    """Whether a Host header names this machine's loopback (development mode)."""
+    return _LOOPBACK_HOST.fullmatch(host) is not None
 
 
 class Guard:
@@ -70,13 +89,10 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.loopback_only:
-            host = Headers(scope=scope).get("host", "").lower()
-            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-            if name not in _LOOPBACK_HOSTS:
-                response = PlainTextResponse("console: unknown Host", status_code=421)
-                await self._send_with_headers(response, scope, receive, send)
-                return
+        if self.loopback_only and not loopback_host(Headers(scope=scope).get("host", "")):
+            response = PlainTextResponse("console: unknown Host", status_code=421)
+            await self._send_with_headers(response, scope, receive, send)
+            return
         await self._send_with_headers(self.app, scope, receive, send)
 
     async def _send_with_headers(
@@ -114,6 +130,30 @@ async def _forbidden(request: Request, exc: Exception) -> Response:
         title_key="forbidden",
         forbidden_role=exc.viewer.role,
         forbidden_roles=", ".join(exc.viewer.admitted_roles(exc.page)) or "-",
+    )
+
+
+async def _access_denied(request: Request, exc: Exception) -> Response:
+    """A use case's own refusal, as gRPC answers it: PERMISSION_DENIED (a kind
+    the role may not read: the access log) is 403 naming the roles that read
+    it; nothing was read or recorded before it."""
+    assert isinstance(exc, AccessDenied)
+    viewer = viewer_of(request)
+    if exc.status_name == "RESOURCE_EXHAUSTED":
+        return await _throttled(request, Throttled(exc.retry_after or 1.0))
+    if exc.status_name != "PERMISSION_DENIED":
+        return await _need_login(request, NeedLogin(exc.message))
+    log.warning("console_denied", path=request.url.path, caller=viewer.caller, reason=exc.message)
+    return render(
+        request,
+        "error.html",
+        403,
+        viewer,
+        title_key="forbidden",
+        forbidden_kind=True,
+        forbidden_role=viewer.role,
+        forbidden_roles=", ".join(viewer.readers_of_refused_kinds()) or "-",
+        message=exc.message,
     )
 
 
@@ -155,6 +195,7 @@ def build_console(deps: ConsoleDeps) -> Guard:
         Forbidden: _forbidden,
         CsrfRefused: _csrf,
         Throttled: _throttled,
+        AccessDenied: _access_denied,
     }
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.deps = deps

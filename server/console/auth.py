@@ -6,7 +6,8 @@ auth config:
 * a client certificate (mutual TLS: uvicorn requires one that chains to the
   client CA whenever gRPC does) mapped by its subject CN or SAN URI;
 * else a session made by the login form from the same bearer token gRPC
-  takes (server/console/session.py);
+  takes (server/console/session.py), honoured only while that token is in
+  the config, naming the same caller (``token_session_holds``);
 * without an auth config (``make run``'s plaintext loopback development
   mode) everyone is ``anonymous (local)`` with every role, as on gRPC; the
   console then answers only requests whose Host is a loopback name, so a
@@ -18,15 +19,16 @@ table (``PAGE_RPC``): a page never admits a role its RPC refuses.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hmac
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from server.security.config import AuthConfig, Principal
 from server.security.identity import ANONYMOUS, LOCAL_ROLE, format_caller
-from server.security.roles import Open, Role, admitted
+from server.security.roles import READERS_OF_KIND, Open, admitted, kind_refusal
 
-from .session import Session, unseal
+from .session import Session, credential, unseal
 
 _SVC = "/anshin.v1.VerdictLogService/"
 # Console page -> the RPC whose role-table row admits it. Replay and the
@@ -66,6 +68,21 @@ class Viewer:
         rule = admitted(PAGE_RPC[page])
         return [] if isinstance(rule, Open) else sorted(r.value for r in rule)
 
+    def reads(self, kind: str) -> bool:
+        """Whether this viewer may read entries of ``kind`` (the access log: auditors)."""
+        return kind_refusal(self.role, kind) is None
+
+    def readers_of_refused_kinds(self) -> list[str]:
+        """The roles that read the kinds this viewer may not: who a refused read admits."""
+        return sorted(
+            {
+                r.value
+                for kind, roles in READERS_OF_KIND.items()
+                if not self.reads(kind)
+                for r in roles
+            }
+        )
+
 
 class Unauthenticated(Exception):
     """No credentials, or credentials that name nobody (or two different callers)."""
@@ -91,15 +108,17 @@ def cert_principal(config: AuthConfig, cns: Sequence[str], uris: Sequence[str]) 
     return found.pop() if found else None
 
 
-def known(config: AuthConfig, identity: str, role: str) -> bool:
-    """Whether the config still names this caller (a session outlives nothing it vouched for)."""
-    principals = (*config.tokens.values(), *config.by_common_name.values())
-    principals += tuple(config.by_san_uri.values())
-    try:
-        wanted = Principal(identity, Role(role))
-    except ValueError:
+def token_session_holds(config: AuthConfig, key: bytes, session: Session) -> bool:
+    """Whether the token that made ``session`` is still in the config, naming
+    the same caller: a session outlives nothing it was made from (deleting
+    the token ends it even when a certificate entry names the same caller)."""
+    if not session.cred:
         return False
-    return wanted in principals
+    return any(
+        (p.identity, p.role.value) == (session.identity, session.role)
+        and hmac.compare_digest(credential(key, digest), session.cred)
+        for digest, p in config.tokens.items()
+    )
 
 
 def identify(
@@ -108,7 +127,7 @@ def identify(
     cookie: str | None,
     tls: Mapping[str, Sequence[str]] | None,
     now: int,
-    revoked: set[str] | frozenset[str] = frozenset(),
+    revoked: Container[str] = frozenset(),
 ) -> Viewer:
     """The viewer of a request, or :class:`Unauthenticated`."""
     session = unseal(key, cookie, now) if cookie else None
@@ -118,21 +137,23 @@ def identify(
         if session is not None and (session.identity, session.role) != (ANONYMOUS, LOCAL_ROLE):
             session = None
         return Viewer(ANONYMOUS, LOCAL_ROLE, "local", session)
+    if session is not None and session.cred and not token_session_holds(config, key, session):
+        session = None  # its token was deleted from the config, or names another caller now
     by_cert = None
     if tls:
         by_cert = cert_principal(config, tls.get("cn", ()), tls.get("san_uri", ()))
-    if session is not None and not known(config, session.identity, session.role):
-        session = None
     if by_cert is not None:
         if session is not None and (session.identity, session.role) != (
             by_cert.identity,
             by_cert.role.value,
         ):
-            raise Unauthenticated(
-                f"the client certificate ({by_cert.identity}) and the session "
-                f"({session.identity}) name different callers"
-            )
+            if session.cred:  # a login of someone else beside this certificate
+                raise Unauthenticated(
+                    f"the client certificate ({by_cert.identity}) and the session "
+                    f"({session.identity}) name different callers"
+                )
+            session = None  # an earlier certificate viewer's CSRF session: stale
         return Viewer(by_cert.identity, by_cert.role.value, "certificate", session)
-    if session is None:
+    if session is None or not session.cred:  # a certificate's session needs the certificate
         raise Unauthenticated("not logged in")
     return Viewer(session.identity, session.role, "session", session)

@@ -47,6 +47,10 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Your role ({role}) may not open this page. It admits: {roles}.",
         "あなたのロール（{role}）ではこのページを開けません。許可されるロール: {roles}。",
     ),
+    "forbidden_kind": (
+        "Your role ({role}) may not read these entries. They are read by: {roles}.",
+        "あなたのロール（{role}）ではこの記録を読めません。読めるロール: {roles}。",
+    ),
     "refused": ("Refused", "拒否されました"),
     "filters": ("Filters", "絞り込み"),
     "customer": ("Customer", "顧客"),

@@ -4,8 +4,10 @@ The console listens with the gRPC server's transport: the same TLS
 certificate and key, the same client CA (then a client certificate is
 required), the same auth config; an address beyond loopback without TLS
 and auth is refused unless ``--insecure``, as for gRPC. The session key is
-derived from the log-signing key: a secret the server keeps private
-already, so sessions survive a restart and need no new key file.
+random for the process's life (server/console/session.py): a restart ends
+every session, so no logged-out session can come back with it. The
+candidate rules directories were checked at start (``anshin serve``
+refuses a missing or invalid one: server/console/candidates.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from server.usecases.reviews import Reviews
 
 from .app import build_console
 from .server import ConsoleServer
-from .session import session_key
+from .session import new_session_key
 from .web import ConsoleDeps
 
 log = get_logger("anshin.console")
@@ -46,9 +48,6 @@ def console_server(
     assert listen is not None
     for warning in exposure_warnings(listen, transport, auth is not None, config.insecure):
         log.warning("console_insecure_configuration", warning=warning)
-    for directory in config.console_replay_rules:
-        if not directory.is_dir():
-            log.warning("console_replay_rules_missing", directory=str(directory))
     deps = ConsoleDeps(
         find=find,
         reviews=reviews,
@@ -58,7 +57,7 @@ def console_server(
         clock=clock,
         db_url=config.db,
         auth=auth,
-        session_key=session_key(config.resolved_log_key_file().read_bytes()),
+        session_key=new_session_key(),
         tls=transport.tls,
         replay_dirs=tuple(config.console_replay_rules),
         limiter=RateLimiter(auth.rate_limit) if auth is not None and auth.rate_limits else None,

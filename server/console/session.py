@@ -1,10 +1,19 @@
 """The console's session cookie and CSRF tokens: pure functions of a key.
 
-A session is who logged in (identity, role), a random session id, when it
+A session is who logged in (identity, role), the credential that made it
+(``credential``: a keyed fingerprint of the token's digest, so deleting the
+token from the auth config ends its sessions), a random session id, when it
 was issued and when it was last used, sealed with HMAC-SHA256 under a key
-derived from the server's log-signing key (``session_key``). The cookie
+drawn at random when the process starts (``new_session_key``). The cookie
 carries no bearer token and no secret of the server: stealing it gives a
 session until it expires (idle or absolute), never the token.
+
+Why a key per process: a logged-out session id is revoked in memory, and a
+revocation must never be outlived by the session it revoked. With the key
+gone at every restart, so is every session made under it: nothing revoked
+can come back, and nothing needs storing. The price is that a restart (a
+deploy, a crash) signs everyone out of the console; certificate viewers
+notice nothing, token viewers log in again.
 
 The CSRF token of a session is HMAC(key, "csrf" + session id): nothing to
 store server-side, different for every session, compared in constant time.
@@ -24,13 +33,18 @@ import orjson
 # whatever the activity: a working day's shift, as bank consoles do.
 IDLE_SECONDS = 30 * 60
 ABSOLUTE_SECONDS = 8 * 60 * 60
-_CONTEXT = b"anshin console session v1"
 
 
-def session_key(server_secret: bytes) -> bytes:
-    """The sessions' MAC key: derived from a server secret, for this use only
-    (domain-separated, so it reveals nothing of the secret's other uses)."""
-    return hmac.new(server_secret, _CONTEXT, hashlib.sha256).digest()
+def new_session_key() -> bytes:
+    """The sessions' MAC key for this process's life (see the module's docstring)."""
+    return secrets.token_bytes(32)
+
+
+def credential(key: bytes, token_digest: str) -> str:
+    """What a session keeps of the token that made it: a fingerprint of the
+    token's digest as the auth config stores it, keyed so that the cookie
+    tells its holder nothing about the token (not even a verifier of it)."""
+    return hmac.new(key, b"token\0" + token_digest.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +54,14 @@ class Session:
     role: str
     issued: int  # unix seconds
     seen: int  # unix seconds of the last request
+    # ``credential()`` of the token that logged in; "" for the sessions the
+    # console makes for certificate and development viewers (CSRF only),
+    # which authenticate nobody without their certificate.
+    cred: str = ""
 
     @classmethod
-    def new(cls, identity: str, role: str, now: int) -> Session:
-        return cls(secrets.token_urlsafe(16), identity, role, now, now)
+    def new(cls, identity: str, role: str, now: int, cred: str = "") -> Session:
+        return cls(secrets.token_urlsafe(16), identity, role, now, now, cred)
 
     def touched(self, now: int) -> Session:
         return replace(self, seen=now)
@@ -75,6 +93,7 @@ def seal(key: bytes, session: Session) -> str:
                 "role": session.role,
                 "iat": session.issued,
                 "seen": session.seen,
+                "cred": session.cred,
             }
         )
     )
@@ -91,7 +110,12 @@ def unseal(key: bytes, cookie: str, now: int) -> Session | None:
     try:
         d = orjson.loads(_unb64(body))
         session = Session(
-            str(d["sid"]), str(d["id"]), str(d["role"]), int(d["iat"]), int(d["seen"])
+            str(d["sid"]),
+            str(d["id"]),
+            str(d["role"]),
+            int(d["iat"]),
+            int(d["seen"]),
+            str(d["cred"]),
         )
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
         return None

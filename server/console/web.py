@@ -58,7 +58,10 @@ class ConsoleDeps:
     tls: bool = False
     # Candidate rules directories the replay page offers (the operator's list).
     replay_dirs: tuple[Path, ...] = ()
-    revoked: set[str] = field(default_factory=set)  # session ids logged out
+    # Session ids logged out -> when they were issued (pruned once expired
+    # anyway). In memory: the session key dies with the process, and so does
+    # every session a revocation here could concern (server/console/session.py).
+    revoked: dict[str, int] = field(default_factory=dict)
     limiter: RateLimiter | None = None
     failed_logins: dict[str, deque[float]] = field(default_factory=dict)
 
@@ -162,17 +165,20 @@ def _peer(request: Request) -> str:
 def same_origin(request: Request) -> bool:
     """A POST from one of the console's own pages.
 
-    ``Origin`` must be the console's own; a browser under ``Referrer-Policy:
-    no-referrer`` sends ``Origin: null`` on a same-origin form POST (Fetch
-    standard), so ``null``/absent is accepted only with the browser-set,
-    unforgeable ``Sec-Fetch-Site: same-origin``. A request with neither is
-    refused (a client that is not a browser has the gRPC API)."""
+    ``Origin`` must be present, and either the console's own, or ``null``
+    together with the browser-set, unforgeable ``Sec-Fetch-Site:
+    same-origin``: under ``Referrer-Policy: no-referrer`` a browser sends
+    ``Origin: null`` on a same-origin form POST (Fetch standard). A POST
+    without ``Origin`` is refused whatever else it carries: every browser
+    that sends ``Sec-Fetch-Site`` also sends ``Origin`` on every POST, so
+    such a request is no browser's form (a client that is not a browser has
+    the gRPC API), and the rule is then exactly the one documented."""
     origin = request.headers.get("origin")
-    fetch_site = request.headers.get("sec-fetch-site")
-    if origin and origin != "null":
-        own = f"{request.url.scheme}://{request.url.netloc}"
-        return origin == own
-    return fetch_site == "same-origin"
+    if origin is None:
+        return False
+    if origin != "null":
+        return origin == f"{request.url.scheme}://{request.url.netloc}"
+    return request.headers.get("sec-fetch-site") == "same-origin"
 
 
 async def check_post(request: Request, viewer: Viewer) -> FormData:

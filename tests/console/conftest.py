@@ -23,6 +23,7 @@ TOKENS = {
     "alice": ("analyst", "anshin_test_analyst_token_alice"),
     "bob": ("analyst", "anshin_test_analyst_token_bob"),
     "olga": ("operator", "anshin_test_operator_token_olga"),
+    "audrey": ("auditor", "anshin_test_auditor_token_audrey"),
     "hnb-ib-1": ("ib_server", "anshin_test_ib_token_hnb"),
 }
 BASE = "http://console.test"

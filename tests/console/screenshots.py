@@ -50,7 +50,7 @@ def pages(page: Any, stack: Stack, out: Path, suffix: str) -> None:
     shoot(stale, out, "resolve-refused")
     stale.close()
     page.goto(stack.url + "/replay")
-    page.get_by_label("Candidate rules").select_option(label=str(stack.candidate))
+    page.get_by_label("Candidate rules").select_option(label=stack.candidate_label)
     page.get_by_role("button", name="Run the replay").click()
     page.locator("#replay-result").wait_for(timeout=60_000)
     shoot(page, out, "replay")

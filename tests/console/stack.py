@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rules.load import BUILTIN_RULES_DIR
+from rules.load import BUILTIN_RULES_DIR, digest_of
 from server.security.config import token_digest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,6 +95,11 @@ class Stack:
     proc: subprocess.Popen[bytes]
     log_path: Path
     decisions: dict[str, str]
+
+    @property
+    def candidate_label(self) -> str:
+        """How the replay page lists the candidate: its name and rules digest, no path."""
+        return f"{self.candidate.name} · {digest_of(self.candidate)}"
 
     def cli(self, who: str, *args: str) -> str:
         """One `anshin` command against the server as ``who`` (in-process)."""
@@ -193,19 +198,12 @@ def make_log(stack: Stack) -> dict[str, str]:
     return decisions
 
 
-@contextlib.contextmanager
-def running_stack(root: Path) -> Iterator[Stack]:
-    """`anshin serve` with gRPC and the console, and the worked examples' log."""
-    root.mkdir(parents=True, exist_ok=True)
-    root.chmod(0o700)
-    auth, tokens = _auth_config(root)
-    rules, candidate = _rules(root)
-    db = f"sqlite:///{root / 'anshin.db'}"
-    from server.store.url import migrate_url
-
-    migrate_url(db, create=True)
-    grpc_addr = f"127.0.0.1:{free_port()}"
-    console_addr = f"127.0.0.1:{free_port()}"
+def start_serve(
+    root: Path, db: str, tokens: dict[str, str], grpc_addr: str, console_addr: str
+) -> Stack:
+    """`anshin serve` with gRPC and the console on ``root``'s auth config,
+    rules and candidate (made by ``prepare``), logging to ``root/server.log``;
+    returns once the console answers (an empty ``decisions``)."""
     log_path = root / "server.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "ANSHIN_BULK_WORKERS": "0"}
     with log_path.open("ab") as log:
@@ -220,22 +218,50 @@ def running_stack(root: Path) -> Iterator[Stack]:
                 "--db",
                 db,
                 "--rules",
-                str(rules),
+                str(root / "rules"),
                 "--auth-config",
-                str(auth),
+                str(root / "auth.toml"),
                 "--console-listen",
                 console_addr,
                 "--console-replay-rules",
-                str(candidate),
+                str(root / "candidate-hnb-l1-1m"),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
             env=env,
         )
-    stack = Stack(root, grpc_addr, f"http://{console_addr}", tokens, candidate, proc, log_path, {})
+    stack = Stack(
+        root, grpc_addr, f"http://{console_addr}", tokens, root / "candidate-hnb-l1-1m",
+        proc, log_path, {},
+    )  # fmt: skip
     try:
         _wait(stack.url, proc, log_path)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def prepare(root: Path) -> tuple[str, dict[str, str]]:
+    """``root``'s auth config, rules, candidate and migrated database: (its URL, the tokens)."""
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)
+    _auth, tokens = _auth_config(root)
+    _rules(root)
+    db = f"sqlite:///{root / 'anshin.db'}"
+    from server.store.url import migrate_url
+
+    migrate_url(db, create=True)
+    return db, tokens
+
+
+@contextlib.contextmanager
+def running_stack(root: Path) -> Iterator[Stack]:
+    """`anshin serve` with gRPC and the console, and the worked examples' log."""
+    db, tokens = prepare(root)
+    stack = start_serve(root, db, tokens, f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}")
+    try:
         stack.decisions = make_log(stack)
         yield stack
     finally:

@@ -9,16 +9,21 @@ import time
 import orjson
 import pytest
 
+from server.console.app import loopback_host
 from server.console.auth import PAGE_RPC, Unauthenticated, Viewer, cert_principal, identify
+from server.console.pages.login import revoke
 from server.console.session import (
     ABSOLUTE_SECONDS,
     IDLE_SECONDS,
     Session,
+    credential,
     csrf_ok,
     csrf_token,
+    new_session_key,
     seal,
     unseal,
 )
+from server.security.config import auth_config_from_dict, token_digest
 from server.security.roles import ADMITTED, Role
 from tests.conftest import RunningServer, db_rows
 from tests.console.conftest import BASE, TOKENS, Console, auth_config, console_for, csrf_of, login
@@ -73,19 +78,95 @@ def test_a_certificate_maps_to_its_caller_and_may_not_disagree_with_the_session(
     v = identify(config, KEY, None, carol, now)
     assert (v.identity, v.role, v.via) == ("carol", "analyst", "certificate")
     assert cert_principal(config, ["nobody.example"], []) is None
-    alice = seal(KEY, Session.new("alice", "analyst", now))
+    alice = seal(KEY, Session.new("alice", "analyst", now, token_cred("alice")))
     with pytest.raises(Unauthenticated, match="name different callers"):
         identify(config, KEY, alice, carol, now)
     with pytest.raises(Unauthenticated):
         identify(config, KEY, None, {"cn": ["nobody.example"], "san_uri": []}, now)
     # A session of someone the config no longer names is no session.
-    gone = seal(KEY, Session.new("mallory", "analyst", now))
+    mallory = credential(KEY, token_digest("anshin_test_token_of_nobody"))
+    gone = seal(KEY, Session.new("mallory", "analyst", now, mallory))
     with pytest.raises(Unauthenticated):
         identify(config, KEY, gone, None, now)
     # A logged-out session is no session either.
-    s = Session.new("alice", "analyst", now)
+    s = Session.new("alice", "analyst", now, token_cred("alice"))
+    assert identify(config, KEY, seal(KEY, s), None, now).identity == "alice"
     with pytest.raises(Unauthenticated):
         identify(config, KEY, seal(KEY, s), None, now, revoked={s.sid})
+
+
+def token_cred(who: str, key: bytes = KEY) -> str:
+    """The credential a login with ``who``'s test token gives its session."""
+    return credential(key, token_digest(TOKENS[who][1]))
+
+
+def test_a_session_lasts_only_while_the_token_that_made_it_is_in_the_config() -> None:
+    """B2: deleting a token ends its sessions even when a certificate entry
+    names the same caller (the usual shared identity)."""
+    now = int(time.time())
+    token = {"identity": "alice", "role": "analyst", "sha256": token_digest(TOKENS["alice"][1])}
+    cert = {"identity": "alice", "role": "analyst", "common_name": "alice.analyst.example"}
+    both = auth_config_from_dict({"tokens": [token], "certificates": [cert]})
+    cert_only = auth_config_from_dict({"certificates": [cert]})
+    other_token = auth_config_from_dict(
+        {"tokens": [{**token, "sha256": token_digest("anshin_a_new_token_for_alice")}]}
+    )
+    cookie = seal(KEY, Session.new("alice", "analyst", now, token_cred("alice")))
+    assert identify(both, KEY, cookie, None, now).via == "session"
+    for config in (cert_only, other_token):  # the token that made it is gone
+        with pytest.raises(Unauthenticated):
+            identify(config, KEY, cookie, None, now)
+    # The certificate still signs alice in; the dead session is dropped, not honoured.
+    by_cert = identify(cert_only, KEY, cookie, {"cn": ["alice.analyst.example"]}, now)
+    assert by_cert.via == "certificate" and by_cert.session is None
+    # A session made for a certificate viewer (CSRF only) is no login without it.
+    carol = seal(KEY, Session.new("carol", "analyst", now))
+    with pytest.raises(Unauthenticated):
+        identify(auth_config(), KEY, carol, None, now)
+    assert identify(auth_config(), KEY, carol, {"cn": ["carol.analyst.example"]}, now).session
+
+
+@SQLITE
+async def test_deleting_a_token_from_the_config_ends_its_console_sessions(
+    console: Console,
+) -> None:
+    async with console.client() as c:
+        await login(c, "alice")
+        assert (await c.get("/search")).status_code == 200
+        kept = console.deps.auth
+        assert kept is not None
+        # The same process key (the worst case): only the credential binding ends it.
+        console.deps.auth = auth_config_from_dict(
+            {
+                "tokens": [
+                    {"identity": who, "role": role, "sha256": token_digest(token)}
+                    for who, (role, token) in TOKENS.items()
+                    if who != "alice"
+                ],
+                "certificates": [
+                    {"identity": "alice", "role": "analyst", "common_name": "alice.example"}
+                ],
+            }
+        )
+        assert (await c.get("/search")).status_code == 401
+        console.deps.auth = kept
+        assert (await c.get("/search")).status_code == 200
+
+
+def test_revocations_are_kept_while_their_sessions_could_live() -> None:
+    now = int(time.time())
+    revoked = {"old": now - ABSOLUTE_SECONDS - 1, "recent": now - ABSOLUTE_SECONDS}
+    revoke(revoked, Session.new("alice", "analyst", now), now)
+    assert "old" not in revoked and "recent" in revoked and len(revoked) == 2
+
+
+def test_every_process_seals_sessions_under_its_own_key() -> None:
+    """B1's cure: a restart draws a new key, so no cookie of before opens after."""
+    first, second = new_session_key(), new_session_key()
+    assert first != second and len(first) == 32
+    s = Session.new("alice", "analyst", int(time.time()), credential(first, "d"))
+    assert unseal(first, seal(first, s), s.issued) == s
+    assert unseal(second, seal(first, s), s.issued) is None
 
 
 @pytest.mark.parametrize("role", [r.value for r in Role])
@@ -221,6 +302,8 @@ async def test_a_post_without_the_sessions_csrf_token_or_from_elsewhere_is_refus
             ({**deny, "csrf": csrf}, {"origin": "null"}),  # opaque origin, no fetch metadata
             ({**deny, "csrf": csrf}, {"origin": "null", "sec-fetch-site": "cross-site"}),
             ({**deny, "csrf": csrf}, {}),  # neither Origin nor Sec-Fetch-Site
+            # No Origin at all: no browser's form, whatever Sec-Fetch-Site says (B7).
+            ({**deny, "csrf": csrf}, {"sec-fetch-site": "same-origin"}),
         ]
         for data, headers in cases:
             r = await c.post(url, data=data, headers=headers)
@@ -296,6 +379,23 @@ async def test_a_bad_resolution_is_refused_on_the_form_with_its_reason(console: 
             headers={"origin": BASE},
         )
         assert too_much.status_code == 409 and "exceeds" in too_much.text
+        # An amount no int64 holds is the field's message, not a crash (B5);
+        # the largest one the request holds reaches the use case (which refuses it).
+        for amount, status, text in (
+            ("99999999999999999999999999", 422, "too large"),
+            (str(-(2**63)), 422, "too large"),
+            (str(2**63 - 1), 409, "exceeds"),
+        ):
+            r = await c.post(
+                url,
+                data={"csrf": csrf, "outcome": "APPROVE", "amount": amount},
+                headers={"origin": BASE},
+            )
+            assert r.status_code == status and text in r.text, amount
+    rows = db_rows(
+        console.server.db_url, "SELECT count(*) FROM verdicts WHERE kind = 'review_resolution'"
+    )
+    assert rows == [(0,)]
 
 
 @SQLITE
@@ -308,6 +408,7 @@ async def test_every_page_view_is_recorded_as_the_grpc_reads_are(console: Consol
         await c.get(f"/decisions/{log.review}")
         await c.get("/reviews")
         await c.get("/charts")
+        await c.get("/replay")
     new = access_entries(console.server)[before:]
     assert all(caller == "alice (analyst)" for caller, *_ in new)
     rpcs = [rpc for _, rpc, _, _ in new]
@@ -318,6 +419,7 @@ async def test_every_page_view_is_recorded_as_the_grpc_reads_are(console: Consol
         "QueryVerdicts",
         "QueryVerdicts",
         "ListReviews",
+        "ReplayForm",
     ]
     assert orjson.loads(new[0][2])["outcome"] == "REVIEW"  # what was asked is kept
     assert new[1][3] == log.review  # the entry read
@@ -332,6 +434,18 @@ async def test_development_mode_answers_loopback_hosts_only(server: RunningServe
         assert "Development mode" in r.text
     async with console.client("http://rebound.example:8080") as c:
         assert (await c.get("/search")).status_code == 421  # DNS rebinding
+    # The whole Host must be a loopback name and a port: nothing after it.
+    async with console.client("http://127.0.0.1:8581") as c:
+        for host in ("127.0.0.1:8581@evil.example", "127.0.0.1:8581/x", "127.0.0.1:", "[::1]x"):
+            assert (await c.get("/search", headers={"host": host})).status_code == 421, host
+        for host in ("127.0.0.1:8581", "LOCALHOST:8581", "[::1]:8581", "localhost"):
+            assert (await c.get("/search", headers={"host": host})).status_code == 200, host
+
+
+def test_only_a_loopback_name_and_a_port_are_a_loopback_host() -> None:
+    assert loopback_host("127.0.0.1") and loopback_host("[::1]:65535")
+    assert not loopback_host("127.0.0.1:8581@evil") and not loopback_host("127.0.0.1.evil")
+    assert not loopback_host("localhost:8581\n") and not loopback_host("")
 
 
 @SQLITE
@@ -389,3 +503,42 @@ async def test_japanese_from_accept_language_and_the_switch(console: Console) ->
         assert r.status_code == 303 and r.headers["location"] == "/reviews"
         assert '<html lang="ja">' in (await c.get("/search")).text
         assert (await c.get("/lang/en?next=https://evil.example")).headers["location"] == "/"
+
+
+@SQLITE
+async def test_the_access_log_is_refused_to_its_readers_with_a_403_naming_who_reads_it(
+    console: Console,
+) -> None:
+    """B3: where gRPC answers PERMISSION_DENIED the console answers 403, not 500."""
+    await build_log(console.server)
+    async with console.client() as analyst, console.client() as ops:
+        async with console.client() as auditor:
+            await login(analyst, "alice")
+            await login(ops, "olga")
+            await login(auditor, "audrey")
+            await analyst.get("/search")  # one access entry to open
+            access_id = db_rows(
+                console.server.db_url,
+                "SELECT id FROM verdicts WHERE kind = 'analyst_access' ORDER BY seq LIMIT 1",
+            )[0][0]
+            search = await auditor.get("/search?kind=analyst_access")
+            assert search.status_code == 200 and access_id in search.text
+            assert '<option value="analyst_access"' in search.text
+            assert (await auditor.get(f"/decisions/{access_id}")).status_code == 200
+        for c in (analyst, ops):
+            page = await c.get("/search")
+            assert page.status_code == 200 and '<option value="analyst_access"' not in page.text
+            assert '<option value="claim"' in page.text
+        before = access_entries(console.server)
+        refused = [
+            await analyst.get("/search?kind=analyst_access"),
+            await ops.get("/search?kind=analyst_access"),
+            await analyst.get(f"/decisions/{access_id}"),
+            await ops.get(f"/decisions/{access_id}"),
+            await analyst.get(f"/reviews/{access_id}"),
+        ]
+    for r in refused:
+        assert r.status_code == 403, r.request.url
+        refusal = r.text.split('id="refusal">')[1].split("<")[0]
+        assert "may not read these entries" in refusal and "auditor" in refusal
+    assert access_entries(console.server) == before  # refused before any read or record

@@ -5,13 +5,16 @@ auth config as gRPC; and the console's flags."""
 
 from __future__ import annotations
 
+import shutil
 import ssl
 from pathlib import Path
 
 import httpx
 import pytest
 
+from rules.load import BUILTIN_RULES_DIR
 from server.cli import main
+from server.cli.exit_codes import Exit
 from server.config import Config
 from server.console.server import ConsoleServer
 from server.security.tls import Transport
@@ -78,8 +81,28 @@ def test_serve_refuses_the_console_with_several_workers(
     db = f"sqlite:///{tmp_path / 'a.db'}"
     assert main(["db", "migrate", "--create", "--db", db]) == 0
     code = main(
-        ["serve", "--db", db, "--listen", "127.0.0.1:0", "--workers", "2",
+        # A fixed --listen port: workers sharing ``:0`` are refused for that alone.
+        ["serve", "--db", db, "--listen", "127.0.0.1:50599", "--workers", "2",
          "--console-listen", "127.0.0.1:0"]
     )  # fmt: skip
     err = capsys.readouterr().err
     assert code != 0 and "--console-listen" in err and "--workers 1" in err
+
+
+def test_serve_refuses_a_candidate_rules_directory_that_does_not_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """B4: a missing or invalid --console-replay-rules is a usage error at start."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    assert main(["db", "migrate", "--create", "--db", db]) == 0
+    invalid = tmp_path / "invalid"
+    shutil.copytree(BUILTIN_RULES_DIR, invalid)
+    (invalid / "posture.toml").write_text("this is = = not toml\n")
+    for candidate, problem in ((tmp_path / "missing", "not a directory"), (invalid, "posture")):
+        code = main(
+            ["serve", "--db", db, "--listen", "127.0.0.1:0", "--console-listen", "127.0.0.1:0",
+             "--console-replay-rules", str(candidate)]
+        )  # fmt: skip
+        err = capsys.readouterr().err
+        assert code == Exit.USAGE, err
+        assert "--console-replay-rules" in err and str(candidate) in err and problem in err

@@ -17,8 +17,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from server.logs import get_logger
+from server.security.config import token_digest
 
-from ..session import Session
+from ..session import ABSOLUTE_SECONDS, Session, credential
 from ..web import (
     NeedLogin,
     check_post,
@@ -38,6 +39,13 @@ FAILS_PER_MINUTE = 5
 
 def _login_csrf(key: bytes, nonce: str) -> str:
     return hmac.new(key, b"login\0" + nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def revoke(revoked: dict[str, int], session: Session, now: int) -> None:
+    """Revoke ``session``, forgetting revocations of sessions expired anyway."""
+    for sid in [s for s, issued in revoked.items() if now - issued > ABSOLUTE_SECONDS]:
+        del revoked[sid]
+    revoked[session.sid] = session.issued
 
 
 def login_page(
@@ -94,12 +102,15 @@ async def login_post(request: Request) -> Response:
     if _throttled(fails, now):
         log.warning("console_login_throttled", peer=peer)
         return login_page(request, 429, "too_many", next_path)
-    principal = deps.auth.token_principal(str(form.get("token", "")).strip())
+    digest = token_digest(str(form.get("token", "")).strip())
+    principal = deps.auth.tokens.get(digest)
     if principal is None:
         fails.append(now)
         log.warning("console_login_failed", peer=peer)
         return login_page(request, 401, "bad_token", next_path)
-    session = Session.new(principal.identity, principal.role.value, int(time.time()))
+    # The session names the token that made it: deleting the token ends it.
+    cred = credential(deps.session_key, digest)
+    session = Session.new(principal.identity, principal.role.value, int(time.time()), cred)
     log.info("console_login", caller=f"{principal.identity} ({principal.role.value})", peer=peer)
     response = RedirectResponse(next_path, status_code=303)
     set_session(response, deps, session)
@@ -112,7 +123,7 @@ async def logout(request: Request) -> Response:
     viewer = viewer_of(request)
     await check_post(request, viewer)
     if viewer.session is not None:
-        deps.revoked.add(viewer.session.sid)
+        revoke(deps.revoked, viewer.session, int(time.time()))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(
         deps.cookie_name, path="/", secure=deps.tls, httponly=True, samesite="strict"

@@ -22,6 +22,8 @@ from server.wire.verdicts import entry_pb, review_facts
 
 from ..web import begin, check_post, deps_of, field_errors, render
 
+MAX_YEN = 2**63 - 1  # ResolveReviewRequest.payable_yen is an int64
+
 
 async def queue(request: Request) -> Response:
     viewer = await begin(request, "reviews")
@@ -115,6 +117,10 @@ async def resolve(request: Request) -> Response:
             amount = int(amount_raw)
         except ValueError:
             errors["amount"] = "a whole number of yen"
+        else:
+            if not -MAX_YEN <= amount <= MAX_YEN:  # the request's int64 cannot hold it
+                errors["amount"] = f"too large: at most ¥{MAX_YEN:,}"
+                amount = 0
     req = verdicts_pb2.ResolveReviewRequest(
         verdict_id=verdict_id,
         # The analyst is who is signed in: no form field can name another.
