@@ -91,7 +91,7 @@ async def _record_examples(db: Path, rules_dir: Path | None) -> None:
             await asyncio.to_thread(cli, "events", "ingest", "--quiet", str(events))
         await asyncio.to_thread(cli, *HNB_LOGIN)
         for name in WEIGHTS:
-            await asyncio.to_thread(cli, "claim", "--json", str(EXAMPLES / f"{name}.json"))
+            await asyncio.to_thread(cli, "claim", str(EXAMPLES / f"{name}.json"))
     finally:
         await app.stop(0)
 

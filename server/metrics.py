@@ -26,8 +26,10 @@ Anshin's own:
   checkpoint and that checkpoint's age (:class:`LogSampler`, every few seconds);
 * ``anshin_release_data_age_seconds{product}``: now minus the ``as_of`` of the
   release data in force;
-* ``anshin_rules_info{digest}``, ``anshin_rules_reloads_total{result}``,
-  ``anshin_rules_reload_failures_total``: hot reloads;
+* ``anshin_rules_info{digest}``, ``anshin_rules_reloads_total{result}``
+  (``ok``, ``unchanged``, ``refused``; each from 0 at start-up, so a rate or
+  an ``increase`` has a series before the first reload),
+  ``anshin_rules_reload_failures_total`` (no label: the refused ones): hot reloads;
 * ``anshin_release_refresh_total{source,result}``,
   ``anshin_release_refresh_last_success_timestamp_seconds{source}``: the
   background refresh of the release feeds;
@@ -52,6 +54,7 @@ share them.
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import inspect
 import os
@@ -62,7 +65,14 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any, cast
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from server.errors import Unavailable
@@ -150,7 +160,10 @@ RELEASE_DATA_AGE = Gauge(
     ("product",),
     multiprocess_mode="livemax",
 )
+RELOAD_RESULTS = ("ok", "unchanged", "refused")  # server/usecases/reload_rules.py
 RULES_RELOADS = Counter("anshin_rules_reloads", "Rules reload attempts", ("result",))
+for _result in RELOAD_RESULTS:  # every series from 0: absent is not "none yet"
+    RULES_RELOADS.labels(_result)
 RULES_RELOAD_FAILURES = Counter(
     "anshin_rules_reload_failures", "Rules reloads refused (the previous rules kept serving)"
 )
@@ -252,16 +265,37 @@ def set_rules_digest(digest: str) -> None:
 # -- exposition ------------------------------------------------------------------------
 
 
+class ListenError(OSError):
+    """The metrics endpoint cannot listen on ``listen`` (``reason``: the system's words)."""
+
+    def __init__(self, listen: str, reason: str, in_use: bool) -> None:
+        super().__init__(f"cannot serve metrics on {listen}: {reason}")
+        self.listen = listen
+        self.reason = reason
+        self.in_use = in_use
+
+
 def _address(listen: str) -> tuple[str, int]:
     host, _, port = listen.rpartition(":")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def _start(listen: str, registry: CollectorRegistry = REGISTRY) -> int:
+    """Serve ``registry`` on HOST:PORT (a daemon thread); the port. A port in
+    use or a host that does not resolve is a :class:`ListenError` naming the
+    address (the socket's error names neither)."""
+    host, port = _address(listen)
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise ListenError(listen, reason, exc.errno == errno.EADDRINUSE) from None
+    return int(server.server_port)
+
+
 def serve_metrics(listen: str) -> int:
     """One process: the default registry on HOST:PORT (a daemon thread); the port."""
-    host, port = _address(listen)
-    server, _thread = start_http_server(port, addr=host)
-    return int(server.server_port)
+    return _start(listen)
 
 
 def serve_workers_metrics(listen: str, directory: str) -> int:
@@ -270,9 +304,7 @@ def serve_workers_metrics(listen: str, directory: str) -> int:
     parent's own process metrics are not in it: it serves no calls."""
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
-    host, port = _address(listen)
-    server, _thread = start_http_server(port, addr=host, registry=registry)
-    return int(server.server_port)
+    return _start(listen, registry)
 
 
 # -- per-call gRPC metrics ---------------------------------------------------------------

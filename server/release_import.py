@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -1236,7 +1237,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     rb.add_argument("shared", type=Path, help="the shared data directory (../shared/data)")
     rb.add_argument("out", type=Path, help="the releases directory (rules/data/releases)")
     ns = parser.parse_args(argv)
-    for name, changed in rebuild(ns.shared, ns.out):
+    try:
+        written = rebuild(ns.shared, ns.out)
+    except (ReleaseDataError, OSError) as exc:
+        # Missing or malformed feeds are the input's fault: one line and a hint,
+        # as the `anshin` commands print them (server/cli/failures.py), no traceback.
+        where = f"{ns.shared}: " if isinstance(exc, ReleaseDataError) else ""
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        name = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+        print(f"{parser.prog}: {where}{name}{reason}", file=sys.stderr)
+        print(
+            "hint: the first argument is the directory of the real feeds (../shared/data "
+            "beside the repository): docs/release-data.md, Shipped data",
+            file=sys.stderr,
+        )
+        return 2
+    for name, changed in written:
         product = load_product(ns.out / name)
         count = sum(len(c.releases) for c in product.channels)
         print(

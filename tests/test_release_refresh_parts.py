@@ -197,7 +197,10 @@ def test_import_as_of_after_the_evidence_exits_2_unless_forced(
     late = ["--as-of", "2026-12-07T00:00:00Z", str(BCD)]
     assert main([*args, *late]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "later than the feed's newest evidence" in err
+    # One line saying what is wrong, one hint saying what to do.
+    lines = err.splitlines()
+    assert len(lines) == 2 and "later than the feed's newest evidence" in lines[0], err
+    assert lines[1].startswith("hint:"), err
     assert "Traceback" not in err and not list((rules / "releases").iterdir())
     assert main([*args, "--force", *late]) == 0
     assert "as_of 2026-12-07" in capsys.readouterr().out

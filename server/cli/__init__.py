@@ -16,7 +16,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from server.cli import (
+from server.cli import (  # _grpc_logs first: before anything imports grpc
+    _grpc_logs,  # noqa: F401
     auth,
     check_login,
     claim,
@@ -99,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("ANSHIN_DEBUG"):
             raise
-        failure = explain(exc)
+        failure = explain(exc, db=getattr(ns, "db", None))
         for line in failure.lines():
             print(line, file=sys.stderr)
         return int(failure.code)

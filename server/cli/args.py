@@ -1,6 +1,7 @@
 """What several ``anshin`` commands accept: the default server and database,
 instants (``instant``; ``instant_or_date`` where a plain date means JST
-midnight, both through ``timing.parse_instant``), amounts in yen, and instants for a request."""
+midnight, both through ``timing.parse_instant``), amounts in yen, addresses to
+listen on, seconds, and instants for a request."""
 
 from __future__ import annotations
 
@@ -65,6 +66,46 @@ def _parsed(value: str, date_means: DateMeaning) -> datetime:
         return parse_instant(value, date_means=date_means)
     except InstantError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def listen_problem(value: str) -> str | None:
+    """What is wrong with a ``HOST:PORT`` to listen on (None: nothing).
+
+    The port is a number from 0 to 65535 — 0 asks the system for any free
+    port, which the ``serving`` log line then names; a larger number would
+    otherwise be taken modulo 65536 by the socket layer and the server would
+    listen somewhere nobody asked for. The host is a name, an IPv4 address
+    or a bracketed IPv6 one (``[::1]:50051``)."""
+    host, colon, port = value.strip().rpartition(":")
+    if not colon:
+        return f"{value!r}: expected HOST:PORT, e.g. 127.0.0.1:50051"
+    if not host:  # grpc, the console and the metrics server would each read it otherwise
+        return f"{value!r}: no host: name one, e.g. 127.0.0.1{value} or 0.0.0.0{value}"
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        return f"{value!r}: the port must be a number from 0 to 65535"
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        return f"{value!r}: put an IPv6 address in brackets, e.g. [::1]:50051"
+    return None
+
+
+def listen_address(value: str) -> str:
+    """An argparse ``type`` for ``--listen`` and friends (``listen_problem``)."""
+    problem = listen_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return value.strip()
+
+
+def seconds(value: str) -> float:
+    """A positive number of seconds (``--timeout``): 0, a negative number or
+    ``nan`` would fail every call with DEADLINE_EXCEEDED, blaming the server."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: a number of seconds") from None
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r}: a positive number of seconds")
+    return number
 
 
 def yen_amount(value: str) -> int:

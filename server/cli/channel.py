@@ -7,7 +7,12 @@ and connection-security flags; ``open_channel`` turns them into a channel.
 certificate (mutual TLS); the bearer token comes from ``--auth-token-file``,
 ``ANSHIN_TOKEN_FILE``, ``ANSHIN_TOKEN`` or (visible to other local users in
 the process list, so discouraged) ``--auth-token``. Without any of them the
-channel is plaintext, as for a loopback development server.
+channel is plaintext, as for a loopback development server. ``--plaintext``
+(``ANSHIN_PLAINTEXT=1``) makes it plaintext whatever the environment or the
+profile say (a profile's ``ca`` would otherwise apply to every server).
+
+The PEM files are read and checked here, before gRPC sees them: gRPC would
+only log a C++ line and fail the call as if the server were unreachable.
 
 Every setting but the token itself may also come from the client profile
 (``server.cli.profile``): flag > environment > profile > default.
@@ -23,6 +28,9 @@ from typing import Any
 
 import grpc
 
+from server.cli.args import seconds
+from server.cli.exit_codes import Exit
+from server.cli.failures import CommandFailed, Failure
 from server.cli.profile import DEFAULT_SERVER
 
 
@@ -37,12 +45,18 @@ def add_server_args(
     connection-security flags. ``server.cli.profile.apply`` fills the defaults."""
     parser.add_argument("--server", default=None, help=server_help)
     if timeout is not None:
-        parser.add_argument("--timeout", type=float, default=timeout, help="seconds")
+        parser.add_argument("--timeout", type=seconds, default=timeout, help="seconds")
     add_client_args(parser)
 
 
 def add_client_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("connection security")
+    g.add_argument(
+        "--plaintext",
+        action="store_true",
+        default=None,
+        help="no TLS, whatever ANSHIN_CA/… or the profile say (env ANSHIN_PLAINTEXT=1)",
+    )
     g.add_argument("--ca", type=Path, help="server CA certificate, PEM: use TLS (env ANSHIN_CA)")
     g.add_argument("--cert", type=Path, help="client certificate, PEM (env ANSHIN_CERT)")
     g.add_argument("--key", type=Path, help="client private key, PEM (env ANSHIN_KEY)")
@@ -68,13 +82,20 @@ def add_client_args(parser: argparse.ArgumentParser) -> None:
 
 def uses_tls(ns: argparse.Namespace) -> bool:
     """Whether the channel of these flags is TLS (for the hint on a mismatch)."""
-    return any(
+    return not plaintext(ns) and any(
         _path(ns, attr, env) is not None
         for attr, env in (("ca", "ANSHIN_CA"), ("cert", "ANSHIN_CERT"))
     )
 
 
+def plaintext(ns: argparse.Namespace) -> bool:
+    """``--plaintext`` or ``ANSHIN_PLAINTEXT=1``: no TLS files apply."""
+    return bool(getattr(ns, "plaintext", None)) or os.environ.get("ANSHIN_PLAINTEXT") == "1"
+
+
 def _path(ns: argparse.Namespace, attr: str, env: str) -> Path | None:
+    if attr in _TLS_FILES and plaintext(ns):
+        return None
     value = getattr(ns, attr, None)
     if value is None and os.environ.get(env):
         value = Path(os.environ[env])
@@ -88,6 +109,37 @@ def _token(ns: argparse.Namespace) -> str | None:
     if path is not None:
         return path.read_text(encoding="utf-8").strip()
     return os.environ.get("ANSHIN_TOKEN") or None
+
+
+_TLS_FILES = frozenset({"ca", "cert", "key"})
+
+# What each PEM file must hold, as cryptography reads it; its flag and what to give.
+_PEM = {
+    "ca": ("--ca", "a certificate", "the server's CA certificate (PEM), e.g. a state "
+           "directory's tls/ca.crt"),
+    "cert": ("--cert", "a certificate", "this client's certificate (PEM)"),
+    "key": ("--key", "a private key", "this client's private key (PEM, unencrypted)"),
+}  # fmt: skip
+
+
+def read_pem(path: Path, attr: str) -> bytes:
+    """The bytes of a TLS file, refused (usage, exit 2) unless it holds what
+    ``attr`` (``ca``, ``cert``, ``key``) needs."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    flag, what, give = _PEM[attr]
+    data = path.read_bytes()  # a missing file: the CLI's one OSError explanation
+    try:
+        if attr == "key":
+            serialization.load_pem_private_key(data, password=None)
+        else:
+            x509.load_pem_x509_certificates(data)
+    except (ValueError, TypeError):
+        raise CommandFailed(
+            Failure(Exit.USAGE, f"{path} ({flag}): not {what} in PEM", f"give {give}")
+        ) from None
+    return data
 
 
 class _BearerToken(grpc.AuthMetadataPlugin):
@@ -141,16 +193,24 @@ def open_channel(
     token = _token(ns)
     opts = list(options)
     if (cert is None) != (key is None):
-        raise ValueError("--cert and --key go together")
+        given, missing = ("--cert", "--key") if key is None else ("--key", "--cert")
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                f"{given} without {missing}: mutual TLS needs both",
+                f"give {missing} too (env ANSHIN_CERT/ANSHIN_KEY, or the profile's cert/key), "
+                f"or drop {given}",
+            )
+        )
     if ca is None and cert is None:
         channel = grpc.insecure_channel(address, options=opts)
         if token is not None:
             channel = grpc.intercept_channel(channel, _BearerInterceptor(token))
         return channel
     creds = grpc.ssl_channel_credentials(
-        root_certificates=ca.read_bytes() if ca is not None else None,
-        private_key=key.read_bytes() if key is not None else None,
-        certificate_chain=cert.read_bytes() if cert is not None else None,
+        root_certificates=read_pem(ca, "ca") if ca is not None else None,
+        private_key=read_pem(key, "key") if key is not None else None,
+        certificate_chain=read_pem(cert, "cert") if cert is not None else None,
     )
     if token is not None:
         creds = grpc.composite_channel_credentials(

@@ -22,7 +22,7 @@ from server.cli.channel import add_server_args, open_channel
 from server.cli.exit_codes import Exit, add_fail_on, decision_exit
 from server.cli.failures import CommandFailed, Failure
 from server.cli.output import View, add_output_arg, emit_one, emit_rows
-from server.cli.render import console, rpc_exit
+from server.cli.render import OUTCOME_STYLE, console, rpc_exit, say
 from server.cli.table import Column
 
 if TYPE_CHECKING:
@@ -45,6 +45,15 @@ LOCAL_DEFAULTS = {"customer": "local-customer", "device": "local-device", "token
 def recorded_facts(ns: argparse.Namespace) -> None:
     """Fill ``--customer``/``--device``/``--token``: required against a server
     (they are recorded), placeholders with ``--local`` (nothing is)."""
+    empty = [f"--{k}" for k in LOCAL_DEFAULTS if getattr(ns, k) is not None and not getattr(ns, k)]
+    if empty:
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                f"check-login: {', '.join(empty)} must not be empty",
+                "give the ids the bank knows the customer and device by (the verdict records them)",
+            )
+        )
     missing = [f"--{k}" for k in LOCAL_DEFAULTS if getattr(ns, k) is None]
     if missing and not ns.local:
         raise CommandFailed(
@@ -109,29 +118,39 @@ def evaluate_locally(
 
 
 def render(resp: posture_pb2.CheckLoginResponse) -> None:
+    """The verdict, the client, the rules, then the checks as a table that
+    wraps the Japanese guidance and never cuts an instant or a version."""
     from anshin.v1 import common_pb2, posture_pb2
 
     out = console()
     verdict = verdict_name(resp)
     c = resp.client
     prec = common_pb2.Precision.Name
-    out.print(f"[bold]verdict[/bold] {verdict}   id {resp.verdict_id}")
-    out.print(
+    say(
+        [f"verdict {verdict}", f"id {resp.verdict_id}"],
+        OUTCOME_STYLE.get(verdict, ""),
+        out=out,
+        sep="   ",
+    )
+    say(
         f"client  {posture_pb2.ClientDescription.Kind.Name(c.kind).removeprefix('KIND_')}: "
         f"{c.browser} {c.browser_version} "
         f"({prec(c.browser_version_precision).removeprefix('PRECISION_')})"
         f" on {c.os} {c.os_version} ({prec(c.os_version_precision).removeprefix('PRECISION_')})"
         + (f"  in-app: {c.in_app}" if c.in_app else "")
-        + (f"  bot: {c.bot}" if c.bot else "")
+        + (f"  bot: {c.bot}" if c.bot else ""),
+        out=out,
+        indent=8,
     )
     for note in c.notes:
-        out.print(f"        note: {note}")
+        say(f"        note: {note}", out=out, indent=14)
     r = resp.rules
-    out.print(
+    say(
         f"rules   digest {r.digest}  matrix {r.matrix_revision or '-'}  "
-        f"releases {', '.join(r.release_data) or '-'}"
+        f"releases {', '.join(r.release_data) or '-'}",
+        out=out,
+        indent=8,
     )
-    # The checks as a plain table that wraps the Japanese guidance, never cuts it.
     emit_rows(resp.checks, "table", CHECKS)
 
 

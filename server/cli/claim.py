@@ -1,13 +1,14 @@
 """``anshin claim``: decide one claim and print the decision as a trace.
 
-``anshin claim FILE`` (``-`` reads standard input; ``--json FILE`` is the
-older spelling) sends the ``EvaluateClaimRequest`` in FILE (protobuf JSON)
-to a server's ``ClaimService/EvaluateClaim`` and prints the
-decision as a trace a claims lead can follow: outcome and payable amount, the
-computation (loss → minus recovered → percentage → caps) and every clause
+``anshin claim FILE`` (``-`` reads standard input) sends the
+``EvaluateClaimRequest`` in FILE (protobuf JSON) to a server's
+``ClaimService/EvaluateClaim`` and prints the decision as a trace a claims
+lead can follow: outcome and payable amount, the computation (loss → minus
+recovered → percentage → caps) and every clause
 with its id, status, effect, the values compared and the Japanese
-explanation (``--verbose`` adds the Japanese clause text); ``-o json|yaml`` prints the
-reply in the protobuf JSON mapping instead. Exit status
+explanation (``--verbose`` adds the Japanese clause text), at the terminal's
+width; ``-o json|yaml`` (``--json``) prints the reply in the protobuf JSON
+mapping instead, ``-o csv`` one row per clause. Exit status
 (``server/cli/exit_codes.py``): 0 for any decision unless ``--fail-on
 DENY,REVIEW`` names it (then 1), 2 for a claim refused as invalid, 3 when the
 server cannot be reached or the call fails.
@@ -35,21 +36,14 @@ from typing import TYPE_CHECKING, Any
 from server.cli.channel import add_server_args, open_channel
 from server.cli.exit_codes import Exit, add_fail_on, decision_exit
 from server.cli.failures import CommandFailed, Failure
-from server.cli.output import add_output_arg, emit_one
-from server.cli.render import (
-    OUTCOME_STYLE,
-    STATUS_STYLE,
-    console,
-    print_invalid,
-    rpc_exit,
-    yen,
-)
+from server.cli.output import View, add_output_arg, emit_one, emit_rows
+from server.cli.render import OUTCOME_STYLE, console, rpc_exit, say, yen
+from server.cli.table import Column
 from server.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from anshin.v1 import claims_pb2, common_pb2
 
-EFFECT_STYLE = {"APPROVE": "green", "DENY": "bold red", "REVIEW": "yellow", "NONE": "dim"}
 STEP_NAMES = {
     "loss": "損害額 loss",
     "minus recovered": "回収額控除 minus recovered",
@@ -79,7 +73,15 @@ def read_request(path: str | Path, *, dry_run: bool) -> claims_pb2.EvaluateClaim
     try:
         json_format.Parse(text, req)
     except json_format.ParseError as exc:
-        raise InvalidArgument.of(name, f"not an EvaluateClaimRequest: {exc}") from None
+        import json
+
+        from server.wire.claims import instant_problems
+
+        try:  # an instant parse_instant refuses: say why, as everywhere else
+            why = "; ".join(instant_problems(json.loads(text), req.DESCRIPTOR))
+        except ValueError:
+            why = ""
+        raise InvalidArgument.of(name, f"not an EvaluateClaimRequest: {why or exc}") from None
     if dry_run:
         req.dry_run = True
     return req
@@ -113,6 +115,82 @@ def _label(c: common_pb2.ClauseResult) -> str:
     return f"{c.clause_id}.{c.part}" if c.part else c.clause_id
 
 
+def step_row(s: Any) -> list[str]:
+    """One step of the computation: name, clause, amount in, amount out, note."""
+    name, _, scope = s.name.partition(" ") if s.name.startswith("cap ") else (s.name, "", "")
+    note = s.note + (f"\nscope {scope}" if scope else "")
+    return [STEP_NAMES.get(name, name), s.clause_id, yen(s.input_yen), yen(s.output_yen), note]
+
+
+STEPS = View(
+    columns=(
+        Column("step"),
+        Column("clause", keep=True),
+        Column("in", keep=True, right=True),
+        Column("out", keep=True, right=True),
+        Column("note"),
+    ),
+    row=lambda row: row,
+)
+
+
+def clause_row(c: common_pb2.ClauseResult, verbose: bool = False) -> list[str]:
+    """One clause of the trace: id (and kind), status → effect, the values
+    compared, the Japanese explanation (and missing facts, and the clause text)."""
+    from anshin.v1 import common_pb2
+
+    status = _name(common_pb2.CheckStatus, c.status, "CHECK_STATUS_")
+    effect = _name(common_pb2.Outcome, c.effect, "OUTCOME_")
+    why = c.explanation_ja
+    if c.missing_facts:
+        why += f"\nmissing: {', '.join(c.missing_facts)}"
+    if verbose and c.text_ja:
+        why += f"\n約款: {c.text_ja}"
+    return [
+        _label(c) + (f"\n{c.kind}" if c.kind else ""),
+        f"{status}\n→ {effect}",
+        "\n".join(f"{x.name}: {x.observed} vs {x.expected}" for x in c.compared),
+        why,
+    ]
+
+
+CLAUSES = View(
+    columns=(
+        Column("clause", keep=True),
+        Column("status / effect", keep=True),
+        Column("observed vs expected"),
+        Column("explanation 説明"),
+    ),
+    row=clause_row,
+)
+
+
+def csv_clause(resp: claims_pb2.EvaluateClaimResponse) -> Any:
+    """``-o csv``: one row per clause, each with the decision it belongs to."""
+
+    def row(c: common_pb2.ClauseResult) -> list[str]:
+        from anshin.v1 import common_pb2
+
+        return [
+            resp.decision_id,
+            _name(common_pb2.Outcome, resp.outcome, "OUTCOME_"),
+            str(resp.payable_yen),
+            _label(c),
+            c.kind,
+            _name(common_pb2.CheckStatus, c.status, "CHECK_STATUS_"),
+            _name(common_pb2.Outcome, c.effect, "OUTCOME_"),
+            "; ".join(f"{x.name}: {x.observed} vs {x.expected}" for x in c.compared),
+            " ".join(c.missing_facts),
+            c.explanation_ja,
+        ]
+
+    names = (
+        "decision_id", "outcome", "payable_yen", "clause", "kind", "status", "effect",
+        "compared", "missing_facts", "explanation_ja",
+    )  # fmt: skip
+    return View(columns=tuple(Column(n) for n in names), row=row)
+
+
 def render_decision(
     resp: claims_pb2.EvaluateClaimResponse,
     *,
@@ -120,36 +198,30 @@ def render_decision(
     local: bool = False,
     source: str = "",
 ) -> None:
-    """A claim decision as a trace: head, computation table, clause table."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
+    """A claim decision as a trace: head, computation table, clause table;
+    at the terminal's width, nothing cut (``server.cli.table``)."""
     from anshin.v1 import common_pb2
 
-    out = console(120)
+    out = console()
     outcome = _name(common_pb2.Outcome, resp.outcome, "OUTCOME_")
-    head = Text()
-    head.append("outcome ", style="bold")
-    head.append(outcome, style=OUTCOME_STYLE.get(outcome, ""))
-    head.append(f"   payable {yen(resp.payable_yen)}")
+    head = [f"outcome {outcome}", f"payable {yen(resp.payable_yen)}"]
     if local:
-        head.append("   (local, empty history: not recorded)", style="dim")
+        head.append("(local, empty history: not recorded)")
     elif resp.dry_run:
-        head.append("   (dry run: not recorded)", style="dim")
+        head.append("(dry run: not recorded)")
     else:
-        head.append(f"   decision {resp.decision_id}")
+        head.append(f"decision {resp.decision_id}")
         if resp.replayed:
-            head.append("  (replayed: the stored decision of this claim_id)", style="dim")
-    out.print(head)
-    out.print(Text(f"summary {resp.summary_ja}"))
+            head.append("(replayed: the stored decision of this claim_id)")
+    say(head, OUTCOME_STYLE.get(outcome, ""), out=out, sep="   ")
+    say(f"summary {resp.summary_ja}", out=out, indent=8)
     r = resp.rules
-    out.print(
-        Text(
-            f"rules   {', '.join(r.policies) or '-'}  digest {r.digest or '-'}"
-            + (f"  ({source})" if source else ""),
-            style="dim",
-        )
+    say(
+        f"rules   {', '.join(r.policies) or '-'}  digest {r.digest or '-'}"
+        + (f"  ({source})" if source else ""),
+        "dim",
+        out=out,
+        indent=8,
     )
     fired = [
         _label(c)
@@ -161,56 +233,31 @@ def render_decision(
         for m in c.missing_facts:
             missing.setdefault(m)
     if fired:
-        out.print(Text(f"decided by {', '.join(fired)}", style="bold"))
+        say(f"decided by {', '.join(fired)}", "bold", out=out, indent=11)
     if missing:
-        out.print(Text(f"missing facts {', '.join(missing)}", style="magenta"))
+        say(f"missing facts {', '.join(missing)}", "magenta", out=out, indent=14)
 
-    steps = Table(title="computation: loss → minus recovered → percentage → caps", box=box.SIMPLE)
-    steps.add_column("step", no_wrap=True)
-    steps.add_column("clause", no_wrap=True)
-    steps.add_column("in", justify="right", no_wrap=True)
-    steps.add_column("out", justify="right", no_wrap=True)
-    steps.add_column("note", overflow="fold")
-    for s in resp.computation:
-        name, _, scope = s.name.partition(" ") if s.name.startswith("cap ") else (s.name, "", "")
-        note = s.note + (f"\nscope {scope}" if scope else "")
-        steps.add_row(
-            STEP_NAMES.get(name, name), s.clause_id, yen(s.input_yen), yen(s.output_yen), note
-        )
+    steps = [step_row(s) for s in resp.computation]
     computed = resp.computation[-1].output_yen if resp.computation else 0
-    steps.add_row(
-        Text("支払額 payable", style="bold"),
-        "",
-        "",
-        Text(yen(resp.payable_yen), style=OUTCOME_STYLE.get(outcome, "")),
-        outcome if resp.payable_yen == computed else f"{outcome}: computed {yen(computed)}, pays 0",
+    steps.append(
+        [
+            "支払額 payable",
+            "",
+            "",
+            yen(resp.payable_yen),
+            outcome
+            if resp.payable_yen == computed
+            else f"{outcome}: computed {yen(computed)}, pays 0",
+        ]
     )
-    out.print(steps)
-
-    table = Table(
-        title=f"clauses ({len(resp.clauses)}, in policy-file order)", show_lines=True, expand=True
+    say("")
+    say("computation: loss → minus recovered → percentage → caps", "bold", out=out)
+    emit_rows(steps, "table", STEPS)
+    say("")
+    say(f"clauses ({len(resp.clauses)}, in policy-file order)", "bold", out=out)
+    emit_rows(
+        resp.clauses, "table", View(CLAUSES.columns, lambda c: clause_row(c, verbose=verbose))
     )
-    table.add_column("clause", no_wrap=True)
-    table.add_column("status / effect", no_wrap=True)
-    table.add_column("observed vs expected", ratio=2, overflow="fold")
-    table.add_column("explanation 説明", ratio=3, overflow="fold")
-    for c in resp.clauses:
-        status = _name(common_pb2.CheckStatus, c.status, "CHECK_STATUS_")
-        effect = _name(common_pb2.Outcome, c.effect, "OUTCOME_")
-        cell = Text(_label(c))
-        if c.kind:
-            cell.append(f"\n{c.kind}", style="dim")
-        se = Text(status, style=STATUS_STYLE.get(status, ""))
-        se.append("\n→ ")
-        se.append(effect, style=EFFECT_STYLE.get(effect, ""))
-        compared = Text("\n".join(f"{x.name}: {x.observed} vs {x.expected}" for x in c.compared))
-        why = Text(c.explanation_ja)
-        if c.missing_facts:
-            why.append(f"\nmissing: {', '.join(c.missing_facts)}", style="magenta")
-        if verbose and c.text_ja:
-            why.append(f"\n約款: {c.text_ja}", style="dim")
-        table.add_row(cell, se, compared, why)
-    out.print(table)
 
 
 # --------------------------------------------------------------------------- command
@@ -228,33 +275,57 @@ def form_locally(
     return claim_form_response(form.policy, form.incident, form.fields, form.digest)
 
 
-def render_form(resp: claims_pb2.GetClaimFormResponse, *, source: str) -> None:
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
+def field_row(f: Any) -> list[str]:
+    kind = f.type + (f" ({' | '.join(f.allowed)})" if f.allowed else "")
+    return [f.path, kind, ", ".join(f.clause_ids), f.question_ja, f.if_absent]
 
-    out = console(140)
-    out.print(Text(f"claim form  {resp.policy_id}  {resp.incident}", style="bold"))
+
+FIELDS = View(
+    columns=(
+        Column("field", keep=True),
+        Column("type"),
+        Column("clauses"),
+        Column("question"),
+        Column("if absent"),
+    ),
+    row=field_row,
+)
+# -o csv: one row per field, each value whole (allowed values and clauses space-separated).
+FIELDS_CSV = View(
+    columns=tuple(
+        Column(n) for n in ("field", "type", "allowed", "clauses", "question", "if_absent")
+    ),
+    row=lambda f: [
+        f.path, f.type, " ".join(f.allowed), " ".join(f.clause_ids), f.question_ja, f.if_absent
+    ],
+)  # fmt: skip
+
+
+def render_form(resp: claims_pb2.GetClaimFormResponse, *, source: str) -> None:
+    out = console()
+    say(f"claim form  {resp.policy_id}  {resp.incident}", "bold", out=out)
     r = resp.rules
-    out.print(
-        Text(
-            f"rules   {', '.join(r.policies) or '-'}  digest {r.digest or '-'}  ({source})",
-            style="dim",
-        )
+    say(
+        f"rules   {', '.join(r.policies) or '-'}  digest {r.digest or '-'}  ({source})",
+        "dim",
+        out=out,
+        indent=8,
     )
-    table = Table(box=box.SIMPLE, show_lines=False)
-    for name in ("field", "type", "clauses", "question", "if absent"):
-        table.add_column(name, overflow="fold")
-    for f in resp.fields:
-        kind = f.type + (f" ({' | '.join(f.allowed)})" if f.allowed else "")
-        table.add_row(f.path, kind, ", ".join(f.clause_ids), f.question_ja, f.if_absent)
-    out.print(table)
+    emit_rows(resp.fields, "table", FIELDS)
 
 
 def _refused(exc: InvalidArgument) -> int:
-    """A claim (or form request) refused with INVALID_ARGUMENT, decided locally."""
-    print_invalid([(v.field, v.description) for v in exc.violations], str(exc))
-    return int(Exit.USAGE)
+    """A claim file or form request this client cannot use (checked here, not
+    by a server: no gRPC status name): a usage error, one line and a hint."""
+    found = [f"{v.field}: {v.description}" for v in exc.violations] or [str(exc)]
+    raise CommandFailed(
+        Failure(
+            Exit.USAGE,
+            "; ".join(found),
+            "a claim is the protobuf JSON of an EvaluateClaimRequest: `anshin claim form "
+            "POLICY KIND --local` lists its fields; docs/examples/claims/ holds examples",
+        )
+    )
 
 
 def run_form(ns: argparse.Namespace, policy_id: str, incident: str) -> int:
@@ -279,25 +350,18 @@ def run_form(ns: argparse.Namespace, policy_id: str, incident: str) -> int:
             except grpc.RpcError as exc:
                 return rpc_exit(exc, ns)
         source = ns.server
-    emit_one(resp, ns.output, table=lambda: render_form(resp, source=source))
+    emit_one(
+        resp,
+        ns.output,
+        table=lambda: render_form(resp, source=source),
+        rows=(FIELDS_CSV, resp.fields),
+    )
     return int(Exit.OK)
 
 
 def _input(ns: argparse.Namespace) -> str:
-    """Where the claim comes from: the positional FILE (``-`` is stdin), or the
-    older ``--json FILE``; exactly one of them."""
-    words = list(ns.words)
-    if ns.json is not None:
-        if words:
-            raise CommandFailed(
-                Failure(
-                    Exit.USAGE,
-                    "give the claim either as FILE or with --json FILE, not both",
-                    "anshin claim FILE  (or - to read standard input)",
-                )
-            )
-        return str(ns.json)
-    if len(words) != 1:
+    """Where the claim comes from: the positional FILE (``-`` is stdin)."""
+    if len(ns.words) != 1:
         raise CommandFailed(
             Failure(
                 Exit.USAGE,
@@ -305,7 +369,7 @@ def _input(ns: argparse.Namespace) -> str:
                 "anshin claim docs/examples/claims/hnb.json --dry-run",
             )
         )
-    return str(words[0])
+    return str(ns.words[0])
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -314,8 +378,6 @@ def run(ns: argparse.Namespace) -> int:
     from anshin.v1 import claims_pb2_grpc
     from server.errors import InvalidArgument
 
-    if ns.json_output:
-        ns.output = "json"
     if ns.words and ns.words[0] == "form":
         if len(ns.words) != 3:
             raise CommandFailed(
@@ -350,6 +412,7 @@ def run(ns: argparse.Namespace) -> int:
         resp,
         ns.output,
         table=lambda: render_decision(resp, verbose=ns.verbose, local=ns.local, source=source),
+        rows=(csv_clause(resp), resp.clauses),
     )
     return int(decision_exit(_name_outcome(resp), ns.fail_on))
 
@@ -373,7 +436,6 @@ def add_parser(sub: Any) -> None:
         help="an EvaluateClaimRequest (protobuf JSON; - reads standard input), or "
         "`form POLICY KIND` for the claim form (e.g. form DCM qr_payment:DCM-E1)",
     )
-    c.add_argument("--json", metavar="FILE", help="older spelling of the claim FILE argument")
     c.add_argument(
         "--local",
         action="store_true",
@@ -382,8 +444,12 @@ def add_parser(sub: Any) -> None:
     )
     c.add_argument("--rules", type=Path, help="rules directory for --local (default built-in)")
     c.add_argument("--dry-run", action="store_true", help="evaluate without recording/reserving")
-    add_output_arg(c)
-    c.add_argument("--json-output", action="store_true", help="same as -o json (older spelling)")
+    # --json is -o json, as on every command; the claim is the positional FILE
+    # (so the older `claim --json FILE` still reads FILE, and prints JSON).
+    add_output_arg(c, legacy_json=True)
+    c.add_argument(
+        "--json-output", dest="output", action="store_const", const="json", help=argparse.SUPPRESS
+    )
     add_fail_on(c, ("APPROVE", "DENY", "REVIEW"), "DENY,REVIEW")
     c.add_argument("--verbose", "-v", action="store_true", help="also the Japanese clause text")
     add_server_args(c, timeout=30.0)

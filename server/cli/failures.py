@@ -87,11 +87,43 @@ def _os_failure(exc: OSError) -> Failure:
     return Failure(Exit.FAILED, f"{what}{exc.strerror or exc}")
 
 
-def explain(exc: BaseException) -> Failure:
-    """The failure the user reads for ``exc`` escaping a command."""
+def _config_hint(exc: BaseException) -> str:
+    """What to do about a ConfigError, by what it was lifted from."""
+    from rules.load import RulesError
+    from server.state import StateError
+
+    cause = exc.__cause__
+    if isinstance(cause, RulesError):
+        return (
+            "--rules names a rules directory (a copy of rules/): `anshin rules validate DIR` "
+            "lists every problem; without --rules the built-in rules apply"
+        )
+    if isinstance(cause, StateError):
+        return "check --db, --state-dir and the key files (docs/operations.md, Keys)"
+    return "check the flags and ANSHIN_* variables named above (docs/operations.md, Configuration)"
+
+
+def _not_a_database(exc: BaseException, db: str | None) -> Failure | None:
+    """SQLite's answer for a file that is not an SQLite database."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+        where = f"{db}: " if db else ""
+        return Failure(
+            Exit.USAGE,
+            f"{where}not an Anshin database (the file is not SQLite)",
+            "check --db (or ANSHIN_DB, or --state-dir): it names the server's database",
+        )
+    return None
+
+
+def explain(exc: BaseException, *, db: str | None = None) -> Failure:
+    """The failure the user reads for ``exc`` escaping a command (``db``: the
+    command's ``--db``, to name it)."""
     import grpc
 
-    from server.errors import ConfigError, Unavailable, lift
+    from server.errors import ConfigError, InvalidArgument, Unavailable, lift
+    from server.metrics import ListenError
     from server.store.errors import LogIntegrityError
 
     if isinstance(exc, CommandFailed):
@@ -107,12 +139,28 @@ def explain(exc: BaseException) -> Failure:
             f"cannot listen on {m.group(1)}: the port is in use or not allowed",
             "stop the other server, or choose another address with --listen",
         )
+    if isinstance(exc, ListenError):  # the metrics endpoint's port
+        return Failure(
+            Exit.FAILED,
+            f"cannot serve metrics on {exc.listen}: {exc.reason}",
+            "stop what uses it, or choose another port with --metrics-listen"
+            if exc.in_use
+            else "give --metrics-listen an address of this host, e.g. 127.0.0.1:9464",
+        )
+    if (database := _not_a_database(exc, db)) is not None:
+        return database
     if isinstance(exc, UnicodeDecodeError):
         return Failure(Exit.USAGE, f"an input file is not UTF-8 text ({exc.reason})")
     known = lift(exc)
     if known is not None:
         if isinstance(known, ConfigError):
-            return Failure(Exit.USAGE, str(known))
+            return Failure(Exit.USAGE, str(known), _config_hint(known))
+        if isinstance(known, InvalidArgument):  # checked in this process: the user's input
+            return Failure(
+                Exit.USAGE,
+                "; ".join(f"{v.field}: {v.description}" for v in known.violations) or str(known),
+                "correct the value named (a flag or a field of the input file; see --help)",
+            )
         if isinstance(known, Unavailable):
             return Failure(Exit.FAILED, str(known), "retry when the database is back")
         return Failure(Exit.FAILED, str(known))

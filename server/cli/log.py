@@ -3,10 +3,11 @@ tamper-evident verdict log (see ``server/usecases/verify_log.py``).
 
 * ``anshin log public-key`` prints the PEM public key of the signing key, to
   keep wherever verification happens (an auditor needs no private key).
-* ``anshin log checkpoints [--since-seq N]`` prints the signed checkpoints as
-  JSON lines: append them to a file kept off this machine (WORM storage, a
-  ticket, an e-mail to the auditor) — they are the anchor that catches even
-  a whole database swapped for an older copy.
+* ``anshin log checkpoints [--since-seq N] [-o jsonl|table|json|csv|yaml]``
+  prints the signed checkpoints as JSON lines (the default): append them to
+  a file kept off this machine (WORM storage, a ticket, an e-mail to the
+  auditor) — they are the anchor that catches even a whole database swapped
+  for an older copy.
 * ``anshin log verify [--checkpoints FILE] [-o table|json|csv|yaml]`` walks
   the log and names the first bad entry; exit status 0 when intact, 4 when
   not (``server/cli/exit_codes.py``).
@@ -18,6 +19,7 @@ import argparse
 import os
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +28,7 @@ import orjson
 from server.cli import log_proofs
 from server.cli.args import default_db, nonempty_path
 from server.cli.exit_codes import Exit
-from server.cli.output import View, add_output_arg, emit_doc
+from server.cli.output import View, add_output_arg, emit_doc, emit_rows
 from server.cli.table import Column
 
 if TYPE_CHECKING:
@@ -56,12 +58,56 @@ def _key_file(ns: argparse.Namespace) -> Path:
 
 
 def _verifier(ns: argparse.Namespace) -> Any:
+    """The key that checks the log's signatures; a file that cannot be one is
+    a usage error (exit 2) naming it, with what to give instead."""
+    from server.cli.failures import CommandFailed, Failure
     from server.store.chain import LogSigner, LogVerifier
 
     if ns.public_key:
-        return LogVerifier.from_pem(Path(ns.public_key).read_bytes())
+        path = Path(ns.public_key)
+        try:
+            return LogVerifier.from_pem(path.read_bytes())
+        except ValueError:  # cryptography's words name its parser, not the file
+            raise CommandFailed(
+                Failure(
+                    Exit.USAGE,
+                    f"{path} (--public-key): not an Ed25519 public key in PEM",
+                    "give what `anshin log public-key` printed (-----BEGIN PUBLIC KEY-----)",
+                )
+            ) from None
     key = _key_file(ns)
-    return LogSigner.from_file(key, create=False)
+    try:
+        return LogSigner.from_file(key, create=False)
+    except FileNotFoundError as exc:
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                str(exc),
+                "give --key, --state-dir (ANSHIN_STATE_DIR) or, without the private key, "
+                "--public-key",
+            )
+        ) from None
+
+
+def _external(path: str | None) -> list[Any]:
+    """The checkpoints exported by `anshin log checkpoints` (``--checkpoints``)."""
+    from server.cli.failures import CommandFailed, Failure
+    from server.usecases.verify_log import load_external
+
+    if not path:
+        return []
+    lines = Path(path).read_text(encoding="utf-8").splitlines()  # OSError: explained by main
+    try:
+        return load_external(lines)
+    except (ValueError, KeyError, TypeError) as exc:
+        why = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                f"{path} (--checkpoints): not the JSON lines of `anshin log checkpoints` ({why})",
+                "export them with `anshin log checkpoints > FILE`",
+            )
+        ) from None
 
 
 def public_key(ns: argparse.Namespace) -> int:
@@ -79,26 +125,57 @@ def checkpoints(ns: argparse.Namespace) -> int:
     ns.db = ns.db or default_db(ns.state_dir)
     from server.usecases.verify_log import read_checkpoints
 
-    for cp in read_checkpoints(_reader(ns.db), ns.since_seq):
-        sys.stdout.write(orjson.dumps(cp.to_json()).decode() + "\n")
+    found = read_checkpoints(_reader(ns.db), ns.since_seq)
+    if ns.output == "jsonl":  # the export `log verify --checkpoints FILE` reads back
+        for cp in found:
+            sys.stdout.write(orjson.dumps(cp.to_json()).decode() + "\n")
+        return 0
+    emit_rows(
+        found,
+        ns.output,
+        CHECKPOINTS_CSV if ns.output == "csv" else CHECKPOINTS,
+        to_dict=lambda cp: cp.to_json(),
+        footer=lambda n: f"{n} checkpoint(s)",
+    )
     return 0
+
+
+def _created(cp: Any) -> str:
+    from server.cli.render import format_instant
+
+    return format_instant(cp.created_us, tz=UTC)
+
+
+CHECKPOINTS = View(
+    columns=(
+        Column("seq", keep=True, right=True),
+        Column("created (UTC)", keep=True),
+        Column("key id", keep=True),
+        Column("entry hash", keep=True),
+    ),
+    row=lambda cp: [str(cp.seq), _created(cp), cp.key_id, cp.entry_hash],
+)
+# -o csv: every field of the JSON lines, whole (root_hash and note empty on older checkpoints).
+CHECKPOINTS_CSV = View(
+    columns=tuple(
+        Column(n)
+        for n in ("seq", "entry_hash", "created_us", "key_id", "signature", "root_hash", "note")
+    ),
+    row=lambda cp: [
+        str(d[k]) if k in d else ""
+        for d in [cp.to_json()]
+        for k in ("seq", "entry_hash", "created_us", "key_id", "signature", "root_hash", "note")
+    ],
+)
 
 
 def verify(ns: argparse.Namespace) -> int:
     ns.db = ns.db or default_db(ns.state_dir)
     from server.usecases import verify_log as logverify
 
-    try:
-        verifier = _verifier(ns)
-        reader = _reader(ns.db)
-        external = (
-            logverify.load_external(Path(ns.checkpoints).read_text().splitlines())
-            if ns.checkpoints
-            else []
-        )
-    except (OSError, ValueError) as exc:
-        print(f"anshin log verify: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    verifier = _verifier(ns)
+    reader = _reader(ns.db)
+    external = _external(ns.checkpoints)
     started = time.perf_counter()
     report = logverify.verify(reader, verifier, external=external, workers=ns.workers)
     elapsed = time.perf_counter() - started
@@ -210,6 +287,8 @@ def add_parser(sub: Any) -> None:
     c = lsub.add_parser("checkpoints", help="print signed checkpoints as JSON lines (export)")
     db_and_key(c)
     c.add_argument("--since-seq", type=int, default=0)
+    # Default: JSON lines, the export format (`log verify --checkpoints FILE`).
+    add_output_arg(c, default="jsonl", extra=("jsonl",))
     c.set_defaults(func=checkpoints)
 
     k = lsub.add_parser("public-key", help="print the signing key's public half (PEM)")

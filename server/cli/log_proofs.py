@@ -37,6 +37,8 @@ import orjson
 
 from server.cli.args import default_db
 from server.cli.exit_codes import Exit
+from server.cli.output import View, add_output_arg, emit_doc
+from server.cli.table import Column
 
 if TYPE_CHECKING:
     from server.log.witness import WitnessState
@@ -240,18 +242,40 @@ def _verify_receipt(ns: argparse.Namespace) -> int:
     except ReceiptError as exc:
         print(f"FAILED  {exc}")
         return EXIT_TAMPERED
-    if ns.json:
-        out = {
-            "ok": True,
-            "seq": proven.seq,
-            "origin": proven.origin,
-            "tree_size": proven.tree_size,
-            "root": proven.root.hex(),
-            "entry_hash": proven.entry_hash,
-            "decision": _decision(proven.columns),
-        }
+    out = {
+        "ok": True,
+        "seq": proven.seq,
+        "origin": proven.origin,
+        "tree_size": proven.tree_size,
+        "root": proven.root.hex(),
+        "entry_hash": proven.entry_hash,
+        "decision": _decision(proven.columns),
+    }
+    if ns.output == "json":  # as before -o existed: orjson, indented
         sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
         return EXIT_OK
+    emit_doc(out, ns.output, text=lambda: _print_receipt(proven), rows=(RECEIPT, [out]))
+    return EXIT_OK
+
+
+# -o csv: the proven entry as one row: where it is, then the decision's fields.
+_DECISION_KEYS = (
+    "id", "kind", "outcome", "payable_yen", "customer_id", "policy_id", "subject_time",
+    "recorded_at", "refers_to",
+)  # fmt: skip
+RECEIPT = View(
+    columns=tuple(
+        Column(n)
+        for n in ("ok", "seq", "origin", "tree_size", "root", "entry_hash", *_DECISION_KEYS)
+    ),
+    row=lambda d: [
+        "true", str(d["seq"]), d["origin"], str(d["tree_size"]), d["root"], d["entry_hash"],
+        *("" if d["decision"].get(k) is None else str(d["decision"][k]) for k in _DECISION_KEYS),
+    ],
+)  # fmt: skip
+
+
+def _print_receipt(proven: Any) -> None:
     d = _decision(proven.columns)
     print(
         f"OK  entry {proven.seq} is in log {proven.origin} at tree size {proven.tree_size} "
@@ -274,7 +298,6 @@ def _verify_receipt(ns: argparse.Namespace) -> int:
         if key == "payable_yen":
             value = f"¥{value:,}"
         print(f"  {label:<9} {value}")
-    return EXIT_OK
 
 
 def _decision(columns: dict[str, Any]) -> dict[str, Any]:
@@ -649,7 +672,7 @@ def add_parsers(lsub: Any, db_and_key: Callable[[argparse.ArgumentParser], None]
     r.add_argument("file", help="the receipt (JSON) written by `anshin log prove`")
     r.add_argument("--public-key", required=True, help="the log's PEM public key")
     r.add_argument("--origin", help="the log's origin to insist on (default: the receipt's)")
-    r.add_argument("--json", action="store_true")
+    add_output_arg(r, legacy_json=True)
     r.set_defaults(func=verify_receipt_cmd)
 
     c = lsub.add_parser(

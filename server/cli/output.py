@@ -12,7 +12,9 @@
 * ``csv``: the table's columns, values whole, with a header row.
 
 ``--json``, where a command had it, still means ``-o json`` (hidden from
-``--help`` where it is kept only for old scripts).
+``--help`` where it is kept only for old scripts). An empty list prints
+nothing on stdout as a table (the count on stderr says so), ``[]`` as json
+and yaml, the header alone as csv.
 
 A command whose data is not a protobuf message (``replay``, ``log verify``,
 ``releases status``, ``rules validate``, the ``events ingest`` summary) prints
@@ -40,12 +42,22 @@ FORMATS = ("table", "json", "csv", "yaml")
 
 
 def add_output_arg(
-    parser: argparse.ArgumentParser, *, legacy_json: bool = False, hide_legacy: bool = False
+    parser: argparse.ArgumentParser,
+    *,
+    legacy_json: bool = False,
+    hide_legacy: bool = False,
+    default: str = "table",
+    extra: tuple[str, ...] = (),
 ) -> None:
     """``-o/--output`` (and ``--json``, kept as its alias where it existed;
-    ``hide_legacy``: kept for old scripts only, not shown by ``--help``)."""
+    ``hide_legacy``: kept for old scripts only, not shown by ``--help``).
+    ``extra``: a format of this command's own (``log checkpoints``: jsonl)."""
     parser.add_argument(
-        "-o", "--output", choices=FORMATS, default="table", help="output format; default table"
+        "-o",
+        "--output",
+        choices=FORMATS + extra,
+        default=default,
+        help=f"output format; default {default}",
     )
     if legacy_json:
         parser.add_argument(
@@ -81,13 +93,23 @@ def _yaml(doc: Any) -> str:
     return str(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=1 << 16))
 
 
-def emit_one(msg: Message, fmt: str, *, table: Callable[[], None] | View) -> None:
+def emit_one(
+    msg: Message,
+    fmt: str,
+    *,
+    table: Callable[[], None] | View,
+    rows: tuple[View, Iterable[Any]] | None = None,
+) -> None:
     """One reply: ``table`` (a view of the reply as a one-row table, or a
-    function printing the human view) for ``table`` and ``csv``."""
+    function printing the human view) for ``table`` and ``csv``; ``rows``
+    (the reply's list, as a view and items: a claim's clauses) for ``csv``
+    where the reply is not one row."""
     if fmt == "json":
         print(json.dumps(message_dict(msg), ensure_ascii=False, indent=2))
     elif fmt == "yaml":
         sys.stdout.write(_yaml(message_dict(msg)))
+    elif fmt == "csv" and rows is not None:
+        emit_rows(rows[1], "csv", rows[0])
     elif isinstance(table, View):
         emit_rows([msg], fmt, table)
     elif fmt == "csv":
@@ -129,7 +151,8 @@ def emit_rows(
     else:
         rows = [list(view.row(item)) for item in items]
         n = len(rows)
-        print("\n".join(layout(view.columns, rows, width())))
+        if rows:  # an empty list prints nothing, at any width: the footer says so
+            print("\n".join(layout(view.columns, rows, width())))
         if footer is not None:
             print(footer(n), file=sys.stderr)
     return n

@@ -18,6 +18,10 @@ Each setting is taken from, first to last: the flag, the environment
 variable (``ANSHIN_SERVER``, ``ANSHIN_CA``, ``ANSHIN_CERT``, ``ANSHIN_KEY``,
 ``ANSHIN_SERVER_NAME``, ``ANSHIN_TOKEN_FILE``), the profile, the default.
 Relative paths in the file are relative to the file's directory.
+
+``--plaintext`` (``ANSHIN_PLAINTEXT=1``) sets aside every TLS file, whichever
+source named it (``server.cli.channel``): a profile's ``ca`` is otherwise
+applied to every server, a plaintext development one included.
 """
 
 from __future__ import annotations
@@ -109,15 +113,36 @@ def resolve(
     return out
 
 
+_PROFILE_HINT = (
+    "fix the file, or name another: --profile-file (ANSHIN_PROFILE_FILE), "
+    "--profile (ANSHIN_PROFILE); README, Client profile"
+)
+
+
 def apply(ns: Any, env: Mapping[str, str] | None = None) -> None:
     """Fill a client command's connection settings in place (after parsing)."""
+    from server.cli.exit_codes import Exit
+    from server.cli.failures import CommandFailed, Failure
+
     if not hasattr(ns, "server"):
         return  # not a client command
     env = os.environ if env is None else env
+    given = [f"--{a}" for a in ("ca", "cert", "key") if getattr(ns, a, None) is not None]
+    if getattr(ns, "plaintext", None) and given:
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                f"--plaintext with {', '.join(given)}: a channel is TLS or not",
+                "drop --plaintext to use TLS, or the TLS flags for a plaintext server",
+            )
+        )
     explicit_file = getattr(ns, "profile_file", None) or env.get("ANSHIN_PROFILE_FILE")
     name = getattr(ns, "profile", None) or env.get("ANSHIN_PROFILE")
     path = Path(explicit_file) if explicit_file else default_file(env)
-    profile = read_profile(path, name or "default", required=bool(name or explicit_file))
+    try:
+        profile = read_profile(path, name or "default", required=bool(name or explicit_file))
+    except ValueError as exc:
+        raise CommandFailed(Failure(Exit.USAGE, str(exc), _PROFILE_HINT)) from None
     flags = {s.attr: getattr(ns, s.attr, None) for s in SETTINGS}
     for attr, value in resolve(flags, env, profile).items():
         setattr(ns, attr, value)

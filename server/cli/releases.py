@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from server.cli.args import instant
+from server.cli.args import instant, instant_or_date, seconds
 from server.cli.exit_codes import Exit
 from server.cli.output import View, add_output_arg, emit_doc
 from server.cli.table import Column
@@ -16,6 +16,7 @@ from server.cli.table import Column
 
 def import_(ns: argparse.Namespace) -> int:
     from rules.load import BUILTIN_RULES_DIR
+    from server.cli.failures import CommandFailed, Failure
     from server.release_import import FeedAsOfError, import_feeds
 
     data_dir = (ns.rules or BUILTIN_RULES_DIR) / "releases"
@@ -26,8 +27,65 @@ def import_(ns: argparse.Namespace) -> int:
     except FeedAsOfError as exc:
         # A refused --as-of is the operator's call to make, not a crash: one
         # line saying why and what to do, exit 2 like a usage error.
-        print(f"anshin releases import: {exc}", file=sys.stderr)
-        return 2
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                f"releases import: {exc}",
+                "import without --as-of, or add --force for a feed fetched complete then",
+            )
+        ) from None
+    except ValueError as exc:  # a feed missing, unreadable or malformed (ReleaseDataError)
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                f"releases import: {exc}",
+                f"give the files --format {ns.format} reads (`anshin releases import --help`; "
+                "docs/release-data.md)",
+            )
+        ) from None
+    doc = import_doc(summaries)
+    emit_doc(
+        doc, ns.output, text=lambda: _print_import(summaries), rows=(IMPORTED, doc["products"])
+    )
+    return 0
+
+
+def _utc(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def import_doc(summaries: Any) -> dict[str, Any]:
+    """``releases import`` as a document: one entry per product written or checked."""
+    return {
+        "products": [
+            {
+                "product": s.product,
+                "added": len(s.added),
+                "unchanged": s.unchanged,
+                "conflicts": [c.describe() for c in s.conflicts],
+                "asOf": _utc(s.new_as_of),
+                "path": str(s.path) if s.path is not None else "",
+                "written": s.written,
+                "notes": list(s.notes),
+            }
+            for s in summaries
+        ]
+    }
+
+
+IMPORTED = View(
+    columns=tuple(
+        Column(n)
+        for n in ("product", "added", "unchanged", "conflicts", "as_of", "path", "written")
+    ),
+    row=lambda p: [
+        p["product"], str(p["added"]), str(p["unchanged"]), str(len(p["conflicts"])),
+        p["asOf"], p["path"], str(p["written"]).lower(),
+    ],
+)  # fmt: skip
+
+
+def _print_import(summaries: Any) -> None:
     # One line per product: a bcd feed writes chrome, edge, firefox and safari.
     for s in summaries:
         print(
@@ -39,7 +97,6 @@ def import_(ns: argparse.Namespace) -> int:
             print(f"  conflict: {conflict.describe()}")
         for note in s.notes:
             print(f"  note: {note}")
-    return 0
 
 
 def refresh(ns: argparse.Namespace) -> int:
@@ -72,8 +129,59 @@ def refresh(ns: argparse.Namespace) -> int:
     except (RefreshError, ValueError) as exc:
         print(f"anshin releases refresh: {exc}", file=sys.stderr)
         return 2
-    print_refresh(report)
+    doc = refresh_doc(report)
+    emit_doc(doc, ns.output, text=lambda: print_refresh(report), rows=(REFRESHED, _rows(doc)))
     return int(Exit.FAILED) if report.failed else 0
+
+
+def refresh_doc(report: Any) -> dict[str, Any]:
+    """``releases refresh`` as a document: each source, what it did to each product."""
+    return {
+        "failed": bool(report.failed),
+        "sources": [
+            {
+                "source": o.source,
+                "result": o.result,
+                "detail": o.detail,
+                "products": [
+                    {
+                        "product": p.product,
+                        "added": p.added,
+                        "unchanged": p.unchanged,
+                        "conflicts": p.conflicts,
+                        "asOf": _utc(p.as_of),
+                        "written": p.written,
+                        "notes": list(p.notes),
+                    }
+                    for p in o.products
+                ],
+            }
+            for o in report.outcomes
+        ],
+    }
+
+
+def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """-o csv: one row per source and product (a source that touched none: one row)."""
+    return [
+        {"source": o["source"], "result": o["result"], "detail": o["detail"]} | p
+        for o in doc["sources"]
+        for p in (o["products"] or [{}])
+    ]
+
+
+REFRESHED = View(
+    columns=tuple(
+        Column(n)
+        for n in ("source", "result", "detail", "product", "added", "unchanged", "conflicts",
+                  "as_of", "written")
+    ),
+    row=lambda r: [
+        r["source"], r["result"], r["detail"], r.get("product", ""), str(r.get("added", "")),
+        str(r.get("unchanged", "")), str(r.get("conflicts", "")), r.get("asOf", ""),
+        "" if "written" not in r else str(r["written"]).lower(),
+    ],
+)  # fmt: skip
 
 
 def print_refresh(report: Any) -> None:
@@ -156,9 +264,9 @@ def add_parser(sub: Any) -> None:
     ri.add_argument("--rules", type=Path, help="rules directory to update (default built-in)")
     ri.add_argument(
         "--as-of",
-        type=instant,
-        help="the instant the feed is complete for (default: the feed's own newest evidence; "
-        "a later one is refused unless --force)",
+        type=instant_or_date,
+        help="the instant (or a date: JST midnight) the feed is complete for (default: "
+        "the feed's own newest evidence; a later one is refused unless --force)",
     )
     ri.add_argument(
         "--force",
@@ -167,6 +275,7 @@ def add_parser(sub: Any) -> None:
         "fetched complete at that instant)",
     )
     ri.add_argument("files", nargs="+")
+    add_output_arg(ri)
     ri.set_defaults(func=import_)
     rr = rsub.add_parser(
         "refresh",
@@ -194,11 +303,12 @@ def add_parser(sub: Any) -> None:
         + ", ".join(f"{n}={SOURCES[n].default_base}" for n in SOURCE_ORDER),
     )
     rr.add_argument(
-        "--timeout", type=float, default=30.0, help="connect / read timeout, seconds (30)"
+        "--timeout", type=seconds, default=30.0, help="connect / read timeout, seconds (30)"
     )
     rr.add_argument(
         "--attempts", type=int, default=4, help="tries per document on network errors (4)"
     )
+    add_output_arg(rr)
     rr.set_defaults(func=refresh)
     rs = rsub.add_parser("status", help="as-of date and staleness of each product")
     rs.add_argument("--rules", type=Path)

@@ -28,13 +28,6 @@ OUTCOME_STYLE = {
     "NON_COMPLIANT": "red",
     "UNKNOWN": "magenta",
 }
-STATUS_STYLE = {
-    "PASS": "green",
-    "WARN": "yellow",
-    "FAIL": "bold red",
-    "UNKNOWN": "magenta",
-    "NOT_APPLICABLE": "dim",
-}
 
 
 # --------------------------------------------------------------------------- values
@@ -74,11 +67,43 @@ def format_instant(
 # --------------------------------------------------------------------------- output
 
 
-def console(width: int | None = None) -> Console:
-    """A rich console: the terminal's width, or ``width`` columns when piped."""
+def console() -> Console:
+    """A rich console for colour on a terminal; the lines are ours (``say``):
+    rich neither wraps nor cuts them. A closed pipe raises BrokenPipeError,
+    for ``main`` to exit quietly with 141 (rich alone exits with 1)."""
     from rich.console import Console
 
-    return Console(width=None if width is None or sys.stdout.isatty() else width)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console(soft_wrap=True, highlight=False, markup=False, emoji=False)
+
+
+def say(
+    text: str | Sequence[str],
+    style: str = "",
+    *,
+    out: Console | None = None,
+    indent: int = 0,
+    sep: str = "  ",
+) -> None:
+    """``text`` wrapped to the terminal's width (``server.cli.output.width``)
+    at spaces or between CJK characters, never inside an id, an amount or an
+    instant; continuation lines indented by ``indent``; coloured on a
+    terminal. A sequence: phrases joined by ``sep``, each on one line where
+    it fits (``request 01a…`` is not split from its label)."""
+    from rich.text import Text
+
+    from server.cli.output import width
+    from server.cli.table import wrap, wrap_phrases
+
+    out = out or console()
+    room = width() - indent
+    lines = wrap(text, room) if isinstance(text, str) else wrap_phrases(text, room, sep)
+    for k, line in enumerate(lines):
+        out.print(Text((" " * indent if k else "") + line, style=style))
 
 
 def print_json(doc: Any, *, indent: bool = True) -> None:
@@ -138,6 +163,7 @@ def print_rpc_error(exc: grpc.RpcError, server: str, *, tls: bool | None = None)
     details = exc.details() or ""
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         print_invalid(violations(exc), details)
+        print("hint: the server refused the values named above: correct them", file=sys.stderr)
         return int(Exit.RPC)
     used_tls = bool(os.environ.get("ANSHIN_CA")) if tls is None else tls
     failure = rpc_failure(code.name, details, server, tls=used_tls)

@@ -49,6 +49,11 @@ REVIEWS = View(
 )
 
 
+def queue_footer(n: int, more: str = "") -> str:
+    """The count on stderr under the table (the only line when the queue is empty)."""
+    return f"{n} open review(s), oldest first{more}" if n else "no open reviews"
+
+
 def reviews(ns: argparse.Namespace) -> int:
     import grpc
 
@@ -64,7 +69,7 @@ def reviews(ns: argparse.Namespace) -> int:
         except grpc.RpcError as exc:
             return rpc_exit(exc, ns)
     more = "; more: raise --limit" if items and items[-1].next_page_token else ""
-    emit_rows(items, ns.output, REVIEWS, footer=lambda n: f"{n} open review(s), oldest first{more}")
+    emit_rows(items, ns.output, REVIEWS, footer=lambda n: queue_footer(n, more))
     return 0
 
 

@@ -22,11 +22,76 @@ def explain(ns: argparse.Namespace) -> int:
     from server.usecases.explain_clause import UnknownClause, explain_clause, render
 
     try:
-        print(render(explain_clause(load_rules(ns.rules), ns.clause_id)))
+        explained = explain_clause(load_rules(ns.rules), ns.clause_id)
     except UnknownClause as exc:
         print(f"anshin rules explain: {exc}", file=sys.stderr)
         return int(Exit.USAGE)
+    doc = explanation_doc(explained)
+    emit_doc(
+        doc,
+        ns.output,
+        text=lambda: _print_wrapped(render(explained)),
+        rows=(LOCATIONS, doc["locations"]),
+    )
     return 0
+
+
+def explanation_doc(explained: Any) -> dict[str, Any]:
+    """``rules explain`` as a document (camelCase, like the other documents):
+    the clause's parts, and every place that states, decides, cites or tests it."""
+    from server.usecases.explain_clause import SOURCE_ROOT
+
+    def shown(path: Path) -> str:
+        try:
+            return str(path.relative_to(SOURCE_ROOT))
+        except ValueError:
+            return str(path)
+
+    roles = (
+        ("rules_file", explained.rules_file),
+        ("decided_by", explained.implementations),
+        ("cited_by", explained.cited_by),
+        ("test", explained.tests),
+    )
+    return {
+        "clauseId": explained.clause_id,
+        "policy": explained.policy,
+        "parts": [
+            {
+                "part": c.part,
+                "kind": c.kind,
+                "effect": c.effect.value,
+                "summary": c.summary,
+                "textJa": c.text_ja,
+            }
+            for c in explained.parts
+        ],
+        "locations": [
+            {"role": role, "path": shown(loc.path), "line": loc.line, "what": loc.what}
+            for role, locs in roles
+            for loc in locs
+        ],
+        "testsAvailable": explained.tests_available,
+    }
+
+
+LOCATIONS = View(
+    columns=(Column("role"), Column("path"), Column("line"), Column("what")),
+    row=lambda d: [d["role"], d["path"], str(d["line"]), d["what"]],
+)
+
+
+def _print_wrapped(text: str) -> None:
+    """Lines of text at the terminal's width, continuation lines under their
+    first (the Japanese clause text wraps; a path:line stays whole)."""
+    from server.cli.output import width
+    from server.cli.table import wrap
+
+    for line in text.split("\n"):
+        body = line.lstrip(" ")
+        indent = len(line) - len(body)
+        for part in wrap(body, max(width() - indent, 20)):
+            print(" " * indent + part)
 
 
 def validate(ns: argparse.Namespace) -> int:
@@ -132,4 +197,5 @@ def add_parser(sub: Any) -> None:
     )
     x.add_argument("clause_id", metavar="CLAUSE-ID")
     x.add_argument("--rules", type=Path, help="rules directory (default built-in)")
+    add_output_arg(x)
     x.set_defaults(func=explain)

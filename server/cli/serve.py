@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from server.cli.args import nonempty_path
+from server.cli.args import listen_address, listen_problem, nonempty_path
 from server.cli.exit_codes import Exit
 from server.cli.failures import CommandFailed, Failure
 
@@ -33,7 +33,14 @@ def run(ns: argparse.Namespace) -> int:
             ns.refresh_releases, ns.refresh_sources, ns.feed_base_url
         )
     except ValueError as exc:
-        raise CommandFailed(Failure(Exit.USAGE, f"serve: {exc}")) from None
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                f"serve: {exc}",
+                "see --refresh-releases, --refresh-sources and --feed-base-url in "
+                "`anshin serve --help` (docs/operations.md, Keeping release data current)",
+            )
+        ) from None
     config = Config.from_env(
         state_dir=ns.state_dir,
         log_key_file=ns.log_key_file,
@@ -62,7 +69,16 @@ def run(ns: argparse.Namespace) -> int:
         log_origin=ns.log_origin,
         release_refresh=release_refresh,
     )
+    _check_listen_env(config)
     workers = ns.workers if ns.workers is not None else int(os.environ.get("ANSHIN_WORKERS", "1"))
+    if workers > 1 and config.listen.rpartition(":")[2] == "0":
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                f"serve: --workers {workers} share one port: {config.listen} asks for any free one",
+                "give --listen (ANSHIN_LISTEN) a fixed port, e.g. 127.0.0.1:50051",
+            )
+        )
     if workers > 1 and config.console_listen:
         # The console is one Starlette app in one serving process (its
         # sessions' revocations and its replay slot live in that process);
@@ -75,6 +91,18 @@ def run(ns: argparse.Namespace) -> int:
                 "serve the console from a `serve --workers 1` process (docs/analysts.md, Console)",
             )
         )
+    if config.console_listen and config.console_replay_rules:
+        # A candidate the replay page offers must load now, not fail an analyst later.
+        problems = _candidate_problems(config.console_replay_rules)
+        if problems:
+            raise CommandFailed(
+                Failure(
+                    Exit.USAGE,
+                    "serve: --console-replay-rules (ANSHIN_CONSOLE_REPLAY_RULES): "
+                    + "; ".join(problems),
+                    "name directories whose rules load (`anshin rules validate DIR`)",
+                )
+            )
     if creating:
         from server.store.url import migrate_url, schema_version
 
@@ -83,7 +111,14 @@ def run(ns: argparse.Namespace) -> int:
     try:
         require_database(config.db)
     except StateError as exc:
-        raise CommandFailed(Failure(Exit.USAGE, f"serve: {exc}")) from None
+        raise CommandFailed(
+            Failure(
+                Exit.USAGE,
+                f"serve: {exc}",
+                "check --db (ANSHIN_DB) and --state-dir (ANSHIN_STATE_DIR): "
+                "docs/operations.md, Keys",
+            )
+        ) from None
     configure_logging(config.log_level)
     if workers > 1:
         from server.workers import run_workers
@@ -91,6 +126,47 @@ def run(ns: argparse.Namespace) -> int:
         return run_workers(config, workers)
     asyncio.run(serve(config))
     return 0
+
+
+# Each address serve listens on: its flag (checked by argparse) and its variable.
+_LISTEN = (
+    ("listen", "--listen", "ANSHIN_LISTEN"),
+    ("metrics_listen", "--metrics-listen", "ANSHIN_METRICS_LISTEN"),
+    ("console_listen", "--console-listen", "ANSHIN_CONSOLE_LISTEN"),
+)
+
+
+def _check_listen_env(config: Any) -> None:
+    """The addresses to listen on that came from the environment (the flags'
+    were checked by ``listen_address``): a usage error naming the variable,
+    before anything binds."""
+    for attr, flag, env in _LISTEN:
+        value = getattr(config, attr)
+        problem = listen_problem(value) if value else None
+        if problem is not None:
+            raise CommandFailed(
+                Failure(
+                    Exit.USAGE,
+                    f"serve: {env} (or {flag}): {problem}",
+                    f"set {env} (or give {flag}) as HOST:PORT, the port from 1 to 65535 "
+                    "(0: any free port)",
+                )
+            )
+
+
+def _candidate_problems(dirs: tuple[Path, ...]) -> list[str]:
+    """Why each ``--console-replay-rules`` directory that does not load does not."""
+    from rules.load import RulesError, load_rules
+
+    problems: list[str] = []
+    for directory in dirs:
+        try:
+            load_rules(directory)
+        except RulesError as exc:
+            problems.append(str(exc))
+        except OSError as exc:  # unreadable files: permissions, I/O
+            problems.append(f"{directory}: {exc.strerror or exc}")
+    return problems
 
 
 def first_run(ns: argparse.Namespace) -> bool:
@@ -137,7 +213,11 @@ def add_parser(sub: Any) -> None:
         help="first run: `anshin init` the state directory if it was never initialised and "
         "create its database if it has none (the container's default)",
     )
-    s.add_argument("--listen", help="HOST:PORT (env ANSHIN_LISTEN, default 127.0.0.1:50051)")
+    s.add_argument(
+        "--listen",
+        type=listen_address,
+        help="HOST:PORT (env ANSHIN_LISTEN, default 127.0.0.1:50051; port 0: any free port)",
+    )
     s.add_argument("--db", help="sqlite:///path.db or postgresql://… (env ANSHIN_DB)")
     s.add_argument(
         "--rules", type=Path, help="rules directory (env ANSHIN_RULES; default built-in)"
@@ -170,10 +250,12 @@ def add_parser(sub: Any) -> None:
     )
     s.add_argument(
         "--metrics-listen",
+        type=listen_address,
         help="Prometheus HOST:PORT, e.g. 127.0.0.1:9464 (env ANSHIN_METRICS_LISTEN)",
     )
     s.add_argument(
         "--console-listen",
+        type=listen_address,
         help="serve the analysts' web console on HOST:PORT, e.g. 127.0.0.1:8443 "
         "(env ANSHIN_CONSOLE_LISTEN; docs/analysts.md, Console)",
     )

@@ -3,15 +3,18 @@
 Terminals give CJK characters two columns (Unicode East Asian Width W/F), so
 widths are counted in display columns, not in code points. Columns marked
 ``keep`` (ids, amounts, instants: what is pasted into the next command) are
-never broken; the other columns wrap, at spaces where they can. When even the
-kept columns do not fit side by side, each row is printed as a block of
-``name: value`` lines instead, so nothing is ever cut.
+never broken; the other columns wrap at spaces or between CJK characters,
+and never inside a run of other characters (a word, an instant, a version:
+``units``), so a column is never narrower than its longest such run. When the
+columns do not fit side by side that way, each row is printed as a block of
+``name  value`` lines instead, so nothing is ever cut.
 
 Pure: rows in, lines out; ``output`` decides the width.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,42 +40,121 @@ def cell_width(text: str) -> int:
     return total
 
 
-def _hard_break(word: str, width: int) -> list[str]:
-    parts: list[str] = []
-    cur, cur_w = "", 0
+# A line may not start with closing punctuation nor end with opening
+# punctuation (a simple kinsoku): these stick to their neighbour.
+_CLOSING = set("、。，．・：；？！）」』】〕〉》ー々ぁぃぅぇぉっゃゅょァィゥェォッャュョ)]},.:;!?%")
+_OPENING = set("（「『【〔〈《([{")
+
+
+def _wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def units(word: str) -> list[str]:
+    """The pieces a word (no spaces) may be broken into: a run of narrow
+    characters (an id, an instant, an amount, a version, an English word) is
+    one piece, never broken; CJK text breaks between its characters."""
+    pieces: list[str] = []
     for ch in word:
-        w = cell_width(ch)
-        if cur and cur_w + w > width:
-            parts.append(cur)
-            cur, cur_w = "", 0
-        cur += ch
-        cur_w += w
-    parts.append(cur)
-    return parts
+        joins = pieces and (
+            not (_wide(ch) or _wide(pieces[-1][-1]))  # narrow after narrow: same run
+            or ch in _CLOSING
+            or pieces[-1][-1] in _OPENING
+        )
+        if joins:
+            pieces[-1] += ch
+        else:
+            pieces.append(ch)
+    return pieces or [""]
+
+
+# An instant written with a space ("2025-04-12 10:00 JST", "2025-04-14
+# 01:00:00+00:00") is one piece too: its spaces are held as NUL while wrapping.
+_INSTANT = re.compile(
+    r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[+-]\d{2}:\d{2}|Z)?(?: JST| UTC)?"
+)
+_HELD = "\x00"
+
+
+def _hold(text: str) -> str:
+    return _INSTANT.sub(lambda m: m.group(0).replace(" ", _HELD), text)
+
+
+def longest_unit(text: str) -> int:
+    """The narrowest a column holding ``text`` can be without breaking a piece
+    (a long path counts by its parts between ``_SOFT`` places)."""
+    return max(
+        (
+            cell_width(bit)
+            for line in _hold(text).split("\n")
+            for w in line.split(" ")
+            for u in units(w)
+            for bit in _SOFT.split(u)
+        ),
+        default=0,
+    )
+
+
+# Where a piece wider than its column may break: after "/" or "]", or after
+# a "." before a letter (a fact path's dots; not a version's, an amount's
+# commas, an instant's colons or an id's hyphens).
+_SOFT = re.compile(r"(?<=[/\]])|(?<=\.)(?=[A-Za-z_])")
+
+
+def _soft(unit: str, width: int) -> list[str]:
+    """A piece wider than ``width`` (a long fact path such as
+    ``ledger[HNB-L1/customer:…/year:2025].amount_yen``) broken at ``_SOFT``
+    places, as a browser breaks a long URL; one without such a place (an id,
+    an instant, an amount, a version, a hash) stays whole."""
+    if cell_width(unit) <= width:
+        return [unit]
+    parts: list[str] = []
+    for bit in _SOFT.split(unit):
+        if parts and cell_width(parts[-1]) + cell_width(bit) <= width:
+            parts[-1] += bit
+        else:
+            parts.append(bit)
+    return [p for p in parts if p]
 
 
 def wrap(text: str, width: int) -> list[str]:
     """``text`` in lines of at most ``width`` columns: its own line breaks kept,
-    broken at spaces, a word longer than a line (or CJK text, which has no
-    spaces) broken between characters."""
+    broken at spaces or between CJK characters. A piece that is never broken
+    (see ``units``) and is wider than ``width`` has a line of its own."""
     width = max(width, 1)
     out: list[str] = []
-    for para in text.split("\n"):
+    for para in _hold(text).split("\n"):
         line, line_w = "", 0
         for word in para.split(" "):
-            w = cell_width(word)
-            if line and line_w + 1 + w <= width:
-                line, line_w = f"{line} {word}", line_w + 1 + w
-                continue
-            if line:
-                out.append(line)
-            if w <= width:
-                line, line_w = word, w
-            else:
-                *full, line = _hard_break(word, width)
-                out.extend(full)
-                line_w = cell_width(line)
+            pieces = [bit for u in units(word) for bit in _soft(u, width)]
+            for k, unit in enumerate(pieces):
+                sep = " " if k == 0 and line else ""
+                w = cell_width(unit)
+                if line_w + len(sep) + w <= width or not line:
+                    line, line_w = line + sep + unit, line_w + len(sep) + w
+                else:
+                    out.append(line)
+                    line, line_w = unit, w
         out.append(line)
+    return [line.replace(_HELD, " ") for line in out]
+
+
+def wrap_phrases(phrases: Sequence[str], width: int, sep: str = "  ") -> list[str]:
+    """Phrases (``request 01a…``, ``prev 66…``) joined by ``sep``, each kept
+    on one line when it fits on one: a label stays with its value."""
+    width = max(width, 1)
+    out: list[str] = []
+    line = ""
+    for phrase in phrases:
+        joined = f"{line}{sep}{phrase}" if line else phrase
+        if cell_width(joined) <= width:
+            line = joined
+            continue
+        if line:
+            out.append(line)
+        *full, line = wrap(phrase, width)
+        out.extend(full)
+    out.append(line)
     return out
 
 
@@ -91,17 +173,21 @@ def _natural(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> list[i
     ]
 
 
-def _fit(natural: list[int], columns: Sequence[Column], width: int) -> list[int] | None:
+def _fit(
+    natural: list[int], pieces: list[int], columns: Sequence[Column], width: int
+) -> list[int] | None:
     """Column widths within ``width``: kept columns at their natural width, the
-    space left shared by the others (none narrower than 8 or its header word);
-    None when that is impossible."""
+    space left shared by the others (none narrower than 8 or its header word,
+    nor than its longest unbreakable piece); None when that is impossible."""
     budget = width - len(GAP) * (len(columns) - 1)
     widths = list(natural)
     if sum(widths) <= budget:
         return widths
     flexible = [i for i, c in enumerate(columns) if not c.keep]
     fixed = sum(w for i, w in enumerate(widths) if i not in flexible)
-    floors = {i: min(natural[i], max(8, cell_width(columns[i].name))) for i in flexible}
+    floors = {
+        i: max(min(natural[i], max(8, cell_width(columns[i].name))), pieces[i]) for i in flexible
+    }
     room = budget - fixed
     if room < sum(floors.values()):
         return None
@@ -122,7 +208,7 @@ def _records(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: in
             out.append("")
         for c, value in zip(columns, row, strict=True):
             room = max(width - label - 2, 20)
-            lines = [value] if c.keep else wrap(value, room)
+            lines = value.split("\n") if c.keep else wrap(value, room)
             for k, line in enumerate(lines):
                 head = _pad(c.name, label, False) if k == 0 else " " * label
                 out.append(f"{head}  {line}".rstrip())
@@ -132,7 +218,8 @@ def _records(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: in
 def layout(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int) -> list[str]:
     """The table as lines of at most ``width`` columns (a kept value longer
     than the whole width excepted: it is printed whole, on its own line)."""
-    widths = _fit(_natural(columns, rows), columns, width)
+    pieces = [max((longest_unit(row[i]) for row in rows), default=0) for i in range(len(columns))]
+    widths = _fit(_natural(columns, rows), pieces, columns, width)
     if widths is None:
         return _records(columns, rows, width)
     out = [

@@ -7,7 +7,9 @@
   ``--limit 0`` streams everything (an export).
 * ``anshin verdicts show ID`` — one entry as a readable explanation: what it is
   about, why it was decided (the claim trace, the posture checks, or the
-  analyst's resolution), what was recorded (``--inputs``) and its chain hashes.
+  analyst's resolution), what was recorded (``--inputs``) and its chain hashes,
+  wrapped to the terminal like every table (ids, amounts, instants and hashes
+  whole); ``-o csv`` is the entry as one row of ``verdicts -o csv``.
 
 Times are shown in JST. Filter instants take their UTC offset
 (``2025-04-01T00:00:00+09:00``, ``2025-03-31T15:00:00Z``), like every
@@ -29,10 +31,10 @@ from server.cli.render import (
     MINUTES,
     OUTCOME_STYLE,
     SECONDS,
-    STATUS_STYLE,
     console,
     format_instant,
     rpc_exit,
+    say,
     yen,
 )
 from server.cli.table import Column
@@ -40,7 +42,6 @@ from server.cli.table import Column
 if TYPE_CHECKING:
     from anshin.v1 import verdicts_pb2
 
-WIDTH = 160  # columns of the tables when piped
 # analyst_access: the access log (who read what), listed for the auditor role only.
 KINDS = {"login_posture": 1, "claim": 2, "review_resolution": 3, "analyst_access": 4}
 CSV_COLUMNS = (
@@ -109,12 +110,6 @@ def csv_row(e: verdicts_pb2.VerdictEntry) -> list[str]:
         e.caller.identity,
         e.entry_hash,
     ]
-
-
-def styled(outcome: str) -> Any:
-    from rich.text import Text
-
-    return Text(outcome, style=OUTCOME_STYLE.get(outcome, ""))
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -217,7 +212,12 @@ def show(ns: argparse.Namespace) -> int:
             review_state = _review_state(stub, e, ns.timeout) if e.outcome == "REVIEW" else ""
         except grpc.RpcError as exc:
             return rpc_exit(exc, ns)
-    emit_one(e, ns.output, table=lambda: explain(e, inputs=ns.inputs, review_state=review_state))
+    emit_one(
+        e,
+        ns.output,
+        table=lambda: explain(e, inputs=ns.inputs, review_state=review_state),
+        rows=(CSV, [e]),  # -o csv: the entry as one row, the columns of `verdicts -o csv`
+    )
     return 0
 
 
@@ -245,16 +245,14 @@ def _review_state(stub: Any, e: Any, timeout: float) -> str:
 
 
 def explain(e: Any, *, inputs: bool = False, review_state: str = "") -> None:
-    from rich.text import Text
-
-    out = console(WIDTH)
-    head = Text()
-    head.append(f"{e.kind} ", style="bold")
-    head.append_text(styled(e.outcome))
+    """One entry as a readable explanation, at the terminal's width; ids,
+    amounts, instants and hashes whole (``server.cli.table``)."""
+    out = console()
+    head = [f"{e.kind} {e.outcome}"]
     if e.payable_yen:
-        head.append(f"   payable {yen(e.payable_yen)}")
-    head.append(f"   entry {e.id} (seq {e.seq})", style="dim")
-    out.print(head)
+        head.append(f"payable {yen(e.payable_yen)}")
+    head.append(f"entry {e.id} (seq {e.seq})")
+    say(head, OUTCOME_STYLE.get(e.outcome, ""), out=out, sep="   ")
     about = [f"customer {e.customer_id}"]
     if e.device_id:
         about.append(f"device {e.device_id}")
@@ -262,40 +260,41 @@ def explain(e: Any, *, inputs: bool = False, review_state: str = "") -> None:
         about.append(f"policy {e.policy_id}")
     subject = "login" if e.kind == "login_posture" else "incident"
     about.append(f"{subject} at {format_instant(e.subject_time, SECONDS)} JST")
-    out.print(Text("   ".join(about)))
-    out.print(
-        Text(
-            f"recorded {format_instant(e.recorded_at, SECONDS)} JST by {e.caller.identity or '-'}"
-            f" (request {e.request_id})",
-            style="dim",
-        )
+    say(about, out=out, indent=9, sep="   ")
+    say(
+        [
+            f"recorded {format_instant(e.recorded_at, SECONDS)} JST",
+            f"by {e.caller.identity or '-'}",
+            f"(request {e.request_id})",
+        ],
+        "dim",
+        out=out,
+        indent=9,
+        sep=" ",
     )
     r = e.rules
     rules = ", ".join(
         [*r.policies, *([f"matrix {r.matrix_revision}"] if r.matrix_revision else [])]
     )
-    out.print(Text(f"rules {rules or '-'}  digest {r.digest or '-'}", style="dim"))
+    say(f"rules {rules or '-'}  digest {r.digest or '-'}", "dim", out=out, indent=6)
     if e.clause_ids:
-        out.print(Text(f"clauses {', '.join(e.clause_ids)}", style="bold"))
+        say(f"clauses {', '.join(e.clause_ids)}", "bold", out=out, indent=8)
     if review_state:
-        out.print(Text(f"review {review_state}", style="yellow"))
+        say(f"review {review_state}", "yellow", out=out, indent=7)
     if e.refers_to:
-        out.print(Text(f"resolves {e.refers_to}", style="bold"))
+        say(f"resolves {e.refers_to}", "bold", out=out)
     result = json.loads(e.result_json) if e.result_json else {}
     if e.kind == "claim":
         _explain_claim(e, result)
     elif e.kind == "login_posture":
-        _explain_posture(out, result)
+        _explain_posture(result)
     elif e.kind == "review_resolution":
-        _explain_resolution(out, e, result)
+        _explain_resolution(e, result)
     if inputs:
-        from rich.syntax import Syntax
-
-        out.print(Text("inputs (as stored)", style="bold"))
-        out.print(
-            Syntax(json.dumps(json.loads(e.inputs_json), ensure_ascii=False, indent=2), "json")
-        )
-    out.print(Text(f"hash {e.entry_hash}  prev {e.prev_hash}", style="dim"))
+        say("inputs (as stored)", "bold", out=out)
+        # JSON as stored, indented: a line of it is never cut (the terminal wraps it).
+        print(json.dumps(json.loads(e.inputs_json), ensure_ascii=False, indent=2))
+    say([f"hash {e.entry_hash}", f"prev {e.prev_hash}"], "dim", out=out)
 
 
 def _explain_claim(e: Any, result: dict[str, Any]) -> None:
@@ -305,70 +304,80 @@ def _explain_claim(e: Any, result: dict[str, Any]) -> None:
 
     resp = claims_pb2.EvaluateClaimResponse()
     json_format.ParseDict(result, resp, ignore_unknown_fields=True)
+    say("")
     render_decision(resp, source="as recorded")
 
 
-def _explain_posture(out: Any, result: dict[str, Any]) -> None:
-    from rich.table import Table
-    from rich.text import Text
+def _check_row(c: dict[str, Any]) -> list[str]:
+    return [
+        c.get("check_id", "") + ("\n" + " ".join(c["clause_ids"]) if c.get("clause_ids") else ""),
+        c.get("status", ""),
+        "\n".join(
+            f"{x['name']}: {x['observed']} vs {x['expected']}" for x in c.get("compared", [])
+        ),
+        c.get("message_ja", ""),
+    ]
 
+
+POSTURE_CHECKS = View(
+    columns=(
+        Column("check", keep=True),
+        Column("status", keep=True),
+        Column("observed vs expected"),
+        Column("explanation 説明"),
+    ),
+    row=_check_row,
+)
+
+
+def _reservation_row(r: dict[str, Any]) -> list[str]:
+    limit = r.get("limitYen")
+    return [
+        r["scopeKey"],
+        " ".join(r.get("capIds", [])),
+        yen(int(r["amountYen"])),
+        yen(int(r.get("usedYenBefore", 0))),
+        yen(int(limit)) if limit is not None else "-",
+    ]
+
+
+RESERVATIONS = View(
+    columns=(
+        Column("scope"),
+        Column("caps"),
+        Column("reserved", keep=True, right=True),
+        Column("used before", keep=True, right=True),
+        Column("limit", keep=True, right=True),
+    ),
+    row=_reservation_row,
+)
+
+
+def _explain_posture(result: dict[str, Any]) -> None:
     client = result.get("client") or {}
     parts = [
         f"{client.get('browser') or '?'} {client.get('browser_version') or ''}".strip(),
         f"{client.get('os') or '?'} {client.get('os_version') or ''}".strip(),
     ]
-    out.print(Text(f"client {' on '.join(parts)}"))
-    table = Table(title="checks", show_lines=True, expand=True)
-    table.add_column("check", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("observed vs expected", ratio=2, overflow="fold")
-    table.add_column("explanation 説明", ratio=3, overflow="fold")
-    for c in result.get("checks", []):
-        status = c.get("status", "")
-        cell = Text(c.get("check_id", ""))
-        if c.get("clause_ids"):
-            cell.append("\n" + " ".join(c["clause_ids"]), style="dim")
-        compared = "\n".join(
-            f"{x['name']}: {x['observed']} vs {x['expected']}" for x in c.get("compared", [])
-        )
-        table.add_row(
-            cell,
-            Text(status, style=STATUS_STYLE.get(status, "")),
-            compared,
-            c.get("message_ja", ""),
-        )
-    out.print(table)
+    say(f"client {' on '.join(parts)}", indent=7)
+    say("")
+    say("checks", "bold")
+    emit_rows(result.get("checks", []), "table", POSTURE_CHECKS)
 
 
-def _explain_resolution(out: Any, e: Any, result: dict[str, Any]) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
+def _explain_resolution(e: Any, result: dict[str, Any]) -> None:
     inputs = json.loads(e.inputs_json) if e.inputs_json else {}
     request = inputs.get("request") or {}
-    out.print(Text(f"analyst {request.get('analyst', '-')}  (caller {inputs.get('caller', '-')})"))
+    say(f"analyst {request.get('analyst', '-')}  (caller {inputs.get('caller', '-')})", indent=8)
     if request.get("note"):
-        out.print(Text(f"note {request['note']}"))
+        say(f"note {request['note']}", indent=5)
     reservations = result.get("reservations") or []
     if reservations:
-        table = Table(title="ledger reservations")
-        table.add_column("scope", overflow="fold")
-        table.add_column("caps", no_wrap=True)
-        table.add_column("reserved", justify="right", no_wrap=True)
-        table.add_column("used before", justify="right", no_wrap=True)
-        table.add_column("limit", justify="right", no_wrap=True)
-        for r in reservations:
-            limit = r.get("limitYen")
-            table.add_row(
-                r["scopeKey"],
-                " ".join(r.get("capIds", [])),
-                yen(int(r["amountYen"])),
-                yen(int(r.get("usedYenBefore", 0))),
-                yen(int(limit)) if limit is not None else "-",
-            )
-        out.print(table)
+        say("")
+        say("ledger reservations", "bold")
+        emit_rows(reservations, "table", RESERVATIONS)
     elif e.outcome == "APPROVE":
-        out.print(Text("no ledger scope applies to this claim", style="dim"))
+        say("no ledger scope applies to this claim", "dim")
 
 
 # --------------------------------------------------------------------------- parsers

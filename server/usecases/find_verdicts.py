@@ -5,6 +5,11 @@ verdict_queries.py``). Who read what is appended to the log, durably, before
 any of it is sent (issue 7: analysts' queries are themselves recorded); only
 accepted requests are recorded, since a refused one reads nothing.
 
+A listing never shows its own record: the record is appended while the
+first page is read (its commit wait overlaps the query), so whether the query
+would see it depends on which finishes first; it is left out, always, and the
+listing shows the log as it was before the read (the next listing shows it).
+
 Those records (kind ``analyst_access``) are read by auditors only
 (``server/security/roles.py`` ``READERS_OF_KIND``): the readers they record
 may neither list them nor open one by id. The check is here, not in one
@@ -47,13 +52,15 @@ async def record_access(
     customer_id: str,
     *,
     refers_to: str | None = None,
+    entry_id: str | None = None,
 ) -> None:
-    """Append who read what (``logged_request``: the request as JSON)."""
+    """Append who read what (``logged_request``: the request as JSON) as the
+    entry ``entry_id`` (default: a new id)."""
     ctx = current_request()
     now_us = to_us(clock())
     await store.append_verdict(
         VerdictRecord(
-            id=str(uuid_utils.uuid7()),
+            id=entry_id or str(uuid_utils.uuid7()),
             kind="analyst_access",
             customer_id=customer_id,
             device_id=None,
@@ -110,9 +117,16 @@ class FindVerdicts:
         with a token to resume after it, as AIP-158 allows."""
         f, size, max_pages = query.filter, query.page_size, query.max_pages
         require_readable(f.kind)  # before anything is read or recorded
+        own_id = str(uuid_utils.uuid7())  # this read's record, left out of its pages
+        own = (own_id, own_id.encode())  # ids come back as text or bytes, by backend
         recorded = asyncio.ensure_future(
             record_access(
-                self._store, self._clock, "QueryVerdicts", logged_request, f.customer_id or ""
+                self._store,
+                self._clock,
+                "QueryVerdicts",
+                logged_request,
+                f.customer_id or "",
+                entry_id=own_id,
             )
         )
         loop = asyncio.get_running_loop()
@@ -125,6 +139,13 @@ class FindVerdicts:
             nonlocal entry_bytes
             limit = max(1, min(size, batch_bytes() // entry_bytes))
             rows = await store.query_verdicts(f, after_seq, limit + 1)
+            kept = [r for r in rows if r[1] not in own]
+            if len(kept) < len(rows) and len(rows) > limit:
+                # Its own record was one of a full batch: read one more, so
+                # that the batch still knows whether more entries follow.
+                rows = await store.query_verdicts(f, after_seq, limit + 2)
+                kept = [r for r in rows if r[1] not in own]
+            rows = kept
             async with encoding:
                 pages, resume = await loop.run_in_executor(None, page_batch, rows, limit, key)
             if resume is not None:  # a full batch of ``limit`` entries

@@ -265,3 +265,211 @@ def verify_doc(ok: bool = True) -> dict[str, Any]:
         "key_id": "5bca7f7b419588da",
         "seconds": 0.5,
     }
+
+
+# ------------------------------------------- claim traces and `verdicts show`
+
+CLAIM_ID = "01a25043-7f84-7520-9a82-79bd3fa843fe"
+POSTURE_ID = "01a25043-7f84-7520-9a82-79bd3fa843ff"
+FACT_PATH = "ledger[HNB-L1/customer:hnb-contract-0001/year:2025].amount_yen"
+EXPLANATION_JA = (
+    "不正利用前の90日間（2025-04-12 10:00 JSTまで）にログイン時の確認記録がないため、"
+    "HNB-P1を講じていたか確認できません（HNB-R1により人が判断します）。"
+)
+
+
+def claim_reply() -> Any:
+    """A REVIEW decision: a computation with a long cap scope, a clause whose
+    fact path is wider than a narrow terminal, Japanese explanations."""
+    from anshin.v1 import claims_pb2
+
+    resp = claims_pb2.EvaluateClaimResponse(
+        decision_id=CLAIM_ID,
+        outcome=common_pb2.OUTCOME_REVIEW,
+        payable_yen=0,
+        summary_ja="要審査: HNB-P1, HNB-R1について人による判断が必要です。",
+    )
+    resp.rules.policies.append("HNB@2024-02-20")
+    resp.rules.digest = "a353ecb4fb3c832d"
+    resp.computation.add(name="loss", input_yen=1_500_000, output_yen=1_500_000)
+    resp.computation.add(
+        name="minus recovered", clause_id="HNB-A1", input_yen=1_500_000, output_yen=1_200_000,
+        note="recovered ¥300,000",
+    )  # fmt: skip
+    resp.computation.add(
+        name="cap HNB-L1/customer:hnb-contract-0001/year:2025", clause_id="HNB-L1",
+        input_yen=1_200_000, output_yen=1_200_000,
+        note="limit ¥10,000,000, used ¥0, remaining ¥10,000,000; not binding",
+    )  # fmt: skip
+    p1 = resp.clauses.add(
+        clause_id="HNB-P1", kind="posture_required", status=common_pb2.CHECK_STATUS_UNKNOWN,
+        effect=common_pb2.OUTCOME_REVIEW, explanation_ja=EXPLANATION_JA,
+        missing_facts=["context.postures"],
+    )  # fmt: skip
+    p1.compared.add(
+        name="posture", observed=POSTURE_ID, expected="a verdict before 2025-04-12T10:00:00+09:00"
+    )
+    l1 = resp.clauses.add(
+        clause_id="HNB-L1", kind="annual_cap", status=common_pb2.CHECK_STATUS_PASS,
+        effect=common_pb2.OUTCOME_APPROVE, explanation_ja="限度額¥10,000,000の範囲内です。",
+    )  # fmt: skip
+    l1.compared.add(name=FACT_PATH, observed="¥0", expected="limit ¥10,000,000")
+    return resp
+
+
+def form_reply() -> Any:
+    from anshin.v1 import claims_pb2
+
+    resp = claims_pb2.GetClaimFormResponse(policy_id="DCM", incident="qr_payment:DCM-E1")
+    resp.rules.policies.append("DCM@2025-04-01")
+    resp.rules.digest = "a353ecb4fb3c832d"
+    resp.fields.add(
+        path="qr_payment.reported_to_police_at", type="timestamp", clause_ids=["DCM-E1"],
+        question_ja="警察に届け出た日時はいつですか？", if_absent="REVIEW (DCM-R1)",
+    )  # fmt: skip
+    resp.fields.add(
+        path="qr_payment.channel", type="enum", allowed=["app", "web"], clause_ids=["DCM-S1"],
+        question_ja="どの経路で支払いましたか？", if_absent="UNKNOWN",
+    )  # fmt: skip
+    return resp
+
+
+def shown_claim() -> verdicts_pb2.VerdictEntry:
+    """A claim decision as `verdicts show` reads it: the reply stored as its result."""
+    from google.protobuf import json_format
+
+    e = verdicts_pb2.VerdictEntry(
+        id=CLAIM_ID,
+        seq=3,
+        kind="claim",
+        customer_id="hnb-contract-0001",
+        policy_id="HNB",
+        subject_time=ts(2025, 4, 12, 1),
+        recorded_at=ts(2025, 4, 20, 6, 30),
+        outcome="REVIEW",
+        clause_ids=["HNB-P1", "HNB-R1"],
+        request_id="01a25043-7f84-7520-9a82-000000000001",
+        result_json=json_format.MessageToJson(claim_reply()),
+        entry_hash="9" * 64,
+        prev_hash="8" * 64,
+    )
+    e.caller.identity = "ib-server"
+    return e
+
+
+def shown_posture() -> verdicts_pb2.VerdictEntry:
+    """A posture verdict as `verdicts show` reads it (an instant in its compared values)."""
+    import json
+
+    result = {
+        "client": {"browser": "chrome", "browser_version": "143.0.7499.40", "os": "windows",
+                   "os_version": "11"},
+        "checks": [
+            {
+                "check_id": "phishwall", "status": "UNKNOWN", "clause_ids": ["HNB-P2"],
+                "compared": [{"name": "release_data_as_of", "observed": "2000-01-01T00:00:00+00:00",
+                              "expected": ">= 2026-11-23T01:00:00+00:00 (login instant - grace)"}],
+                "message_ja": GUIDANCE_JA,
+            }
+        ],
+    }  # fmt: skip
+    e = verdicts_pb2.VerdictEntry(
+        id=POSTURE_ID,
+        seq=2,
+        kind="login_posture",
+        customer_id="hnb-contract-0001",
+        device_id="win-1",
+        subject_time=ts(2026, 12, 7, 1),
+        recorded_at=ts(2026, 12, 7, 1),
+        outcome="NON_COMPLIANT",
+        clause_ids=["HNB-P2"],
+        request_id="01a25043-7f84-7520-9a82-000000000002",
+        result_json=json.dumps(result, ensure_ascii=False),
+        entry_hash="7" * 64,
+        prev_hash="6" * 64,
+    )
+    e.rules.digest = "a353ecb4fb3c832d"
+    return e
+
+
+# ------------------------------------------- the other commands that took -o in issue 21
+
+
+def import_summaries() -> list[Any]:
+    """``releases import``: one product written, with a date conflict and a note."""
+    from pathlib import Path
+
+    from server.release_import import DateConflict, ImportSummary
+
+    conflict = DateConflict(
+        "stable",
+        "143.0.7499.40",
+        datetime(2026, 12, 2, tzinfo=UTC),
+        datetime(2026, 12, 3, tzinfo=UTC),
+    )
+    return [
+        ImportSummary(
+            product="chrome",
+            added=(("stable", "143.0.7499.40"),),
+            unchanged=155,
+            conflicts=(conflict,),
+            new_as_of=datetime(2026, 12, 7, tzinfo=UTC),
+            notes=("feed lists 2 channels",),
+            path=Path("rules/data/releases/chrome.json"),
+            written=True,
+        )
+    ]
+
+
+def refresh_report() -> Any:
+    """``releases refresh``: one source updated a product, one failed."""
+    from pathlib import Path
+
+    from server.release_refresh import ProductChange, RefreshReport, SourceOutcome
+
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+    change = ProductChange("chrome", 2, 154, 0, datetime(2026, 12, 6, 14, 10, tzinfo=UTC), True)
+    return RefreshReport(
+        Path("rules/data"),
+        (
+            SourceOutcome("chrome-versionhistory", "updated", at, "200 OK", (change,)),
+            SourceOutcome("mozilla", "failed", at, "timed out after 4 tries"),
+        ),
+    )
+
+
+def checkpoints() -> list[Any]:
+    from server.store.records import Checkpoint
+
+    return [
+        Checkpoint(1000, "a" * 64, 1_765_065_600_000_000, "5bca7f7b419588da", "", b"\x01" * 32,
+                   "anshin.example/log\n1000\nAQEB…\n\n— anshin.example/log sig\n"),
+        Checkpoint(2000, "b" * 64, 1_765_069_200_000_000, "5bca7f7b419588da", "c2lnbmF0dXJl"),
+    ]  # fmt: skip
+
+
+def clause_explanation() -> Any:
+    """``rules explain HNB-P2``, with fixed places (the real ones move with the code)."""
+    from pathlib import Path
+
+    from rules.engine.policy import Clause, ClauseEffect
+    from server.usecases.explain_clause import ClauseExplanation, Location
+
+    clause = Clause(
+        id="HNB-P2", kind="posture_required", effect=ClauseEffect.GATE,
+        text_ja="(2)ウィルス対策ソフトおよびセキュリティ対策ソフト等の導入必須および"
+        "最新の状態維持 … 市販されておりますウィルス対策ソフトを必ず導入し、"
+        "常に最新の状態にしていただくことが補償の条件となります。",
+        params={}, summary="Commercial antivirus and Phishwall Premium installed and up to date.",
+    )  # fmt: skip
+    return ClauseExplanation(
+        clause_id="HNB-P2",
+        policy="HNB@2024-02-20",
+        parts=(clause,),
+        rules_file=(Location(Path("rules/data/policies/hnb.toml"), 41),),
+        implementations=(Location(Path("rules/engine/kinds/events.py"), 508, "posture_required"),),
+        cited_by=(Location(Path("checks/antivirus.py"), 19, 'CLAUSES = ("HNB-P2", "HNB-P4")'),),
+        tests=(
+            Location(Path("tests/checks/test_hnb_p2_p3_checks.py"), 71, "test_hnb_p2_antivirus"),
+        ),
+    )

@@ -5,6 +5,7 @@ Python exception."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -191,7 +192,7 @@ def test_a_bad_hint_header_is_usage(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cert_without_key_is_usage(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = _run(capsys, "health", "--cert", str(tmp_path / "c.pem"), "--server", "x:1")
-    assert code == Exit.USAGE and "--cert and --key go together" in err
+    assert code == Exit.USAGE and "--cert without --key: mutual TLS needs both" in err
 
 
 # --------------------------------------------------------------------------- 3: the server
@@ -263,6 +264,59 @@ def test_serve_on_a_used_port_says_so(tmp_path: Path) -> None:
     assert proc.returncode == Exit.FAILED, proc.stderr
     assert f"anshin: cannot listen on 127.0.0.1:{port}: the port is in use" in proc.stderr
     assert "RuntimeError" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "add_port.cc" not in proc.stderr, proc.stderr  # gRPC's C core stays quiet
+
+
+def test_a_wrong_ca_fails_the_handshake_quietly(
+    health_server: dict[str, str], tmp_path: Path
+) -> None:
+    """A CA that did not sign the server's certificate: exit 3 and the TLS hint,
+    without the C core's ssl_transport_security.cc lines (a fresh process)."""
+    other = CA(tmp_path, "not-the-servers-ca")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRPC_", "ANSHIN_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "server.cli", "health", "--server", health_server["tls"],
+         "--ca", str(other.pem), "--timeout", "3"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, env=env,
+    )  # fmt: skip
+    assert proc.returncode == Exit.RPC, proc.stderr
+    assert ".cc:" not in proc.stderr, proc.stderr
+    assert "hint: TLS failed: check --ca" in proc.stderr, proc.stderr
+    # The other side: the server's own CA connects.
+    proc = subprocess.run(
+        [sys.executable, "-m", "server.cli", "health", "--server", health_server["tls"],
+         "--ca", health_server["ca"], "--timeout", "3"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, env=env,
+    )  # fmt: skip
+    assert (proc.returncode, proc.stdout.strip()) == (Exit.OK, "SERVING"), proc.stderr
+
+
+def test_plaintext_sets_the_profiles_tls_aside(
+    health_server: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A profile naming a CA makes every command TLS; --plaintext (or
+    ANSHIN_PLAINTEXT=1) reaches a plaintext server all the same."""
+    profile = tmp_path / "profile.toml"
+    profile.write_text(f'[default]\nca = "{health_server["ca"]}"\n')
+    monkeypatch.setenv("ANSHIN_PROFILE_FILE", str(profile))
+    monkeypatch.delenv("ANSHIN_PLAINTEXT", raising=False)
+    plain = ("health", "--server", health_server["plain"], "--timeout", "3")
+    code, _, err = _run(capsys, *plain)
+    assert code == Exit.RPC and "hint: TLS failed" in err  # the profile's CA applies
+    code, out, _ = _run(capsys, *plain, "--plaintext")
+    assert (code, out.strip()) == (Exit.OK, "SERVING")
+    monkeypatch.setenv("ANSHIN_PLAINTEXT", "1")
+    code, out, _ = _run(capsys, *plain)
+    assert (code, out.strip()) == (Exit.OK, "SERVING")
+    monkeypatch.delenv("ANSHIN_PLAINTEXT")
+    # The TLS server is still reached through the profile's CA.
+    code, out, _ = _run(capsys, "health", "--server", health_server["tls"])
+    assert (code, out.strip()) == (Exit.OK, "SERVING")
+    code, _, err = _run(capsys, *plain, "--plaintext", "--ca", health_server["ca"])
+    assert code == Exit.USAGE and "--plaintext with --ca" in err and "hint:" in err
 
 
 def test_unexpected_errors_name_no_exception_type() -> None:

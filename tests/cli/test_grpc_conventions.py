@@ -5,6 +5,7 @@ comments, read the way grpcurl reads them (both backends, as every server test).
 from __future__ import annotations
 
 import grpc
+import pytest
 from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
@@ -112,3 +113,36 @@ async def test_get_status_names_the_server_version(server: RunningServer) -> Non
         operator_pb2.GetStatusRequest()
     )
     assert status.server_version == version() != ""
+
+
+# What `grpcurl describe SYMBOL` asks file_containing_symbol for, and the file
+# that must come back: a service, a method (SERVICE.METHOD), a message, an enum.
+SYMBOLS = {
+    "anshin.v1.PostureService": "anshin/v1/posture.proto",
+    "anshin.v1.PostureService.CheckLogin": "anshin/v1/posture.proto",
+    "anshin.v1.CheckLoginRequest": "anshin/v1/posture.proto",
+    "anshin.v1.Outcome": "anshin/v1/common.proto",
+}
+
+
+@pytest.mark.parametrize("reflection", [V1, V1ALPHA])
+async def test_every_kind_of_symbol_is_found(server: RunningServer, reflection: str) -> None:
+    for symbol, file in SYMBOLS.items():
+        resp = await _reflect(
+            server.channel,
+            reflection,
+            reflection_pb2.ServerReflectionRequest(file_containing_symbol=symbol),
+        )
+        assert not resp.HasField("error_response"), (symbol, resp.error_response)
+        files = _files(resp)
+        assert file in files, symbol
+        if symbol.endswith(".CheckLogin"):  # what describe prints: the method's comment
+            assert _service_comment(files[file], "PostureService", "CheckLogin").strip()
+    missing = await _reflect(
+        server.channel,
+        reflection,
+        reflection_pb2.ServerReflectionRequest(
+            file_containing_symbol="anshin.v1.PostureService.NoSuchMethod"
+        ),
+    )
+    assert missing.error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]

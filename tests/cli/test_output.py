@@ -19,6 +19,7 @@ import yaml
 
 from server.cli import (
     check_login,
+    claim,
     events,
     log,
     ops,
@@ -29,8 +30,8 @@ from server.cli import (
     rules,
     verdicts,
 )
-from server.cli.output import emit_one, emit_rows, message_dict
-from server.cli.table import cell_width
+from server.cli.output import emit_doc, emit_one, emit_rows, message_dict
+from server.cli.table import cell_width, units, wrap
 from tests.cli import samples
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -74,6 +75,65 @@ def _render(name: str, fmt: str) -> None:
         log.emit_verify(samples.verify_doc(), fmt)
     elif name == "log-verify-tampered":
         log.emit_verify(samples.verify_doc(ok=False), fmt)
+    elif name == "releases-import":
+        found = samples.import_summaries()
+        doc = releases.import_doc(found)
+        emit_doc(
+            doc,
+            fmt,
+            text=lambda: releases._print_import(found),
+            rows=(releases.IMPORTED, doc["products"]),
+        )
+    elif name == "releases-refresh":
+        report = samples.refresh_report()
+        doc = releases.refresh_doc(report)
+        emit_doc(
+            doc,
+            fmt,
+            text=lambda: releases.print_refresh(report),
+            rows=(releases.REFRESHED, releases._rows(doc)),
+        )
+    elif name == "log-checkpoints":
+        view = log.CHECKPOINTS_CSV if fmt == "csv" else log.CHECKPOINTS
+        emit_rows(samples.checkpoints(), fmt, view, to_dict=lambda cp: cp.to_json())
+    elif name == "rules-explain":
+        from server.usecases.explain_clause import render
+
+        explained = samples.clause_explanation()
+        doc = rules.explanation_doc(explained)
+        emit_doc(
+            doc,
+            fmt,
+            text=lambda: rules._print_wrapped(render(explained)),
+            rows=(rules.LOCATIONS, doc["locations"]),
+        )
+    # The claim trace, the claim form and `verdicts show`: as `anshin claim`,
+    # `anshin claim form` and `anshin verdicts show` call them.
+    elif name == "claim":
+        resp = samples.claim_reply()
+        emit_one(
+            resp,
+            fmt,
+            table=lambda: claim.render_decision(resp, source="127.0.0.1:50051"),
+            rows=(claim.csv_clause(resp), resp.clauses),
+        )
+    elif name == "claim-form":
+        form = samples.form_reply()
+        emit_one(
+            form,
+            fmt,
+            table=lambda: claim.render_form(form, source="local, built-in rules"),
+            rows=(claim.FIELDS_CSV, form.fields),
+        )
+    elif name in ("verdicts-show-claim", "verdicts-show-posture"):
+        e = samples.shown_claim() if name == "verdicts-show-claim" else samples.shown_posture()
+        state = "open: in the review queue (anshin reviews resolve)" if e.kind == "claim" else ""
+        emit_one(
+            e,
+            fmt,
+            table=lambda: verdicts.explain(e, review_state=state),
+            rows=(verdicts.CSV, [e]),
+        )
 
 
 def _capture(capsys: pytest.CaptureFixture[str], run: Callable[[], object]) -> str:
@@ -103,6 +163,14 @@ NAMES = (
     "rules-validate-problems",
     "log-verify",
     "log-verify-tampered",
+    "claim",
+    "claim-form",
+    "verdicts-show-claim",
+    "verdicts-show-posture",
+    "releases-import",
+    "releases-refresh",
+    "log-checkpoints",
+    "rules-explain",
 )
 
 
@@ -126,7 +194,16 @@ def test_each_format_of_each_command(
 @pytest.mark.parametrize("width", [80, 200])
 @pytest.mark.parametrize(
     "name",
-    ["reviews", "posture", "check-login", "verdicts", "rules-validate"],
+    [
+        "reviews",
+        "posture",
+        "check-login",
+        "verdicts",
+        "rules-validate",
+        "claim",
+        "verdicts-show-claim",
+        "verdicts-show-posture",
+    ],
 )
 def test_tables_fit_the_width_and_cut_nothing(
     name: str, width: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
@@ -140,9 +217,20 @@ def test_tables_fit_the_width_and_cut_nothing(
     for line in table:
         assert cell_width(line) <= width, line
     kept = {  # the id to paste into the next command, whole, on one line
-        "rules-validate": "KDN@seed-001",
-    }.get(name, samples.ENTRY_ID)
-    assert any(kept in line for line in out.splitlines())
+        "rules-validate": ["KDN@seed-001"],
+        # the decision id in the head, the posture id in a clause's compared values
+        "claim": [samples.CLAIM_ID, samples.POSTURE_ID, "2025-04-12T10:00:00+09:00"],
+        "verdicts-show-claim": [samples.CLAIM_ID, samples.POSTURE_ID, "¥10,000,000"],
+        "verdicts-show-posture": [
+            samples.POSTURE_ID,
+            "2000-01-01T00:00:00+00:00",
+            "2026-11-23T01:00:00+00:00",
+            "143.0.7499.40",
+            "7" * 64,
+        ],
+    }.get(name, [samples.ENTRY_ID])
+    for value in kept:
+        assert any(value in line for line in out.splitlines()), value
     if name in ("reviews", "verdicts"):
         assert "¥1,200,000" in out or "¥12,000,000" in out
     # Japanese text, wrapped but complete: its characters in order.
@@ -151,6 +239,9 @@ def test_tables_fit_the_width_and_cut_nothing(
         "check-login": samples.GUIDANCE_JA,
         "reviews": "代替的な対策の説明",
         "rules-validate": "ダークウェブモニタリングプラス付帯保険",
+        "claim": samples.EXPLANATION_JA,
+        "verdicts-show-claim": samples.EXPLANATION_JA,
+        "verdicts-show-posture": samples.GUIDANCE_JA,
     }.get(name, "")
     assert "".join(ch for ch in japanese if ord(ch) > 0x3000) in flat
 
@@ -234,6 +325,14 @@ def test_rules_validate_ends_its_table_with_the_verdict(capsys: pytest.CaptureFi
         ["releases", "status"],
         ["rules", "validate", "rules/data"],
         ["events", "ingest", "x.jsonl"],
+        ["claim", "x.json"],
+        ["claim", "form", "DCM", "qr_payment:DCM-E1"],
+        ["verdicts", "show", samples.CLAIM_ID],
+        ["check-login", "--ua", "x"],
+        ["rules", "explain", "HNB-P2"],
+        ["releases", "import", "--format", "anshin", "feed.json"],
+        ["releases", "refresh"],
+        ["log", "verify-receipt", "receipt.json", "--public-key", "log.pem"],
     ],
 )
 def test_every_command_takes_each_format(argv: list[str]) -> None:
@@ -245,3 +344,132 @@ def test_every_command_takes_each_format(argv: list[str]) -> None:
     assert parser.parse_args(argv).output == "table"
     with pytest.raises(SystemExit):
         parser.parse_args([*argv, "-o", "xml"])
+
+
+def test_the_trace_follows_the_terminal_width(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim trace is side by side where it fits and blocks where it does not."""
+    monkeypatch.setenv("COLUMNS", "200")
+    wide = _capture(capsys, lambda: _render("claim", "table"))
+    monkeypatch.setenv("COLUMNS", "80")
+    narrow = _capture(capsys, lambda: _render("claim", "table"))
+    assert any(
+        line.startswith("clause  ") and "status / effect" in line for line in wide.splitlines()
+    )
+    assert not any(
+        "status / effect  " in line and "explanation" in line for line in narrow.splitlines()
+    )
+    assert max(cell_width(line) for line in wide.splitlines()) > 80
+
+
+def test_wrap_breaks_at_spaces_and_between_japanese_characters_only() -> None:
+    # An instant, a version, an id: one piece each, never broken.
+    for word in ("2026-12-08T00:00:00+00:00", "143.0.7499.40", samples.CLAIM_ID, "¥10,000,000"):
+        assert units(word) == [word]
+        assert word in wrap(f"as of {word} here", len(word))
+    assert wrap("latest_per_schedule rule", 12) == ["latest_per_schedule", "rule"]
+    # Japanese breaks between characters; mixed words at the script boundary.
+    assert wrap("最新版に更新", 6) == ["最新版", "に更新"]
+    assert units("Chromeを最新版(157") == ["Chrome", "を", "最", "新", "版", "(157"]
+    # No line starts with closing punctuation nor ends with an opening one.
+    lines = wrap("確認できません（HNB-R1により）。", 16)
+    assert all(not line.startswith(("）", "。", "、")) for line in lines), lines
+    assert all(not line.endswith("（") for line in lines), lines
+    # A fact path wider than a whole line breaks after / . ] , rather than overflow.
+    path = samples.FACT_PATH
+    assert wrap(path, 45) == ["ledger[HNB-L1/customer:hnb-contract-0001/", "year:2025].amount_yen"]
+    assert "".join(wrap(path, 30)) == path and max(map(len, wrap(path, 30))) <= 30
+    assert wrap("9" * 64, 40) == ["9" * 64]  # nowhere to break: whole, on its own line
+    # An instant written with spaces is one piece too.
+    assert wrap("consulted 2025-04-14 01:00:00+00:00 vs stated", 28) == [
+        "consulted",
+        "2025-04-14 01:00:00+00:00 vs",
+        "stated",
+    ]
+    assert wrap("at 2025-04-10 10:00 JSTまで", 20) == ["at", "2025-04-10 10:00 JST", "まで"]
+    # Never there: a version's dots, an amount's commas, an instant, an id.
+    for word in ("143.0.7499.40", "¥10,000,000", "2026-12-08T00:00:00+00:00", samples.CLAIM_ID):
+        assert wrap(f"x {word}", 5) == ["x", word]
+
+
+def test_an_empty_list_prints_the_same_at_any_width(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outs = set()
+    for width in ("80", "200"):
+        monkeypatch.setenv("COLUMNS", width)
+        capsys.readouterr()
+        emit_rows([], "table", reviews.REVIEWS, footer=reviews.queue_footer)
+        got = capsys.readouterr()
+        outs.add((got.out, got.err))
+    assert outs == {("", "no open reviews\n")}
+    emit_rows([], "csv", reviews.REVIEWS)
+    assert capsys.readouterr().out.startswith("seq,recorded (JST),customer")  # the header alone
+
+
+def test_log_checkpoints_stays_json_lines_unless_asked() -> None:
+    """Its default is the export that `log verify --checkpoints FILE` reads back."""
+    from server.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["log", "checkpoints"]).output == "jsonl"
+    for fmt in FORMATS:
+        assert parser.parse_args(["log", "checkpoints", "-o", fmt]).output == fmt
+
+
+def test_claim_json_is_an_output_format_and_the_claim_is_the_file() -> None:
+    """`--json` is `-o json` on `claim` as everywhere; the older `claim --json
+    FILE` still reads FILE (now a positional) and prints JSON."""
+    from server.cli import build_parser
+
+    parser = build_parser()
+    for argv in (["claim", "x.json", "--json"], ["claim", "--json", "x.json"]):
+        ns = parser.parse_args(argv)
+        assert (ns.output, ns.words) == ("json", ["x.json"])
+    assert parser.parse_args(["claim", "x.json", "--json-output"]).output == "json"
+    assert "--json FILE" not in parser._subparsers._group_actions[0].choices["claim"].format_help()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "yaml", "table"])
+def test_claim_and_verdicts_show_print_every_format_they_offer(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-o csv` is listed by --help and works: one row per clause, per field, per entry."""
+    sizes = {}
+    for name in ("claim", "claim-form", "verdicts-show-claim"):
+        out = _capture(capsys, lambda name=name: _render(name, fmt))
+        assert out.strip(), name
+        if fmt == "csv":
+            sizes[name] = len(list(csv.reader(io.StringIO(out)))) - 1
+    if fmt == "csv":
+        assert sizes == {"claim": 2, "claim-form": 2, "verdicts-show-claim": 1}
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_check_login_keeps_instants_versions_and_words_whole(
+    width: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows A21 saw cut at 80 columns: an instant, a version, a long word
+    and Japanese guidance with a version in it."""
+    from anshin.v1 import common_pb2
+
+    resp = samples.login_reply()
+    c = resp.checks.add(
+        check_id="browser.latest",
+        status=common_pb2.CHECK_STATUS_FAIL,
+        clause_ids=["HNB-P1"],
+        reason="latest_per_schedule",
+        message_ja="Google Chromeを最新版(157 以降)に更新してください。",
+    )
+    x = c.compared.add()
+    x.name, x.observed = "browser_version", "143.0.7499.40"
+    x.expected = ">= 157 (released 2026-12-08T00:00:00+00:00, grace 14 days)"
+    monkeypatch.setenv("COLUMNS", str(width))
+    out = _capture(capsys, lambda: check_login.render(resp))
+    lines = out.splitlines()
+    assert max(cell_width(line) for line in lines) <= width
+    for whole in ("2026-12-08T00:00:00+00:00", "143.0.7499.40", "latest_per_schedule"):
+        assert any(whole in line for line in lines), (whole, out)
+    flat = "".join(ch for ch in out if ord(ch) > 0x3000)
+    assert "最新版以降に更新してください" in flat
