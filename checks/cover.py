@@ -10,6 +10,7 @@ cover comes from").
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -17,7 +18,14 @@ from typing import Literal
 from checks.event_model import SecurityApp
 from timing.jst import require_aware
 
-__all__ = ["ActivationCover", "Cover", "EnrolmentCover"]
+__all__ = ["ActivationCover", "Cover", "EnrolmentCover", "plan_key"]
+
+
+def plan_key(plan: str) -> str:
+    """A plan name as compared: NFKC (full-width 「ｊ＿ｓａｆｅ」 is ``j_safe``, as
+    identifiers are elsewhere), trimmed, lower case."""
+    return unicodedata.normalize("NFKC", plan).strip().lower()
+
 
 OtherApps = Literal["skip", "report"]
 
@@ -70,7 +78,7 @@ class EnrolmentCover:
     ``clause_ids``: the clauses its periods serve; the first names an
     enrolment that does not count, ``acked_by`` is the clause the reply to an
     enrolment cites. ``basis`` says what a period is, in English. ``plans``:
-    only a JOINED with one of these plans (compared in lower case) counts;
+    only a JOINED with one of these plans (compared as ``plan_key``) counts;
     empty = any plan. ``one_insured_person``: the clause that allows one
     insured person per period; a second, different person joining while a
     period is in force is flagged on the period ("" = persons are only listed).

@@ -32,12 +32,12 @@ ASSUMPTIONs not needing a value (documented behaviour):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import groupby, pairwise
 from typing import Protocol, TypeVar
 
-from checks.cover import ActivationCover, Cover, EnrolmentCover
+from checks.cover import ActivationCover, Cover, EnrolmentCover, plan_key
 from checks.event_model import (
     Activation,
     ActivationAction,
@@ -65,6 +65,8 @@ __all__ = [
     "monitoring_state",
     "policy_coverage",
     "policy_periods",
+    "undecided_at",
+    "undecided_fact",
 ]
 
 
@@ -101,17 +103,52 @@ class Period:
 
 @dataclass(frozen=True, slots=True)
 class IgnoredEvent:
-    """A visible event that did not count, and why."""
+    """A visible event that did not count, and why.
+
+    ``may_cover``: for an event judged UNKNOWN (a fact the record lacks, e.g.
+    an enrolment without its plan), the instants it might have covered had the
+    fact been reported, ``(from, until)`` with None for unbounded; None when
+    the event cannot have given cover (a FAIL, or nothing to decide). Cover at
+    an instant inside it cannot be judged from the record (``undecided_at``).
+    """
 
     client_event_id: str
     event_time: datetime
     judgement: Judgement
+    may_cover: tuple[datetime | None, datetime | None] | None = None
+
+    def undecided_at(self, instant: datetime) -> bool:
+        """True when this event might have given cover at ``instant``."""
+        if self.may_cover is None:
+            return False
+        lo, hi = self.may_cover
+        return (lo is None or lo <= instant) and (hi is None or instant < hi)
 
 
 @dataclass(frozen=True, slots=True)
 class Coverage:
     periods: tuple[Period, ...]
     ignored: tuple[IgnoredEvent, ...] = ()
+
+    @property
+    def undecided(self) -> tuple[IgnoredEvent, ...]:
+        """The events that might have given cover but cannot be judged from the record."""
+        return tuple(i for i in self.ignored if i.may_cover is not None)
+
+
+def undecided_fact(policy_id: str, event: IgnoredEvent) -> str:
+    """How a claim (and GetCoverage) names what an undecided event lacks: its
+    compared field (``enrolment.plan``), else the reason, and the event."""
+    judged = event.judgement
+    what = judged.compared[0].name if judged.compared else judged.reason
+    return f"context.coverage[{policy_id}]: {what} ({event.client_event_id})"
+
+
+def undecided_at(undecided: Iterable[IgnoredEvent], instant: datetime) -> tuple[IgnoredEvent, ...]:
+    """The events of ``undecided`` that might have given cover at ``instant``: when no
+    period contains it, cover there is not known (REVIEW naming them), not absent."""
+    require_aware(instant)
+    return tuple(i for i in undecided if i.undecided_at(instant))
 
 
 def covered_at(periods: Iterable[Period], instant: datetime) -> Period | None:
@@ -176,8 +213,12 @@ def _note(
     return Judgement(clause_id, status, reason, explanation_ja, tuple(compared))
 
 
-def _ignored(event: _Event, judgement: Judgement) -> IgnoredEvent:
-    return IgnoredEvent(event.client_event_id, event.event_time, judgement)
+def _ignored(
+    event: _Event,
+    judgement: Judgement,
+    may_cover: tuple[datetime | None, datetime | None] | None = None,
+) -> IgnoredEvent:
+    return IgnoredEvent(event.client_event_id, event.event_time, judgement, may_cover)
 
 
 # --------------------------------------------------------------------------- activations
@@ -212,7 +253,7 @@ def _activation_intervals(
             if e.action is ActivationAction.ACTIVATED:
                 rejection = _not_a_covered_device(e, spec)
                 if rejection is not None:
-                    ignored.append(_ignored(e, rejection))
+                    ignored.append(_ignored(e, rejection, _from_on(rejection, e.event_time)))
                     continue
                 active[e.app].add(e.device_id)
             elif e.action in (ActivationAction.DEACTIVATED, ActivationAction.INVALIDATED):
@@ -240,6 +281,8 @@ def _activation_intervals(
                                 "ACTIVATED, DEACTIVATED or INVALIDATED",
                             ),
                         ),
+                        # an activation would have started cover then
+                        (e.event_time, None),
                     )
                 )
         now = in_force(active[a] for a in spec.apps)
@@ -312,7 +355,29 @@ def activation_coverage(
             basis += f"; {spec.ended_by} ended {format_jst(end)}: {closed_by}"
         periods.append(Period(start, end, spec.clause_ids, basis))
     ignored.sort(key=lambda i: (i.event_time, i.client_event_id))
-    return Coverage(tuple(periods), tuple(ignored))
+    return Coverage(tuple(periods), _in_force(ignored, cover.in_force_from, campaign_end))
+
+
+def _in_force(
+    ignored: Iterable[IgnoredEvent], lo_bound: datetime | None, hi_bound: datetime | None = None
+) -> tuple[IgnoredEvent, ...]:
+    """``ignored`` with what each might have covered clipped to ``lo_bound`` (the
+    policy's ``in_force_from``: nothing is covered before it) and ``hi_bound``
+    (an activation campaign's end)."""
+    if lo_bound is None and hi_bound is None:
+        return tuple(ignored)
+    out = []
+    for i in ignored:
+        if i.may_cover is not None:
+            lo, hi = i.may_cover
+            if lo_bound is not None and (lo is None or lo < lo_bound):
+                lo = lo_bound
+            if hi_bound is not None and (hi is None or hi > hi_bound):
+                hi = hi_bound
+            empty = lo is not None and hi is not None and hi <= lo
+            i = replace(i, may_cover=None if empty else (lo, hi))
+        out.append(i)
+    return tuple(out)
 
 
 def activation_periods(
@@ -320,6 +385,12 @@ def activation_periods(
 ) -> list[Period]:
     """The periods of ``activation_coverage``."""
     return list(activation_coverage(activations, cover, as_of).periods)
+
+
+def _from_on(judgement: Judgement, at: datetime) -> tuple[datetime, None] | None:
+    """What an activation that did not count might have covered: from ``at`` on
+    when it is UNKNOWN (a fact not reported), nothing when it FAILed."""
+    return (at, None) if judgement.status is CheckStatus.UNKNOWN else None
 
 
 def _unlisted(e: Activation, spec: ActivationCover, cover: Cover) -> IgnoredEvent | None:
@@ -338,6 +409,7 @@ def _unlisted(e: Activation, spec: ActivationCover, cover: Cover) -> IgnoredEven
             f"ため、{cover.name_ja}の対象契約として数えません。",
             Compared("activation.app", e.app.name, ", ".join(sorted(a.name for a in spec.apps))),
         ),
+        (e.event_time, None) if unknown else None,
     )
 
 
@@ -425,7 +497,12 @@ def enrolment_coverage(enrolments: Iterable[Enrolment], cover: Cover, as_of: dat
             if spec.plans:
                 rejection = _plan_rejection(e, spec, cover)
                 if rejection is not None:
-                    ignored.append(_ignored(e, rejection))
+                    may = (e.starts_at or e.event_time, e.ends_at)
+                    ignored.append(
+                        _ignored(
+                            e, rejection, may if rejection.status is CheckStatus.UNKNOWN else None
+                        )
+                    )
                     continue
             start = e.starts_at or e.event_time
             if (
@@ -466,6 +543,9 @@ def enrolment_coverage(enrolments: Iterable[Enrolment], cover: Cover, as_of: dat
                             f"{format_jst(e.event_time)}の脱退・解約は、対応する加入が"
                             "見つからないため、補償期間の判定に使いません。",
                         ),
+                        # a contract ended here whose start was never reported: before
+                        # it (and after any earlier period) cover is not known
+                        (floor, e.ends_at or e.event_time) if floor is None else None,
                     )
                 )
                 continue
@@ -486,6 +566,8 @@ def enrolment_coverage(enrolments: Iterable[Enrolment], cover: Cover, as_of: dat
                         f"{format_jst(e.event_time)}の加入イベントは、加入・脱退の別が"
                         "報告されていないため、補償期間の判定に使いません。",
                     ),
+                    # a JOINED would have started cover then
+                    (e.starts_at or e.event_time, e.ends_at),
                 )
             )
     if current is not None:
@@ -499,7 +581,7 @@ def enrolment_coverage(enrolments: Iterable[Enrolment], cover: Cover, as_of: dat
         elif period is not None:
             ignored.append(period)
     ignored.sort(key=lambda i: (i.event_time, i.client_event_id))
-    return Coverage(tuple(periods), tuple(ignored))
+    return Coverage(tuple(periods), _in_force(ignored, cover.in_force_from))
 
 
 def enrolment_periods(
@@ -510,7 +592,7 @@ def enrolment_periods(
 
 
 def _plan_rejection(e: Enrolment, spec: EnrolmentCover, cover: Cover) -> Judgement | None:
-    plan = e.plan.strip().lower()
+    plan = plan_key(e.plan)
     if plan in spec.plans:
         return None
     missing = plan == ""

@@ -44,7 +44,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from checks.cover import ActivationCover, Cover, EnrolmentCover, OtherApps
+from checks.cover import ActivationCover, Cover, EnrolmentCover, OtherApps, plan_key
 from checks.event_model import SecurityApp
 from timing.instants import InstantError, parse_instant
 
@@ -200,7 +200,7 @@ def _apps(value: object) -> frozenset[SecurityApp]:
 def _plans(value: object) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise _Bad(f"expected a list of plan names, got {value!r}")
-    return frozenset(v.strip().lower() for v in value)
+    return frozenset(plan_key(v) for v in value)
 
 
 def _other_apps(value: object) -> OtherApps:

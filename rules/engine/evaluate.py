@@ -28,6 +28,7 @@ from functools import lru_cache
 from checks.model import CheckStatus, Compared
 from rules.engine.kinds import KINDS, Finding, ReservationSpec
 from rules.engine.kinds.base import AmountFn, CheckFn, NeedsFn, ScopeFn
+from rules.engine.kinds.events import CONTRADICTIONS
 from rules.engine.model import (
     ClaimFacts,
     ClauseResult,
@@ -69,6 +70,7 @@ class ClaimError(ValueError):
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
+        self.message = message  # without the field: a violation names it apart
         super().__init__(f"{field}: {message}")
 
 
@@ -93,6 +95,18 @@ def _check_claim(policy: Policy, claim: ClaimFacts) -> None:
         )
 
 
+def _check_against_record(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> None:
+    """A claim whose stated facts contradict each other on the record (an attestation
+    and the instant it stands in for: ISA-X22, KDN-Y3) is refused, naming both,
+    never decided on one of them while the other is accepted and ignored."""
+    for clause in policy.clauses:
+        check = CONTRADICTIONS.get(clause.kind)
+        if check is not None and _applies(clause, claim):
+            found = check(clause, claim, context)
+            if found is not None:
+                raise ClaimError(*found)
+
+
 def ledger_scopes(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> tuple[str, ...]:
     """Every ledger scope key the evaluation of ``claim`` will read.
 
@@ -101,6 +115,7 @@ def ledger_scopes(policy: Policy, claim: ClaimFacts, context: EvaluationContext)
     is consulted (ISA-I1 scopes are per coverage period).
     """
     _check_claim(policy, claim)
+    _check_against_record(policy, claim, context)
     keys: dict[str, None] = {}
     for clause, scopes in _plan(policy, claim).scopes:
         for key in scopes(clause, claim, context):

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 
 from rules.engine.kinds import KINDS
+from rules.engine.kinds.amounts import series_absent_ja
 from rules.engine.kinds.facts import parse_atom
 from rules.engine.model import INCIDENT_FIELDS, INCIDENT_TYPES, TOP_LEVEL_FIELDS
 from rules.engine.policy import Clause, Policy
@@ -34,9 +35,19 @@ class FormError(ValueError):
         super().__init__(f"{field}: {message}")
 
 
+# A condition under which an absent fact matters: each (path, value) must hold —
+# a request field and "true" / "false" / "<=N", or POSTURE_FAILS.
+Condition = tuple[tuple[str, str], ...]
+POSTURE_FAILS = ("context.postures", "fails or none")
+
+
 @dataclass(frozen=True, slots=True)
 class FormField:
-    """One question of the form: the request path, its type, the clauses reading it."""
+    """One question of the form: the request path, its type, the clauses reading it.
+
+    ``review_when``: when not empty, absence gives REVIEW only under one of these
+    conditions (``if_absent`` says them); otherwise it changes nothing.
+    """
 
     path: str
     type: str
@@ -44,6 +55,7 @@ class FormField:
     question_ja: str
     if_absent: str
     allowed: tuple[str, ...] = ()
+    review_when: tuple[Condition, ...] = ()
 
 
 _REVIEW = "REVIEW: {ids}を判断できません（人による審査）。"
@@ -51,6 +63,16 @@ REQUIRED_ABSENT = "必須項目です。なければ請求は受け付けられ�
 _OR = "{other}もなければREVIEW: {ids}を判断できません。"
 _PROVISO = "但し書きは適用されず、{ids}はそのまま判断されます。"
 _UNLESS = "これが示されなければ、{ids}はその条項自体の事実・申告で判断します。"
+_WHEN = "{when}のときだけREVIEW: {ids}を判断できません（人による審査）。それ以外は不要です。"
+_SERVICE = (
+    "決済サービスを経た不正利用でなければ不要です。なければ{ids}はこのカードの決済サービスへの"
+    "登録・ログインの記録で判断し、記録がなければ適用されません。決済サービスを示した場合、"
+    "その登録・ログインの記録がなければREVIEWです。"
+)
+_STANDS_IN_FOR = (
+    "{field}がわからない場合にだけ答えます（{field}と食い違えば請求は受け付けられません: "
+    "INVALID_ARGUMENT）。どちらもなければREVIEW: {ids}を判断できません。"
+)
 
 
 def incident_kinds(policy: Policy) -> tuple[str, ...]:
@@ -135,6 +157,53 @@ def _reads(clause: Clause, incident: str) -> list[tuple[str, str]]:
     return out
 
 
+def _absence_matters(clause: Clause, name: str) -> tuple[Condition, ...] | None:
+    """When the absence of ``name`` can give REVIEW under ``clause``: None always; else
+    the conditions, one of which must hold (the other facts of a conjunction of a
+    ``facts_combine`` formula; a failing or missing posture for a posture excuse)."""
+    if clause.kind in ("posture_required", "posture_excuse") and name in clause.list_param(
+        "excuse"
+    ):
+        return ((POSTURE_FAILS,),)
+    if clause.kind != "facts_combine":
+        return None
+    out: list[Condition] = []
+    for term in clause.list_param("when"):
+        atoms = [parse_atom(t) for t in str(term).split("+")]
+        if not any(a.name == name for a in atoms):
+            continue
+        others = [a for a in atoms if a.name != name]
+        if not others:
+            return None
+        out.append(
+            tuple(
+                (
+                    a.name,
+                    f"<={a.at_most}" if a.at_most is not None else str(not a.negated).lower(),
+                )
+                for a in others
+            )
+        )
+    return tuple(out) or None
+
+
+def _when_ja(incident: str, conditions: tuple[Condition, ...]) -> str:
+    def one(c: Condition) -> str:
+        parts = []
+        for path, value in c:
+            if (path, value) == POSTURE_FAILS:
+                parts.append(
+                    "不正利用前のログイン時の確認記録で対策が講じられていない（または記録がない）"
+                )
+            elif value.startswith("<="):
+                parts.append(f"{incident}.{path}が{value[2:]}以下")
+            else:
+                parts.append(f"{incident}.{path}が{value}")
+        return "かつ".join(parts)
+
+    return "、または".join(one(c) for c in conditions)
+
+
 def claim_form(policy: Policy, kind: str) -> tuple[FormField, ...]:
     """The questions whose answers a decision under ``policy`` reads, for an
     incident ``kind`` (``qr_payment`` or ``qr_payment:DCM-E1``), in file order."""
@@ -157,6 +226,12 @@ def claim_form(policy: Policy, kind: str) -> tuple[FormField, ...]:
     required: dict[str, None] = {}
     keys: dict[str, dict[str, None]] = {}
     allowed: dict[str, tuple[str, ...]] = {}
+    series_cap: Clause | None = None  # a series cap reads series_id (一連の事故)
+    # name → conditions under which its absence gives REVIEW (absent key: always)
+    matters: dict[str, tuple[Condition, ...]] = {}
+    always: set[str] = set()
+    service_optional: dict[str, None] = {}  # a stated service must be on record (KDN-X1)
+    stands_in: dict[str, str] = {}  # attestation key → the instant it stands in for
     sub_field = _SUBKIND_FIELDS.get(incident, "")
     for clause in policy.clauses:
         if not _applies(clause, incident, sub):
@@ -184,6 +259,23 @@ def claim_form(policy: Policy, kind: str) -> tuple[FormField, ...]:
                 unless_of.setdefault(name)
             else:
                 required.setdefault(name)
+            when = _absence_matters(clause, name)
+            if when is None:
+                always.add(name)
+            else:
+                matters[name] = tuple(dict.fromkeys((*matters.get(name, ()), *when)))
+            if (
+                name == "payment_service_id"
+                and clause.kind == "security_standard"
+                and clause.str_param("when_none") == "not_applicable"
+            ):
+                service_optional.setdefault(name)
+            if clause.kind == "before_cover_start":
+                stands_in[clause.id] = f"{incident}.{name}"
+                alternatives[name] = f"exclusions[{clause.id}]"
+        if clause.kind == "cap_per_series":
+            ids.setdefault("series_id", {}).setdefault(clause.id)
+            series_cap = series_cap or clause
         if clause.kind == "value_in":
             for name, _ in _reads(clause, incident)[:1]:
                 allowed[name] = clause.list_param("allowed")
@@ -200,13 +292,23 @@ def claim_form(policy: Policy, kind: str) -> tuple[FormField, ...]:
         shown = "・".join(cids)
         if name in _REQUIRED_FIELDS[incident]:
             absent = REQUIRED_ABSENT
+        elif name == "series_id" and series_cap is not None:
+            absent = series_absent_ja(series_cap, shown)
         elif name in unless_of and name not in required:
             absent = _UNLESS.format(ids=shown)
         elif name in alternatives:
-            other = ", ".join(f"{incident}.{n}" for n in alternatives[name].split("|"))
+            other = ", ".join(
+                n if n.startswith("exclusions[") else f"{incident}.{n}"
+                for n in alternatives[name].split("|")
+            )
             absent = _OR.format(other=other, ids=shown)
+        elif name in service_optional and len(cids) == 1:
+            absent = _SERVICE.format(ids=shown)
+        elif name in matters and name not in always:
+            absent = _WHEN.format(when=_when_ja(incident, matters[name]), ids=shown)
         else:
             absent = _REVIEW.format(ids=shown)
+        conditional = name in matters and name not in always and name not in alternatives
         fields.append(
             FormField(
                 path,
@@ -215,6 +317,7 @@ def claim_form(policy: Policy, kind: str) -> tuple[FormField, ...]:
                 _question(incident, name),
                 absent,
                 tuple(dict.fromkeys(allowed.get(name, ()))),
+                matters[name] if conditional else (),
             )
         )
     for key, by in keys.items():
@@ -229,6 +332,8 @@ def claim_form(policy: Policy, kind: str) -> tuple[FormField, ...]:
                 _attestation_question(key, clause),
                 _PROVISO.format(ids="・".join(by))
                 if proviso
+                else _STANDS_IN_FOR.format(field=stands_in[key], ids="・".join(by))
+                if key in stands_in
                 else _REVIEW.format(ids="・".join(by)),
             )
         )

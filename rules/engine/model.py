@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NamedTuple, TypeAlias
 
-from checks.coverage import MonitoringState, Period
+from checks.coverage import IgnoredEvent, MonitoringState, Period
 from checks.event_model import FundingSource, Judgement, PaymentLogin, Registration
 from checks.model import CheckStatus, Compared, Verdict
 from checks.security_standard import (
@@ -297,6 +297,7 @@ class SkimmingPhishingLoss:
     pin_reused_elsewhere: bool | None = None
     card_left_exposed: bool | None = None
     card_easily_taken_while_incapacitated: bool | None = None
+    other_negligence: bool | None = None  # JPE-N3: as grave as N1 / N2 (過失)
 
     def __post_init__(self) -> None:
         _aware_fields(self)
@@ -637,6 +638,10 @@ class EvaluationContext:
 
     postures: tuple[PostureRecord, ...] = ()
     coverage: Mapping[str, tuple[Period, ...]] = field(default_factory=dict)
+    # By policy id: recorded events that might have given cover but cannot be
+    # judged from the record (an enrolment without its plan …): at an instant
+    # no period contains but one of these might, cover is not known (→ REVIEW).
+    undecided_cover: Mapping[str, tuple[IgnoredEvent, ...]] = field(default_factory=dict)
     registrations: tuple[RegistrationRecord, ...] = ()
     logins: tuple[LoginRecord, ...] = ()
     monitoring: Mapping[str, MonitoringState] = field(default_factory=dict)

@@ -73,8 +73,8 @@ class EventService(events_pb2_grpc.EventServiceServicer):
         self, request: events_pb2.GetCoverageRequest, context: object
     ) -> events_pb2.GetCoverageResponse:
         customer, as_of = wire.coverage_query(request, self._clock())
-        periods = await self._queries.coverage(customer, request.policy_id, as_of)
-        return wire.coverage_response(periods)
+        coverage = await self._queries.coverage(customer, request.policy_id, as_of)
+        return wire.coverage_response(coverage, request.policy_id)
 
     async def GetSecurityStandard(
         self, request: events_pb2.GetSecurityStandardRequest, context: object

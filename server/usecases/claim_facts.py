@@ -40,7 +40,7 @@ from typing import Any, Protocol
 import orjson
 
 from checks import event_model as em
-from checks.coverage import Period, monitoring_state, policy_periods
+from checks.coverage import IgnoredEvent, Period, monitoring_state, policy_coverage
 from checks.model import CheckStatus, Verdict
 from rules import engine as eng
 from rules.load import RuleSet
@@ -185,8 +185,11 @@ def context_from_facts(
         elif isinstance(e, em.PaymentLogin):
             logins.append(eng.LoginRecord.judge(e, security))
     coverage: dict[str, tuple[Period, ...]] = {}
+    undecided: dict[str, tuple[IgnoredEvent, ...]] = {}
     if policy.cover is not None:  # None: no clause of the policy reads a coverage period
-        coverage[name] = tuple(policy_periods(policy.cover.service(), acts, enrols, as_of))
+        cover = policy_coverage(policy.cover.service(), acts, enrols, as_of)
+        coverage[name] = cover.periods
+        undecided[name] = cover.undecided
     monitoring = {}
     token = getattr(claim.incident, "card_token", "")
     if token:
@@ -194,6 +197,7 @@ def context_from_facts(
     return eng.EvaluationContext(
         postures=snapshot.postures,
         coverage=coverage,
+        undecided_cover=undecided,
         registrations=tuple(regs),
         logins=tuple(logins),
         monitoring=monitoring,
@@ -209,7 +213,7 @@ def ledger_scopes(
     try:
         return eng.ledger_scopes(policy, facts, ctx)
     except eng.ClaimError as exc:
-        raise InvalidArgument.of(exc.field, str(exc)) from exc
+        raise InvalidArgument.of(exc.field, exc.message) from exc
 
 
 def with_ledger(ctx: eng.EvaluationContext, usage: Mapping[str, Usage]) -> eng.EvaluationContext:
@@ -261,6 +265,6 @@ async def gather_facts(
     try:
         needs = eng.claim_needs(policy, facts)
     except eng.ClaimError as exc:
-        raise InvalidArgument.of(exc.field, str(exc)) from exc
+        raise InvalidArgument.of(exc.field, exc.message) from exc
     rows = await store.claim_events(facts.customer_id, needs)
     return FactsSnapshot.from_rows(to_us(now), postures, rows)

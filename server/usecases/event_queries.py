@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import orjson
 
 from checks import event_model as em
-from checks.coverage import MonitoringState, Period, monitoring_state, policy_periods
+from checks.coverage import Coverage, MonitoringState, monitoring_state, policy_coverage
 from server.clock import to_us
 from server.errors import InvalidArgument
 from server.ruleset_holder import RulesHolder
@@ -30,21 +30,22 @@ class EventQueries:
         rows = await self._store.events_of(customer, kinds, to_us(as_of))
         return [event_from_payload(kind, orjson.loads(payload)) for kind, payload in rows]
 
-    async def coverage(self, customer: str, policy_id: str, as_of: datetime) -> list[Period]:
+    async def coverage(self, customer: str, policy_id: str, as_of: datetime) -> Coverage:
         """The policy's coverage periods, built from the events its ``[cover]``
-        names, with the start delay applied (JPE-P1); none for a policy no
-        clause of which reads one."""
+        names, with the start delay applied (JPE-P1), and the events that might
+        have given cover but cannot be judged; none for a policy no clause of
+        which reads one."""
         policies = self._rules.current.policies.policies
         policy = policies.get(policy_id)
         if policy is None:
             raise InvalidArgument.of("policy_id", f"one of {', '.join(sorted(policies))}")
         if policy.cover is None:
-            return []
+            return Coverage(())
         kinds = tuple(kind for kind, _ in policy.cover.reads)
         events = await self._events(customer, kinds, as_of)
         acts = [e for e in events if isinstance(e, em.Activation)]
         enrols = [e for e in events if isinstance(e, em.Enrolment) and e.policy_id == policy.id]
-        return policy_periods(policy.cover, acts, enrols, as_of)
+        return policy_coverage(policy.cover, acts, enrols, as_of)
 
     async def security_standard(
         self, customer: str, service: str, token: str, before: datetime

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -25,6 +26,7 @@ from server.wire import validate
 from server.wire import verdicts as verdict_wire
 from server.wire.common import CHECK_STATUS, compared_pb
 from server.wire.events import pan_violations
+from timing.instants import InstantError, parse_instant
 
 MAX_YEN = 10**12  # a trillion yen: anything larger is a typo, not a claim
 _EFFECT = {
@@ -179,6 +181,7 @@ _NEGLIGENCE_FACTS = (
     "pin_reused_elsewhere",
     "card_left_exposed",
     "card_easily_taken_while_incapacitated",
+    "other_negligence",
 )
 
 
@@ -377,6 +380,27 @@ def _consistent(
             f"{m.relative_degree} contradicts legal_cost.is_child (a child is of the "
             "first degree, 1親等)",
         )
+    if which == "legal_cost":
+        _subscriber_consistent(v, m)
+
+
+def _subscriber_consistent(v: Violations, m: Message) -> None:
+    """ISA-I1: the subscriber (本人) is no relative of themselves: a degree of
+    kinship or 子 stated with insured_is_subscriber true contradicts it."""
+    if not (m.HasField("insured_is_subscriber") and m.insured_is_subscriber):  # type: ignore[attr-defined]
+        return
+    if m.HasField("relative_degree"):
+        v.add(
+            "legal_cost.relative_degree",
+            f"{m.relative_degree} contradicts legal_cost.insured_is_subscriber true "  # type: ignore[attr-defined]
+            "(the subscriber is not their own relative): send one of the two",
+        )
+    if m.HasField("is_child") and m.is_child:  # type: ignore[attr-defined]
+        v.add(
+            "legal_cost.is_child",
+            "true contradicts legal_cost.insured_is_subscriber true "
+            "(the subscriber is not their own child): send one of the two",
+        )
 
 
 def _degree(r: _Reader, m: Message, path: str) -> int | None:
@@ -457,6 +481,7 @@ def claim_facts(
         if at > claimed:
             v.add(f"{which}.{name}", "after claimed_at")
         prefix = f"{which}."
+        own = f"{which}.{name}"  # said once, above
         for path, value in r.instants.items():
             if (
                 value < at
@@ -464,7 +489,7 @@ def claim_facts(
                 and path.rpartition(".")[2] in _REPORTED_AFTER_INCIDENT
             ):
                 v.add(path, f"before {which}.{name}")
-            if value > claimed and not path.endswith("answered_at"):
+            if value > claimed and not path.endswith("answered_at") and path != own:
                 v.add(path, "after claimed_at")
     v.raise_if_any()
     assert claimed is not None and incident is not None
@@ -479,6 +504,32 @@ def claim_facts(
         resident_in_japan=req.resident_in_japan if req.HasField("resident_in_japan") else None,
         series_id=series,
     )
+
+
+def instant_problems(doc: object, descriptor: Descriptor, path: str = "") -> list[str]:
+    """The Timestamp fields of a JSON request that ``timing.instants.parse_instant``
+    refuses, each as ``path: why`` (protobuf's own parser says only "time data …
+    does not match format", not that an offset or a time of day is missing)."""
+    out: list[str] = []
+    if not isinstance(doc, dict):
+        return out
+    for key, value in doc.items():
+        f = descriptor.fields_by_camelcase_name.get(key) or descriptor.fields_by_name.get(key)
+        if f is None or f.message_type is None:
+            continue
+        name = f"{path}{f.name}"
+        if f.message_type.full_name == "google.protobuf.Timestamp":
+            if isinstance(value, str):
+                try:
+                    parse_instant(value)
+                except InstantError as exc:
+                    out.append(f"{name}: {exc}")
+        elif not f.message_type.GetOptions().map_entry:
+            items = value if isinstance(value, list) else [value]
+            for i, item in enumerate(items):
+                at = f"{name}[{i}]." if isinstance(value, list) else f"{name}."
+                out.extend(instant_problems(item, f.message_type, at))
+    return out
 
 
 def incident_instant(facts: eng.ClaimFacts) -> datetime:
@@ -513,7 +564,15 @@ def claim_request(
     ``policies``: the loaded policies by id (exclusions keys are then checked
     against the claim's policy) or just their ids."""
     by_id = policies if isinstance(policies, Mapping) else None
-    return ClaimRequest(claim_facts(req, now, frozenset(policies), by_id), req)
+    facts = claim_facts(req, now, frozenset(policies), by_id)
+    if facts.claim_id != req.claim_id:
+        # One claim, one id: the UUID in its canonical (lower-case) form, so that a retry
+        # spelling it in capitals has the same fingerprint, and the log records that form.
+        canonical = claims_pb2.EvaluateClaimRequest()
+        canonical.CopyFrom(req)
+        canonical.claim_id = facts.claim_id
+        req = canonical
+    return ClaimRequest(facts, req)
 
 
 def logged_claim_request(

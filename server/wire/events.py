@@ -21,7 +21,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from anshin.v1 import common_pb2, events_pb2
 from checks import event_model as em
-from checks.coverage import MonitoringState, Period
+from checks.coverage import Coverage, MonitoringState, undecided_fact
 from checks.model import CheckStatus
 from server.errors import Violations
 from server.pii import PhoneHasher, fingerprint
@@ -659,13 +659,29 @@ def alerts_query(req: events_pb2.GetAlertsRequest, now: datetime) -> tuple[str, 
     return customer, token, before
 
 
-def coverage_response(periods: Iterable[Period]) -> events_pb2.GetCoverageResponse:
+def coverage_response(coverage: Coverage, policy_id: str) -> events_pb2.GetCoverageResponse:
     resp = events_pb2.GetCoverageResponse()
-    for p in periods:
+    for p in coverage.periods:
         out = resp.periods.add(clause_ids=p.clause_ids, basis=p.basis)
         out.starts_at.FromDatetime(p.starts_at)
         if p.ends_at is not None:
             out.ends_at.FromDatetime(p.ends_at)
+    for u in coverage.undecided:  # what a claim there would name as missing (REVIEW)
+        j = u.judgement
+        und = resp.undecided.add(
+            client_event_id=u.client_event_id,
+            clause_id=j.clause_id,
+            reason=j.reason,
+            explanation_ja=j.explanation_ja,
+            missing_fact=undecided_fact(policy_id, u),
+        )
+        und.event_time.FromDatetime(u.event_time)
+        assert u.may_cover is not None
+        lo, hi = u.may_cover
+        if lo is not None:
+            und.may_cover_from.FromDatetime(lo)
+        if hi is not None:
+            und.may_cover_until.FromDatetime(hi)
     return resp
 
 

@@ -76,6 +76,7 @@ def enrolment_coverage(events: list[Enrolment], policy: str, as_of: datetime) ->
 def enrolment_periods(events: list[Enrolment], policy: str, as_of: datetime) -> list[Period]:
     return cov.enrolment_periods(events, policy_cover(policy), as_of)
 
+
 N360 = SecurityApp.NORTON_360
 MONITOR = SecurityApp.NORTON_MONITOR
 ON = ActivationAction.ACTIVATED
@@ -619,3 +620,59 @@ def test_visible_orders_as_by_time_id_and_text_form() -> None:
         )
         got = _visible(events, as_of)
         assert [id(e) for e in got] == [id(e) for e in expected]
+
+
+# --------------------------------------------------------------------------- undecided cover
+# An event that might have given cover but cannot be judged from the record
+# (UNKNOWN) says which instants it might have covered; one that does not count
+# (FAIL) says none. A claim there is REVIEW naming the fact, never DENY.
+
+
+def test_kdn_activation_without_the_billed_phone_might_cover_from_its_instant() -> None:
+    coverage = kdn_coverage([act(T1, N360, phone="", eid="no-phone"), act(T2, MONITOR)], FAR)
+    [u] = coverage.undecided
+    assert (u.client_event_id, u.may_cover) == ("no-phone", (T1, None))
+    assert cov.undecided_at(coverage.undecided, T1 - US) == ()
+    assert cov.undecided_at(coverage.undecided, T1) == (u,)
+    assert cov.undecided_fact("KDN", u) == "context.coverage[KDN]: activation.phone_ref (no-phone)"
+
+
+def test_kdn_activation_outside_the_shop_is_not_undecided() -> None:
+    coverage = kdn_coverage([act(T1, N360, channel="web"), act(T2, MONITOR)], FAR)
+    assert coverage.undecided == ()
+
+
+def test_kdn_undecided_cover_ends_with_the_campaign() -> None:
+    coverage = kdn_coverage([act(T1, N360, phone="")], FAR, kdn_with(campaign_ends_at=T3))
+    [u] = coverage.undecided
+    assert u.may_cover == (T1, T3)
+
+
+def test_isa_enrolment_without_plan_might_cover_its_span_from_the_policy_start() -> None:
+    start = at_jst(2023, 6, 1)
+    end = at_jst(2025, 6, 1)
+    coverage = enrolment_coverage([enrol(start, "ISA", ends_at=end, eid="no-plan")], "ISA", FAR)
+    [u] = coverage.undecided
+    assert u.judgement.reason == "plan_not_reported"
+    assert u.may_cover == (at_jst(2024, 4, 1), end)  # ISA-P2: nothing before 2024-04-01
+    unlisted = enrolment_coverage([enrol(start, "ISA", plan="other")], "ISA", FAR)
+    assert unlisted.undecided == () and unlisted.ignored  # FAIL: does not count, decided
+
+
+@pytest.mark.parametrize("plan", ["j_safe", "J_SAFE", "ｊ＿ｓａｆｅ", " Ｊ＿ＳＡＦＥ "])
+def test_isa_plans_compare_in_nfkc_and_any_case(plan: str) -> None:
+    joined = at_jst(2025, 4, 1)
+    periods = enrolment_periods([enrol(joined, "ISA", plan=plan)], "ISA", FAR)
+    assert spans(periods) == [(joined, None)]
+
+
+def test_a_left_without_joined_leaves_the_time_before_it_undecided() -> None:
+    left = at_jst(2025, 4, 1)
+    coverage = enrolment_coverage([enrol(left, "DCM", LEFT, eid="left")], "DCM", FAR)
+    [u] = coverage.undecided
+    assert u.may_cover == (None, left)
+    assert cov.undecided_at(coverage.undecided, left) == ()
+    # After a period on record, a second LEFT is a repeat, not a hidden contract.
+    joined = at_jst(2024, 4, 1)
+    events = [enrol(joined, "DCM"), enrol(left - US, "DCM", LEFT), enrol(left, "DCM", LEFT)]
+    assert enrolment_coverage(events, "DCM", FAR).undecided == ()

@@ -183,6 +183,24 @@ def decide(
     return decision
 
 
+def decide_in_turn(claims: list[ClaimFacts], context: EvaluationContext) -> list[Decision]:
+    """Decide ``claims`` one after another as the store does: each reads the usage
+    the APPROVEs before it reserved (nothing yet: zero), and an APPROVE adds its
+    reservations (tests/claims/test_{jpe,dcm,kdn}.py: one incident claimed again)."""
+    ledger: dict[str, LedgerUsage] = {}
+    out = []
+    for claim in claims:
+        policy = policies().get(claim.policy_id)
+        scopes = ledger_scopes(policy, claim, context)
+        usage = {k: ledger.get(k, LedgerUsage()) for k in scopes}
+        d = evaluate(policy, claim, replace(context, ledger=usage))
+        for r in d.reservations:
+            u = ledger.get(r.scope_key, LedgerUsage())
+            ledger[r.scope_key] = LedgerUsage(u.amount_yen + r.amount_yen, u.count + r.count)
+        out.append(d)
+    return out
+
+
 # --------------------------------------------------------------------------- HNB
 
 HNB_FRAUD = at_jst(2026, 3, 1, 10, 0)

@@ -18,9 +18,23 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from anshin.v1 import claims_pb2
 from checks.coverage import Period
+from checks.model import CheckStatus, Verdict
 from rules.engine import attestation_keys, load_policies
-from rules.engine.form import REQUIRED_ABSENT, FormError, claim_form, incident_kinds
-from rules.engine.model import INCIDENT_FIELDS, EvaluationContext
+from rules.engine.form import (
+    POSTURE_FAILS,
+    REQUIRED_ABSENT,
+    FormError,
+    claim_form,
+    incident_kinds,
+)
+from rules.engine.model import (
+    INCIDENT_FIELDS,
+    Decision,
+    Effect,
+    EvaluationContext,
+    Outcome,
+    PostureRecord,
+)
 from server.errors import InvalidArgument
 from server.usecases.claim_form import form_for
 from server.wire import claims as wire
@@ -72,7 +86,8 @@ def answer(req: claims_pb2.EvaluateClaimRequest, path: str, type_: str, allowed:
         if not msg.HasField(name):
             getattr(msg, name).CopyFrom(ts(FRAUD))
     elif type_ == "bool":
-        setattr(msg, name, True)
+        # The subscriber is nobody's relative: true with the relation facts is refused.
+        setattr(msg, name, name != "insured_is_subscriber")
     elif type_ == "int":
         setattr(msg, name, 1)
     elif type_ == "str":
@@ -180,12 +195,31 @@ def test_clause_ids_are_empty_only_for_a_field_the_request_requires(
         assert f.clause_ids or f.if_absent == REQUIRED_ABSENT, f
 
 
-def test_a_required_field_no_clause_reads_has_no_clause_ids() -> None:
+def test_a_required_field_names_the_clauses_that_read_it() -> None:
     dcm = {f.path: f for f in claim_form(POLICIES["DCM"], "card_fraud")}
     kdn = {f.path: f for f in claim_form(POLICIES["KDN"], "card_fraud")}
-    assert dcm["card_fraud.card_token"].clause_ids == ()
+    # DCM reads the card only as the incident DCM-A1 counts (the card misused at fraud_at).
+    assert dcm["card_fraud.card_token"].clause_ids == ("DCM-A1",)
     assert dcm["card_fraud.card_token"].if_absent == REQUIRED_ABSENT
     assert kdn["card_fraud.card_token"].clause_ids  # KDN reads the card's monitoring
+
+
+@pytest.mark.parametrize(("policy_id", "kind"), KINDS)
+def test_series_id_is_asked_where_a_series_cap_reads_it_and_says_what_absence_means(
+    policy_id: str, kind: str
+) -> None:
+    """DCM-A1 一連の事故, JPE-A1 (claims stated to be one 被害): absent, the claim's
+    series is its own incident, which a re-claim under another claim id meets."""
+    form = {f.path: f for f in claim_form(POLICIES[policy_id], kind)}
+    if policy_id not in ("DCM", "JPE"):
+        assert "series_id" not in form
+        return
+    series = form["series_id"]
+    assert series.clause_ids == (f"{policy_id}-A1",)
+    assert series.type == "str"
+    assert "一連の事故" in series.question_ja
+    assert "請求IDが違っても同じ限度額" in series.if_absent
+    assert not series.if_absent.startswith("REVIEW")
 
 
 def test_a_proviso_key_is_optional_and_says_so() -> None:
@@ -233,3 +267,151 @@ def test_the_reply_carries_every_field_and_the_rules() -> None:
     assert len(resp.fields) == len(form.fields)
     assert resp.rules.digest == rules.digest and resp.rules.policies[0].startswith("KDN@")
     assert replace(form, fields=()).fields == ()
+
+
+# --------------------------------------------------------------------------- conditional absence
+# A fact that matters only sometimes (HNB alternative_measures_asserted: only when the
+# posture fails; JPE card_left_exposed: only when a PIN fact is true) says so in
+# if_absent; the decision agrees on both sides of every stated condition.
+
+CONDITIONAL = [
+    (pid, kind, f.path)
+    for pid, kind in KINDS
+    for f in claim_form(POLICIES[pid], kind)
+    if f.review_when
+]
+
+
+def neutral(policy_id: str, kind: str) -> claims_pb2.EvaluateClaimRequest:
+    """Every question answered; the incident's yes/no facts false and a degree of 3,
+    so that no formula term holds (a fact that an instant stands in for keeps the
+    answer: false with the instant would be refused)."""
+    req = envelope(policy_id)
+    incident = kind.partition(":")[0]
+    for f in claim_form(POLICIES[policy_id], kind):
+        answer(req, f.path, f.type, list(f.allowed))
+        inside = f.path.startswith(incident + ".")
+        if inside and f.type in ("bool", "int") and "もなければ" not in f.if_absent:
+            setattr(
+                getattr(req, incident), f.path.partition(".")[2], 3 if f.type == "int" else False
+            )
+    return req
+
+
+def posture_context(policy_id: str, verdict: Verdict) -> EvaluationContext:
+    record = PostureRecord("pc-1", FRAUD - timedelta(days=1), verdict, "v-pc-1")
+    return replace(context_for(policy_id), postures=(record,))
+
+
+def set_fact(req: claims_pb2.EvaluateClaimRequest, incident: str, name: str, value: str) -> None:
+    msg = getattr(req, incident)
+    setattr(msg, name, int(value[2:]) if value.startswith("<=") else value == "true")
+
+
+def reviewed_for(d: Decision, path: str) -> bool:
+    """A clause names ``path`` missing and pushes REVIEW."""
+    return any(path in r.missing_facts and r.effect is Effect.REVIEW for r in d.clauses)
+
+
+def test_conditional_facts_are_found() -> None:
+    paths = {(pid, p) for pid, _, p in CONDITIONAL}
+    assert ("HNB", "ib_transfer.alternative_measures_asserted") in paths
+    assert ("JPE", "skimming_phishing.card_left_exposed") in paths
+    assert ("ISA", "legal_cost.lives_with_subscriber") in paths
+
+
+@pytest.mark.parametrize(("policy_id", "kind", "path"), CONDITIONAL)
+def test_a_conditional_fact_absent_gives_review_exactly_under_its_condition(
+    policy_id: str, kind: str, path: str
+) -> None:
+    field = {f.path: f for f in claim_form(POLICIES[policy_id], kind)}[path]
+    incident, _, name = path.partition(".")
+    assert field.if_absent.endswith("のときだけREVIEW: " + field.if_absent.split("REVIEW: ")[1])
+    assert "それ以外は不要です" in field.if_absent
+    req = neutral(policy_id, kind)
+    # Each of its conditions fails: one fact of it says the opposite.
+    fixed: dict[str, str] = {}
+    for condition in field.review_when:
+        facts_of = [(f, v) for f, v in condition if not f.startswith("context.")]
+        if not facts_of or any(fixed.get(f, v) != v for f, v in facts_of):
+            continue
+        fact, value = next(((f, v) for f, v in facts_of if f not in fixed), facts_of[0])
+        fixed[fact] = {"true": "false", "false": "true"}.get(value, "<=99")
+        set_fact(req, incident, fact, fixed[fact] if fixed[fact] != "<=99" else "<=3")
+    getattr(req, incident).ClearField(name)
+    facts = wire.claim_request(req, NOW, POLICIES).facts
+    # Otherwise (no condition holds; a posture on record that passes): not needed.
+    passing = posture_context(policy_id, Verdict.COMPLIANT)
+    d = decide(facts, passing)
+    assert path not in d.missing_facts, d.trace()
+    for condition in field.review_when:
+        ctx = passing
+        cond_req = claims_pb2.EvaluateClaimRequest()
+        cond_req.CopyFrom(req)
+        for fact, value in condition:
+            if (fact, value) == POSTURE_FAILS:
+                ctx = posture_context(policy_id, Verdict.NON_COMPLIANT)
+            else:
+                set_fact(cond_req, incident, fact, value)
+        if incident == "legal_cost" and cond_req.legal_cost.is_child:
+            cond_req.legal_cost.relative_degree = 1  # a child is of the first degree
+        stated = wire.claim_request(cond_req, NOW, POLICIES)
+        d = decide(stated.facts, ctx)
+        assert reviewed_for(d, path), f"{condition}\n{d.trace()}"
+        assert d.outcome is not Outcome.APPROVE, d.trace()
+
+
+def test_hnb_alternative_measures_says_it_matters_only_when_the_posture_fails() -> None:
+    hnb = {f.path: f for f in claim_form(POLICIES["HNB"], "ib_transfer")}
+    text = hnb["ib_transfer.alternative_measures_asserted"].if_absent
+    assert text.startswith("不正利用前のログイン時の確認記録で対策が講じられていない")
+    assert "それ以外は不要です" in text
+
+
+def test_jpe_card_left_exposed_says_it_matters_only_with_a_pin_fact() -> None:
+    jpe = {f.path: f for f in claim_form(POLICIES["JPE"], "skimming_phishing")}
+    text = jpe["skimming_phishing.card_left_exposed"].if_absent
+    assert "skimming_phishing.guessable_pinがtrue" in text
+    assert "skimming_phishing.pin_reused_elsewhereがtrue" in text
+
+
+def test_a_fact_read_unconditionally_somewhere_is_always_review() -> None:
+    jpe = {f.path: f for f in claim_form(POLICIES["JPE"], "skimming_phishing")}
+    assert jpe["skimming_phishing.pin_memo_kept_with_card"].if_absent.startswith("REVIEW")
+    assert jpe["skimming_phishing.pin_memo_kept_with_card"].review_when == ()
+
+
+# --------------------------------------------------------------------------- KDN-X1, ISA-X22
+
+
+def test_kdn_x1_payment_service_is_asked_only_when_one_was_involved() -> None:
+    kdn = {f.path: f for f in claim_form(POLICIES["KDN"], "card_fraud")}
+    text = kdn["card_fraud.payment_service_id"].if_absent
+    assert text.startswith("決済サービスを経た不正利用でなければ不要です")
+    req = envelope("KDN")
+    for f in kdn.values():
+        answer(req, f.path, f.type, list(f.allowed))
+    req.card_fraud.ClearField("payment_service_id")
+    absent = decide(wire.claim_request(req, NOW, POLICIES).facts, context_for("KDN"))
+    assert absent.clause("KDN-X1").status is CheckStatus.NOT_APPLICABLE, absent.trace()
+    req.card_fraud.payment_service_id = "merpay"
+    stated = decide(wire.claim_request(req, NOW, POLICIES).facts, context_for("KDN"))
+    x1 = stated.clause("KDN-X1")
+    assert x1.effect is Effect.REVIEW and "context.registrations[merpay]" in x1.missing_facts
+
+
+@pytest.mark.parametrize(
+    ("policy_id", "kind", "field", "key"),
+    [
+        ("ISA", "legal_cost", "legal_cost.cause_at", "ISA-X22"),
+        ("KDN", "liability", "liability.cause_known_at", "KDN-Y3"),
+    ],
+)
+def test_an_attestation_standing_in_for_an_instant_says_so(
+    policy_id: str, kind: str, field: str, key: str
+) -> None:
+    form = {f.path: f for f in claim_form(POLICIES[policy_id], kind)}
+    assert form[field].if_absent.startswith(f"exclusions[{key}]もなければREVIEW")
+    attest = form[f"exclusions[{key}]"].if_absent
+    assert attest.startswith(f"{field}がわからない場合にだけ答えます")
+    assert "INVALID_ARGUMENT" in attest

@@ -391,3 +391,47 @@ def test_claim_identifiers_are_nfkc_like_the_events(
 def test_claim_identifier_with_a_control_character_is_refused() -> None:
     req = _with("DCM", "card_fraud", _card().__class__(card_token="tok\u200b1", fraud_at=ts(FRAUD)))
     assert [f for f, _ in violations(req)] == ["card_fraud.card_token"]
+
+
+# --------------------------------------------------------------------------- A19 minor breaks
+
+
+@pytest.mark.parametrize("degree", [0, 1, 3])
+def test_isa_i1_the_subscriber_with_a_degree_of_kinship_is_refused_naming_both(
+    degree: int,
+) -> None:
+    found = violations(_isa(insured_is_subscriber=True, relative_degree=degree))
+    assert [f for f, _ in found] == ["legal_cost.relative_degree"], found
+    assert "legal_cost.insured_is_subscriber" in found[0][1]
+
+
+def test_isa_i1_the_subscriber_as_a_child_is_refused() -> None:
+    found = violations(_isa(insured_is_subscriber=True, is_child=True))
+    assert [f for f, _ in found] == ["legal_cost.is_child"], found
+
+
+def test_isa_i1_a_relative_who_is_not_the_subscriber_is_accepted() -> None:
+    assert violations(_isa(insured_is_subscriber=False, relative_degree=3)) == []
+    assert violations(_isa(insured_is_subscriber=True)) == []
+    assert violations(_isa(insured_is_subscriber=True, is_child=False)) == []
+
+
+def test_an_incident_after_claimed_at_is_said_once() -> None:
+    late = request()
+    late.ib_transfer.fraud_at.CopyFrom(ts(NOW))
+    late.ib_transfer.notified_bank_at.CopyFrom(ts(NOW))
+    found = violations(late)
+    assert found.count(("ib_transfer.fraud_at", "after claimed_at")) == 1, found
+    assert ("ib_transfer.notified_bank_at", "after claimed_at") in found
+
+
+def test_an_instant_without_an_offset_says_so_as_parse_instant_does() -> None:
+    doc = {"claimedAt": "2025-05-01T10:00:00", "cardFraud": {"fraudAt": "2025-05"}, "claimId": "x"}
+    problems = conv.instant_problems(doc, claims_pb2.EvaluateClaimRequest.DESCRIPTOR)
+    assert problems[0].startswith("claimed_at: '2025-05-01T10:00:00': no UTC offset"), problems
+    assert problems[1].startswith("card_fraud.fraud_at: '2025-05': not an ISO 8601 instant")
+    ok = {
+        "claimedAt": "2025-05-01T10:00:00+09:00",
+        "cardFraud": {"fraudAt": "2025-05-01T01:00:00Z"},
+    }
+    assert conv.instant_problems(ok, claims_pb2.EvaluateClaimRequest.DESCRIPTOR) == []

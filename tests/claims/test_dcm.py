@@ -13,7 +13,11 @@ Baselines (``builders``):
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +32,19 @@ from checks.event_model import (
 )
 from checks.model import CheckStatus
 from checks.security_standard import PaymentMethod
-from rules.engine import IssuerAnswer, IssuerAnswerKind, LoginRecord, RegistrationRecord
+from rules.engine import (
+    ClaimFacts,
+    IssuerAnswer,
+    IssuerAnswerKind,
+    LedgerUsage,
+    LoginRecord,
+    RegistrationRecord,
+    evaluate,
+    ledger_scopes,
+    load_policies,
+)
+from rules.engine.form import claim_form
+from rules.engine.load import BUILTIN_POLICIES_DIR
 from tests.claims.builders import (
     APPROVE,
     DCM_FRAUD,
@@ -37,7 +53,9 @@ from tests.claims.builders import (
     REVIEW,
     US,
     Case,
+    ClaimEdit,
     ContextEdit,
+    Scenario,
     both,
     case_ids,
     cover,
@@ -47,6 +65,7 @@ from tests.claims.builders import (
     dcm_login,
     dcm_registration,
     decide,
+    decide_in_turn,
     inc,
     money,
     no_cover_record,
@@ -149,7 +168,13 @@ CONDITIONS = [
         True,
         REVIEW,
         inc(operator_answer=answer(K.REFUSED_FALSE_REPORT)),
-        missing="qr_payment.operator_answer",
+    ),
+    Case(
+        "dcm_c1_refused_for_a_receiving_agents_misuse_reviews",
+        "DCM-C1",
+        True,
+        REVIEW,
+        inc(operator_answer=answer(K.REFUSED_RECEIVING_AGENT)),
     ),
     Case(
         "dcm_c1_refused_for_the_insureds_negligence_denies",
@@ -746,6 +771,8 @@ def test_dcm_exclusions(case: Case) -> None:
 # --------------------------------------------------------------------------- amounts
 
 SERIES = "DCM-A1/customer:c-dcm/series:series-1"
+# One incident: the instrument misused at one instant (2026-05-10 12:00 JST), in any series.
+INCIDENT = "DCM-A1/customer:c-dcm/instrument:tok-card-1/at:2026-05-10T03:00:00.000000Z"
 PROGRAMME_2026 = "DCM-A4/programme/year:2026"
 
 AMOUNTS = [
@@ -804,13 +831,47 @@ AMOUNTS = [
         ledger={SERIES: used(1_000_000)},
     ),
     Case(
-        "dcm_a1_claim_without_series_is_its_own_series",
-        "DCM-A1",
+        "dcm_a1_claim_without_series_is_not_in_another_series",
+        "DCM-A1.per_series",
         False,
         APPROVE,
         top(series_id=""),
         payable=240_000,
         ledger={SERIES: used(1_000_000)},
+    ),
+    Case(
+        "dcm_a1_claim_without_series_is_a_series_of_its_own_incident",
+        "DCM-A1.per_series",
+        True,
+        APPROVE,
+        top(series_id=""),
+        payable=100_000,
+        ledger={INCIDENT: used(900_000)},
+    ),
+    Case(
+        "dcm_a1_incident_already_paid_in_another_series_gets_only_the_rest",
+        "DCM-A1.per_incident",
+        True,
+        APPROVE,
+        top(series_id="series-fresh"),
+        payable=100_000,
+        ledger={INCIDENT: used(900_000)},
+    ),
+    Case(
+        "dcm_a1_incident_used_up_denies",
+        "DCM-A1.per_incident",
+        True,
+        DENY,
+        ledger={INCIDENT: used(1_000_000)},
+    ),
+    Case(
+        "dcm_a1_the_instrument_misused_one_microsecond_later_is_another_incident",
+        "DCM-A1.per_incident",
+        False,
+        APPROVE,
+        both(top(series_id=""), inc(fraud_at=at_jst(2026, 5, 10, 12) + US)),
+        payable=240_000,
+        ledger={INCIDENT: used(1_000_000)},
     ),
     # DCM-A4: ¥1,000,000,000 a year for the programme (ASSUMPTION: from April 1, by claim date)
     Case(
@@ -860,9 +921,10 @@ def test_dcm_computation_steps_in_order() -> None:
         ("minus", "DCM-A2", 300_000, 250_000),
         ("points", "DCM-A3", 250_000, 240_000),
         ("cap", "DCM-A1", 240_000, 240_000),
+        ("cap", "DCM-A1", 240_000, 240_000),
         ("cap", "DCM-A4", 240_000, 240_000),
     ]
-    assert {r.scope_key for r in d.reservations} == {SERIES, PROGRAMME_2026}
+    assert {r.scope_key for r in d.reservations} == {SERIES, INCIDENT, PROGRAMME_2026}
 
 
 def test_dcm_s1_d_barai_says_why() -> None:
@@ -882,3 +944,99 @@ def test_dcm_s1_d_barai_says_why() -> None:
     )
     assert "公表されておらず" in d.clause("DCM-S1").explanation_ja
     assert d.clause("DCM-S3").status.value == "UNKNOWN"
+
+
+# ----------------------------------------------------------------- DCM-A1, claim after claim
+# 「一連の事故につき100万円を限度」: the same incident claimed again, with or without series_id.
+
+FULL = money(loss_yen=700_000, recovered_yen=0, points_yen=0)
+
+
+def _paid(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[tuple[str, int]]:
+    base = scenario()
+    claims: list[ClaimFacts] = [
+        replace(e(base.claim), claim_id=f"dcm-claim-{i}") for i, e in enumerate(edits, 1)
+    ]
+    return [(d.outcome.value, d.payable_yen) for d in decide_in_turn(claims, base.context)]
+
+
+def test_dcm_a1_series_then_the_same_incident_without_series_pays_nothing_more() -> None:
+    in_series = both(FULL, top(series_id="s-1"))
+    no_series = both(FULL, top(series_id=""))
+    assert _paid(dcm, in_series, in_series, no_series) == [
+        ("APPROVE", 700_000),
+        ("APPROVE", 300_000),
+        ("DENY", 0),
+    ]
+
+
+def test_dcm_a1_same_incident_without_series_twice_pays_only_the_remainder() -> None:
+    no_series = both(FULL, top(series_id=""))
+    assert _paid(dcm, no_series, no_series) == [("APPROVE", 700_000), ("APPROVE", 300_000)]
+
+
+def test_dcm_a1_same_incident_under_a_fresh_series_pays_only_the_remainder() -> None:
+    first = both(FULL, top(series_id="s-1"))
+    fresh = both(FULL, top(series_id="s-2"))
+    assert _paid(dcm, first, fresh) == [("APPROVE", 700_000), ("APPROVE", 300_000)]
+
+
+def test_dcm_a1_a_different_incident_without_series_pays_again() -> None:
+    first = both(FULL, top(series_id=""))
+    later = both(FULL, top(series_id=""), inc(fraud_at=at_jst(2026, 5, 10, 12) + US))
+    assert _paid(dcm, first, later) == [("APPROVE", 700_000), ("APPROVE", 700_000)]
+
+
+def test_dcm_a1_card_fraud_reclaimed_without_series_pays_only_the_remainder() -> None:
+    card = money(loss_yen=700_000)
+    other = both(card, inc(card_token="tok-card-10"))
+    assert _paid(dcm_card, card, card, other) == [
+        ("APPROVE", 700_000),
+        ("APPROVE", 300_000),
+        ("APPROVE", 700_000),
+    ]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        K.REFUSED_RECEIVING_AGENT,
+        K.REFUSED_DUTY_NEGLECTED,
+        K.REFUSED_FALSE_REPORT,
+        K.REFUSED_TERMS_BREACH,
+    ],
+)
+def test_dcm_c1_a_stated_answer_is_never_listed_as_missing(kind: K) -> None:
+    """The answer was sent: DCM-C1 goes to a human (the text is silent on it), and
+    missing_facts does not name qr_payment.operator_answer; only PENDING lacks one."""
+    base = dcm()
+    d = decide(inc(operator_answer=answer(kind))(base.claim), base.context)
+    r = d.clause("DCM-C1")
+    assert d.outcome is REVIEW, d.trace()
+    assert r.effect.value == "REVIEW" and r.missing_facts == (), d.trace()
+    assert "qr_payment.operator_answer" not in d.missing_facts, d.trace()
+    assert "不足している事実" not in d.summary_ja
+    pending = decide(inc(operator_answer=answer(K.PENDING))(base.claim), base.context)
+    assert pending.clause("DCM-C1").missing_facts == ("qr_payment.operator_answer",)
+
+
+def test_dcm_a1_missing_series_review_sends_a_claim_without_series_to_a_human(
+    tmp_path: Path,
+) -> None:
+    """The other choice of the ASSUMPTION: no series_id → REVIEW naming it, and the
+    claim form says so; with a series_id the claim is decided as usual."""
+    shutil.copytree(BUILTIN_POLICIES_DIR, tmp_path / "policies")
+    path = tmp_path / "policies" / "dcm.toml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count('missing_series = "incident"') == 1
+    path.write_text(text.replace('missing_series = "incident"', 'missing_series = "review"'))
+    policy = load_policies(tmp_path / "policies").get("DCM")
+    base = dcm()
+    for series, outcome in (("", REVIEW), ("series-1", APPROVE)):
+        claim = top(series_id=series)(base.claim)
+        ledger = {k: LedgerUsage() for k in ledger_scopes(policy, claim, base.context)}
+        d = evaluate(policy, claim, replace(base.context, ledger=ledger))
+        assert d.outcome is outcome, d.trace()
+        assert d.missing_facts == (("series_id",) if outcome is REVIEW else ()), d.trace()
+    form = {f.path: f for f in claim_form(policy, "qr_payment")}
+    assert form["series_id"].if_absent.startswith("REVIEW: DCM-A1")

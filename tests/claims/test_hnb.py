@@ -351,6 +351,33 @@ TIMING = [
         context=cover("HNB", period(at_jst(2026, 3, 1, 11))),
         missing="context.coverage[HNB]",
     ),
+    # The store gave the contract and its cancellation: a loss after it is decided
+    # by it (DENY citing HNB-X2), never "context.coverage[HNB] not provided".
+    Case(
+        "hnb_x2_fraud_after_the_cancellation_denies",
+        "HNB-X2",
+        True,
+        DENY,
+        context=cover("HNB", period(at_jst(2020, 4, 1), at_jst(2026, 3, 1, 10))),
+    ),
+    Case(
+        "hnb_x2_fraud_one_microsecond_before_the_cancellation_notified_after_denies",
+        "HNB-X2",
+        True,
+        DENY,
+        context=cover("HNB", period(at_jst(2020, 4, 1), at_jst(2026, 3, 1, 10) + US)),
+    ),
+    Case(
+        "hnb_x2_fraud_after_a_cancellation_in_a_later_contract_approves",
+        "HNB-X2",
+        False,
+        APPROVE,
+        context=cover(
+            "HNB",
+            period(at_jst(2020, 4, 1), at_jst(2025, 1, 1)),
+            period(at_jst(2025, 6, 1)),
+        ),
+    ),
 ]
 
 

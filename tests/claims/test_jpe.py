@@ -8,10 +8,13 @@ and misused on 2026-04-01 for ¥150,000; no negligence found → approved for
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from rules.engine import ClaimFacts
 from tests.claims.builders import (
     APPROVE,
     DENY,
@@ -19,15 +22,19 @@ from tests.claims.builders import (
     US,
     Case,
     ClaimEdit,
+    both,
     case_ids,
     cover,
     decide,
+    decide_in_turn,
     inc,
     jpe,
     money,
     no_cover_record,
     period,
+    policies,
     run_case,
+    same_claim,
     top,
     used,
 )
@@ -186,7 +193,9 @@ NEGLIGENCE = (
     ]
 )
 
-INCIDENT = "JPE-A1/customer:c-jpe/incident:inc-7"
+# One incident: the card misused at one instant (2026-04-01 10:00 JST), whatever the claim id.
+INCIDENT = "JPE-A1/customer:c-jpe/instrument:tok-jpe/at:2026-04-01T01:00:00.000000Z"
+SERIES = "JPE-A1/customer:c-jpe/series:inc-7"
 
 AMOUNTS = [
     # JPE-A1: ¥100,000 per incident
@@ -218,7 +227,6 @@ AMOUNTS = [
         "JPE-A1.per_incident",
         True,
         APPROVE,
-        top(series_id="inc-7"),
         payable=40_000,
         ledger={INCIDENT: used(60_000)},
     ),
@@ -227,8 +235,59 @@ AMOUNTS = [
         "JPE-A1.per_incident",
         True,
         DENY,
-        top(series_id="inc-7"),
         ledger={INCIDENT: used(100_000)},
+    ),
+    Case(
+        "jpe_a1_incident_used_up_denies_a_claim_in_any_series",
+        "JPE-A1.per_incident",
+        True,
+        DENY,
+        top(series_id="inc-fresh"),
+        ledger={INCIDENT: used(100_000)},
+    ),
+    Case(
+        "jpe_a1_the_card_misused_one_microsecond_later_is_another_incident",
+        "JPE-A1.per_incident",
+        False,
+        APPROVE,
+        both(money(loss_yen=100_000), inc(fraud_at=at_jst(2026, 4, 1, 10) + US)),
+        payable=100_000,
+        ledger={INCIDENT: used(100_000)},
+    ),
+    Case(
+        "jpe_a1_another_card_at_the_same_instant_is_another_incident",
+        "JPE-A1.per_incident",
+        False,
+        APPROVE,
+        both(money(loss_yen=100_000), inc(card_token="tok-jpe-2")),
+        payable=100_000,
+        ledger={INCIDENT: used(100_000)},
+    ),
+    Case(
+        "jpe_a1_series_claim_gets_what_the_series_left",
+        "JPE-A1.per_series",
+        True,
+        APPROVE,
+        top(series_id="inc-7"),
+        payable=40_000,
+        ledger={SERIES: used(60_000)},
+    ),
+    Case(
+        "jpe_a1_series_used_up_denies",
+        "JPE-A1.per_series",
+        True,
+        DENY,
+        top(series_id="inc-7"),
+        ledger={SERIES: used(100_000)},
+    ),
+    Case(
+        "jpe_a1_another_series_is_not_affected",
+        "JPE-A1.per_series",
+        False,
+        APPROVE,
+        both(money(loss_yen=100_000), top(series_id="inc-8")),
+        payable=100_000,
+        ledger={SERIES: used(100_000)},
     ),
     Case(
         "jpe_a1_amount_refunded_by_the_card_company_is_deducted",
@@ -268,6 +327,7 @@ NEGLIGENCE_FACTS = (
     "pin_reused_elsewhere",
     "card_left_exposed",
     "card_easily_taken_while_incapacitated",
+    "other_negligence",
 )
 
 
@@ -379,7 +439,38 @@ TYPED = [
         APPROVE,
         facts(guessable_pin=None),
     ),
+    # N3: 「その他1.、2.の場合と同程度の注意義務違反があると認められる場合」, listed under
+    # 過失となりうる場合 (not 重大な過失): REVIEW like N1 / N2, never DENY.
+    Case(
+        "jpe_n3_other_negligence_as_grave_as_n1_n2_reviews",
+        "JPE-N3",
+        True,
+        REVIEW,
+        facts(other_negligence=True),
+    ),
+    Case("jpe_n3_no_other_negligence_approves", "JPE-N3", False, APPROVE, facts()),
+    Case(
+        "jpe_n3_other_negligence_not_stated_reviews",
+        "JPE-N3",
+        True,
+        REVIEW,
+        facts(other_negligence=None),
+        missing="skimming_phishing.other_negligence",
+    ),
 ]
+
+
+SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seeds" / "000_be662c1762f166f6.txt"
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="shared/ not available")
+def test_jpe_n3_quotes_the_seed_under_negligence_not_gross_negligence() -> None:
+    seed = SEED.read_text(encoding="utf-8")
+    text = policies().get("JPE").clause("JPE-N3").text_ja
+    assert text in seed
+    negligence = seed.index("お客さまの過失となりうる場合:")
+    gross = seed.index("お客さまの重大な過失となりうる場合:")
+    assert gross < negligence < seed.index(text)  # the last list is 過失, not 重大な過失
 
 
 def test_jpe_only_really_absent_facts_are_missing() -> None:
@@ -396,3 +487,52 @@ ALL = COVER + EVENTS + NEGLIGENCE + TYPED + AMOUNTS
 @pytest.mark.parametrize("case", ALL, ids=case_ids(ALL))
 def test_jpe(case: Case) -> None:
     run_case(case, jpe)
+
+
+# ----------------------------------------------------------------- JPE-A1, claim after claim
+# 「1回の被害につき最大10万円」: the same incident (card, instant) under new claim ids.
+
+
+def _claims(*edits: ClaimEdit) -> list[ClaimFacts]:
+    """The baseline claim (¥150,000 loss) once per edit, each under its own claim id."""
+    base = jpe().claim
+    return [replace(e(base), claim_id=f"jpe-claim-{i}") for i, e in enumerate(edits, 1)]
+
+
+def _paid(*edits: ClaimEdit) -> list[tuple[str, int]]:
+    decisions = decide_in_turn(_claims(*edits), jpe().context)
+    return [(d.outcome.value, d.payable_yen) for d in decisions]
+
+
+def test_jpe_a1_same_incident_under_three_claim_ids_pays_the_limit_once() -> None:
+    same = money(loss_yen=150_000)
+    assert _paid(same, same, same) == [("APPROVE", 100_000), ("DENY", 0), ("DENY", 0)]
+
+
+def test_jpe_a1_same_incident_again_pays_only_the_remainder() -> None:
+    first, again = money(loss_yen=60_000), money(loss_yen=150_000)
+    assert _paid(first, again, again) == [("APPROVE", 60_000), ("APPROVE", 40_000), ("DENY", 0)]
+
+
+def test_jpe_a1_same_instant_given_in_utc_is_the_same_incident() -> None:
+    in_utc = inc(fraud_at=at_jst(2026, 4, 1, 10).astimezone(UTC))
+    assert _paid(money(loss_yen=60_000), in_utc) == [("APPROVE", 60_000), ("APPROVE", 40_000)]
+
+
+def test_jpe_a1_same_incident_under_a_fresh_series_id_pays_only_the_remainder() -> None:
+    first = money(loss_yen=60_000)
+    assert _paid(first, top(series_id="fresh")) == [("APPROVE", 60_000), ("APPROVE", 40_000)]
+
+
+def test_jpe_a1_a_different_incident_pays_again() -> None:
+    later = inc(fraud_at=at_jst(2026, 4, 1, 10) + US)
+    other_card = inc(card_token="tok-jpe-2")
+    assert _paid(same_claim, later, other_card) == [("APPROVE", 100_000)] * 3
+
+
+def test_jpe_a1_incidents_stated_as_one_series_share_the_limit() -> None:
+    first = both(top(series_id="inc-7"), money(loss_yen=60_000))
+    later = both(top(series_id="inc-7"), inc(fraud_at=at_jst(2026, 4, 2, 10)))
+    assert _paid(first, later) == [("APPROVE", 60_000), ("APPROVE", 40_000)]
+    other = both(top(series_id="inc-8"), inc(fraud_at=at_jst(2026, 4, 2, 10)))
+    assert _paid(first, other) == [("APPROVE", 60_000), ("APPROVE", 100_000)]

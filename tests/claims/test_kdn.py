@@ -14,7 +14,8 @@ Baselines (``builders``):
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -31,13 +32,16 @@ from tests.claims.builders import (
     REVIEW,
     US,
     Case,
+    ClaimEdit,
     ContextEdit,
+    both,
     case_ids,
     cover,
     ctx,
     dcm_login,
     dcm_registration,
     decide,
+    decide_in_turn,
     inc,
     kdn,
     kdn_liability,
@@ -344,6 +348,27 @@ CARD = [
         ),
     ),
     Case("kdn_x1_no_payment_service_registration_does_not_apply", "KDN-X1", False, APPROVE),
+    # 「3Dセキュア認証を経ていない決済サービスへの不正登録…による損害」: a claim that says the
+    # fraud went through a payment service with nothing on record for it is not "none".
+    Case(
+        "kdn_x1_stated_payment_service_without_a_record_reviews",
+        "KDN-X1",
+        True,
+        REVIEW,
+        inc(payment_service_id="merpay"),
+        missing="context.registrations[merpay]",
+    ),
+    Case(
+        "kdn_x1_stated_payment_service_with_3ds_and_otp_on_record_approves",
+        "KDN-X1",
+        False,
+        APPROVE,
+        inc(payment_service_id="paypay"),
+        context=ctx(
+            registrations=(dcm_registration(token=KDN_CARD),),
+            logins=(dcm_login(at=at_jst(2026, 5, 11, 19)),),
+        ),
+    ),
     # KDN-X2 / KDN-X3: the issuer's reason for not compensating
     Case(
         "kdn_x2_issuer_bankrupt_denies",
@@ -468,6 +493,23 @@ CARD_AMOUNTS = [
 # --------------------------------------------------------------------------- liability cover
 
 L2_YEAR_2025 = "KDN-L2/customer:c-kdn/year:2025"
+# One liability incident: its instant (2026-05-01 10:00 JST), whatever the claim id.
+L2_INCIDENT = "KDN-L2/customer:c-kdn/at:2026-05-01T01:00:00.000000Z"
+JULY_1_1600 = at_jst(2026, 7, 1, 16)
+
+
+def incident_on_july_1(at: datetime) -> ClaimEdit:
+    """The liability incident at ``at`` (around 2026-07-01 16:00 JST, the policy year's
+    turn), the written claim, the notice and the claim after it."""
+    return both(
+        inc(
+            incident_at=at,
+            third_party_claim_at=at_jst(2026, 7, 5, 10),
+            notified_at=at_jst(2026, 7, 6, 10),
+        ),
+        top(claimed_at=at_jst(2026, 7, 10, 12)),
+    )
+
 
 LIABILITY = [
     # KDN-L1: written claim naming the insured's smartphone, which was itself accessed
@@ -521,20 +563,45 @@ LIABILITY = [
         ledger={L2_YEAR_2025: used(800_000, 1)},
     ),
     Case(
-        "kdn_l2_claim_at_155959_999999_on_july_1_is_still_in_the_old_year_denies",
+        "kdn_l2_incident_at_155959_999999_on_july_1_is_still_in_the_old_year_denies",
         "KDN-L2.once",
         True,
         DENY,
-        top(claimed_at=at_jst(2026, 7, 1, 15, 59, 59, 999999)),
+        incident_on_july_1(JULY_1_1600 - US),
         ledger={L2_YEAR_2025: used(800_000, 1)},
     ),
     Case(
-        "kdn_l2_claim_at_1600_on_july_1_is_in_the_new_year_approves",
+        "kdn_l2_incident_at_1600_on_july_1_is_in_the_new_year_approves",
         "KDN-L2.once",
         False,
         APPROVE,
-        top(claimed_at=at_jst(2026, 7, 1, 16)),
+        incident_on_july_1(JULY_1_1600),
         ledger={L2_YEAR_2025: used(800_000, 1)},
+    ),
+    Case(
+        "kdn_l2_claim_at_1600_on_july_1_of_an_incident_of_the_old_year_denies",
+        "KDN-L2.once",
+        True,
+        DENY,
+        top(claimed_at=JULY_1_1600),
+        ledger={L2_YEAR_2025: used(800_000, 1)},
+    ),
+    Case(
+        "kdn_l2_same_incident_already_paid_gets_only_the_rest",
+        "KDN-L2.amount",
+        True,
+        APPROVE,
+        ledger={L2_INCIDENT: used(600_000)},
+        payable=400_000,
+    ),
+    Case(
+        "kdn_l2_incident_one_microsecond_later_is_another_incident",
+        "KDN-L2.amount",
+        False,
+        APPROVE,
+        inc(incident_at=at_jst(2026, 5, 1, 10) + US),
+        ledger={L2_INCIDENT: used(1_000_000)},
+        payable=800_000,
     ),
     # KDN-Y1: a payout already received in the policy year (same counter as KDN-L2)
     Case(
@@ -675,3 +742,46 @@ def test_kdn_c7_date_unconfirmable_is_c7s_own_fact_not_c5s() -> None:
     assert d.outcome is DENY
     assert [c.label for c in d.fired] == ["KDN-C7"], d.trace()
     assert d.clause("KDN-C5").status is CheckStatus.PASS
+
+
+# ----------------------------------------------------------------- KDN-L2, claim after claim
+# 「同一事故について100万円が限度」「1年間のうち、1回のみ」: the year is the incident's.
+
+
+def _paid(*claims: tuple[ClaimEdit, int]) -> list[tuple[str, int]]:
+    """(edit, loss) per claim of the liability baseline, each under its own claim id."""
+    base = kdn_liability()
+    facts = [
+        replace(money(loss_yen=loss)(e(base.claim)), claim_id=f"kdn-claim-{i}")
+        for i, (e, loss) in enumerate(claims, 1)
+    ]
+    return [(d.outcome.value, d.payable_yen) for d in decide_in_turn(facts, base.context)]
+
+
+def test_kdn_l2_same_incident_claimed_either_side_of_july_1_1600_pays_once() -> None:
+    """A19: claimed at 15:59:59 and again at 16:00:00 it was paid ¥600k + ¥1,000,000."""
+    incident = at_jst(2026, 6, 20, 10)
+
+    def claimed(at: datetime) -> ClaimEdit:
+        return both(
+            inc(incident_at=incident, third_party_claim_at=at_jst(2026, 6, 25, 10)),
+            inc(notified_at=at_jst(2026, 6, 26, 10)),
+            top(claimed_at=at),
+        )
+
+    before, after = claimed(JULY_1_1600 - timedelta(seconds=1)), claimed(JULY_1_1600)
+    assert _paid((before, 600_000), (after, 1_000_000)) == [("APPROVE", 600_000), ("DENY", 0)]
+
+
+def test_kdn_l2_incidents_either_side_of_july_1_1600_are_in_two_policy_years() -> None:
+    old, new = incident_on_july_1(JULY_1_1600 - US), incident_on_july_1(JULY_1_1600)
+    assert _paid((old, 600_000), (new, 1_000_000)) == [
+        ("APPROVE", 600_000),
+        ("APPROVE", 1_000_000),
+    ]
+
+
+def test_kdn_l2_two_incidents_before_july_1_1600_are_paid_once() -> None:
+    first = incident_on_july_1(JULY_1_1600 - timedelta(hours=1))
+    second = incident_on_july_1(JULY_1_1600 - US)
+    assert _paid((first, 600_000), (second, 600_000)) == [("APPROVE", 600_000), ("DENY", 0)]

@@ -81,7 +81,7 @@ def test_six_approves_80_percent_capped_per_incident(six_policies: PolicySet) ->
     assert d.outcome is Outcome.APPROVE, d.trace()
     assert d.payable_yen == 200_000  # (300,000 - 50,000) * 80% = 200,000 ≤ 200,000
     assert {r.scope_key for r in d.reservations} == {
-        "SIX-L1/customer:c6/claim:six-1",
+        "SIX-L1/customer:c6/instrument:tok-6/at:2026-11-20T01:00:00.000000Z",
         "SIX-L1/customer:c6/year:2026",
     }
     (year,) = [r for r in d.reservations if r.scope_key.endswith("year:2026")]

@@ -206,3 +206,20 @@ async def test_negative_amounts_and_times_out_of_order_are_refused(server: Runni
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert any(field in k for k in violations(info.value)), (field, violations(info.value))
     assert db(server, "SELECT COUNT(*) FROM verdicts") == [(0,)]
+
+
+async def test_retry_spelling_the_claim_id_in_capitals_replays_the_same_decision(
+    server: RunningServer,
+) -> None:
+    """One UUID, one claim: the id is compared in its canonical (lower-case) form."""
+    await record_history(server)
+    req = hnb_claim()
+    first = await stub(server).EvaluateClaim(req)
+    upper = claims_pb2.EvaluateClaimRequest()
+    upper.CopyFrom(req)
+    upper.claim_id = req.claim_id.upper()
+    assert upper.claim_id != req.claim_id
+    again = await stub(server).EvaluateClaim(upper)
+    assert again.replayed and again.decision_id == first.decision_id
+    assert db(server, "SELECT claim_id FROM claims") == [(req.claim_id,)]
+    assert db(server, "SELECT SUM(amount_yen) FROM ledger") == [(1_200_000,)]

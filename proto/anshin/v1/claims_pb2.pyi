@@ -437,6 +437,7 @@ class SkimmingPhishingLoss(_message.Message):
     PIN_REUSED_ELSEWHERE_FIELD_NUMBER: _builtins.int
     CARD_LEFT_EXPOSED_FIELD_NUMBER: _builtins.int
     CARD_EASILY_TAKEN_WHILE_INCAPACITATED_FIELD_NUMBER: _builtins.int
+    OTHER_NEGLIGENCE_FIELD_NUMBER: _builtins.int
     card_token: _builtins.str
     kind: _builtins.str
     """phishing | skimming | malicious_signup"""
@@ -444,7 +445,7 @@ class SkimmingPhishingLoss(_message.Message):
     """False: negligence was not assessed (→ REVIEW); true with an empty list: none found."""
     pin_told_to_others: _builtins.bool
     """The negligence facts the seed lists, each true / false / unset (not
-    stated). Anshin classifies them: G1–G4 (DENY), N1–N2 (REVIEW). Send these
+    stated). Anshin classifies them: G1–G4 (DENY), N1–N3 (REVIEW). Send these
     instead of the codes above (not both).
     G1 他人に暗証番号を知らせた
     """
@@ -468,11 +469,15 @@ class SkimmingPhishingLoss(_message.Message):
     """A wallet with the card left where others easily see it (e.g. in a car) (N2 card management)."""
     card_easily_taken_while_incapacitated: _builtins.bool
     """Drunk or otherwise unable to take ordinary care, so the card was easily taken (N2)."""
+    other_negligence: _builtins.bool
+    """Another breach of the duty of care as grave as N1 / N2 (N3, 過失 → REVIEW):
+    「その他1.、2.の場合と同程度の注意義務違反があると認められる場合」.
+    """
     @_builtins.property
     def fraud_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def negligence(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """JPE-G1..G4 / JPE-N1..N2 codes found; meaningful only when negligence_assessed."""
+        """JPE-G1..G4 / JPE-N1..N3 codes found; meaningful only when negligence_assessed."""
 
     def __init__(
         self,
@@ -492,10 +497,11 @@ class SkimmingPhishingLoss(_message.Message):
         pin_reused_elsewhere: _builtins.bool | None = ...,
         card_left_exposed: _builtins.bool | None = ...,
         card_easily_taken_while_incapacitated: _builtins.bool | None = ...,
+        other_negligence: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_card_easily_taken_while_incapacitated", b"_card_easily_taken_while_incapacitated", "_card_handed_to_others", b"_card_handed_to_others", "_card_left_exposed", b"_card_left_exposed", "_guessable_pin", b"_guessable_pin", "_kept_with_pin_revealing_document", b"_kept_with_pin_revealing_document", "_other_gross_negligence", b"_other_gross_negligence", "_pin_memo_kept_with_card", b"_pin_memo_kept_with_card", "_pin_reused_elsewhere", b"_pin_reused_elsewhere", "_pin_told_to_others", b"_pin_told_to_others", "_pin_written_on_card", b"_pin_written_on_card", "card_easily_taken_while_incapacitated", b"card_easily_taken_while_incapacitated", "card_handed_to_others", b"card_handed_to_others", "card_left_exposed", b"card_left_exposed", "fraud_at", b"fraud_at", "guessable_pin", b"guessable_pin", "kept_with_pin_revealing_document", b"kept_with_pin_revealing_document", "other_gross_negligence", b"other_gross_negligence", "pin_memo_kept_with_card", b"pin_memo_kept_with_card", "pin_reused_elsewhere", b"pin_reused_elsewhere", "pin_told_to_others", b"pin_told_to_others", "pin_written_on_card", b"pin_written_on_card"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_card_easily_taken_while_incapacitated", b"_card_easily_taken_while_incapacitated", "_card_handed_to_others", b"_card_handed_to_others", "_card_left_exposed", b"_card_left_exposed", "_guessable_pin", b"_guessable_pin", "_kept_with_pin_revealing_document", b"_kept_with_pin_revealing_document", "_other_gross_negligence", b"_other_gross_negligence", "_other_negligence", b"_other_negligence", "_pin_memo_kept_with_card", b"_pin_memo_kept_with_card", "_pin_reused_elsewhere", b"_pin_reused_elsewhere", "_pin_told_to_others", b"_pin_told_to_others", "_pin_written_on_card", b"_pin_written_on_card", "card_easily_taken_while_incapacitated", b"card_easily_taken_while_incapacitated", "card_handed_to_others", b"card_handed_to_others", "card_left_exposed", b"card_left_exposed", "fraud_at", b"fraud_at", "guessable_pin", b"guessable_pin", "kept_with_pin_revealing_document", b"kept_with_pin_revealing_document", "other_gross_negligence", b"other_gross_negligence", "other_negligence", b"other_negligence", "pin_memo_kept_with_card", b"pin_memo_kept_with_card", "pin_reused_elsewhere", b"pin_reused_elsewhere", "pin_told_to_others", b"pin_told_to_others", "pin_written_on_card", b"pin_written_on_card"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_card_easily_taken_while_incapacitated", b"_card_easily_taken_while_incapacitated", "_card_handed_to_others", b"_card_handed_to_others", "_card_left_exposed", b"_card_left_exposed", "_guessable_pin", b"_guessable_pin", "_kept_with_pin_revealing_document", b"_kept_with_pin_revealing_document", "_other_gross_negligence", b"_other_gross_negligence", "_pin_memo_kept_with_card", b"_pin_memo_kept_with_card", "_pin_reused_elsewhere", b"_pin_reused_elsewhere", "_pin_told_to_others", b"_pin_told_to_others", "_pin_written_on_card", b"_pin_written_on_card", "card_easily_taken_while_incapacitated", b"card_easily_taken_while_incapacitated", "card_handed_to_others", b"card_handed_to_others", "card_left_exposed", b"card_left_exposed", "card_token", b"card_token", "fraud_at", b"fraud_at", "guessable_pin", b"guessable_pin", "kept_with_pin_revealing_document", b"kept_with_pin_revealing_document", "kind", b"kind", "negligence", b"negligence", "negligence_assessed", b"negligence_assessed", "other_gross_negligence", b"other_gross_negligence", "pin_memo_kept_with_card", b"pin_memo_kept_with_card", "pin_reused_elsewhere", b"pin_reused_elsewhere", "pin_told_to_others", b"pin_told_to_others", "pin_written_on_card", b"pin_written_on_card"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_card_easily_taken_while_incapacitated", b"_card_easily_taken_while_incapacitated", "_card_handed_to_others", b"_card_handed_to_others", "_card_left_exposed", b"_card_left_exposed", "_guessable_pin", b"_guessable_pin", "_kept_with_pin_revealing_document", b"_kept_with_pin_revealing_document", "_other_gross_negligence", b"_other_gross_negligence", "_other_negligence", b"_other_negligence", "_pin_memo_kept_with_card", b"_pin_memo_kept_with_card", "_pin_reused_elsewhere", b"_pin_reused_elsewhere", "_pin_told_to_others", b"_pin_told_to_others", "_pin_written_on_card", b"_pin_written_on_card", "card_easily_taken_while_incapacitated", b"card_easily_taken_while_incapacitated", "card_handed_to_others", b"card_handed_to_others", "card_left_exposed", b"card_left_exposed", "card_token", b"card_token", "fraud_at", b"fraud_at", "guessable_pin", b"guessable_pin", "kept_with_pin_revealing_document", b"kept_with_pin_revealing_document", "kind", b"kind", "negligence", b"negligence", "negligence_assessed", b"negligence_assessed", "other_gross_negligence", b"other_gross_negligence", "other_negligence", b"other_negligence", "pin_memo_kept_with_card", b"pin_memo_kept_with_card", "pin_reused_elsewhere", b"pin_reused_elsewhere", "pin_told_to_others", b"pin_told_to_others", "pin_written_on_card", b"pin_written_on_card"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__card_easily_taken_while_incapacitated: _TypeAlias = _typing.Literal["card_easily_taken_while_incapacitated"]  # noqa: Y015
     _WhichOneofArgType__card_easily_taken_while_incapacitated: _TypeAlias = _typing.Literal["_card_easily_taken_while_incapacitated", b"_card_easily_taken_while_incapacitated"]  # noqa: Y015
@@ -509,6 +515,8 @@ class SkimmingPhishingLoss(_message.Message):
     _WhichOneofArgType__kept_with_pin_revealing_document: _TypeAlias = _typing.Literal["_kept_with_pin_revealing_document", b"_kept_with_pin_revealing_document"]  # noqa: Y015
     _WhichOneofReturnType__other_gross_negligence: _TypeAlias = _typing.Literal["other_gross_negligence"]  # noqa: Y015
     _WhichOneofArgType__other_gross_negligence: _TypeAlias = _typing.Literal["_other_gross_negligence", b"_other_gross_negligence"]  # noqa: Y015
+    _WhichOneofReturnType__other_negligence: _TypeAlias = _typing.Literal["other_negligence"]  # noqa: Y015
+    _WhichOneofArgType__other_negligence: _TypeAlias = _typing.Literal["_other_negligence", b"_other_negligence"]  # noqa: Y015
     _WhichOneofReturnType__pin_memo_kept_with_card: _TypeAlias = _typing.Literal["pin_memo_kept_with_card"]  # noqa: Y015
     _WhichOneofArgType__pin_memo_kept_with_card: _TypeAlias = _typing.Literal["_pin_memo_kept_with_card", b"_pin_memo_kept_with_card"]  # noqa: Y015
     _WhichOneofReturnType__pin_reused_elsewhere: _TypeAlias = _typing.Literal["pin_reused_elsewhere"]  # noqa: Y015
@@ -529,6 +537,8 @@ class SkimmingPhishingLoss(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__kept_with_pin_revealing_document) -> _WhichOneofReturnType__kept_with_pin_revealing_document | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__other_gross_negligence) -> _WhichOneofReturnType__other_gross_negligence | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__other_negligence) -> _WhichOneofReturnType__other_negligence | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__pin_memo_kept_with_card) -> _WhichOneofReturnType__pin_memo_kept_with_card | None: ...
     @_typing.overload

@@ -867,20 +867,79 @@ class GetCoverageRequest(_message.Message):
 Global___GetCoverageRequest: _TypeAlias = GetCoverageRequest  # noqa: Y015
 
 @_typing.final
+class UndecidedCover(_message.Message):
+    """A recorded event that might have given cover but cannot be judged from the
+    record (an enrolment without its plan, a Norton 360 activation without the
+    billed phone number …). At an instant in [may_cover_from, may_cover_until)
+    that no period contains, cover is not known: a claim there is REVIEW naming
+    missing_fact, never DENY.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_EVENT_ID_FIELD_NUMBER: _builtins.int
+    EVENT_TIME_FIELD_NUMBER: _builtins.int
+    MAY_COVER_FROM_FIELD_NUMBER: _builtins.int
+    MAY_COVER_UNTIL_FIELD_NUMBER: _builtins.int
+    CLAUSE_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    EXPLANATION_JA_FIELD_NUMBER: _builtins.int
+    MISSING_FACT_FIELD_NUMBER: _builtins.int
+    client_event_id: _builtins.str
+    clause_id: _builtins.str
+    reason: _builtins.str
+    explanation_ja: _builtins.str
+    missing_fact: _builtins.str
+    """As the claim's missing_facts names it."""
+    @_builtins.property
+    def event_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def may_cover_from(self) -> _timestamp_pb2.Timestamp:
+        """Unset = unbounded."""
+
+    @_builtins.property
+    def may_cover_until(self) -> _timestamp_pb2.Timestamp:
+        """Unset = unbounded."""
+
+    def __init__(
+        self,
+        *,
+        client_event_id: _builtins.str = ...,
+        event_time: _timestamp_pb2.Timestamp | None = ...,
+        may_cover_from: _timestamp_pb2.Timestamp | None = ...,
+        may_cover_until: _timestamp_pb2.Timestamp | None = ...,
+        clause_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        explanation_ja: _builtins.str = ...,
+        missing_fact: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event_time", b"event_time", "may_cover_from", b"may_cover_from", "may_cover_until", b"may_cover_until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clause_id", b"clause_id", "client_event_id", b"client_event_id", "event_time", b"event_time", "explanation_ja", b"explanation_ja", "may_cover_from", b"may_cover_from", "may_cover_until", b"may_cover_until", "missing_fact", b"missing_fact", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UndecidedCover: _TypeAlias = UndecidedCover  # noqa: Y015
+
+@_typing.final
 class GetCoverageResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PERIODS_FIELD_NUMBER: _builtins.int
+    UNDECIDED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def periods(self) -> _containers.RepeatedCompositeFieldContainer[Global___CoveragePeriod]: ...
+    @_builtins.property
+    def undecided(self) -> _containers.RepeatedCompositeFieldContainer[Global___UndecidedCover]: ...
     def __init__(
         self,
         *,
         periods: _abc.Iterable[Global___CoveragePeriod] | None = ...,
+        undecided: _abc.Iterable[Global___UndecidedCover] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["periods", b"periods"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["periods", b"periods", "undecided", b"undecided"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -7,17 +7,27 @@ APPROVE, the engine reserves the payable amount in every scope.
 
 Scope keys are stable strings the store can index::
 
-    HNB-L1/customer:C/year:2026          per customer per year
-    DCM-A1/customer:C/series:S            per series (一連の事故); claim:ID when no series
-    JPE-A1/customer:C/incident:S          per incident; claim:ID when no series
-    KDN-A1/customer:C/card:T              per card
-    KDN-L2/customer:C/year:2026           once per policy year
-    DCM-A4/programme/year:2026            per programme per year (all customers)
+    HNB-L1/customer:C/year:2026                        per customer per year
+    DCM-A1/customer:C/series:S                         per series (一連の事故)
+    JPE-A1/customer:C/instrument:T/at:2026-04-01T01:00:00.000000Z
+                                                       per incident: what the claim
+                                                       states of it (instrument, instant)
+    KDN-L2/customer:C/at:2026-05-01T01:00:00.000000Z   per incident (no instrument)
+    ISA-A1/customer:C/claim:ID                         every claim its own incident
+    KDN-A1/customer:C/card:T                           per card
+    KDN-L2/customer:C/year:2025                        once per policy year
+    DCM-A4/programme/year:2026                         per programme per year (all customers)
+
+An incident is identified by the facts a re-claim of it must repeat (the
+instrument and the instant), never by the claim id: a new claim id for the same
+incident reads the same scope. A series (series_id) is the claimant's grouping
+of several incidents; a claim without one is a series of its own incident.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TypeAlias
 
@@ -147,6 +157,31 @@ def _own(claim: ClaimFacts) -> str:
     return f"customer:{claim.customer_id}"
 
 
+def _utc(at: datetime) -> str:
+    """An instant as the key writes it: UTC to the microsecond, whatever offset it came in."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_OCCURRED = ("occurred_at",)
+
+
+def _incident(clause: Clause, claim: ClaimFacts) -> tuple[str | None, str]:
+    """``instrument:T/at:ISO`` (or ``at:ISO``): the incident as the claim states it —
+    the same instrument misused at the same instant is the same incident, whatever
+    the claim id (a re-claim repeats both); else (None, the missing fact's path)."""
+    at_names = clause.list_param("incident_at") if "incident_at" in clause.params else _OCCURRED
+    at_r, at = instant_of(claim, at_names)
+    if at is None:
+        return None, at_r.path
+    if "incident_instrument" not in clause.params:
+        return f"at:{_utc(at)}", ""
+    r = resolve(claim, clause.list_param("incident_instrument"))
+    token = r.value if isinstance(r.value, str) else ""
+    if not token:
+        return None, r.path
+    return f"instrument:{token}/at:{_utc(at)}", ""
+
+
 def scope_key(clause: Clause, claim: ClaimFacts) -> tuple[str | None, str]:
     """(scope key, the path of the missing fact when the key cannot be built)."""
     key, path, _ = _scope(clause, claim)
@@ -176,13 +211,17 @@ def _scope_of(clause: Clause, claim: ClaimFacts) -> _Scope:
     name = _name(clause)
     if kind == "cap_per_incident" and clause.str_param("incident_ref") == "claim":
         return f"{name}/{_own(claim)}/claim:{claim.claim_id}", "", None
+    if kind == "cap_per_series" and claim.series_id:
+        return f"{name}/{_own(claim)}/series:{claim.series_id}", "", None
+    if kind == "cap_per_series" and clause.str_param("missing_series") == "review":
+        return None, "series_id", None
     if kind in ("cap_per_incident", "cap_per_series"):
-        if claim.series_id:
-            tag = "incident" if kind == "cap_per_incident" else "series"
-            return f"{name}/{_own(claim)}/{tag}:{claim.series_id}", "", None
-        if kind == "cap_per_series" and clause.str_param("missing_series") == "review":
-            return None, "series_id", None
-        return f"{name}/{_own(claim)}/claim:{claim.claim_id}", "", None
+        # No series stated: the claim's series is its incident alone, the very key
+        # cap_per_incident reads, so a re-claim of it under any claim id meets it.
+        incident, path = _incident(clause, claim)
+        if incident is None:
+            return None, path, None
+        return f"{name}/{_own(claim)}/{incident}", "", None
     if kind == "cap_per_card":
         r = resolve(claim, clause.list_param("card"))
         token = r.value if isinstance(r.value, str) else ""
@@ -219,7 +258,11 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
     """Every amount and count cap: the kind names the scope."""
     key, path, year = _scope(clause, claim)
     if key is None:
-        if path.endswith(".card_token") and not resolve(claim, clause.list_param("card")).defined:
+        if (
+            clause.kind == "cap_per_card"
+            and path.endswith(".card_token")
+            and not resolve(claim, clause.list_param("card")).defined
+        ):
             return AmountFinding(not_defined(path), amount)
         return AmountFinding(missing(path, "限度額の範囲を決める項目"), amount)
     usage = ctx.ledger.get(key)
@@ -350,6 +393,34 @@ _YEAR_OF = ParamSpec(
     "the nearest the engine has to the payment).",
     field_types=frozenset({"instant"}),
 )
+_INCIDENT_AT = ParamSpec(
+    "incident_at",
+    "fields",
+    "The instant that identifies one incident (with incident_instrument): a re-claim of "
+    "the incident states the same one. Not set: occurred_at.",
+    required=False,
+    field_types=frozenset({"instant"}),
+)
+_INCIDENT_INSTRUMENT = ParamSpec(
+    "incident_instrument",
+    "fields",
+    "The card / account token that, with incident_at, identifies one incident (first "
+    "defined of the alternatives); not set: the instant alone.",
+    required=False,
+    field_types=frozenset({"str"}),
+)
+
+
+def series_absent_ja(clause: Clause, ids: str) -> str:
+    """What an absent series_id means for a cap_per_series clause (the claim form's
+    if_absent); ``ids`` names the clauses reading it."""
+    if clause.str_param("missing_series") == "review":
+        return f"REVIEW: {ids}を判断できません（一連の事故が分からないため、人による審査）。"
+    what = "カード・口座と発生日時" if "incident_instrument" in clause.params else "発生日時"
+    return (
+        f"なければ、この請求の事故（{what}が同じもの）だけを一連の事故として{ids}の限度額を"
+        "数えます。同じ事故の再請求は、請求IDが違っても同じ限度額を使います。"
+    )
 
 
 def _cap_kind(name: str, summary: str, *params: ParamSpec) -> KindSpec:
@@ -392,16 +463,18 @@ KINDS = (
     ),
     _cap_kind(
         "cap_per_incident",
-        "At most limit_yen per incident: incident_ref=series — the series_id (else the "
-        "claim itself); incident_ref=claim — every claim is its own incident (one "
-        "consultation).",
+        "At most limit_yen per incident: incident_ref=facts — the incident the claim states "
+        "(incident_instrument and incident_at: a re-claim of it under a new claim id shares "
+        "the cap); incident_ref=claim — every claim is its own incident (one consultation).",
         _LIMIT,
         ParamSpec(
             "incident_ref",
             "choice",
-            "What one incident is: series (series_id, else the claim) or claim.",
-            choices=("series", "claim"),
+            "What one incident is: facts (the instrument and instant stated) or claim.",
+            choices=("facts", "claim"),
         ),
+        _INCIDENT_AT,
+        _INCIDENT_INSTRUMENT,
     ),
     _cap_kind(
         "cap_per_series",
@@ -410,9 +483,12 @@ KINDS = (
         ParamSpec(
             "missing_series",
             "choice",
-            "A claim without series_id: own_claim (its own series) or review.",
-            choices=("own_claim", "review"),
+            "A claim without series_id: incident (a series of its own incident, identified "
+            "by incident_instrument and incident_at) or review.",
+            choices=("incident", "review"),
         ),
+        _INCIDENT_AT,
+        _INCIDENT_INSTRUMENT,
     ),
     _cap_kind(
         "cap_per_card",

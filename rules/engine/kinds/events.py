@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from checks.coverage import Period
+from checks.coverage import IgnoredEvent, Period, undecided_at, undecided_fact
 from checks.event_model import FundingSource, Judgement
 from checks.model import CheckStatus, Compared, Verdict
 from checks.security_standard import (
@@ -177,6 +177,12 @@ def covered_at(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Fin
             "補償期間が始まっていないため、終了の判定は行いません。",
             tuple(compared),
         )
+    if latest is None or (bound != "start" and not latest.contains(at)):
+        # Outside every period on record; but an event that might have given
+        # cover then and cannot be judged makes cover unknown, not absent.
+        unknown = cover_not_known(name, ctx.undecided_cover.get(name, ()), at, compared)
+        if unknown is not None:
+            return unknown
     if latest is None:
         first = f"（最初の補償開始は{fmt(spans[0].start)}）" if spans else "（補償期間の記録なし）"
         return Finding(FAIL, f"{fmt(at)}の事故は補償期間の開始前です{first}。", tuple(compared))
@@ -215,6 +221,25 @@ def covered_at(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Fin
         )
     return Finding(
         PASS, f"{fmt(at)}の事故は補償期間中（{_describe_span(latest)}）です。", tuple(compared)
+    )
+
+
+def cover_not_known(
+    name: str, undecided: Sequence[IgnoredEvent], at: datetime, compared: Sequence[Compared] = ()
+) -> Finding | None:
+    """UNKNOWN (→ REVIEW) naming what the record lacks when an event that cannot be
+    judged might have given cover at ``at`` (docs/claims.md: a fact the decision
+    needs but lacks is REVIEW naming it, never a guess); None when none might."""
+    events = undecided_at(undecided, at)
+    if not events:
+        return None
+    paths = tuple(dict.fromkeys(undecided_fact(name, i) for i in events))
+    why = " ".join(dict.fromkeys(i.judgement.explanation_ja for i in events))
+    return Finding(
+        UNKNOWN,
+        f"{fmt(at)}の時点の補償は記録からは判断できません: {why}（要確認: {', '.join(paths)}）",
+        (*compared, *(c for i in events for c in i.judgement.compared)),
+        paths,
     )
 
 
@@ -276,6 +301,15 @@ def notified_before_cover_ended(
         return not_provided(f"context.coverage[{name}]", f"{name}の契約期間の記録")
     period = next((p for p in periods if p.contains(at)), None)
     if period is None:
+        unknown = cover_not_known(name, ctx.undecided_cover.get(name, ()), at)
+        if unknown is not None:
+            return unknown
+        cancelled = _cancelled_before(name, periods, at)
+        if cancelled is not None:
+            return cancelled
+        # No contract on record, or only one that began after the fraud: a fraud
+        # on a service the customer did not have yet means the record is
+        # incomplete, not that the loss is excluded.
         return not_provided(
             f"context.coverage[{name}]", f"{fmt(at)}の時点で有効な{name}の契約の記録"
         )
@@ -292,25 +326,81 @@ def notified_before_cover_ended(
     return Finding(PASS, "通知は契約の解約前に行われています。", compared)
 
 
+def _cancelled_before(name: str, periods: Sequence[Period], at: datetime) -> Finding | None:
+    """FAIL when the last contract on record before ``at`` was cancelled by then: the
+    loss arose after the cancellation, when there was no contract (対象となる契約者:
+    「東日本ビジネスIBサービスのご契約があり…」); decided by the periods the store
+    gave, never "not provided". None when no contract began before ``at``."""
+    before = [p for p in periods if p.starts_at <= at]
+    if not before:
+        return None
+    last = max(before, key=lambda p: p.starts_at)
+    assert last.ends_at is not None and last.ends_at <= at  # no period contains ``at``
+    return Finding(
+        FAIL,
+        f"{fmt(at)}の被害は、{fmt(last.ends_at)}の{name}の契約解約後に発生しています"
+        "（契約のない期間の被害は補償の対象外です）。",
+        (
+            cmp(
+                f"context.coverage[{name}]", fmt(at), f"before the cancellation {fmt(last.ends_at)}"
+            ),
+        ),
+    )
+
+
+def _cover_start_period(
+    clause: Clause, claim: ClaimFacts, periods: Sequence[Period]
+) -> Period | None:
+    """The period whose start ``before_cover_start`` compares with: the first, or the
+    one containing the incident."""
+    if clause.str_param("period") == "first":
+        return min(periods, key=lambda p: p.starts_at, default=None)
+    return next((p for p in periods if p.contains(claim.occurred_at)), None)
+
+
+def before_cover_start_contradiction(
+    clause: Clause, claim: ClaimFacts, ctx: EvaluationContext
+) -> tuple[str, str] | None:
+    """(field, message) when ``facts.exclusions[<clause>]`` and the instant it stands
+    in for are both stated and disagree on the record's cover start (ISA-X22 true
+    with a cause_at after the first cover start): the clause reads the instant, so
+    the attestation would be accepted and ignored; the claim is refused instead."""
+    stated = claim.exclusions.get(clause.id)
+    fr, value = instant_of(claim, clause.list_param("field"))
+    if stated is None or value is None:
+        return None
+    periods = ctx.coverage.get(clause.str_param("coverage"))
+    period = _cover_start_period(clause, claim, periods) if periods else None
+    if period is None:
+        return None
+    before = value < period.starts_at
+    if before is stated:
+        return None
+    side = "before" if before else "at or after"
+    return (
+        f"exclusions[{clause.id}]",
+        f"{str(stated).lower()} contradicts {fr.path} {value.isoformat()}, which is {side} "
+        f"the cover start on record {period.starts_at.isoformat()} ({clause.id} reads the "
+        f"instant; attest {clause.id} only when {fr.path} is not known): send one of the two",
+    )
+
+
 def before_cover_start(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Finding:
     name = clause.str_param("coverage")
     fr, value = instant_of(claim, clause.list_param("field"))
-    at = claim.occurred_at
     periods = ctx.coverage.get(name)
     if periods is None:
         return not_provided(f"context.coverage[{name}]", f"{name}の補償期間の記録")
     which = clause.str_param("period")
-    if which == "first":
-        period = min(periods, key=lambda p: p.starts_at, default=None)
-    else:
-        period = next((p for p in periods if p.contains(at)), None)
+    period = _cover_start_period(clause, claim, periods)
     if period is None:
         return Finding(NOT_APPLICABLE, "該当する補償期間がないため、この条項は判定しません。")
     start = period.starts_at
     label = "初年度補償開始日" if which == "first" else "対象期間の開始時"
+    stated = claim.exclusions.get(clause.id)
+    path = f"facts.exclusions[{clause.id}]"
+    compared: tuple[Compared, ...]
     if not fr.defined or value is None:
-        stated = claim.exclusions.get(clause.id)
-        path = f"facts.exclusions[{clause.id}]"
         if stated is None:
             paths = (fr.path, path) if fr.defined else (path,)
             return missing(paths, f"{label}（{fmt(start)}）より前の原因・認識の有無")
@@ -319,6 +409,8 @@ def before_cover_start(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext
             return Finding(FAIL, f"申告によれば、{label}より前の事由に起因します。", compared)
         return Finding(PASS, f"申告によれば、{label}より前の事由に起因しません。", compared)
     compared = (cmp(fr.path, fmt(value), f"≥ {fmt(start)} ({label})"),)
+    if stated is not None:  # it agrees (a contradiction is refused: CONTRADICTIONS)
+        compared += (cmp(path, str(stated).lower(), "agrees"),)
     if value < start:
         return Finding(FAIL, f"{fmt(value)}は{label}（{fmt(start)}）より前です。", compared)
     return Finding(PASS, f"{fmt(value)}は{label}（{fmt(start)}）以後です。", compared)
@@ -631,6 +723,19 @@ def security_standard(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext)
     found, subjects = _judgements(clause, claim, ctx)
     if not found:
         sources = clause.list_param("sources")
+        service = str(getattr(claim.incident, "payment_service_id", "") or "")
+        if clause.str_param("when_none") == "not_applicable" and service:
+            # The claimant says the fraud went through this service, and nothing on
+            # record shows how it was registered or logged in to: not "none".
+            paths = tuple(f"context.{s}s[{service}]" for s in sources)
+            return Finding(
+                UNKNOWN,
+                f"申告された決済サービス「{service}」への登録・ログインの記録が提供されて"
+                "いないため、3Dセキュア認証・二段階認証を経ていたか判断できません"
+                f"（要確認: {', '.join(paths)}）。",
+                (cmp("records", "none", f"a registration or login of {service}"),),
+                paths,
+            )
         if clause.str_param("when_none") == "not_applicable":
             return Finding(
                 NOT_APPLICABLE,
@@ -758,12 +863,22 @@ def issuer_answer(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Fi
                 tuple(compared),
             )
     if kind not in pass_on:
+        if answer.kind is IssuerAnswerKind.PENDING:  # the final answer is really absent
+            return Finding(
+                UNKNOWN,
+                f"カード会社・決済事業者の回答（{kind}）では、補償を受けられなかったことが"
+                "まだ明らかではありません。",
+                tuple(compared),
+                (r.path,),
+            )
+        # A stated answer the clause's text neither accepts nor excludes (DCM-C1 on a
+        # refusal for a receiving agent's misuse): a human decides; nothing is missing.
         return Finding(
             UNKNOWN,
-            f"カード会社・決済事業者の回答（{kind}）では、補償を受けられなかったことが"
-            "まだ明らかではありません。",
+            f"カード会社・決済事業者の回答（{kind}）の場合について、この条項は定めていない"
+            "ため、人による審査が必要です。",
             tuple(compared),
-            (r.path,),
+            effect=Effect.REVIEW,
         )
     if clause.bool_param("reason_required") and not answer.reason.strip():
         return missing(f"{r.path}.reason", "補償を受けられなかった理由", *compared)
@@ -786,7 +901,11 @@ KINDS = (
         "covered_at",
         "The incident instant lies in a coverage period from the events (enrolment, "
         "activation). bound=start: a period had started (KDN-P1); bound=end: the period "
-        "that had started had not ended (KDN-P2); bound=both: inside a period.",
+        "that had started had not ended (KDN-P2); bound=both: inside a period. Outside "
+        "every period, an event that might have covered the instant but cannot be judged "
+        "(an enrolment without its plan, an activation without the billed phone, a LEFT "
+        "with no JOINED) makes it REVIEW naming the fact (GetCoverage `undecided`), never "
+        "DENY.",
         (
             _COVERAGE,
             ParamSpec(
@@ -822,7 +941,9 @@ KINDS = (
     KindSpec(
         "notified_before_cover_ended",
         "The notice of a loss that happened in a contract period was made before that "
-        "period ended (HNB-X2: not notified after cancellation).",
+        "period ended (HNB-X2: not notified after cancellation). A loss after the last "
+        "contract on record was cancelled fires (no contract then); no contract on record, "
+        "or only one begun after the loss, is REVIEW; an undecided event as for covered_at.",
         (
             _COVERAGE,
             _AT,
@@ -835,7 +956,9 @@ KINDS = (
         "before_cover_start",
         "Fires when an instant (cause, knowledge of the cause) is before the start of the "
         "cover: the period containing the incident, or the first period. When the instant "
-        "is not stated, falls back to facts.exclusions[<clause id>].",
+        "is not stated, falls back to facts.exclusions[<clause id>]; both stated and "
+        "disagreeing on the record's cover start is refused (INVALID_ARGUMENT naming both), "
+        "never one accepted and ignored.",
         (
             _COVERAGE,
             ParamSpec("field", "fields", "The instant compared.", field_types=INSTANT),
@@ -928,7 +1051,9 @@ KINDS = (
         "security_standard",
         "The judgement of a security-standard clause (checks.security_standard) on the "
         "last registration of the instrument and/or the last login to the service before "
-        "the incident; the worst judgement decides.",
+        "the incident; the worst judgement decides. With when_none=not_applicable, a claim "
+        "that names a payment service with nothing on record for it is REVIEW "
+        "(context.registrations[service]), not 'none'.",
         (
             ParamSpec(
                 "judgement",
@@ -997,8 +1122,9 @@ KINDS = (
     KindSpec(
         "issuer_answer",
         "The card company's / operator's answer: fail_on kinds → fires; pass_on kinds → "
-        "holds (with a reason when reason_required); others (PENDING) → REVIEW; "
-        "optionally the claim to the issuer within N days of the fraud.",
+        "holds (with a reason when reason_required); PENDING → REVIEW naming the answer as "
+        "missing; any other stated kind → REVIEW (the text does not settle it; nothing "
+        "missing); optionally the claim to the issuer within N days of the fraud.",
         (
             _ANSWER_FIELDS,
             ParamSpec("pass_on", "answer_kinds", "Answer kinds that meet the clause."),
@@ -1040,3 +1166,7 @@ KINDS = (
         check=issuer_answer,
     ),
 )
+
+# Checks of a claim against the record that refuse it (``ClaimError`` →
+# INVALID_ARGUMENT) rather than decide it, by clause kind.
+CONTRADICTIONS = {"before_cover_start": before_cover_start_contradiction}
