@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from checks.coverage import IgnoredEvent, Period, undecided_at, undecided_fact
 from checks.event_model import FundingSource, Judgement
@@ -429,7 +429,10 @@ def _person_scope(clause: Clause, claim: ClaimFacts, period: Period) -> str:
     year = _person_year(clause, claim)
     if year is not None:  # a gap in the cover does not start a new 補償期間
         return f"{name}/customer:{claim.customer_id}/year:{year.label}"
-    return f"{name}/customer:{claim.customer_id}/period:{period.starts_at.isoformat()}"
+    # In UTC: the same instant must make the same key whatever offset the event
+    # or the policy file wrote it with (keys are compared as text in the ledger).
+    start = period.starts_at.astimezone(UTC).isoformat()
+    return f"{name}/customer:{claim.customer_id}/period:{start}"
 
 
 def _person_period(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Period | None:
