@@ -86,11 +86,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     from server.cli.failures import explain
     from server.cli.profile import apply
 
+    # Started with stdin or stdout closed (`<&-`, `>&-`), Python has None there.
+    # A closed stdin reads as empty; a closed stdout is a reader that is already
+    # gone: the command runs (it may record something, as it would before its
+    # first write failed) and the exit is the quiet closed-pipe one.
+    if sys.stdin is None:
+        sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    stdout_closed = sys.stdout is None
+    if stdout_closed:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
     ns = build_parser().parse_args(argv)
     try:
         apply(ns)
         code = int(ns.func(ns))
         sys.stdout.flush()
+        if stdout_closed and code == 0:
+            return int(Exit.CLOSED_PIPE)
         return code
     except KeyboardInterrupt:
         return int(Exit.INTERRUPTED)

@@ -70,6 +70,8 @@ def read_request(path: str | Path, *, dry_run: bool) -> claims_pb2.EvaluateClaim
     req = claims_pb2.EvaluateClaimRequest()
     text = sys.stdin.read() if str(path) == "-" else Path(path).read_text(encoding="utf-8")
     name = "standard input" if str(path) == "-" else str(path)
+    if not text.strip():
+        raise InvalidArgument.of(name, "is empty: a claim is one EvaluateClaimRequest in JSON")
     try:
         json_format.Parse(text, req)
     except json_format.ParseError as exc:
