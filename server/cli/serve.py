@@ -162,8 +162,9 @@ def _candidate_problems(dirs: tuple[Path, ...]) -> list[str]:
     for directory in dirs:
         try:
             load_rules(directory)
-        except RulesError as exc:
-            problems.append(str(exc))
+        except RulesError as exc:  # named by its directory: there may be several
+            message = str(exc)
+            problems.append(message if str(directory) in message else f"{directory}: {message}")
         except OSError as exc:  # unreadable files: permissions, I/O
             problems.append(f"{directory}: {exc.strerror or exc}")
     return problems

@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -170,6 +171,21 @@ async def _throttled(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """404 and 405 as console pages in the viewer's language, with the
+    navigation when someone is logged in and a way back either way."""
+    assert isinstance(exc, HTTPException)
+    try:
+        viewer = viewer_of(request)
+    except NeedLogin:
+        viewer = None
+    key = "method_not_allowed" if exc.status_code == 405 else "not_found"
+    response = render(request, "error.html", exc.status_code, viewer, title_key=key, home_link=True)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value  # 405's Allow
+    return response
+
+
 async def _home(request: Request) -> Response:
     return RedirectResponse("/search" + (f"?{request.url.query}" if request.url.query else ""), 303)
 
@@ -196,6 +212,8 @@ def build_console(deps: ConsoleDeps) -> Guard:
         CsrfRefused: _csrf,
         Throttled: _throttled,
         AccessDenied: _access_denied,
+        404: _no_route,
+        405: _no_route,
     }
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.deps = deps

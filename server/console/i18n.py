@@ -198,6 +198,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "day": ("Day (JST)", "日（JST）"),
     "bad_request": ("Please correct the form", "入力内容を確認してください"),
     "not_found": ("Not found", "見つかりません"),
+    "method_not_allowed": ("Method not allowed", "このメソッドは使えません"),
+    "go_home": ("Back to the console", "コンソールに戻る"),
     "error": ("Error", "エラー"),
 }
 

@@ -6,16 +6,29 @@ uvicorn requires a client certificate at the handshake exactly as gRPC does
 handed to the app (``TLS_SCOPE_KEY``) to be mapped to a caller by the auth
 config. uvicorn's own signal handling is off: ``serve`` owns SIGTERM and
 drains the console with the gRPC server.
+
+The console shares the process's file descriptors with gRPC, so no client
+may hold console connections without bound (a slow or half-sent request
+would otherwise be kept forever): a request's headers (and body) must
+arrive within ``REQUEST_SECONDS`` of the connection or of the previous
+response, an idle keep-alive connection is closed after
+``KEEP_ALIVE_SECONDS``, and at most :func:`connection_cap` connections are
+served at once; past the cap a request is answered 503 and the connection
+gets ``OVER_CAP_SECONDS`` to send it. Under TLS the handshake must end
+within ``REQUEST_SECONDS`` too (asyncio's default is 60 s).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import resource
 import ssl
 from collections.abc import Iterator
 from typing import Any
 
+import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -24,12 +37,62 @@ from server.security.tls import Transport
 from .app import Guard
 from .auth import TLS_SCOPE_KEY, cert_names
 
+REQUEST_SECONDS = 10.0
+KEEP_ALIVE_SECONDS = 5.0
+OVER_CAP_SECONDS = 1.0
+MAX_CONNECTIONS = 1000
+
+
+def connection_cap(fd_limit: int) -> int:
+    """Console connections served at once: a quarter of the process's file
+    descriptors (at most ``MAX_CONNECTIONS``, at least 8), so gRPC, the
+    database and the logs always keep the rest."""
+    return max(8, min(MAX_CONNECTIONS, fd_limit // 4))
+
+
+def fd_limit() -> int:
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
 
 class _CertH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol, handing the app the verified client certificate."""
+    """uvicorn's HTTP/1.1 protocol with a deadline for each request (uvicorn
+    has none: a half-sent request is otherwise held forever), handing the app
+    the verified client certificate."""
+
+    request_seconds = REQUEST_SECONDS
+    over_cap_seconds = OVER_CAP_SECONDS
+    _deadline: asyncio.TimerHandle | None = None
+
+    def _arm_deadline(self, seconds: float) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = self.loop.call_later(seconds, self._deadline_passed)
+
+    def _deadline_passed(self) -> None:
+        self._deadline = None
+        # IDLE: the request's headers are not all here; SEND_BODY: its body is
+        # not. DONE means the app has it (a long replay is not cut short).
+        if self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
+            self.transport.close()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm_deadline(self.request_seconds)  # for the next request on this connection
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        super().connection_lost(exc)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        over_cap = self.limit_concurrency is not None and (
+            len(self.connections) >= self.limit_concurrency
+        )  # past the cap uvicorn answers 503: the request need not be waited for long
+        self._arm_deadline(self.over_cap_seconds if over_cap else self.request_seconds)
         ssl_object = transport.get_extra_info("ssl_object")
         peercert = ssl_object.getpeercert() if ssl_object is not None else None
         if not peercert:
@@ -46,13 +109,39 @@ class _CertH11Protocol(H11Protocol):
 
 
 class _Embedded(uvicorn.Server):
+    handshake_seconds = REQUEST_SECONDS
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield  # the serve process handles signals (server/main.py)
 
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        """uvicorn's, with a deadline for the TLS handshake: uvicorn passes
+        none to ``create_server``, and a connection that never finishes its
+        handshake would hold a descriptor for asyncio's 60 s."""
+        if self.config.ssl is None:
+            await super().startup(sockets)
+            return
+        loop = asyncio.get_running_loop()
+        bounded = functools.partial(
+            type(loop).create_server, loop, ssl_handshake_timeout=self.handshake_seconds
+        )
+        loop.create_server = bounded  # type: ignore[method-assign]
+        try:
+            await super().startup(sockets)
+        finally:
+            del loop.create_server  # the loop's own method again
+
 
 class ConsoleServer:
-    def __init__(self, app: Guard, listen: str, transport: Transport) -> None:
+    def __init__(
+        self,
+        app: Guard,
+        listen: str,
+        transport: Transport,
+        max_connections: int | None = None,
+        request_seconds: float = REQUEST_SECONDS,
+    ) -> None:
         host, _, port = listen.rpartition(":")
         options: dict[str, Any] = {}
         if transport.tls:
@@ -67,17 +156,20 @@ class ConsoleServer:
             app,
             host=host.strip("[]") or "127.0.0.1",
             port=int(port),
-            http=_CertH11Protocol,
+            http=type("_Protocol", (_CertH11Protocol,), {"request_seconds": request_seconds}),
             lifespan="off",
             log_config=None,
             access_log=False,
             server_header=False,
             proxy_headers=False,
             timeout_graceful_shutdown=5,
+            timeout_keep_alive=int(KEEP_ALIVE_SECONDS),
+            limit_concurrency=max_connections or connection_cap(fd_limit()),
             **options,
         )
         self._app = app
         self._server = _Embedded(config)
+        self._server.handshake_seconds = request_seconds
         self._task: asyncio.Task[None] | None = None
         self.listen = listen
 

@@ -199,12 +199,25 @@ def make_log(stack: Stack) -> dict[str, str]:
 
 
 def start_serve(
-    root: Path, db: str, tokens: dict[str, str], grpc_addr: str, console_addr: str
+    root: Path,
+    db: str,
+    tokens: dict[str, str],
+    grpc_addr: str,
+    console_addr: str,
+    fd_limit: int | None = None,
 ) -> Stack:
     """`anshin serve` with gRPC and the console on ``root``'s auth config,
-    rules and candidate (made by ``prepare``), logging to ``root/server.log``;
-    returns once the console answers (an empty ``decisions``)."""
+    rules and candidate (made by ``prepare``), logging to ``root/server.log``,
+    with at most ``fd_limit`` open files if given; returns once the console
+    answers (an empty ``decisions``)."""
     log_path = root / "server.log"
+
+    def limit_files() -> None:
+        if fd_limit is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_NOFILE, (fd_limit, fd_limit))
+
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "ANSHIN_BULK_WORKERS": "0"}
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
@@ -230,6 +243,7 @@ def start_serve(
             stderr=subprocess.STDOUT,
             cwd=ROOT,
             env=env,
+            preexec_fn=limit_files if fd_limit is not None else None,
         )
     stack = Stack(
         root, grpc_addr, f"http://{console_addr}", tokens, root / "candidate-hnb-l1-1m",

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import shutil
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -20,6 +22,7 @@ from server.console.server import ConsoleServer
 from server.security.tls import Transport
 from tests.conftest import RunningServer
 from tests.console.conftest import auth_config, console_for
+from tests.console.stack import ROOT
 from tests.security.certs import CA
 
 
@@ -89,20 +92,28 @@ def test_serve_refuses_the_console_with_several_workers(
     assert code != 0 and "--console-listen" in err and "--workers 1" in err
 
 
-def test_serve_refuses_a_candidate_rules_directory_that_does_not_load(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """B4: a missing or invalid --console-replay-rules is a usage error at start."""
+def test_serve_refuses_a_candidate_rules_directory_that_does_not_load(tmp_path: Path) -> None:
+    """B4: a missing or invalid --console-replay-rules is a usage error at start:
+    the real `anshin serve` exits 2 at once (were it to start, the timeout fails)."""
     db = f"sqlite:///{tmp_path / 'a.db'}"
     assert main(["db", "migrate", "--create", "--db", db]) == 0
     invalid = tmp_path / "invalid"
     shutil.copytree(BUILTIN_RULES_DIR, invalid)
     (invalid / "posture.toml").write_text("this is = = not toml\n")
-    for candidate, problem in ((tmp_path / "missing", "not a directory"), (invalid, "posture")):
-        code = main(
-            ["serve", "--db", db, "--listen", "127.0.0.1:0", "--console-listen", "127.0.0.1:0",
-             "--console-replay-rules", str(candidate)]
+    days0 = tmp_path / "bad0"  # A22b's: HNB-X5's notice period of 0 days
+    shutil.copytree(BUILTIN_RULES_DIR, days0)
+    hnb = days0 / "policies" / "hnb.toml"
+    text = hnb.read_text(encoding="utf-8")
+    x5 = text.index('"HNB-X5"')
+    assert "days = 30" in text[x5:]
+    hnb.write_text(text[:x5] + text[x5:].replace("days = 30", "days = 0", 1), encoding="utf-8")
+    cases = ((tmp_path / "missing", "not a directory"), (invalid, "posture"), (days0, "HNB-X5"))
+    for candidate, problem in cases:
+        done = subprocess.run(
+            [sys.executable, "-m", "server.cli", "serve", "--db", db, "--listen", "127.0.0.1:0",
+             "--console-listen", "127.0.0.1:0", "--console-replay-rules", str(candidate)],
+            capture_output=True, text=True, timeout=60, cwd=ROOT,
         )  # fmt: skip
-        err = capsys.readouterr().err
-        assert code == Exit.USAGE, err
+        err = done.stderr
+        assert done.returncode == Exit.USAGE, err
         assert "--console-replay-rules" in err and str(candidate) in err and problem in err

@@ -12,6 +12,7 @@ import hmac
 import secrets
 import time
 from collections import deque
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -37,6 +38,17 @@ PRELOGIN = "anshin_prelogin"
 FAILS_PER_MINUTE = 5
 
 
+def prelogin_name(tls: bool) -> str:
+    """The pre-login cookie, ``__Host-`` under TLS like the session cookie: a
+    sibling host cannot set or overwrite it."""
+    return f"__Host-{PRELOGIN}" if tls else PRELOGIN
+
+
+def _prelogin_attrs(tls: bool) -> dict[str, Any]:
+    # The same attributes to set and to clear, or the browser keeps the old one.
+    return {"path": "/", "secure": tls, "httponly": True, "samesite": "strict"}
+
+
 def _login_csrf(key: bytes, nonce: str) -> str:
     return hmac.new(key, b"login\0" + nonce.encode(), hashlib.sha256).hexdigest()
 
@@ -52,7 +64,7 @@ def login_page(
     request: Request, status: int = 200, message_key: str = "", next_path: str = "/"
 ) -> Response:
     deps = deps_of(request)
-    nonce = request.cookies.get(PRELOGIN) or secrets.token_urlsafe(16)
+    nonce = request.cookies.get(prelogin_name(deps.tls)) or secrets.token_urlsafe(16)
     response = render(
         request,
         "login.html",
@@ -62,9 +74,7 @@ def login_page(
         message_key=message_key,
         next_path=local_path(next_path),
     )
-    response.set_cookie(
-        PRELOGIN, nonce, max_age=3600, path="/", secure=deps.tls, httponly=True, samesite="strict"
-    )
+    response.set_cookie(prelogin_name(deps.tls), nonce, max_age=3600, **_prelogin_attrs(deps.tls))
     return response
 
 
@@ -86,7 +96,7 @@ async def login_post(request: Request) -> Response:
     deps = deps_of(request)
     form = await request.form()
     next_path = local_path(str(form.get("next", "/")))
-    nonce = request.cookies.get(PRELOGIN, "")
+    nonce = request.cookies.get(prelogin_name(deps.tls), "")
     given = str(form.get("csrf", ""))
     if (
         not same_origin(request)
@@ -114,7 +124,7 @@ async def login_post(request: Request) -> Response:
     log.info("console_login", caller=f"{principal.identity} ({principal.role.value})", peer=peer)
     response = RedirectResponse(next_path, status_code=303)
     set_session(response, deps, session)
-    response.delete_cookie(PRELOGIN, path="/")
+    response.delete_cookie(prelogin_name(deps.tls), **_prelogin_attrs(deps.tls))
     return response
 
 
