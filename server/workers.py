@@ -99,6 +99,21 @@ def _serve_metrics(listen: str | None, workers: int) -> str | None:
     return directory
 
 
+_TRACKER_QUIET = "ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker"
+
+
+def died(pid: int, code: int) -> str:
+    """``worker 123 was killed by SIGKILL`` / ``worker 123 exited with code 3``."""
+    if code < 0:
+        try:
+            how = f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"was killed by signal {-code}"
+    else:
+        how = f"exited with code {code}"
+    return f"worker {pid} {how}"
+
+
 def _run(config: Config, workers: int, metrics_dir: str | None) -> int:
     env = {
         **os.environ,
@@ -142,6 +157,16 @@ def _run(config: Config, workers: int, metrics_dir: str | None) -> int:
     else:
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env["ANSHIN_BULK_WORKERS"] = str(config.bulk_workers)
+    # A worker killed outright (kill -9, the OOM killer) cannot release the
+    # named semaphores of its bulk-ingestion pool; its multiprocessing
+    # resource tracker (a process of its own, sharing our stderr) then unlinks
+    # them, as it exists to, and warns "leaked semaphore objects" in a
+    # multi-line Python warning. Nothing is left behind after that cleanup,
+    # so that one warning, of that one module, is silenced; a clean stop
+    # releases them itself and never warns.
+    env["PYTHONWARNINGS"] = ",".join(
+        w for w in (os.environ.get("PYTHONWARNINGS", ""), _TRACKER_QUIET) if w
+    )
     # Flags or environment: each worker waits for a locked store as long.
     env["ANSHIN_SQLITE_BUSY_TIMEOUT_MS"] = str(config.sqlite_busy_timeout_ms)
     env["ANSHIN_PG_LOCK_TIMEOUT_MS"] = str(config.pg_lock_timeout_ms)
@@ -190,6 +215,7 @@ def _run(config: Config, workers: int, metrics_dir: str | None) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, reload)
     status = 0
+    first_dead: list[subprocess.Popen[bytes]] = []
     while True:
         alive = [c for c in children if c.poll() is None]
         mark_dead()
@@ -198,6 +224,7 @@ def _run(config: Config, workers: int, metrics_dir: str | None) -> int:
         if not stopping and len(alive) < len(children):
             dead = [c for c in children if c.poll() is not None]
             log.error("worker_died", pids=[c.pid for c in dead], codes=[c.returncode for c in dead])
+            first_dead = dead
             status = 1
             stop(signal.SIGTERM, None)
         time.sleep(0.2)
@@ -206,4 +233,21 @@ def _run(config: Config, workers: int, metrics_dir: str | None) -> int:
     # A worker still starting when asked to stop dies of the SIGTERM itself:
     # it was serving nothing, so that is a clean stop too.
     clean = (0, -signal.SIGTERM) if stopping else (0,)
+    if first_dead:
+        # Fail fast, by design: a worker that died on its own takes the others
+        # down (drained), and a supervisor restarts the unit (docs/operations.md).
+        from server.cli.exit_codes import Exit
+        from server.cli.failures import CommandFailed, Failure
+
+        others = len(children) - len(first_dead)
+        raise CommandFailed(
+            Failure(
+                Exit.FAILED,
+                "serve: "
+                + "; ".join(died(c.pid, c.returncode) for c in first_dead)
+                + f"; the {others} other worker(s) drained and stopped",
+                "restart it; under a supervisor (systemd Restart=on-failure, Kubernetes) "
+                "that is automatic. Why it died: its log lines, or the kernel log (OOM killer)",
+            )
+        )
     return status or (0 if all(code in clean for code in codes) else 1)

@@ -107,7 +107,29 @@ def _token(ns: argparse.Namespace) -> str | None:
         return str(ns.auth_token)
     path = _path(ns, "auth_token_file", "ANSHIN_TOKEN_FILE")
     if path is not None:
-        return path.read_text(encoding="utf-8").strip()
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            named = getattr(ns, "profile_named", {}).get("auth_token_file")
+            if not named:
+                raise  # the CLI's one explanation of a missing file names it
+            raise CommandFailed(
+                Failure(
+                    Exit.USAGE,
+                    f"{named} {path}: no such file",
+                    "fix token_file in that profile, or give --auth-token-file",
+                )
+            ) from None
+        if not token:  # it would go as "Bearer " and come back as a server refusal
+            raise CommandFailed(
+                Failure(
+                    Exit.USAGE,
+                    f"empty token file {path}",
+                    "put the bearer token in it (anshin init puts them in STATE/tokens/), or name "
+                    "another file: --auth-token-file, ANSHIN_TOKEN_FILE, a profile's token_file",
+                )
+            )
+        return token
     return os.environ.get("ANSHIN_TOKEN") or None
 
 

@@ -16,7 +16,7 @@ number, and never sent.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -173,6 +173,16 @@ COVERAGE = View(
         p.basis,
     ],
 )
+
+
+def coverage_footer(customer: str, policy: str) -> Callable[[int], str]:
+    """The count on stderr under the table; the only line when there is no
+    period (README: an empty list says so on stderr)."""
+    return lambda n: (
+        f"{n} coverage period(s)" if n else f"no coverage periods for {customer} under {policy}"
+    )
+
+
 STANDARD = View(
     columns=(Column("registrations"), Column("logins")),
     row=lambda r: [_judgements(r.registrations), _judgements(r.logins)],
@@ -202,7 +212,8 @@ def held(ns: argparse.Namespace) -> int:
                 if ns.output in ("json", "yaml"):
                     emit_one(cov, ns.output, table=COVERAGE)
                 else:
-                    emit_rows(cov.periods, ns.output, COVERAGE)
+                    footer = coverage_footer(ns.customer, ns.policy)
+                    emit_rows(cov.periods, ns.output, COVERAGE, footer=footer)
                 return 0
             if ns.events_command == "security-standard":
                 sreq = events_pb2.GetSecurityStandardRequest(

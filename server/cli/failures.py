@@ -8,6 +8,7 @@ what the user can change. ``ANSHIN_DEBUG=1`` shows the traceback instead.
 
 from __future__ import annotations
 
+import errno
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +85,9 @@ def _os_failure(exc: OSError) -> Failure:
         return Failure(Exit.USAGE, f"{what}is a directory", "give a file")
     if isinstance(exc, PermissionError):
         return Failure(Exit.USAGE, f"{what}permission denied", "check the file's owner and mode")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # a full disk, or /dev/full: the output
+        hint = "free space on that disk" if name is not None else "check where the output goes"
+        return Failure(Exit.FAILED, f"{what}{exc.strerror}", f"{hint}, or write elsewhere")
     return Failure(Exit.FAILED, f"{what}{exc.strerror or exc}")
 
 

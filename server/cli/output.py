@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shutil
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -75,8 +75,19 @@ def message_dict(msg: Message) -> dict[str, Any]:
 
 
 def width() -> int:
-    """The terminal's columns; ``$COLUMNS`` or 80 when not a terminal."""
-    return shutil.get_terminal_size((80, 24)).columns
+    """The columns every command prints to: ``$COLUMNS``, else the terminal's,
+    else 80. A ``$COLUMNS`` that is not a positive number (0, -5, abc) counts
+    as unset: rich would print nothing at all at width 0."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):  # no stdout, or not a terminal
+        return 80
 
 
 @dataclass(frozen=True, slots=True)

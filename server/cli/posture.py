@@ -24,10 +24,13 @@ def _name(enum: Any, value: int, prefix: str) -> str:
 def device_row(d: Any) -> list[str]:
     from anshin.v1 import common_pb2, posture_pb2
 
+    # NOT_APPLICABLE is not a failure (the check does not apply to this
+    # device): only what did not pass where it applied is listed.
+    passed = (common_pb2.CHECK_STATUS_PASS, common_pb2.CHECK_STATUS_NOT_APPLICABLE)
     failing = [
         f"{c.check_id} {_name(common_pb2.CheckStatus, c.status, 'CHECK_STATUS_')}"
         for c in d.checks
-        if c.status != common_pb2.CHECK_STATUS_PASS
+        if c.status not in passed
     ]
     return [
         d.device_id,

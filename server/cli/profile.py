@@ -144,5 +144,13 @@ def apply(ns: Any, env: Mapping[str, str] | None = None) -> None:
     except ValueError as exc:
         raise CommandFailed(Failure(Exit.USAGE, str(exc), _PROFILE_HINT)) from None
     flags = {s.attr: getattr(ns, s.attr, None) for s in SETTINGS}
-    for attr, value in resolve(flags, env, profile).items():
+    resolved = resolve(flags, env, profile)
+    # Which files the profile named (not a flag, not the environment): an error
+    # reading one then names the profile too (``channel``), not just the file.
+    ns.profile_named = {
+        s.attr: f"profile file {path} [{name or 'default'}]: {s.key}"
+        for s in SETTINGS
+        if s.is_path and s.attr in profile and flags.get(s.attr) is None and not env.get(s.env)
+    }
+    for attr, value in resolved.items():
         setattr(ns, attr, value)

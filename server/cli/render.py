@@ -73,12 +73,15 @@ def console() -> Console:
     for ``main`` to exit quietly with 141 (rich alone exits with 1)."""
     from rich.console import Console
 
+    from server.cli.output import width
+
     class _Console(Console):
         def on_broken_pipe(self) -> None:
             self.quiet = True
             raise BrokenPipeError
 
-    return _Console(soft_wrap=True, highlight=False, markup=False, emoji=False)
+    # The width is ours too: rich reads $COLUMNS itself and prints nothing at 0.
+    return _Console(width=width(), soft_wrap=True, highlight=False, markup=False, emoji=False)
 
 
 def say(

@@ -29,12 +29,28 @@ class Column:
     right: bool = False  # numbers line up on the right
 
 
+# An id marked ``whole`` (a customer id in Japanese, a scope key) is one
+# piece whatever its script: it is held between these marks while wrapping,
+# which take no column and are gone from the lines ``wrap`` returns.
+_OPEN, _CLOSE = "\x01", "\x02"
+
+
+def whole(text: str) -> str:
+    """``text`` (an id) as one piece for ``wrap``: never broken, not between
+    CJK characters either; wider than the line, it has a line of its own."""
+    return _OPEN + text.replace(" ", _HELD) + _CLOSE
+
+
+def _plain(line: str) -> str:
+    return line.replace(_HELD, " ").replace(_OPEN, "").replace(_CLOSE, "")
+
+
 def cell_width(text: str) -> int:
     """Display columns of ``text``: two for wide and full-width characters,
     none for combining marks."""
     total = 0
     for ch in text:
-        if unicodedata.combining(ch):
+        if unicodedata.combining(ch) or ch in (_OPEN, _CLOSE):
             continue
         total += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
     return total
@@ -53,11 +69,14 @@ def _wide(ch: str) -> bool:
 def units(word: str) -> list[str]:
     """The pieces a word (no spaces) may be broken into: a run of narrow
     characters (an id, an instant, an amount, a version, an English word) is
-    one piece, never broken; CJK text breaks between its characters."""
+    one piece, never broken; CJK text breaks between its characters; an id
+    marked ``whole`` is one piece with what it touches."""
     pieces: list[str] = []
+    marked = False  # inside an id marked ``whole``
     for ch in word:
         joins = pieces and (
-            not (_wide(ch) or _wide(pieces[-1][-1]))  # narrow after narrow: same run
+            marked
+            or not (_wide(ch) or _wide(pieces[-1][-1]))  # narrow after narrow: same run
             or ch in _CLOSING
             or pieces[-1][-1] in _OPENING
         )
@@ -65,6 +84,7 @@ def units(word: str) -> list[str]:
             pieces[-1] += ch
         else:
             pieces.append(ch)
+        marked = (marked or ch == _OPEN) and ch != _CLOSE
     return pieces or [""]
 
 
@@ -89,7 +109,7 @@ def longest_unit(text: str) -> int:
             for line in _hold(text).split("\n")
             for w in line.split(" ")
             for u in units(w)
-            for bit in _SOFT.split(u)
+            for bit in ([u] if _OPEN in u else _SOFT.split(u))
         ),
         default=0,
     )
@@ -105,8 +125,8 @@ def _soft(unit: str, width: int) -> list[str]:
     """A piece wider than ``width`` (a long fact path such as
     ``ledger[HNB-L1/customer:…/year:2025].amount_yen``) broken at ``_SOFT``
     places, as a browser breaks a long URL; one without such a place (an id,
-    an instant, an amount, a version, a hash) stays whole."""
-    if cell_width(unit) <= width:
+    an instant, an amount, a version, a hash, one marked ``whole``) stays whole."""
+    if cell_width(unit) <= width or _OPEN in unit:
         return [unit]
     parts: list[str] = []
     for bit in _SOFT.split(unit):
@@ -136,7 +156,7 @@ def wrap(text: str, width: int) -> list[str]:
                     out.append(line)
                     line, line_w = unit, w
         out.append(line)
-    return [line.replace(_HELD, " ") for line in out]
+    return [_plain(line) for line in out]
 
 
 def wrap_phrases(phrases: Sequence[str], width: int, sep: str = "  ") -> list[str]:
@@ -155,7 +175,7 @@ def wrap_phrases(phrases: Sequence[str], width: int, sep: str = "  ") -> list[st
         *full, line = wrap(phrase, width)
         out.extend(full)
     out.append(line)
-    return out
+    return [_plain(line) for line in out]
 
 
 def _pad(text: str, width: int, right: bool) -> str:

@@ -37,7 +37,7 @@ from server.cli.render import (
     say,
     yen,
 )
-from server.cli.table import Column
+from server.cli.table import Column, whole
 
 if TYPE_CHECKING:
     from anshin.v1 import verdicts_pb2
@@ -253,18 +253,19 @@ def explain(e: Any, *, inputs: bool = False, review_state: str = "") -> None:
         head.append(f"payable {yen(e.payable_yen)}")
     head.append(f"entry {e.id} (seq {e.seq})")
     say(head, OUTCOME_STYLE.get(e.outcome, ""), out=out, sep="   ")
-    about = [f"customer {e.customer_id}"]
+    # Ids are whole whatever their script (a customer id in Japanese too).
+    about = [f"customer {whole(e.customer_id)}"]
     if e.device_id:
-        about.append(f"device {e.device_id}")
+        about.append(f"device {whole(e.device_id)}")
     if e.policy_id:
-        about.append(f"policy {e.policy_id}")
+        about.append(f"policy {whole(e.policy_id)}")
     subject = "login" if e.kind == "login_posture" else "incident"
     about.append(f"{subject} at {format_instant(e.subject_time, SECONDS)} JST")
     say(about, out=out, indent=9, sep="   ")
     say(
         [
             f"recorded {format_instant(e.recorded_at, SECONDS)} JST",
-            f"by {e.caller.identity or '-'}",
+            f"by {whole(e.caller.identity or '-')}",
             f"(request {e.request_id})",
         ],
         "dim",
@@ -343,7 +344,7 @@ def _reservation_row(r: dict[str, Any]) -> list[str]:
 
 RESERVATIONS = View(
     columns=(
-        Column("scope"),
+        Column("scope", keep=True),  # a scope key is an id: never cut
         Column("caps"),
         Column("reserved", keep=True, right=True),
         Column("used before", keep=True, right=True),
@@ -368,7 +369,8 @@ def _explain_posture(result: dict[str, Any]) -> None:
 def _explain_resolution(e: Any, result: dict[str, Any]) -> None:
     inputs = json.loads(e.inputs_json) if e.inputs_json else {}
     request = inputs.get("request") or {}
-    say(f"analyst {request.get('analyst', '-')}  (caller {inputs.get('caller', '-')})", indent=8)
+    analyst, caller = whole(request.get("analyst", "-")), whole(inputs.get("caller", "-"))
+    say(f"analyst {analyst}  (caller {caller})", indent=8)
     if request.get("note"):
         say(f"note {request['note']}", indent=5)
     reservations = result.get("reservations") or []

@@ -6,6 +6,7 @@ import argparse
 import shutil
 import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,43 @@ def test_wrap_counts_wide_characters_as_two_columns() -> None:
     assert lines == ["ウイルス", "対策ソフ", "ト"]
     assert wrap("one two three", 7) == ["one two", "three"]
     assert wrap("a\nb", 10) == ["a", "b"]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_bash_completes_positional_choices_pseudo_commands_and_no_hidden_aliases(
+    tmp_path: Path,
+) -> None:
+    """A21b break F: `completion b` gave a file; `claim` lacked `form`; `claim form`
+    offered the decision's flags; the aliases of -o were offered."""
+    from server.cli.completion import file_paths
+
+    parser = cli.build_parser()
+    script = bash_script(words(parser), file_paths(parser))
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "claim.json").write_text("{}")
+
+    def complete(line: str) -> set[str]:
+        words_ = line.split(" ")
+        prog = (
+            script
+            + f"\nCOMP_WORDS=({' '.join(repr(w) for w in words_)}); COMP_CWORD={len(words_) - 1}"
+            + "\n_anshin; printf '%s\\n' \"${COMPREPLY[@]}\""
+        )
+        out = subprocess.run(
+            ["bash", "-c", prog], capture_output=True, text=True, check=True, cwd=tmp_path
+        )
+        return set(out.stdout.split())
+
+    assert complete("anshin completion b") == {"bash"}
+    assert complete("anshin completion ") == {"bash", "zsh"}
+    assert complete("anshin claim ") == {"form", "bench", "claim.json"}  # form, and the FILE
+    assert complete("anshin claim cl") == {"claim.json"}
+    assert "--dry-run" in complete("anshin claim --")
+    form = complete("anshin claim form --")
+    assert {"--local", "--rules", "--output", "--server"} <= form
+    assert not form & {"--dry-run", "--fail-on", "--verbose"}
+    offered = set().union(
+        *(complete(f"anshin {c} --") for c in ("verdicts", "claim", "log verify"))
+    )
+    assert not offered & {"--csv", "--json", "--json-output"}
+    assert "--output" in offered

@@ -87,3 +87,30 @@ def test_a_profile_error_is_a_usage_error(
     code = cli.main(["health", "--profile-file", str(path)])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith(f"anshin: profile file {path}:")
+
+
+def test_an_empty_token_file_is_a_usage_error_before_any_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A21b G: it went out as ``Bearer `` and came back UNAUTHENTICATED (rc 3)."""
+    token = tmp_path / "empty.token"
+    token.write_text("\n")
+    code = cli.main(["health", "--server", "127.0.0.1:9", "--auth-token-file", str(token)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"anshin: empty token file {token}\n"), err
+    assert "hint:" in err
+
+
+def test_a_missing_token_file_of_a_profile_names_the_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('[ops]\nserver = "127.0.0.1:9"\ntoken_file = "gone.token"\n')
+    code = cli.main(["health", "--profile-file", str(path), "--profile", "ops"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith(f"anshin: profile file {path} [ops]: token_file {tmp_path}/gone.token")
+    # Named by the flag instead, the file alone is the explanation (as before).
+    code = cli.main(["health", "--server", "127.0.0.1:9", "--auth-token-file", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert code == 2 and "[ops]" not in err and str(tmp_path / "x") in err

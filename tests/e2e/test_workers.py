@@ -180,3 +180,54 @@ def test_no_process_outlives_a_killed_server(
         for pid in _descendants(parent.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_worker_killed_stops_the_server_with_one_error_and_no_warning(
+    db_url: str, tmp_path: Path, rules_dir: Path
+) -> None:
+    """Fail-fast, as docs/operations.md says: kill -9 of one worker drains the
+    other and the parent exits 5 with one `anshin:` line and a hint; the dead
+    worker's semaphores are cleaned up without Python's multi-line
+    "leaked semaphore objects" warning (A21b break E)."""
+    address = f"127.0.0.1:{free_port()}"
+    create_database(db_url)
+    parent = subprocess.Popen(
+        [
+            *(*ANSHIN, "serve", "--listen", address, "--db", db_url, "--rules", str(rules_dir)),
+            *("--workers", "2", "--metrics-listen", f"127.0.0.1:{free_port()}"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=server_env(db_url, tmp_path),
+    )
+    try:
+        wait_serving(address)
+        deadline = time.monotonic() + 30
+        workers = _children(parent.pid)
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            workers = _children(parent.pid)
+        # Each worker's bulk-ingestion pool holds named semaphores by now.
+        while time.monotonic() < deadline and not all(
+            any("multiprocessing" in _cmdline(c) for c in _children(w)) for w in workers
+        ):
+            time.sleep(0.1)
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = parent.communicate(timeout=30)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for pid in _descendants(parent.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert parent.returncode == 5
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("***")]
+    assert lines == [
+        f"anshin: serve: worker {workers[0]} was killed by SIGKILL; "
+        "the 1 other worker(s) drained and stopped",
+        lines[1],
+    ], err
+    assert lines[1].startswith("hint: restart it; under a supervisor")
+    assert "Warning" not in err and "leaked" not in err
