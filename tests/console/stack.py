@@ -29,6 +29,7 @@ from typing import Any
 
 from rules.load import BUILTIN_RULES_DIR, digest_of
 from server.security.config import token_digest
+from tests.cli_examples import HNB_LOGIN
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples" / "claims"
@@ -55,26 +56,6 @@ ROLES = {
     "vendor-1": "security_vendor",
     "pay-1": "payment_app",
 }
-HNB_LOGIN = [
-    "check-login",
-    "--customer",
-    "hnb-contract-0001",
-    "--device",
-    "mac-1",
-    "--token",
-    "active",
-    "--ua",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/18.4 Safari/605.1.15",
-    "--at",
-    "2025-04-10T10:00:00+09:00",
-    "--av-product",
-    "Norton 360",
-    "--av-running",
-    "true",
-    "--av-updated-at",
-    "2025-04-10T08:00:00+09:00",
-]
 
 
 def free_port() -> int:

@@ -19,6 +19,7 @@ import pytest
 
 from rules.load import BUILTIN_RULES_DIR
 from server.cli import main
+from tests.cli_examples import HNB_LOGIN
 from tests.e2e.conftest import ANSHIN, ROOT, ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -34,28 +35,6 @@ EXPECTED = {
     "jpe-before-cover.json": ("DENY", "¥0"),
     "isa.json": ("APPROVE", "¥140,000"),
 }
-
-# The HNB example's login posture (docs/claims.md, "HNB" example).
-HNB_LOGIN = [
-    "check-login",
-    "--customer",
-    "hnb-contract-0001",
-    "--device",
-    "mac-1",
-    "--token",
-    "active",
-    "--ua",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/18.4 Safari/605.1.15",
-    "--at",
-    "2025-04-10T10:00:00+09:00",
-    "--av-product",
-    "Norton 360",
-    "--av-running",
-    "true",
-    "--av-updated-at",
-    "2025-04-10T08:00:00+09:00",
-]
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
