@@ -241,7 +241,10 @@ def test_a_request_past_the_digit_budget_is_refused_unread_and_quickly() -> None
         request_violations(req, raw, v)
         best = min(best, time.perf_counter() - started)
     assert [(x.field, x.description) for x in v.items] == [("user_agent", TOO_MANY_DIGITS)]
-    assert best < 0.020
+    # Unbudgeted, this request costs about a second; budgeted, a few ms. The
+    # bound sits between the two with room for a busy CI machine (a 20 ms bound
+    # failed once at 23 ms on a fresh-clone run); the figure itself is a bench's.
+    assert best < 0.2
 
 
 def test_the_digit_budget_boundary() -> None:
