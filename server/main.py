@@ -365,6 +365,11 @@ async def serve(config: Config) -> None:
 
     loop.add_signal_handler(signal.SIGHUP, reload_on_sighup)
     parent = os.environ.get("ANSHIN_PARENT_PID")
+    if parent:
+        # A worker ignores SIGHUP until here (server/workers.py), so a reload
+        # asked for while it was starting would be lost and it would serve
+        # the rules it read before the change for good: look once more now.
+        reload_on_sighup()
     if parent:  # a worker of `serve --workers N`: drain and stop if the parent dies
 
         def parent_gone() -> None:
