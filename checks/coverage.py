@@ -491,6 +491,10 @@ def enrolment_coverage(enrolments: Iterable[Enrolment], cover: Cover, as_of: dat
     ignored: list[IgnoredEvent] = []
     current: _Open | None = None
     floor: datetime | None = None  # end of the last closed period: periods never overlap
+    # Undecided JOINEDs (ignored's indices) no LEFT has ended yet: a LEFT ends the
+    # contract whether or not its plan was reported, so it ends what they might cover.
+    pending: list[int] = []
+    undecided_left = False  # a LEFT has ended undecided cover: a later one is a repeat
 
     for e in visible:
         if e.action is EnrolmentAction.JOINED:
@@ -498,11 +502,10 @@ def enrolment_coverage(enrolments: Iterable[Enrolment], cover: Cover, as_of: dat
                 rejection = _plan_rejection(e, spec, cover)
                 if rejection is not None:
                     may = (e.starts_at or e.event_time, e.ends_at)
-                    ignored.append(
-                        _ignored(
-                            e, rejection, may if rejection.status is CheckStatus.UNKNOWN else None
-                        )
-                    )
+                    unknown = rejection.status is CheckStatus.UNKNOWN
+                    if unknown:
+                        pending.append(len(ignored))
+                    ignored.append(_ignored(e, rejection, may if unknown else None))
                     continue
             start = e.starts_at or e.event_time
             if (
@@ -532,6 +535,14 @@ def enrolment_coverage(enrolments: Iterable[Enrolment], cover: Cover, as_of: dat
                     )
                 current.persons.append(ref)
         elif e.action is EnrolmentAction.LEFT:
+            left_at = e.ends_at or e.event_time
+            paired = bool(pending)
+            for k in pending:
+                ignored[k] = _ended_by_left(ignored[k], left_at)
+            pending = []
+            undecided_left = undecided_left or paired
+            if current is None and paired:
+                continue  # it ended the undecided JOINED(s): not a LEFT without a JOINED
             if current is None:
                 ignored.append(
                     _ignored(
@@ -545,17 +556,17 @@ def enrolment_coverage(enrolments: Iterable[Enrolment], cover: Cover, as_of: dat
                         ),
                         # a contract ended here whose start was never reported: before
                         # it (and after any earlier period) cover is not known
-                        (floor, e.ends_at or e.event_time) if floor is None else None,
+                        (floor, left_at) if floor is None and not undecided_left else None,
                     )
                 )
                 continue
-            left_at = e.ends_at or e.event_time
             planned = current.planned_end
             end = left_at if planned is None else min(left_at, planned)
             raw.append((current, end, f"left ({e.client_event_id})"))
             floor = max(end, current.start)
             current = None
         else:
+            pending.append(len(ignored))  # had it been a JOINED, a LEFT would end it
             ignored.append(
                 _ignored(
                     e,
@@ -582,6 +593,16 @@ def enrolment_coverage(enrolments: Iterable[Enrolment], cover: Cover, as_of: dat
             ignored.append(period)
     ignored.sort(key=lambda i: (i.event_time, i.client_event_id))
     return Coverage(tuple(periods), _in_force(ignored, cover.in_force_from))
+
+
+def _ended_by_left(event: IgnoredEvent, left_at: datetime) -> IgnoredEvent:
+    """``event`` (undecided) with what it might have covered ending at ``left_at``, as a
+    LEFT ends a decided period: the earlier of the LEFT and its own planned end."""
+    assert event.may_cover is not None
+    lo, hi = event.may_cover
+    hi = left_at if hi is None else min(hi, left_at)
+    empty = lo is not None and hi <= lo
+    return replace(event, may_cover=None if empty else (lo, hi))
 
 
 def enrolment_periods(

@@ -329,7 +329,7 @@ def claim_form(policy: Policy, kind: str) -> tuple[FormField, ...]:
                 f"exclusions[{key}]",
                 "bool",
                 tuple(by),
-                _attestation_question(key, clause),
+                _attestation_question(key, clause, _parts_texts(policy, clause)),
                 _PROVISO.format(ids="・".join(by))
                 if proviso
                 else _STANDS_IN_FOR.format(field=stands_in[key], ids="・".join(by))
@@ -368,8 +368,15 @@ def _question(incident: str, name: str) -> str:
     return QUESTIONS_JA.get(f"{incident}.{name}") or QUESTIONS_JA[name]
 
 
-def _attestation_question(key: str, clause: Clause) -> str:
-    text = clause.text_ja.split(" … ")[0]
+def _parts_texts(policy: Policy, clause: Clause) -> tuple[str, ...]:
+    """The distinct texts of every part of ``clause``'s id: the attestation named by
+    the id answers the clause as a whole (HNB-X4: the police consultation, a typed
+    fact, and the documents and cooperation its .cooperation part reads)."""
+    return tuple(c.text_ja for c in policy.clauses if c.id == clause.id)
+
+
+def _attestation_question(key: str, clause: Clause, texts: tuple[str, ...] = ()) -> str:
+    text = "／".join(dict.fromkeys(t.split(" … ")[0] for t in texts or (clause.text_ja,)))
     if key != clause.id and key.startswith(clause.id + "."):
         return f"{clause.id}の但し書き（{key}）に当たりますか（true = 当たる）: {clause.text_ja}"
     return f"次に当たりますか（true = 当たる、false = 当たらない）: {text}"

@@ -666,6 +666,42 @@ def test_isa_plans_compare_in_nfkc_and_any_case(plan: str) -> None:
     assert spans(periods) == [(joined, None)]
 
 
+def test_a_left_ends_the_undecided_cover_of_a_planless_joined_before_it() -> None:
+    # isa-u3: joined without plan 2024-06-01, left 2024-12-01, joined j_safe 2025-02-01.
+    joined, left, rejoined = at_jst(2024, 6, 1), at_jst(2024, 12, 1), at_jst(2025, 2, 1)
+    events = [
+        enrol(joined, "ISA", eid="no-plan"),
+        enrol(left, "ISA", LEFT, eid="left"),
+        enrol(rejoined, "ISA", plan="j_safe", eid="planned"),
+    ]
+    coverage = enrolment_coverage(events, "ISA", FAR)
+    [u] = coverage.undecided  # the LEFT is paired with it, not "left without joined"
+    assert (u.client_event_id, u.may_cover) == ("no-plan", (joined, left))
+    assert cov.undecided_at(coverage.undecided, left - US) == (u,)
+    assert cov.undecided_at(coverage.undecided, left) == ()  # after the LEFT: no cover
+    assert spans(list(coverage.periods)) == [(rejoined, None)]
+    # A planned end before the LEFT stays the end; a LEFT with its own ends_at ends there.
+    planned = enrol(joined, "ISA", ends_at=at_jst(2024, 9, 1), eid="no-plan")
+    [u] = enrolment_coverage([planned, events[1]], "ISA", FAR).undecided
+    assert u.may_cover == (joined, at_jst(2024, 9, 1))
+    backdated = enrol(left, "ISA", LEFT, ends_at=at_jst(2024, 10, 1), eid="left")
+    [u] = enrolment_coverage([events[0], backdated], "ISA", FAR).undecided
+    assert u.may_cover == (joined, at_jst(2024, 10, 1))
+
+
+def test_a_left_also_ends_a_planless_joined_inside_a_decided_period() -> None:
+    start, second, left = at_jst(2024, 6, 1), at_jst(2024, 8, 1), at_jst(2024, 12, 1)
+    events = [
+        enrol(start, "ISA", plan="j_safe"),
+        enrol(second, "ISA", eid="no-plan"),
+        enrol(left, "ISA", LEFT),
+    ]
+    coverage = enrolment_coverage(events, "ISA", FAR)
+    assert spans(list(coverage.periods)) == [(start, left)]
+    [u] = coverage.undecided
+    assert u.may_cover == (second, left)
+
+
 def test_a_left_without_joined_leaves_the_time_before_it_undecided() -> None:
     left = at_jst(2025, 4, 1)
     coverage = enrolment_coverage([enrol(left, "DCM", LEFT, eid="left")], "DCM", FAR)

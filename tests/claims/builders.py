@@ -338,7 +338,7 @@ def dcm_card() -> Scenario:
             funding=FundingSource.BANK_ACCOUNT,
         ),
         amounts=Amounts(loss_yen=80_000),
-        series_id="",
+        series_id="series-2",  # DCM-A1: a claim without series_id is REVIEW
     )
     return Scenario(claim, replace(base.context, registrations=(), logins=()))
 

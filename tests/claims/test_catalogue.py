@@ -26,7 +26,8 @@ POLICIES_MD = SHARED / "policies.md"
 SEEDS = SHARED / "seeds"
 DOCS = REPO / "docs" / "claims.md"
 
-INTRODUCED = {"KDN-D7", "JPE-E3", "JPE-N3"}  # ids the policy files add (see docs/claims.md)
+# ids the policy files add (see docs/claims.md)
+INTRODUCED = {"KDN-D7", "JPE-E3", "JPE-N3", "HNB-L2"}
 ALWAYS_HOLDS = {"ISA-A3"}  # affirmative clause: it never pushes DENY/REVIEW by itself
 
 

@@ -13,11 +13,9 @@ Baselines (``builders``):
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
-from pathlib import Path
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -831,22 +829,12 @@ AMOUNTS = [
         ledger={SERIES: used(1_000_000)},
     ),
     Case(
-        "dcm_a1_claim_without_series_is_not_in_another_series",
-        "DCM-A1.per_series",
-        False,
-        APPROVE,
-        top(series_id=""),
-        payable=240_000,
-        ledger={SERIES: used(1_000_000)},
-    ),
-    Case(
-        "dcm_a1_claim_without_series_is_a_series_of_its_own_incident",
+        "dcm_a1_claim_without_series_reviews_naming_series_id",
         "DCM-A1.per_series",
         True,
-        APPROVE,
+        REVIEW,
         top(series_id=""),
-        payable=100_000,
-        ledger={INCIDENT: used(900_000)},
+        missing="series_id",
     ),
     Case(
         "dcm_a1_incident_already_paid_in_another_series_gets_only_the_rest",
@@ -855,7 +843,15 @@ AMOUNTS = [
         APPROVE,
         top(series_id="series-fresh"),
         payable=100_000,
-        ledger={INCIDENT: used(900_000)},
+        ledger={INCIDENT: used(140_000)},
+    ),
+    Case(
+        "dcm_a1_incident_already_paid_its_payable_pays_nothing_more",
+        "DCM-A1.per_incident",
+        True,
+        DENY,
+        top(series_id="series-fresh"),
+        ledger={INCIDENT: used(240_000)},
     ),
     Case(
         "dcm_a1_incident_used_up_denies",
@@ -869,7 +865,7 @@ AMOUNTS = [
         "DCM-A1.per_incident",
         False,
         APPROVE,
-        both(top(series_id=""), inc(fraud_at=at_jst(2026, 5, 10, 12) + US)),
+        inc(fraud_at=at_jst(2026, 5, 10, 12) + US),
         payable=240_000,
         ledger={INCIDENT: used(1_000_000)},
     ),
@@ -960,41 +956,48 @@ def _paid(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[tuple[str
     return [(d.outcome.value, d.payable_yen) for d in decide_in_turn(claims, base.context)]
 
 
-def test_dcm_a1_series_then_the_same_incident_without_series_pays_nothing_more() -> None:
+def test_dcm_a1_per_incident_same_incident_twice_in_its_series_pays_nothing_more() -> None:
+    """The loss is paid once: the exact duplicate (a new claim id) is DENY, with a text
+    saying an earlier decision paid it."""
     in_series = both(FULL, top(series_id="s-1"))
-    no_series = both(FULL, top(series_id=""))
-    assert _paid(dcm, in_series, in_series, no_series) == [
-        ("APPROVE", 700_000),
-        ("APPROVE", 300_000),
-        ("DENY", 0),
-    ]
+    assert _paid(dcm, in_series, in_series) == [("APPROVE", 700_000), ("DENY", 0)]
+    base = dcm()
+    first, again = (replace(in_series(base.claim), claim_id=f"dcm-claim-{i}") for i in (1, 2))
+    _, second = decide_in_turn([first, again], base.context)
+    finding = second.clause("DCM-A1.per_incident")
+    assert finding.status.value == "FAIL" and "以前の決定で既に" in finding.explanation_ja
 
 
-def test_dcm_a1_same_incident_without_series_twice_pays_only_the_remainder() -> None:
-    no_series = both(FULL, top(series_id=""))
-    assert _paid(dcm, no_series, no_series) == [("APPROVE", 700_000), ("APPROVE", 300_000)]
-
-
-def test_dcm_a1_same_incident_under_a_fresh_series_pays_only_the_remainder() -> None:
+def test_dcm_a1_per_incident_same_incident_with_a_larger_loss_pays_only_the_remainder() -> None:
     first = both(FULL, top(series_id="s-1"))
-    fresh = both(FULL, top(series_id="s-2"))
-    assert _paid(dcm, first, fresh) == [("APPROVE", 700_000), ("APPROVE", 300_000)]
+    larger = both(money(loss_yen=900_000, recovered_yen=0, points_yen=0), top(series_id="s-2"))
+    assert _paid(dcm, first, larger) == [("APPROVE", 700_000), ("APPROVE", 200_000)]
 
 
-def test_dcm_a1_a_different_incident_without_series_pays_again() -> None:
-    first = both(FULL, top(series_id=""))
-    later = both(FULL, top(series_id=""), inc(fraud_at=at_jst(2026, 5, 10, 12) + US))
-    assert _paid(dcm, first, later) == [("APPROVE", 700_000), ("APPROVE", 700_000)]
+def test_dcm_a1_per_incident_same_instant_in_utc_in_a_fresh_series_is_the_same_incident() -> None:
+    first = both(FULL, top(series_id="s-1"))
+    utc = at_jst(2026, 5, 10, 12).astimezone(UTC)
+    in_utc = both(FULL, top(series_id="s-2"), inc(fraud_at=utc))
+    assert _paid(dcm, first, in_utc) == [("APPROVE", 700_000), ("DENY", 0)]
 
 
-def test_dcm_a1_card_fraud_reclaimed_without_series_pays_only_the_remainder() -> None:
-    card = money(loss_yen=700_000)
-    other = both(card, inc(card_token="tok-card-10"))
-    assert _paid(dcm_card, card, card, other) == [
-        ("APPROVE", 700_000),
-        ("APPROVE", 300_000),
-        ("APPROVE", 700_000),
-    ]
+def test_dcm_a1_per_incident_a_different_incident_pays_within_the_series() -> None:
+    first = both(FULL, top(series_id="s-1"))
+    later = both(FULL, top(series_id="s-1"), inc(fraud_at=at_jst(2026, 5, 10, 12) + US))
+    assert _paid(dcm, first, later) == [("APPROVE", 700_000), ("APPROVE", 300_000)]
+
+
+def test_dcm_a1_per_series_a19b_series_then_without_series_is_review_naming_series_id() -> None:
+    """A19b break B: s-9 paid ¥700k, then the same incident without series_id must not
+    escape the series limit: REVIEW naming series_id (missing_series = review)."""
+    in_series = both(FULL, top(series_id="s-9"))
+    no_series = both(FULL, top(series_id=""))
+    # The same incident: already paid in full (DENY per_incident outranks the REVIEW).
+    assert _paid(dcm, in_series, no_series) == [("APPROVE", 700_000), ("DENY", 0)]
+    # Another incident without series_id: its series is unknown, so is its cap.
+    later = both(no_series, inc(fraud_at=at_jst(2026, 5, 10, 13)))
+    assert _paid(dcm, in_series, later) == [("APPROVE", 700_000), ("REVIEW", 0)]
+    assert _paid(dcm_card, both(money(loss_yen=700_000), top(series_id=""))) == [("REVIEW", 0)]
 
 
 @pytest.mark.parametrize(
@@ -1020,17 +1023,10 @@ def test_dcm_c1_a_stated_answer_is_never_listed_as_missing(kind: K) -> None:
     assert pending.clause("DCM-C1").missing_facts == ("qr_payment.operator_answer",)
 
 
-def test_dcm_a1_missing_series_review_sends_a_claim_without_series_to_a_human(
-    tmp_path: Path,
-) -> None:
-    """The other choice of the ASSUMPTION: no series_id → REVIEW naming it, and the
-    claim form says so; with a series_id the claim is decided as usual."""
-    shutil.copytree(BUILTIN_POLICIES_DIR, tmp_path / "policies")
-    path = tmp_path / "policies" / "dcm.toml"
-    text = path.read_text(encoding="utf-8")
-    assert text.count('missing_series = "incident"') == 1
-    path.write_text(text.replace('missing_series = "incident"', 'missing_series = "review"'))
-    policy = load_policies(tmp_path / "policies").get("DCM")
+def test_dcm_a1_missing_series_review_sends_a_claim_without_series_to_a_human() -> None:
+    """「一連の事故につき」: the series decides the cap; not stated → REVIEW naming it, and
+    the claim form says so; with a series_id the claim is decided as usual."""
+    policy = load_policies(BUILTIN_POLICIES_DIR).get("DCM")
     base = dcm()
     for series, outcome in (("", REVIEW), ("series-1", APPROVE)):
         claim = top(series_id=series)(base.claim)
@@ -1038,5 +1034,6 @@ def test_dcm_a1_missing_series_review_sends_a_claim_without_series_to_a_human(
         d = evaluate(policy, claim, replace(base.context, ledger=ledger))
         assert d.outcome is outcome, d.trace()
         assert d.missing_facts == (("series_id",) if outcome is REVIEW else ()), d.trace()
-    form = {f.path: f for f in claim_form(policy, "qr_payment")}
-    assert form["series_id"].if_absent.startswith("REVIEW: DCM-A1")
+    for kind in ("qr_payment", "card_fraud"):
+        form = {f.path: f for f in claim_form(policy, kind)}
+        assert form["series_id"].if_absent.startswith("REVIEW: DCM-A1"), kind

@@ -245,5 +245,6 @@ def test_memoised_plans_and_scopes_never_answer_for_another_policy_or_claim(
     ledger = {k: LedgerUsage() for k in mine}
     assert outline(policy, someone, replace(base.context, ledger=ledger)).outcome is Outcome.REVIEW
     assert outline(policy, base.claim, replace(base.context, ledger=ledger)).outcome is APPROVE
-    with_theirs = replace(base.context, ledger={**ledger, key: LedgerUsage()})
+    theirs_too = {k: LedgerUsage() for k in ledger_scopes(policy, someone, base.context)}
+    with_theirs = replace(base.context, ledger={**ledger, **theirs_too})
     assert outline(policy, someone, with_theirs).outcome is APPROVE

@@ -8,10 +8,14 @@ since 2020. It is approved for ¥1,200,000. Each row changes one thing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, timedelta
+
 import pytest
 
 from checks.model import CheckStatus, Verdict
-from rules.engine import PostureRecord
+from rules.engine import ClaimFacts, Decision, PostureRecord
 from tests.claims.builders import (
     APPROVE,
     DENY,
@@ -19,11 +23,14 @@ from tests.claims.builders import (
     REVIEW,
     US,
     Case,
+    ClaimEdit,
     ContextEdit,
+    Scenario,
     case_ids,
     cover,
     ctx,
     decide,
+    decide_in_turn,
     hnb,
     inc,
     money,
@@ -435,7 +442,8 @@ EXCLUSIONS = [
         "HNB-X4.police",
         True,
         DENY,
-        inc(police_consulted_at=None, police_consulted=False),
+        # exclusions[HNB-X4] = false beside it is refused (test_attested_contradictions)
+        lambda c: unstated("HNB-X4")(inc(police_consulted_at=None, police_consulted=False)(c)),
     ),
     Case(
         "hnb_x4_police_consultation_not_stated_reviews",
@@ -478,6 +486,8 @@ def test_hnb_exclusions(case: Case) -> None:
 # --------------------------------------------------------------------------- amounts
 
 L1_2026 = "HNB-L1/customer:ib-contract-1/year:2026"
+# The incident of hnb(): the fraud at 2026-03-01 10:00 JST, in UTC.
+L2_INCIDENT = "HNB-L2/customer:ib-contract-1/at:2026-03-01T01:00:00.000000Z"
 
 AMOUNTS = [
     # HNB-A1: loss minus refunded amounts
@@ -546,6 +556,31 @@ AMOUNTS = [
         drop_ledger=("HNB-L1",),
         missing=f"context.ledger[{L1_2026}]",
     ),
+    # HNB-L2: the loss of one incident is paid once (a re-claim under a new claim id)
+    Case(
+        "hnb_l2_same_incident_already_paid_denies",
+        "HNB-L2",
+        True,
+        DENY,
+        ledger={L2_INCIDENT: used(1_200_000)},
+    ),
+    Case(
+        "hnb_l2_same_incident_partly_paid_gets_only_the_rest",
+        "HNB-L2",
+        True,
+        APPROVE,
+        payable=1,
+        ledger={L2_INCIDENT: used(1_199_999)},
+    ),
+    Case(
+        "hnb_l2_another_incident_one_microsecond_later_pays",
+        "HNB-L2",
+        False,
+        APPROVE,
+        payable=1_200_000,
+        ledger={L2_INCIDENT: used(1_200_000)},
+        scenario=lambda: hnb(HNB_FRAUD + US),
+    ),
 ]
 
 
@@ -556,12 +591,18 @@ def test_hnb_amounts(case: Case) -> None:
 
 def test_hnb_approve_reserves_the_year_scope() -> None:
     d = run_case(Case("x", "HNB-L1", False, APPROVE), hnb)
-    (r,) = d.reservations
-    assert (r.scope_key, r.cap_ids, r.amount_yen, r.limit_yen) == (
+    incident, year = d.reservations
+    assert (year.scope_key, year.cap_ids, year.amount_yen, year.limit_yen) == (
         L1_2026,
         ("HNB-L1",),
         1_200_000,
         10_000_000,
+    )
+    # The incident's own scope: its limit is what the claim pays (the loss is paid once).
+    assert (incident.cap_ids, incident.amount_yen, incident.limit_yen) == (
+        ("HNB-L2",),
+        1_200_000,
+        1_200_000,
     )
 
 
@@ -571,3 +612,62 @@ def test_hnb_r1_an_excuse_stated_false_is_not_listed_as_missing() -> None:
     d = decide(base.claim, only()(base.context))
     assert d.outcome is REVIEW
     assert "ib_transfer.alternative_measures_asserted" not in d.missing_facts, d.trace()
+
+
+# ----------------------------------------------------------------- HNB-L2, claim after claim
+# The loss of one incident is paid once: a re-claim of it under a new claim id pays at
+# most what is left of its payable; an exact duplicate pays nothing.
+
+
+def _decided_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[Decision]:
+    base = scenario()
+    claims = [replace(e(base.claim), claim_id=f"again-{i}") for i, e in enumerate(edits, 1)]
+    return decide_in_turn(claims, base.context)
+
+
+def _paid_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[tuple[str, int]]:
+    return [(d.outcome.value, d.payable_yen) for d in _decided_again(scenario, *edits)]
+
+
+def _same(claim: ClaimFacts) -> ClaimFacts:
+    return claim
+
+
+def _moved(delta: timedelta, in_utc: bool = False) -> ClaimEdit:
+    """The incident's own instant moved by ``delta`` (and/or written in UTC)."""
+
+    def edit(claim: ClaimFacts) -> ClaimFacts:
+        incident = claim.incident
+        name = type(incident).OCCURRED
+        at = getattr(incident, name) + delta
+        return replace(
+            claim, incident=replace(incident, **{name: at.astimezone(UTC) if in_utc else at})
+        )
+
+    return edit
+
+
+def test_hnb_l2_same_incident_twice_pays_nothing_the_second_time() -> None:
+    first, second = _decided_again(hnb, _same, _same)
+    assert (first.outcome, first.payable_yen) == (APPROVE, 1_200_000)
+    assert (second.outcome, second.payable_yen) == (DENY, 0)
+    finding = second.clause("HNB-L2")
+    assert finding.status is CheckStatus.FAIL and "以前の決定で既に" in finding.explanation_ja
+
+
+def test_hnb_l2_a19b_three_claims_of_one_loss_pay_it_once() -> None:
+    in_utc = _moved(timedelta(0), in_utc=True)
+    assert _paid_again(hnb, _same, _same, in_utc) == [
+        ("APPROVE", 1_200_000),
+        ("DENY", 0),
+        ("DENY", 0),
+    ]
+
+
+def test_hnb_l2_same_incident_with_a_larger_loss_pays_only_the_remainder() -> None:
+    larger = money(loss_yen=2_000_000)
+    assert _paid_again(hnb, _same, larger) == [("APPROVE", 1_200_000), ("APPROVE", 500_000)]
+
+
+def test_hnb_l2_a_different_incident_pays() -> None:
+    assert _paid_again(hnb, _same, _moved(US)) == [("APPROVE", 1_200_000), ("APPROVE", 1_200_000)]

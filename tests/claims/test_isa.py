@@ -10,10 +10,14 @@ Baselines (``builders``): a listed security product subscribed (cover from
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from checks.model import CheckStatus
+from rules.engine import ClaimFacts, Decision
 from tests.claims.builders import (
     APPROVE,
     DENY,
@@ -21,8 +25,11 @@ from tests.claims.builders import (
     US,
     Case,
     ClaimEdit,
+    Scenario,
+    both,
     case_ids,
     cover,
+    decide_in_turn,
     inc,
     isa,
     isa_fees,
@@ -39,6 +46,7 @@ from timing import at_jst
 
 CONSULTATION_YEAR_2026 = "ISA-A1/customer:c-isa/year:2026"
 FEES_YEAR_2026 = "ISA-A2/customer:c-isa/year:2026"
+FEES_BILL = "ISA-A2/customer:c-isa/at:2026-05-01T05:00:00.000000Z"  # the bill: incurred_at
 # ISA-I1's 補償期間: the insurance year from April 1 (the claim's cost, 2026-05-01, is in 2026).
 PERSONS = "ISA-I1/customer:c-isa/year:2026"
 PERSONS_2025 = "ISA-I1/customer:c-isa/year:2025"
@@ -542,6 +550,29 @@ CONSULTATION = [
 ]
 
 FEES = [
+    # ISA-A2.per_bill: the fees of one bill (incurred_at) are paid once
+    Case(
+        "isa_a2_same_bill_already_paid_denies",
+        "ISA-A2.per_bill",
+        True,
+        DENY,
+        ledger={FEES_BILL: used(140_000, 1)},
+    ),
+    Case(
+        "isa_a2_same_bill_partly_paid_gets_only_the_rest",
+        "ISA-A2.per_bill",
+        True,
+        APPROVE,
+        payable=40_000,
+        ledger={FEES_BILL: used(100_000, 1)},
+    ),
+    Case(
+        "isa_a2_bill_not_paid_before_pays_its_70_percent",
+        "ISA-A2.per_bill",
+        False,
+        APPROVE,
+        payable=140_000,
+    ),
     # ISA-A2: 70% of the fees, ¥300,000 a year
     Case("isa_a2_pays_70_percent_of_the_fees", "ISA-A2.percentage", True, APPROVE, payable=140_000),
     Case(
@@ -610,5 +641,84 @@ def test_isa_approve_reserves_the_insured_person_and_both_limits() -> None:
     by_key = {r.scope_key: r for r in d.reservations}
     assert by_key[PERSONS].insured_person_ref == "person-1"
     assert by_key[CONSULTATION_YEAR_2026].limit_yen == 100_000
-    assert by_key["ISA-A1/customer:c-isa/claim:isa-claim-1"].limit_yen == 20_000
+    (one,) = [k for k in by_key if k.startswith("ISA-A1/customer:c-isa/at:")]
+    assert by_key[one].limit_yen == 20_000
     assert all(r.amount_yen == 20_000 for r in d.reservations)
+
+
+# ------------------------------------------------------------ ISA-A1 / ISA-A2, claim after claim
+# The loss of one incident is paid once: a re-claim of it under a new claim id pays at
+# most what is left of its payable; an exact duplicate pays nothing.
+
+
+def _decided_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[Decision]:
+    base = scenario()
+    claims = [replace(e(base.claim), claim_id=f"again-{i}") for i, e in enumerate(edits, 1)]
+    return decide_in_turn(claims, base.context)
+
+
+def _paid_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[tuple[str, int]]:
+    return [(d.outcome.value, d.payable_yen) for d in _decided_again(scenario, *edits)]
+
+
+def _same(claim: ClaimFacts) -> ClaimFacts:
+    return claim
+
+
+def _moved(delta: timedelta, in_utc: bool = False) -> ClaimEdit:
+    """The incident's own instant moved by ``delta`` (and/or written in UTC)."""
+
+    def edit(claim: ClaimFacts) -> ClaimFacts:
+        incident = claim.incident
+        name = type(incident).OCCURRED
+        at = getattr(incident, name) + delta
+        return replace(
+            claim, incident=replace(incident, **{name: at.astimezone(UTC) if in_utc else at})
+        )
+
+    return edit
+
+
+def test_isa_a1_per_consultation_same_consultation_twice_pays_nothing_the_second_time() -> None:
+    first, second = _decided_again(isa, _same, _same)
+    assert (first.outcome, first.payable_yen) == (APPROVE, 20_000)
+    assert (second.outcome, second.payable_yen) == (DENY, 0)
+    finding = second.clause("ISA-A1.per_consultation")
+    assert finding.status is CheckStatus.FAIL and "以前の決定で既に" in finding.explanation_ja
+
+
+def test_isa_a1_per_consultation_a19b_cost_below_the_limit_is_not_paid_again() -> None:
+    cost = money(loss_yen=15_000)
+    in_utc = both(cost, _moved(timedelta(0), in_utc=True))
+    assert _paid_again(isa, cost, cost, in_utc) == [("APPROVE", 15_000), ("DENY", 0), ("DENY", 0)]
+
+
+def test_isa_a1_per_consultation_larger_cost_pays_only_the_remainder() -> None:
+    first, larger = money(loss_yen=15_000), money(loss_yen=30_000)
+    assert _paid_again(isa, first, larger) == [("APPROVE", 15_000), ("APPROVE", 5_000)]
+
+
+def test_isa_a1_per_consultation_another_consultation_pays() -> None:
+    cost = money(loss_yen=15_000)
+    later = both(cost, _moved(US))
+    assert _paid_again(isa, cost, later) == [("APPROVE", 15_000), ("APPROVE", 15_000)]
+
+
+def test_isa_a2_per_bill_same_bill_twice_pays_nothing_the_second_time() -> None:
+    in_utc = _moved(timedelta(0), in_utc=True)
+    assert _paid_again(isa_fees, _same, _same, in_utc) == [
+        ("APPROVE", 140_000),
+        ("DENY", 0),
+        ("DENY", 0),
+    ]
+
+
+def test_isa_a2_per_bill_same_bill_with_larger_fees_pays_only_the_remainder() -> None:
+    assert _paid_again(isa_fees, _same, money(loss_yen=300_000)) == [
+        ("APPROVE", 140_000),
+        ("APPROVE", 70_000),
+    ]
+
+
+def test_isa_a2_per_bill_another_bill_pays() -> None:
+    assert _paid_again(isa_fees, _same, _moved(US)) == [("APPROVE", 140_000), ("APPROVE", 140_000)]

@@ -14,14 +14,15 @@ Baselines (``builders``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from checks.event_model import PaymentLoginMethod, ThreeDSecure
 from checks.model import CheckStatus
-from rules.engine import IssuerAnswer, IssuerAnswerKind
+from rules.engine import ClaimFacts, Decision, IssuerAnswer, IssuerAnswerKind
 from tests.claims.builders import (
     APPROVE,
     DENY,
@@ -34,6 +35,7 @@ from tests.claims.builders import (
     Case,
     ClaimEdit,
     ContextEdit,
+    Scenario,
     both,
     case_ids,
     cover,
@@ -435,8 +437,33 @@ CARD = [
 ]
 
 PER_CARD = f"KDN-A1/customer:c-kdn/card:{KDN_CARD}"
+# The incident of the card scenario: its card misused at 2026-05-11 20:00 JST.
+CARD_INCIDENT = f"KDN-A1/customer:c-kdn/instrument:{KDN_CARD}/at:2026-05-11T11:00:00.000000Z"
 
 CARD_AMOUNTS = [
+    # KDN-A1.per_incident: 「損害額の90%」 of one fraud is paid once
+    Case(
+        "kdn_a1_same_incident_already_paid_denies",
+        "KDN-A1.per_incident",
+        True,
+        DENY,
+        ledger={CARD_INCIDENT: used(450_000)},
+    ),
+    Case(
+        "kdn_a1_same_incident_partly_paid_gets_only_the_rest",
+        "KDN-A1.per_incident",
+        True,
+        APPROVE,
+        payable=1,
+        ledger={CARD_INCIDENT: used(449_999)},
+    ),
+    Case(
+        "kdn_a1_incident_not_paid_before_pays_its_90_percent",
+        "KDN-A1.per_incident",
+        False,
+        APPROVE,
+        payable=450_000,
+    ),
     # KDN-A1: 90% of the loss, at most ¥1,000,000 per card
     Case("kdn_a1_pays_90_percent", "KDN-A1.percentage", True, APPROVE, payable=450_000),
     Case(
@@ -472,7 +499,8 @@ CARD_AMOUNTS = [
     ),
     Case(
         "kdn_a1_large_loss_capped_at_one_million",
-        "KDN-A1.per_card",
+        # One fraud is on one card: its own cap (before the card's) meets the ¥1,000,000.
+        "KDN-A1.per_incident",
         True,
         APPROVE,
         money(loss_yen=2_000_000),
@@ -592,7 +620,7 @@ LIABILITY = [
         True,
         APPROVE,
         ledger={L2_INCIDENT: used(600_000)},
-        payable=400_000,
+        payable=200_000,  # the incident's ¥800,000 less what was paid
     ),
     Case(
         "kdn_l2_incident_one_microsecond_later_is_another_incident",
@@ -785,3 +813,62 @@ def test_kdn_l2_two_incidents_before_july_1_1600_are_paid_once() -> None:
     first = incident_on_july_1(JULY_1_1600 - timedelta(hours=1))
     second = incident_on_july_1(JULY_1_1600 - US)
     assert _paid((first, 600_000), (second, 600_000)) == [("APPROVE", 600_000), ("DENY", 0)]
+
+
+# --------------------------------------------------------- KDN-A1.per_incident, claim after claim
+# The loss of one incident is paid once: a re-claim of it under a new claim id pays at
+# most what is left of its payable; an exact duplicate pays nothing.
+
+
+def _decided_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[Decision]:
+    base = scenario()
+    claims = [replace(e(base.claim), claim_id=f"again-{i}") for i, e in enumerate(edits, 1)]
+    return decide_in_turn(claims, base.context)
+
+
+def _paid_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[tuple[str, int]]:
+    return [(d.outcome.value, d.payable_yen) for d in _decided_again(scenario, *edits)]
+
+
+def _same(claim: ClaimFacts) -> ClaimFacts:
+    return claim
+
+
+def _moved(delta: timedelta, in_utc: bool = False) -> ClaimEdit:
+    """The incident's own instant moved by ``delta`` (and/or written in UTC)."""
+
+    def edit(claim: ClaimFacts) -> ClaimFacts:
+        incident = claim.incident
+        name = type(incident).OCCURRED
+        at = getattr(incident, name) + delta
+        return replace(
+            claim, incident=replace(incident, **{name: at.astimezone(UTC) if in_utc else at})
+        )
+
+    return edit
+
+
+def test_kdn_a1_per_incident_same_fraud_twice_pays_nothing_the_second_time() -> None:
+    loss = money(loss_yen=300_000)
+    first, second = _decided_again(kdn, loss, loss)
+    assert (first.outcome, first.payable_yen) == (APPROVE, 270_000)
+    assert (second.outcome, second.payable_yen) == (DENY, 0)
+    finding = second.clause("KDN-A1.per_incident")
+    assert finding.status is CheckStatus.FAIL and "以前の決定で既に" in finding.explanation_ja
+
+
+def test_kdn_a1_per_incident_same_instant_in_utc_is_the_same_fraud() -> None:
+    loss = money(loss_yen=300_000)
+    in_utc = both(loss, _moved(timedelta(0), in_utc=True))
+    assert _paid_again(kdn, loss, in_utc) == [("APPROVE", 270_000), ("DENY", 0)]
+
+
+def test_kdn_a1_per_incident_same_fraud_with_a_larger_loss_pays_only_the_remainder() -> None:
+    first, larger = money(loss_yen=300_000), money(loss_yen=400_000)
+    assert _paid_again(kdn, first, larger) == [("APPROVE", 270_000), ("APPROVE", 90_000)]
+
+
+def test_kdn_a1_per_incident_another_fraud_or_card_pays() -> None:
+    loss = money(loss_yen=300_000)
+    later = both(loss, _moved(US))
+    assert _paid_again(kdn, loss, later) == [("APPROVE", 270_000), ("APPROVE", 270_000)]

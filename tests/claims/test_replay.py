@@ -62,6 +62,8 @@ async def record_claims(server: RunningServer) -> dict[int, str]:
     ids = {}
     for days in DELAYS:
         req = hnb_claim()
+        # Each claim its own incident (the loss of one incident is paid once, HNB-L2).
+        req.ib_transfer.fraud_at.CopyFrom(ts(FRAUD + timedelta(microseconds=days)))
         notified = FRAUD + timedelta(days=days)
         req.ib_transfer.notified_bank_at.CopyFrom(ts(notified))
         req.claimed_at.CopyFrom(ts(notified + timedelta(hours=1)))
@@ -110,8 +112,9 @@ async def test_claim_entry_records_the_facts_it_read(server: RunningServer) -> N
     assert posture["verdict"] == "COMPLIANT" and posture["clauses"]["HNB-P1"] == "PASS"
     assert [kind for kind, _ in facts["events"]] == ["enrolment"]
     assert facts["events"][0][1]["policy_id"] == "HNB"  # the stored payload, as stored
-    ((scope, (amount, count, persons)),) = facts["ledger"].items()
-    assert scope.startswith("HNB-L1") and (amount, count, persons) == (0, 0, [])
+    ledger = facts["ledger"]
+    assert sorted(scope.split("/")[0] for scope in ledger) == ["HNB-L1", "HNB-L2"]
+    assert all(tuple(usage) == (0, 0, []) for usage in ledger.values())
 
 
 async def test_unchanged_rules_replay_without_a_change(

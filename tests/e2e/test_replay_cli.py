@@ -38,6 +38,8 @@ def record(served: ServerProcess, capsys: pytest.CaptureFixture[str], tmp_path: 
         assert code == 0, (name, out, err)
     late = json.loads((EXAMPLES / "hnb.json").read_text(encoding="utf-8"))
     late["claimId"] = str(uuid.uuid4())
+    # Another incident: hnb.json's own loss is already paid (HNB-L2 pays it once).
+    late["ibTransfer"]["fraudAt"] = "2025-04-12T10:00:01+09:00"
     late["ibTransfer"]["notifiedBankAt"] = "2025-05-02T09:00:00+09:00"  # day 20
     late["claimedAt"] = "2025-05-03T10:00:00+09:00"
     path = tmp_path / "hnb-late.json"

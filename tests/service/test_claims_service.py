@@ -26,6 +26,8 @@ from tests.service.test_check_login_table import WIN_CHROME, Case, chrome_hints,
 
 FRAUD = TEST_NOW - timedelta(days=2)  # 2025-04-08 12:00 JST
 CUSTOMER = "ib-contract-1"
+# What HNB-L1 holds (each APPROVE also reserves in its incident's HNB-L2 scope).
+PAID_IN_YEAR = "SELECT SUM(amount_yen) FROM ledger WHERE scope_key LIKE 'HNB-L1/%'"
 
 
 def ts(dt: datetime) -> Timestamp:
@@ -109,7 +111,7 @@ async def test_hnb_claim_approved_from_recorded_posture_and_contract(server: Run
     assert db(server, f"SELECT outcome FROM verdicts WHERE id = '{resp.decision_id}'") == [
         ("APPROVE",)
     ]
-    assert db(server, "SELECT SUM(amount_yen) FROM ledger") == [(1_200_000,)]
+    assert db(server, PAID_IN_YEAR) == [(1_200_000,)]
 
 
 async def test_hnb_x1_non_compliant_posture_denies(server: RunningServer) -> None:
@@ -148,16 +150,18 @@ async def test_retry_replays_and_conflict_is_refused(server: RunningServer) -> N
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub(server).EvaluateClaim(changed)
     assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
-    assert db(server, "SELECT SUM(amount_yen) FROM ledger") == [(1_200_000,)]
+    assert db(server, PAID_IN_YEAR) == [(1_200_000,)]
 
 
 async def test_hnb_l1_concurrent_claims_never_exceed_the_annual_cap(server: RunningServer) -> None:
     await record_history(server)
     claims = [hnb_claim(loss=3_000_000, recovered=0) for _ in range(8)]
+    for i, c in enumerate(claims):  # eight incidents (one incident's loss is paid once)
+        c.ib_transfer.fraud_at.CopyFrom(ts(FRAUD + timedelta(microseconds=i)))
     results = await asyncio.gather(*(stub(server).EvaluateClaim(c) for c in claims))
     paid = sum(r.payable_yen for r in results)
     assert paid == 10_000_000  # HNB-L1: ¥10,000,000 per customer per year, exactly
-    assert db(server, "SELECT SUM(amount_yen) FROM ledger") == [(paid,)]
+    assert db(server, PAID_IN_YEAR) == [(paid,)]
     approved = [r for r in results if outcome(r) == "APPROVE"]
     assert len(approved) == 4  # 3M + 3M + 3M + 1M (capped); the rest have nothing left
 
@@ -222,4 +226,4 @@ async def test_retry_spelling_the_claim_id_in_capitals_replays_the_same_decision
     again = await stub(server).EvaluateClaim(upper)
     assert again.replayed and again.decision_id == first.decision_id
     assert db(server, "SELECT claim_id FROM claims") == [(req.claim_id,)]
-    assert db(server, "SELECT SUM(amount_yen) FROM ledger") == [(1_200_000,)]
+    assert db(server, PAID_IN_YEAR) == [(1_200_000,)]

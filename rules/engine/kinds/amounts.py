@@ -13,15 +13,17 @@ Scope keys are stable strings the store can index::
                                                        per incident: what the claim
                                                        states of it (instrument, instant)
     KDN-L2/customer:C/at:2026-05-01T01:00:00.000000Z   per incident (no instrument)
-    ISA-A1/customer:C/claim:ID                         every claim its own incident
+    ISA-A1/customer:C/at:2026-04-01T01:00:00.000000Z   one consultation (incurred_at)
     KDN-A1/customer:C/card:T                           per card
     KDN-L2/customer:C/year:2025                        once per policy year
     DCM-A4/programme/year:2026                         per programme per year (all customers)
 
 An incident is identified by the facts a re-claim of it must repeat (the
 instrument and the instant), never by the claim id: a new claim id for the same
-incident reads the same scope. A series (series_id) is the claimant's grouping
-of several incidents; a claim without one is a series of its own incident.
+incident reads the same scope, and such a cap's limit is at most the claim's own
+payable, so one loss is paid once (a re-claim gets only what is left). A series
+(series_id) is the claimant's grouping of several incidents; a claim without one is a
+series of its own incident (missing_series = incident) or REVIEW (review).
 """
 
 from __future__ import annotations
@@ -236,6 +238,11 @@ def _scope_of(clause: Clause, claim: ClaimFacts) -> _Scope:
     return f"{name}/{_own(claim)}/year:{year.label}", "", year
 
 
+def _is_incident_cap(clause: Clause) -> bool:
+    """A cap on one incident as the claim states it (not ISA's legacy per-claim one)."""
+    return clause.kind == "cap_per_incident" and clause.str_param("incident_ref") == "facts"
+
+
 def cap_scopes(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> tuple[str, ...]:
     key, _path = scope_key(clause, claim)
     return () if key is None else (key,)
@@ -301,6 +308,12 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
             (step,),
         )
     limit = clause.int_param("limit_yen")
+    incident = _is_incident_cap(clause)
+    if incident:
+        # The loss is paid once: one incident never pays more than it is payable,
+        # whatever claim id a re-claim carries — the limit is this claim's own payable
+        # (the amount reaching this cap), within limit_yen.
+        limit = min(limit, amount)
     amount_cap = CapUsage(clause.id, limit, usage.amount_yen, key)
     remaining = amount_cap.remaining
     limit_s, used_s, remaining_s = (
@@ -349,6 +362,19 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
             (step,),
         )
     step = amount_cap.apply(amount)
+    if incident and remaining == 0 and amount > 0:
+        return AmountFinding(
+            Finding(
+                FAIL,
+                f"この事故は以前の決定で既に{used_s}が支払われており、同じ事故の損害"
+                f"（支払える額{limit_s}）に残りはありません。",
+                compared,
+                reservation=spec,
+            ),
+            0,
+            (step,),
+            binding=True,
+        )
     if remaining == 0 and amount > 0:
         return AmountFinding(
             Finding(
@@ -465,7 +491,9 @@ KINDS = (
         "cap_per_incident",
         "At most limit_yen per incident: incident_ref=facts — the incident the claim states "
         "(incident_instrument and incident_at: a re-claim of it under a new claim id shares "
-        "the cap); incident_ref=claim — every claim is its own incident (one consultation).",
+        "the cap), and never more than the claim's own payable (the amount reaching this "
+        "cap): the loss is paid once, a re-claim gets what is left, an exact duplicate "
+        "nothing; incident_ref=claim — every claim is its own incident.",
         _LIMIT,
         ParamSpec(
             "incident_ref",

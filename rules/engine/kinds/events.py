@@ -44,6 +44,7 @@ from rules.engine.kinds.cached import (
     period_year_containing,
     within_days_of,
 )
+from rules.engine.kinds.facts import required_instant_contradiction
 from rules.engine.model import (
     ClaimFacts,
     Effect,
@@ -358,6 +359,27 @@ def _cover_start_period(
     return next((p for p in periods if p.contains(claim.occurred_at)), None)
 
 
+def _undecided_earlier_start(
+    clause: Clause, ctx: EvaluationContext, value: datetime, start: datetime
+) -> tuple[IgnoredEvent, ...]:
+    """The undecided events (GetCoverage ``undecided``) that, had the fact they lack
+    been reported, would have started the cover ``before_cover_start`` compares with
+    at or before ``value`` (< ``start``): any that might have covered from then on
+    (``first``: the first cover start), or, for the period containing the incident,
+    one that also reaches that period's start (it would have begun the period)."""
+    first = clause.str_param("period") == "first"
+    found = []
+    for u in ctx.undecided_cover.get(clause.str_param("coverage"), ()):
+        if u.may_cover is None:
+            continue
+        lo, hi = u.may_cover
+        if lo is not None and lo > value:
+            continue
+        if first or hi is None or hi >= start:
+            found.append(u)
+    return tuple(found)
+
+
 def before_cover_start_contradiction(
     clause: Clause, claim: ClaimFacts, ctx: EvaluationContext
 ) -> tuple[str, str] | None:
@@ -376,6 +398,8 @@ def before_cover_start_contradiction(
     before = value < period.starts_at
     if before is stated:
         return None
+    if before and _undecided_earlier_start(clause, ctx, value, period.starts_at):
+        return None  # the record cannot settle the start: the clause is REVIEW
     side = "before" if before else "at or after"
     return (
         f"exclusions[{clause.id}]",
@@ -409,9 +433,24 @@ def before_cover_start(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext
             return Finding(FAIL, f"申告によれば、{label}より前の事由に起因します。", compared)
         return Finding(PASS, f"申告によれば、{label}より前の事由に起因しません。", compared)
     compared = (cmp(fr.path, fmt(value), f"≥ {fmt(start)} ({label})"),)
-    if stated is not None:  # it agrees (a contradiction is refused: CONTRADICTIONS)
-        compared += (cmp(path, str(stated).lower(), "agrees"),)
+    if stated is not None:  # it agrees, or undecided cover leaves it open (CONTRADICTIONS)
+        agrees = (value < start) is stated
+        compared += (cmp(path, str(stated).lower(), "agrees" if agrees else "not settled"),)
     if value < start:
+        # An event the record cannot judge might have started the cover at or
+        # before ``value``: whether it was before the start is not known.
+        unknown = _undecided_earlier_start(clause, ctx, value, start)
+        if unknown:
+            lacking = tuple(dict.fromkeys(undecided_fact(name, u) for u in unknown))
+            why = " ".join(dict.fromkeys(u.judgement.explanation_ja for u in unknown))
+            return Finding(
+                UNKNOWN,
+                f"{fmt(value)}は記録上の{label}（{fmt(start)}）より前ですが、それより前に"
+                f"補償が始まっていた可能性があり、記録からは判断できません: {why}"
+                f"（要確認: {', '.join(lacking)}）",
+                (*compared, *(c for u in unknown for c in u.judgement.compared)),
+                lacking,
+            )
         return Finding(FAIL, f"{fmt(value)}は{label}（{fmt(start)}）より前です。", compared)
     return Finding(PASS, f"{fmt(value)}は{label}（{fmt(start)}）以後です。", compared)
 
@@ -961,7 +1000,10 @@ KINDS = (
         "cover: the period containing the incident, or the first period. When the instant "
         "is not stated, falls back to facts.exclusions[<clause id>]; both stated and "
         "disagreeing on the record's cover start is refused (INVALID_ARGUMENT naming both), "
-        "never one accepted and ignored.",
+        "never one accepted and ignored. An instant before the start that an undecided event "
+        "(GetCoverage `undecided`) might have covered from, so that the start might be at or "
+        "before it, is REVIEW naming the event's missing fact, and an attestation there is "
+        "not refused.",
         (
             _COVERAGE,
             ParamSpec("field", "fields", "The instant compared.", field_types=INSTANT),
@@ -1172,4 +1214,7 @@ KINDS = (
 
 # Checks of a claim against the record that refuse it (``ClaimError`` →
 # INVALID_ARGUMENT) rather than decide it, by clause kind.
-CONTRADICTIONS = {"before_cover_start": before_cover_start_contradiction}
+CONTRADICTIONS = {
+    "before_cover_start": before_cover_start_contradiction,
+    "required_instant": required_instant_contradiction,
+}

@@ -235,6 +235,32 @@ def required_instant(clause: Clause, claim: ClaimFacts, _: EvaluationContext) ->
     return _instant_finding(r.path, None if r.value is None else str(r.value))
 
 
+def required_instant_contradiction(
+    clause: Clause, claim: ClaimFacts, _: EvaluationContext
+) -> tuple[str, str] | None:
+    """(field, message) when ``facts.exclusions[<clause id>]`` is attested false (none
+    of the clause's omissions) while the typed fact this part reads says one of them
+    happened: ``or_fact`` false and no instant (HNB-X4: exclusions[HNB-X4] = false
+    beside police_consulted = false). Either would be accepted and decide a part of
+    its own; the claim is refused naming both. True beside a stated instant is not
+    a contradiction: the clause names other omissions, which the attestation
+    answers (HNB-X4.cooperation: documents, cooperation)."""
+    if claim.exclusions.get(clause.id) is not False:
+        return None
+    fact_name = clause.str_param("or_fact")
+    if not fact_name:
+        return None
+    r = resolve(claim, clause.list_param("field"))
+    f = resolve(claim, (fact_name,))
+    if not f.defined or f.value is not False or r.value is not None:
+        return None
+    return (
+        f"exclusions[{clause.id}]",
+        f"false (none of {clause.id}'s omissions) contradicts {f.path} false (not done: "
+        f"{clause.label} fires on it): send one of the two",
+    )
+
+
 @lru_cache(maxsize=1024)
 def _instant_or_fact_finding(path: str, shown: str, fact_path: str, value: bool | None) -> Finding:
     """No instant, or one beside a fact stated false: the typed fact says whether it
@@ -536,7 +562,9 @@ KINDS = (
                 "str",
                 "A boolean claim field saying whether it was done at all: true (or the "
                 "instant stated) → PASS; false → FAIL, even beside an instant (not done, or "
-                "the date cannot be confirmed); neither stated → REVIEW naming both.",
+                "the date cannot be confirmed); neither stated → REVIEW naming both. "
+                "facts.exclusions[<clause id>] attested false beside it false (no instant) "
+                "is refused (INVALID_ARGUMENT naming both: HNB-X4).",
                 required=False,
                 default="",
             ),
