@@ -9,11 +9,17 @@ import argparse
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from google.protobuf.timestamp_pb2 import Timestamp
+if TYPE_CHECKING:
+    from google.protobuf.timestamp_pb2 import Timestamp
 
-from server.config import DEFAULT_DB
-from timing.instants import DateMeaning, InstantError, parse_instant
+    from timing.instants import DateMeaning
+
+# The imports of server.config (through server.errors, the store and the rules
+# engine), of protobuf and of timing are left to the functions that need them:
+# every ``anshin`` command imports this module to build its parser, most need
+# none of them for that.
 
 DEFAULT_SERVER = os.environ.get("ANSHIN_SERVER", "127.0.0.1:50051")
 
@@ -31,6 +37,8 @@ def default_db(state_dir: Path | None = None) -> str:
         from server.state_init import StateLayout
 
         return StateLayout(state).db_url
+    from server.config import DEFAULT_DB
+
     return DEFAULT_DB
 
 
@@ -51,6 +59,8 @@ def instant(value: str) -> datetime:
     of day without an offset is refused rather than guessed: the server, the
     analyst and the policy may each be in another zone.
     """
+    from timing.instants import DateMeaning
+
     return _parsed(value, DateMeaning.REFUSE)
 
 
@@ -58,10 +68,14 @@ def instant_or_date(value: str) -> datetime:
     """``instant``, or a plain date (``2025-04-10``) meaning midnight JST of
     that day — for the flags whose help says so (``--as-of``, ``--before``):
     the policies' days are Japanese calendar days (docs/architecture.md)."""
+    from timing.instants import DateMeaning
+
     return _parsed(value, DateMeaning.JST_MIDNIGHT)
 
 
 def _parsed(value: str, date_means: DateMeaning) -> datetime:
+    from timing.instants import InstantError, parse_instant
+
     try:
         return parse_instant(value, date_means=date_means)
     except InstantError as exc:
@@ -121,6 +135,8 @@ def yen_amount(value: str) -> int:
 
 def timestamp(dt: datetime) -> Timestamp:
     """An instant as the protobuf ``Timestamp`` of a request."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+
     ts = Timestamp()
     ts.FromDatetime(dt)
     return ts

@@ -24,14 +24,15 @@ import argparse
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import grpc
+from typing import TYPE_CHECKING, Any
 
 from server.cli.args import seconds
 from server.cli.exit_codes import Exit
 from server.cli.failures import CommandFailed, Failure
 from server.cli.profile import DEFAULT_SERVER
+
+if TYPE_CHECKING:
+    import grpc
 
 
 def add_server_args(
@@ -164,42 +165,6 @@ def read_pem(path: Path, attr: str) -> bytes:
     return data
 
 
-class _BearerToken(grpc.AuthMetadataPlugin):
-    def __init__(self, token: str) -> None:
-        self._metadata = (("authorization", f"Bearer {token}"),)
-
-    def __call__(self, context: Any, callback: Any) -> None:
-        callback(self._metadata, None)
-
-
-class _BearerInterceptor(
-    grpc.UnaryUnaryClientInterceptor,
-    grpc.UnaryStreamClientInterceptor,
-    grpc.StreamUnaryClientInterceptor,
-    grpc.StreamStreamClientInterceptor,
-):
-    """Adds the token on a plaintext channel (gRPC sends call credentials over TLS only)."""
-
-    def __init__(self, token: str) -> None:
-        self._header = ("authorization", f"Bearer {token}")
-
-    def _details(self, details: Any) -> Any:
-        metadata = [*(details.metadata or ()), self._header]
-        return details._replace(metadata=metadata)
-
-    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return continuation(self._details(details), request)
-
-    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        return continuation(self._details(details), request)
-
-    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
-        return continuation(self._details(details), requests)
-
-    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
-        return continuation(self._details(details), requests)
-
-
 def open_channel(
     ns: argparse.Namespace,
     *,
@@ -207,6 +172,10 @@ def open_channel(
     options: Sequence[tuple[str, Any]] = (),
 ) -> grpc.Channel:
     """A channel to ``server`` (default ``ns.server``) secured as the flags say."""
+    import grpc  # here: every client command imports this module, not all open a channel
+
+    from server.cli.bearer import BearerInterceptor, BearerToken
+
     address = server or ns.server or DEFAULT_SERVER
     ca = _path(ns, "ca", "ANSHIN_CA")
     cert = _path(ns, "cert", "ANSHIN_CERT")
@@ -227,7 +196,7 @@ def open_channel(
     if ca is None and cert is None:
         channel = grpc.insecure_channel(address, options=opts)
         if token is not None:
-            channel = grpc.intercept_channel(channel, _BearerInterceptor(token))
+            channel = grpc.intercept_channel(channel, BearerInterceptor(token))
         return channel
     creds = grpc.ssl_channel_credentials(
         root_certificates=read_pem(ca, "ca") if ca is not None else None,
@@ -236,7 +205,7 @@ def open_channel(
     )
     if token is not None:
         creds = grpc.composite_channel_credentials(
-            creds, grpc.metadata_call_credentials(_BearerToken(token))
+            creds, grpc.metadata_call_credentials(BearerToken(token))
         )
     if name:
         opts.append(("grpc.ssl_target_name_override", name))

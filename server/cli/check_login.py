@@ -194,15 +194,15 @@ def verdict_name(resp: posture_pb2.CheckLoginResponse) -> str:
 
 
 def run(ns: argparse.Namespace) -> int:
-    import grpc
-
-    from anshin.v1 import posture_pb2_grpc
-
     recorded_facts(ns)
     req = build_request(ns)
     if ns.local:
         resp = evaluate_locally(req, ns.rules)
     else:
+        import grpc  # here: --local opens no channel
+
+        from anshin.v1 import posture_pb2_grpc
+
         with open_channel(ns) as channel:
             try:
                 resp = posture_pb2_grpc.PostureServiceStub(channel).CheckLogin(

@@ -39,10 +39,10 @@ from server.cli.failures import CommandFailed, Failure
 from server.cli.output import View, add_output_arg, emit_one, emit_rows
 from server.cli.render import OUTCOME_STYLE, console, rpc_exit, say, yen
 from server.cli.table import Column
-from server.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from anshin.v1 import claims_pb2, common_pb2
+    from server.errors import InvalidArgument  # imported where raised: it imports the store
 
 STEP_NAMES = {
     "loss": "損害額 loss",

@@ -124,14 +124,14 @@ def _not_a_database(exc: BaseException, db: str | None) -> Failure | None:
 def explain(exc: BaseException, *, db: str | None = None) -> Failure:
     """The failure the user reads for ``exc`` escaping a command (``db``: the
     command's ``--db``, to name it)."""
+    if isinstance(exc, CommandFailed):  # the usual case: before importing what the rest needs
+        return exc.failure
     import grpc
 
     from server.errors import ConfigError, InvalidArgument, Unavailable, lift
     from server.metrics import ListenError
     from server.store.errors import LogIntegrityError
 
-    if isinstance(exc, CommandFailed):
-        return exc.failure
     if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
         code: Any = exc.code()
         return rpc_failure(code.name, exc.details() or "", "server", tls=False)

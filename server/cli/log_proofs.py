@@ -25,9 +25,7 @@ import ipaddress
 import json
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -478,6 +476,9 @@ class UrlWitness:
         self.url, self.where, self.timeout = url, url, timeout
 
     def lines(self) -> list[str]:
+        import urllib.error  # here, as below: urllib.request imports http, ssl and email
+        import urllib.request
+
         try:
             with urllib.request.urlopen(self.url, timeout=self.timeout) as resp:
                 return bytes(resp.read()).decode().splitlines()
@@ -489,6 +490,9 @@ class UrlWitness:
             raise CliError(f"witness {self.url} unreachable: {exc}") from None
 
     def append(self, line: str) -> None:
+        import urllib.error
+        import urllib.request
+
         req = urllib.request.Request(
             self.url,
             data=line.encode() + b"\n",

@@ -31,12 +31,12 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from google.protobuf import json_format
-from google.protobuf.message import Message
+from typing import TYPE_CHECKING, Any
 
 from server.cli.table import Column, layout
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
 
 FORMATS = ("table", "json", "csv", "yaml")
 
@@ -71,6 +71,8 @@ def add_output_arg(
 
 def message_dict(msg: Message) -> dict[str, Any]:
     """A reply in the protobuf JSON mapping, as every command prints it."""
+    from google.protobuf import json_format  # here: the offline commands print no message
+
     return json_format.MessageToDict(msg, always_print_fields_with_no_presence=True)
 
 

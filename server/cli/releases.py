@@ -249,6 +249,24 @@ def emit_status(doc: dict[str, Any], fmt: str) -> None:
     emit_doc(doc, fmt, text=table, rows=(PRODUCTS, doc["products"]))
 
 
+class _SourcesFormatter(argparse.HelpFormatter):
+    """``releases refresh --help``: ``{summaries}`` and ``{default_bases}`` in a
+    flag's help are each source's, read from server.feed_sources only when the
+    help is printed. Importing it imports the HTTP client (httpx, and with it
+    rich and click), which every other ``releases`` command would otherwise
+    load to build its parser."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        if text and ("{summaries}" in text or "{default_bases}" in text):
+            from server.feed_sources import SOURCE_ORDER, SOURCES
+
+            summaries = "; ".join(f"{n}: {SOURCES[n].summary}" for n in SOURCE_ORDER)
+            bases = ", ".join(f"{n}={SOURCES[n].default_base}" for n in SOURCE_ORDER)
+            text = text.replace("{summaries}", summaries).replace("{default_bases}", bases)
+        return text
+
+
 def add_parser(sub: Any) -> None:
     r = sub.add_parser("releases", help="release-history data")
     rsub = r.add_subparsers(dest="releases_command", required=True)
@@ -280,9 +298,8 @@ def add_parser(sub: Any) -> None:
     rr = rsub.add_parser(
         "refresh",
         help="fetch the live vendor feeds over HTTPS and merge them (docs/release-data.md)",
+        formatter_class=_SourcesFormatter,
     )
-    from server.feed_sources import SOURCE_ORDER, SOURCES
-
     rr.add_argument(
         "--rules",
         type=Path,
@@ -292,15 +309,14 @@ def add_parser(sub: Any) -> None:
         "--sources",
         action="append",
         metavar="NAME[,NAME]",
-        help="only these sources (default all): "
-        + "; ".join(f"{n}: {SOURCES[n].summary}" for n in SOURCE_ORDER),
+        help="only these sources (default all): {summaries}",
     )
     rr.add_argument(
         "--base-url",
         action="append",
         metavar="SOURCE=URL",
         help="fetch SOURCE from a mirror (env ANSHIN_FEED_BASE_URLS=SOURCE=URL,...): "
-        + ", ".join(f"{n}={SOURCES[n].default_base}" for n in SOURCE_ORDER),
+        "{default_bases}",
     )
     rr.add_argument(
         "--timeout", type=seconds, default=30.0, help="connect / read timeout, seconds (30)"

@@ -34,6 +34,7 @@ def run(ns: argparse.Namespace) -> int:
     from server.clock import to_us
     from server.usecases.replay import replay
 
+    ns.db = ns.db or default_db()  # here, not as --db's default: it may import server.config
     rules = load_rules(ns.rules)
     since_us = to_us(ns.since) if ns.since else None
     until_us = to_us(ns.until) if ns.until else None
@@ -203,7 +204,6 @@ def add_parser(sub: Any) -> None:
     )
     r.add_argument(
         "--db",
-        default=default_db(),
         help="sqlite:///path.db or postgresql://… (env ANSHIN_DB; opened read-only)",
     )
     r.add_argument("--rules", type=Path, required=True, help="the candidate rules directory")

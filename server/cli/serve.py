@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from pathlib import Path
@@ -124,6 +123,8 @@ def run(ns: argparse.Namespace) -> int:
         from server.workers import run_workers
 
         return run_workers(config, workers)
+    import asyncio  # here: every command imports this module to build its parser
+
     asyncio.run(serve(config))
     return 0
 
