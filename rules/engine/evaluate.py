@@ -21,13 +21,14 @@ clause REVIEW; an UNKNOWN (a fact missing) always pushes REVIEW; a PASS of a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any, NamedTuple
 
 from checks.model import CheckStatus, Compared
-from rules.engine.kinds import KINDS, Finding, ReservationSpec
-from rules.engine.kinds.base import AmountFn, CheckFn, NeedsFn, ScopeFn
+from rules.engine.kinds import KINDS, AmountFinding, Finding, ReservationSpec
+from rules.engine.kinds.base import NeedsFn, ScopeFn
 from rules.engine.kinds.events import CONTRADICTIONS
 from rules.engine.model import (
     ClaimFacts,
@@ -190,6 +191,7 @@ def _reservations(
     specs: list[tuple[str, ReservationSpec]], payable: int
 ) -> tuple[Reservation, ...]:
     merged: dict[str, _Merged] = {}
+    specs = [(cap_id, s) for cap_id, spec in specs for s in (spec, *spec.also)]
     for cap_id, spec in specs:
         m = merged.get(spec.scope_key)
         if m is None:
@@ -261,6 +263,67 @@ def _summary(
     return text
 
 
+class _Entry(NamedTuple):
+    """One clause that applies, as a plan runs it: where it is in the policy
+    (``position``), the kind's function, and where its findings push (``_effect``,
+    resolved once for the clause: only the finding's status and override vary)."""
+
+    position: int
+    clause: Clause
+    fn: Callable[..., Any]  # CheckFn of a condition, AmountFn of an amount clause
+    memoised: bool  # conditions: the kind returns the same Finding for the same inputs
+    on_fail: Effect  # a FAIL without an override: DENY, or REVIEW for a REVIEW clause
+    on_pass: Effect  # APPROVE for a gate condition, else NONE
+
+
+def _entry(position: int, clause: Clause, fn: Callable[..., Any], memoised: bool = False) -> _Entry:
+    category = KINDS[clause.kind].category
+    return _Entry(
+        position,
+        clause,
+        fn,
+        memoised,
+        Effect.REVIEW if clause.effect is ClauseEffect.REVIEW else Effect.DENY,
+        (
+            Effect.APPROVE
+            if category == "condition" and clause.effect is ClauseEffect.GATE
+            else Effect.NONE
+        ),
+    )
+
+
+def _pushes(entry: _Entry, finding: Finding) -> Effect:
+    """``_effect`` of a finding of the clause of ``entry``."""
+    status = finding.status
+    if status is FAIL:
+        return entry.on_fail if finding.effect is None else finding.effect
+    if status is UNKNOWN:
+        return Effect.REVIEW if finding.effect is None else finding.effect
+    if status is PASS:
+        return entry.on_pass
+    return Effect.NONE
+
+
+def _result_of(
+    entry: _Entry, finding: Finding, amount_in: int | None = None, amount_out: int | None = None
+) -> ClauseResult:
+    """``_result``, with the effect resolved from the plan's entry."""
+    clause = entry.clause
+    return ClauseResult(
+        clause.id,
+        clause.part,
+        clause.kind,
+        finding.status,
+        _pushes(entry, finding),
+        finding.compared,
+        clause.text_ja,
+        finding.explanation_ja,
+        finding.missing_facts,
+        amount_in,
+        amount_out,
+    )
+
+
 @dataclass(slots=True)
 class _Plan:
     """What ``evaluate`` does for one policy and one incident type (and sub-kind).
@@ -276,10 +339,11 @@ class _Plan:
     """
 
     policy: Policy
-    conditions: tuple[tuple[int, Clause, CheckFn, bool], ...]
-    amounts: tuple[tuple[int, Clause, AmountFn], ...]
+    conditions: tuple[_Entry, ...]
+    amounts: tuple[_Entry, ...]
     fixed: tuple[tuple[int, Finding, ClauseResult], ...]
-    groups: tuple[tuple[int, ...], ...]  # the any_of groups' members (clause indices)
+    # The any_of groups' members, as positions in ``conditions``.
+    groups: tuple[tuple[int, ...], ...]
     scopes: tuple[tuple[Clause, ScopeFn], ...]  # the clauses that apply and read the ledger
     needs: tuple[tuple[Clause, NeedsFn], ...]  # the clauses that apply and read recorded events
     memo: dict[tuple[int, int], tuple[Finding, ClauseResult]] = field(default_factory=dict)
@@ -297,8 +361,8 @@ def _plan(policy: Policy, claim: ClaimFacts) -> _Plan:
 
 
 def _compile(policy: Policy, claim: ClaimFacts) -> _Plan:
-    conditions: list[tuple[int, Clause, CheckFn, bool]] = []
-    amounts: list[tuple[int, Clause, AmountFn]] = []
+    conditions: list[_Entry] = []
+    amounts: list[_Entry] = []
     fixed: list[tuple[int, Finding, ClauseResult]] = []
     scopes: list[tuple[Clause, ScopeFn]] = []
     needs: list[tuple[Clause, NeedsFn]] = []
@@ -315,11 +379,11 @@ def _compile(policy: Policy, claim: ClaimFacts) -> _Plan:
             )
             fixed.append((i, finding, _result(clause, finding)))
         elif spec.amount is not None:
-            amounts.append((i, clause, spec.amount))
+            amounts.append(_entry(i, clause, spec.amount))
         else:
             assert spec.check is not None
-            conditions.append((i, clause, spec.check, spec.memoised))
-    amounts.sort(key=lambda a: (KINDS[a[1].kind].stage, a[0]))
+            conditions.append(_entry(i, clause, spec.check, spec.memoised))
+    amounts.sort(key=lambda a: (KINDS[a.clause.kind].stage, a.position))
     return _Plan(
         policy,
         tuple(conditions),
@@ -329,39 +393,6 @@ def _compile(policy: Policy, claim: ClaimFacts) -> _Plan:
         tuple(scopes),
         tuple(needs),
     )
-
-
-def _memo_result(
-    memo: dict[tuple[int, int], tuple[Finding, ClauseResult]], i: int, clause: Clause, f: Finding
-) -> ClauseResult:
-    hit = memo.get((i, id(f)))
-    if hit is not None and hit[0] is f:
-        return hit[1]
-    result = _result(clause, f)
-    memo[(i, id(f))] = (f, result)  # holds ``f``: its id cannot be reused while here
-    return result
-
-
-def _conditions(
-    plan: _Plan, claim: ClaimFacts, context: EvaluationContext
-) -> list[tuple[int, Clause, Finding, bool]]:
-    """The findings of the condition clauses that apply, ``any_of`` groups resolved:
-    (index, clause, finding, whether its result may come from ``plan.memo``)."""
-    if not plan.groups:
-        return [
-            (i, clause, check(clause, claim, context), memoised)
-            for i, clause, check, memoised in plan.conditions
-        ]
-    grouped: dict[int, Finding] = {
-        i: check(clause, claim, context) for i, clause, check, _ in plan.conditions
-    }
-    checked = dict(grouped)
-    _resolve_groups(plan.policy.clauses, grouped, plan.groups)
-    # A member the group changed is a new finding: not memoised.
-    return [
-        (i, clause, grouped[i], memoised and checked[i] is grouped[i])
-        for i, clause, _, memoised in plan.conditions
-    ]
 
 
 def _outcome(deny: bool, review: bool, amount: int) -> Outcome:
@@ -390,13 +421,8 @@ class _Pass:
 
     @property
     def outcome(self) -> Outcome:
-        deny = review = False
-        for effect in self.effects:
-            if effect is Effect.DENY:
-                deny = True
-            elif effect is Effect.REVIEW:
-                review = True
-        return _outcome(deny, review, self.amount)
+        effects = self.effects
+        return _outcome(Effect.DENY in effects, Effect.REVIEW in effects, self.amount)
 
 
 def _run(plan: _Plan, claim: ClaimFacts, context: EvaluationContext, explain: bool) -> _Pass:
@@ -405,7 +431,7 @@ def _run(plan: _Plan, claim: ClaimFacts, context: EvaluationContext, explain: bo
 
     Without ``explain`` only what decides is computed: a FAIL or an UNKNOWN is
     the only finding that pushes DENY or REVIEW (``_effect``), so no other is
-    mapped, and no ``ClauseResult`` or step is built.
+    mapped, and no ``ClauseResult`` or entry is built.
     """
     n = len(plan.policy.clauses)
     findings: list[Finding | None] = [None] * n
@@ -414,22 +440,31 @@ def _run(plan: _Plan, claim: ClaimFacts, context: EvaluationContext, explain: bo
     memo = plan.memo
     if explain and len(memo) > _MEMO_LIMIT:
         memo.clear()
-    for i, clause, finding, memoised in _conditions(plan, claim, context):
+    conditions = plan.conditions
+    checked: list[Finding] = [entry.fn(entry.clause, claim, context) for entry in conditions]
+    # In an any_of group another member's finding may stand in for a member's: a
+    # new finding, so not memoised (``resolved[k] is not checked[k]``).
+    resolved = _resolve_groups(conditions, checked, plan.groups) if plan.groups else checked
+    for k, entry in enumerate(conditions):
+        finding = resolved[k]
+        i = entry.position
         findings[i] = finding
         if explain:
-            if memoised:
+            if entry.memoised and finding is checked[k]:
                 hit = memo.get((i, id(finding)))
-                result = (
-                    hit[1]
-                    if hit is not None and hit[0] is finding
-                    else _memo_result(memo, i, clause, finding)
-                )
+                if hit is not None and hit[0] is finding:
+                    result = hit[1]
+                else:
+                    result = _result_of(entry, finding)
+                    memo[(i, id(finding))] = (finding, result)  # holds it: its id stays unique
             else:
-                result = _result(clause, finding)
+                result = _result_of(entry, finding)
             results[i] = result
             effects[i] = result.effect
-        elif finding.status is FAIL or finding.status is UNKNOWN:
-            effects[i] = _effect("condition", clause, finding)
+        else:
+            status = finding.status
+            if status is FAIL or status is UNKNOWN:
+                effects[i] = _pushes(entry, finding)
     for i, finding, result in plan.fixed:
         findings[i] = finding
         effects[i] = result.effect
@@ -438,19 +473,22 @@ def _run(plan: _Plan, claim: ClaimFacts, context: EvaluationContext, explain: bo
     amount = claim.amounts.loss_yen
     steps: list[Step] = [Step("loss", "", amount, amount)] if explain else []
     binding: str | None = None
-    for i, clause, fn in plan.amounts:
-        answer = fn(clause, claim, context, amount)
+    for entry in plan.amounts:
+        answer: AmountFinding = entry.fn(entry.clause, claim, context, amount)
         finding = answer.finding
+        i = entry.position
         findings[i] = finding
         if explain:
             steps.extend(answer.steps)
             if answer.binding:
-                binding = clause.id
-            result = _result(clause, finding, (amount, answer.output))
+                binding = entry.clause.id
+            result = _result_of(entry, finding, amount, answer.output)
             results[i] = result
             effects[i] = result.effect
-        elif finding.status is FAIL or finding.status is UNKNOWN:
-            effects[i] = _effect("amount", clause, finding)
+        else:
+            status = finding.status
+            if status is FAIL or status is UNKNOWN:
+                effects[i] = _pushes(entry, finding)
         amount = answer.output
     return _Pass(findings, effects, results, steps, binding, amount)
 
@@ -524,42 +562,48 @@ def outline(policy: Policy, claim: ClaimFacts, context: EvaluationContext) -> Ou
     return Outline(outcome, run.amount if outcome is Outcome.APPROVE else 0, tuple(fired))
 
 
-def _groups(conditions: list[tuple[int, Clause, CheckFn, bool]]) -> tuple[tuple[int, ...], ...]:
-    """The members of each ``any_of`` group among the conditions that apply, in order."""
+def _groups(conditions: list[_Entry]) -> tuple[tuple[int, ...], ...]:
+    """The members of each ``any_of`` group among the conditions that apply, in order
+    (positions in ``conditions``)."""
     groups: dict[str, list[int]] = {}
-    for i, clause, _, _ in conditions:
-        if clause.any_of:
-            groups.setdefault(clause.any_of, []).append(i)
+    for k, entry in enumerate(conditions):
+        if entry.clause.any_of:
+            groups.setdefault(entry.clause.any_of, []).append(k)
     return tuple(tuple(members) for members in groups.values())
 
 
 def _resolve_groups(
-    clauses: tuple[Clause, ...], findings: dict[int, Finding], groups: tuple[tuple[int, ...], ...]
-) -> None:
-    """In each ``any_of`` group one PASS suffices: the other members become NOT_APPLICABLE."""
+    conditions: tuple[_Entry, ...], checked: list[Finding], groups: tuple[tuple[int, ...], ...]
+) -> list[Finding]:
+    """In each ``any_of`` group one PASS suffices: the other members become NOT_APPLICABLE.
+    ``checked`` (by position in ``conditions``) is left as it is; the findings that
+    stand are returned."""
+    findings = list(checked)
     for members in groups:
-        passed = [i for i in members if findings[i].status is PASS]
+        passed = [k for k in members if findings[k].status is PASS]
         if not passed:
-            undecided = [clauses[i].label for i in members if findings[i].status is UNKNOWN]
+            undecided = [
+                conditions[k].clause.label for k in members if findings[k].status is UNKNOWN
+            ]
             if undecided:
                 # One member may still hold: a non-matching member alone decides nothing.
-                for i in members:
-                    f = findings[i]
+                for k in members:
+                    f = findings[k]
                     if f.status is FAIL:
-                        findings[i] = _held(f, ", ".join(undecided))
+                        findings[k] = _held(f, ", ".join(undecided))
             continue
-        label = clauses[passed[0]].label
-        for i in members:
-            f = findings[i]
+        label = conditions[passed[0]].clause.label
+        for k in members:
+            f = findings[k]
             if f.status in (FAIL, UNKNOWN):
-                findings[i] = _matched_other(label, f.compared)
+                findings[k] = _matched_other(label, f.compared)
+    return findings
 
 
 @lru_cache(maxsize=1024)
 def _held(f: Finding, undecided: str) -> Finding:
     """A non-matching member of an undecided ``any_of`` group decides nothing."""
-    return replace(
-        f,
+    return f._replace(
         explanation_ja=f"{f.explanation_ja}（{undecided}に当たるかが未確定のため、判断を保留します。）",
         effect=Effect.NONE,
     )

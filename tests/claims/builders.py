@@ -49,11 +49,13 @@ from rules.engine import (
     PostureRecord,
     QrPaymentFraud,
     RegistrationRecord,
+    Reservation,
     SkimmingPhishingLoss,
     evaluate,
     ledger_scopes,
     load_policies,
     outline,
+    reservations_for,
 )
 from timing import at_jst
 
@@ -183,22 +185,58 @@ def decide(
     return decision
 
 
-def decide_in_turn(claims: list[ClaimFacts], context: EvaluationContext) -> list[Decision]:
-    """Decide ``claims`` one after another as the store does: each reads the usage
-    the APPROVEs before it reserved (nothing yet: zero), and an APPROVE adds its
-    reservations (tests/claims/test_{jpe,dcm,kdn}.py: one incident claimed again)."""
-    ledger: dict[str, LedgerUsage] = {}
-    out = []
-    for claim in claims:
+class Book:
+    """The ledger as the store keeps it, for claims decided one after another.
+
+    ``decide`` reads the usage the approvals before it reserved (nothing yet:
+    zero), and an APPROVE adds its reservations; ``approve`` is an analyst's
+    approval of a REVIEW for ``payable_yen``, reserving what
+    server/usecases/reviews.py reserves (``reservations_for`` on the ledger as it
+    then is), so the claims after it read it too.
+    """
+
+    def __init__(self) -> None:
+        self.ledger: dict[str, LedgerUsage] = {}
+
+    def _context(self, claim: ClaimFacts, context: EvaluationContext) -> EvaluationContext:
+        scopes = ledger_scopes(policies().get(claim.policy_id), claim, context)
+        return replace(context, ledger={k: self.ledger.get(k, LedgerUsage()) for k in scopes})
+
+    def _reserve(self, reservations: tuple[Reservation, ...]) -> None:
+        for r in reservations:
+            u = self.ledger.get(r.scope_key, LedgerUsage())
+            self.ledger[r.scope_key] = LedgerUsage(u.amount_yen + r.amount_yen, u.count + r.count)
+
+    def decide(self, claim: ClaimFacts, context: EvaluationContext) -> Decision:
+        d = evaluate(policies().get(claim.policy_id), claim, self._context(claim, context))
+        self._reserve(d.reservations)
+        return d
+
+    def approve(
+        self, claim: ClaimFacts, context: EvaluationContext, payable_yen: int
+    ) -> tuple[Reservation, ...]:
+        """An analyst approves ``claim``'s REVIEW for ``payable_yen``; what it reserved."""
         policy = policies().get(claim.policy_id)
-        scopes = ledger_scopes(policy, claim, context)
-        usage = {k: ledger.get(k, LedgerUsage()) for k in scopes}
-        d = evaluate(policy, claim, replace(context, ledger=usage))
-        for r in d.reservations:
-            u = ledger.get(r.scope_key, LedgerUsage())
-            ledger[r.scope_key] = LedgerUsage(u.amount_yen + r.amount_yen, u.count + r.count)
-        out.append(d)
-    return out
+        full = self._context(claim, context)
+        # What check_approval refuses never reaches the ledger: nothing the caps or
+        # the computation do not allow, nothing a re-evaluation denies.
+        d = evaluate(policy, claim, full)
+        assert d.outcome is Outcome.REVIEW, d.trace()
+        assert 0 < payable_yen <= d.computation.payable, d.trace()
+        reservations = reservations_for(policy, claim, full, payable_yen)
+        for r in reservations:
+            used = full.ledger[r.scope_key].amount_yen
+            assert r.limit_yen is None or used + payable_yen <= r.limit_yen, (r, used)
+        self._reserve(reservations)
+        return reservations
+
+
+def decide_in_turn(claims: list[ClaimFacts], context: EvaluationContext) -> list[Decision]:
+    """Decide ``claims`` one after another as the store does (``Book``): each reads
+    the usage the APPROVEs before it reserved (tests/claims/test_{jpe,dcm,kdn}.py:
+    one incident claimed again)."""
+    book = Book()
+    return [book.decide(claim, context) for claim in claims]
 
 
 # --------------------------------------------------------------------------- HNB

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -32,6 +32,7 @@ from checks.model import CheckStatus
 from checks.security_standard import PaymentMethod
 from rules.engine import (
     ClaimFacts,
+    Decision,
     IssuerAnswer,
     IssuerAnswerKind,
     LedgerUsage,
@@ -771,6 +772,9 @@ def test_dcm_exclusions(case: Case) -> None:
 SERIES = "DCM-A1/customer:c-dcm/series:series-1"
 # One incident: the instrument misused at one instant (2026-05-10 12:00 JST), in any series.
 INCIDENT = "DCM-A1/customer:c-dcm/instrument:tok-card-1/at:2026-05-10T03:00:00.000000Z"
+# The instrument's JST days (near_days = 1): the incident's own day and either side.
+DAYS = "DCM-A1/customer:c-dcm/instrument:tok-card-1/day:"
+DAY = f"{DAYS}2026-05-10"
 PROGRAMME_2026 = "DCM-A4/programme/year:2026"
 
 AMOUNTS = [
@@ -837,13 +841,13 @@ AMOUNTS = [
         missing="series_id",
     ),
     Case(
-        "dcm_a1_incident_already_paid_in_another_series_gets_only_the_rest",
+        "dcm_a1_incident_partly_paid_in_another_series_with_a_larger_loss_is_review",
         "DCM-A1.per_incident",
         True,
-        APPROVE,
+        REVIEW,
         top(series_id="series-fresh"),
-        payable=100_000,
-        ledger={INCIDENT: used(140_000)},
+        payable=0,  # not the ¥100,000 more: nothing is paid on top automatically
+        ledger={INCIDENT: used(140_000, 1), DAY: used(140_000, 1)},
     ),
     Case(
         "dcm_a1_incident_already_paid_its_payable_pays_nothing_more",
@@ -851,7 +855,7 @@ AMOUNTS = [
         True,
         DENY,
         top(series_id="series-fresh"),
-        ledger={INCIDENT: used(240_000)},
+        ledger={INCIDENT: used(240_000, 1), DAY: used(240_000, 1)},
     ),
     Case(
         "dcm_a1_incident_used_up_denies",
@@ -861,13 +865,29 @@ AMOUNTS = [
         ledger={INCIDENT: used(1_000_000)},
     ),
     Case(
-        "dcm_a1_the_instrument_misused_one_microsecond_later_is_another_incident",
+        "dcm_a1_the_instrument_misused_one_microsecond_after_a_paid_incident_is_review",
         "DCM-A1.per_incident",
-        False,
-        APPROVE,
+        True,
+        REVIEW,
         inc(fraud_at=at_jst(2026, 5, 10, 12) + US),
-        payable=240_000,
-        ledger={INCIDENT: used(1_000_000)},
+        payable=0,
+        ledger={INCIDENT: used(240_000, 1), DAY: used(240_000, 1)},
+    ),
+    Case(
+        "dcm_a1_the_instrument_paid_the_jst_day_before_is_review",
+        "DCM-A1.per_incident",
+        True,
+        REVIEW,
+        payable=0,
+        ledger={f"{DAYS}2026-05-09": used(240_000, 1)},
+    ),
+    Case(
+        "dcm_a1_the_instrument_paid_the_jst_day_after_is_review",
+        "DCM-A1.per_incident",
+        True,
+        REVIEW,
+        payable=0,
+        ledger={f"{DAYS}2026-05-11": used(240_000, 1)},
     ),
     # DCM-A4: ¥1,000,000,000 a year for the programme (ASSUMPTION: from April 1, by claim date)
     Case(
@@ -920,7 +940,7 @@ def test_dcm_computation_steps_in_order() -> None:
         ("cap", "DCM-A1", 240_000, 240_000),
         ("cap", "DCM-A4", 240_000, 240_000),
     ]
-    assert {r.scope_key for r in d.reservations} == {SERIES, INCIDENT, PROGRAMME_2026}
+    assert {r.scope_key for r in d.reservations} == {SERIES, INCIDENT, DAY, PROGRAMME_2026}
 
 
 def test_dcm_s1_d_barai_says_why() -> None:
@@ -948,12 +968,16 @@ def test_dcm_s1_d_barai_says_why() -> None:
 FULL = money(loss_yen=700_000, recovered_yen=0, points_yen=0)
 
 
-def _paid(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[tuple[str, int]]:
+def _decided(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[Decision]:
     base = scenario()
     claims: list[ClaimFacts] = [
         replace(e(base.claim), claim_id=f"dcm-claim-{i}") for i, e in enumerate(edits, 1)
     ]
-    return [(d.outcome.value, d.payable_yen) for d in decide_in_turn(claims, base.context)]
+    return decide_in_turn(claims, base.context)
+
+
+def _paid(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[tuple[str, int]]:
+    return [(d.outcome.value, d.payable_yen) for d in _decided(scenario, *edits)]
 
 
 def test_dcm_a1_per_incident_same_incident_twice_in_its_series_pays_nothing_more() -> None:
@@ -968,10 +992,15 @@ def test_dcm_a1_per_incident_same_incident_twice_in_its_series_pays_nothing_more
     assert finding.status.value == "FAIL" and "以前の決定で既に" in finding.explanation_ja
 
 
-def test_dcm_a1_per_incident_same_incident_with_a_larger_loss_pays_only_the_remainder() -> None:
+def test_dcm_a1_per_incident_same_incident_with_a_larger_loss_is_review() -> None:
+    """¥700,000 paid in s-1, then the same incident in s-2 stated as ¥900,000: REVIEW, not
+    the ¥200,000 more."""
     first = both(FULL, top(series_id="s-1"))
     larger = both(money(loss_yen=900_000, recovered_yen=0, points_yen=0), top(series_id="s-2"))
-    assert _paid(dcm, first, larger) == [("APPROVE", 700_000), ("APPROVE", 200_000)]
+    assert _paid(dcm, first, larger) == [("APPROVE", 700_000), ("REVIEW", 0)]
+    d = _decided(dcm, first, larger)[1]
+    assert [c.label for c in d.fired] == ["DCM-A1.per_incident"], d.trace()
+    assert "それを超える損害" in d.clause("DCM-A1.per_incident").explanation_ja
 
 
 def test_dcm_a1_per_incident_same_instant_in_utc_in_a_fresh_series_is_the_same_incident() -> None:
@@ -981,10 +1010,42 @@ def test_dcm_a1_per_incident_same_instant_in_utc_in_a_fresh_series_is_the_same_i
     assert _paid(dcm, first, in_utc) == [("APPROVE", 700_000), ("DENY", 0)]
 
 
-def test_dcm_a1_per_incident_a_different_incident_pays_within_the_series() -> None:
+def test_dcm_a1_per_incident_another_incident_two_jst_days_away_pays_in_the_series() -> None:
+    """The card's loss of 2026-05-10 12:00 JST paid ¥700,000 in s-1; another of the card on
+    05-08 23:59:59.999999 JST (two JST days before) is another incident: s-1 has ¥300,000 left."""
     first = both(FULL, top(series_id="s-1"))
-    later = both(FULL, top(series_id="s-1"), inc(fraud_at=at_jst(2026, 5, 10, 12) + US))
-    assert _paid(dcm, first, later) == [("APPROVE", 700_000), ("APPROVE", 300_000)]
+    earlier = both(FULL, top(series_id="s-1"), inc(fraud_at=at_jst(2026, 5, 8, 23, 59, 59, 999999)))
+    assert _paid(dcm_card, first, earlier) == [("APPROVE", 700_000), ("APPROVE", 300_000)]
+
+
+def test_dcm_a1_per_incident_another_instrument_the_same_day_pays() -> None:
+    first = both(money(loss_yen=80_000), top(series_id="s-1"))
+    other = both(first, inc(card_token="tok-card-10", fraud_at=DCM_FRAUD + US))
+    assert _paid(dcm_card, first, other) == [("APPROVE", 80_000), ("APPROVE", 80_000)]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "fraud_at"),
+    [
+        pytest.param(dcm, DCM_FRAUD + US, id="qr_one_microsecond_later"),
+        pytest.param(dcm, DCM_FRAUD + timedelta(minutes=1), id="qr_one_minute_later"),
+        pytest.param(dcm_card, at_jst(2026, 5, 9), id="card_the_jst_day_before_at_0000"),
+        pytest.param(dcm_card, at_jst(2026, 5, 11, 8, 59), id="card_the_jst_day_after"),
+    ],
+)
+def test_dcm_a1_per_incident_the_instrument_again_within_a_jst_day_is_review(
+    scenario: Callable[[], Scenario], fraud_at: datetime
+) -> None:
+    """The instrument's loss of 2026-05-10 12:00 JST paid, and the instrument's loss stated
+    at another instant of 05-09 .. 05-11 in the same series: the same loss at a moved
+    instant? A human looks; nothing is paid."""
+    first = both(FULL, top(series_id="s-1"))
+    later = both(FULL, top(series_id="s-1"), inc(fraud_at=fraud_at))
+    paid, again = _decided(scenario, first, later)
+    assert (paid.outcome, paid.payable_yen) == (APPROVE, 700_000)
+    assert (again.outcome, again.payable_yen, again.reservations) == (REVIEW, 0, ()), again.trace()
+    assert [c.label for c in again.fired] == ["DCM-A1.per_incident"], again.trace()
+    assert "前後1日以内" in again.clause("DCM-A1.per_incident").explanation_ja
 
 
 def test_dcm_a1_per_series_a19b_series_then_without_series_is_review_naming_series_id() -> None:

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from checks.model import CheckStatus, Verdict
-from rules.engine import ClaimFacts, Decision, PostureRecord
+from rules.engine import ClaimFacts, Decision, Outcome, PostureRecord, evaluate
 from tests.claims.builders import (
     APPROVE,
     DENY,
     HNB_FRAUD,
     REVIEW,
     US,
+    Book,
     Case,
     ClaimEdit,
     ContextEdit,
@@ -35,6 +36,7 @@ from tests.claims.builders import (
     inc,
     money,
     period,
+    policies,
     posture,
     run_case,
     stated,
@@ -488,6 +490,13 @@ def test_hnb_exclusions(case: Case) -> None:
 L1_2026 = "HNB-L1/customer:ib-contract-1/year:2026"
 # The incident of hnb(): the fraud at 2026-03-01 10:00 JST, in UTC.
 L2_INCIDENT = "HNB-L2/customer:ib-contract-1/at:2026-03-01T01:00:00.000000Z"
+# Its JST day and the days either side (near_days = 1): what was paid on them.
+L2_DAY = "HNB-L2/customer:ib-contract-1/day:2026-03-01"
+L2_DAY_BEFORE = "HNB-L2/customer:ib-contract-1/day:2026-02-28"
+L2_DAY_AFTER = "HNB-L2/customer:ib-contract-1/day:2026-03-02"
+# The incident of hnb() paid in full, as an APPROVE leaves the ledger: its own scope
+# and its day each count it once.
+L2_PAID = {L2_INCIDENT: used(1_200_000, 1), L2_DAY: used(1_200_000, 1)}
 
 AMOUNTS = [
     # HNB-A1: loss minus refunded amounts
@@ -562,24 +571,58 @@ AMOUNTS = [
         "HNB-L2",
         True,
         DENY,
-        ledger={L2_INCIDENT: used(1_200_000)},
+        ledger=L2_PAID,  # its own day's count is this very incident: not another one
     ),
     Case(
-        "hnb_l2_same_incident_partly_paid_gets_only_the_rest",
+        "hnb_l2_same_incident_partly_paid_with_a_larger_loss_is_review",
         "HNB-L2",
         True,
-        APPROVE,
-        payable=1,
-        ledger={L2_INCIDENT: used(1_199_999)},
+        REVIEW,
+        payable=0,  # nothing is paid on top automatically
+        ledger={L2_INCIDENT: used(1_199_999, 1), L2_DAY: used(1_199_999, 1)},
+    ),
+    # HNB-L2 near_days = 1: another paid incident of the customer on the fraud's JST
+    # day or a day either side may be the same loss at a moved fraud_at.
+    Case(
+        "hnb_l2_another_incident_one_microsecond_after_a_paid_one_is_review",
+        "HNB-L2",
+        True,
+        REVIEW,
+        payable=0,
+        ledger=L2_PAID,
+        scenario=lambda: hnb(HNB_FRAUD + US),
     ),
     Case(
-        "hnb_l2_another_incident_one_microsecond_later_pays",
+        "hnb_l2_paid_incident_on_the_same_jst_day_is_review",
+        "HNB-L2",
+        True,
+        REVIEW,
+        payable=0,
+        ledger={L2_DAY: used(500_000, 1)},
+    ),
+    Case(
+        "hnb_l2_paid_incident_on_the_jst_day_before_is_review",
+        "HNB-L2",
+        True,
+        REVIEW,
+        payable=0,
+        ledger={L2_DAY_BEFORE: used(500_000, 1)},
+    ),
+    Case(
+        "hnb_l2_paid_incident_on_the_jst_day_after_is_review",
+        "HNB-L2",
+        True,
+        REVIEW,
+        payable=0,
+        ledger={L2_DAY_AFTER: used(500_000, 1)},
+    ),
+    Case(
+        "hnb_l2_nothing_paid_near_the_fraud_approves",
         "HNB-L2",
         False,
         APPROVE,
         payable=1_200_000,
-        ledger={L2_INCIDENT: used(1_200_000)},
-        scenario=lambda: hnb(HNB_FRAUD + US),
+        ledger={L2_DAY_BEFORE: used(), L2_DAY: used(), L2_DAY_AFTER: used()},
     ),
 ]
 
@@ -589,9 +632,9 @@ def test_hnb_amounts(case: Case) -> None:
     run_case(case, hnb)
 
 
-def test_hnb_approve_reserves_the_year_scope() -> None:
+def test_hnb_approve_reserves_the_incident_its_jst_day_and_the_year() -> None:
     d = run_case(Case("x", "HNB-L1", False, APPROVE), hnb)
-    incident, year = d.reservations
+    incident, day, year = d.reservations
     assert (year.scope_key, year.cap_ids, year.amount_yen, year.limit_yen) == (
         L1_2026,
         ("HNB-L1",),
@@ -599,10 +642,19 @@ def test_hnb_approve_reserves_the_year_scope() -> None:
         10_000_000,
     )
     # The incident's own scope: its limit is what the claim pays (the loss is paid once).
-    assert (incident.cap_ids, incident.amount_yen, incident.limit_yen) == (
+    assert (incident.scope_key, incident.cap_ids, incident.amount_yen, incident.limit_yen) == (
+        L2_INCIDENT,
         ("HNB-L2",),
         1_200_000,
         1_200_000,
+    )
+    # Its JST day counts it, unlimited: what the next claim of a near fraud_at reads.
+    assert (day.scope_key, day.cap_ids, day.amount_yen, day.count, day.limit_yen) == (
+        L2_DAY,
+        ("HNB-L2",),
+        1_200_000,
+        1,
+        None,
     )
 
 
@@ -615,8 +667,12 @@ def test_hnb_r1_an_excuse_stated_false_is_not_listed_as_missing() -> None:
 
 
 # ----------------------------------------------------------------- HNB-L2, claim after claim
-# The loss of one incident is paid once: a re-claim of it under a new claim id pays at
-# most what is left of its payable; an exact duplicate pays nothing.
+# The loss of one incident is paid once: an exact duplicate under a new claim id pays
+# nothing; one stating more than was paid is REVIEW; another paid incident of the
+# customer within a JST day either side is REVIEW (the same loss at a moved fraud_at?).
+
+NEAR_JA = "前後1日以内"
+LARGER_JA = "それを超える損害"
 
 
 def _decided_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[Decision]:
@@ -627,6 +683,17 @@ def _decided_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[
 
 def _paid_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[tuple[str, int]]:
     return [(d.outcome.value, d.payable_yen) for d in _decided_again(scenario, *edits)]
+
+
+def _frauds_in_turn(*frauds: datetime) -> list[Decision]:
+    """hnb() with its whole story moved to each fraud_at in turn (its own logins and
+    notice), each under its own claim id, decided as the store does."""
+    book = Book()
+    out = []
+    for i, at in enumerate(frauds, 1):
+        s = hnb(at)
+        out.append(book.decide(replace(s.claim, claim_id=f"fraud-{i}"), s.context))
+    return out
 
 
 def _same(claim: ClaimFacts) -> ClaimFacts:
@@ -647,6 +714,15 @@ def _moved(delta: timedelta, in_utc: bool = False) -> ClaimEdit:
     return edit
 
 
+def _is_l2_review(d: Decision, text_ja: str) -> None:
+    """REVIEW citing HNB-L2 (its text saying why), nothing paid, nothing reserved."""
+    assert (d.outcome, d.payable_yen, d.reservations) == (REVIEW, 0, ()), d.trace()
+    assert [c.label for c in d.fired] == ["HNB-L2"], d.trace()
+    finding = d.clause("HNB-L2")
+    assert finding.effect.value == "REVIEW" and text_ja in finding.explanation_ja, d.trace()
+    assert "HNB-L2" in d.summary_ja
+
+
 def test_hnb_l2_same_incident_twice_pays_nothing_the_second_time() -> None:
     first, second = _decided_again(hnb, _same, _same)
     assert (first.outcome, first.payable_yen) == (APPROVE, 1_200_000)
@@ -664,10 +740,166 @@ def test_hnb_l2_a19b_three_claims_of_one_loss_pay_it_once() -> None:
     ]
 
 
-def test_hnb_l2_same_incident_with_a_larger_loss_pays_only_the_remainder() -> None:
-    larger = money(loss_yen=2_000_000)
-    assert _paid_again(hnb, _same, larger) == [("APPROVE", 1_200_000), ("APPROVE", 500_000)]
+def test_hnb_l2_same_incident_with_a_larger_loss_is_review() -> None:
+    """Paid ¥1,200,000, then the same fraud_at claimed with ¥2,000,000 lost: a story that
+    changed goes to a human; the ¥500,000 more is not paid on top automatically."""
+    first, larger = _decided_again(hnb, _same, money(loss_yen=2_000_000))
+    assert (first.outcome, first.payable_yen) == (APPROVE, 1_200_000)
+    _is_l2_review(larger, LARGER_JA)
+    assert "既に¥1,200,000が支払われて" in larger.clause("HNB-L2").explanation_ja
 
 
-def test_hnb_l2_a_different_incident_pays() -> None:
-    assert _paid_again(hnb, _same, _moved(US)) == [("APPROVE", 1_200_000), ("APPROVE", 1_200_000)]
+def test_hnb_l2_a19_fraud_at_moved_by_a_microsecond_or_a_minute_is_review() -> None:
+    """The attack: the paid fraud claimed again with fraud_at moved by 1 µs (another
+    incident key) was paid again in full. Now a human looks, and nothing is paid."""
+    paid, by_us, by_minute = _decided_again(hnb, _same, _moved(US), _moved(timedelta(minutes=1)))
+    assert (paid.outcome, paid.payable_yen) == (APPROVE, 1_200_000)
+    for again in (by_us, by_minute):
+        _is_l2_review(again, NEAR_JA)
+        assert "別の事故1件" in again.clause("HNB-L2").explanation_ja
+
+
+def test_hnb_l2_neighbouring_days_not_read_is_review_not_zero() -> None:
+    """A ledger without the neighbouring day scopes is not a ledger saying nothing
+    was paid there: the claim is REVIEW naming the scope, never APPROVE."""
+    base = hnb()
+    book = Book()
+    book.decide(base.claim, base.context)
+    again = _moved(US)(replace(base.claim, claim_id="moved"))
+    read = book._context(again, base.context)
+    days = [k for k in read.ledger if "/day:" in k]
+    assert len(days) == 3, read.ledger
+    for dropped in days:
+        ledger = {k: u for k, u in read.ledger.items() if k != dropped}
+        d = evaluate(policies().get("HNB"), again, replace(read, ledger=ledger))
+        assert d.outcome is REVIEW and d.payable_yen == 0, d.trace()
+        assert f"context.ledger[{dropped}]" in d.clause("HNB-L2").missing_facts
+
+
+def test_hnb_l2_another_paid_incident_two_jst_days_away_pays() -> None:
+    """Outside the window (the JST day before and after) a paid incident is not looked at."""
+    two_days = timedelta(days=2)
+    decisions = _frauds_in_turn(HNB_FRAUD, HNB_FRAUD + two_days, HNB_FRAUD - two_days)
+    assert [(d.outcome, d.payable_yen) for d in decisions] == [(APPROVE, 1_200_000)] * 3
+
+
+def test_hnb_l2_a_paid_incident_of_another_customer_is_not_looked_at() -> None:
+    base = hnb()
+    other = replace(base.claim, claim_id="other", customer_id="ib-contract-2")
+    decisions = decide_in_turn([base.claim, _moved(US)(other)], base.context)
+    assert [(d.outcome, d.payable_yen) for d in decisions] == [(APPROVE, 1_200_000)] * 2
+
+
+# (paid fraud_at, then another fraud_at, what the second gets): the window is of JST
+# calendar days, not of hours nor of UTC days.
+NEAR_WINDOW = [
+    pytest.param(
+        at_jst(2026, 4, 1, 0, 0),
+        at_jst(2026, 4, 1, 23, 59, 59, 999999),
+        REVIEW,
+        id="same_jst_day_first_and_last_instant_is_review",
+    ),
+    pytest.param(
+        at_jst(2026, 4, 1, 23, 30),
+        at_jst(2026, 4, 2, 0, 30),
+        REVIEW,
+        id="jst_day_after_2330_then_0030_is_review",
+    ),
+    pytest.param(
+        at_jst(2026, 4, 2, 0, 30),
+        at_jst(2026, 4, 1, 23, 30),
+        REVIEW,
+        id="jst_day_before_0030_then_2330_is_review",
+    ),
+    pytest.param(
+        datetime(2026, 4, 1, 14, 59, tzinfo=UTC),  # 2026-04-01 23:59 JST
+        datetime(2026, 4, 2, 15, 0, tzinfo=UTC),  # 2026-04-03 00:00 JST
+        APPROVE,
+        id="adjacent_utc_days_but_two_jst_days_apart_pays",
+    ),
+    pytest.param(
+        datetime(2026, 4, 1, 15, 0, tzinfo=UTC),  # 2026-04-02 00:00 JST
+        datetime(2026, 4, 3, 14, 59, tzinfo=UTC),  # 2026-04-03 23:59 JST
+        REVIEW,
+        id="two_utc_days_apart_but_adjacent_jst_days_is_review",
+    ),
+    pytest.param(
+        at_jst(2026, 4, 1, 23, 59, 59, 999999),
+        at_jst(2026, 4, 3),
+        APPROVE,
+        id="a_day_and_a_microsecond_apart_but_two_jst_days_pays",
+    ),
+    pytest.param(
+        at_jst(2026, 4, 3),
+        at_jst(2026, 4, 1, 23, 59, 59, 999999),
+        APPROVE,
+        id="two_jst_days_before_pays",
+    ),
+]
+
+
+@pytest.mark.parametrize(("paid_at", "then_at", "outcome"), NEAR_WINDOW)
+def test_hnb_l2_near_days_counts_jst_calendar_days(
+    paid_at: datetime, then_at: datetime, outcome: Outcome
+) -> None:
+    paid, then = _frauds_in_turn(paid_at, then_at)
+    assert (paid.outcome, paid.payable_yen) == (APPROVE, 1_200_000), paid.trace()
+    if outcome is APPROVE:
+        assert (then.outcome, then.payable_yen) == (APPROVE, 1_200_000), then.trace()
+    else:
+        _is_l2_review(then, NEAR_JA)
+
+
+def test_hnb_l2_day_scope_is_the_jst_day_of_the_fraud() -> None:
+    """14:59Z and 15:00Z on 2026-04-01 UTC are 23:59 on 04-01 and 00:00 on 04-02 in JST."""
+    prefix = "HNB-L2/customer:ib-contract-1/day:"
+    for at, day in (
+        (datetime(2026, 4, 1, 14, 59, tzinfo=UTC), "2026-04-01"),
+        (datetime(2026, 4, 1, 15, 0, tzinfo=UTC), "2026-04-02"),
+    ):
+        (d,) = _frauds_in_turn(at)
+        days = [r.scope_key for r in d.reservations if r.scope_key.startswith(prefix)]
+        assert days == [prefix + day], d.trace()
+
+
+def test_hnb_l2_an_analysts_approval_counts_in_the_day_scope() -> None:
+    """Two genuine frauds on one day: the second is REVIEW, an analyst approves it; that
+    approval counts in the day scope like an APPROVE, so a third claim that day is REVIEW
+    too (「別の事故2件」), and a re-claim of the approved one is a duplicate (DENY)."""
+    base = hnb()
+    book = Book()
+    first, second, third = (
+        replace(_moved(timedelta(hours=h))(base.claim), claim_id=f"day-{h}") for h in (0, 2, 4)
+    )
+    assert book.decide(first, base.context).outcome is APPROVE
+    review = book.decide(second, base.context)
+    _is_l2_review(review, NEAR_JA)
+    approved = book.approve(second, base.context, 1_200_000)
+    assert {r.scope_key: (r.amount_yen, r.count) for r in approved if "HNB-L2" in r.cap_ids} == {
+        "HNB-L2/customer:ib-contract-1/at:2026-03-01T03:00:00.000000Z": (1_200_000, 1),
+        L2_DAY: (1_200_000, 1),
+    }
+    assert book.ledger[L2_DAY] == used(2_400_000, 2)
+    assert book.ledger[L1_2026] == used(2_400_000, 2)
+
+    d = book.decide(third, base.context)
+    _is_l2_review(d, NEAR_JA)
+    assert "別の事故2件" in d.clause("HNB-L2").explanation_ja
+    # A re-claim of the approved one: nothing left of it, so nothing an analyst could pay.
+    again = book.decide(replace(second, claim_id="day-2-again"), base.context)
+    assert again.payable_yen == again.computation.payable == 0, again.trace()
+    assert book.ledger[L1_2026] == used(2_400_000, 2)  # the REVIEWs paid nothing
+
+
+def test_hnb_l2_exact_duplicate_is_deny_even_with_another_paid_incident_that_day() -> None:
+    base = hnb()
+    book = Book()
+    first, second = (
+        replace(_moved(timedelta(hours=h))(base.claim), claim_id=f"day-{h}") for h in (0, 2)
+    )
+    book.decide(first, base.context)
+    book.decide(second, base.context)
+    book.approve(second, base.context, 1_200_000)
+    again = book.decide(replace(first, claim_id="day-0-again"), base.context)
+    assert (again.outcome, again.payable_yen) == (DENY, 0), again.trace()
+    assert "以前の決定で既に" in again.clause("HNB-L2").explanation_ja

@@ -559,11 +559,11 @@ FEES = [
         ledger={FEES_BILL: used(140_000, 1)},
     ),
     Case(
-        "isa_a2_same_bill_partly_paid_gets_only_the_rest",
+        "isa_a2_same_bill_partly_paid_with_larger_fees_is_review",
         "ISA-A2.per_bill",
         True,
-        APPROVE,
-        payable=40_000,
+        REVIEW,
+        payable=0,  # not the ¥40,000 more: nothing is paid on top automatically
         ledger={FEES_BILL: used(100_000, 1)},
     ),
     Case(
@@ -647,8 +647,9 @@ def test_isa_approve_reserves_the_insured_person_and_both_limits() -> None:
 
 
 # ------------------------------------------------------------ ISA-A1 / ISA-A2, claim after claim
-# The loss of one incident is paid once: a re-claim of it under a new claim id pays at
-# most what is left of its payable; an exact duplicate pays nothing.
+# The loss of one incident is paid once: an exact duplicate under a new claim id pays
+# nothing; one stating more than was paid is REVIEW. The ISA parts have no near_days:
+# another consultation or bill at another instant, however close, is paid.
 
 
 def _decided_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[Decision]:
@@ -693,9 +694,20 @@ def test_isa_a1_per_consultation_a19b_cost_below_the_limit_is_not_paid_again() -
     assert _paid_again(isa, cost, cost, in_utc) == [("APPROVE", 15_000), ("DENY", 0), ("DENY", 0)]
 
 
-def test_isa_a1_per_consultation_larger_cost_pays_only_the_remainder() -> None:
-    first, larger = money(loss_yen=15_000), money(loss_yen=30_000)
-    assert _paid_again(isa, first, larger) == [("APPROVE", 15_000), ("APPROVE", 5_000)]
+def _is_review_of(d: Decision, label: str) -> None:
+    """REVIEW citing ``label`` for a re-claim stating more than was paid; nothing paid."""
+    assert (d.outcome, d.payable_yen, d.reservations) == (REVIEW, 0, ()), d.trace()
+    assert [c.label for c in d.fired] == [label], d.trace()
+    finding = d.clause(label)
+    assert finding.effect.value == "REVIEW", d.trace()
+    assert "それを超える損害" in finding.explanation_ja, d.trace()
+
+
+def test_isa_a1_per_consultation_larger_cost_is_review() -> None:
+    """¥15,000 paid, then the same consultation stated as ¥30,000: REVIEW, not ¥5,000 more."""
+    first, larger = _decided_again(isa, money(loss_yen=15_000), money(loss_yen=30_000))
+    assert (first.outcome, first.payable_yen) == (APPROVE, 15_000)
+    _is_review_of(larger, "ISA-A1.per_consultation")
 
 
 def test_isa_a1_per_consultation_another_consultation_pays() -> None:
@@ -713,11 +725,19 @@ def test_isa_a2_per_bill_same_bill_twice_pays_nothing_the_second_time() -> None:
     ]
 
 
-def test_isa_a2_per_bill_same_bill_with_larger_fees_pays_only_the_remainder() -> None:
-    assert _paid_again(isa_fees, _same, money(loss_yen=300_000)) == [
-        ("APPROVE", 140_000),
-        ("APPROVE", 70_000),
-    ]
+def test_isa_a2_per_bill_same_bill_with_larger_fees_is_review() -> None:
+    """70% of ¥200,000 paid, then the same bill stated as ¥300,000: REVIEW, not ¥70,000 more."""
+    first, larger = _decided_again(isa_fees, _same, money(loss_yen=300_000))
+    assert (first.outcome, first.payable_yen) == (APPROVE, 140_000)
+    _is_review_of(larger, "ISA-A2.per_bill")
+
+
+def test_isa_parts_have_no_day_scope() -> None:
+    """No near_days: the ISA parts read and reserve their incident only, no day key."""
+    for scenario in (isa, isa_fees):
+        (d,) = _decided_again(scenario, _same)
+        assert d.outcome is APPROVE, d.trace()
+        assert not [r.scope_key for r in d.reservations if "/day:" in r.scope_key]
 
 
 def test_isa_a2_per_bill_another_bill_pays() -> None:

@@ -20,6 +20,7 @@ from tests.claims.builders import (
     DENY,
     REVIEW,
     US,
+    Book,
     Case,
     ClaimEdit,
     both,
@@ -195,6 +196,10 @@ NEGLIGENCE = (
 
 # One incident: the card misused at one instant (2026-04-01 10:00 JST), whatever the claim id.
 INCIDENT = "JPE-A1/customer:c-jpe/instrument:tok-jpe/at:2026-04-01T01:00:00.000000Z"
+# The card's JST days (near_days = 1): the incident's own day and either side.
+CARD_DAYS = "JPE-A1/customer:c-jpe/instrument:tok-jpe/day:"
+# The incident paid its ¥100,000, as an APPROVE leaves the ledger (its own scope and its day).
+PAID = {INCIDENT: used(100_000, 1), f"{CARD_DAYS}2026-04-01": used(100_000, 1)}
 SERIES = "JPE-A1/customer:c-jpe/series:inc-7"
 
 AMOUNTS = [
@@ -223,19 +228,19 @@ AMOUNTS = [
         payable=100_000,
     ),
     Case(
-        "jpe_a1_second_claim_of_the_same_incident_gets_the_rest",
+        "jpe_a1_second_claim_of_the_same_incident_with_a_larger_loss_is_review",
         "JPE-A1.per_incident",
         True,
-        APPROVE,
-        payable=40_000,
-        ledger={INCIDENT: used(60_000)},
+        REVIEW,
+        payable=0,  # not the ¥40,000 more: nothing is paid on top automatically
+        ledger={INCIDENT: used(60_000, 1), f"{CARD_DAYS}2026-04-01": used(60_000, 1)},
     ),
     Case(
         "jpe_a1_incident_limit_used_up_denies",
         "JPE-A1.per_incident",
         True,
         DENY,
-        ledger={INCIDENT: used(100_000)},
+        ledger=PAID,
     ),
     Case(
         "jpe_a1_incident_used_up_denies_a_claim_in_any_series",
@@ -246,13 +251,29 @@ AMOUNTS = [
         ledger={INCIDENT: used(100_000)},
     ),
     Case(
-        "jpe_a1_the_card_misused_one_microsecond_later_is_another_incident",
+        "jpe_a1_the_card_misused_one_microsecond_after_a_paid_incident_is_review",
         "JPE-A1.per_incident",
-        False,
-        APPROVE,
+        True,
+        REVIEW,
         both(money(loss_yen=100_000), inc(fraud_at=at_jst(2026, 4, 1, 10) + US)),
-        payable=100_000,
-        ledger={INCIDENT: used(100_000)},
+        payable=0,
+        ledger=PAID,
+    ),
+    Case(
+        "jpe_a1_the_card_paid_the_jst_day_before_is_review",
+        "JPE-A1.per_incident",
+        True,
+        REVIEW,
+        payable=0,
+        ledger={f"{CARD_DAYS}2026-03-31": used(100_000, 1)},
+    ),
+    Case(
+        "jpe_a1_the_card_paid_the_jst_day_after_is_review",
+        "JPE-A1.per_incident",
+        True,
+        REVIEW,
+        payable=0,
+        ledger={f"{CARD_DAYS}2026-04-02": used(100_000, 1)},
     ),
     Case(
         "jpe_a1_another_card_at_the_same_instant_is_another_incident",
@@ -261,7 +282,7 @@ AMOUNTS = [
         APPROVE,
         both(money(loss_yen=100_000), inc(card_token="tok-jpe-2")),
         payable=100_000,
-        ledger={INCIDENT: used(100_000)},
+        ledger=PAID,
     ),
     Case(
         "jpe_a1_series_claim_gets_what_the_series_left",
@@ -509,30 +530,69 @@ def test_jpe_a1_same_incident_under_three_claim_ids_pays_the_limit_once() -> Non
     assert _paid(same, same, same) == [("APPROVE", 100_000), ("DENY", 0), ("DENY", 0)]
 
 
-def test_jpe_a1_same_incident_again_pays_only_the_remainder() -> None:
+def test_jpe_a1_same_incident_again_with_a_larger_loss_is_review() -> None:
+    """¥60,000 paid, then the same incident stated as ¥150,000: REVIEW (not the ¥40,000
+    left of the limit), as often as it is claimed; once an analyst approves the ¥40,000,
+    the limit is used up and the next re-claim is DENY."""
     first, again = money(loss_yen=60_000), money(loss_yen=150_000)
-    assert _paid(first, again, again) == [("APPROVE", 60_000), ("APPROVE", 40_000), ("DENY", 0)]
+    assert _paid(first, again, again) == [("APPROVE", 60_000), ("REVIEW", 0), ("REVIEW", 0)]
+    context = jpe().context
+    one, two, three = _claims(first, again, again)
+    book = Book()
+    assert book.decide(one, context).outcome is APPROVE
+    review = book.decide(two, context)
+    finding = review.clause("JPE-A1.per_incident")
+    assert finding.effect.value == "REVIEW" and "それを超える損害" in finding.explanation_ja
+    book.approve(two, context, 40_000)
+    assert book.ledger[INCIDENT] == used(100_000, 2)
+    last = book.decide(three, context)
+    assert (last.outcome, last.payable_yen) == (DENY, 0), last.trace()
 
 
 def test_jpe_a1_same_instant_given_in_utc_is_the_same_incident() -> None:
     in_utc = inc(fraud_at=at_jst(2026, 4, 1, 10).astimezone(UTC))
-    assert _paid(money(loss_yen=60_000), in_utc) == [("APPROVE", 60_000), ("APPROVE", 40_000)]
+    loss = money(loss_yen=60_000)
+    # Another instant that day would be REVIEW (near_days); the same one is a duplicate.
+    assert _paid(loss, both(loss, in_utc)) == [("APPROVE", 60_000), ("DENY", 0)]
 
 
-def test_jpe_a1_same_incident_under_a_fresh_series_id_pays_only_the_remainder() -> None:
+def test_jpe_a1_same_incident_under_a_fresh_series_id_is_the_same_incident() -> None:
     first = money(loss_yen=60_000)
-    assert _paid(first, top(series_id="fresh")) == [("APPROVE", 60_000), ("APPROVE", 40_000)]
+    fresh = top(series_id="fresh")
+    assert _paid(first, both(first, fresh)) == [("APPROVE", 60_000), ("DENY", 0)]
+    assert _paid(first, fresh) == [("APPROVE", 60_000), ("REVIEW", 0)]  # a larger loss
 
 
-def test_jpe_a1_a_different_incident_pays_again() -> None:
-    later = inc(fraud_at=at_jst(2026, 4, 1, 10) + US)
+def test_jpe_a1_another_card_or_the_card_two_jst_days_away_pays_again() -> None:
     other_card = inc(card_token="tok-jpe-2")
-    assert _paid(same_claim, later, other_card) == [("APPROVE", 100_000)] * 3
+    days_before = inc(fraud_at=at_jst(2026, 3, 30, 23, 59, 59, 999999))
+    days_after = inc(fraud_at=at_jst(2026, 4, 3))
+    assert _paid(same_claim, other_card, days_before, days_after) == [("APPROVE", 100_000)] * 4
+
+
+@pytest.mark.parametrize(
+    "fraud_at",
+    [
+        pytest.param(at_jst(2026, 4, 1, 10) + US, id="one_microsecond_later"),
+        pytest.param(at_jst(2026, 4, 1, 10, 1), id="one_minute_later"),
+        pytest.param(at_jst(2026, 3, 31), id="the_jst_day_before_at_0000"),
+        pytest.param(at_jst(2026, 4, 2, 23, 59, 59, 999999), id="the_jst_day_after_at_2359"),
+    ],
+)
+def test_jpe_a1_the_card_again_within_a_jst_day_is_review(fraud_at: datetime) -> None:
+    """「1回の被害につき最大10万円」: the card's ¥100,000 paid for 2026-04-01 10:00 JST; the
+    card's loss stated at another instant of 03-31 .. 04-02 may be the same 被害."""
+    first, again = decide_in_turn(_claims(same_claim, inc(fraud_at=fraud_at)), jpe().context)
+    assert (first.outcome, first.payable_yen) == (APPROVE, 100_000)
+    assert (again.outcome, again.payable_yen, again.reservations) == (REVIEW, 0, ()), again.trace()
+    assert [c.label for c in again.fired] == ["JPE-A1.per_incident"], again.trace()
+    assert "前後1日以内" in again.clause("JPE-A1.per_incident").explanation_ja
 
 
 def test_jpe_a1_incidents_stated_as_one_series_share_the_limit() -> None:
     first = both(top(series_id="inc-7"), money(loss_yen=60_000))
-    later = both(top(series_id="inc-7"), inc(fraud_at=at_jst(2026, 4, 2, 10)))
+    # Two JST days later: not within the card's window (near_days), so the series decides.
+    later = both(top(series_id="inc-7"), inc(fraud_at=at_jst(2026, 4, 3, 10)))
     assert _paid(first, later) == [("APPROVE", 60_000), ("APPROVE", 40_000)]
-    other = both(top(series_id="inc-8"), inc(fraud_at=at_jst(2026, 4, 2, 10)))
+    other = both(top(series_id="inc-8"), inc(fraud_at=at_jst(2026, 4, 3, 10)))
     assert _paid(first, other) == [("APPROVE", 60_000), ("APPROVE", 100_000)]

@@ -22,7 +22,7 @@ import pytest
 
 from checks.event_model import PaymentLoginMethod, ThreeDSecure
 from checks.model import CheckStatus
-from rules.engine import ClaimFacts, Decision, IssuerAnswer, IssuerAnswerKind
+from rules.engine import CardFraud, ClaimFacts, Decision, IssuerAnswer, IssuerAnswerKind
 from tests.claims.builders import (
     APPROVE,
     DENY,
@@ -32,6 +32,7 @@ from tests.claims.builders import (
     KDN_REGISTERED,
     REVIEW,
     US,
+    Book,
     Case,
     ClaimEdit,
     ContextEdit,
@@ -439,6 +440,9 @@ CARD = [
 PER_CARD = f"KDN-A1/customer:c-kdn/card:{KDN_CARD}"
 # The incident of the card scenario: its card misused at 2026-05-11 20:00 JST.
 CARD_INCIDENT = f"KDN-A1/customer:c-kdn/instrument:{KDN_CARD}/at:2026-05-11T11:00:00.000000Z"
+# The card's JST days (near_days = 1): the fraud's own day 2026-05-11 and either side.
+CARD_DAYS = f"KDN-A1/customer:c-kdn/instrument:{KDN_CARD}/day:"
+CARD_DAY = f"{CARD_DAYS}2026-05-11"
 
 CARD_AMOUNTS = [
     # KDN-A1.per_incident: 「損害額の90%」 of one fraud is paid once
@@ -450,12 +454,37 @@ CARD_AMOUNTS = [
         ledger={CARD_INCIDENT: used(450_000)},
     ),
     Case(
-        "kdn_a1_same_incident_partly_paid_gets_only_the_rest",
+        "kdn_a1_same_incident_partly_paid_with_a_larger_loss_is_review",
         "KDN-A1.per_incident",
         True,
+        REVIEW,
+        payable=0,  # nothing is paid on top automatically
+        ledger={CARD_INCIDENT: used(449_999, 1), CARD_DAY: used(449_999, 1)},
+    ),
+    # near_days = 1: another paid fraud of the card on the JST day or a day either side
+    Case(
+        "kdn_a1_paid_fraud_of_the_card_the_jst_day_before_is_review",
+        "KDN-A1.per_incident",
+        True,
+        REVIEW,
+        payable=0,
+        ledger={f"{CARD_DAYS}2026-05-10": used(450_000, 1)},
+    ),
+    Case(
+        "kdn_a1_paid_fraud_of_the_card_the_jst_day_after_is_review",
+        "KDN-A1.per_incident",
+        True,
+        REVIEW,
+        payable=0,
+        ledger={f"{CARD_DAYS}2026-05-12": used(450_000, 1)},
+    ),
+    Case(
+        "kdn_a1_paid_fraud_of_another_card_that_day_is_not_looked_at",
+        "KDN-A1.per_incident",
+        False,
         APPROVE,
-        payable=1,
-        ledger={CARD_INCIDENT: used(449_999)},
+        payable=450_000,
+        ledger={"KDN-A1/customer:c-kdn/instrument:tok-other/day:2026-05-11": used(450_000, 1)},
     ),
     Case(
         "kdn_a1_incident_not_paid_before_pays_its_90_percent",
@@ -615,13 +644,14 @@ LIABILITY = [
         ledger={L2_YEAR_2025: used(800_000, 1)},
     ),
     Case(
-        "kdn_l2_same_incident_already_paid_gets_only_the_rest",
+        "kdn_l2_same_incident_partly_paid_with_a_larger_loss_is_review",
         "KDN-L2.amount",
         True,
-        APPROVE,
+        REVIEW,
         ledger={L2_INCIDENT: used(600_000)},
-        payable=200_000,  # the incident's ¥800,000 less what was paid
+        payable=0,  # not the ¥200,000 more: a human looks at the story that changed
     ),
+    # KDN-L2 has no near_days (what stops a second payout in the year is KDN-L2.once).
     Case(
         "kdn_l2_incident_one_microsecond_later_is_another_incident",
         "KDN-L2.amount",
@@ -816,8 +846,11 @@ def test_kdn_l2_two_incidents_before_july_1_1600_are_paid_once() -> None:
 
 
 # --------------------------------------------------------- KDN-A1.per_incident, claim after claim
-# The loss of one incident is paid once: a re-claim of it under a new claim id pays at
-# most what is left of its payable; an exact duplicate pays nothing.
+# The loss of one incident is paid once: an exact duplicate under a new claim id pays
+# nothing; one stating more than was paid is REVIEW; another paid fraud of the same
+# card within a JST day either side is REVIEW (the same loss at a moved fraud_at?).
+
+OTHER_CARD = "tok-kdn-card-2"
 
 
 def _decided_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[Decision]:
@@ -848,6 +881,34 @@ def _moved(delta: timedelta, in_utc: bool = False) -> ClaimEdit:
     return edit
 
 
+def _kdn_moved(delta: timedelta) -> Scenario:
+    """kdn() with its whole story moved by ``delta``: the alert before the fraud (KDN-C2:
+    by the end of the next JST day after the first alert), the reports after it."""
+    base = kdn()
+    incident = base.claim.incident
+    assert isinstance(incident, CardFraud)
+
+    def shifted(at: datetime | None) -> datetime | None:
+        return None if at is None else at + delta
+
+    moved = replace(
+        incident,
+        fraud_at=incident.fraud_at + delta,
+        reported_to_issuer_at=shifted(incident.reported_to_issuer_at),
+        police_reported_at=shifted(incident.police_reported_at),
+        notified_at=shifted(incident.notified_at),
+    )
+    context = replace(base.context, monitoring={KDN_CARD: monitoring(alerts=(KDN_ALERT + delta,))})
+    return Scenario(replace(base.claim, incident=moved), context)
+
+
+def _is_per_incident_review(d: Decision, text_ja: str) -> None:
+    assert (d.outcome, d.payable_yen, d.reservations) == (REVIEW, 0, ()), d.trace()
+    assert [c.label for c in d.fired] == ["KDN-A1.per_incident"], d.trace()
+    finding = d.clause("KDN-A1.per_incident")
+    assert finding.effect.value == "REVIEW" and text_ja in finding.explanation_ja, d.trace()
+
+
 def test_kdn_a1_per_incident_same_fraud_twice_pays_nothing_the_second_time() -> None:
     loss = money(loss_yen=300_000)
     first, second = _decided_again(kdn, loss, loss)
@@ -863,12 +924,49 @@ def test_kdn_a1_per_incident_same_instant_in_utc_is_the_same_fraud() -> None:
     assert _paid_again(kdn, loss, in_utc) == [("APPROVE", 270_000), ("DENY", 0)]
 
 
-def test_kdn_a1_per_incident_same_fraud_with_a_larger_loss_pays_only_the_remainder() -> None:
-    first, larger = money(loss_yen=300_000), money(loss_yen=400_000)
-    assert _paid_again(kdn, first, larger) == [("APPROVE", 270_000), ("APPROVE", 90_000)]
+def test_kdn_a1_per_incident_same_fraud_with_a_larger_loss_is_review() -> None:
+    """¥270,000 paid (90% of ¥300,000), then the same fraud with ¥400,000 lost: REVIEW,
+    not the ¥90,000 more."""
+    first, larger = _decided_again(kdn, money(loss_yen=300_000), money(loss_yen=400_000))
+    assert (first.outcome, first.payable_yen) == (APPROVE, 270_000)
+    _is_per_incident_review(larger, "それを超える損害")
 
 
-def test_kdn_a1_per_incident_another_fraud_or_card_pays() -> None:
-    loss = money(loss_yen=300_000)
-    later = both(loss, _moved(US))
-    assert _paid_again(kdn, loss, later) == [("APPROVE", 270_000), ("APPROVE", 270_000)]
+def test_kdn_a1_per_incident_another_card_or_a_fraud_two_jst_days_away_pays() -> None:
+    """Another card misused at the same instant, and the same card misused two JST days
+    earlier (its own alert before it): neither is within the card's window."""
+    base = kdn()
+    other = replace(inc(card_token=OTHER_CARD)(base.claim), claim_id="other-card")
+    other_ctx = replace(
+        base.context,
+        monitoring={
+            **base.context.monitoring,
+            OTHER_CARD: replace(monitoring(), card_token=OTHER_CARD),
+        },
+    )
+    earlier = _kdn_moved(-timedelta(days=2))
+    book = Book()
+    decisions = [
+        book.decide(base.claim, base.context),
+        book.decide(other, other_ctx),
+        book.decide(replace(earlier.claim, claim_id="two-days-earlier"), earlier.context),
+    ]
+    assert [(d.outcome, d.payable_yen) for d in decisions] == [(APPROVE, 450_000)] * 3
+
+
+@pytest.mark.parametrize(
+    "moved",
+    [
+        pytest.param(US, id="one_microsecond_later"),
+        pytest.param(timedelta(minutes=1), id="one_minute_later"),
+        pytest.param(-timedelta(hours=20), id="the_same_jst_day_at_0000"),
+        pytest.param(-timedelta(hours=20, microseconds=1), id="the_jst_day_before_at_2359"),
+        pytest.param(-timedelta(days=1), id="the_jst_day_before"),
+    ],
+)
+def test_kdn_a1_per_incident_same_card_within_a_jst_day_is_review(moved: timedelta) -> None:
+    """The fraud of 2026-05-11 20:00 JST paid; the card's fraud stated at another instant
+    of 05-10 or 05-11 (after the 05-10 09:00 alert) may be the same loss: a human looks."""
+    paid, again = _decided_again(kdn, _same, _moved(moved))
+    assert (paid.outcome, paid.payable_yen) == (APPROVE, 450_000)
+    _is_per_incident_review(again, "前後1日以内")

@@ -6,7 +6,15 @@ For any loss, recovered amount, points and ledger usage:
 * it never exceeds the loss minus what was recovered (and minus points);
 * it never exceeds what remains of any cap it counts toward (every
   reservation's ``usage + payable <= limit``, ``count + 1 <= max_count``);
-* it is 0 and nothing is reserved unless the outcome is APPROVE.
+* it is 0 and nothing is reserved unless the outcome is APPROVE;
+* an APPROVE never pays an incident something was paid for already, nor one
+  with another paid incident on its JST day or a day either side (near_days),
+  and it reserves in every scope it read but those neighbouring days.
+
+The ledger is drawn either at random, scope by scope, or as approvals leave it:
+an incident's JST day counts the incident's own payouts (plus, sometimes, other
+incidents of the window) — so that APPROVEs of policies with a window are drawn
+often enough to check the caps of.
 """
 
 from __future__ import annotations
@@ -53,6 +61,27 @@ def _limit_of(policy_id: str, scope_key: str) -> int:
     return max(limits, default=1_000_000)
 
 
+def _windows(keys: list[str]) -> dict[str, tuple[str, list[str]]]:
+    """Per incident cap with near_days: its incident key → (its own JST day key, the
+    window's day keys in order). The window is centred on the incident's day."""
+    by_prefix: dict[str, list[str]] = {}
+    for key in keys:
+        head, sep, _day = key.partition("/day:")
+        if sep:
+            by_prefix.setdefault(head + "/", []).append(key)
+    out = {}
+    for prefix, days in by_prefix.items():
+        (incident,) = [k for k in keys if k.startswith(prefix + "at:")]
+        days.sort()
+        out[incident] = (days[len(days) // 2], days)
+    return out
+
+
+def _usage(draw: st.DrawFn, limit: int) -> LedgerUsage:
+    amount = draw(st.one_of(st.just(0), st.integers(0, limit + limit // 5)))
+    return LedgerUsage(amount, draw(st.integers(0, 2)))
+
+
 @st.composite
 def claims_and_ledgers(
     draw: st.DrawFn,
@@ -63,12 +92,21 @@ def claims_and_ledgers(
     points = draw(st.one_of(st.just(0), st.integers(0, loss)))
     claim = replace(base.claim, amounts=Amounts(loss, recovered, points))
     policy = policies().get(claim.policy_id)
+    keys = list(ledger_scopes(policy, claim, base.context))
     ledger: dict[str, LedgerUsage] = {}
-    for key in ledger_scopes(policy, claim, base.context):
-        limit = _limit_of(claim.policy_id, key)
-        amount = draw(st.one_of(st.just(0), st.integers(0, limit + limit // 5)))
-        count = draw(st.integers(0, 2))
-        ledger[key] = LedgerUsage(amount, count)
+    for key in keys:
+        ledger[key] = _usage(draw, _limit_of(claim.policy_id, key))
+    if draw(st.booleans()):
+        # As approvals leave it: the incident's day counts the incident's payouts, and
+        # other incidents of the window (if any) count on their days.
+        for incident, (own, days) in _windows(keys).items():
+            others = draw(st.booleans())
+            for day in days:
+                extra = _usage(draw, _limit_of(claim.policy_id, day)) if others else LedgerUsage()
+                mine = ledger[incident] if day == own else LedgerUsage()
+                ledger[day] = LedgerUsage(
+                    mine.amount_yen + extra.amount_yen, mine.count + extra.count
+                )
     return claim, base.context, ledger
 
 
@@ -91,7 +129,13 @@ def test_payable_never_exceeds_a_cap_nor_the_net_loss_and_is_never_negative(
         assert payable == 0 and d.reservations == ()
         return
     assert payable > 0
-    assert {r.scope_key for r in d.reservations} == set(ledger)
+    windows = _windows(list(ledger))
+    neighbours = {day for own, days in windows.values() for day in days if day != own}
+    assert {r.scope_key for r in d.reservations} == set(ledger) - neighbours
+    for incident, (_own, days) in windows.items():
+        # The loss of one incident is paid once; another paid one near it goes to a human.
+        assert ledger[incident].amount_yen == 0, d.trace()
+        assert sum(ledger[day].count for day in days) <= ledger[incident].count, d.trace()
     for r in d.reservations:
         usage = ledger[r.scope_key]
         assert r.amount_yen == payable

@@ -37,11 +37,14 @@ from tests.service.test_claims_service import (
     ts,
 )
 
-# Days from the fraud (2025-04-08 12:00 JST) to the notice to the bank.
-# HNB-X5 counts from the next JST day: day 14 ends 2025-04-22 24:00 JST,
-# day 30 ends 2025-05-08 24:00 JST; notices at 12:00 JST of those days.
+# Days from the fraud to the notice to the bank. HNB-X5 counts from the next JST day:
+# for the fraud of 2025-04-08 12:00 JST, day 14 ends 2025-04-22 24:00 JST and day 30
+# ends 2025-05-08 24:00 JST; notices at 12:00 JST of those days.
 DELAYS = (1, 14, 15, 20, 30, 31)
 CHANGED_UNDER_14 = (15, 20, 30)
+# The n-th claim's fraud is 2n JST days after FRAUD: each its own incident, and none
+# within a JST day of another (HNB-L2 near_days = 1 would send it to a human).
+APART = timedelta(days=2)
 
 
 def x5_days(rules_dir: Path, target: Path, days: int) -> Path:
@@ -60,11 +63,14 @@ async def record_claims(server: RunningServer) -> dict[int, str]:
     await record_history(server)
     server.clock.now = FRAUD + timedelta(days=45)
     ids = {}
-    for days in DELAYS:
+    for n, days in enumerate(DELAYS):
         req = hnb_claim()
-        # Each claim its own incident (the loss of one incident is paid once, HNB-L2).
-        req.ib_transfer.fraud_at.CopyFrom(ts(FRAUD + timedelta(microseconds=days)))
-        notified = FRAUD + timedelta(days=days)
+        # Each claim its own incident (the loss of one incident is paid once, HNB-L2),
+        # its notice `days` after its own fraud (after the same compliant login).
+        fraud = FRAUD + n * APART
+        req.ib_transfer.fraud_at.CopyFrom(ts(fraud))
+        req.ib_transfer.police_consulted_at.CopyFrom(ts(fraud + timedelta(days=1)))
+        notified = fraud + timedelta(days=days)
         req.ib_transfer.notified_bank_at.CopyFrom(ts(notified))
         req.claimed_at.CopyFrom(ts(notified + timedelta(hours=1)))
         resp = await stub(server).EvaluateClaim(req)
@@ -113,7 +119,14 @@ async def test_claim_entry_records_the_facts_it_read(server: RunningServer) -> N
     assert [kind for kind, _ in facts["events"]] == ["enrolment"]
     assert facts["events"][0][1]["policy_id"] == "HNB"  # the stored payload, as stored
     ledger = facts["ledger"]
-    assert sorted(scope.split("/")[0] for scope in ledger) == ["HNB-L1", "HNB-L2"]
+    # HNB-L1's year, HNB-L2's incident and the JST days either side of it (near_days).
+    assert set(ledger) == {
+        f"HNB-L1/customer:{CUSTOMER}/year:2025",
+        f"HNB-L2/customer:{CUSTOMER}/at:2025-04-08T03:00:00.000000Z",
+        f"HNB-L2/customer:{CUSTOMER}/day:2025-04-07",
+        f"HNB-L2/customer:{CUSTOMER}/day:2025-04-08",
+        f"HNB-L2/customer:{CUSTOMER}/day:2025-04-09",
+    }
     assert all(tuple(usage) == (0, 0, []) for usage in ledger.values())
 
 

@@ -21,7 +21,9 @@ Scope keys are stable strings the store can index::
 An incident is identified by the facts a re-claim of it must repeat (the
 instrument and the instant), never by the claim id: a new claim id for the same
 incident reads the same scope, and such a cap's limit is at most the claim's own
-payable, so one loss is paid once (a re-claim gets only what is left). A series
+payable, so one loss is paid once (an exact duplicate gets nothing; a re-claim asking
+more than was paid, or another paid incident of the same instrument within
+``near_days`` JST days, is REVIEW: ``_incident_again``). A series
 (series_id) is the claimant's grouping of several incidents; a claim without one is a
 series of its own incident (missing_series = incident) or REVIEW (review).
 """
@@ -29,10 +31,11 @@ series of its own incident (missing_series = incident) or REVIEW (review).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import TypeAlias
 
+from checks.model import Compared
 from rules.engine.kinds.base import (
     FAIL,
     PASS,
@@ -47,11 +50,13 @@ from rules.engine.kinds.base import (
     missing,
     not_defined,
     not_provided,
+    per_clause,
 )
 from rules.engine.kinds.cached import period_year_containing
-from rules.engine.model import ClaimFacts, EvaluationContext, resolve
+from rules.engine.model import ClaimFacts, Effect, EvaluationContext, LedgerUsage, resolve
 from rules.engine.policy import Clause, ClauseEffect
 from timing.caps import CapUsage, CountCap
+from timing.jst import JST
 from timing.money import format_yen, minus_recovered, percentage_floor
 from timing.trace import Step
 from timing.years import PeriodYear
@@ -144,8 +149,33 @@ def percentage(
 # --------------------------------------------------------------------------- scopes
 
 
+@dataclass(frozen=True, slots=True)
+class _CapParams:
+    """What a cap clause's parameters say about its scope, read once per clause
+    (``per_clause``): every claim asks the same of them."""
+
+    name: str  # the scope name: scope_name, else the clause id
+    incident: bool  # a cap on one incident as the claim states it (``_is_incident_cap``)
+    incident_at: tuple[str, ...]  # the fields naming the incident's instant
+    instrument: tuple[str, ...] | None  # the fields naming its instrument; None: the instant alone
+    near_days: int  # incident caps: how many JST days either side to look (0: none)
+
+
+@per_clause
+def _cap_params(clause: Clause) -> _CapParams:
+    params = clause.params
+    incident = _is_incident_cap(clause)
+    return _CapParams(
+        clause.str_param("scope_name") or clause.id,
+        incident,
+        clause.list_param("incident_at") if "incident_at" in params else _OCCURRED,
+        clause.list_param("incident_instrument") if "incident_instrument" in params else None,
+        clause.int_param("near_days") if incident else 0,
+    )
+
+
 def _name(clause: Clause) -> str:
-    return clause.str_param("scope_name") or clause.id
+    return _cap_params(clause).name
 
 
 def _year(clause: Clause, claim: ClaimFacts) -> tuple[PeriodYear | None, str]:
@@ -160,42 +190,97 @@ def _own(claim: ClaimFacts) -> str:
 
 
 def _utc(at: datetime) -> str:
-    """An instant as the key writes it: UTC to the microsecond, whatever offset it came in."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """An instant as the key writes it: UTC to the microsecond, whatever offset it came in.
+
+    The text of ``strftime("%Y-%m-%dT%H:%M:%S.%fZ")`` (%Y unpadded, as glibc
+    writes it), built without strftime: a third of its cost, once per claim and cap."""
+    u = at.astimezone(UTC)
+    return (
+        f"{u.year}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
+        f".{u.microsecond:06d}Z"
+    )
 
 
 _OCCURRED = ("occurred_at",)
+
+
+def _incident_parts(clause: Clause, claim: ClaimFacts) -> tuple[str, datetime | None, str]:
+    """(``instrument:T/`` or "", the incident instant, "") as the claim states the
+    incident; (…, None, the missing fact's path) when it does not."""
+    params = _cap_params(clause)
+    at_r, at = instant_of(claim, params.incident_at)
+    if at is None:
+        return "", None, at_r.path
+    if params.instrument is None:
+        return "", at, ""
+    r = resolve(claim, params.instrument)
+    token = r.value if isinstance(r.value, str) else ""
+    if not token:
+        return "", None, r.path
+    return f"instrument:{token}/", at, ""
 
 
 def _incident(clause: Clause, claim: ClaimFacts) -> tuple[str | None, str]:
     """``instrument:T/at:ISO`` (or ``at:ISO``): the incident as the claim states it —
     the same instrument misused at the same instant is the same incident, whatever
     the claim id (a re-claim repeats both); else (None, the missing fact's path)."""
-    at_names = clause.list_param("incident_at") if "incident_at" in clause.params else _OCCURRED
-    at_r, at = instant_of(claim, at_names)
+    instrument, at, path = _incident_parts(clause, claim)
     if at is None:
-        return None, at_r.path
-    if "incident_instrument" not in clause.params:
-        return f"at:{_utc(at)}", ""
-    r = resolve(claim, clause.list_param("incident_instrument"))
-    token = r.value if isinstance(r.value, str) else ""
-    if not token:
-        return None, r.path
-    return f"instrument:{token}/at:{_utc(at)}", ""
+        return None, path
+    return f"{instrument}at:{_utc(at)}", ""
+
+
+def near_scopes(clause: Clause, claim: ClaimFacts) -> tuple[str, tuple[str, ...]]:
+    """(the key this incident's day counts in, the keys of every day within
+    ``near_days`` of it) for an incident cap with ``near_days``; ("", ()) otherwise.
+
+    A day key (``HNB-L2/customer:C/day:2026-04-01``, the incident's JST calendar
+    day, with the instrument when the cap has one) counts the incidents paid that
+    day. Another paid incident of the same customer and instrument within the
+    window, not this very one, may be the same loss stated at another instant
+    (a re-claim whose fraud_at moved by a minute): a human looks (REVIEW)."""
+    scope = _scope(clause, claim)
+    return scope.own_day, scope.window
+
+
+def _near(
+    params: _CapParams, claim: ClaimFacts, instrument: str, at: datetime
+) -> tuple[str, tuple[str, ...]]:
+    """``near_scopes`` of an incident the claim states (``instrument``, ``at``)."""
+    days = params.near_days
+    if days <= 0:
+        return "", ()
+    day = at.astimezone(JST).date()
+    prefix = f"{params.name}/{_own(claim)}/{instrument}day:"
+    window = tuple(
+        f"{prefix}{(day + timedelta(days=d)).isoformat()}" for d in range(-days, days + 1)
+    )
+    return f"{prefix}{day.isoformat()}", window
 
 
 def scope_key(clause: Clause, claim: ClaimFacts) -> tuple[str | None, str]:
     """(scope key, the path of the missing fact when the key cannot be built)."""
-    key, path, _ = _scope(clause, claim)
-    return key, path
+    scope = _scope(clause, claim)
+    return scope.key, scope.path
 
 
-_Scope: TypeAlias = tuple[str | None, str, PeriodYear | None]
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """Where one claim counts under one cap clause."""
+
+    key: str | None  # None: a fact the key is built from is missing
+    path: str  # that fact's path ("" when the key was built)
+    year: PeriodYear | None = None  # the kinds counted per year: the year
+    year_path: str = ""  # … and the field whose instant chose it
+    own_day: str = ""  # incident caps with near_days: ``near_scopes``
+    window: tuple[str, ...] = ()
+
+
 _LAST_SCOPE = "last scope"  # Clause.memo key
 
 
 def _scope(clause: Clause, claim: ClaimFacts) -> _Scope:
-    """``scope_key`` and, for the kinds counted per year, the year.
+    """``scope_key``, ``near_scopes`` and, for the kinds counted per year, the year.
 
     ledger_scopes() and then the cap itself ask for the scope of the same
     claim: the clause keeps the last (claim, answer), for that very claim only.
@@ -210,32 +295,35 @@ def _scope(clause: Clause, claim: ClaimFacts) -> _Scope:
 
 def _scope_of(clause: Clause, claim: ClaimFacts) -> _Scope:
     kind = clause.kind
-    name = _name(clause)
+    params = _cap_params(clause)
+    name = params.name
     if kind == "cap_per_incident" and clause.str_param("incident_ref") == "claim":
-        return f"{name}/{_own(claim)}/claim:{claim.claim_id}", "", None
+        return _Scope(f"{name}/{_own(claim)}/claim:{claim.claim_id}", "")
     if kind == "cap_per_series" and claim.series_id:
-        return f"{name}/{_own(claim)}/series:{claim.series_id}", "", None
+        return _Scope(f"{name}/{_own(claim)}/series:{claim.series_id}", "")
     if kind == "cap_per_series" and clause.str_param("missing_series") == "review":
-        return None, "series_id", None
+        return _Scope(None, "series_id")
     if kind in ("cap_per_incident", "cap_per_series"):
         # No series stated: the claim's series is its incident alone, the very key
         # cap_per_incident reads, so a re-claim of it under any claim id meets it.
-        incident, path = _incident(clause, claim)
-        if incident is None:
-            return None, path, None
-        return f"{name}/{_own(claim)}/{incident}", "", None
+        instrument, at, path = _incident_parts(clause, claim)
+        if at is None:
+            return _Scope(None, path)
+        key = f"{name}/{_own(claim)}/{instrument}at:{_utc(at)}"
+        own_day, window = _near(params, claim, instrument, at)
+        return _Scope(key, "", own_day=own_day, window=window)
     if kind == "cap_per_card":
         r = resolve(claim, clause.list_param("card"))
         token = r.value if isinstance(r.value, str) else ""
         if not token:
-            return None, r.path, None
-        return f"{name}/{_own(claim)}/card:{token}", "", None
+            return _Scope(None, r.path)
+        return _Scope(f"{name}/{_own(claim)}/card:{token}", "")
     year, path = _year(clause, claim)
     if year is None:
-        return None, path, None
+        return _Scope(None, path)
     if kind == "programme_cap_per_year":
-        return f"{name}/programme/year:{year.label}", "", year
-    return f"{name}/{_own(claim)}/year:{year.label}", "", year
+        return _Scope(f"{name}/programme/year:{year.label}", "", year, path)
+    return _Scope(f"{name}/{_own(claim)}/year:{year.label}", "", year, path)
 
 
 def _is_incident_cap(clause: Clause) -> bool:
@@ -244,15 +332,17 @@ def _is_incident_cap(clause: Clause) -> bool:
 
 
 def cap_scopes(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> tuple[str, ...]:
-    key, _path = scope_key(clause, claim)
-    return () if key is None else (key,)
+    scope = _scope(clause, claim)
+    if scope.key is None:
+        return ()
+    return (scope.key, *scope.window)
 
 
-def _scope_detail(clause: Clause, claim: ClaimFacts, year: PeriodYear | None) -> str:
+def _scope_detail(clause: Clause, scope: _Scope) -> str:
+    year = scope.year
     if year is None or clause.kind in ("cap_per_incident", "cap_per_series", "cap_per_card"):
         return ""
-    r = resolve(claim, clause.list_param("year_of"))
-    return _year_detail(r.path, year)
+    return _year_detail(scope.year_path, year)
 
 
 @lru_cache(maxsize=1024)
@@ -263,7 +353,8 @@ def _year_detail(path: str, year: PeriodYear) -> str:
 
 def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) -> AmountFinding:
     """Every amount and count cap: the kind names the scope."""
-    key, path, year = _scope(clause, claim)
+    scope = _scope(clause, claim)
+    key, path = scope.key, scope.path
     if key is None:
         if (
             clause.kind == "cap_per_card"
@@ -277,7 +368,7 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
         return AmountFinding(
             not_provided(f"context.ledger[{key}]", "この限度額の支払済み額の記録"), amount
         )
-    detail = _scope_detail(clause, claim, year)
+    detail = _scope_detail(clause, scope)
     if clause.kind == "once_per_policy_year":
         max_count = clause.int_param("max_count")
         count_cap = CountCap(clause.id, max_count, usage.count, key)
@@ -308,7 +399,7 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
             (step,),
         )
     limit = clause.int_param("limit_yen")
-    incident = _is_incident_cap(clause)
+    incident = _cap_params(clause).incident
     if incident:
         # The loss is paid once: one incident never pays more than it is payable,
         # whatever claim id a re-claim carries — the limit is this claim's own payable
@@ -362,6 +453,14 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
             (step,),
         )
     step = amount_cap.apply(amount)
+    if incident:
+        own_day, window = scope.own_day, scope.window
+        if own_day:
+            # The incident's day counts it too (an approval reserves in both).
+            spec = ReservationSpec(key, limit_yen=limit, also=(ReservationSpec(own_day),))
+        again = _incident_again(clause, ctx, remaining, usage, spec, compared, step, window)
+        if again is not None:
+            return again
     if incident and remaining == 0 and amount > 0:
         return AmountFinding(
             Finding(
@@ -399,6 +498,76 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
         step.output,
         (step,),
         binding=step.output < amount,
+    )
+
+
+def _incident_again(
+    clause: Clause,
+    ctx: EvaluationContext,
+    remaining: int,
+    usage: LedgerUsage,
+    spec: ReservationSpec,
+    compared: tuple[Compared, ...],
+    step: Step,
+    window: tuple[str, ...],
+) -> AmountFinding | None:
+    """REVIEW when this incident looks paid already in another form; None otherwise.
+
+    - a re-claim of a paid incident stating more than was paid (a loss that grew
+      between claims is a story that changed: a human looks, nothing is paid
+      automatically on top);
+    - another paid incident of the same customer and instrument within
+      ``near_days`` JST days (``near_scopes``): the same loss at a moved instant?
+    An exact re-claim of what was paid in full stays the cap's FAIL (nothing left).
+    The reservations stay, so an analyst's approval counts in both scopes.
+    """
+    if usage.amount_yen > 0 and remaining > 0:
+        return AmountFinding(
+            Finding(
+                FAIL,
+                f"この事故には以前の決定で既に{format_yen(usage.amount_yen)}が支払われて"
+                f"います。それを超える損害（残り{format_yen(remaining)}）を求める再請求のため、"
+                "人による確認が必要です。",
+                compared,
+                effect=Effect.REVIEW,
+                reservation=spec,
+            ),
+            step.output,
+            (step,),
+        )
+    if not window or remaining == 0:
+        # An exact duplicate of what was paid in full stays DENY: nothing is left
+        # to pay, whoever looks at it.
+        return None
+    unread = [k for k in window if k not in ctx.ledger]
+    if unread:
+        # Not read is not zero: without the neighbouring days nobody knows.
+        return AmountFinding(
+            not_provided(f"context.ledger[{unread[0]}]", "近接する事故の支払済み額の記録"),
+            step.output,
+            (step,),
+        )
+    paid_near = sum(ctx.ledger[k].count for k in window) - usage.count
+    if paid_near <= 0:
+        return None
+    days = clause.int_param("near_days")
+    whose = "同じ契約者"
+    if _cap_params(clause).instrument is not None:
+        whose += "・同じカード／口座"
+    return AmountFinding(
+        Finding(
+            FAIL,
+            f"{whose}の別の事故{paid_near}件（発生日の前後{days}日以内）に"
+            "既に支払っています。同じ損害を別の日時で請求していないか、人による確認が必要です。",
+            (
+                *compared,
+                cmp("ledger[近接する事故].count", str(paid_near), "0"),
+            ),
+            effect=Effect.REVIEW,
+            reservation=spec,
+        ),
+        step.output,
+        (step,),
     )
 
 
@@ -492,8 +661,8 @@ KINDS = (
         "At most limit_yen per incident: incident_ref=facts — the incident the claim states "
         "(incident_instrument and incident_at: a re-claim of it under a new claim id shares "
         "the cap), and never more than the claim's own payable (the amount reaching this "
-        "cap): the loss is paid once, a re-claim gets what is left, an exact duplicate "
-        "nothing; incident_ref=claim — every claim is its own incident.",
+        "cap): the loss is paid once — an exact duplicate gets nothing, a re-claim stating "
+        "more than was paid is REVIEW; incident_ref=claim — every claim is its own incident.",
         _LIMIT,
         ParamSpec(
             "incident_ref",
@@ -503,6 +672,15 @@ KINDS = (
         ),
         _INCIDENT_AT,
         _INCIDENT_INSTRUMENT,
+        ParamSpec(
+            "near_days",
+            "int",
+            "incident_ref=facts: another paid incident of the same customer (and "
+            "instrument) within this many JST calendar days of this one is REVIEW — the "
+            "same loss stated at another instant? 0: not looked for.",
+            required=False,
+            default=0,
+        ),
     ),
     _cap_kind(
         "cap_per_series",
