@@ -71,6 +71,31 @@ def wait_serving(addr: str, timeout: float = 30) -> None:
 class Served:
     address: str
     db: Path
+    pid: int  # the serving process (its workers are its children)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by process ``pid`` and its children
+    that run now, from /proc: on a machine other work shares, a server's CPU per
+    call moves far less from run to run than its latency does."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(p: int) -> list[str] | None:
+        try:
+            text = Path(f"/proc/{p}/stat").read_text()
+        except OSError:
+            return None
+        return text[text.rindex(")") + 2 :].split()  # fields after "(comm)", from state
+
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = stat(int(entry.name))
+        # fields[1] is ppid, fields[11] utime, fields[12] stime (man 5 proc, from field 3)
+        if fields is not None and (int(entry.name) == pid or int(fields[1]) == pid):
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 @contextmanager
@@ -102,7 +127,7 @@ def anshin_server(name: str, *extra: str, settle: float = 0.0) -> Iterator[Serve
         try:
             wait_serving(addr)
             time.sleep(settle)  # with --workers N, let every worker bind
-            yield Served(addr, db)
+            yield Served(addr, db, server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)

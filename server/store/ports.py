@@ -88,6 +88,18 @@ class EventLog(Protocol):
     async def count_events(self) -> int: ...
 
 
+class ClaimFactsLog(Protocol):
+    """What a claim's decision reads before its transaction (ClaimService, reviews)."""
+
+    async def claim_facts(
+        self, customer_id: str, since_us: int, until_us: int, needs: Sequence[Need]
+    ) -> tuple[list[VerdictRecord], list[tuple[str, bytes]]]:
+        """``latest_posture_by_device(customer_id, since_us, until_us)`` and
+        ``claim_events(customer_id, needs)`` in one visit: each read waits for a
+        thread of the store, and on a busy machine that wait is the tail of a call."""
+        ...
+
+
 class ClaimLedger(Protocol):
     """Claim decisions and the ledger of what they reserved (ClaimService)."""
 
@@ -152,7 +164,7 @@ class LogQueries(Protocol):
     async def latest_checkpoint(self) -> Checkpoint | None: ...
 
 
-class Store(VerdictLog, EventLog, ClaimLedger, ReviewQueue, LogQueries, Protocol):
+class Store(VerdictLog, EventLog, ClaimFactsLog, ClaimLedger, ReviewQueue, LogQueries, Protocol):
     """A running store: every port, on one database."""
 
     def schema_version(self) -> int: ...

@@ -4,7 +4,8 @@ A claim decision reads three things from the store: the login posture
 verdicts of the customer's devices before the fraud and the recorded events
 the claim can depend on (the engine's questions, ``rules.engine.claim_needs``,
 answered by ``EventLog.claim_events``), both read by
-``gather_facts`` through the store's ports before the write transaction, and,
+``gather_facts`` before the write transaction, in one visit to the store
+(``ClaimFactsLog.claim_facts``), and,
 inside it, the ledger usage of the claim's cap scopes. ``FactsSnapshot``
 holds exactly that, plus ``now`` (the decision instant the request was
 validated at). It is recorded in the claim's verdict-log entry
@@ -46,7 +47,7 @@ from rules import engine as eng
 from rules.load import RuleSet
 from server.clock import from_us, to_us
 from server.errors import InvalidArgument
-from server.store.ports import EventLog, VerdictLog
+from server.store.ports import ClaimFactsLog, EventLog, VerdictLog
 from server.store.records import Usage
 from server.wire.events import event_from_payload
 
@@ -236,7 +237,7 @@ def clause_statuses(result: Mapping[str, Any]) -> dict[str, CheckStatus]:
     return worst
 
 
-class ClaimReads(VerdictLog, EventLog, Protocol):
+class ClaimReads(VerdictLog, EventLog, ClaimFactsLog, Protocol):
     """The ports a claim's facts are read through."""
 
 
@@ -249,22 +250,25 @@ async def gather_facts(
     (``claim_needs``), answered by the store (the ledger is read inside it).
     A claim the policy cannot evaluate is ``InvalidArgument`` naming its field."""
     fraud_at = facts.incident.occurred_at
-    postures = []
-    for rec in await store.latest_posture_by_device(
-        facts.customer_id, to_us(fraud_at - POSTURE_WINDOW), to_us(fraud_at)
-    ):
-        postures.append(
-            eng.PostureRecord(
-                device_id=rec.device_id or "",
-                login_at=from_us(rec.subject_us),
-                verdict=Verdict(rec.outcome),
-                verdict_id=rec.id,
-                clause_statuses=clause_statuses(orjson.loads(rec.result)),
-            )
-        )
     try:
         needs = eng.claim_needs(policy, facts)
     except eng.ClaimError as exc:
         raise InvalidArgument.of(exc.field, exc.message) from exc
-    rows = await store.claim_events(facts.customer_id, needs)
+    # Both reads in one visit to the store (``ClaimFactsLog.claim_facts``).
+    # The store's window is inclusive; the engine judges the logins *before*
+    # the fraud (kinds/events.py): a login at the very instant would be
+    # returned as its device's last and then dropped, losing the earlier one.
+    records, rows = await store.claim_facts(
+        facts.customer_id, to_us(fraud_at - POSTURE_WINDOW), to_us(fraud_at) - 1, needs
+    )
+    postures = [
+        eng.PostureRecord(
+            device_id=rec.device_id or "",
+            login_at=from_us(rec.subject_us),
+            verdict=Verdict(rec.outcome),
+            verdict_id=rec.id,
+            clause_statuses=clause_statuses(orjson.loads(rec.result)),
+        )
+        for rec in records
+    ]
     return FactsSnapshot.from_rows(to_us(now), postures, rows)

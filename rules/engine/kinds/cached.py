@@ -7,13 +7,14 @@ nothing but speed.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 
 from timing import interval, jst, months, windows, years
 
 __all__ = [
     "cover_begins_calendar_months_after",
+    "day_window_end",
     "days_counted_from_next_day",
     "describe_end",
     "format_jst",
@@ -48,3 +49,16 @@ period_year_containing = lru_cache(maxsize=2048)(years.period_year_containing)
 cover_begins_calendar_months_after = lru_cache(maxsize=1024)(
     months.cover_begins_calendar_months_after
 )
+
+
+@lru_cache(maxsize=1024)
+def day_window_end(counting: str, day: date, days: int) -> datetime:
+    """The exclusive end of the ``days``-day window counted from an event on the JST
+    ``day``: ``days_counted_from_next_day`` (``counting`` "from_next_day") or
+    ``within_days_of``. Both end at 24:00 JST of day N whatever the event's time of
+    day, so the end is kept by the day: claims share their days, hardly ever their
+    instants, and a window per instant is most of a deadline check's cost."""
+    start = jst.start_of_jst_day(day)
+    if counting == "from_next_day":
+        return days_counted_from_next_day(start, days).end
+    return within_days_of(start, days).end

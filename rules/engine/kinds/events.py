@@ -38,11 +38,10 @@ from rules.engine.kinds.base import (
 )
 from rules.engine.kinds.cached import (
     cover_begins_calendar_months_after,
-    days_counted_from_next_day,
+    day_window_end,
     describe_end,
     lookback_from_midnight_days_before,
     period_year_containing,
-    within_days_of,
 )
 from rules.engine.kinds.facts import required_instant_contradiction
 from rules.engine.model import (
@@ -139,19 +138,21 @@ _SPANS = "coverage spans"  # EvaluationContext.memo key
 
 
 def _spans_described(
-    ctx: EvaluationContext, periods: Sequence[Period], delay_months: int
+    ctx: EvaluationContext, periods: Sequence[Period], delay_months: int, name: str
 ) -> tuple[list[_Span], str]:
-    """``_spans`` and their description; several clauses of one claim read the same
-    periods, so the context keeps the last answer (for the very same ``periods``)."""
+    """``_spans`` and what the trace expects of an instant in them (``name`` the
+    coverage); several clauses of one claim read the same periods, so the context
+    keeps the last answer (for the very same ``periods``)."""
     hit = ctx.memo.get(_SPANS)
     if hit is not None:
-        seen, delay, spans, text = hit
-        if seen is periods and delay == delay_months:
-            return spans, text
+        seen, delay, seen_name, spans, expected = hit
+        if seen is periods and delay == delay_months and seen_name == name:
+            return spans, expected
     spans = _spans(periods, delay_months)
     text = "; ".join(_describe_span(s) for s in spans) or "none"
-    ctx.memo[_SPANS] = (periods, delay_months, spans, text)
-    return spans, text
+    expected = f"in a {name} period: {text}"
+    ctx.memo[_SPANS] = (periods, delay_months, name, spans, expected)
+    return spans, expected
 
 
 def covered_at(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Finding:
@@ -165,11 +166,11 @@ def covered_at(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext) -> Fin
     if periods is None:
         return not_provided(f"context.coverage[{name}]", f"{name}の補償期間の記録")
     delay = clause.int_param("begins_months_after_start")
-    spans, periods_text = _spans_described(ctx, periods, delay)
+    spans, expected = _spans_described(ctx, periods, delay, name)
     started = [s for s in spans if s.start <= at]
     latest = started[-1] if started else None
     bound = clause.str_param("bound")
-    compared = [cmp(at_r.path, fmt(at), f"in a {name} period: {periods_text}")]
+    compared = [cmp(at_r.path, fmt(at), expected)]
     if delay:
         compared.append(cmp(f"{name}.cover_begins", f"{delay} months after the service start", ""))
     if bound == "end" and latest is None:
@@ -892,13 +893,9 @@ def issuer_answer(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Fi
         rr, reported = instant_of(claim, clause.list_param("reported"))
         if reported is None:
             return missing(rr.path, "カード会社等へ請求した日時")
-        window = (
-            days_counted_from_next_day(claim.occurred_at, days)
-            if clause.str_param("counting") == "from_next_day"
-            else within_days_of(claim.occurred_at, days)
-        )
-        compared.append(cmp(rr.path, fmt(reported), describe_end(window.end)))
-        if not window.deadline.contains(reported):
+        end = day_window_end(clause.str_param("counting"), jst_date(claim.occurred_at), days)
+        compared.append(cmp(rr.path, fmt(reported), describe_end(end)))
+        if not reported < end:  # the window's deadline
             return Finding(
                 FAIL,
                 f"カード会社等への請求（{fmt(reported)}）は不正利用の発生から{days}日以内ではありません。",

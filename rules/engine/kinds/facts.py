@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
@@ -42,6 +42,12 @@ class _FactSpec:
     fires_when: bool
     rebuttal: str
     code: str  # for a code-set field
+    unless: tuple[str, ...]  # claim fields showing what the clause sanctions was done
+    # Attested facts (``exclusion``): the findings so far by (value, the rebuttal's
+    # value), at most nine — kept here rather than looked up by all five arguments.
+    seen: dict[tuple[bool | None, bool | None], Finding] = field(
+        default_factory=dict, compare=False
+    )
 
 
 @per_clause
@@ -57,6 +63,7 @@ def _fact_spec(clause: Clause) -> _FactSpec:
         clause.bool_param("fires_when"),
         clause.str_param("rebuttal"),
         clause.str_param("code") or clause.id,
+        clause.list_param("unless"),
     )
 
 
@@ -97,7 +104,7 @@ def _unless(clause: Clause, claim: ClaimFacts) -> tuple[tuple[str, str], ...] | 
     """The claim fields that show what the clause sanctions was done (``unless``):
     (path, value shown) of each when every one this incident defines is stated, else None."""
     compared: list[tuple[str, str]] = []
-    for item in clause.list_param("unless"):
+    for item in _fact_spec(clause).unless:
         names = tuple(item.split("|"))
         r = resolve(claim, names)
         if not r.defined:
@@ -139,7 +146,7 @@ def boolean_fact(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Fin
     spec = _fact_spec(clause)
     # A stated fact decides; ``unless`` (reports shown made) answers only for an
     # unstated one: an attested DCM-X12 is not overridden by a report instant.
-    if clause.list_param("unless") and _fact_value(clause, claim, spec)[1] is None:
+    if spec.unless and _fact_value(clause, claim, spec)[1] is None:
         shown = _unless(clause, claim)
         if shown is not None:
             return _unless_finding(shown, clause.str_param("unless_ja"))
@@ -147,7 +154,13 @@ def boolean_fact(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Fin
         value = claim.exclusions.get(spec.key)
         rebuttal = spec.rebuttal if value is not None and value == spec.fires_when else ""
         rebutted = claim.exclusions.get(rebuttal) if rebuttal else None
-        return _boolean_finding(spec.path, value, spec.fires_when, rebuttal, rebutted)
+        seen = spec.seen
+        found = seen.get((value, rebutted))
+        if found is None:  # (exclusions hold bools only: ClaimFacts refuses anything else)
+            found = seen[(value, rebutted)] = _boolean_finding(
+                spec.path, value, spec.fires_when, rebuttal, rebutted
+            )
+        return found
     path, value, defined = _fact_value(clause, claim, spec)
     if not defined:
         return not_defined(path)
@@ -340,9 +353,58 @@ def formula_fields(clause: Clause) -> tuple[str, ...]:
     return tuple(seen)
 
 
+@dataclass(frozen=True, slots=True)
+class _Combined:
+    """What every claim asks of a ``facts_combine`` clause (``per_clause``): the
+    fields it reads, as ``resolve`` takes them, and its findings so far."""
+
+    fields: tuple[tuple[str, ...], ...]  # the formula's fields, then the codes field if any
+    # (incident type, each field's value as stated) → the finding: the finding is a
+    # pure function of those (a field's path follows from the incident type).
+    seen: dict[tuple[object, ...], Finding]
+
+
+_COMBINED_LIMIT = 1024  # findings kept per clause (integer facts make many)
+
+
+@per_clause
+def _combined(clause: Clause) -> _Combined:
+    codes = clause.str_param("codes")
+    fields = tuple((name,) for name in formula_fields(clause))
+    return _Combined(fields + (((codes,),) if codes else ()), {})
+
+
+def _stated(claim: ClaimFacts, names: tuple[str, ...]) -> object:
+    """The value ``resolve`` finds (None when the incident has no such field), typed:
+    True and 1 are equal as keys, not as facts."""
+    r = resolve(claim, names)
+    v = r.value if r.defined else None
+    return v if v is None or v is True or v is False else (type(v), v)
+
+
 def facts_combine(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
     """Kleene's three-valued logic over the stated facts: a formula that is true,
-    false, or undecided because a fact it needs is not stated (→ REVIEW naming it)."""
+    false, or undecided because a fact it needs is not stated (→ REVIEW naming it).
+
+    Claims state few combinations of the few facts a formula reads: the clause
+    keeps the finding of each combination it has seen (the same object, so the
+    engine reuses its result too: ``memoised``)."""
+    spec = _combined(clause)
+    key = (claim.incident.NAME, *(_stated(claim, names) for names in spec.fields))
+    try:
+        hit = spec.seen.get(key)
+    except TypeError:  # a value that cannot be a key: decided afresh
+        return _facts_combine(clause, claim)
+    if hit is not None:
+        return hit
+    finding = _facts_combine(clause, claim)
+    if len(spec.seen) >= _COMBINED_LIMIT:
+        spec.seen.clear()
+    spec.seen[key] = finding
+    return finding
+
+
+def _facts_combine(clause: Clause, claim: ClaimFacts) -> Finding:
     terms = _formula(clause)
     read = tuple(tuple(a.value(claim) for a in term) for term in terms)
     values = tuple(tuple((path, v) for path, v, _ in term) for term in read)
@@ -600,6 +662,7 @@ KINDS = (
         ),
         ALL_EFFECTS,
         check=facts_combine,
+        memoised=True,
     ),
     KindSpec(
         "value_in",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from rules.engine.kinds.base import (
@@ -19,16 +19,14 @@ from rules.engine.kinds.base import (
     not_defined,
 )
 from rules.engine.kinds.cached import (
-    days_counted_from_next_day,
+    day_window_end,
     describe_end,
     lookback_from_midnight_days_before,
     until_end_of_next_jst_day,
-    within_days_of,
 )
 from rules.engine.model import ClaimFacts, EvaluationContext
 from rules.engine.needs import CardMonitoring, Need
 from rules.engine.policy import Clause, ClauseEffect
-from timing.interval import Window
 from timing.jst import jst_date
 
 INSTANT = frozenset({"instant"})
@@ -52,10 +50,14 @@ AT = ParamSpec(
 )
 
 
-def _days_window(counting: str, event: datetime, days: int) -> Window:
-    if counting == "from_next_day":
-        return days_counted_from_next_day(event, days)
-    return within_days_of(event, days)
+@lru_cache(maxsize=1024)
+def _notice_deadline(counting: str, day: date, days: int) -> tuple[datetime, str, str]:
+    """(the deadline, how the trace shows it, the window as the explanation words it)
+    for a notice counted from an event on the JST ``day``: they depend on the day
+    alone (``day_window_end``), so they are kept by it."""
+    end = day_window_end(counting, day, days)
+    last = (jst_date(end) - timedelta(days=1)).isoformat()
+    return end, describe_end(end), f"{day.isoformat()}の翌日から{days}日以内（{last} 24時まで）"
 
 
 def notice_within_days_after(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Finding:
@@ -72,14 +74,12 @@ def notice_within_days_after(clause: Clause, claim: ClaimFacts, _: EvaluationCon
         if clause.str_param("if_absent") == "not_applicable":
             return _no_notice_instant(nt.path)
         return missing(nt.path, "通知・届出の日時")
-    window = _days_window(clause.str_param("counting"), event, days)
+    end, shown_end, head = _notice_deadline(clause.str_param("counting"), jst_date(event), days)
     compared = (
         cmp(ev.path, fmt(event), "day 0 (not counted)"),
-        cmp(nt.path, fmt(notice), describe_end(window.end)),
+        cmp(nt.path, fmt(notice), shown_end),
     )
-    last = (jst_date(window.end) - timedelta(days=1)).isoformat()
-    head = f"{jst_date(event).isoformat()}の翌日から{days}日以内（{last} 24時まで）"
-    if window.deadline.contains(notice):
+    if notice < end:  # the window's deadline: only lateness is judged
         return Finding(PASS, f"{fmt(notice)}の通知は{head}に行われています。", compared)
     return Finding(FAIL, f"{fmt(notice)}の通知は{head}に行われていません。", compared)
 

@@ -20,12 +20,27 @@ from dataclasses import replace
 
 import orjson
 
+from rules.engine.needs import Need
 from server.log import coverage
 from server.store.chain import LogChain
 from server.store.records import ClaimWrite, LedgerEntry, StoredClaim, Usage, VerdictRecord
 from server.store.sql.blobs import compact_record
 from server.store.sql.connection import IN_CHUNK, Connection, marks
-from server.store.sql.verdicts import append_verdict
+from server.store.sql.events import claim_events
+from server.store.sql.verdicts import append_verdict, latest_posture_by_device
+
+
+def claim_facts(
+    conn: Connection, customer_id: str, since_us: int, until_us: int, needs: Sequence[Need]
+) -> tuple[list[VerdictRecord], list[tuple[str, bytes]]]:
+    """What a claim decision reads before its transaction, on one connection: the
+    last posture verdict of each device with subject in [since, until]
+    (``latest_posture_by_device``) and the events that answer ``needs``
+    (``claim_events``) — one visit to the store instead of two."""
+    return (
+        latest_posture_by_device(conn, customer_id, since_us, until_us),
+        claim_events(conn, customer_id, needs),
+    )
 
 
 def ledger_usage(conn: Connection, scopes: Sequence[str]) -> dict[str, Usage]:

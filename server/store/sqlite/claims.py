@@ -10,8 +10,9 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from rules.engine.needs import Need
 from server.store.chain import LogChain
-from server.store.records import ClaimWrite, StoredClaim, Usage
+from server.store.records import ClaimWrite, StoredClaim, Usage, VerdictRecord
 from server.store.sql import claims as claims_sql
 
 T = TypeVar("T")
@@ -35,6 +36,13 @@ class SqliteClaimsMixin:
     ) -> tuple[bool, StoredClaim]:
         return await self.write(
             lambda conn: claims_sql.decide_and_record(conn, self._chain, claim_id, scopes, decide)
+        )
+
+    async def claim_facts(
+        self, customer_id: str, since_us: int, until_us: int, needs: Sequence[Need]
+    ) -> tuple[list[VerdictRecord], list[tuple[str, bytes]]]:
+        return await self.read(
+            lambda conn: claims_sql.claim_facts(conn, customer_id, since_us, until_us, needs)
         )
 
     async def ledger_usage(self, scopes: Sequence[str]) -> dict[str, Usage]:
