@@ -32,8 +32,9 @@ def test_a_clause_is_found_with_its_file_line_function_and_tests(rules: RuleSet)
 
 def test_a_clause_in_parts_lists_every_part_and_function(rules: RuleSet) -> None:
     a1 = explain_clause(rules, "KDN-A1")
-    assert [c.part for c in a1.parts] == ["percentage", "per_card"]
-    assert len(a1.rules_file) == 2
+    # per_incident (one loss is paid once) comes before the card's lifetime cap.
+    assert [c.part for c in a1.parts] == ["percentage", "per_incident", "per_card"]
+    assert len(a1.rules_file) == 3
     assert {loc.what.split()[0] for loc in a1.implementations} >= {"percentage", "cap"}
     text = render(a1)
     assert "part per_card" in text and "tests:" in text
@@ -44,7 +45,7 @@ def test_no_prefix_match_between_ids(rules: RuleSet) -> None:
     x1 = explain_clause(rules, "HNB-X1")
     assert all("HNB-X1" in loc.path.read_text() for loc in x1.tests)
     assert not any(
-        "HNB-X10" in line and "HNB-X1 " not in line and "HNB-X1\"" not in line
+        "HNB-X10" in line and "HNB-X1 " not in line and 'HNB-X1"' not in line
         for loc in x1.cited_by
         for line in [loc.what]
     )

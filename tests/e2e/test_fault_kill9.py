@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import grpc
 
@@ -26,38 +26,21 @@ from tests.conftest import TEST_NOW
 from tests.e2e.conftest import ROOT, ServerProcess, server_env
 from tests.faults.support import logged_json
 from tests.service.test_check_login_table import WIN_CHROME, Case, chrome_hints, request_for
-from tests.service.test_claims_service import FRAUD, hnb_claim, ts
+from tests.service.test_claims_service import INCIDENTS, history_requests, hnb_claim
 
 CYCLES = 4
 CUSTOMERS = [f"fault-{k}" for k in range(6)]
+# The loss of each incident (``_claim``): every claim of an incident states the same.
+LOSSES = (500_000, 1_500_000, 3_000_000)
 
 
 def _history(channel: grpc.Channel, customer: str) -> None:
-    """What makes an HNB claim of this customer approvable (see test_claims_service)."""
-    case = Case(
-        "pc",
-        WIN_CHROME.format(v=135),
-        "",
-        {},
-        hints=chrome_hints("135.0.7049.85", "Windows", "19.0.0"),
-        at=FRAUD - timedelta(days=2),
-    )
-    req = request_for(case)
-    req.customer_id = customer
-    posture_pb2_grpc.PostureServiceStub(channel).CheckLogin(req, timeout=10)
-    events_pb2_grpc.EventServiceStub(channel).ReportEnrolment(
-        events_pb2.ReportEnrolmentRequest(
-            header=events_pb2.EventHeader(
-                client_event_id=str(uuid.uuid4()),
-                event_time=ts(datetime(2020, 1, 6)),
-                customer_id=customer,
-            ),
-            policy_id="HNB",
-            action=events_pb2.ENROLMENT_ACTION_JOINED,
-            starts_at=ts(datetime(2020, 1, 6)),
-        ),
-        timeout=10,
-    )
+    """What makes HNB claims of this customer's incidents approvable
+    (test_claims_service.history_requests, every incident_at(k))."""
+    logins, enrolment = history_requests(customer, incidents=INCIDENTS)
+    for req in logins:
+        posture_pb2_grpc.PostureServiceStub(channel).CheckLogin(req, timeout=10)
+    events_pb2_grpc.EventServiceStub(channel).ReportEnrolment(enrolment, timeout=10)
 
 
 class Acks:
@@ -87,7 +70,9 @@ def _login(ch: grpc.Channel, rng: random.Random, acks: Acks) -> None:
         "",
         {},
         hints=chrome_hints("135.0.7049.85", "Windows", "19.0.0"),
-        at=TEST_NOW - timedelta(minutes=rng.randrange(10_000)),
+        # Off the whole minute: never at the very instant of an incident (FRAUD is one),
+        # where the device's earlier verdicts would not count.
+        at=TEST_NOW - timedelta(minutes=rng.randrange(10_000), seconds=30),
     )
     req = request_for(case)
     req.customer_id = rng.choice(CUSTOMERS)
@@ -109,7 +94,11 @@ def _event(ch: grpc.Channel, rng: random.Random, acks: Acks) -> None:
 
 
 def _claim(ch: grpc.Channel, rng: random.Random, acks: Acks) -> None:
-    req = hnb_claim(loss=rng.choice([500_000, 1_500_000, 3_000_000]), recovered=0)
+    # One of the customer's incidents, claimed with its own loss: a claim of an incident
+    # already paid is an exact duplicate (DENY: one loss is paid once, HNB-L2), never a
+    # re-claim stating more than was paid (REVIEW).
+    incident = rng.randrange(INCIDENTS)
+    req = hnb_claim(loss=LOSSES[incident % len(LOSSES)], recovered=0, incident=incident)
     req.customer_id = rng.choice(CUSTOMERS)
     resp = claims_pb2_grpc.ClaimServiceStub(ch).EvaluateClaim(req, timeout=10)
     acks.add("claim", req.claim_id, (resp.decision_id, resp.payable_yen))

@@ -31,7 +31,7 @@ from server.store.chain import (
 from tests.conftest import db_rows
 from tests.e2e.conftest import ServerProcess, free_port
 from tests.e2e.test_fault_kill9 import Acks, _claim, _event, _history, _login
-from tests.service.test_claims_service import hnb_claim
+from tests.service.test_claims_service import PAID_IN_YEAR, hnb_claim
 
 pytestmark = pytest.mark.slow
 HNB_L1_CAP = 10_000_000
@@ -66,7 +66,9 @@ def test_concurrent_claims_through_several_processes_never_exceed_the_cap(
 ) -> None:
     with grpc.insecure_channel(servers[0].address) as ch:
         _history(ch, "multi-1")
-    claims = [hnb_claim(loss=3_000_000, recovered=0) for _ in range(12)]
+    # Twelve incidents of the customer (one incident's loss is paid once, HNB-L2),
+    # days apart (another paid incident the same JST day or the next is REVIEW).
+    claims = [hnb_claim(loss=3_000_000, recovered=0, incident=i) for i in range(12)]
     for c in claims:
         c.customer_id = "multi-1"
 
@@ -80,7 +82,8 @@ def test_concurrent_claims_through_several_processes_never_exceed_the_cap(
     assert paid == HNB_L1_CAP  # ¥10,000,000 per customer per year, exactly
     approved = [r for r in results if r.outcome == common_pb2.OUTCOME_APPROVE]
     assert len(approved) == 4  # 3M + 3M + 3M + 1M (capped); nothing left for the rest
-    assert db_rows(servers[0].db_url, "SELECT SUM(amount_yen) FROM ledger") == [(paid,)]
+    # HNB-L1's year holds it (each approval also reserves in its incident's HNB-L2 scopes).
+    assert db_rows(servers[0].db_url, PAID_IN_YEAR) == [(paid,)]
     # A retry of a decided claim through another process replays the first answer.
     with grpc.insecure_channel(servers[1].address) as ch:
         again = claims_pb2_grpc.ClaimServiceStub(ch).EvaluateClaim(claims[0], timeout=30)

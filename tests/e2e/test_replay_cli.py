@@ -38,10 +38,13 @@ def record(served: ServerProcess, capsys: pytest.CaptureFixture[str], tmp_path: 
         assert code == 0, (name, out, err)
     late = json.loads((EXAMPLES / "hnb.json").read_text(encoding="utf-8"))
     late["claimId"] = str(uuid.uuid4())
-    # Another incident: hnb.json's own loss is already paid (HNB-L2 pays it once).
-    late["ibTransfer"]["fraudAt"] = "2025-04-12T10:00:01+09:00"
-    late["ibTransfer"]["notifiedBankAt"] = "2025-05-02T09:00:00+09:00"  # day 20
-    late["claimedAt"] = "2025-05-03T10:00:00+09:00"
+    # Another incident: hnb.json's own loss is already paid (HNB-L2 pays it once), and
+    # two days after it (another paid incident of the customer on its JST day or the
+    # day either side is REVIEW: HNB-L2's near_days).
+    late["ibTransfer"]["fraudAt"] = "2025-04-14T10:00:00+09:00"
+    late["ibTransfer"]["policeConsultedAt"] = "2025-04-15T10:00:00+09:00"
+    late["ibTransfer"]["notifiedBankAt"] = "2025-05-04T09:00:00+09:00"  # day 20
+    late["claimedAt"] = "2025-05-05T10:00:00+09:00"
     path = tmp_path / "hnb-late.json"
     path.write_text(json.dumps(late), encoding="utf-8")
     code, out, err = cli(

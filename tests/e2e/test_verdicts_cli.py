@@ -1,11 +1,14 @@
 """End to end: an analyst finds, reads and resolves decisions with
 `anshin verdicts` / `anshin reviews` against a real server process.
 
-The log is made as docs/analysts.md makes it: the HNB worked example's
+The log is made much as docs/analysts.md makes it: the HNB worked example's
 events, its claim before any login posture is on record (REVIEW), the login
-posture, then the claim again under a new id (APPROVE) and once with an
-exclusion declared (DENY). Most commands run `server.cli.main` in-process;
-the export runs as a real `anshin` subprocess.
+posture, then a claim of another incident of the customer two days later
+(APPROVE) and the example's claim again under a new id with an exclusion
+declared (DENY). One incident's loss is paid once (HNB-L2), so the paid claim
+is not the REVIEW's incident: the analyst below can still approve that one.
+Most commands run `server.cli.main` in-process; the export runs as a real
+`anshin` subprocess.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import csv
 import io
 import json
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,16 +25,25 @@ import pytest
 from server.cli import main
 from tests.e2e.conftest import ANSHIN, ServerProcess
 from tests.e2e.test_claim_cli import EXAMPLES, HNB_LOGIN, cli, run
+from tests.service.test_claims_service import PAID_IN_YEAR
 
 pytestmark = pytest.mark.slow
 
 CUSTOMER = "hnb-contract-0001"
 
 
-def _claim(tmp_path: Path, name: str, **exclusions: bool) -> Path:
+def _claim(tmp_path: Path, name: str, days_later: int = 0, **exclusions: bool) -> Path:
+    """hnb.json under a new claim id; ``days_later``: another incident, that many
+    days after the example's (two or more: not on a paid incident's JST day or the
+    day either side, which HNB-L2's near_days sends to REVIEW)."""
     d = json.loads((EXAMPLES / "hnb.json").read_text())
     d["claimId"] = str(uuid.uuid4())
     d["exclusions"].update(exclusions)
+    if days_later:
+        incident = d["ibTransfer"]
+        for name_at in ("fraudAt", "notifiedBankAt", "policeConsultedAt"):
+            at = datetime.fromisoformat(incident[name_at]) + timedelta(days=days_later)
+            incident[name_at] = at.isoformat()
     path = tmp_path / name
     path.write_text(json.dumps(d, ensure_ascii=False))
     return path
@@ -60,7 +73,7 @@ def history(
     review = _decide(capsys, served, EXAMPLES / "hnb.json")
     code, out, err = cli(capsys, *HNB_LOGIN, "--server", served.address)
     assert code == 0 and "verdict COMPLIANT" in out, err
-    approve = _decide(capsys, served, _claim(tmp_path, "again.json"))
+    approve = _decide(capsys, served, _claim(tmp_path, "again.json", days_later=2))
     deny = _decide(capsys, served, _claim(tmp_path, "x3.json", **{"HNB-X3": True}))
     return {"review": review, "approve": approve, "deny": deny}
 
@@ -93,7 +106,9 @@ def test_find_with_filters_as_a_table(
         capsys, "verdicts", *s, "--customer", CUSTOMER, "--since", "2025-04-12T00:00+09:00",
         "--until", "2025-04-13T00:00+09:00",
     )  # fmt: skip
-    assert "3 entries" in err  # the claims (incident 2025-04-12 10:00 JST), not the login
+    # The REVIEW and the DENY (incident 2025-04-12 10:00 JST), not the login nor the
+    # APPROVE (another incident, two days later).
+    assert "2 entries" in err
     code, out, err = cli(capsys, "verdicts", *s, "--since", "2025-04-10T10:00:00+09:00")
     assert "4 entries" in err
     code, out, err = cli(capsys, "verdicts", *s, "--recorded-until", "2000-01-01T00:00Z")
@@ -173,7 +188,8 @@ def test_work_the_review_queue(
     assert out.startswith("review_resolution APPROVE   payable ¥1,200,000")
     assert f"resolves {history['review']}" in out and "analyst suzuki.k" in out, out
     assert "ledger reservations" in out and "HNB-L1" in out
-    assert served.rows("SELECT SUM(amount_yen) FROM ledger") == [(2_400_000,)]
+    # HNB-L1's year: the two approvals (each also reserves in its incident's HNB-L2 scopes).
+    assert served.rows(PAID_IN_YEAR) == [(2_400_000,)]
     # Once only.
     code, _, err = cli(
         capsys, "reviews", "resolve", history["review"], *s, "--deny", "--clause", "HNB-R1",

@@ -59,9 +59,13 @@ class Writes:
     claim: claims_pb2.EvaluateClaimRequest
 
     @classmethod
-    def new(cls) -> Writes:
+    def new(cls, incident: int = 0) -> Writes:
+        """``incident``: the claim's (test_claims_service.incident_at): each ``Writes``
+        approved in one test is its own incident, as one incident's loss is paid once
+        (HNB-L2); record_history(incidents=n) makes the first n approvable."""
         # 100 000 yen: many approvals fit under the HNB-L1 cap of 10 million.
-        return cls(login(), registration(), hnb_claim(loss=100_000, recovered=0))
+        claim = hnb_claim(loss=100_000, recovered=0, incident=incident)
+        return cls(login(), registration(), claim)
 
     def calls(
         self, channel: grpc.aio.Channel

@@ -58,7 +58,7 @@ async def test_connections_ended_by_the_server_are_replaced_unseen(
     pool and replaced, one call after another and many at once."""
     app_name = f"anshin-fault-{uuid.uuid4().hex[:12]}"
     server = await start_server(f"{pg_url}&application_name={app_name}&pool_min=4")
-    await record_history(server)
+    await record_history(server, incidents=5)
     rows = server_rows(server)
     old = _backends(pg_url, app_name)
     assert len(old) >= 4, old  # the pool holds connections to lose
@@ -81,7 +81,7 @@ async def test_connections_ended_by_the_server_are_replaced_unseen(
         "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = ?",
         (app_name,),
     )
-    many = [Writes.new() for _ in range(4)]
+    many = [Writes.new(k) for k in range(1, 5)]
     await asyncio.gather(*(assert_writes_succeed(w, server.channel) for w in many))  # at once
     assert not _backends(pg_url, app_name) & old
     assert_claims_whole(rows)

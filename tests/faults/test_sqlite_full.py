@@ -31,7 +31,7 @@ from tests.faults.support import (
     counts,
     server_rows,
 )
-from tests.service.test_claims_service import record_history
+from tests.service.test_claims_service import INCIDENTS, record_history
 
 FS_BYTES = 24 * 1024 * 1024
 
@@ -76,16 +76,17 @@ async def test_full_disk_is_unavailable_nothing_half_written_then_serves_again(
 ) -> None:
     url = f"sqlite:///{small_disk}/anshin.db"
     server = await start_server(url, sqlite_busy_timeout_ms=300)
-    await record_history(server)
+    await record_history(server, incidents=INCIDENTS)
     rows = server_rows(server)
     ballast = fill(small_disk)
 
     # Mixed concurrent writes until the store refuses: some may still fit (in
-    # pages and WAL space already allocated), then every commit needs room.
+    # pages and WAL space already allocated), then every commit needs room. Each
+    # claim its own incident (the refused ones are approved once space is back).
     refused: list[Writes] = []
     stored = 0
-    for _round in range(40):
-        batch = [Writes.new() for _ in range(6)]
+    for n in range(INCIDENTS // 6):
+        batch = [Writes.new(6 * n + k) for k in range(6)]
         results = await asyncio.gather(
             *(call(20.0) for w in batch for _, call in w.calls(server.channel)),
             return_exceptions=True,

@@ -83,9 +83,9 @@ async def test_queued_writes_fail_together_and_the_next_batch_commits(
 
     db = tmp_path / "anshin.db"
     server = await start_server(f"sqlite:///{db}", sqlite_busy_timeout_ms=BUSY_MS)
-    await record_history(server)
+    await record_history(server, incidents=8)
     rows = server_rows(server)
-    batch = [Writes.new() for _ in range(8)]
+    batch = [Writes.new(k) for k in range(8)]
     before = counts(rows)
     started = time.monotonic()
     with locked(db, "IMMEDIATE"):

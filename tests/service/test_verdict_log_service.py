@@ -30,7 +30,16 @@ from server.store.chain import entry_hash
 from tests.conftest import TEST_NOW, RunningServer, key_files
 from tests.service.test_check_login_service import violations
 from tests.service.test_check_login_table import WIN_CHROME, Case, chrome_hints, request_for
-from tests.service.test_claims_service import CUSTOMER, FRAUD, db, hnb_claim, outcome, stub
+from tests.service.test_claims_service import (
+    CUSTOMER,
+    FRAUD,
+    PAID_IN_YEAR,
+    db,
+    hnb_claim,
+    incident_at,
+    outcome,
+    stub,
+)
 
 VK = verdicts_pb2
 
@@ -83,10 +92,13 @@ async def enrol(server: RunningServer, customer: str = CUSTOMER) -> None:
 
 
 async def review_claim(
-    server: RunningServer, loss: int = 1_500_000, recovered: int = 300_000
+    server: RunningServer, loss: int = 1_500_000, recovered: int = 300_000, incident: int = 0
 ) -> claims_pb2.EvaluateClaimResponse:
-    """A claim with the contract on record but no login posture: HNB-R1 → REVIEW."""
-    resp = await stub(server).EvaluateClaim(hnb_claim(loss=loss, recovered=recovered))
+    """A claim (of ``incident``, test_claims_service.incident_at) with the contract on
+    record but no login posture: HNB-R1 → REVIEW."""
+    resp = await stub(server).EvaluateClaim(
+        hnb_claim(loss=loss, recovered=recovered, incident=incident)
+    )
     assert outcome(resp) == "REVIEW", resp.summary_ja
     return resp
 
@@ -508,20 +520,23 @@ async def test_approve_resolution_reserves_the_ledger_like_an_automatic_approval
     rows = db(server, "SELECT scope_key, decision_id, amount_yen FROM ledger")
     assert rows and all(r[1] == entry.id and r[2] == 9_000_000 for r in rows)
     assert {r[0] for r in rows} == set(scopes)
-    # A later automatic claim of the same customer sees what is left of HNB-L1.
-    await login(server, CUSTOMER, "pc", FRAUD - timedelta(days=2))
-    later = await stub(server).EvaluateClaim(hnb_claim(loss=3_000_000, recovered=0))
+    # A later automatic claim of the same customer sees what is left of HNB-L1: a
+    # claim of another incident (the approved one's loss is paid once, HNB-L2).
+    await login(server, CUSTOMER, "pc", incident_at(1) - timedelta(days=1))
+    later = await stub(server).EvaluateClaim(hnb_claim(loss=3_000_000, recovered=0, incident=1))
     assert outcome(later) == "APPROVE" and later.payable_yen == 1_000_000
 
 
 async def test_approve_over_the_cap_or_the_loss_is_refused(server: RunningServer) -> None:
     await enrol(server)
     review = await review_claim(server, loss=12_000_000, recovered=0)
-    other = await review_claim(server, loss=100_000, recovered=0)
+    other = await review_claim(server, loss=100_000, recovered=0, incident=1)
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await vstub(server).ResolveReview(resolve_req(review.decision_id, approve=10_500_000))
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "HNB-L1" in (info.value.details() or "")
+    # The incident's cap (HNB-L2: its payable, at most ¥10,000,000) is checked before
+    # the year's (HNB-L1, ¥10,000,000): the first the amount exceeds is named.
+    assert "HNB-L2" in (info.value.details() or "")
     assert "¥10,000,000" in (info.value.details() or "")
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await vstub(server).ResolveReview(resolve_req(review.decision_id, approve=12_000_001))
@@ -531,10 +546,12 @@ async def test_approve_over_the_cap_or_the_loss_is_refused(server: RunningServer
     assert db(server, "SELECT COUNT(*) FROM review_resolutions") == [(0,)]
     ok = await vstub(server).ResolveReview(resolve_req(review.decision_id, approve=10_000_000))
     assert ok.payable_yen == 10_000_000
-    # Nothing is left under HNB-L1 this year: the other REVIEW cannot be approved.
+    # Nothing is left under HNB-L1 this year: the other REVIEW (another incident, its
+    # own HNB-L2 untouched) cannot be approved.
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await vstub(server).ResolveReview(resolve_req(other.decision_id, approve=1))
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "HNB-L1" in (info.value.details() or "")
     assert "remaining ¥0" in (info.value.details() or "")
 
 
@@ -550,7 +567,8 @@ async def test_a_review_is_resolved_once(server: RunningServer) -> None:
             await vstub(server).ResolveReview(again)
         assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
         assert first.id in (info.value.details() or "")
-    assert db(server, "SELECT SUM(amount_yen) FROM ledger") == [(1_200_000,)]
+    # Reserved once (in HNB-L1's year, as in the incident's HNB-L2 scopes).
+    assert db(server, PAID_IN_YEAR) == [(1_200_000,)]
 
 
 async def test_concurrent_resolutions_exactly_one_wins(server: RunningServer) -> None:
@@ -567,7 +585,7 @@ async def test_concurrent_resolutions_exactly_one_wins(server: RunningServer) ->
     refused = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
     assert len(ok) == 1 and len(refused) == 7
     assert all(r.code() == grpc.StatusCode.ALREADY_EXISTS for r in refused)
-    assert db(server, "SELECT COUNT(*), SUM(amount_yen) FROM ledger")[0][1] == ok[0].payable_yen
+    assert db(server, PAID_IN_YEAR) == [(ok[0].payable_yen,)]
     assert db(server, "SELECT COUNT(*) FROM verdicts WHERE kind = 'review_resolution'") == [(1,)]
 
 

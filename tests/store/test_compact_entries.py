@@ -81,6 +81,7 @@ def _tamper(url: str, sql: str, params: tuple[Any, ...]) -> None:
 
 
 async def _approved(server: RunningServer, **kw: Any) -> str:
+    """An approved HNB claim (``kw``: hnb_claim's; one ``incident`` is paid once)."""
     resp = await stub(server).EvaluateClaim(hnb_claim(**kw))
     assert outcome(resp) == "APPROVE", resp.summary_ja
     return resp.decision_id
@@ -177,9 +178,9 @@ async def test_review_queue_and_resolution_read_compacted_entries(
 async def test_decisions_share_one_stored_dictionary_and_identical_blobs_are_stored_once(
     server: RunningServer,
 ) -> None:
-    await record_history(server)
+    await record_history(server, incidents=2)
     first = await _approved(server, loss=400_000, recovered=0)
-    second = await _approved(server, loss=500_000, recovered=0)
+    second = await _approved(server, loss=500_000, recovered=0, incident=1)
     rows = dict(db_rows(server.db_url, "SELECT digest, codec FROM log_blobs"))
     used = {
         rows[str(compact.reference_of(col))]
@@ -219,9 +220,9 @@ async def test_decisions_share_one_stored_dictionary_and_identical_blobs_are_sto
 async def test_a_damaged_or_missing_blob_is_named_by_verify(
     server: RunningServer, tmp_path: Path, how: str
 ) -> None:
-    await record_history(server)
+    await record_history(server, incidents=2)
     first = await _approved(server, loss=400_000, recovered=0)
-    second = await _approved(server, loss=500_000, recovered=0)
+    second = await _approved(server, loss=500_000, recovered=0, incident=1)
     digest = str(compact.reference_of(_stored(server, second)[1]))
     if how == "edited":
         # The attacker's ¥9,999,999 result, compressed like the real one: the
@@ -264,11 +265,11 @@ async def test_a_damaged_or_missing_blob_is_named_by_verify(
 async def test_old_inline_entries_replay_beside_compacted_ones(
     server: RunningServer, tmp_path: Path, rules_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await record_history(server)
+    await record_history(server, incidents=2)
     with monkeypatch.context() as m:
         m.setattr(blobs, "MIN_COMPACT_BYTES", 10**9)  # as written before compaction
         old = await _approved(server, loss=400_000, recovered=0)
-    new = await _approved(server, loss=500_000, recovered=0)
+    new = await _approved(server, loss=500_000, recovered=0, incident=1)
     assert compact.reference_of(_stored(server, old)[1]) is None
     assert orjson.loads(_stored(server, old)[1])["decisionId"] == old
     assert compact.reference_of(_stored(server, new)[1]) is not None
@@ -299,7 +300,7 @@ def _cli(argv: list[str], out: Path | None = None) -> int:
 async def test_a_receipt_of_a_compacted_decision_verifies_offline(
     server: RunningServer, tmp_path: Path
 ) -> None:
-    await record_history(server)
+    await record_history(server, incidents=9)
     decision = await _approved(server)
     key = _key(server, tmp_path)
     pem = tmp_path / "log.pub"
@@ -307,9 +308,9 @@ async def test_a_receipt_of_a_compacted_decision_verifies_offline(
     assert _cli(["log", "public-key", *db], out=pem) == 0
     receipt = tmp_path / "r.json"
     # Signed checkpoints come with writes a second apart (or when the log goes quiet).
-    for _ in range(8):
+    for k in range(1, 9):  # each its own incident (one incident's loss is paid once)
         await asyncio.sleep(0.6)
-        await _approved(server, loss=100_000, recovered=0)
+        await _approved(server, loss=100_000, recovered=0, incident=k)
         if _cli(["log", "prove", decision, "--out", str(receipt), *db]) == 0:
             break
     else:
