@@ -59,13 +59,19 @@ STEP_NAMES = {
 def read_request(path: str | Path, *, dry_run: bool) -> claims_pb2.EvaluateClaimRequest:
     """The EvaluateClaimRequest in ``path`` (protobuf JSON; ``-`` is standard
     input); ``dry_run`` forces a dry run. A missing or unreadable file is an
-    OSError (the CLI's one handler explains it)."""
+    OSError (the CLI's one handler explains it).
+
+    Read strictly first (``server.wire.strict_json``): the server receives
+    binary protobuf and never sees the text, so an instant or an amount that
+    protobuf's JSON parser would bend (``+09:60``, full-width digits, ``"1e5"``)
+    is refused here, every such field named, and nothing is sent."""
     import sys
 
     from google.protobuf import json_format
 
     from anshin.v1 import claims_pb2
-    from server.errors import InvalidArgument
+    from server.errors import InvalidArgument, Violation
+    from server.wire import strict_json
 
     req = claims_pb2.EvaluateClaimRequest()
     text = sys.stdin.read() if str(path) == "-" else Path(path).read_text(encoding="utf-8")
@@ -73,17 +79,16 @@ def read_request(path: str | Path, *, dry_run: bool) -> claims_pb2.EvaluateClaim
     if not text.strip():
         raise InvalidArgument.of(name, "is empty: a claim is one EvaluateClaimRequest in JSON")
     try:
-        json_format.Parse(text, req)
+        json_format.ParseDict(strict_json.load(text, req.DESCRIPTOR), req)
+    except strict_json.StrictJsonError as exc:
+        raise InvalidArgument(
+            Violation(p.field, p.description)
+            if p.field
+            else Violation(name, f"not an EvaluateClaimRequest: {p.description}")
+            for p in exc.problems
+        ) from None
     except json_format.ParseError as exc:
-        import json
-
-        from server.wire.claims import instant_problems
-
-        try:  # an instant parse_instant refuses: say why, as everywhere else
-            why = "; ".join(instant_problems(json.loads(text), req.DESCRIPTOR))
-        except ValueError:
-            why = ""
-        raise InvalidArgument.of(name, f"not an EvaluateClaimRequest: {why or exc}") from None
+        raise InvalidArgument.of(name, f"not an EvaluateClaimRequest: {exc}") from None
     if dry_run:
         req.dry_run = True
     return req

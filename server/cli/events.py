@@ -10,7 +10,9 @@ Each line is one ``anshin.v1.EventEnvelope`` in protobuf JSON. Lines are sent
 in batches over the client-streaming ``IngestEvents`` RPC, so the server
 applies the same validation, judgements and idempotency as to single calls.
 A line that is not valid JSON for an envelope is rejected here, with its line
-number, and never sent.
+number, and never sent; so is a line whose instants or integers protobuf's
+JSON parser would bend (``server/wire/strict_json.py``: an offset ``+09:60``,
+full-width digits, an exponent inside a string), its fields named.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def batches(
     from google.protobuf import json_format
 
     from anshin.v1 import events_pb2
+    from server.wire import strict_json
 
     batch = events_pb2.IngestEventsRequest()
     with path.open("rb") as f:
@@ -56,8 +59,12 @@ def batches(
             bar.update(1)
             env = batch.events.add()
             try:
-                json_format.Parse(line, env)
-            except json_format.ParseError as exc:
+                # Strictly (server/wire/strict_json.py): the server receives
+                # binary protobuf, so an instant or a number protobuf's JSON
+                # parser would bend (+09:60, full-width digits) is this line's
+                # rejection, naming its fields, like a line that is not JSON.
+                json_format.ParseDict(strict_json.load(line, env.DESCRIPTOR), env)
+            except (strict_json.StrictJsonError, json_format.ParseError) as exc:
                 del batch.events[-1]
                 progress.local_rejects.append((number, f"not an EventEnvelope: {exc}"[:300]))
                 continue
