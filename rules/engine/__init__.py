@@ -14,6 +14,7 @@ from rules.engine.attestations import attestation_keys, codes_read, unknown_atte
 from rules.engine.evaluate import (
     ClaimError,
     Outline,
+    claim_marks,
     claim_needs,
     empty_ledger,
     evaluate,
@@ -85,6 +86,7 @@ __all__ = [
     "Reservation",
     "SkimmingPhishingLoss",
     "attestation_keys",
+    "claim_marks",
     "claim_needs",
     "codes_read",
     "empty_ledger",

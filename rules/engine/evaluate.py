@@ -49,6 +49,7 @@ from timing.trace import Step
 __all__ = [
     "ClaimError",
     "Outline",
+    "claim_marks",
     "empty_ledger",
     "evaluate",
     "evaluate_in",
@@ -120,6 +121,22 @@ def ledger_scopes(policy: Policy, claim: ClaimFacts, context: EvaluationContext)
     keys: dict[str, None] = {}
     for clause, scopes in _plan(policy, claim).scopes:
         for key in scopes(clause, claim, context):
+            keys.setdefault(key)
+    return tuple(keys)
+
+
+def claim_marks(policy: Policy, claim: ClaimFacts) -> tuple[str, ...]:
+    """The ledger keys a *recorded* decision of ``claim`` counts in (count 1, no
+    amount) whatever its outcome: what the claimant stated that a later claim of
+    the same incident must be compared with (the series of a series cap). A dry
+    run counts nothing."""
+    _check_claim(policy, claim)
+    keys: dict[str, None] = {}
+    for clause in policy.clauses:
+        marks = KINDS[clause.kind].marks
+        if marks is None or not _applies(clause, claim):
+            continue
+        for key in marks(clause, claim):
             keys.setdefault(key)
     return tuple(keys)
 

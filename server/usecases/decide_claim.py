@@ -68,6 +68,7 @@ class DecideClaim:
         snapshot = await gather_facts(self._store, policy, facts, now)
         ctx = context_from_facts(snapshot, facts, policy, rules)
         scopes = ledger_scopes(policy, facts, ctx)
+        marks = eng.claim_marks(policy, facts)
         version = wire.rules_version(rules.digest, policy)
         if claim.dry_run:
             usage = await self._store.ledger_usage(scopes)
@@ -90,9 +91,11 @@ class DecideClaim:
                 {"request": request_json, "facts": snapshot.with_ledger(context.ledger).to_json()}
             )
             resp = wire.recorded_response(decision, version, decision_id, recorded_us)
-            entries: tuple[LedgerEntry, ...] = ()
+            # What the claimant stated counts whatever the outcome (a refused
+            # incident re-claimed under another series is compared with it).
+            entries: tuple[LedgerEntry, ...] = tuple(LedgerEntry(k, 0, 1, "") for k in marks)
             if decision.outcome is eng.Outcome.APPROVE:
-                entries = tuple(
+                entries += tuple(
                     LedgerEntry(r.scope_key, r.amount_yen, r.count, r.insured_person_ref)
                     for r in decision.reservations
                 )

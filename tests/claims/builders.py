@@ -51,6 +51,7 @@ from rules.engine import (
     RegistrationRecord,
     Reservation,
     SkimmingPhishingLoss,
+    claim_marks,
     evaluate,
     ledger_scopes,
     load_policies,
@@ -208,8 +209,14 @@ class Book:
             self.ledger[r.scope_key] = LedgerUsage(u.amount_yen + r.amount_yen, u.count + r.count)
 
     def decide(self, claim: ClaimFacts, context: EvaluationContext) -> Decision:
-        d = evaluate(policies().get(claim.policy_id), claim, self._context(claim, context))
+        """A recorded decision: its reservations if APPROVE, and whatever the outcome
+        its marks (``claim_marks``), as server/usecases/decide_claim.py writes them."""
+        policy = policies().get(claim.policy_id)
+        d = evaluate(policy, claim, self._context(claim, context))
         self._reserve(d.reservations)
+        for key in claim_marks(policy, claim):
+            u = self.ledger.get(key, LedgerUsage())
+            self.ledger[key] = LedgerUsage(u.amount_yen, u.count + 1)
         return d
 
     def approve(

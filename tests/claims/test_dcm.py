@@ -999,8 +999,10 @@ def test_dcm_a1_per_incident_same_incident_with_a_larger_loss_is_review() -> Non
     larger = both(money(loss_yen=900_000, recovered_yen=0, points_yen=0), top(series_id="s-2"))
     assert _paid(dcm, first, larger) == [("APPROVE", 700_000), ("REVIEW", 0)]
     d = _decided(dcm, first, larger)[1]
-    assert [c.label for c in d.fired] == ["DCM-A1.per_incident"], d.trace()
+    # Two reasons for a human: the loss grew, and the incident's series changed (s-1 → s-2).
+    assert [c.label for c in d.fired] == ["DCM-A1.per_series", "DCM-A1.per_incident"], d.trace()
     assert "それを超える損害" in d.clause("DCM-A1.per_incident").explanation_ja
+    assert "別の一連の事故として" in d.clause("DCM-A1.per_series").explanation_ja
 
 
 def test_dcm_a1_per_incident_same_instant_in_utc_in_a_fresh_series_is_the_same_incident() -> None:
@@ -1098,3 +1100,35 @@ def test_dcm_a1_missing_series_review_sends_a_claim_without_series_to_a_human() 
     for kind in ("qr_payment", "card_fraud"):
         form = {f.path: f for f in claim_form(policy, kind)}
         assert form["series_id"].if_absent.startswith("REVIEW: DCM-A1"), kind
+
+
+def test_dcm_a1_per_series_a_refused_incident_restated_in_another_series_is_review() -> None:
+    """「一連の事故につき100万円を限度」 (A19c break B1): series S paid ¥600,000 and ¥400,000;
+    its third incident was DENY (the series' ¥1,000,000 used). The same incident
+    (instrument, instant) claimed again under series S-fresh met a fresh limit and was
+    paid ¥600,000: ¥1,600,000 for one declared 一連の事故. The claimant's statement
+    changed: REVIEW, nothing paid; the same statement again stays DENY."""
+    loss = money(loss_yen=600_000, recovered_yen=0, points_yen=0)
+    s = top(series_id="S")
+
+    def on(day: int) -> ClaimEdit:  # each incident noticed and reported the next day
+        return inc(
+            fraud_at=at_jst(2026, 5, day, 12),
+            notified_at=at_jst(2026, 5, day + 1, 10),
+            police_reported_at=at_jst(2026, 5, day + 1, 11),
+        )
+
+    first, second, third = (both(s, loss, on(d)) for d in (10, 12, 14))
+    fresh = both(top(series_id="S-fresh"), loss, on(14))
+    assert _paid(dcm, first, second, third, fresh) == [
+        ("APPROVE", 600_000),
+        ("APPROVE", 400_000),
+        ("DENY", 0),
+        ("REVIEW", 0),
+    ]
+    last = _decided(dcm, first, second, third, fresh)[-1]
+    assert [c.label for c in last.fired] == ["DCM-A1.per_series"], last.trace()
+    assert "別の一連の事故として" in last.clause("DCM-A1.per_series").explanation_ja
+    assert _paid(dcm, first, second, third, third)[-1] == ("DENY", 0)
+    # Another incident (another instant, two JST days away) in a new series still pays.
+    assert _paid(dcm, first, both(top(series_id="S-2"), loss, on(12)))[-1] == ("APPROVE", 600_000)

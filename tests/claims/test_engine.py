@@ -19,6 +19,7 @@ from rules.engine import (
     IbTransferFraud,
     LedgerUsage,
     Outcome,
+    claim_marks,
     evaluate,
     evaluate_in,
     ledger_scopes,
@@ -146,7 +147,8 @@ def test_the_decision_is_deterministic_and_independent_of_record_order(scenario:
 def test_reservations_cover_every_cap_scope_the_engine_read() -> None:
     """An APPROVE reserves in every scope it read, except the JST days either side of an
     incident (near_days): read to look for another paid incident, counted only by the
-    incidents of those days."""
+    incidents of those days; and the series marks of a series cap, which every recorded
+    decision counts whatever its outcome (``claim_marks``)."""
     for scenario in SCENARIOS:
         base = scenario()
         policy = policies().get(base.claim.policy_id)
@@ -154,7 +156,11 @@ def test_reservations_cover_every_cap_scope_the_engine_read() -> None:
         keys = set(ledger_scopes(policy, base.claim, base.context))
         reserved = {r.scope_key for r in d.reservations}
         assert reserved <= keys
-        read_only = keys - reserved
+        marks = set(claim_marks(policy, base.claim))
+        assert marks <= keys and not marks & reserved
+        # Series caps (JPE, DCM with a series or the incident alone) mark the incident.
+        assert (len(marks) == 2) == (scenario in (jpe, dcm)), marks
+        read_only = keys - reserved - marks
         days = sorted(k for k in keys if "/day:" in k)
         # One window of three days (near_days = 1) where the incident cap has one (not
         # KDN-L2's liability incidents, not ISA's parts); its middle day is the incident's.

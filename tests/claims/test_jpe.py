@@ -596,3 +596,41 @@ def test_jpe_a1_incidents_stated_as_one_series_share_the_limit() -> None:
     assert _paid(first, later) == [("APPROVE", 60_000), ("APPROVE", 40_000)]
     other = both(top(series_id="inc-8"), inc(fraud_at=at_jst(2026, 4, 3, 10)))
     assert _paid(first, other) == [("APPROVE", 60_000), ("APPROVE", 100_000)]
+
+
+def test_jpe_a1_per_series_a_refused_incident_restated_in_another_series_is_review() -> None:
+    """「1回の被害につき最大10万円」 (A19c break B2): series inc-7 paid ¥60,000 and ¥40,000;
+    its third incident was DENY (the series' ¥100,000 used). The same incident (card,
+    instant) claimed again under a fresh series, or with none, met a fresh ¥100,000 and
+    was paid ¥60,000. The claimant's own statement changed: REVIEW, nothing paid."""
+    s7 = top(series_id="inc-7")
+    first = both(s7, money(loss_yen=60_000))
+    second = both(s7, money(loss_yen=60_000), inc(fraud_at=at_jst(2026, 4, 3, 10)))
+    third_at = inc(fraud_at=at_jst(2026, 4, 6, 10))
+    third = both(s7, money(loss_yen=60_000), third_at)
+    for restated in (top(series_id="fresh"), top(series_id="")):
+        again = both(restated, money(loss_yen=60_000), third_at)
+        paid = _paid(first, second, third, again)
+        assert paid == [("APPROVE", 60_000), ("APPROVE", 40_000), ("DENY", 0), ("REVIEW", 0)]
+        last = decide_in_turn(_claims(first, second, third, again), jpe().context)[-1]
+        assert [c.label for c in last.fired] == ["JPE-A1.per_series"], last.trace()
+        assert "別の一連の事故として" in last.clause("JPE-A1.per_series").explanation_ja
+    # The same statement again is the same series: DENY as before, not REVIEW.
+    assert _paid(first, second, third, third)[-1] == ("DENY", 0)
+    # Paid alone, then stated in a series: the statement changed (per_series REVIEW), and
+    # nothing is left of the incident (per_incident DENY, which decides).
+    alone = both(money(loss_yen=60_000), third_at)
+    last = decide_in_turn(_claims(alone, third), jpe().context)[-1]
+    assert (last.outcome, last.payable_yen) == (DENY, 0), last.trace()
+    assert {c.label for c in last.fired} == {"JPE-A1.per_series", "JPE-A1.per_incident"}
+
+
+def test_jpe_a1_per_series_a_dry_run_states_nothing() -> None:
+    """Only recorded decisions mark the incident (claim_marks): an evaluation alone
+    (a dry run) leaves nothing a later claim would compare with."""
+    base = jpe()
+    fresh = both(top(series_id="fresh"), money(loss_yen=60_000))(base.claim)
+    alone = money(loss_yen=60_000)(base.claim)
+    assert decide(alone, base.context).outcome is APPROVE  # not recorded
+    d = decide_in_turn([replace(fresh, claim_id="jpe-claim-2")], base.context)[0]
+    assert (d.outcome, d.payable_yen) == (APPROVE, 60_000), d.trace()

@@ -31,6 +31,7 @@ from rules.engine import (
     LedgerUsage,
     Outcome,
     Outline,
+    claim_marks,
     evaluate,
     ledger_scopes,
     outline,
@@ -71,7 +72,10 @@ def _windows(keys: list[str]) -> dict[str, tuple[str, list[str]]]:
             by_prefix.setdefault(head + "/", []).append(key)
     out = {}
     for prefix, days in by_prefix.items():
-        (incident,) = [k for k in keys if k.startswith(prefix + "at:")]
+        # The incident key itself, not the series marks under it (…/claimed, …/series:S).
+        (incident,) = [
+            k for k in keys if k.startswith(prefix + "at:") and "/" not in k[len(prefix) :]
+        ]
         days.sort()
         out[incident] = (days[len(days) // 2], days)
     return out
@@ -131,7 +135,12 @@ def test_payable_never_exceeds_a_cap_nor_the_net_loss_and_is_never_negative(
     assert payable > 0
     windows = _windows(list(ledger))
     neighbours = {day for own, days in windows.values() for day in days if day != own}
-    assert {r.scope_key for r in d.reservations} == set(ledger) - neighbours
+    marks = set(claim_marks(policy, claim))
+    assert {r.scope_key for r in d.reservations} == set(ledger) - neighbours - marks
+    if marks:
+        # A series cap: no other series (or none) was stated for this incident before.
+        claimed, in_series = sorted(marks)
+        assert ledger[claimed].count <= ledger[in_series].count, d.trace()
     for incident, (_own, days) in windows.items():
         # The loss of one incident is paid once; another paid one near it goes to a human.
         assert ledger[incident].amount_yen == 0, d.trace()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,31 @@ def test_rules_validate_refuses_an_unknown_clause_kind(tmp_path: Path) -> None:
     assert line.startswith(f"{broken / 'policies' / 'hnb.toml'}: clause HNB-X5: kind: ")
     assert "unknown clause kind" in line
     assert "1 problem(s)" in proc.stdout
+
+
+def test_jpe_a1_a_refused_incident_restated_in_another_series_is_review(
+    served: ServerProcess, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A19c break B2 through a real server: the DENY of a series' incident is recorded
+    with the series it was stated in (claim_marks, written whatever the outcome), so
+    the incident restated in a fresh series is REVIEW, not ¥100,000 more."""
+    events = EXAMPLES / "jpe-events.jsonl"
+    code, out, err = cli(
+        capsys, "events", "ingest", "--quiet", "--server", served.address, str(events)
+    )
+    assert code == 0 and "0 rejected" in out, (out, err)
+    base = json.loads((EXAMPLES / "jpe.json").read_text())
+
+    def claim(n: int, series: str, fraud_at: str) -> tuple[str, str]:
+        body = {**base, "claimId": str(uuid.uuid4()), "seriesId": series}
+        body["skimmingPhishing"] = {**base["skimmingPhishing"], "fraudAt": fraud_at}
+        path = tmp_path / f"claim-{n}.json"
+        path.write_text(json.dumps(body))
+        code, out, err = cli(capsys, "claim", "--server", served.address, "-o", "json", str(path))
+        assert code == 0, err
+        reply = json.loads(out)
+        return reply["outcome"], reply.get("payableYen", "0")
+
+    assert claim(1, "S", "2025-04-01T10:00:00+09:00") == ("OUTCOME_APPROVE", "100000")
+    assert claim(2, "S", "2025-04-03T10:00:00+09:00") == ("OUTCOME_DENY", "0")
+    assert claim(3, "S-fresh", "2025-04-03T10:00:00+09:00") == ("OUTCOME_REVIEW", "0")

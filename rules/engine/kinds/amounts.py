@@ -274,6 +274,10 @@ class _Scope:
     year_path: str = ""  # … and the field whose instant chose it
     own_day: str = ""  # incident caps with near_days: ``near_scopes``
     window: tuple[str, ...] = ()
+    # Series caps: the incident's keys counting the recorded claims of it (any
+    # outcome), all of them and those stating this claim's series (``series_marks``).
+    claimed: str = ""
+    in_series: str = ""
 
 
 _LAST_SCOPE = "last scope"  # Clause.memo key
@@ -300,7 +304,9 @@ def _scope_of(clause: Clause, claim: ClaimFacts) -> _Scope:
     if kind == "cap_per_incident" and clause.str_param("incident_ref") == "claim":
         return _Scope(f"{name}/{_own(claim)}/claim:{claim.claim_id}", "")
     if kind == "cap_per_series" and claim.series_id:
-        return _Scope(f"{name}/{_own(claim)}/series:{claim.series_id}", "")
+        claimed, in_series = _series_marks(clause, claim, claim.series_id)
+        key = f"{name}/{_own(claim)}/series:{claim.series_id}"
+        return _Scope(key, "", claimed=claimed, in_series=in_series)
     if kind == "cap_per_series" and clause.str_param("missing_series") == "review":
         return _Scope(None, "series_id")
     if kind in ("cap_per_incident", "cap_per_series"):
@@ -310,6 +316,8 @@ def _scope_of(clause: Clause, claim: ClaimFacts) -> _Scope:
         if at is None:
             return _Scope(None, path)
         key = f"{name}/{_own(claim)}/{instrument}at:{_utc(at)}"
+        if kind == "cap_per_series":  # the incident as a series of its own
+            return _Scope(key, "", claimed=f"{key}/claimed", in_series=f"{key}/series:-")
         own_day, window = _near(params, claim, instrument, at)
         return _Scope(key, "", own_day=own_day, window=window)
     if kind == "cap_per_card":
@@ -326,6 +334,56 @@ def _scope_of(clause: Clause, claim: ClaimFacts) -> _Scope:
     return _Scope(f"{name}/{_own(claim)}/year:{year.label}", "", year, path)
 
 
+def _series_marks(clause: Clause, claim: ClaimFacts, series: str) -> tuple[str, str]:
+    """The incident's ``/claimed`` and ``/series:S`` keys ("", "" when the claim
+    does not state the incident)."""
+    instrument, at, _path = _incident_parts(clause, claim)
+    if at is None:
+        return "", ""
+    base = f"{_cap_params(clause).name}/{_own(claim)}/{instrument}at:{_utc(at)}"
+    return f"{base}/claimed", f"{base}/series:{series}"
+
+
+def series_marks(clause: Clause, claim: ClaimFacts) -> tuple[str, ...]:
+    """The keys a *recorded* decision of ``claim`` counts in whatever its outcome
+    (a series cap clause; () otherwise).
+
+    A series (一連の事故) is the claimant's statement. An incident claimed as part
+    of series S — paid, or refused because S's limit was used — and claimed again
+    under another series (or none) would meet a fresh limit: the statement
+    changed, so a human looks (REVIEW, ``_series_changed``). The marks are what
+    makes the earlier statement visible: every recorded claim of the incident
+    counts once in ``…/claimed`` and once in ``…/series:S`` (``series:-``: no
+    series stated, the incident alone)."""
+    if clause.kind != "cap_per_series":
+        return ()
+    scope = _scope(clause, claim)
+    return (scope.claimed, scope.in_series) if scope.claimed else ()
+
+
+def _series_changed(scope: _Scope, ctx: EvaluationContext) -> Finding | None:
+    """REVIEW when the incident was claimed before under another series (or none);
+    not read is not zero (REVIEW naming the scope); None otherwise."""
+    claimed, mine = ctx.ledger.get(scope.claimed), ctx.ledger.get(scope.in_series)
+    if claimed is None or mine is None:
+        unread = scope.claimed if claimed is None else scope.in_series
+        return not_provided(f"context.ledger[{unread}]", "この事故の以前の請求の記録")
+    if claimed.count <= mine.count:
+        return None
+    others = claimed.count - mine.count
+    return Finding(
+        FAIL,
+        f"この事故（同じカード・口座、同じ日時）は以前{others}回、別の一連の事故として"
+        "（または一連の事故を示さずに）請求されています。一連の事故の申告が変わったため、"
+        "人による確認が必要です。",
+        (
+            cmp(f"ledger[{scope.claimed}].count", str(claimed.count), str(mine.count)),
+            cmp(f"ledger[{scope.in_series}].count", str(mine.count), str(claimed.count)),
+        ),
+        effect=Effect.REVIEW,
+    )
+
+
 def _is_incident_cap(clause: Clause) -> bool:
     """A cap on one incident as the claim states it (not ISA's legacy per-claim one)."""
     return clause.kind == "cap_per_incident" and clause.str_param("incident_ref") == "facts"
@@ -335,7 +393,8 @@ def cap_scopes(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> tuple
     scope = _scope(clause, claim)
     if scope.key is None:
         return ()
-    return (scope.key, *scope.window)
+    marks = (scope.claimed, scope.in_series) if scope.claimed else ()
+    return (scope.key, *scope.window, *marks)
 
 
 def _scope_detail(clause: Clause, scope: _Scope) -> str:
@@ -368,6 +427,10 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
         return AmountFinding(
             not_provided(f"context.ledger[{key}]", "この限度額の支払済み額の記録"), amount
         )
+    if scope.claimed:
+        changed = _series_changed(scope, ctx)
+        if changed is not None:
+            return AmountFinding(changed, amount)
     detail = _scope_detail(clause, scope)
     if clause.kind == "once_per_policy_year":
         max_count = clause.int_param("max_count")
@@ -627,6 +690,7 @@ def _cap_kind(name: str, summary: str, *params: ParamSpec) -> KindSpec:
         amount=cap,
         stage=STAGE_CAP,
         scopes=cap_scopes,
+        marks=series_marks,
     )
 
 

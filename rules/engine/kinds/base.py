@@ -127,6 +127,7 @@ class AmountFinding(NamedTuple):
 CheckFn: TypeAlias = Callable[[Clause, ClaimFacts, EvaluationContext], Finding]
 AmountFn: TypeAlias = Callable[[Clause, ClaimFacts, EvaluationContext, int], AmountFinding]
 ScopeFn: TypeAlias = Callable[[Clause, ClaimFacts, EvaluationContext], tuple[str, ...]]
+MarksFn: TypeAlias = Callable[[Clause, ClaimFacts], tuple[str, ...]]
 AttestsFn: TypeAlias = Callable[[Clause], tuple[str, ...]]
 NeedsFn: TypeAlias = Callable[[Clause, ClaimFacts], tuple[Need, ...]]
 
@@ -143,6 +144,9 @@ class KindSpec:
     amount: AmountFn | None = None
     stage: int = 0
     scopes: ScopeFn | None = None
+    # Ledger keys a recorded decision counts in whatever its outcome (series caps:
+    # the claimant's statement of the incident's series, kinds/amounts.py).
+    marks: MarksFn | None = None
     # The ``facts.exclusions`` keys a clause of this kind reads (attestations the
     # claimant states): what the API accepts for the clause's policy, no more.
     attests: AttestsFn | None = None
