@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 
+from checks.event_model import FundingSource
+from checks.security_standard import PaymentMethod
 from rules.engine.kinds import KINDS
 from rules.engine.kinds.amounts import series_absent_ja
 from rules.engine.kinds.facts import parse_atom
@@ -316,7 +318,11 @@ def claim_form(policy: Policy, kind: str) -> tuple[FormField, ...]:
                 cids,
                 _question(incident, name),
                 absent,
-                tuple(dict.fromkeys(allowed.get(name, ()))),
+                tuple(
+                    dict.fromkeys(
+                        allowed.get(name, ()) or _ENUM_VALUES.get(types.get(name, ""), ())
+                    )
+                ),
                 matters[name] if conditional else (),
             )
         )
@@ -353,6 +359,17 @@ _REQUIRED_FIELDS: Mapping[str, tuple[str, ...]] = {
         f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
     )
     for name, cls in INCIDENT_TYPES.items()
+}
+
+# The values of an enum-typed field as the request takes them (claims.proto's value
+# names, which the JSON of a claim spells): every member but UNSPECIFIED, which is
+# "not stated". Without them a client building claims from the form alone could not
+# name a funding or a payment method (A19c).
+_ENUM_VALUES: Mapping[str, tuple[str, ...]] = {
+    "funding": tuple(
+        f"FUNDING_SOURCE_{m.name}" for m in FundingSource if m is not FundingSource.UNSPECIFIED
+    ),
+    "payment_method": tuple(f"PAYMENT_METHOD_{m.name}" for m in PaymentMethod),
 }
 
 # The field naming an incident's sub-kind (the ``incident_type`` kind reads it).

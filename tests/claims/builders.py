@@ -425,8 +425,10 @@ def kdn() -> Scenario:
             ),
             card_in_hand=True,
             notified_at=at_jst(2026, 5, 13, 10),
+            issued_in_japan=True,  # KDN-C0.issuer
         ),
         amounts=Amounts(loss_yen=500_000),
+        resident_in_japan=True,  # KDN-C0.resident, KDN-L1.resident (kdn_liability keeps it)
     )
     context = EvaluationContext(
         coverage={"KDN": (period(at_jst(2026, 1, 10, 15)),)},

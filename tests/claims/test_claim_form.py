@@ -384,6 +384,65 @@ def test_a_fact_read_unconditionally_somewhere_is_always_review() -> None:
     assert jpe["skimming_phishing.pin_memo_kept_with_card"].review_when == ()
 
 
+# --------------------------------------------------------------------------- KDN-C0, KDN-L1, DCM-T
+
+
+@pytest.mark.parametrize(("kind", "clause"), [("card_fraud", "KDN-C0"), ("liability", "KDN-L1")])
+def test_kdn_c0_kdn_l1_the_form_asks_the_insureds_residence(kind: str, clause: str) -> None:
+    """Seed 001 §1 「日本に居住されている個人」 (both covers): asked, REVIEW when absent."""
+    kdn = {f.path: f for f in claim_form(POLICIES["KDN"], kind)}
+    field = kdn["resident_in_japan"]
+    assert (field.type, field.clause_ids) == ("bool", (clause,))
+    assert field.if_absent.startswith("REVIEW") and clause in field.if_absent
+
+
+def test_kdn_c0_the_form_asks_the_cards_issuer_for_card_fraud_only() -> None:
+    """Seed 001 §1 「日本国内のクレジットカード会社が発行したクレジットカード」."""
+    card = {f.path: f for f in claim_form(POLICIES["KDN"], "card_fraud")}
+    field = card["card_fraud.issued_in_japan"]
+    assert (field.type, field.clause_ids) == ("bool", ("KDN-C0",))
+    assert field.if_absent.startswith("REVIEW") and "KDN-C0" in field.if_absent
+    liability = {f.path for f in claim_form(POLICIES["KDN"], "liability")}
+    assert not [p for p in liability if p.endswith("issued_in_japan")]
+
+
+ENUM_FIELDS = [
+    (pid, kind, f.path, f.type)
+    for pid, kind in KINDS
+    for f in claim_form(POLICIES[pid], kind)
+    if f.type in ("funding", "payment_method")
+]
+
+
+def test_dcm_t_reads_the_enum_fields() -> None:
+    assert {(pid, path) for pid, _, path, _ in ENUM_FIELDS} >= {
+        ("DCM", "card_fraud.funding"),
+        ("DCM", "card_fraud.payment_method"),
+        ("DCM", "qr_payment.funding"),
+    }
+
+
+@pytest.mark.parametrize(("policy_id", "kind", "path", "type_"), ENUM_FIELDS)
+def test_dcm_t_enum_fields_list_every_value_the_request_accepts(
+    policy_id: str, kind: str, path: str, type_: str
+) -> None:
+    """A client building the claim from the form alone can name the funding and the
+    payment method (A19c: `allowed` was empty): the enum's value names as the request's
+    JSON takes them, every one but UNSPECIFIED (which is "not stated")."""
+    field = {f.path: f for f in claim_form(POLICIES[policy_id], kind)}[path]
+    incident, _, name = path.partition(".")
+    descriptor = getattr(claims_pb2.EvaluateClaimRequest(), incident).DESCRIPTOR
+    enum = descriptor.fields_by_name[name].enum_type
+    accepted = [v.name for v in enum.values if v.number != 0]
+    assert list(field.allowed) == accepted, field
+    req = envelope(policy_id)
+    for f in claim_form(POLICIES[policy_id], kind):
+        answer(req, f.path, f.type, list(f.allowed))
+    for value in field.allowed:  # and each is one the request accepts
+        setattr(getattr(req, incident), name, enum.values_by_name[value].number)
+        wire.claim_request(req, NOW, POLICIES)
+
+
 # --------------------------------------------------------------------------- KDN-X1, ISA-X22
 
 

@@ -242,7 +242,7 @@ async def test_kdn_c0_c1_read_what_get_alerts_reports(server: RunningServer) -> 
         c1 = S.CHECK_STATUS_PASS if registered else S.CHECK_STATUS_FAIL
         assert got["KDN-C1"] == c1, (SEED, n, at_fraud)
         if not at_claim.alerts_delivered_at:  # KDN-C0: no leak detected, as GetAlerts shows
-            assert got["KDN-C0"] == S.CHECK_STATUS_FAIL, (SEED, n, at_claim)
+            assert got["KDN-C0.detected"] == S.CHECK_STATUS_FAIL, (SEED, n, at_claim)
         seen.add(registered)
     assert seen == {True, False}  # both sides of KDN-C1 were drawn
 

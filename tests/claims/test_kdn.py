@@ -23,6 +23,7 @@ import pytest
 from checks.event_model import PaymentLoginMethod, ThreeDSecure
 from checks.model import CheckStatus
 from rules.engine import CardFraud, ClaimFacts, Decision, IssuerAnswer, IssuerAnswerKind
+from tests.claims import builders
 from tests.claims.builders import (
     APPROVE,
     DENY,
@@ -46,8 +47,6 @@ from tests.claims.builders import (
     decide,
     decide_in_turn,
     inc,
-    kdn,
-    kdn_liability,
     money,
     monitoring,
     no_cover_record,
@@ -62,6 +61,21 @@ from timing import at_jst
 
 K = IssuerAnswerKind
 COVER_START = at_jst(2026, 1, 10, 15)
+
+
+def kdn() -> Scenario:
+    """``builders.kdn`` with what KDN-C0.issuer and KDN-C0.resident read stated: the
+    card was issued by a Japanese card company, the insured lives in Japan."""
+    base = builders.kdn()
+    return Scenario(
+        both(top(resident_in_japan=True), inc(issued_in_japan=True))(base.claim), base.context
+    )
+
+
+def kdn_liability() -> Scenario:
+    """``builders.kdn_liability``, the insured stated to live in Japan (KDN-L1.resident)."""
+    base = builders.kdn_liability()
+    return Scenario(top(resident_in_japan=True)(base.claim), base.context)
 
 
 def issuer(kind: IssuerAnswerKind, reason: str = "規約上の理由") -> IssuerAnswer:
@@ -136,6 +150,41 @@ PERIOD = [
 # --------------------------------------------------------------------------- card cover
 
 CARD = [
+    # KDN-C0 (seed 001 §1 の対象のクレジットカード): 「日本国内のクレジットカード会社が発行した」
+    # and 「お客様名義の」 card of an insured 「日本に居住されている個人」 (A19c B4/B5: both
+    # were paid when stated false). The claim's own facts, three-state.
+    Case("kdn_c0_card_issued_in_japan_approves", "KDN-C0.issuer", False, APPROVE),
+    Case(
+        "kdn_c0_card_issued_outside_japan_denies",
+        "KDN-C0.issuer",
+        True,
+        DENY,
+        inc(issued_in_japan=False),
+    ),
+    Case(
+        "kdn_c0_card_issuer_not_stated_reviews",
+        "KDN-C0.issuer",
+        True,
+        REVIEW,
+        inc(issued_in_japan=None),
+        missing="card_fraud.issued_in_japan",
+    ),
+    Case("kdn_c0_insured_resident_in_japan_approves", "KDN-C0.resident", False, APPROVE),
+    Case(
+        "kdn_c0_insured_resident_outside_japan_denies",
+        "KDN-C0.resident",
+        True,
+        DENY,
+        top(resident_in_japan=False),
+    ),
+    Case(
+        "kdn_c0_insured_residence_not_stated_reviews",
+        "KDN-C0.resident",
+        True,
+        REVIEW,
+        top(resident_in_japan=None),
+        missing="resident_in_japan",
+    ),
     # KDN-C0: leaked and detected (an alert exists for the registered card)
     Case(
         "kdn_c0_no_leak_alert_for_the_card_denies", "KDN-C0", True, DENY, context=monitor(alerts=())
@@ -739,6 +788,23 @@ LIABILITY = [
         APPROVE,
         payable=800_000,
     ),
+    Case("kdn_l1_insured_resident_in_japan_approves", "KDN-L1.resident", False, APPROVE),
+    Case(
+        "kdn_l1_insured_resident_outside_japan_denies",
+        "KDN-L1.resident",
+        True,
+        DENY,
+        top(resident_in_japan=False),
+    ),
+    Case(
+        "kdn_l1_insured_residence_not_stated_reviews",
+        "KDN-L1.resident",
+        True,
+        REVIEW,
+        top(resident_in_japan=None),
+        missing="resident_in_japan",
+    ),
+    Case("kdn_c0_issuer_does_not_apply_to_liability", "KDN-C0.issuer", False, APPROVE),
     Case(
         "kdn_p1_liability_incident_before_cover_denies",
         "KDN-P1",
@@ -765,7 +831,9 @@ LIABILITY = [
 
 
 @pytest.mark.parametrize(
-    "case", PERIOD + CARD + CARD_AMOUNTS, ids=case_ids(PERIOD + CARD + CARD_AMOUNTS)
+    "case",
+    PERIOD + CARD + CARD_AMOUNTS,
+    ids=case_ids(PERIOD + CARD + CARD_AMOUNTS),
 )
 def test_kdn_card_cover(case: Case) -> None:
     run_case(case, kdn)
@@ -783,6 +851,39 @@ def test_kdn_card_clauses_do_not_apply_to_liability_and_back() -> None:
     d = run_case(Case("x", "KDN-C0", False, APPROVE), kdn)
     for cid in ("KDN-L1", "KDN-L2.once", "KDN-Y1", "KDN-Y3", "KDN-N1.liability"):
         assert d.clause(cid).status.value == "NOT_APPLICABLE"
+
+
+@pytest.mark.parametrize(
+    ("edit", "outcome"),
+    [
+        (inc(issued_in_japan=False), DENY),  # A19c B4: paid ¥450,000
+        (inc(issued_in_japan=None), REVIEW),
+        (top(resident_in_japan=False), DENY),  # A19c B5: paid ¥450,000
+        (top(resident_in_japan=None), REVIEW),
+    ],
+    ids=["issued_abroad", "issuer_unstated", "resident_abroad", "residence_unstated"],
+)
+def test_kdn_c0_a_foreign_card_or_a_non_resident_is_not_paid(
+    edit: Callable[[ClaimFacts], ClaimFacts], outcome: object
+) -> None:
+    """Seed 001 §1: 「日本に居住されている個人」 and 「日本国内のクレジットカード会社が
+    発行したクレジットカード」: a claim stating otherwise is not paid, one not stating it
+    goes to a human."""
+    base = kdn()
+    d = decide(edit(base.claim), base.context)
+    assert d.outcome is outcome and d.payable_yen == 0, d.trace()
+
+
+@pytest.mark.parametrize(
+    ("resident", "outcome"), [(False, DENY), (None, REVIEW)], ids=["abroad", "unstated"]
+)
+def test_kdn_l1_a_non_resident_is_not_paid_for_liability(
+    resident: bool | None, outcome: object
+) -> None:
+    """The liability cover's お客様 is the same insured: 「日本に居住されている個人」."""
+    base = kdn_liability()
+    d = decide(top(resident_in_japan=resident)(base.claim), base.context)
+    assert d.outcome is outcome and d.payable_yen == 0, d.trace()
 
 
 def test_kdn_liability_approve_reserves_the_shared_policy_year_once() -> None:
