@@ -21,7 +21,7 @@ from checks.security_standard import PaymentMethod
 from rules.engine.kinds import KINDS
 from rules.engine.kinds.amounts import series_absent_ja
 from rules.engine.kinds.facts import parse_atom
-from rules.engine.model import INCIDENT_FIELDS, INCIDENT_TYPES, TOP_LEVEL_FIELDS
+from rules.engine.model import INCIDENT_FIELDS, INCIDENT_TYPES, TOP_LEVEL_FIELDS, IssuerAnswerKind
 from rules.engine.policy import Clause, Policy
 from rules.engine.questions import QUESTIONS_JA
 
@@ -370,6 +370,10 @@ _ENUM_VALUES: Mapping[str, tuple[str, ...]] = {
         f"FUNDING_SOURCE_{m.name}" for m in FundingSource if m is not FundingSource.UNSPECIFIED
     ),
     "payment_method": tuple(f"PAYMENT_METHOD_{m.name}" for m in PaymentMethod),
+    # An issuer's / operator's answer: the values of its ``kind`` (IssuerAnswer.Kind).
+    "answer": tuple(
+        f"KIND_{m.name}" for m in IssuerAnswerKind if m is not IssuerAnswerKind.UNSPECIFIED
+    ),
 }
 
 # The field naming an incident's sub-kind (the ``incident_type`` kind reads it).

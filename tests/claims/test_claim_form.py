@@ -443,6 +443,31 @@ def test_dcm_t_enum_fields_list_every_value_the_request_accepts(
         wire.claim_request(req, NOW, POLICIES)
 
 
+@pytest.mark.parametrize(
+    ("policy_id", "kind", "path"),
+    [
+        ("KDN", "card_fraud", "card_fraud.issuer_answer"),
+        ("DCM", "qr_payment", "qr_payment.operator_answer"),
+    ],
+)
+def test_an_answer_field_lists_every_kind_the_request_accepts(
+    policy_id: str, kind: str, path: str
+) -> None:
+    """KDN-X3 / DCM-C1 read the card company's or operator's answer: the form lists the
+    values of its ``kind`` as the request's JSON spells them, and each one decides
+    (none is refused as a value)."""
+    field = {f.path: f for f in claim_form(POLICIES[policy_id], kind)}[path]
+    enum = claims_pb2.IssuerAnswer.DESCRIPTOR.fields_by_name["kind"].enum_type
+    assert list(field.allowed) == [v.name for v in enum.values if v.number != 0], field
+    incident, _, name = path.partition(".")
+    for value in field.allowed:
+        req = envelope(policy_id)
+        for f in claim_form(POLICIES[policy_id], kind):
+            answer(req, f.path, f.type, list(f.allowed))
+        getattr(getattr(req, incident), name).kind = enum.values_by_name[value].number
+        wire.claim_request(req, NOW, POLICIES)
+
+
 # --------------------------------------------------------------------------- KDN-X1, ISA-X22
 
 
