@@ -767,8 +767,9 @@ def test_hnb_l2_neighbouring_days_not_read_is_review_not_zero() -> None:
     book.decide(base.claim, base.context)
     again = _moved(US)(replace(base.claim, claim_id="moved"))
     read = book._context(again, base.context)
+    # The days' payouts and the days' recorded claims: neither may be taken as zero.
     days = [k for k in read.ledger if "/day:" in k]
-    assert len(days) == 3, read.ledger
+    assert len(days) == 6, read.ledger
     for dropped in days:
         ledger = {k: u for k, u in read.ledger.items() if k != dropped}
         d = evaluate(policies().get("HNB"), again, replace(read, ledger=ledger))
@@ -903,3 +904,25 @@ def test_hnb_l2_exact_duplicate_is_deny_even_with_another_paid_incident_that_day
     again = book.decide(replace(first, claim_id="day-0-again"), base.context)
     assert (again.outcome, again.payable_yen) == (DENY, 0), again.trace()
     assert "以前の決定で既に" in again.clause("HNB-L2").explanation_ja
+
+
+def test_hnb_l2_a_refused_fraud_retold_a_minute_later_is_review() -> None:
+    """A fraud DENY under HNB-X3 (attested), claimed again a minute later with the
+    attestation withdrawn: the record already holds a claim of that customer's fraud
+    that day, refused; the new story goes to a human, not straight to payment. Two
+    JST days away it is another incident and decides on its own."""
+    base = hnb()
+    refused = replace(
+        base.claim, claim_id="told", exclusions={**base.claim.exclusions, "HNB-X3": True}
+    )
+    book = Book()
+    assert book.decide(refused, base.context).outcome is DENY
+    retold = _moved(timedelta(minutes=1))(replace(base.claim, claim_id="retold"))
+    d = book.decide(retold, base.context)
+    assert (d.outcome, d.payable_yen) == (REVIEW, 0), d.trace()
+    assert "請求が既に記録されています" in d.clause("HNB-L2").explanation_ja
+    later = _moved(timedelta(days=2))(replace(base.claim, claim_id="later"))
+    assert Book().decide(later, base.context).outcome is APPROVE
+    book2 = Book()
+    book2.decide(refused, base.context)
+    assert book2.decide(later, base.context).outcome is APPROVE

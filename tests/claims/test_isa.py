@@ -694,6 +694,13 @@ def test_isa_a1_per_consultation_a19b_cost_below_the_limit_is_not_paid_again() -
     assert _paid_again(isa, cost, cost, in_utc) == [("APPROVE", 15_000), ("DENY", 0), ("DENY", 0)]
 
 
+def _is_near_review(d: Decision, label: str) -> None:
+    """REVIEW citing ``label`` for another paid consultation / bill within a JST day."""
+    assert (d.outcome, d.payable_yen, d.reservations) == (REVIEW, 0, ()), d.trace()
+    assert [c.label for c in d.fired] == [label], d.trace()
+    assert "前後1日以内" in d.clause(label).explanation_ja, d.trace()
+
+
 def _is_review_of(d: Decision, label: str) -> None:
     """REVIEW citing ``label`` for a re-claim stating more than was paid; nothing paid."""
     assert (d.outcome, d.payable_yen, d.reservations) == (REVIEW, 0, ()), d.trace()
@@ -710,10 +717,21 @@ def test_isa_a1_per_consultation_larger_cost_is_review() -> None:
     _is_review_of(larger, "ISA-A1.per_consultation")
 
 
-def test_isa_a1_per_consultation_another_consultation_pays() -> None:
+def test_isa_a1_per_consultation_another_consultation_two_jst_days_away_pays() -> None:
     cost = money(loss_yen=15_000)
-    later = both(cost, _moved(US))
+    later = both(cost, _moved(timedelta(days=2)))
     assert _paid_again(isa, cost, later) == [("APPROVE", 15_000), ("APPROVE", 15_000)]
+
+
+@pytest.mark.parametrize("delta", [US, timedelta(minutes=1)], ids=["one_microsecond", "one_minute"])
+def test_isa_a1_per_consultation_moved_within_a_jst_day_is_review(delta: timedelta) -> None:
+    """A19d NEW-2: the paid consultation claimed again at incurred_at moved by 1 µs or a
+    minute was paid ¥20,000 again. Another consultation within a JST day either side
+    (near_days) goes to a human."""
+    cost = money(loss_yen=15_000)
+    first, again = _decided_again(isa, cost, both(cost, _moved(delta)))
+    assert (first.outcome, first.payable_yen) == (APPROVE, 15_000)
+    _is_near_review(again, "ISA-A1.per_consultation")
 
 
 def test_isa_a2_per_bill_same_bill_twice_pays_nothing_the_second_time() -> None:
@@ -732,13 +750,21 @@ def test_isa_a2_per_bill_same_bill_with_larger_fees_is_review() -> None:
     _is_review_of(larger, "ISA-A2.per_bill")
 
 
-def test_isa_parts_have_no_day_scope() -> None:
-    """No near_days: the ISA parts read and reserve their incident only, no day key."""
+def test_isa_parts_reserve_in_their_day_scope() -> None:
+    """near_days = 1 (A19d NEW-2): an ISA payout counts in its incurred_at's JST day."""
     for scenario in (isa, isa_fees):
         (d,) = _decided_again(scenario, _same)
         assert d.outcome is APPROVE, d.trace()
-        assert not [r.scope_key for r in d.reservations if "/day:" in r.scope_key]
+        assert len([r.scope_key for r in d.reservations if "/day:" in r.scope_key]) == 1
 
 
-def test_isa_a2_per_bill_another_bill_pays() -> None:
-    assert _paid_again(isa_fees, _same, _moved(US)) == [("APPROVE", 140_000), ("APPROVE", 140_000)]
+def test_isa_a2_per_bill_another_bill_two_jst_days_away_pays() -> None:
+    paid = _paid_again(isa_fees, _same, _moved(timedelta(days=2)))
+    assert paid == [("APPROVE", 140_000), ("APPROVE", 140_000)]
+
+
+def test_isa_a2_per_bill_the_bill_moved_by_a_microsecond_is_review() -> None:
+    """A19d NEW-2: the paid bill at incurred_at + 1 µs was paid ¥140,000 again."""
+    first, again = _decided_again(isa_fees, _same, _moved(US))
+    assert (first.outcome, first.payable_yen) == (APPROVE, 140_000)
+    _is_near_review(again, "ISA-A2.per_bill")

@@ -634,3 +634,28 @@ def test_jpe_a1_per_series_a_dry_run_states_nothing() -> None:
     assert decide(alone, base.context).outcome is APPROVE  # not recorded
     d = decide_in_turn([replace(fresh, claim_id="jpe-claim-2")], base.context)[0]
     assert (d.outcome, d.payable_yen) == (APPROVE, 60_000), d.trace()
+
+
+@pytest.mark.parametrize("series", ["fresh", ""], ids=["fresh_series", "no_series"])
+def test_jpe_a1_a_refused_incident_restated_a_microsecond_later_is_review(series: str) -> None:
+    """A19d NEW-1: the refused third incident of series inc-7, claimed again 1 µs later
+    under a fresh series (or none), was a new incident in a new series and paid
+    ¥60,000. A claim of the card within a JST day of another recorded claim of it
+    (refused, not paid) goes to a human."""
+    s7 = top(series_id="inc-7")
+    first = both(s7, money(loss_yen=60_000))
+    second = both(s7, money(loss_yen=60_000), inc(fraud_at=at_jst(2026, 4, 3, 10)))
+    third = both(s7, money(loss_yen=60_000), inc(fraud_at=at_jst(2026, 4, 6, 10)))
+    moved = both(
+        top(series_id=series), money(loss_yen=60_000), inc(fraud_at=at_jst(2026, 4, 6, 10) + US)
+    )
+    decisions = decide_in_turn(_claims(first, second, third, moved), jpe().context)
+    assert [(d.outcome, d.payable_yen) for d in decisions] == [
+        (APPROVE, 60_000),
+        (APPROVE, 40_000),
+        (DENY, 0),
+        (REVIEW, 0),
+    ]
+    last = decisions[-1]
+    assert [c.label for c in last.fired] == ["JPE-A1.per_incident"], last.trace()
+    assert "請求が既に記録されています" in last.clause("JPE-A1.per_incident").explanation_ja

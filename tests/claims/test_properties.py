@@ -68,7 +68,7 @@ def _windows(keys: list[str]) -> dict[str, tuple[str, list[str]]]:
     by_prefix: dict[str, list[str]] = {}
     for key in keys:
         head, sep, _day = key.partition("/day:")
-        if sep:
+        if sep and not key.endswith("/claimed"):
             by_prefix.setdefault(head + "/", []).append(key)
     out = {}
     for prefix, days in by_prefix.items():
@@ -136,11 +136,16 @@ def test_payable_never_exceeds_a_cap_nor_the_net_loss_and_is_never_negative(
     windows = _windows(list(ledger))
     neighbours = {day for own, days in windows.values() for day in days if day != own}
     marks = set(claim_marks(policy, claim))
-    assert {r.scope_key for r in d.reservations} == set(ledger) - neighbours - marks
-    if marks:
+    claimed = {k for k in ledger if k.endswith("/claimed")}
+    assert {r.scope_key for r in d.reservations} == set(ledger) - neighbours - marks - claimed
+    for key in marks - claimed:
         # A series cap: no other series (or none) was stated for this incident before.
-        claimed, in_series = sorted(marks)
-        assert ledger[claimed].count <= ledger[in_series].count, d.trace()
+        incident = key.rpartition("/series:")[0]
+        assert ledger[f"{incident}/claimed"].count <= ledger[key].count, d.trace()
+    for incident, (_own, days) in windows.items():
+        # No other incident was claimed within the window (paid or not).
+        near = sum(ledger[f"{day}/claimed"].count for day in days)
+        assert near <= ledger[f"{incident}/claimed"].count, d.trace()
     for incident, (_own, days) in windows.items():
         # The loss of one incident is paid once; another paid one near it goes to a human.
         assert ledger[incident].amount_yen == 0, d.trace()

@@ -119,13 +119,15 @@ async def test_claim_entry_records_the_facts_it_read(server: RunningServer) -> N
     assert [kind for kind, _ in facts["events"]] == ["enrolment"]
     assert facts["events"][0][1]["policy_id"] == "HNB"  # the stored payload, as stored
     ledger = facts["ledger"]
-    # HNB-L1's year, HNB-L2's incident and the JST days either side of it (near_days).
+    # HNB-L1's year, HNB-L2's incident and the JST days either side of it (near_days):
+    # what was paid there, and the recorded claims of the incident and of those days.
+    days = [f"HNB-L2/customer:{CUSTOMER}/day:2025-04-0{d}" for d in (7, 8, 9)]
     assert set(ledger) == {
         f"HNB-L1/customer:{CUSTOMER}/year:2025",
         f"HNB-L2/customer:{CUSTOMER}/at:2025-04-08T03:00:00.000000Z",
-        f"HNB-L2/customer:{CUSTOMER}/day:2025-04-07",
-        f"HNB-L2/customer:{CUSTOMER}/day:2025-04-08",
-        f"HNB-L2/customer:{CUSTOMER}/day:2025-04-09",
+        f"HNB-L2/customer:{CUSTOMER}/at:2025-04-08T03:00:00.000000Z/claimed",
+        *days,
+        *(f"{day}/claimed" for day in days),
     }
     assert all(tuple(usage) == (0, 0, []) for usage in ledger.values())
 

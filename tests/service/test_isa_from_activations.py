@@ -64,10 +64,11 @@ async def test_isa_a1_annual_100000_and_what_remains_after_earlier_claims(
 ) -> None:
     await activate(server, "isa-year", J_SAFE, SUBSCRIBED)
     paid = []
-    for day in range(5):
+    # Two days apart: another consultation within a JST day is REVIEW (near_days).
+    for day in range(0, 10, 2):
         paid.append((await evaluate(server, consultation("isa-year", 20_000, day))).payable_yen)
     assert paid == [20_000] * 5
-    last = await evaluate(server, consultation("isa-year", 20_000, 6))
+    last = await evaluate(server, consultation("isa-year", 20_000, 12))
     assert outcome(last) == "DENY" and "ISA-A1.annual" in fired(last), last.summary_ja
 
 
@@ -75,7 +76,7 @@ async def test_isa_a2_70_percent_and_the_remaining_300000(server: RunningServer)
     await activate(server, "isa-a2", J_SAFE, SUBSCRIBED)
     first = await evaluate(server, fees("isa-a2", 200_000))
     assert (outcome(first), first.payable_yen) == ("APPROVE", 140_000)
-    second = await evaluate(server, fees("isa-a2", 300_000, 1))
+    second = await evaluate(server, fees("isa-a2", 300_000, 2))  # another bill, 2 days on
     # 70% of ¥300,000 is ¥210,000; ¥160,000 of the year's ¥300,000 remains
     assert (outcome(second), second.payable_yen) == ("APPROVE", 160_000), second.summary_ja
 
@@ -105,6 +106,6 @@ async def test_isa_x22_cause_before_the_first_activation_denies(server: RunningS
     req.legal_cost.cause_at.CopyFrom(ts(SUBSCRIBED - timedelta(microseconds=1)))
     resp = await evaluate(server, req)
     assert outcome(resp) == "DENY" and "ISA-X22" in fired(resp)
-    req = consultation("isa-x22", 10_000, 1)
+    req = consultation("isa-x22", 10_000, 2)  # another consultation, 2 days on
     req.legal_cost.cause_at.CopyFrom(ts(SUBSCRIBED))
     assert outcome(await evaluate(server, req)) == "APPROVE"

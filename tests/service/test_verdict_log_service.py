@@ -498,7 +498,10 @@ async def test_deny_resolution_is_a_new_entry_pointing_at_the_review(
     assert inputs["caller"]
     assert us(entry.recorded_at) == us(ts(TEST_NOW + timedelta(minutes=10)))
     assert await reviews(server) == []
-    assert db(server, "SELECT COUNT(*) FROM ledger") == [(0,)]
+    # Nothing reserved; only the claim's own marks (…/claimed, written with the REVIEW).
+    assert db(server, "SELECT COUNT(*) FROM ledger WHERE scope_key NOT LIKE '%/claimed'") == [(0,)]
+    marks = db(server, "SELECT decision_id, amount_yen FROM ledger")
+    assert marks and all(d == review.decision_id and a == 0 for d, a in marks), marks
     # The original is unchanged; the resolution is found by kind and by clause.
     found = await query(server, kind=VK.VERDICT_KIND_REVIEW_RESOLUTION)
     assert [e.id for e in found] == [entry.id]
@@ -517,7 +520,12 @@ async def test_approve_resolution_reserves_the_ledger_like_an_automatic_approval
     result = orjson.loads(entry.result_json)
     scopes = {r["scopeKey"]: r for r in result["reservations"]}
     assert any("HNB-L1" in r["capIds"] for r in scopes.values())
-    rows = db(server, "SELECT scope_key, decision_id, amount_yen FROM ledger")
+    # (The REVIEW's own marks, …/claimed, were written with it and hold no amount.)
+    rows = db(
+        server,
+        "SELECT scope_key, decision_id, amount_yen FROM ledger "
+        "WHERE scope_key NOT LIKE '%/claimed'",
+    )
     assert rows and all(r[1] == entry.id and r[2] == 9_000_000 for r in rows)
     assert {r[0] for r in rows} == set(scopes)
     # A later automatic claim of the same customer sees what is left of HNB-L1: a

@@ -133,8 +133,9 @@ async def test_untouched_database_verifies_ok(server: RunningServer, tmp_path: P
     assert again.replayed and outcome(again) == "APPROVE"
     report = _verify(server, tmp_path)
     assert report.ok, report.problem
-    # One approval: its rows in HNB-L1's year, HNB-L2's incident and the incident's day.
-    assert any("3 ledger rows, 1 claims rows, 2 events" in n for n in report.notes), report.notes
+    # One approval: its rows in HNB-L1's year, HNB-L2's incident and the incident's day, and
+    # the claim of the incident counted in its …/claimed and its day's …/claimed.
+    assert any("5 ledger rows, 1 claims rows, 2 events" in n for n in report.notes), report.notes
 
 
 # --------------------------------------------------------------------------- the ledger

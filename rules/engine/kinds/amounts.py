@@ -278,6 +278,10 @@ class _Scope:
     # outcome), all of them and those stating this claim's series (``series_marks``).
     claimed: str = ""
     in_series: str = ""
+    # Incident caps with near_days: the day key counting the recorded claims of
+    # incidents that day (any outcome), and the window's such keys.
+    claimed_day: str = ""
+    claimed_window: tuple[str, ...] = ()
 
 
 _LAST_SCOPE = "last scope"  # Clause.memo key
@@ -319,7 +323,17 @@ def _scope_of(clause: Clause, claim: ClaimFacts) -> _Scope:
         if kind == "cap_per_series":  # the incident as a series of its own
             return _Scope(key, "", claimed=f"{key}/claimed", in_series=f"{key}/series:-")
         own_day, window = _near(params, claim, instrument, at)
-        return _Scope(key, "", own_day=own_day, window=window)
+        if not own_day:
+            return _Scope(key, "")
+        return _Scope(
+            key,
+            "",
+            own_day=own_day,
+            window=window,
+            claimed=f"{key}/claimed",
+            claimed_day=f"{own_day}/claimed",
+            claimed_window=tuple(f"{k}/claimed" for k in window),
+        )
     if kind == "cap_per_card":
         r = resolve(claim, clause.list_param("card"))
         token = r.value if isinstance(r.value, str) else ""
@@ -355,10 +369,13 @@ def series_marks(clause: Clause, claim: ClaimFacts) -> tuple[str, ...]:
     makes the earlier statement visible: every recorded claim of the incident
     counts once in ``…/claimed`` and once in ``…/series:S`` (``series:-``: no
     series stated, the incident alone)."""
+    if clause.kind == "cap_per_incident":
+        scope = _scope(clause, claim)
+        return (scope.claimed, scope.claimed_day) if scope.claimed_day else ()
     if clause.kind != "cap_per_series":
         return ()
     scope = _scope(clause, claim)
-    return (scope.claimed, scope.in_series) if scope.claimed else ()
+    return (scope.claimed, scope.in_series) if scope.in_series else ()
 
 
 def _series_changed(scope: _Scope, ctx: EvaluationContext) -> Finding | None:
@@ -393,8 +410,9 @@ def cap_scopes(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> tuple
     scope = _scope(clause, claim)
     if scope.key is None:
         return ()
-    marks = (scope.claimed, scope.in_series) if scope.claimed else ()
-    return (scope.key, *scope.window, *marks)
+    marks = (scope.claimed, scope.in_series) if scope.in_series else ()
+    claimed = (scope.claimed, *scope.claimed_window) if scope.claimed_day else ()
+    return (scope.key, *scope.window, *marks, *claimed)
 
 
 def _scope_detail(clause: Clause, scope: _Scope) -> str:
@@ -427,7 +445,7 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
         return AmountFinding(
             not_provided(f"context.ledger[{key}]", "この限度額の支払済み額の記録"), amount
         )
-    if scope.claimed:
+    if scope.in_series:
         changed = _series_changed(scope, ctx)
         if changed is not None:
             return AmountFinding(changed, amount)
@@ -517,11 +535,11 @@ def cap(clause: Clause, claim: ClaimFacts, ctx: EvaluationContext, amount: int) 
         )
     step = amount_cap.apply(amount)
     if incident:
-        own_day, window = scope.own_day, scope.window
+        own_day = scope.own_day
         if own_day:
             # The incident's day counts it too (an approval reserves in both).
             spec = ReservationSpec(key, limit_yen=limit, also=(ReservationSpec(own_day),))
-        again = _incident_again(clause, ctx, remaining, usage, spec, compared, step, window)
+        again = _incident_again(clause, ctx, remaining, usage, spec, compared, step, scope)
         if again is not None:
             return again
     if incident and remaining == 0 and amount > 0:
@@ -572,7 +590,7 @@ def _incident_again(
     spec: ReservationSpec,
     compared: tuple[Compared, ...],
     step: Step,
-    window: tuple[str, ...],
+    scope: _Scope,
 ) -> AmountFinding | None:
     """REVIEW when this incident looks paid already in another form; None otherwise.
 
@@ -598,11 +616,12 @@ def _incident_again(
             step.output,
             (step,),
         )
+    window = scope.window
     if not window or remaining == 0:
         # An exact duplicate of what was paid in full stays DENY: nothing is left
         # to pay, whoever looks at it.
         return None
-    unread = [k for k in window if k not in ctx.ledger]
+    unread = [k for k in (*window, scope.claimed, *scope.claimed_window) if k not in ctx.ledger]
     if unread:
         # Not read is not zero: without the neighbouring days nobody knows.
         return AmountFinding(
@@ -610,25 +629,33 @@ def _incident_again(
             step.output,
             (step,),
         )
-    paid_near = sum(ctx.ledger[k].count for k in window) - usage.count
-    if paid_near <= 0:
-        return None
     days = clause.int_param("near_days")
     whose = "同じ契約者"
     if _cap_params(clause).instrument is not None:
         whose += "・同じカード／口座"
+    paid_near = sum(ctx.ledger[k].count for k in window) - usage.count
+    if paid_near > 0:
+        text = (
+            f"{whose}の別の事故{paid_near}件（発生日の前後{days}日以内）に既に支払っています。"
+            "同じ損害を別の日時で請求していないか、人による確認が必要です。"
+        )
+        seen = cmp("ledger[近接する事故].count", str(paid_near), "0")
+    else:
+        # Claimed nearby and not paid (refused, or waiting for review): a refused loss
+        # restated at a moved instant — in another series, with other facts — is the
+        # same story told again until a human says otherwise.
+        claimed = ctx.ledger[scope.claimed].count
+        claimed_near = sum(ctx.ledger[k].count for k in scope.claimed_window) - claimed
+        if claimed_near <= 0:
+            return None
+        text = (
+            f"{whose}の別の事故{claimed_near}件（発生日の前後{days}日以内）の請求が既に"
+            "記録されています（支払なし）。同じ損害を別の日時・内容で請求していないか、"
+            "人による確認が必要です。"
+        )
+        seen = cmp("ledger[近接する事故の請求].count", str(claimed_near), "0")
     return AmountFinding(
-        Finding(
-            FAIL,
-            f"{whose}の別の事故{paid_near}件（発生日の前後{days}日以内）に"
-            "既に支払っています。同じ損害を別の日時で請求していないか、人による確認が必要です。",
-            (
-                *compared,
-                cmp("ledger[近接する事故].count", str(paid_near), "0"),
-            ),
-            effect=Effect.REVIEW,
-            reservation=spec,
-        ),
+        Finding(FAIL, text, (*compared, seen), effect=Effect.REVIEW, reservation=spec),
         step.output,
         (step,),
     )
