@@ -21,6 +21,7 @@ from rules.engine.evaluate import (
     evaluate_in,
     ledger_scopes,
     outline,
+    refusal_marks,
     reservations_for,
 )
 from rules.engine.kinds import KINDS, KindSpec, ParamSpec
@@ -95,6 +96,7 @@ __all__ = [
     "ledger_scopes",
     "load_policies",
     "outline",
+    "refusal_marks",
     "reservations_for",
     "unknown_attestations",
     "validate_dir",

@@ -55,6 +55,7 @@ __all__ = [
     "evaluate_in",
     "ledger_scopes",
     "outline",
+    "refusal_marks",
     "reservations_for",
 ]
 
@@ -125,20 +126,29 @@ def ledger_scopes(policy: Policy, claim: ClaimFacts, context: EvaluationContext)
     return tuple(keys)
 
 
-def claim_marks(policy: Policy, claim: ClaimFacts) -> tuple[str, ...]:
-    """The ledger keys a *recorded* decision of ``claim`` counts in (count 1, no
-    amount) whatever its outcome: what the claimant stated that a later claim of
-    the same incident must be compared with (the series of a series cap). A dry
-    run counts nothing."""
+def claim_marks(
+    policy: Policy, claim: ClaimFacts, outcome: Outcome | None = None
+) -> tuple[str, ...]:
+    """The ledger keys a *recorded* decision of ``claim`` with ``outcome`` counts in
+    (count 1, no amount): what a later claim of the same incident, or of one near
+    it, must be compared with — that it was claimed, in which series, and whether
+    it was refused (``outcome`` DENY). A dry run counts nothing."""
     _check_claim(policy, claim)
     keys: dict[str, None] = {}
     for clause in policy.clauses:
         marks = KINDS[clause.kind].marks
         if marks is None or not _applies(clause, claim):
             continue
-        for key in marks(clause, claim):
+        for key in marks(clause, claim, outcome is Outcome.DENY):
             keys.setdefault(key)
     return tuple(keys)
+
+
+def refusal_marks(policy: Policy, claim: ClaimFacts) -> tuple[str, ...]:
+    """What a DENY marks beyond any recorded decision (``claim_marks``): written by
+    an analyst's DENY of a REVIEW, whose decision already counted the rest."""
+    marked = set(claim_marks(policy, claim))
+    return tuple(k for k in claim_marks(policy, claim, Outcome.DENY) if k not in marked)
 
 
 def claim_needs(policy: Policy, claim: ClaimFacts) -> tuple[Need, ...]:

@@ -68,7 +68,6 @@ class DecideClaim:
         snapshot = await gather_facts(self._store, policy, facts, now)
         ctx = context_from_facts(snapshot, facts, policy, rules)
         scopes = ledger_scopes(policy, facts, ctx)
-        marks = eng.claim_marks(policy, facts)
         version = wire.rules_version(rules.digest, policy)
         if claim.dry_run:
             usage = await self._store.ledger_usage(scopes)
@@ -93,6 +92,7 @@ class DecideClaim:
             resp = wire.recorded_response(decision, version, decision_id, recorded_us)
             # What the claimant stated counts whatever the outcome (a refused
             # incident re-claimed under another series is compared with it).
+            marks = eng.claim_marks(policy, facts, decision.outcome)
             entries: tuple[LedgerEntry, ...] = tuple(LedgerEntry(k, 0, 1, "") for k in marks)
             if decision.outcome is eng.Outcome.APPROVE:
                 entries += tuple(

@@ -214,6 +214,10 @@ class Reviews:
                 result["reservations"] = _reservations_json(reservations, usage)
                 result["computedYen"] = str(decision.computation.payable)
                 result["reevaluatedOutcome"] = decision.outcome.value
+            else:
+                # The incident refused, as an automatic DENY marks it: the same incident
+                # claimed again with other facts is REVIEW (rules/engine/kinds/amounts.py).
+                entries = tuple(LedgerEntry(k, 0, 1, "") for k in eng.refusal_marks(policy, facts))
             record = VerdictRecord(
                 id=str(uuid_utils.uuid7()),
                 kind="review_resolution",

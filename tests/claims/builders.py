@@ -214,7 +214,7 @@ class Book:
         policy = policies().get(claim.policy_id)
         d = evaluate(policy, claim, self._context(claim, context))
         self._reserve(d.reservations)
-        for key in claim_marks(policy, claim):
+        for key in claim_marks(policy, claim, d.outcome):
             u = self.ledger.get(key, LedgerUsage())
             self.ledger[key] = LedgerUsage(u.amount_yen, u.count + 1)
         return d

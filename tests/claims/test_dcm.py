@@ -1127,7 +1127,8 @@ def test_dcm_a1_per_series_a_refused_incident_restated_in_another_series_is_revi
         ("REVIEW", 0),
     ]
     last = _decided(dcm, first, second, third, fresh)[-1]
-    assert [c.label for c in last.fired] == ["DCM-A1.per_series"], last.trace()
+    # The series changed (per_series) and the incident was refused before (per_incident).
+    assert [c.label for c in last.fired] == ["DCM-A1.per_series", "DCM-A1.per_incident"]
     assert "別の一連の事故として" in last.clause("DCM-A1.per_series").explanation_ja
     assert _paid(dcm, first, second, third, third)[-1] == ("DENY", 0)
     # Another incident (another instant, two JST days away) in a new series still pays.

@@ -160,20 +160,24 @@ def test_reservations_cover_every_cap_scope_the_engine_read() -> None:
         assert marks <= keys and not marks & reserved
         # Every recorded claim of an incident with near_days counts in the incident's
         # …/claimed and its day's …/claimed; a series cap adds …/series:S (JPE, DCM).
-        windowed = scenario in (hnb, dcm, kdn, jpe, isa)
+        windowed = scenario in (hnb, dcm, kdn, kdn_liability, jpe, isa)
         claimed = {k for k in keys if k.endswith("/claimed")}
         assert {k for k in marks if k.endswith("/claimed")} <= claimed
         assert len(marks - claimed) == (1 if scenario in (jpe, dcm) else 0), marks
         days = sorted(k for k in keys if "/day:" in k and k not in claimed)
-        # One window of three days (near_days = 1) where the incident cap has one (not
-        # KDN-L2's liability incidents); its middle day is the incident's.
+        # One window of three days (near_days = 1) where the incident cap has one; its
+        # middle day is the incident's.
         assert len(days) == (3 if windowed else 0), keys
         claimed_days = sorted(k for k in claimed if "/day:" in k)
         assert claimed_days == [f"{day}/claimed" for day in days], keys
-        # Read only: the days either side (paid there, claimed there).
+        # Read only: the days either side (paid there, claimed there), and whether the
+        # incident was refused before (marked by a DENY only).
         read_only = keys - reserved - marks
         neighbours = days[:1] + days[2:]
-        assert read_only == {*neighbours, *(f"{k}/claimed" for k in neighbours)}, read_only
+        refused = {k for k in keys if k.endswith("/refused")}
+        assert len(refused) == (1 if windowed else 0), keys
+        expected = {*neighbours, *(f"{k}/claimed" for k in neighbours), *refused}
+        assert read_only == expected, read_only
         assert all(r.amount_yen == d.payable_yen and r.count == 1 for r in d.reservations)
 
 

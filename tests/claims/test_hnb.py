@@ -926,3 +926,32 @@ def test_hnb_l2_a_refused_fraud_retold_a_minute_later_is_review() -> None:
     book2 = Book()
     book2.decide(refused, base.context)
     assert book2.decide(later, base.context).outcome is APPROVE
+
+
+def test_hnb_l2_a_refused_fraud_retold_at_the_same_instant_is_review() -> None:
+    """Refused under HNB-X3 (attested true), then the same fraud at the same instant
+    with the attestation withdrawn: a story that changed after a refusal goes to a
+    human. The same facts again are refused again (HNB-X3 decides)."""
+    base = hnb()
+    told = replace(
+        base.claim, claim_id="told", exclusions={**base.claim.exclusions, "HNB-X3": True}
+    )
+    book = Book()
+    assert book.decide(told, base.context).outcome is DENY
+    again = book.decide(replace(told, claim_id="told-again"), base.context)
+    assert again.outcome is DENY and "HNB-X3" in [c.label for c in again.fired], again.trace()
+    retold = book.decide(replace(base.claim, claim_id="retold"), base.context)
+    assert (retold.outcome, retold.payable_yen) == (REVIEW, 0), retold.trace()
+    assert "支払わないと判定されています" in retold.clause("HNB-L2").explanation_ja
+
+
+def test_hnb_l2_a_review_resent_with_the_missing_fact_decides() -> None:
+    """A REVIEW that asked for a fact (HNB-X3 not stated), re-sent at the same instant
+    with it: not a refusal, not another incident — it decides (APPROVE)."""
+    base = hnb()
+    unstated_x3 = {k: v for k, v in base.claim.exclusions.items() if k != "HNB-X3"}
+    asked = replace(base.claim, claim_id="asked", exclusions=unstated_x3)
+    book = Book()
+    assert book.decide(asked, base.context).outcome is REVIEW
+    answered = book.decide(replace(base.claim, claim_id="answered"), base.context)
+    assert (answered.outcome, answered.payable_yen) == (APPROVE, 1_200_000), answered.trace()

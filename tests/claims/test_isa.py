@@ -23,6 +23,7 @@ from tests.claims.builders import (
     DENY,
     REVIEW,
     US,
+    Book,
     Case,
     ClaimEdit,
     Scenario,
@@ -768,3 +769,26 @@ def test_isa_a2_per_bill_the_bill_moved_by_a_microsecond_is_review() -> None:
     first, again = _decided_again(isa_fees, _same, _moved(US))
     assert (first.outcome, first.payable_yen) == (APPROVE, 140_000)
     _is_near_review(again, "ISA-A2.per_bill")
+
+
+def test_isa_one_legal_cost_called_a_consultation_then_lawyer_fees_is_review() -> None:
+    """A19e N3: the same cost at the same instant under the other kind met another
+    part's keys — a bill paid ¥140,000 was paid again as a consultation, a refused
+    consultation was paid as lawyer fees. The two parts share their incident's keys
+    (incident_name "ISA-cost"): another kind of the same incident is seen."""
+    fees, consultation = isa_fees(), isa()
+    assert fees.claim.incident.incurred_at == consultation.claim.incident.incurred_at
+    book = Book()
+    assert book.decide(fees.claim, fees.context).payable_yen == 140_000
+    d = book.decide(replace(consultation.claim, claim_id="as-consultation"), consultation.context)
+    assert (d.outcome, d.payable_yen) == (REVIEW, 0), d.trace()
+    assert "前後1日以内" in d.clause("ISA-A1.per_consultation").explanation_ja
+
+    book = Book()
+    refused = replace(
+        consultation.claim, exclusions={**consultation.claim.exclusions, "ISA-X1": True}
+    )
+    assert book.decide(refused, consultation.context).outcome is DENY
+    d = book.decide(replace(fees.claim, claim_id="as-fees"), fees.context)
+    assert (d.outcome, d.payable_yen) == (REVIEW, 0), d.trace()
+    assert "支払わないと判定されています" in d.clause("ISA-A2.per_bill").explanation_ja

@@ -613,7 +613,9 @@ def test_jpe_a1_per_series_a_refused_incident_restated_in_another_series_is_revi
         paid = _paid(first, second, third, again)
         assert paid == [("APPROVE", 60_000), ("APPROVE", 40_000), ("DENY", 0), ("REVIEW", 0)]
         last = decide_in_turn(_claims(first, second, third, again), jpe().context)[-1]
-        assert [c.label for c in last.fired] == ["JPE-A1.per_series"], last.trace()
+        # The series changed (per_series); the incident was refused before (per_incident).
+        fired = [c.label for c in last.fired]
+        assert fired == ["JPE-A1.per_incident", "JPE-A1.per_series"], last.trace()
         assert "別の一連の事故として" in last.clause("JPE-A1.per_series").explanation_ja
     # The same statement again is the same series: DENY as before, not REVIEW.
     assert _paid(first, second, third, third)[-1] == ("DENY", 0)

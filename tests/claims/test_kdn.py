@@ -933,11 +933,22 @@ def test_kdn_l2_same_incident_claimed_either_side_of_july_1_1600_pays_once() -> 
 
 
 def test_kdn_l2_incidents_either_side_of_july_1_1600_are_in_two_policy_years() -> None:
-    old, new = incident_on_july_1(JULY_1_1600 - US), incident_on_july_1(JULY_1_1600)
+    """Two JST days apart (outside near_days): each policy year pays its one incident."""
+    old = incident_on_july_1(JULY_1_1600 - timedelta(days=2))
+    new = incident_on_july_1(JULY_1_1600)
     assert _paid((old, 600_000), (new, 1_000_000)) == [
         ("APPROVE", 600_000),
         ("APPROVE", 1_000_000),
     ]
+
+
+def test_kdn_l2_one_incident_moved_across_july_1_1600_is_review() -> None:
+    """A19e N1: paid at 15:59:59, claimed again at 16:00:00 — a new policy year's
+    「年1回」 and ¥1,000,000 — was paid again. 「同一事故について100万円が限度」: an
+    incident within a JST day of another paid one is for a human (near_days)."""
+    old = incident_on_july_1(JULY_1_1600 - timedelta(seconds=1))
+    new = incident_on_july_1(JULY_1_1600)
+    assert _paid((old, 1_000_000), (new, 1_000_000)) == [("APPROVE", 1_000_000), ("REVIEW", 0)]
 
 
 def test_kdn_l2_two_incidents_before_july_1_1600_are_paid_once() -> None:

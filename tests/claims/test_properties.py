@@ -62,9 +62,11 @@ def _limit_of(policy_id: str, scope_key: str) -> int:
     return max(limits, default=1_000_000)
 
 
-def _windows(keys: list[str]) -> dict[str, tuple[str, list[str]]]:
+def _windows(keys: list[str]) -> dict[str, tuple[str, list[str], str]]:
     """Per incident cap with near_days: its incident key → (its own JST day key, the
-    window's day keys in order). The window is centred on the incident's day."""
+    window's day keys in order, its …/claimed key). The window is centred on the
+    incident's day; the day and claimed keys carry the incident name (ISA's parts
+    share "ISA-cost"), the incident key the part's own."""
     by_prefix: dict[str, list[str]] = {}
     for key in keys:
         head, sep, _day = key.partition("/day:")
@@ -72,12 +74,16 @@ def _windows(keys: list[str]) -> dict[str, tuple[str, list[str]]]:
             by_prefix.setdefault(head + "/", []).append(key)
     out = {}
     for prefix, days in by_prefix.items():
-        # The incident key itself, not the series marks under it (…/claimed, …/series:S).
+        name, rest = prefix.split("/", 1)
+        # The incident key itself, not the marks under it (…/claimed, …/series:S).
         (incident,) = [
-            k for k in keys if k.startswith(prefix + "at:") and "/" not in k[len(prefix) :]
+            k
+            for k in keys
+            if k.split("/", 1)[1].startswith(rest + "at:")
+            and "/" not in k.split("/", 1)[1][len(rest) :]
         ]
         days.sort()
-        out[incident] = (days[len(days) // 2], days)
+        out[incident] = (days[len(days) // 2], days, f"{name}/{incident.split('/', 1)[1]}/claimed")
     return out
 
 
@@ -103,7 +109,7 @@ def claims_and_ledgers(
     if draw(st.booleans()):
         # As approvals leave it: the incident's day counts the incident's payouts, and
         # other incidents of the window (if any) count on their days.
-        for incident, (own, days) in _windows(keys).items():
+        for incident, (own, days, _claimed) in _windows(keys).items():
             others = draw(st.booleans())
             for day in days:
                 extra = _usage(draw, _limit_of(claim.policy_id, day)) if others else LedgerUsage()
@@ -134,19 +140,20 @@ def test_payable_never_exceeds_a_cap_nor_the_net_loss_and_is_never_negative(
         return
     assert payable > 0
     windows = _windows(list(ledger))
-    neighbours = {day for own, days in windows.values() for day in days if day != own}
+    neighbours = {day for own, days, _ in windows.values() for day in days if day != own}
     marks = set(claim_marks(policy, claim))
-    claimed = {k for k in ledger if k.endswith("/claimed")}
+    claimed = {k for k in ledger if k.endswith(("/claimed", "/refused"))}
+    assert all(ledger[k].count == 0 for k in ledger if k.endswith("/refused")), d.trace()
     assert {r.scope_key for r in d.reservations} == set(ledger) - neighbours - marks - claimed
-    for key in marks - claimed:
+    for key in marks - claimed - {k for k in marks if k.endswith("/claimed")}:
         # A series cap: no other series (or none) was stated for this incident before.
         incident = key.rpartition("/series:")[0]
         assert ledger[f"{incident}/claimed"].count <= ledger[key].count, d.trace()
-    for incident, (_own, days) in windows.items():
+    for _own, days, claimed_key in windows.values():
         # No other incident was claimed within the window (paid or not).
         near = sum(ledger[f"{day}/claimed"].count for day in days)
-        assert near <= ledger[f"{incident}/claimed"].count, d.trace()
-    for incident, (_own, days) in windows.items():
+        assert near <= ledger[claimed_key].count, d.trace()
+    for incident, (_own, days, _) in windows.items():
         # The loss of one incident is paid once; another paid one near it goes to a human.
         assert ledger[incident].amount_yen == 0, d.trace()
         assert sum(ledger[day].count for day in days) <= ledger[incident].count, d.trace()

@@ -126,6 +126,7 @@ async def test_claim_entry_records_the_facts_it_read(server: RunningServer) -> N
         f"HNB-L1/customer:{CUSTOMER}/year:2025",
         f"HNB-L2/customer:{CUSTOMER}/at:2025-04-08T03:00:00.000000Z",
         f"HNB-L2/customer:{CUSTOMER}/at:2025-04-08T03:00:00.000000Z/claimed",
+        f"HNB-L2/customer:{CUSTOMER}/at:2025-04-08T03:00:00.000000Z/refused",
         *days,
         *(f"{day}/claimed" for day in days),
     }

@@ -151,8 +151,9 @@ def test_kill9_at_random_moments_under_mixed_load(served: ServerProcess) -> None
     for decision_id, amount, scope in served.rows(
         "SELECT decision_id, amount_yen, scope_key FROM ledger"
     ):
-        if scope.endswith("/claimed"):
-            # Every recorded claim counts its incident and its day, whatever the outcome.
+        if scope.endswith(("/claimed", "/refused")):
+            # Every recorded claim counts its incident and its day, whatever the outcome,
+            # and a DENY its incident's refusal.
             assert int(amount) == 0, (decision_id, scope)
             marks[decision_id] = marks.get(decision_id, 0) + 1
             continue
@@ -169,7 +170,7 @@ def test_kill9_at_random_moments_under_mixed_load(served: ServerProcess) -> None
     # Every decision has exactly its reservation; no reservation without a decision.
     assert any(outcome == "APPROVE" for outcome, _ in decisions.values())
     assert set(ledger) <= set(decisions), "ledger rows without a decision"
-    assert marks == dict.fromkeys(decisions, 2), "a decision without its two marks"
+    assert marks == {d: 3 if o == "DENY" else 2 for d, (o, _) in decisions.items()}, "marks"
     for decision_id, (outcome, result) in decisions.items():
         payable = int(result.get("payableYen", 0))
         if outcome == "APPROVE":

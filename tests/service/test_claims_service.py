@@ -194,9 +194,10 @@ async def test_hnb_x1_non_compliant_posture_denies(server: RunningServer) -> Non
         c.clause_id == "HNB-X1" and c.effect == common_pb2.OUTCOME_DENY for c in resp.clauses
     )
     # Nothing paid: no amount anywhere; the claim of the incident is counted (its
-    # …/claimed marks, whatever the outcome), nothing else.
+    # …/claimed marks, whatever the outcome) and, refused, its …/refused; nothing else.
     assert db(server, "SELECT COALESCE(SUM(amount_yen), 0) FROM ledger") == [(0,)]
-    assert db(server, "SELECT COUNT(*) FROM ledger WHERE scope_key NOT LIKE '%/claimed'") == [(0,)]
+    marks = db(server, "SELECT scope_key FROM ledger ORDER BY scope_key")
+    assert [k.rsplit("/", 1)[1] for (k,) in marks] == ["claimed", "refused", "claimed"], marks
 
 
 async def test_hnb_r1_no_posture_on_record_is_review(server: RunningServer) -> None:

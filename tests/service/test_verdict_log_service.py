@@ -498,14 +498,34 @@ async def test_deny_resolution_is_a_new_entry_pointing_at_the_review(
     assert inputs["caller"]
     assert us(entry.recorded_at) == us(ts(TEST_NOW + timedelta(minutes=10)))
     assert await reviews(server) == []
-    # Nothing reserved; only the claim's own marks (…/claimed, written with the REVIEW).
-    assert db(server, "SELECT COUNT(*) FROM ledger WHERE scope_key NOT LIKE '%/claimed'") == [(0,)]
-    marks = db(server, "SELECT decision_id, amount_yen FROM ledger")
-    assert marks and all(d == review.decision_id and a == 0 for d, a in marks), marks
+    # Nothing reserved: the claim's own marks (…/claimed, written with the REVIEW) and
+    # the refusal's (…/refused, written with the resolution), no amount anywhere.
+    marks = db(server, "SELECT scope_key, decision_id, amount_yen FROM ledger ORDER BY 1")
+    assert [(k.rsplit("/", 1)[1], d, a) for k, d, a in marks] == [
+        ("claimed", review.decision_id, 0),
+        ("refused", entry.id, 0),
+        ("claimed", review.decision_id, 0),
+    ], marks
     # The original is unchanged; the resolution is found by kind and by clause.
     found = await query(server, kind=VK.VERDICT_KIND_REVIEW_RESOLUTION)
     assert [e.id for e in found] == [entry.id]
     assert [e.id for e in await query(server, clause_id="HNB-X5", policy_id="HNB")] == [entry.id]
+
+
+async def test_an_incident_an_analyst_denied_claimed_again_is_review(
+    server: RunningServer,
+) -> None:
+    """The analyst's DENY marks the incident refused, as an automatic DENY does: the
+    same incident claimed again — now with a compliant login on record, so it would
+    pay — is REVIEW under HNB-L2, not an automatic payment."""
+    await enrol(server)
+    review = await review_claim(server)
+    await vstub(server).ResolveReview(resolve_req(review.decision_id, clauses=("HNB-X5",)))
+    await login(server, CUSTOMER, "pc", incident_at(0) - timedelta(days=1))
+    again = await stub(server).EvaluateClaim(hnb_claim())
+    assert (outcome(again), again.payable_yen) == ("REVIEW", 0), again.summary_ja
+    l2 = next(c for c in again.clauses if c.clause_id == "HNB-L2")
+    assert "支払わないと判定されています" in l2.explanation_ja
 
 
 async def test_approve_resolution_reserves_the_ledger_like_an_automatic_approval(

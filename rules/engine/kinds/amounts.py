@@ -159,6 +159,9 @@ class _CapParams:
     incident_at: tuple[str, ...]  # the fields naming the incident's instant
     instrument: tuple[str, ...] | None  # the fields naming its instrument; None: the instant alone
     near_days: int  # incident caps: how many JST days either side to look (0: none)
+    # The name of the incident's own keys (its day, claimed, refused): incident_name,
+    # else the scope name — two parts sharing it see each other's incidents.
+    incident_name: str
 
 
 @per_clause
@@ -171,6 +174,9 @@ def _cap_params(clause: Clause) -> _CapParams:
         clause.list_param("incident_at") if "incident_at" in params else _OCCURRED,
         clause.list_param("incident_instrument") if "incident_instrument" in params else None,
         clause.int_param("near_days") if incident else 0,
+        (clause.str_param("incident_name") if incident else "")
+        or clause.str_param("scope_name")
+        or clause.id,
     )
 
 
@@ -251,7 +257,7 @@ def _near(
     if days <= 0:
         return "", ()
     day = at.astimezone(JST).date()
-    prefix = f"{params.name}/{_own(claim)}/{instrument}day:"
+    prefix = f"{params.incident_name}/{_own(claim)}/{instrument}day:"
     window = tuple(
         f"{prefix}{(day + timedelta(days=d)).isoformat()}" for d in range(-days, days + 1)
     )
@@ -282,6 +288,7 @@ class _Scope:
     # incidents that day (any outcome), and the window's such keys.
     claimed_day: str = ""
     claimed_window: tuple[str, ...] = ()
+    refused: str = ""  # … and the incident's key counting its recorded DENYs
 
 
 _LAST_SCOPE = "last scope"  # Clause.memo key
@@ -325,14 +332,16 @@ def _scope_of(clause: Clause, claim: ClaimFacts) -> _Scope:
         own_day, window = _near(params, claim, instrument, at)
         if not own_day:
             return _Scope(key, "")
+        incident = f"{params.incident_name}/{_own(claim)}/{instrument}at:{_utc(at)}"
         return _Scope(
             key,
             "",
             own_day=own_day,
             window=window,
-            claimed=f"{key}/claimed",
+            claimed=f"{incident}/claimed",
             claimed_day=f"{own_day}/claimed",
             claimed_window=tuple(f"{k}/claimed" for k in window),
+            refused=f"{incident}/refused",
         )
     if kind == "cap_per_card":
         r = resolve(claim, clause.list_param("card"))
@@ -358,9 +367,14 @@ def _series_marks(clause: Clause, claim: ClaimFacts, series: str) -> tuple[str, 
     return f"{base}/claimed", f"{base}/series:{series}"
 
 
-def series_marks(clause: Clause, claim: ClaimFacts) -> tuple[str, ...]:
-    """The keys a *recorded* decision of ``claim`` counts in whatever its outcome
-    (a series cap clause; () otherwise).
+def recorded_marks(clause: Clause, claim: ClaimFacts, refused: bool) -> tuple[str, ...]:
+    """The keys a *recorded* decision of ``claim`` counts in (``refused``: it is a
+    DENY); () for a clause that marks nothing.
+
+    An incident cap with near_days: the incident's and its day's ``…/claimed``
+    whatever the outcome, and the incident's ``…/refused`` for a DENY — a refused
+    incident claimed again with other facts (an attestation withdrawn) is REVIEW
+    (``_incident_again``), while one re-sent after a REVIEW asked for a fact is not.
 
     A series (一連の事故) is the claimant's statement. An incident claimed as part
     of series S — paid, or refused because S's limit was used — and claimed again
@@ -371,7 +385,10 @@ def series_marks(clause: Clause, claim: ClaimFacts) -> tuple[str, ...]:
     series stated, the incident alone)."""
     if clause.kind == "cap_per_incident":
         scope = _scope(clause, claim)
-        return (scope.claimed, scope.claimed_day) if scope.claimed_day else ()
+        if not scope.claimed_day:
+            return ()
+        marks = (scope.claimed, scope.claimed_day)
+        return (*marks, scope.refused) if refused else marks
     if clause.kind != "cap_per_series":
         return ()
     scope = _scope(clause, claim)
@@ -411,7 +428,7 @@ def cap_scopes(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> tuple
     if scope.key is None:
         return ()
     marks = (scope.claimed, scope.in_series) if scope.in_series else ()
-    claimed = (scope.claimed, *scope.claimed_window) if scope.claimed_day else ()
+    claimed = (scope.claimed, scope.refused, *scope.claimed_window) if scope.claimed_day else ()
     return (scope.key, *scope.window, *marks, *claimed)
 
 
@@ -621,7 +638,11 @@ def _incident_again(
         # An exact duplicate of what was paid in full stays DENY: nothing is left
         # to pay, whoever looks at it.
         return None
-    unread = [k for k in (*window, scope.claimed, *scope.claimed_window) if k not in ctx.ledger]
+    unread = [
+        k
+        for k in (*window, scope.claimed, scope.refused, *scope.claimed_window)
+        if k not in ctx.ledger
+    ]
     if unread:
         # Not read is not zero: without the neighbouring days nobody knows.
         return AmountFinding(
@@ -633,6 +654,26 @@ def _incident_again(
     whose = "同じ契約者"
     if _cap_params(clause).instrument is not None:
         whose += "・同じカード／口座"
+    if ctx.ledger[scope.refused].count > 0:
+        # Refused before and claimed again: the same facts would be refused again (the
+        # clause that refused decides); other facts are a story that changed.
+        return AmountFinding(
+            Finding(
+                FAIL,
+                f"この事故は以前{ctx.ledger[scope.refused].count}回、支払わないと判定されて"
+                "います。内容を変えた再請求のため、人による確認が必要です。",
+                (
+                    *compared,
+                    cmp(
+                        f"ledger[{scope.refused}].count", str(ctx.ledger[scope.refused].count), "0"
+                    ),
+                ),
+                effect=Effect.REVIEW,
+                reservation=spec,
+            ),
+            step.output,
+            (step,),
+        )
     paid_near = sum(ctx.ledger[k].count for k in window) - usage.count
     if paid_near > 0:
         text = (
@@ -717,7 +758,7 @@ def _cap_kind(name: str, summary: str, *params: ParamSpec) -> KindSpec:
         amount=cap,
         stage=STAGE_CAP,
         scopes=cap_scopes,
-        marks=series_marks,
+        marks=recorded_marks,
     )
 
 
@@ -763,6 +804,16 @@ KINDS = (
         ),
         _INCIDENT_AT,
         _INCIDENT_INSTRUMENT,
+        ParamSpec(
+            "incident_name",
+            "str",
+            "incident_ref=facts with near_days: the name of the incident's day, claimed and "
+            "refused keys; default the scope name. Parts sharing it see each other's "
+            "incidents (ISA's consultation and bill: one legal cost however the claim calls "
+            "it).",
+            required=False,
+            default="",
+        ),
         ParamSpec(
             "near_days",
             "int",

@@ -127,7 +127,7 @@ class AmountFinding(NamedTuple):
 CheckFn: TypeAlias = Callable[[Clause, ClaimFacts, EvaluationContext], Finding]
 AmountFn: TypeAlias = Callable[[Clause, ClaimFacts, EvaluationContext, int], AmountFinding]
 ScopeFn: TypeAlias = Callable[[Clause, ClaimFacts, EvaluationContext], tuple[str, ...]]
-MarksFn: TypeAlias = Callable[[Clause, ClaimFacts], tuple[str, ...]]
+MarksFn: TypeAlias = Callable[[Clause, ClaimFacts, bool], tuple[str, ...]]
 AttestsFn: TypeAlias = Callable[[Clause], tuple[str, ...]]
 NeedsFn: TypeAlias = Callable[[Clause, ClaimFacts], tuple[Need, ...]]
 
