@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -244,6 +244,40 @@ def decide_in_turn(claims: list[ClaimFacts], context: EvaluationContext) -> list
     one incident claimed again)."""
     book = Book()
     return [book.decide(claim, context) for claim in claims]
+
+
+# --------------------------------------------------------------------------- claims again
+# One incident claimed again under new claim ids (tests/claims/test_{hnb,isa,kdn}.py).
+
+
+def decided_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[Decision]:
+    """``scenario``'s claim once per edit, each under its own claim id, decided in turn
+    as the store does (``decide_in_turn``)."""
+    base = scenario()
+    claims = [replace(e(base.claim), claim_id=f"again-{i}") for i, e in enumerate(edits, 1)]
+    return decide_in_turn(claims, base.context)
+
+
+def paid_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[tuple[str, int]]:
+    return [(d.outcome.value, d.payable_yen) for d in decided_again(scenario, *edits)]
+
+
+def same(claim: ClaimFacts) -> ClaimFacts:
+    return claim
+
+
+def moved(delta: timedelta, in_utc: bool = False) -> ClaimEdit:
+    """The incident's own instant moved by ``delta`` (and/or written in UTC)."""
+
+    def edit(claim: ClaimFacts) -> ClaimFacts:
+        incident = claim.incident
+        name = type(incident).OCCURRED
+        at = getattr(incident, name) + delta
+        return replace(
+            claim, incident=replace(incident, **{name: at.astimezone(UTC) if in_utc else at})
+        )
+
+    return edit
 
 
 # --------------------------------------------------------------------------- HNB

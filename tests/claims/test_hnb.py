@@ -8,14 +8,13 @@ since 2020. It is approved for ¥1,200,000. Each row changes one thing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from checks.model import CheckStatus, Verdict
-from rules.engine import ClaimFacts, Decision, Outcome, PostureRecord, evaluate
+from rules.engine import Decision, Outcome, PostureRecord, evaluate
 from tests.claims.builders import (
     APPROVE,
     DENY,
@@ -24,9 +23,7 @@ from tests.claims.builders import (
     US,
     Book,
     Case,
-    ClaimEdit,
     ContextEdit,
-    Scenario,
     case_ids,
     cover,
     ctx,
@@ -43,6 +40,18 @@ from tests.claims.builders import (
     top,
     unstated,
     used,
+)
+from tests.claims.builders import (
+    decided_again as _decided_again,
+)
+from tests.claims.builders import (
+    moved as _moved,
+)
+from tests.claims.builders import (
+    paid_again as _paid_again,
+)
+from tests.claims.builders import (
+    same as _same,
 )
 from timing import at_jst
 
@@ -675,16 +684,6 @@ NEAR_JA = "前後1日以内"
 LARGER_JA = "それを超える損害"
 
 
-def _decided_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[Decision]:
-    base = scenario()
-    claims = [replace(e(base.claim), claim_id=f"again-{i}") for i, e in enumerate(edits, 1)]
-    return decide_in_turn(claims, base.context)
-
-
-def _paid_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[tuple[str, int]]:
-    return [(d.outcome.value, d.payable_yen) for d in _decided_again(scenario, *edits)]
-
-
 def _frauds_in_turn(*frauds: datetime) -> list[Decision]:
     """hnb() with its whole story moved to each fraud_at in turn (its own logins and
     notice), each under its own claim id, decided as the store does."""
@@ -694,24 +693,6 @@ def _frauds_in_turn(*frauds: datetime) -> list[Decision]:
         s = hnb(at)
         out.append(book.decide(replace(s.claim, claim_id=f"fraud-{i}"), s.context))
     return out
-
-
-def _same(claim: ClaimFacts) -> ClaimFacts:
-    return claim
-
-
-def _moved(delta: timedelta, in_utc: bool = False) -> ClaimEdit:
-    """The incident's own instant moved by ``delta`` (and/or written in UTC)."""
-
-    def edit(claim: ClaimFacts) -> ClaimFacts:
-        incident = claim.incident
-        name = type(incident).OCCURRED
-        at = getattr(incident, name) + delta
-        return replace(
-            claim, incident=replace(incident, **{name: at.astimezone(UTC) if in_utc else at})
-        )
-
-    return edit
 
 
 def _is_l2_review(d: Decision, text_ja: str) -> None:

@@ -10,14 +10,13 @@ Baselines (``builders``): a listed security product subscribed (cover from
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from checks.model import CheckStatus
-from rules.engine import ClaimFacts, Decision
+from rules.engine import Decision
 from tests.claims.builders import (
     APPROVE,
     DENY,
@@ -26,11 +25,9 @@ from tests.claims.builders import (
     Book,
     Case,
     ClaimEdit,
-    Scenario,
     both,
     case_ids,
     cover,
-    decide_in_turn,
     inc,
     isa,
     isa_fees,
@@ -42,6 +39,18 @@ from tests.claims.builders import (
     stated,
     unstated,
     used,
+)
+from tests.claims.builders import (
+    decided_again as _decided_again,
+)
+from tests.claims.builders import (
+    moved as _moved,
+)
+from tests.claims.builders import (
+    paid_again as _paid_again,
+)
+from tests.claims.builders import (
+    same as _same,
 )
 from timing import at_jst
 
@@ -651,34 +660,6 @@ def test_isa_approve_reserves_the_insured_person_and_both_limits() -> None:
 # The loss of one incident is paid once: an exact duplicate under a new claim id pays
 # nothing; one stating more than was paid is REVIEW. The ISA parts have no near_days:
 # another consultation or bill at another instant, however close, is paid.
-
-
-def _decided_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[Decision]:
-    base = scenario()
-    claims = [replace(e(base.claim), claim_id=f"again-{i}") for i, e in enumerate(edits, 1)]
-    return decide_in_turn(claims, base.context)
-
-
-def _paid_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[tuple[str, int]]:
-    return [(d.outcome.value, d.payable_yen) for d in _decided_again(scenario, *edits)]
-
-
-def _same(claim: ClaimFacts) -> ClaimFacts:
-    return claim
-
-
-def _moved(delta: timedelta, in_utc: bool = False) -> ClaimEdit:
-    """The incident's own instant moved by ``delta`` (and/or written in UTC)."""
-
-    def edit(claim: ClaimFacts) -> ClaimFacts:
-        incident = claim.incident
-        name = type(incident).OCCURRED
-        at = getattr(incident, name) + delta
-        return replace(
-            claim, incident=replace(incident, **{name: at.astimezone(UTC) if in_utc else at})
-        )
-
-    return edit
 
 
 def test_isa_a1_per_consultation_same_consultation_twice_pays_nothing_the_second_time() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -56,6 +56,18 @@ from tests.claims.builders import (
     top,
     unstated,
     used,
+)
+from tests.claims.builders import (
+    decided_again as _decided_again,
+)
+from tests.claims.builders import (
+    moved as _moved,
+)
+from tests.claims.builders import (
+    paid_again as _paid_again,
+)
+from tests.claims.builders import (
+    same as _same,
 )
 from timing import at_jst
 
@@ -963,34 +975,6 @@ def test_kdn_l2_two_incidents_before_july_1_1600_are_paid_once() -> None:
 # card within a JST day either side is REVIEW (the same loss at a moved fraud_at?).
 
 OTHER_CARD = "tok-kdn-card-2"
-
-
-def _decided_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[Decision]:
-    base = scenario()
-    claims = [replace(e(base.claim), claim_id=f"again-{i}") for i, e in enumerate(edits, 1)]
-    return decide_in_turn(claims, base.context)
-
-
-def _paid_again(scenario: Callable[[], Scenario], *edits: ClaimEdit) -> list[tuple[str, int]]:
-    return [(d.outcome.value, d.payable_yen) for d in _decided_again(scenario, *edits)]
-
-
-def _same(claim: ClaimFacts) -> ClaimFacts:
-    return claim
-
-
-def _moved(delta: timedelta, in_utc: bool = False) -> ClaimEdit:
-    """The incident's own instant moved by ``delta`` (and/or written in UTC)."""
-
-    def edit(claim: ClaimFacts) -> ClaimFacts:
-        incident = claim.incident
-        name = type(incident).OCCURRED
-        at = getattr(incident, name) + delta
-        return replace(
-            claim, incident=replace(incident, **{name: at.astimezone(UTC) if in_utc else at})
-        )
-
-    return edit
 
 
 def _kdn_moved(delta: timedelta) -> Scenario:
