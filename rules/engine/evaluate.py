@@ -53,6 +53,7 @@ __all__ = [
     "empty_ledger",
     "evaluate",
     "evaluate_in",
+    "held_back",
     "ledger_scopes",
     "outline",
     "refusal_marks",
@@ -129,10 +130,11 @@ def ledger_scopes(policy: Policy, claim: ClaimFacts, context: EvaluationContext)
 def claim_marks(
     policy: Policy, claim: ClaimFacts, outcome: Outcome | None = None
 ) -> tuple[str, ...]:
-    """The ledger keys a *recorded* decision of ``claim`` with ``outcome`` counts in
-    (count 1, no amount): what a later claim of the same incident, or of one near
-    it, must be compared with — that it was claimed, in which series, and whether
-    it was refused (``outcome`` DENY). A dry run counts nothing."""
+    """The ledger keys a *recorded* decision of ``claim`` counts in (count 1, no
+    amount): what a later claim of the same incident, or of one near it, must be
+    compared with — that it was claimed, in which series, and whether the payment
+    was held back (``outcome`` DENY: pass ``Outcome.DENY`` when ``held_back``). A
+    dry run counts nothing."""
     _check_claim(policy, claim)
     keys: dict[str, None] = {}
     for clause in policy.clauses:
@@ -142,6 +144,17 @@ def claim_marks(
         for key in marks(clause, claim, outcome is Outcome.DENY):
             keys.setdefault(key)
     return tuple(keys)
+
+
+def held_back(decision: Decision) -> bool:
+    """The payment held back on what was stated: a DENY, or a REVIEW that some clause
+    judged (not only facts missing). Its incident is marked refused (``claim_marks``):
+    the same incident told again with other facts goes to a human."""
+    if decision.outcome is Outcome.DENY:
+        return True
+    return decision.outcome is Outcome.REVIEW and any(
+        c.effect is Effect.REVIEW and c.status is not UNKNOWN for c in decision.clauses
+    )
 
 
 def refusal_marks(policy: Policy, claim: ClaimFacts) -> tuple[str, ...]:

@@ -92,7 +92,9 @@ class DecideClaim:
             resp = wire.recorded_response(decision, version, decision_id, recorded_us)
             # What the claimant stated counts whatever the outcome (a refused
             # incident re-claimed under another series is compared with it).
-            marks = eng.claim_marks(policy, facts, decision.outcome)
+            # A DENY, or a REVIEW a clause judged, marks the incident refused too.
+            held = eng.Outcome.DENY if eng.held_back(decision) else None
+            marks = eng.claim_marks(policy, facts, held)
             entries: tuple[LedgerEntry, ...] = tuple(LedgerEntry(k, 0, 1, "") for k in marks)
             if decision.outcome is eng.Outcome.APPROVE:
                 entries += tuple(

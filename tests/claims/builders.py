@@ -53,6 +53,7 @@ from rules.engine import (
     SkimmingPhishingLoss,
     claim_marks,
     evaluate,
+    held_back,
     ledger_scopes,
     load_policies,
     outline,
@@ -214,7 +215,7 @@ class Book:
         policy = policies().get(claim.policy_id)
         d = evaluate(policy, claim, self._context(claim, context))
         self._reserve(d.reservations)
-        for key in claim_marks(policy, claim, d.outcome):
+        for key in claim_marks(policy, claim, Outcome.DENY if held_back(d) else None):
             u = self.ledger.get(key, LedgerUsage())
             self.ledger[key] = LedgerUsage(u.amount_yen, u.count + 1)
         return d

@@ -1133,3 +1133,17 @@ def test_dcm_a1_per_series_a_refused_incident_restated_in_another_series_is_revi
     assert _paid(dcm, first, second, third, third)[-1] == ("DENY", 0)
     # Another incident (another instant, two JST days away) in a new series still pays.
     assert _paid(dcm, first, both(top(series_id="S-2"), loss, on(12)))[-1] == ("APPROVE", 600_000)
+
+
+def test_dcm_a1_a_review_asking_for_the_series_answered_with_one_decides() -> None:
+    """A19f F2: a claim without series_id is REVIEW naming series_id (missing_series =
+    review); the documented answer — the same claim with its series — was REVIEW again
+    (「…別の一連の事故として…」), as if the claimant had stated another series. A claim
+    stating no series states nothing a later series contradicts."""
+    loss = both(money(loss_yen=600_000, recovered_yen=0, points_yen=0), top(series_id=""))
+    asked = _decided(dcm, loss)[0]
+    assert (
+        asked.outcome is REVIEW and "series_id" in asked.clause("DCM-A1.per_series").missing_facts
+    )
+    paid = _paid(dcm, loss, both(loss, top(series_id="SA")))
+    assert paid == [("REVIEW", 0), ("APPROVE", 600_000)], paid

@@ -923,7 +923,7 @@ def test_hnb_l2_a_refused_fraud_retold_at_the_same_instant_is_review() -> None:
     assert again.outcome is DENY and "HNB-X3" in [c.label for c in again.fired], again.trace()
     retold = book.decide(replace(base.claim, claim_id="retold"), base.context)
     assert (retold.outcome, retold.payable_yen) == (REVIEW, 0), retold.trace()
-    assert "支払わないと判定されています" in retold.clause("HNB-L2").explanation_ja
+    assert "人による審査が必要と判定されています" in retold.clause("HNB-L2").explanation_ja
 
 
 def test_hnb_l2_a_review_resent_with_the_missing_fact_decides() -> None:

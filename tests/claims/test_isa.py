@@ -772,4 +772,4 @@ def test_isa_one_legal_cost_called_a_consultation_then_lawyer_fees_is_review() -
     assert book.decide(refused, consultation.context).outcome is DENY
     d = book.decide(replace(fees.claim, claim_id="as-fees"), fees.context)
     assert (d.outcome, d.payable_yen) == (REVIEW, 0), d.trace()
-    assert "支払わないと判定されています" in d.clause("ISA-A2.per_bill").explanation_ja
+    assert "人による審査が必要と判定されています" in d.clause("ISA-A2.per_bill").explanation_ja

@@ -661,3 +661,20 @@ def test_jpe_a1_a_refused_incident_restated_a_microsecond_later_is_review(series
     last = decisions[-1]
     assert [c.label for c in last.fired] == ["JPE-A1.per_incident"], last.trace()
     assert "請求が既に記録されています" in last.clause("JPE-A1.per_incident").explanation_ja
+
+
+def test_jpe_n3_a_judged_review_told_again_without_the_fact_is_review() -> None:
+    """A19f F1: JPE-N3 (「その他…同程度の注意義務違反」, other_negligence true) is a REVIEW
+    a clause judged — no fact missing. Re-sent at the same instant with the fact
+    withdrawn it was paid ¥100,000 automatically while the first REVIEW waited for a
+    human. Such a REVIEW holds the payment back like a DENY (``held_back``)."""
+    base = jpe()
+    told = inc(other_negligence=True)(replace(base.claim, claim_id="told"))
+    book = Book()
+    first = book.decide(told, base.context)
+    assert first.outcome is REVIEW and not any(c.missing_facts for c in first.clauses)
+    retold = book.decide(
+        inc(other_negligence=False)(replace(base.claim, claim_id="retold")), base.context
+    )
+    assert (retold.outcome, retold.payable_yen) == (REVIEW, 0), retold.trace()
+    assert "人による審査が必要と判定" in retold.clause("JPE-A1.per_incident").explanation_ja

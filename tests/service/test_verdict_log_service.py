@@ -525,7 +525,7 @@ async def test_an_incident_an_analyst_denied_claimed_again_is_review(
     again = await stub(server).EvaluateClaim(hnb_claim())
     assert (outcome(again), again.payable_yen) == ("REVIEW", 0), again.summary_ja
     l2 = next(c for c in again.clauses if c.clause_id == "HNB-L2")
-    assert "支払わないと判定されています" in l2.explanation_ja
+    assert "支払わない、または人による審査が必要と判定されています" in l2.explanation_ja
 
 
 async def test_approve_resolution_reserves_the_ledger_like_an_automatic_approval(

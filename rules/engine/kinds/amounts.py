@@ -328,7 +328,7 @@ def _scope_of(clause: Clause, claim: ClaimFacts) -> _Scope:
             return _Scope(None, path)
         key = f"{name}/{_own(claim)}/{instrument}at:{_utc(at)}"
         if kind == "cap_per_series":  # the incident as a series of its own
-            return _Scope(key, "", claimed=f"{key}/claimed", in_series=f"{key}/series:-")
+            return _Scope(key, "", claimed=f"{key}/in-series", in_series=f"{key}/series:-")
         own_day, window = _near(params, claim, instrument, at)
         if not own_day:
             return _Scope(key, "")
@@ -358,13 +358,15 @@ def _scope_of(clause: Clause, claim: ClaimFacts) -> _Scope:
 
 
 def _series_marks(clause: Clause, claim: ClaimFacts, series: str) -> tuple[str, str]:
-    """The incident's ``/claimed`` and ``/series:S`` keys ("", "" when the claim
+    """The incident's ``/in-series`` and ``/series:S`` keys ("", "" when the claim
     does not state the incident)."""
     instrument, at, _path = _incident_parts(clause, claim)
     if at is None:
         return "", ""
     base = f"{_cap_params(clause).name}/{_own(claim)}/{instrument}at:{_utc(at)}"
-    return f"{base}/claimed", f"{base}/series:{series}"
+    # …/in-series, not the incident's …/claimed: a claim that stated no series
+    # (DCM: REVIEW asking for it) is no statement a later series contradicts.
+    return f"{base}/in-series", f"{base}/series:{series}"
 
 
 def recorded_marks(clause: Clause, claim: ClaimFacts, refused: bool) -> tuple[str, ...]:
@@ -372,17 +374,19 @@ def recorded_marks(clause: Clause, claim: ClaimFacts, refused: bool) -> tuple[st
     DENY); () for a clause that marks nothing.
 
     An incident cap with near_days: the incident's and its day's ``…/claimed``
-    whatever the outcome, and the incident's ``…/refused`` for a DENY — a refused
-    incident claimed again with other facts (an attestation withdrawn) is REVIEW
-    (``_incident_again``), while one re-sent after a REVIEW asked for a fact is not.
+    whatever the outcome, and the incident's ``…/refused`` for a decision that
+    held the payment back on what was stated (a DENY, or a REVIEW a clause judged:
+    ``rules.engine.held_back``) — such an incident claimed again with other facts
+    (an attestation withdrawn) is REVIEW (``_incident_again``), while one re-sent
+    after a REVIEW that only asked for a missing fact is not.
 
     A series (一連の事故) is the claimant's statement. An incident claimed as part
     of series S — paid, or refused because S's limit was used — and claimed again
     under another series (or none) would meet a fresh limit: the statement
     changed, so a human looks (REVIEW, ``_series_changed``). The marks are what
-    makes the earlier statement visible: every recorded claim of the incident
-    counts once in ``…/claimed`` and once in ``…/series:S`` (``series:-``: no
-    series stated, the incident alone)."""
+    makes the earlier statement visible: every recorded claim stating the
+    incident's series counts once in ``…/in-series`` and once in ``…/series:S``
+    (``series:-``: the incident alone, where a claim without series is that)."""
     if clause.kind == "cap_per_incident":
         scope = _scope(clause, claim)
         if not scope.claimed_day:
@@ -660,8 +664,8 @@ def _incident_again(
         return AmountFinding(
             Finding(
                 FAIL,
-                f"この事故は以前{ctx.ledger[scope.refused].count}回、支払わないと判定されて"
-                "います。内容を変えた再請求のため、人による確認が必要です。",
+                f"この事故は以前{ctx.ledger[scope.refused].count}回、支払わない、または人による"
+                "審査が必要と判定されています。内容を変えた再請求のため、人による確認が必要です。",
                 (
                     *compared,
                     cmp(
