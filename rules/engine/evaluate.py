@@ -152,8 +152,10 @@ def held_back(decision: Decision) -> bool:
     the same incident told again with other facts goes to a human."""
     if decision.outcome is Outcome.DENY:
         return True
+    # Judged: a clause pushing REVIEW that names no missing fact (a FAIL, or an answer
+    # the clause does not provide for) — not one waiting for a fact to be stated.
     return decision.outcome is Outcome.REVIEW and any(
-        c.effect is Effect.REVIEW and c.status is not UNKNOWN for c in decision.clauses
+        c.effect is Effect.REVIEW and not c.missing_facts for c in decision.clauses
     )
 
 

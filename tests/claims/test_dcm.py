@@ -1147,3 +1147,29 @@ def test_dcm_a1_a_review_asking_for_the_series_answered_with_one_decides() -> No
     )
     paid = _paid(dcm, loss, both(loss, top(series_id="SA")))
     assert paid == [("REVIEW", 0), ("APPROVE", 600_000)], paid
+
+
+def test_dcm_c1_an_answer_the_clause_leaves_to_a_human_told_again_is_review() -> None:
+    """A19g B1: the operator refused for a receiving agent's misuse — DCM-C1 does not
+    provide for it, a human decides (REVIEW, no fact missing). Re-sent at the same
+    instant as NOT_COMPENSATED it was paid while the REVIEW waited. A REVIEW naming no
+    missing fact holds the incident back (``held_back``)."""
+    refused_for_agent = both(FULL, inc(operator_answer=answer(K.REFUSED_RECEIVING_AGENT)))
+    not_compensated = both(FULL, inc(operator_answer=answer(K.NOT_COMPENSATED)))
+    first, again = _decided(dcm, refused_for_agent, not_compensated)
+    assert first.outcome is REVIEW and not first.clause("DCM-C1").missing_facts, first.trace()
+    assert (again.outcome, again.payable_yen) == (REVIEW, 0), again.trace()
+    assert "人による審査が必要と判定" in again.clause("DCM-A1.per_incident").explanation_ja
+
+
+def test_dcm_c1_compensated_without_the_amount_recovered_is_review() -> None:
+    """A19g B2: 「決済事業者等から補償を受けられる額を除きます」 — an answer COMPENSATED
+    with amounts.recovered_yen left out (0) was paid the whole loss. The amount to
+    deduct is not stated: REVIEW naming it; stated, the claim decides."""
+    compensated = answer(K.COMPENSATED)
+    (silent,) = _decided(dcm, both(FULL, inc(operator_answer=compensated)))
+    assert (silent.outcome, silent.payable_yen) == (REVIEW, 0), silent.trace()
+    assert "amounts.recovered_yen" in silent.clause("DCM-C1").missing_facts
+    stated = money(loss_yen=700_000, recovered_yen=100_000, points_yen=0)
+    (d,) = _decided(dcm, both(stated, inc(operator_answer=compensated)))
+    assert (d.outcome, d.payable_yen) == (APPROVE, 600_000), d.trace()

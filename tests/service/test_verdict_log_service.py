@@ -121,7 +121,9 @@ async def build_log(server: RunningServer) -> Log:
     at(server, 2)
     postures.append(await login(server, "c-2", "dev-b", FRAUD - timedelta(days=4), compliant=False))
     at(server, 3)
-    review = (await review_claim(server)).decision_id
+    # Another incident than the one approved below: HNB-R1's REVIEW (no posture on
+    # record) holds its incident back, so the same incident claimed again is REVIEW.
+    review = (await review_claim(server, incident=1)).decision_id
     at(server, 4)
     postures.append(await login(server, CUSTOMER, "pc", FRAUD - timedelta(days=2)))
     at(server, 5)
@@ -500,9 +502,11 @@ async def test_deny_resolution_is_a_new_entry_pointing_at_the_review(
     assert await reviews(server) == []
     # Nothing reserved: the claim's own marks (…/claimed, written with the REVIEW) and
     # the refusal's (…/refused, written with the resolution), no amount anywhere.
-    marks = db(server, "SELECT scope_key, decision_id, amount_yen FROM ledger ORDER BY 1")
+    # (HNB-R1's REVIEW names no missing request fact: it holds the incident back too.)
+    marks = db(server, "SELECT scope_key, decision_id, amount_yen FROM ledger ORDER BY 1, 2")
     assert [(k.rsplit("/", 1)[1], d, a) for k, d, a in marks] == [
         ("claimed", review.decision_id, 0),
+        ("refused", review.decision_id, 0),
         ("refused", entry.id, 0),
         ("claimed", review.decision_id, 0),
     ], marks
@@ -519,9 +523,14 @@ async def test_an_incident_an_analyst_denied_claimed_again_is_review(
     same incident claimed again — now with a compliant login on record, so it would
     pay — is REVIEW under HNB-L2, not an automatic payment."""
     await enrol(server)
-    review = await review_claim(server)
-    await vstub(server).ResolveReview(resolve_req(review.decision_id, clauses=("HNB-X5",)))
     await login(server, CUSTOMER, "pc", incident_at(0) - timedelta(days=1))
+    # A REVIEW that only asks for a fact (HNB-X3 not stated) does not hold the
+    # incident back by itself; the analyst's DENY does.
+    asking = hnb_claim()
+    del asking.exclusions["HNB-X3"]
+    review = await stub(server).EvaluateClaim(asking)
+    assert outcome(review) == "REVIEW", review.summary_ja
+    await vstub(server).ResolveReview(resolve_req(review.decision_id, clauses=("HNB-X3",)))
     again = await stub(server).EvaluateClaim(hnb_claim())
     assert (outcome(again), again.payable_yen) == ("REVIEW", 0), again.summary_ja
     l2 = next(c for c in again.clauses if c.clause_id == "HNB-L2")
@@ -544,7 +553,7 @@ async def test_approve_resolution_reserves_the_ledger_like_an_automatic_approval
     rows = db(
         server,
         "SELECT scope_key, decision_id, amount_yen FROM ledger "
-        "WHERE scope_key NOT LIKE '%/claimed'",
+        "WHERE scope_key NOT LIKE '%/claimed' AND scope_key NOT LIKE '%/refused'",
     )
     assert rows and all(r[1] == entry.id and r[2] == 9_000_000 for r in rows)
     assert {r[0] for r in rows} == set(scopes)

@@ -921,6 +921,10 @@ def issuer_answer(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Fi
         )
     if clause.bool_param("reason_required") and not answer.reason.strip():
         return missing(f"{r.path}.reason", "補償を受けられなかった理由", *compared)
+    if answer.kind is IssuerAnswerKind.COMPENSATED and claim.amounts.recovered_yen == 0:
+        # Compensated in whole or in part, and nothing recovered stated: the amount to
+        # deduct (「補償を受けられる額を除きます」) is not stated, not zero (A19g B2).
+        return missing("amounts.recovered_yen", "補償を受けた額", *compared)
     return Finding(
         PASS,
         f"カード会社・決済事業者の回答（{kind}）はこの条項の条件を満たします。",
@@ -1164,7 +1168,8 @@ KINDS = (
     KindSpec(
         "issuer_answer",
         "The card company's / operator's answer: fail_on kinds → fires; pass_on kinds → "
-        "holds (with a reason when reason_required); PENDING → REVIEW naming the answer as "
+        "holds (with a reason when reason_required; COMPENSATED only with amounts.recovered_yen "
+        "stated, else REVIEW naming it); PENDING → REVIEW naming the answer as "
         "missing; any other stated kind → REVIEW (the text does not settle it; nothing "
         "missing); optionally the claim to the issuer within N days of the fraud.",
         (
