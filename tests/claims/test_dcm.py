@@ -1169,7 +1169,12 @@ def test_dcm_c1_compensated_without_the_amount_recovered_is_review() -> None:
     compensated = answer(K.COMPENSATED)
     (silent,) = _decided(dcm, both(FULL, inc(operator_answer=compensated)))
     assert (silent.outcome, silent.payable_yen) == (REVIEW, 0), silent.trace()
-    assert "amounts.recovered_yen" in silent.clause("DCM-C1").missing_facts
+    assert "amounts.recovered_yen" in silent.clause("DCM-C1").explanation_ja
     stated = money(loss_yen=700_000, recovered_yen=100_000, points_yen=0)
     (d,) = _decided(dcm, both(stated, inc(operator_answer=compensated)))
     assert (d.outcome, d.payable_yen) == (APPROVE, 600_000), d.trace()
+    # A19h: re-sent with the answer turned into NOT_COMPENSATED instead of the amount
+    # stated, it was paid the whole loss. The REVIEW holds the incident back.
+    not_compensated = both(FULL, inc(operator_answer=answer(K.NOT_COMPENSATED)))
+    first, again = _decided(dcm, both(FULL, inc(operator_answer=compensated)), not_compensated)
+    assert (first.outcome, again.outcome, again.payable_yen) == (REVIEW, REVIEW, 0), again.trace()

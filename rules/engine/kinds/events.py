@@ -923,8 +923,18 @@ def issuer_answer(clause: Clause, claim: ClaimFacts, _: EvaluationContext) -> Fi
         return missing(f"{r.path}.reason", "補償を受けられなかった理由", *compared)
     if answer.kind is IssuerAnswerKind.COMPENSATED and claim.amounts.recovered_yen == 0:
         # Compensated in whole or in part, and nothing recovered stated: the amount to
-        # deduct (「補償を受けられる額を除きます」) is not stated, not zero (A19g B2).
-        return missing("amounts.recovered_yen", "補償を受けた額", *compared)
+        # deduct (「補償を受けられる額を除きます」) is unknown, not zero (A19g B2). A human
+        # decides, and the incident is held back (no fact named missing): a re-send
+        # that turns the answer into NOT_COMPENSATED instead of stating the amount
+        # would otherwise be paid the whole loss (A19h).
+        return Finding(
+            UNKNOWN,
+            "カード会社・決済事業者が補償した（COMPENSATED）との回答ですが、補償を受けた額"
+            "（amounts.recovered_yen）が申告されていないため、支払額を決められません。"
+            "人による審査が必要です。",
+            tuple(compared),
+            effect=Effect.REVIEW,
+        )
     return Finding(
         PASS,
         f"カード会社・決済事業者の回答（{kind}）はこの条項の条件を満たします。",
@@ -1169,9 +1179,10 @@ KINDS = (
         "issuer_answer",
         "The card company's / operator's answer: fail_on kinds → fires; pass_on kinds → "
         "holds (with a reason when reason_required; COMPENSATED only with amounts.recovered_yen "
-        "stated, else REVIEW naming it); PENDING → REVIEW naming the answer as "
-        "missing; any other stated kind → REVIEW (the text does not settle it; nothing "
-        "missing); optionally the claim to the issuer within N days of the fraud.",
+        "stated, else REVIEW for a human, the incident held back); PENDING → REVIEW "
+        "naming the answer as missing; any other stated kind → REVIEW (the text does not "
+        "settle it; nothing missing); optionally the claim to the issuer within N days of "
+        "the fraud.",
         (
             _ANSWER_FIELDS,
             ParamSpec("pass_on", "answer_kinds", "Answer kinds that meet the clause."),
