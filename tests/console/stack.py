@@ -24,6 +24,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,11 +147,18 @@ def _wait(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: floa
     raise TimeoutError(f"no console at {url}:\n{log_path.read_text()}")
 
 
-def _claim_file(root: Path, name: str, **changes: Any) -> Path:
+def _claim_file(root: Path, name: str, days_later: int = 0, **changes: Any) -> Path:
+    """hnb.json under a new claim id; ``days_later``: another incident, that many days
+    after the example's (the example's own is held back by its HNB-R1 REVIEW)."""
     d = json.loads((EXAMPLES / "hnb.json").read_text())
     d["claimId"] = str(uuid.uuid4())
     for key, value in changes.items():
         d["exclusions"][key] = value
+    if days_later:
+        incident = d["ibTransfer"]
+        for name_at in ("fraudAt", "notifiedBankAt", "policeConsultedAt"):
+            at = datetime.fromisoformat(incident[name_at]) + timedelta(days=days_later)
+            incident[name_at] = at.isoformat()
     path = root / name
     path.write_text(json.dumps(d, ensure_ascii=False))
     return path
@@ -174,7 +182,7 @@ def make_log(stack: Stack) -> dict[str, str]:
     for policy in ("dcm", "kdn", "jpe", "isa", "jpe-before-cover"):
         decide(policy, EXAMPLES / f"{policy}.json")
     stack.cli("hnb-ib-1", *HNB_LOGIN)
-    decide("approve", _claim_file(stack.root, "hnb-again.json"))
+    decide("approve", _claim_file(stack.root, "hnb-again.json", days_later=2))
     decide("deny", _claim_file(stack.root, "hnb-x3.json", **{"HNB-X3": True}))
     return decisions
 
