@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 from google.protobuf import json_format
-from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -26,7 +25,6 @@ from server.wire import validate
 from server.wire import verdicts as verdict_wire
 from server.wire.common import CHECK_STATUS, compared_pb
 from server.wire.events import pan_violations
-from timing.instants import InstantError, parse_instant
 
 MAX_YEN = 10**12  # a trillion yen: anything larger is a typo, not a claim
 _EFFECT = {
@@ -504,32 +502,6 @@ def claim_facts(
         resident_in_japan=req.resident_in_japan if req.HasField("resident_in_japan") else None,
         series_id=series,
     )
-
-
-def instant_problems(doc: object, descriptor: Descriptor, path: str = "") -> list[str]:
-    """The Timestamp fields of a JSON request that ``timing.instants.parse_instant``
-    refuses, each as ``path: why`` (protobuf's own parser says only "time data …
-    does not match format", not that an offset or a time of day is missing)."""
-    out: list[str] = []
-    if not isinstance(doc, dict):
-        return out
-    for key, value in doc.items():
-        f = descriptor.fields_by_camelcase_name.get(key) or descriptor.fields_by_name.get(key)
-        if f is None or f.message_type is None:
-            continue
-        name = f"{path}{f.name}"
-        if f.message_type.full_name == "google.protobuf.Timestamp":
-            if isinstance(value, str):
-                try:
-                    parse_instant(value)
-                except InstantError as exc:
-                    out.append(f"{name}: {exc}")
-        elif not f.message_type.GetOptions().map_entry:
-            items = value if isinstance(value, list) else [value]
-            for i, item in enumerate(items):
-                at = f"{name}[{i}]." if isinstance(value, list) else f"{name}."
-                out.extend(instant_problems(item, f.message_type, at))
-    return out
 
 
 def incident_instant(facts: eng.ClaimFacts) -> datetime:

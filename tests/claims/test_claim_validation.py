@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from anshin.v1 import claims_pb2
 from rules.engine import attestation_keys, load_policies
 from server.errors import InvalidArgument
 from server.wire import claims as conv
+from server.wire import strict_json
 
 NOW = datetime(2025, 4, 10, 3, 0, tzinfo=UTC)
 POLICIES = frozenset({"HNB", "DCM", "KDN", "JPE", "ISA"})
@@ -426,12 +428,17 @@ def test_an_incident_after_claimed_at_is_said_once() -> None:
 
 
 def test_an_instant_without_an_offset_says_so_as_parse_instant_does() -> None:
+    # The request's JSON is checked by server/wire/strict_json.py (the one walk over
+    # its Timestamp fields, with the one instant parser).
+    descriptor = claims_pb2.EvaluateClaimRequest.DESCRIPTOR
     doc = {"claimedAt": "2025-05-01T10:00:00", "cardFraud": {"fraudAt": "2025-05"}, "claimId": "x"}
-    problems = conv.instant_problems(doc, claims_pb2.EvaluateClaimRequest.DESCRIPTOR)
-    assert problems[0].startswith("claimed_at: '2025-05-01T10:00:00': no UTC offset"), problems
-    assert problems[1].startswith("card_fraud.fraud_at: '2025-05': not an ISO 8601 instant")
+    with pytest.raises(strict_json.StrictJsonError) as exc:
+        strict_json.load(json.dumps(doc), descriptor)
+    problems = [f"{p.field}: {p.description}" for p in exc.value.problems]
+    assert problems[0].startswith("claimedAt: '2025-05-01T10:00:00': no UTC offset"), problems
+    assert problems[1].startswith("cardFraud.fraudAt: '2025-05': not an ISO 8601 instant")
     ok = {
         "claimedAt": "2025-05-01T10:00:00+09:00",
         "cardFraud": {"fraudAt": "2025-05-01T01:00:00Z"},
     }
-    assert conv.instant_problems(ok, claims_pb2.EvaluateClaimRequest.DESCRIPTOR) == []
+    assert strict_json.load(json.dumps(ok), descriptor) == ok

@@ -24,13 +24,12 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rules.load import BUILTIN_RULES_DIR, digest_of
 from server.security.config import token_digest
-from tests.cli_examples import HNB_LOGIN
+from tests.cli_examples import HNB_LOGIN, hnb_claim_file
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples" / "claims"
@@ -147,23 +146,6 @@ def _wait(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: floa
     raise TimeoutError(f"no console at {url}:\n{log_path.read_text()}")
 
 
-def _claim_file(root: Path, name: str, days_later: int = 0, **changes: Any) -> Path:
-    """hnb.json under a new claim id; ``days_later``: another incident, that many days
-    after the example's (the example's own is held back by its HNB-R1 REVIEW)."""
-    d = json.loads((EXAMPLES / "hnb.json").read_text())
-    d["claimId"] = str(uuid.uuid4())
-    for key, value in changes.items():
-        d["exclusions"][key] = value
-    if days_later:
-        incident = d["ibTransfer"]
-        for name_at in ("fraudAt", "notifiedBankAt", "policeConsultedAt"):
-            at = datetime.fromisoformat(incident[name_at]) + timedelta(days=days_later)
-            incident[name_at] = at.isoformat()
-    path = root / name
-    path.write_text(json.dumps(d, ensure_ascii=False))
-    return path
-
-
 def make_log(stack: Stack) -> dict[str, str]:
     """The worked examples of docs/claims.md and docs/analysts.md, through gRPC:
     every policy's example, two HNB claims before any login posture (REVIEW),
@@ -178,12 +160,12 @@ def make_log(stack: Stack) -> dict[str, str]:
         decisions[name] = doc["decisionId"]
 
     decide("review", EXAMPLES / "hnb.json")
-    decide("review2", _claim_file(stack.root, "hnb-2.json"))
+    decide("review2", hnb_claim_file(stack.root, "hnb-2.json"))
     for policy in ("dcm", "kdn", "jpe", "isa", "jpe-before-cover"):
         decide(policy, EXAMPLES / f"{policy}.json")
     stack.cli("hnb-ib-1", *HNB_LOGIN)
-    decide("approve", _claim_file(stack.root, "hnb-again.json", days_later=2))
-    decide("deny", _claim_file(stack.root, "hnb-x3.json", **{"HNB-X3": True}))
+    decide("approve", hnb_claim_file(stack.root, "hnb-again.json", days_later=2))
+    decide("deny", hnb_claim_file(stack.root, "hnb-x3.json", **{"HNB-X3": True}))
     return decisions
 
 

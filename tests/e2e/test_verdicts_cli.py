@@ -17,12 +17,12 @@ import csv
 import io
 import json
 import uuid
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from server.cli import main
+from tests.cli_examples import hnb_claim_file
 from tests.e2e.conftest import ANSHIN, ServerProcess
 from tests.e2e.test_claim_cli import EXAMPLES, HNB_LOGIN, cli, run
 from tests.service.test_claims_service import PAID_IN_YEAR
@@ -30,23 +30,6 @@ from tests.service.test_claims_service import PAID_IN_YEAR
 pytestmark = pytest.mark.slow
 
 CUSTOMER = "hnb-contract-0001"
-
-
-def _claim(tmp_path: Path, name: str, days_later: int = 0, **exclusions: bool) -> Path:
-    """hnb.json under a new claim id; ``days_later``: another incident, that many
-    days after the example's (two or more: not on a paid incident's JST day or the
-    day either side, which HNB-L2's near_days sends to REVIEW)."""
-    d = json.loads((EXAMPLES / "hnb.json").read_text())
-    d["claimId"] = str(uuid.uuid4())
-    d["exclusions"].update(exclusions)
-    if days_later:
-        incident = d["ibTransfer"]
-        for name_at in ("fraudAt", "notifiedBankAt", "policeConsultedAt"):
-            at = datetime.fromisoformat(incident[name_at]) + timedelta(days=days_later)
-            incident[name_at] = at.isoformat()
-    path = tmp_path / name
-    path.write_text(json.dumps(d, ensure_ascii=False))
-    return path
 
 
 def _decide(capsys: pytest.CaptureFixture[str], served: ServerProcess, path: Path) -> str:
@@ -73,8 +56,8 @@ def history(
     review = _decide(capsys, served, EXAMPLES / "hnb.json")
     code, out, err = cli(capsys, *HNB_LOGIN, "--server", served.address)
     assert code == 0 and "verdict COMPLIANT" in out, err
-    approve = _decide(capsys, served, _claim(tmp_path, "again.json", days_later=2))
-    deny = _decide(capsys, served, _claim(tmp_path, "x3.json", **{"HNB-X3": True}))
+    approve = _decide(capsys, served, hnb_claim_file(tmp_path, "again.json", days_later=2))
+    deny = _decide(capsys, served, hnb_claim_file(tmp_path, "x3.json", **{"HNB-X3": True}))
     return {"review": review, "approve": approve, "deny": deny}
 
 
